@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make run` (set up, build and ingest the sample, summary)
+# and `make test` (set up, run the whole suite). Everything installs into .venv with the
+# tested-together pins of constraints.txt.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := data/sample
+QUARTER ?= $(shell sed -n 's/^ *current_quarter: *"\{0,1\}\([0-9]\{4\}-Q[1-4]\).*/\1/p' parameters/workbench.yaml)
+
+.PHONY: setup run sample test lab clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+sample: setup
+	$(BIN)/rbm sample --out $(SAMPLE)
+
+run: sample
+	$(BIN)/rbm ingest $(SAMPLE)/*.xlsx --by "make run"
+	$(BIN)/rbm status --quarter $(QUARTER)
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

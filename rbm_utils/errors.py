@@ -1,0 +1,138 @@
+"""Problems found in an officer's file, reported all at once as a table.
+
+Every problem names the file, sheet, the Excel row the officer sees, the column letter
+and header, the offending value and a plain-language message.
+
+Example:
+    >>> p = Problem("not_a_number", "error", "AFR.xlsx", "KPIs", 5, "H", "baseline_value", "ten", "...")
+    >>> problems_frame([p]).loc[0, "where"]
+    'KPIs!H5'
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable
+
+import pandas as pd
+
+ERROR = "error"
+WARNING = "warning"
+
+#: Every problem code, its default severity and what it means. docs/ingest.md lists them.
+CODES: dict[str, tuple[str, str]] = {
+    # container
+    "file_not_found": (ERROR, "The file or folder does not exist."),
+    "file_too_large": (ERROR, "The file is larger than the ingest limit."),
+    "unsupported_format": (ERROR, "Not an .xlsx workbook nor a folder of CSV files (judged by content, not name)."),
+    "corrupt_file": (ERROR, "The workbook cannot be opened: damaged, encrypted or not a real .xlsx."),
+    "unsafe_file": (ERROR, "The workbook looks like a decompression bomb or carries XML entities; refused unopened."),
+    "sheet_too_large": (ERROR, "A sheet declares more rows or columns than the ingest limit."),
+    "bad_encoding": (ERROR, "A CSV file is not valid UTF-8 (or UTF-8 with BOM)."),
+    # structure
+    "missing_sheet": (ERROR, "A required sheet is absent."),
+    "unknown_sheet": (WARNING, "A sheet that is not part of the contract; ignored."),
+    "missing_column": (ERROR, "A required column is absent from the header row."),
+    "unknown_column": (WARNING, "A column that is not part of the contract; ignored."),
+    "duplicate_column": (ERROR, "The same header appears twice."),
+    "blank_header": (ERROR, "A column holds data but has no header."),
+    "merged_cells": (ERROR, "Merged cells hide values; unmerge and fill every cell."),
+    "ragged_row": (ERROR, "A CSV row has more fields than the header."),
+    "hidden_data": (WARNING, "A hidden row or sheet holds data; it is read like any other."),
+    "total_row": (ERROR, "A 'Total' row: totals are computed by the workbench, remove it."),
+    # cell types
+    "required_value": (ERROR, "A required cell is empty."),
+    "not_a_number": (ERROR, "Expected a number."),
+    "not_an_integer": (ERROR, "Expected a whole number."),
+    "not_a_date": (ERROR, "Expected a date (YYYY-MM-DD)."),
+    "not_a_period": (ERROR, "Expected a quarter written YYYY-Qn, e.g. 2026-Q3."),
+    "not_a_year": (ERROR, "Expected a four-digit year."),
+    "bad_id": (ERROR, "Ids use letters, digits and _ . : / - only, no spaces."),
+    "bad_disaggregation": (ERROR, "Breakdowns are key=value pairs separated by ';'."),
+    "formula_error": (ERROR, "The cell holds a spreadsheet error (#REF!, #DIV/0!, #N/A ...)."),
+    "formula_no_value": (ERROR, "The cell holds a formula with no saved value; open and save the file in Excel."),
+    "placeholder": (ERROR, "A placeholder (N/A, TBD, -) instead of a value; leave the cell empty or give the value."),
+    "unknown_code": (ERROR, "Not one of the allowed values of this column."),
+    # unit sheet
+    "unknown_unit": (ERROR, "The unit code is not listed in parameters/workbench.yaml."),
+    "unit_mismatch": (ERROR, "The unit's name or type does not match parameters/workbench.yaml."),
+    # references
+    "unknown_reference": (ERROR, "Points at an id that is not defined in the workbook."),
+    "not_an_output": (ERROR, "Budget and expenditure must point at an output-level result."),
+    "cycle": (ERROR, "The results chain loops back on itself."),
+    # ranges
+    "out_of_range": (ERROR, "The value is outside the allowed range."),
+    "negative_value": (ERROR, "Counts and money cannot be negative."),
+    "percent_over_100": (ERROR, "A percent is between 0 and 100."),
+    "bad_denominator": (ERROR, "A denominator must be above zero."),
+    "ratio_mismatch": (WARNING, "value differs from numerator / denominator x 100."),
+    # consistency
+    "duplicate_key": (ERROR, "The same key appears on more than one row."),
+    "future_period": (ERROR, "The period is after the reporting quarter."),
+    "before_first_quarter": (ERROR, "The period is before the workbench's first quarter."),
+    "period_order": (ERROR, "The end comes before the start."),
+    "incomplete_test": (ERROR, "The assumption's test lacks what it needs (KPI, reference KPI, threshold or verdict)."),
+    "smart_incomplete": (ERROR, "The KPI is not SMART: baseline, target, periods, data source and responsible are all needed."),
+    "missing_evidence": (WARNING, "A reported value has no evidence."),
+    "date_in_future": (WARNING, "An actual date lies in the future."),
+    "approved_locked": (ERROR, "The unit-quarter was approved; changes to it are refused."),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in an input file. ``row`` is the Excel row number (1-based; 0 = whole sheet)."""
+
+    code: str
+    severity: str
+    file: str
+    sheet: str
+    row: int
+    column: str  # Excel column letter, "" for a whole row or sheet
+    header: str
+    value: Any
+    message: str
+
+    @property
+    def where(self) -> str:
+        if not self.sheet:
+            return self.file
+        if self.row and self.column:
+            return f"{self.sheet}!{self.column}{self.row}"
+        if self.row:
+            return f"{self.sheet}!{self.row}:{self.row}"
+        if self.column:
+            return f"{self.sheet}!{self.column}:{self.column}"
+        return self.sheet
+
+
+PROBLEM_COLUMNS = ["code", "severity", "file", "sheet", "row", "column", "header", "value", "message", "where"]
+
+
+def problem(code: str, file: str, sheet: str = "", row: int = 0, column: str = "", header: str = "",
+            value: Any = None, message: str = "", severity: str | None = None) -> Problem:
+    """Build a :class:`Problem`, taking the default severity of ``code``."""
+    default_sev, meaning = CODES[code]
+    return Problem(code, severity or default_sev, file, sheet, int(row or 0), column, header,
+                   _show(value), message or meaning)
+
+
+def _show(value: Any) -> Any:
+    if value is None:
+        return ""
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def problems_frame(problems: Iterable[Problem]) -> pd.DataFrame:
+    """Problems as a table sorted by sheet, row and column, errors and warnings together."""
+    rows = [{**asdict(p), "where": p.where} for p in problems]
+    df = pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
+    if df.empty:
+        return df
+    df["_col"] = df["column"].map(lambda c: (len(c), c))
+    df = df.sort_values(["file", "sheet", "row", "_col", "code"], kind="stable").drop(columns="_col")
+    return df.reset_index(drop=True)
+
+
+def has_errors(problems: Iterable[Problem]) -> bool:
+    return any(p.severity == ERROR for p in problems)
