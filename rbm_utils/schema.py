@@ -285,6 +285,37 @@ SHEETS: tuple[Sheet, ...] = (
 
 _BY_NAME = {s.name: s for s in SHEETS}
 
+#: Cross-sheet references: (sheet, column) must name an existing (sheet, column) value.
+#: ``output_only`` references must point at an output-level result.
+REFERENCES: tuple[tuple[str, str, str, str, bool], ...] = (
+    ("Results", "contributes_to", "Results", "result_id", False),
+    ("KPIs", "result_id", "Results", "result_id", False),
+    ("Milestones", "kpi_id", "KPIs", "kpi_id", False),
+    ("Actuals", "kpi_id", "KPIs", "kpi_id", False),
+    ("Assumptions", "from_result", "Results", "result_id", False),
+    ("Assumptions", "to_result", "Results", "result_id", False),
+    ("Assumptions", "kpi_id", "KPIs", "kpi_id", False),
+    ("Assumptions", "reference_kpi_id", "KPIs", "kpi_id", False),
+    ("Risks", "result_id", "Results", "result_id", False),
+    ("Linkages", "result_id", "Results", "result_id", False),
+    ("Budget", "result_id", "Results", "result_id", True),
+    ("Expenditure", "result_id", "Results", "result_id", True),
+    ("Activities", "result_id", "Results", "result_id", False),
+    ("Partners", "activity_id", "Activities", "activity_id", False),
+)
+
+#: What each assumption test needs besides its link (column names of sheet Assumptions).
+ASSUMPTION_TEST_NEEDS: dict[str, tuple[str, ...]] = {
+    "min_ratio": ("kpi_id", "reference_kpi_id", "threshold"),
+    "min_value": ("kpi_id", "threshold"),
+    "min_achievement": ("kpi_id", "threshold"),
+    "non_decreasing": ("kpi_id",),
+    "manual": ("verdict", "evidence"),
+}
+
+#: KPI fields that make an indicator SMART (all required).
+SMART_FIELDS = ("baseline_value", "baseline_period", "target_value", "target_period", "data_source", "responsible")
+
 #: Sheets whose rows make up a unit's state in the store (every sheet but Unit).
 DATA_SHEETS: tuple[Sheet, ...] = tuple(s for s in SHEETS if s.kind == "table")
 
@@ -396,9 +427,12 @@ def conform(sheet_name: str, frame, with_unit: bool = False):
             s = frame[name]
             if dtype == "object":
                 s = s.astype(object).where(s.notna(), None)
+                if name != "unit_code" and sh.column(name).type == "disaggregation":
+                    s = s.map(lambda v: "" if v is None else v)
             else:
                 s = pd.to_numeric(s).astype(dtype)
             out[name] = s
         else:
-            out[name] = pd.Series([None] * len(frame), index=frame.index, dtype=dtype)
+            blank = "" if name != "unit_code" and sh.column(name).type == "disaggregation" else None
+            out[name] = pd.Series([blank] * len(frame), index=frame.index, dtype=dtype)
     return out.reset_index(drop=True)
