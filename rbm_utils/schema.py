@@ -1,6 +1,6 @@
 """The unit workbook contract: the one definition of sheets, columns, types and code lists.
 
-The template writer (:mod:`rbm_utils.workbook`), the validator (:mod:`rbm_utils.validate`)
+The template writer (:mod:`rbm_utils.template`), the reader (:mod:`rbm_utils.workbook`), the validator (:mod:`rbm_utils.validate`)
 and the store tables (:mod:`rbm_utils.store`) all derive from :data:`SHEETS`. No other
 module spells out a column list.
 

@@ -1,0 +1,129 @@
+"""The ``rbm`` command end to end: ingest, re-ingest, rejection, approval, history, template."""
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+
+from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
+from rbm_utils.cli import main
+from rbm_utils.store import Store
+
+
+@pytest.fixture()
+def store_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'rbm.sqlite'}"
+
+
+@pytest.fixture()
+def grids():
+    unit, frames = minimal_unit()
+    return sheet_rows(unit, frames)
+
+
+def _dump(url):
+    with Store(url) as st:
+        return st.dump()
+
+
+def test_ingest_reingest_and_history(tmp_path, store_url, grids, capsys):
+    path = write_grid_xlsx(tmp_path / "AFR.xlsx", grids)
+    assert main(["ingest", str(path), "--store", store_url, "--by", "tester"]) == 0
+    first = _dump(store_url)
+    assert main(["ingest", str(path), "--store", store_url, "--by", "tester"]) == 0
+    out = capsys.readouterr().out
+    assert "no change since submission 1" in out
+    assert _dump(store_url) == first
+    with Store(store_url) as st:
+        subs = st.submissions("AFR")
+        assert len(subs) == 1 and subs.iloc[0]["ingested_by"] == "tester"
+        assert len(st.state("AFR")["KPIs"]) == 4
+    # a changed value is a new submission with one change-log row
+    grids2 = copy.deepcopy(grids)
+    grids2["Actuals"][2][col_index("Actuals", "value")] = 95
+    path2 = write_grid_xlsx(tmp_path / "AFR_v2.xlsx", grids2)
+    assert main(["ingest", str(path2), "--store", store_url, "--by", "tester"]) == 0
+    with Store(store_url) as st:
+        subs, changes = st.history("AFR")
+    assert len(subs) == 2
+    last = changes[changes.submission_id == subs.iloc[-1]["id"]]
+    assert len(last) == 1 and last.iloc[0]["field"] == "value"
+    capsys.readouterr()
+    assert main(["history", "AFR", "--store", store_url]) == 0
+    assert "AFR_v2.xlsx" in capsys.readouterr().out
+
+
+def test_ten_planted_errors_exit_1_store_unchanged(tmp_path, store_url, grids, capsys):
+    ok = write_grid_xlsx(tmp_path / "ok.xlsx", grids)
+    assert main(["ingest", str(ok), "--store", store_url]) == 0
+    before = _dump(store_url)
+    bad = copy.deepcopy(grids)
+    edits = [("KPIs", 2, "baseline_value", "n/a"), ("KPIs", 3, "direction", "up"), ("KPIs", 5, "target_period", "2025-Q1"),
+             ("Actuals", 3, "period", "2027-Q1"), ("Actuals", 4, "kpi_id", "AFR-K42"), ("Actuals", 7, "value", 140),
+             ("Risks", 2, "likelihood", 9), ("Budget", 2, "result_id", "AFR-B1"),
+             ("Activities", 2, "planned_start", "first of May"), ("Partners", 2, "amount", -10)]
+    for sheet, row, column, value in edits:
+        bad[sheet][row - 1][col_index(sheet, column)] = value
+    path = write_grid_xlsx(tmp_path / "bad.xlsx", bad)
+    report = tmp_path / "problems.csv"
+    capsys.readouterr()
+    assert main(["ingest", str(path), "--store", store_url, "--report", str(report)]) == 1
+    out = capsys.readouterr().out
+    assert "rejected with 10 errors" in out
+    assert "Traceback" not in out
+    assert _dump(store_url) == before
+    table = pd.read_csv(report)
+    assert len(table[table.severity == "error"]) == 10
+    assert set(table.sheet) >= {"KPIs", "Actuals", "Risks", "Budget", "Activities", "Partners"}
+
+
+def test_approval_lock_and_authority(tmp_path, store_url, grids, capsys):
+    path = write_grid_xlsx(tmp_path / "AFR.xlsx", grids)
+    assert main(["ingest", str(path), "--store", store_url]) == 0
+    assert main(["approve", "AFR", "2026-Q3", "--by", "Somebody Else", "--store", store_url]) == 1
+    assert "Regional Director" in capsys.readouterr().err
+    assert main(["approve", "AFR", "2026-Q3", "--by", "Amara Diallo", "--store", store_url]) == 0
+    before = _dump(store_url)
+    changed = copy.deepcopy(grids)
+    changed["Actuals"][3][col_index("Actuals", "value")] = 111
+    path2 = write_grid_xlsx(tmp_path / "late.xlsx", changed)
+    capsys.readouterr()
+    assert main(["ingest", str(path2), "--store", store_url]) == 1
+    out = capsys.readouterr().out
+    assert "Amara Diallo" in out
+    assert _dump(store_url) == before
+
+
+def test_dry_run_stores_nothing(tmp_path, store_url, grids):
+    path = write_grid_xlsx(tmp_path / "AFR.xlsx", grids)
+    assert main(["ingest", str(path), "--store", store_url, "--dry-run"]) == 0
+    with Store(store_url) as st:
+        assert st.submissions().empty
+
+
+def test_template_from_store_round_trip(tmp_path, store_url, grids):
+    path = write_grid_xlsx(tmp_path / "AFR.xlsx", grids)
+    assert main(["ingest", str(path), "--store", store_url]) == 0
+    out = tmp_path / "AFR_next.xlsx"
+    assert main(["template", "AFR", "--from-store", "--out", str(out), "--store", store_url,
+                 "--submitted-by", "Test Officer"]) == 0
+    # the pre-filled template re-ingests as "unchanged": nothing lost, nothing invented
+    before = _dump(store_url)
+    assert main(["ingest", str(out), "--store", store_url]) == 0
+    assert _dump(store_url) == before
+
+
+def test_unknown_unit_is_usage_error(tmp_path, store_url):
+    assert main(["template", "NOPE", "--out", str(tmp_path / "x.xlsx"), "--store", store_url]) == 2
+
+
+def test_status_summary(tmp_path, store_url, grids, capsys):
+    path = write_grid_xlsx(tmp_path / "AFR.xlsx", grids)
+    assert main(["ingest", str(path), "--store", store_url]) == 0
+    capsys.readouterr()
+    assert main(["status", "--quarter", "2026-Q3", "--store", store_url]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("AFR"))
+    assert " 4 " in line  # 4 KPIs
+    assert "No submission yet" in out and "CYB" in out
