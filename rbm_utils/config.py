@@ -31,6 +31,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "risk_critical": 20,
     "execution_gap": 0.15,
     "percent_scale_max": 100,
+    "activity_lag_points": 25,
 }
 
 DEFAULT_INGEST_LIMITS: dict[str, float] = {
