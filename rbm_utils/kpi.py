@@ -150,6 +150,10 @@ def _achievement(current, baseline, target, direction) -> np.ndarray:
     return np.where(span == 0, flat, ratio)
 
 
+#: Quarters between two expected reports, by KPI frequency (blank = quarterly).
+REPORT_INTERVAL_QUARTERS: dict[str, int] = {"quarterly": 1, "semi-annual": 2, "annual": 4}
+
+
 def status_codes(achievement, expected, performance, reported_recently,
                  thresholds: Mapping[str, float] | None = None) -> np.ndarray:
     """Vectorised status rule (docs/rules.md "Status"): arrays in, array of status codes out.
@@ -307,12 +311,18 @@ def _accumulate(entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, no_data_q
         default=np.nan,
     )
     cum_rep = cs(reported.astype(np.int64))
-    shifted = pd.Series(cum_rep).groupby(key, sort=False).shift(no_data_quarters).fillna(0).to_numpy()
+    # "no data" = two expected reports missed: the window is no_data_quarters reporting
+    # intervals of the KPI's frequency (quarterly 1, semi-annual 2, annual 4 quarters).
+    freq = ent["frequency"] if "frequency" in ent.columns else pd.Series([None] * len(ent))
+    interval = freq.map(REPORT_INTERVAL_QUARTERS).fillna(1).to_numpy(dtype=float)[e]
+    window = no_data_quarters * interval
+    last_rep = ff(np.where(reported, pidx, np.nan))
+    recent = ~np.isnan(last_rep) & ((pidx - last_rep) < window)
     g = g.assign(
         reported=reported,
         value=np.where(row, g["value"].to_numpy(dtype=float), np.nan),
         current=current,
-        recent=(cum_rep - shifted) > 0,
+        recent=recent,
         cum_reports=cum_rep,
         cum_evidence=cs((reported & g["has_evidence"].eq(True).to_numpy()).astype(np.int64)),
     )

@@ -335,7 +335,8 @@ def _assess_one(kpi: Mapping[str, Any], rows: Sequence[tuple[int, float, float |
     else:
         expected = 1.0 if qidx >= tidx else 0.0
     perf = ach / expected if expected > 0 else float("nan")
-    window = int(thresholds["no_data_quarters"])
+    interval = {"semi-annual": 2, "annual": 4}.get(kpi.get("frequency") or "quarterly", 1)
+    window = int(thresholds["no_data_quarters"]) * interval
     recent = any(qidx - window < r[0] <= qidx for r in reported)
     a, p = round(ach, 9), round(perf, 9)
     if a >= 1:

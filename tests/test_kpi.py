@@ -505,3 +505,25 @@ def test_kpi_with_missing_periods_is_reported_as_no_data_not_off_track():
     assert math.isnan(r["expected"])
     assert r["status"] == "no_data"
     assert kpi_series(state, "2026-Q3").empty
+
+
+def test_no_data_window_follows_frequency():
+    """An annual KPI last reported 3 quarters ago is not stale; a quarterly one is."""
+    import pandas as pd
+
+    from rbm_utils.kpi import kpi_progress
+    from rbm_utils.schema import conform
+
+    kpis = pd.DataFrame([
+        {"unit_code": "U", "kpi_id": k, "result_id": "R", "name": k, "measure": "number", "direction": "increase",
+         "aggregation": "latest", "baseline_value": 0, "baseline_period": "2024-Q4", "target_value": 100,
+         "target_period": "2026-Q4", "data_source": "s", "responsible": "r", "frequency": f}
+        for k, f in (("Q", "quarterly"), ("A", "annual"), ("OLD", "annual"))])
+    acts = pd.DataFrame([{"unit_code": "U", "kpi_id": k, "period": p, "value": 80.0}
+                         for k, p in (("Q", "2025-Q4"), ("A", "2025-Q4"), ("OLD", "2024-Q4"))])
+    state = {"KPIs": conform("KPIs", kpis, with_unit=True), "Actuals": conform("Actuals", acts, with_unit=True)}
+    status = kpi_progress(state, "2026-Q3").set_index("kpi_id")["status"]
+    assert status["Q"] == "no_data"
+    assert status["A"] == "on_track"      # 80 / expected 7/8 = 0.914
+    # reported 7 quarters ago (window for annual: 2 x 4 = 8): still recent, and no progress since
+    assert status["OLD"] == "off_track"
