@@ -173,6 +173,34 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_review(args) -> int:
+    from .quarterly import FAILED, ReviewError, review_quarter
+
+    cfg = _config(args)
+    quarter = args.quarter or cfg.current_quarter
+    if not args.all and not args.unit:
+        raise UsageError("name the units to review with --unit U ... or give --all")
+    try:
+        report = review_quarter(quarter, units=args.unit or (), all_units=args.all, joint=args.joint,
+                                store_url=args.store, outputs=args.outputs, workers=args.jobs, force=args.force,
+                                cell_timeout=args.cell_timeout, job_timeout=args.job_timeout,
+                                progress=not args.quiet, config=cfg)
+    except ReviewError as exc:
+        print(f"rbm review: {exc}", file=sys.stderr)
+        return 1
+    jobs = pd.DataFrame(report.get("jobs", []))
+    if not jobs.empty:
+        cols = [c for c in ("name", "status", "duration_s", "error_name", "error_cell") if c in jobs.columns]
+        print(_table(jobs, cols))
+    out = Path(args.outputs or "outputs") / quarter
+    print(f"Review of {quarter}: {report.get('totals', {})} in {report.get('seconds')} s; report {out / 'run_report.json'}")
+    bad = [j["name"] for j in report.get("jobs", []) if j.get("status") in FAILED]
+    if bad:
+        print(f"Not published: {', '.join(bad)} (see the run report; failed runs stay in outputs/.staging)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_sample(args) -> int:
     from .sample import build_sample
 
@@ -226,6 +254,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("status", "Summary per unit of what the store holds for a quarter.", cmd_status)
     sp.add_argument("--quarter", help="default: the settings' current quarter")
+
+    sp = add("review", "Run the quarterly batch: snapshot, one review notebook per unit and joint pair, the bureau overview.", cmd_review)
+    sp.add_argument("--quarter", help="quarter to review (default: the settings' current quarter)")
+    sp.add_argument("--unit", action="append", metavar="U", help="a unit to review (repeat for more)")
+    sp.add_argument("--all", action="store_true", help="every unit with a submission")
+    sp.add_argument("--joint", action="append", metavar="CLUSTER-REGION",
+                    help="only these joint reviews (default: every cluster x region pair with work in common)")
+    sp.add_argument("--jobs", type=int, default=3, help="notebooks run at once (default 3; more than cores helps)")
+    sp.add_argument("--outputs", help="outputs folder (default outputs/)")
+    sp.add_argument("--force", action="store_true", help="re-publish a published quarter; the old version is archived")
+    sp.add_argument("--cell-timeout", type=int, default=600, help="seconds one notebook cell may run (default 600)")
+    sp.add_argument("--job-timeout", type=int, default=1800, help="seconds one notebook may run in all (default 1800)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sp = add("sample", "Write the illustrative sample bureau: one workbook per unit.", cmd_sample, store=False)
     sp.add_argument("--out", default="data/sample", help="folder (default data/sample)")
