@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := data/sample
 QUARTER ?= $(shell sed -n 's/^ *current_quarter: *"\{0,1\}\([0-9]\{4\}-Q[1-4]\).*/\1/p' parameters/workbench.yaml)
 
-.PHONY: setup run sample test lab clean
+.PHONY: setup run sample ingest review test lab clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,19 @@ setup: $(STAMP)
 sample: setup
 	$(BIN)/rbm sample --out $(SAMPLE)
 
-run: sample
+ingest: sample
 	$(BIN)/rbm ingest $(SAMPLE)/*.xlsx --by "make run"
 	$(BIN)/rbm status --quarter $(QUARTER)
+
+# The quarterly batch: every unit's review, the joint reviews and the bureau overview.
+review: ingest
+	$(BIN)/rbm review --all --quarter $(QUARTER)
+
+run: review
+
+# JupyterLab on the notebook templates, with the project's environment (officers explore and edit).
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
 
 test: setup
 	$(BIN)/python -m pytest

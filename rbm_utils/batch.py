@@ -171,13 +171,17 @@ def has_sentinel(nb: Any) -> bool:
 
 
 def content_key(job: Job) -> str:
-    """sha256 over the template's bytes, the parameters (canonical JSON) and, when the
-    parameters name a ``snapshot_dir``, that snapshot's ``content_sha256``.
+    """sha256 over the workbench version, the template's bytes, the parameters (canonical
+    JSON) and, when the parameters name a ``snapshot_dir``, that snapshot's ``content_sha256``.
+    A new release of the workbench therefore republishes (the old version is archived).
 
     >>> content_key(Job("AFR", Path("t.ipynb"), {"unit": "AFR"}, Path("out/AFR")))  # doctest: +SKIP
     '3f1c...'
     """
+    from . import __version__
+
     h = hashlib.sha256(b"rbm-batch-content-key-v1\0")
+    h.update(__version__.encode("ascii") + b"\0")
     h.update(Path(job.template).read_bytes())
     h.update(b"\0")
     h.update(json.dumps(job.parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=False,

@@ -200,3 +200,25 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store' / 'rbm.sqlite'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="session")
+def sample_bureau(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The illustrative sample bureau, written and ingested once into a SQLite store.
+
+    Returns ``{"dir": Path, "store_url": str, "quarter": str}``. Tests must not modify it.
+    """
+    from rbm_utils.config import load_config
+    from rbm_utils.ingest import ingest_file
+    from rbm_utils.sample import build_sample
+    from rbm_utils.store import Store
+
+    cfg = load_config()
+    root = tmp_path_factory.mktemp("sample_bureau")
+    paths = build_sample(root / "workbooks", cfg)
+    url = f"sqlite:///{root / 'rbm.sqlite'}"
+    with Store(url) as st:
+        for p in paths:
+            rep = ingest_file(p, st, cfg, by="pytest")
+            assert rep.status == "stored", rep.message
+    return {"dir": root, "store_url": url, "quarter": cfg.current_quarter, "paths": paths}
