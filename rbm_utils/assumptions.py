@@ -46,6 +46,7 @@ import pandas as pd
 
 from . import schema
 from .config import DEFAULT_THRESHOLDS
+from .frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +64,6 @@ CHANGE_COLUMNS = [
     "explanation",
 ]
 LOG_COLUMNS = ["unit_code", "assumption_id", "quarter", "statement", "test", "verdict", "evidence", "review_note"]
-
-
-def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
-    return {**DEFAULT_THRESHOLDS, **(thresholds or {})}
-
-
-def _sheet(state: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    df = state.get(name)
-    return schema.empty_frame(name, with_unit=True) if df is None else df
-
-
-def _text(s: pd.Series) -> pd.Series:
-    return s.astype(object).where(s.notna(), "").astype(str).str.strip()
 
 
 def _period_idx(s: pd.Series) -> pd.Series:

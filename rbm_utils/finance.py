@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import schema
 from .config import DEFAULT_THRESHOLDS
+from .frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +62,6 @@ COST_COLUMNS = [
 ]
 FLOW_COLUMNS = ["source", "target", "amount", "source_kind", "target_kind", "source_id", "target_id"]
 FLOW_MEASURES = ("budget_year", "budget_cumulative", "spent_year", "spent_cumulative")
-
-
-def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
-    return {**DEFAULT_THRESHOLDS, **(thresholds or {})}
-
-
-def _sheet(state: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    df = state.get(name)
-    return schema.empty_frame(name, with_unit=True) if df is None else df
-
-
-def _text(s: pd.Series) -> pd.Series:
-    return s.astype(object).where(s.notna(), "").astype(str).str.strip()
 
 
 def _num(s: pd.Series) -> pd.Series:

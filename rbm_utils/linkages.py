@@ -20,24 +20,11 @@ from collections.abc import Mapping
 import pandas as pd
 
 from . import schema
+from .frames import sheet_frame as _sheet, text as _text, match_key as _key
 
 log = logging.getLogger(__name__)
 
 SYNERGY_COLUMNS = ["unit_a", "unit_b", "n_shared", "shared_references", "results_a", "results_b"]
-
-
-def _sheet(state: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    df = state.get(name)
-    return schema.empty_frame(name, with_unit=True) if df is None else df
-
-
-def _text(s: pd.Series) -> pd.Series:
-    return s.astype(object).where(s.notna(), "").astype(str).str.strip()
-
-
-def _key(s: pd.Series) -> pd.Series:
-    """Matching key: trimmed, inner whitespace collapsed, case folded."""
-    return _text(s).str.replace(r"\s+", " ", regex=True).str.casefold()
 
 
 def linkage_counts(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

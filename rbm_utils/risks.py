@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import schema
 from .config import DEFAULT_THRESHOLDS
+from .frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +53,6 @@ RED_FLAG_COLUMNS = [
 ]
 
 _QUARTER_END = {1: (3, 31), 2: (6, 30), 3: (9, 30), 4: (12, 31)}
-
-
-def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
-    return {**DEFAULT_THRESHOLDS, **(thresholds or {})}
-
-
-def _sheet(state: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    df = state.get(name)
-    return schema.empty_frame(name, with_unit=True) if df is None else df
-
-
-def _text(s: pd.Series) -> pd.Series:
-    """Text column as plain str with blanks as ''."""
-    return s.astype(object).where(s.notna(), "").astype(str).str.strip()
 
 
 def quarter_end(quarter: str) -> dt.date:

@@ -42,6 +42,7 @@ import pandas as pd
 
 from . import schema
 from .finance import ACHIEVEMENT_CLIP
+from .frames import sheet_frame as _sheet, text as _text, match_key as _key
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +59,6 @@ CANDIDATE_COLUMNS = [
     "theme", "initiative", "source_units", "target_region", "situation", "target_initiatives", "composite",
     "mean_achievement", "consistency", "evidence_share", "cost_per_target", "reasons",
 ]
-
-
-def _sheet(state: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    df = state.get(name)
-    return schema.empty_frame(name, with_unit=True) if df is None else df
-
-
-def _text(s: pd.Series) -> pd.Series:
-    return s.astype(object).where(s.notna(), "").astype(str).str.strip()
-
-
-def _key(s: pd.Series) -> pd.Series:
-    return _text(s).str.replace(r"\s+", " ", regex=True).str.casefold()
 
 
 def _period_idx(s: pd.Series) -> pd.Series:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import schema
 from .risks import quarter_end
+from .frames import sheet_frame as _sheet, text as _text
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,6 @@ DELAYED_COLUMNS = [
     "unit_code", "activity_id", "result_id", "title", "type", "region", "status", "planned_start",
     "planned_end", "percent_complete", "planned_percent", "lag_points", "days_overdue", "reasons",
 ]
-
-
-def _sheet(state: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    df = state.get(name)
-    return schema.empty_frame(name, with_unit=True) if df is None else df
-
-
-def _text(s: pd.Series) -> pd.Series:
-    return s.astype(object).where(s.notna(), "").astype(str).str.strip()
 
 
 def activities_summary(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
