@@ -19,7 +19,6 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from . import schema
 from .frames import sheet_frame as _sheet, text as _text, match_key as _key
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .config import DEFAULT_THRESHOLDS
 from .frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text
 
 log = logging.getLogger(__name__)
