@@ -60,8 +60,21 @@ class IngestReport:
 
 def ingest_file(path: str | Path, store, config: Config, by: str, dry_run: bool = False,
                 today: dt.date | None = None) -> IngestReport:
-    """Validate ``path`` and store it unless it has errors. Never raises for bad input."""
-    parsed: Parsed = parse_source(path, config, today=today)
+    """Validate ``path`` and store it unless it has errors. Never raises for bad input.
+
+    The file is checked against the unit's state in the store too (a KPI's measure must not
+    change; decreases, outliers and overspending look at the stored quarters).
+    """
+    from .store import StoreError
+
+    def previous(unit_code: str):
+        try:
+            return store.state(unit_code)
+        except StoreError as exc:  # the store itself is checked again when storing
+            log.warning("could not read %s's state to compare with: %s", unit_code, exc)
+            return None
+
+    parsed: Parsed = parse_source(path, config, today=today, previous=previous)
     table = parsed.problems_frame()
     unit = parsed.unit.get("unit_code")
     quarter = parsed.unit.get("reporting_quarter")
@@ -71,8 +84,6 @@ def ingest_file(path: str | Path, store, config: Config, by: str, dry_run: bool 
                             f"{parsed.file}: rejected with {n} error{'s' if n != 1 else ''} "
                             f"and {len(parsed.warnings)} warning{'s' if len(parsed.warnings) != 1 else ''}; the store is unchanged.",
                             unit, quarter, problems=table)
-    from .store import StoreError
-
     try:
         outcome = store.ingest(
             unit, quarter, parsed.frames,

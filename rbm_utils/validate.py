@@ -17,10 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import statistics
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping, Union
 
 import pandas as pd
 
@@ -37,7 +38,16 @@ _SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2009\u200a\u200b\ufeff"), 
 _MINUS = dict.fromkeys(map(ord, "\u2212\u2012\u2013\u2014\ufe63\uff0d"), "-")
 _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _THOUSANDS_RE = re.compile(r"^[+-]?\d{1,3}([,' ]\d{3})+(\.\d+)?$")
-_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$")  # a date, or midnight of it
+#: Yes/no words in the languages of the bureau's officers: never a number or a code.
+BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "oui", "non", "si", "sí", "sim", "não", "nao", "ja", "nein",
+                 "vrai", "faux", "verdadero", "falso", "wahr", "да", "нет", "نعم", "لا", "是", "否",
+                 "✓", "✔", "✗", "✘", "☑", "☐", "☒"}
+TOTAL_WORDS = {"total", "totals", "grand total", "sum", "subtotal", "sub-total", "total général", "total general"}
+
+#: The store's state of a unit (as :meth:`rbm_utils.store.Store.state` returns it), or a function
+#: giving it for a unit code: the history that measure, decrease, outlier and budget checks compare with.
+Previous = Union[Mapping[str, pd.DataFrame], Callable[[str], Union[Mapping[str, pd.DataFrame], None]], None]
 _PERIOD_LOOSE_RE = re.compile(r"^(\d{4})\s*[-_ /]?\s*[Qq]\s*([1-4])$")
 
 
@@ -70,9 +80,13 @@ class Parsed:
         return problems_frame(self.problems)
 
 
-def parse_source(path: str | Path, config: Config, today: dt.date | None = None) -> Parsed:
-    """Read and validate a workbook or CSV folder. Never raises for bad input."""
-    return validate_raw(read_source(path, config.ingest), config, today=today)
+def parse_source(path: str | Path, config: Config, today: dt.date | None = None, previous: Previous = None) -> Parsed:
+    """Read and validate a workbook or CSV folder. Never raises for bad input.
+
+    ``previous``: the unit's state in the store (or a function of the unit code giving it),
+    for the checks against history (:func:`validate_raw`).
+    """
+    return validate_raw(read_source(path, config.ingest), config, today=today, previous=previous)
 
 
 # --------------------------------------------------------------------------- context
@@ -86,6 +100,7 @@ class _Ctx:
         self.problems: list[Problem] = []
         self.letters: dict[str, dict[str, str]] = {}
         self.records: dict[str, list[dict[str, Any]]] = {}
+        self.unreadable: set[str] = set()
 
     def add(self, code: str, sheet_name: str = "", row: int = 0, col: str = "", value: Any = None,
             message: str = "", severity: str | None = None) -> None:
@@ -93,8 +108,14 @@ class _Ctx:
         self.problems.append(problem(code, self.file, sheet_name, row, letter, col, value, message, severity))
 
 
-def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None) -> Parsed:
-    """Validate what :func:`rbm_utils.workbook.read_source` read."""
+def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None, previous: Previous = None) -> Parsed:
+    """Validate what :func:`rbm_utils.workbook.read_source` read.
+
+    With ``previous`` (the unit's stored state, or a function of the unit code returning it) a
+    KPI whose measure differs from the stored one is an error (``measure_changed``), and the
+    decrease, outlier and over-budget warnings look at the stored quarters the file does not
+    carry too; rows identical to stored ones are not warned about again.
+    """
     ctx = _Ctx(raw, config, today)
     parsed = Parsed(raw.file, raw.path, raw.format, raw.sha256)
     ctx.problems.extend(raw.problems)
@@ -104,7 +125,15 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None)
     for rs in raw.sheets.values():
         ctx.problems.extend(rs.problems)
 
-    by_lower = {name.strip().lower(): name for name in raw.sheets}
+    by_lower: dict[str, str] = {}
+    for name in raw.sheets:
+        key = name.strip().lower()
+        if key in by_lower:
+            ctx.add("duplicate_sheet", name, message=(
+                f"Sheets '{by_lower[key]}' and '{name}' have the same name but for case or spaces; "
+                f"only '{by_lower[key]}' is read. Keep one."))
+            continue
+        by_lower[key] = name
     for name, rs in raw.sheets.items():
         if name in HELPER_SHEETS or any(s.name.lower() == name.strip().lower() for s in SHEETS):
             continue
@@ -118,6 +147,10 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None)
         if rs is None:
             if sh.required:
                 ctx.add("missing_sheet", sh.name, message=f"The workbook has no sheet '{sh.name}' ({sh.note})")
+            ctx.records[sh.name] = []
+            continue
+        if not rs.rows and not rs.headers and any(p.severity == ERROR for p in rs.problems):
+            ctx.unreadable.add(sh.name)  # already reported (encoding, unparsable CSV): no cascade of follow-ups
             ctx.records[sh.name] = []
             continue
         if rs.hidden and (rs.rows or rs.headers):
@@ -136,6 +169,13 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None)
     _check_periods(ctx, quarter)
     _check_assumptions(ctx)
     _check_activities(ctx)
+    _check_percent_scale(ctx)
+    _check_disaggregations(ctx)
+    code = unit.get("unit_code")
+    prev = None
+    if previous is not None and code and code in config.units:
+        prev = previous(code) if callable(previous) else previous
+    _check_history(ctx, prev)
 
     parsed.unit = unit
     for sh in SHEETS:
@@ -164,7 +204,9 @@ def _map_headers(ctx: _Ctx, sh: Sheet, rs: RawSheet) -> dict[int, str]:
     letters: dict[str, str] = {}
     ctx.letters[sh.name] = letters
     seen: dict[str, int] = {}
-    for idx, h in enumerate(rs.headers):
+    width = max([len(rs.headers)] + [len(vals) for _, vals in rs.rows])
+    for idx in range(width):  # past the last header too: a column with data and no header
+        h = rs.headers[idx] if idx < len(rs.headers) else None
         letter = column_letter(idx)
         if _blank(h):
             if any(idx < len(vals) and not _blank(vals[idx]) for _, vals in rs.rows):
@@ -199,16 +241,71 @@ def _check_merged(ctx: _Ctx, sh: Sheet, rs: RawSheet) -> None:
                                         f"Cells {rng} are merged; merged cells keep a value only in {first}. Unmerge them and fill every cell."))
 
 
+def _header_score(sh: Sheet, cells: list[Any]) -> int:
+    return len({_norm_header(h) for h in cells if not _blank(h) and not isinstance(h, CellError) and sh.has(_norm_header(h))})
+
+
+def _locate_header(ctx: _Ctx, sh: Sheet, rs: RawSheet) -> RawSheet:
+    """The sheet with its header where it really is: row 1, or a later row (reported) when row 1
+    holds a title and a row below holds the sheet's column names."""
+    need = min(3, sum(1 for c in sh.columns if c.required))
+    first = _header_score(sh, rs.headers)
+    if first >= need:
+        return rs
+    best: tuple[int, int] | None = None
+    for i, (rownum, values) in enumerate(rs.rows[:20]):
+        score = _header_score(sh, values)
+        if score >= need and score > first and (best is None or score > best[0]):
+            best = (score, i)
+    if best is None:
+        return rs
+    i = best[1]
+    rownum, values = rs.rows[i]
+    ctx.problems.append(problem("header_not_on_row_1", ctx.file, sh.name, rownum, "", "", None, (
+        f"The column names of sheet {sh.name} are on row {rownum}, not on row 1: delete the rows above them "
+        "(titles, notes, blank rows). Other problems are reported at the rows as they are now.")))
+    return replace(rs, headers=list(values), rows=rs.rows[i + 1:], header_row=rownum)
+
+
+def _is_total_row(sh: Sheet, mapping: dict[int, str], values: list[Any]) -> str | None:
+    """The 'Total' text if the row is a totals line. A complete record that merely has the word in a
+    free-text column (a partner called Total) is data, not a totals line."""
+    hit = next(((i, v) for i, v in enumerate(values) if isinstance(v, str) and v.strip()), None)
+    if hit is None or hit[1].strip().lower().rstrip(":") not in TOTAL_WORDS:
+        return None
+    name = mapping.get(hit[0])
+    complete = all(i < len(values) and not _blank(values[i]) for i, n in mapping.items() if sh.column(n).required)
+    if name is not None and sh.column(name).type == "text" and complete:
+        return None
+    return hit[1]
+
+
+def _trim_ragged(ctx: _Ctx, sh: Sheet, rs: RawSheet) -> RawSheet:
+    """CSV rows longer than the header: reported (a comma without quotes), the extra fields dropped."""
+    width = len(rs.headers)
+    rows = []
+    for rownum, values in rs.rows:
+        extra = [v for v in values[width:] if not _blank(v)]
+        if extra:
+            ctx.problems.append(problem("ragged_row", ctx.file, sh.name, rownum, column_letter(width), "", extra[0], (
+                f"Row {rownum} has {len(values)} fields but the header has {width}. A comma inside a value needs quotes.")))
+        rows.append((rownum, values[:width]))
+    return replace(rs, rows=rows)
+
+
 def _read_table(ctx: _Ctx, sh: Sheet, rs: RawSheet) -> list[dict[str, Any]]:
+    rs = _locate_header(ctx, sh, rs)
+    if rs.from_csv:
+        rs = _trim_ragged(ctx, sh, rs)
     mapping = _map_headers(ctx, sh, rs)
     _check_merged(ctx, sh, rs)
     records: list[dict[str, Any]] = []
     for rownum, values in rs.rows:
         if all(_blank(v) for v in values):
             continue
-        first_text = next((v for v in values if isinstance(v, str) and v.strip()), None)
-        if first_text is not None and first_text.strip().lower().rstrip(":") in ("total", "totals", "grand total", "sum"):
-            ctx.problems.append(problem("total_row", ctx.file, sh.name, rownum, "", "", first_text,
+        total_text = _is_total_row(sh, mapping, values)
+        if total_text is not None:
+            ctx.problems.append(problem("total_row", ctx.file, sh.name, rownum, "", "", total_text,
                                         "A 'Total' row: totals are computed by the workbench. Remove the row."))
             continue
         if rownum in rs.hidden_rows:
@@ -234,6 +331,10 @@ def _read_keyvalue(ctx: _Ctx, sh: Sheet, rs: RawSheet) -> dict[str, Any]:
         rows.insert(0, (rs.header_row, list(rs.headers)))
     found: dict[str, int] = {}
     for rownum, values in rows:
+        if rs.from_csv and any(not _blank(v) for v in values[2:]):
+            ctx.problems.append(problem("ragged_row", ctx.file, sh.name, rownum, "C", "", values[2], (
+                f"Row {rownum} has {len(values)} fields but Unit.csv has two (field, value). "
+                "A comma inside a value needs quotes.")))
         if not values or _blank(values[0]):
             continue
         name = _norm_header(values[0])
@@ -288,13 +389,14 @@ def _coerce(ctx: _Ctx, sh: Sheet, col: Column, v: Any, row: int, decimal_comma: 
     if t in ("number", "integer", "year"):
         num = _to_number(v, decimal_comma)
         if isinstance(num, str):
-            code = "placeholder" if num == "placeholder" else "not_a_number"
+            code = {"placeholder": "placeholder", "bool": "boolean_value"}.get(num, "not_a_year" if t == "year" else "not_a_number")
             hint = {
                 "placeholder": "A placeholder is not a value: leave the cell empty or give the number.",
                 "thousands": "Write the number without thousands separators, e.g. 12500.",
                 "percent": "Write the percent as a plain number on a 0-100 scale, without the % sign (45, not 45%).",
                 "date": "A date where a number is expected.",
-                "bool": "TRUE/FALSE where a number is expected.",
+                "bool": "A yes/no (TRUE/FALSE) value where a number is expected: give the number.",
+                "infinite": "The number is too large to be a value.",
             }.get(num, "Expected a number, e.g. 1250 or 12.5.")
             bad(code, hint)
             return None
@@ -313,7 +415,9 @@ def _coerce(ctx: _Ctx, sh: Sheet, col: Column, v: Any, row: int, decimal_comma: 
             return None
         return int(num) if t in ("integer", "year") else float(num)
     if isinstance(v, bool):
-        bad("unknown_code" if t == "code" else "required_value", f"TRUE/FALSE is not a valid '{col.name}'.")
+        if t == "text":
+            return "TRUE" if v else "FALSE"
+        bad("boolean_value", f"A yes/no (TRUE/FALSE) cell is not a valid '{col.name}' ({col.note})")
         return None
     if t == "date":
         if isinstance(v, (dt.datetime, dt.date)):
@@ -346,12 +450,20 @@ def _coerce(ctx: _Ctx, sh: Sheet, col: Column, v: Any, row: int, decimal_comma: 
         canon = {c.lower(): c for c in col.codes or ()}
         hit = canon.get(text.lower()) or canon.get(text.lower().replace(" ", "_")) or canon.get(text.lower().replace("_", " "))
         if hit is None:
-            if text.lower() in PLACEHOLDERS:
+            if text.lower() in BOOLEAN_WORDS:
+                bad("boolean_value", f"'{text}' is a yes/no answer; '{col.name}' takes one of: {', '.join(col.codes or ())}.")
+            elif text.lower() in PLACEHOLDERS:
                 bad("placeholder", f"A placeholder instead of a value; choose one of: {', '.join(col.codes or ())}.")
             else:
                 bad("unknown_code", f"'{text}' is not allowed here; choose one of: {', '.join(col.codes or ())}.")
             return None
         return hit
+    if sh.name == "Unit" and col.name == "unit_code":
+        if not UNIT_CODE_RE.match(text):  # the unit code names folders: nothing but a plain code passes
+            bad("unknown_unit", "Not a unit code: unit codes are 2 to 16 capital letters, digits, '_' or '-' "
+                                "and are listed in parameters/workbench.yaml.")
+            return None
+        return text
     if t == "id":
         if not ID_RE.match(text):
             bad("bad_id", f"'{text}' is not a valid id: use letters, digits and _ . : / - only, no spaces.")
@@ -384,19 +496,28 @@ def _to_number(v: Any, decimal_comma: bool) -> float | str:
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, (int, float)):
-        return float(v) if not (isinstance(v, float) and math.isnan(v)) else "text"
-    if isinstance(v, (dt.date, dt.datetime)):
+        if isinstance(v, float) and math.isnan(v):
+            return "text"
+        try:
+            num = float(v)
+        except OverflowError:  # an integer of hundreds of digits
+            return "infinite"
+        return num if math.isfinite(num) else "infinite"
+    if isinstance(v, (dt.date, dt.datetime, dt.time, dt.timedelta)):
         return "date"
     text = str(v).translate(_SPACES).translate(_MINUS).strip()
     if text.lower() in PLACEHOLDERS:
         return "placeholder"
+    if text.lower() in BOOLEAN_WORDS:
+        return "bool"
     if text.endswith("%"):
         return "percent"
     compact = text.replace(" ", "")
     if decimal_comma and re.match(r"^[+-]?\d+(\.\d{3})*(,\d+)?$", compact):
         compact = compact.replace(".", "").replace(",", ".")
     if _NUM_RE.match(compact):
-        return float(compact)
+        num = float(compact)
+        return num if math.isfinite(num) else "infinite"
     if _THOUSANDS_RE.match(text):
         return "thousands"
     return "text"
@@ -454,6 +575,8 @@ def _ids(ctx: _Ctx, sheet_name: str, column: str) -> set[str]:
 def _check_references(ctx: _Ctx) -> None:
     levels = {r["result_id"]: r.get("level") for r in ctx.records.get("Results", []) if r.get("result_id")}
     for src, col, dst, dcol, output_only in REFERENCES:
+        if dst in ctx.unreadable:
+            continue
         targets = _ids(ctx, dst, dcol)
         for rec in ctx.records.get(src, []):
             val = rec.get(col)
@@ -590,3 +713,172 @@ def _check_activities(ctx: _Ctx) -> None:
                 ctx.add("date_in_future", "Activities", r["_row"], a, r[a],
                         f"An actual date cannot be in the future (today is {today}); use planned dates for what is to come.",
                         severity=ERROR)
+
+
+# --------------------------------------------------------------------------- meaning across rows
+
+def _total_rows(ctx: _Ctx, kpi_id: str) -> list[dict[str, Any]]:
+    return [r for r in ctx.records.get("Actuals", [])
+            if r.get("kpi_id") == kpi_id and not r.get("disaggregation") and r.get("period") and r.get("value") is not None]
+
+
+def _check_percent_scale(ctx: _Ctx) -> None:
+    """A percent KPI's actual of 0 < v <= 1 that is the KPI's other figures written as a fraction:
+    100 v lies within a factor 2 of the median of its baseline, target and other actuals (> 1)."""
+    for k in ctx.records.get("KPIs", []):
+        if k.get("measure") != "percent" or not k.get("kpi_id"):
+            continue
+        rows = [r for r in ctx.records.get("Actuals", []) if r.get("kpi_id") == k["kpi_id"] and r.get("value") is not None]
+        figures = [(id(r), r["value"]) for r in rows] + [(0, k[f]) for f in ("baseline_value", "target_value") if k.get(f) is not None]
+        for r in rows:
+            v = r["value"]
+            if not 0 < v <= 1:
+                continue
+            others = [x for key, x in figures if key != id(r)]
+            if not others:
+                continue
+            med = statistics.median(others)
+            if med > 1 and 0.5 * med <= 100 * v <= 2 * med:
+                ctx.add("percent_scale", "Actuals", r["_row"], "value", v, (
+                    f"{k['kpi_id']} is a percent KPI on a 0-100 scale (its other figures are around {med:g}); "
+                    f"{v:g} looks like {100 * v:g} % written as a fraction. Write {100 * v:g}."))
+
+
+def _breakdown_keys(disaggregation: str) -> frozenset[str]:
+    return frozenset(p.split("=", 1)[0].strip() for p in disaggregation.split(";") if "=" in p)
+
+
+def _check_disaggregations(ctx: _Ctx) -> None:
+    """Rows of one KPI and quarter broken down by the same keys add up to the total row: the value
+    of a ``sum`` KPI, and numerators and denominators of any KPI that reports them."""
+    kpis = {r["kpi_id"]: r for r in ctx.records.get("KPIs", []) if r.get("kpi_id")}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in ctx.records.get("Actuals", []):
+        if r.get("kpi_id") in kpis and r.get("period"):
+            groups.setdefault((r["kpi_id"], r["period"]), []).append(r)
+    for (kid, period), rows in groups.items():
+        total = next((r for r in rows if not r.get("disaggregation")), None)
+        if total is None:
+            continue
+        by_keys: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for r in rows:
+            if r.get("disaggregation"):
+                by_keys.setdefault(_breakdown_keys(r["disaggregation"]), []).append(r)
+        k = kpis[kid]
+        for keys, parts in by_keys.items():
+            for f in ("value", "numerator", "denominator"):
+                if f == "value" and (k.get("aggregation") != "sum" or k.get("measure") == "percent"):
+                    continue
+                if total.get(f) is None or any(p.get(f) is None for p in parts):
+                    continue
+                got, want = sum(p[f] for p in parts), total[f]
+                if abs(got - want) > max(0.01, 0.001 * abs(want)):
+                    ctx.add("disaggregation_mismatch", "Actuals", total["_row"], f, want, (
+                        f"{kid} {period}: the rows broken down by {', '.join(sorted(keys))} add up to {got:g} "
+                        f"({f}), but the total row says {want:g}. Breakdowns must add up to the total; put the rest "
+                        "in an 'unknown' category."))
+
+
+def _frame_records(previous: Mapping[str, pd.DataFrame] | None, sheet_name: str) -> list[dict[str, Any]]:
+    if not previous or previous.get(sheet_name) is None or len(previous[sheet_name]) == 0:
+        return []
+    df = previous[sheet_name]
+    return [{c: (None if (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))) else v) for c, v in rec.items()}
+            for rec in df.astype(object).to_dict("records")]
+
+
+def _modified_z(values: list[float]) -> Callable[[float], float] | None:
+    """Iglewicz-Hoaglin modified z-score 0.6745 (x - median) / MAD; None when MAD is 0."""
+    med = statistics.median(values)
+    mad = statistics.median(abs(x - med) for x in values)
+    if mad == 0:
+        return None
+    return lambda x: 0.6745 * (x - med) / mad
+
+
+def _check_history(ctx: _Ctx, previous: Mapping[str, pd.DataFrame] | None) -> None:
+    """Checks of a KPI's or a budget line's series: the file's rows plus, with ``previous``, the
+    stored rows of quarters the file does not carry. Warnings only for rows new or changed."""
+    kpis = [k for k in ctx.records.get("KPIs", []) if k.get("kpi_id")]
+    prev_kpis = {r["kpi_id"]: r for r in _frame_records(previous, "KPIs") if r.get("kpi_id")}
+    for k in kpis:
+        old = prev_kpis.get(k["kpi_id"], {}).get("measure")
+        if old and k.get("measure") and k["measure"] != old:
+            ctx.add("measure_changed", "KPIs", k["_row"], "measure", k["measure"], (
+                f"{k['kpi_id']} has been reported as a {old} until now; its unit of measure cannot change, "
+                f"or its history would mix units. Keep '{old}', or give the {k['measure']} indicator a new kpi_id."))
+
+    prev_actuals = [r for r in _frame_records(previous, "Actuals") if not r.get("disaggregation") and r.get("value") is not None]
+    stored = {(r["kpi_id"], r["period"]): float(r["value"]) for r in prev_actuals}
+    file_periods = {r.get("period") for r in ctx.records.get("Actuals", []) if r.get("period")}
+
+    def is_new(kid: str, r: dict[str, Any]) -> bool:
+        return previous is None or stored.get((kid, r["period"])) != r["value"]
+
+    z_max = float(ctx.config.thresholds.get("outlier_z", 3.5))
+    min_points = int(ctx.config.thresholds.get("outlier_min_points", 5))
+    for k in kpis:
+        kid = k["kpi_id"]
+        series: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        for r in _total_rows(ctx, kid):
+            series.setdefault(r["period"], (r["value"], r))
+        for r in prev_actuals:
+            if r["kpi_id"] == kid and r["period"] not in file_periods and parse_period_ok(r["period"]):
+                series.setdefault(r["period"], (float(r["value"]), None))
+        ordered = sorted(series.items(), key=lambda item: period_index(item[0]))
+        if k.get("aggregation") in ("latest", "max") and k.get("direction") == "increase":
+            for (p0, (v0, r0)), (p1, (v1, r1)) in zip(ordered, ordered[1:]):
+                if r1 is not None and v1 < v0 - 1e-9 and (is_new(kid, r1) or (r0 is not None and is_new(kid, r0))):
+                    ctx.add("value_decreased", "Actuals", r1["_row"], "value", v1, (
+                        f"{kid} takes the {k['aggregation']} value and should increase, but {p1} ({v1:g}) is below "
+                        f"{p0} ({v0:g}). Check the figure; if it is right, explain the fall in the comment."))
+        values = [v for _, (v, _) in ordered]
+        if len(values) >= min_points:
+            z = _modified_z(values)
+            if z is not None:
+                for p, (v, r) in ordered:
+                    if r is not None and abs(z(v)) > z_max and is_new(kid, r):
+                        ctx.add("outlier", "Actuals", r["_row"], "value", v, (
+                            f"{kid} {p}: {v:g} is far from its other quarters (median {statistics.median(values):g}, "
+                            f"modified z-score {z(v):.1f} beyond {z_max:g}). Check the figure; if it is right, explain it in the comment."))
+    _check_budget(ctx, previous)
+
+
+def parse_period_ok(text: Any) -> bool:
+    return isinstance(text, str) and PERIOD_RE.match(text) is not None
+
+
+def _check_budget(ctx: _Ctx, previous: Mapping[str, pd.DataFrame] | None) -> None:
+    """Spending of a (result, funding source, year) above that year's budget line: a warning on the
+    file's expenditure row of the latest quarter in that group."""
+    def norm(s: Any) -> str:
+        return re.sub(r"\s+", " ", str(s or "")).strip().lower()
+
+    budget = {(r["result_id"], norm(r["funding_source"]), int(r["year"])): r for r in ctx.records.get("Budget", [])
+              if r.get("result_id") and r.get("funding_source") and r.get("year") is not None and r.get("amount") is not None}
+    if not budget:
+        return
+    file_rows = [r for r in ctx.records.get("Expenditure", [])
+                 if r.get("result_id") and r.get("funding_source") and parse_period_ok(r.get("period")) and r.get("amount") is not None]
+    file_periods = {r["period"] for r in file_rows}
+    stored = {(r["result_id"], r["period"], norm(r["funding_source"])): float(r["amount"])
+              for r in _frame_records(previous, "Expenditure")
+              if r.get("result_id") and parse_period_ok(r.get("period")) and r.get("amount") is not None}
+    groups: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in file_rows:
+        g = groups.setdefault((r["result_id"], norm(r["funding_source"]), int(r["period"][:4])), {"spent": 0.0, "rows": [], "new": False})
+        g["spent"] += r["amount"]
+        g["rows"].append(r)
+        g["new"] = g["new"] or previous is None or stored.get((r["result_id"], r["period"], norm(r["funding_source"]))) != r["amount"]
+    for (rid, period, src), amount in stored.items():
+        key = (rid, src, int(period[:4]))
+        if period not in file_periods and key in groups:
+            groups[key]["spent"] += amount
+    for key, g in groups.items():
+        line = budget.get(key)
+        if line is None or not g["new"] or g["spent"] <= line["amount"] + 0.005:
+            continue
+        last = max(g["rows"], key=lambda r: (period_index(r["period"]), r["_row"]))
+        ctx.add("over_budget", "Expenditure", last["_row"], "amount", last["amount"], (
+            f"Spending on {key[0]} from '{line['funding_source']}' in {key[2]} reaches {g['spent']:,.0f}, over its budget "
+            f"of {line['amount']:,.0f} (sheet Budget, row {line['_row']}). Check the figures or revise the budget."))

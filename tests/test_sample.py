@@ -482,7 +482,8 @@ def test_every_sample_workbook_validates_and_round_trips(cfg, bureau, built):
         errors = [(x.code, x.where, x.message) for x in parsed.problems if x.severity == "error"]
         assert errors == [], p.name
         warnings = {x.code for x in parsed.problems if x.severity != "error"}
-        assert warnings <= {"missing_evidence"}, (p.name, warnings)
+        # the sample overspends some budget lines, dips on purpose and has spikes in small counts
+        assert warnings <= {"missing_evidence", "over_budget", "outlier", "value_decreased"}, (p.name, warnings)
         unit, frames = bureau[p.stem]
         assert parsed.unit == unit
         for name, df in frames.items():
