@@ -4,7 +4,8 @@ Each :class:`Job` runs its template with papermill in its own process (``spawn``
 process calls ``os.setsid``), at most ``workers`` at a time. The job timeout is enforced
 from outside: a job that overruns has its process group killed, and every process that
 inherited the job's marker (``RBM_BATCH_JOB`` in its environment; the kernel runs in a
-session of its own) is killed too, so no kernel is left behind.
+session of its own) is killed too, so no kernel is left behind. On Linux a job's process
+also dies with the runner (``PR_SET_PDEATHSIG``), even on ``kill -9``, and its kernel follows.
 
 Template contract: a cell tagged ``parameters`` declaring every parameter the job
 passes (unknown parameters fail the job instead of being ignored), kernelspec
@@ -15,9 +16,11 @@ On success the job's ``extra_files(staging_dir, job)`` callback may add files (t
 result tables), an ``inputs.json`` is written with the job's content key (sha256 over
 template bytes, parameters and the snapshot's ``content_sha256``), and the staging
 folder replaces ``publish_dir`` as a whole (the previous version is moved to
-``<publish_dir.parent>/archive/<name>-<UTC timestamp>/``). The folder holds the executed
-notebook and a static HTML copy without code whose plotly figures render offline
-(plotly.js inlined once per file). A rerun with the same content key is
+``<publish_dir.parent>/archive/<name>-<UTC timestamp>/``) in one atomic exchange of the two
+folders (Linux ``renameat2``), so a reader or a crash sees the old or the new version, never
+a mix or no folder; the next run tidies what a killed runner left (:func:`recover_publication`).
+The folder holds the executed notebook and a static HTML copy without code whose plotly
+figures render offline (plotly.js inlined once per file). A rerun with the same content key is
 ``skipped_unchanged`` and touches nothing, unless ``force=True``.
 
 Example:
@@ -390,8 +393,26 @@ def run_job_in_process(spec: dict, send: Callable[[str, Any], None] = lambda kin
     return {"status": "ok", "attempts": attempts}
 
 
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Linux: have the kernel SIGKILL this process when the runner dies (``kill -9`` included);
+    the notebook kernel then exits too (ipykernel polls its parent). Exits now if the runner
+    is already gone."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def _child_main(spec: dict, conn: Any) -> None:
-    """Entry point of a job's process: own session, marker in the environment, output to a log."""
+    """Entry point of a job's process: dies with the runner, own session, marker in the
+    environment, output to a log."""
+    _die_with_parent(spec.get("parent_pid"))
     try:
         os.setsid()
     except OSError:
@@ -518,19 +539,48 @@ def _published_key(publish_dir: Path) -> str | None:
 
 
 def _publish(staging: Path, job: Job) -> Path | None:
-    """Replace ``job.publish_dir`` by ``staging`` as a whole; return the archive of the old one, if any."""
+    """Replace ``job.publish_dir`` by ``staging`` as a whole; return the archive of the old one, if any.
+
+    The complete new folder first becomes ``<parent>/.tmp-<name>`` (a rename; across file
+    systems a copy into ``.tmp-<name>.partial`` renamed when complete), then one atomic
+    ``renameat2(RENAME_EXCHANGE)`` swaps it with the published folder, whose old version
+    (now at ``.tmp-<name>``) is renamed into the archive. A process killed at any point
+    leaves ``publish_dir`` as the old or the new version; :func:`recover_publication`
+    tidies ``.tmp-<name>`` on the next run. Where the exchange is unsupported the old
+    folder is renamed to the archive and the new one renamed in: a crash between the two
+    renames leaves no ``publish_dir`` until the next run restores it from ``.tmp-<name>``.
+    """
+    from .snapshot import exchange_dirs
+
     publish_dir = Path(job.publish_dir)
     parent = publish_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = parent / f".tmp-{job.name}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.move(str(staging), str(tmp))
-    if not publish_dir.exists():
+    partial = parent / f".tmp-{job.name}.partial"
+    for leftover in (tmp, partial):  # recover_publication ran under this lock: nothing here is published
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    try:
+        os.rename(staging, tmp)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(staging, partial)
+        os.rename(partial, tmp)
+        shutil.rmtree(staging, ignore_errors=True)
+    if not os.path.lexists(publish_dir):
         os.rename(tmp, publish_dir)
         return None
     archive = parent / ARCHIVE_DIR / f"{job.name}-{_utc_stamp()}"
     archive.parent.mkdir(parents=True, exist_ok=True)
+    if exchange_dirs(tmp, publish_dir):  # published: from here on, never report a failure
+        try:
+            os.rename(tmp, archive)
+        except OSError as exc:
+            log.error("job %s: published; the previous version stays in %s (archiving failed: %s); "
+                      "the next run archives it", job.name, tmp, exc)
+            return tmp
+        return archive
     os.rename(publish_dir, archive)
     try:
         os.rename(tmp, publish_dir)
@@ -538,6 +588,47 @@ def _publish(staging: Path, job: Job) -> Path | None:
         os.rename(archive, publish_dir)
         raise
     return archive
+
+
+def recover_publication(job: Job) -> str | None:
+    """Tidy what a runner killed while publishing ``job`` left behind; call with the job's lock held.
+
+    * ``.tmp-<name>.partial`` (an unfinished cross-file-system copy) is removed;
+    * ``.tmp-<name>`` with no ``publish_dir`` (killed between the two renames of the
+      fallback, or before a first publication): the complete folder is renamed in -> ``"restored"``;
+    * ``.tmp-<name>`` beside ``publish_dir`` (killed just before or just after the exchange):
+      it is not published; it goes to the archive as ``<name>-<stamp>-recovered`` ->
+      ``"archived"``, or is removed when it has the published content key -> ``"removed"``.
+
+    Returns what was done, or None when there was nothing to do.
+
+    >>> recover_publication(Job("AFR", tpl, {}, Path("outputs/2026-Q3/AFR")))  # doctest: +SKIP
+    'restored'
+    """
+    publish_dir = Path(job.publish_dir)
+    parent = publish_dir.parent
+    tmp = parent / f".tmp-{job.name}"
+    partial = parent / f".tmp-{job.name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    if not tmp.is_dir():
+        return None
+    if not (tmp / INPUTS_FILE).is_file():  # never complete (written before the folder moves): not a version
+        shutil.rmtree(tmp)
+        action = "removed"
+    elif not os.path.lexists(publish_dir):
+        os.rename(tmp, publish_dir)
+        action = "restored"
+    elif _published_key(tmp) == _published_key(publish_dir):
+        shutil.rmtree(tmp)
+        action = "removed"
+    else:
+        archive = parent / ARCHIVE_DIR / f"{job.name}-{_utc_stamp()}-recovered"
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(tmp, archive)
+        action = "archived"
+    log.warning("job %s: an interrupted publication was found in %s: %s", job.name, tmp, action)
+    return action
 
 
 # ---------------------------------------------------------------------------- the runner
@@ -637,6 +728,7 @@ def run_notebooks(jobs: list[Job], *, workers: int = 3, cell_timeout: int = 600,
                                     f"another process is publishing {job.publish_dir}"))
             return
         try:
+            recover_publication(job)
             key = content_key(job)
             if not force and _published_key(job.publish_dir) == key:
                 nb_path = Path(job.publish_dir) / Path(job.template).name
@@ -656,7 +748,7 @@ def run_notebooks(jobs: list[Job], *, workers: int = 3, cell_timeout: int = 600,
             spec = {"name": job.name, "template": str(Path(job.template).resolve()),
                     "output_notebook": str(out_nb), "html": str(out_nb.with_suffix(".html")),
                     "parameters": dict(job.parameters), "cell_timeout": int(cell_timeout),
-                    "marker": marker, "log_file": str(log_file), "title": job.name}
+                    "marker": marker, "log_file": str(log_file), "title": job.name, "parent_pid": os.getpid()}
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_child_main, args=(spec, writer), name=f"rbm-batch-{job.name}", daemon=True)
             proc.start()

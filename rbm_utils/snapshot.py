@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -100,6 +102,47 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+_RENAME_EXCHANGE = 2  # renameat2(2) flag, Linux >= 3.15
+_AT_FDCWD = -100
+
+
+@functools.lru_cache(maxsize=1)
+def _renameat2() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).renameat2  # glibc >= 2.28
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Swap two existing paths of one file system in a single atomic step (Linux
+    ``renameat2(RENAME_EXCHANGE)``): a reader sees the old ``b`` or the new one, never
+    neither. Returns False, changing nothing, where the call is unsupported (not Linux,
+    old glibc or kernel, a file system without it); other failures raise ``OSError``.
+
+    >>> exchange_dirs(Path("out/.tmp-AFR"), Path("out/AFR"))  # doctest: +SKIP
+    True
+    """
+    fn = _renameat2()
+    if fn is None:
+        return False
+    import ctypes
+
+    if fn(_AT_FDCWD, os.fsencode(str(a)), _AT_FDCWD, os.fsencode(str(b)), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def atomic_write_json(path: Path, obj: Any) -> Path:
@@ -320,6 +363,7 @@ def freeze_snapshot(store: BureauStore, quarter: str, out_dir: Path, config: Con
 
         tmp = quarter_dir / f".snapshot-tmp-{uuid.uuid4().hex}"
         tmp.mkdir()
+        swapped = False  # after the exchange, tmp holds the previous snapshot: archive it, never delete it
         try:
             entries: dict[str, dict] = {}
             for name, df in tables.items():
@@ -342,11 +386,17 @@ def freeze_snapshot(store: BureauStore, quarter: str, out_dir: Path, config: Con
             if final.exists():
                 archive = quarter_dir / ARCHIVE_DIR / utc_stamp()
                 archive.mkdir(parents=True)
-                os.rename(final, archive / SNAPSHOT_DIR)
+                if exchange_dirs(tmp, final):  # one atomic step: no moment without a snapshot
+                    swapped = True
+                    os.rename(tmp, archive / SNAPSHOT_DIR)
+                else:
+                    os.rename(final, archive / SNAPSHOT_DIR)
+                    os.rename(tmp, final)
                 log.warning("snapshot %s re-published (--force); previous one archived in %s", quarter, archive)
-            os.rename(tmp, final)
+            else:
+                os.rename(tmp, final)
         finally:
-            if tmp.exists():
+            if tmp.exists() and not swapped:
                 shutil.rmtree(tmp, ignore_errors=True)
     log.info("snapshot %s frozen: %d tables, content %s", quarter, len(tables), content[:12])
     return manifest
