@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := data/sample
 QUARTER ?= $(shell sed -n 's/^ *current_quarter: *"\{0,1\}\([0-9]\{4\}-Q[1-4]\).*/\1/p' parameters/workbench.yaml)
 
-.PHONY: setup run sample ingest review test lab clean
+.PHONY: setup run sample ingest review serve test lab bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ ingest: sample
 review: ingest
 	$(BIN)/rbm review --all --quarter $(QUARTER)
 
+# The managers' dashboards on http://127.0.0.1:8866/ (read-only Voila; Ctrl-C stops).
+serve: setup
+	$(BIN)/rbm serve --quarter $(QUARTER)
+
+# Build, ingest and review the sample, then serve its dashboards (Ctrl-C stops).
 run: review
+	$(BIN)/rbm serve --quarter $(QUARTER)
 
 # JupyterLab on the notebook templates, with the project's environment (officers explore and edit).
 lab: setup
@@ -38,6 +44,10 @@ lab: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Benchmarks side by side: one table and bench/results.json (~12 min on 2 cores; BENCH_ARGS=--quick)
+bench: setup
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

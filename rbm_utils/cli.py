@@ -184,7 +184,7 @@ def cmd_review(args) -> int:
         report = review_quarter(quarter, units=args.unit or (), all_units=args.all, joint=args.joint,
                                 store_url=args.store, outputs=args.outputs, workers=args.jobs, force=args.force,
                                 cell_timeout=args.cell_timeout, job_timeout=args.job_timeout,
-                                progress=not args.quiet, config=cfg)
+                                progress=not args.quiet, config=cfg, scheduler=args.scheduler)
     except ReviewError as exc:
         print(f"rbm review: {exc}", file=sys.stderr)
         return 1
@@ -208,6 +208,27 @@ def cmd_sample(args) -> int:
     paths = build_sample(args.out, cfg, seed=args.seed)
     print(f"Wrote {len(paths)} illustrative sample workbooks to {args.out}: {', '.join(p.stem for p in paths)}")
     return 0
+
+
+def cmd_serve(args) -> int:
+    from .config import PROJECT_ROOT
+    from .serve import ServeError, ServeOptions, check_options, run
+
+    cfg = _config(args)
+    opts = ServeOptions(outputs=Path(args.outputs) if args.outputs else PROJECT_ROOT / "outputs", port=args.port,
+                        quarter=args.quarter, config_path=cfg.path, max_kernels=args.max_kernels,
+                        cull_idle_timeout=args.cull_idle_timeout)
+    try:
+        opts = check_options(opts)
+    except ServeError as exc:
+        print(f"rbm serve: {exc}", file=sys.stderr)
+        return 1
+    print(f"Serving the managers' dashboards of {opts.outputs} at {opts.url} (read-only; Ctrl-C stops).", flush=True)
+    try:
+        return run(opts)
+    except ServeError as exc:
+        print(f"rbm serve: {exc}", file=sys.stderr)
+        return 1
 
 
 # --------------------------------------------------------------------------- parser
@@ -267,10 +288,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cell-timeout", type=int, default=600, help="seconds one notebook cell may run (default 600)")
     sp.add_argument("--job-timeout", type=int, default=1800, help="seconds one notebook may run in all (default 1800)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run the notebooks on this Dask distributed scheduler, e.g. tcp://10.0.0.5:8786 "
+                         "(workers need this environment and the outputs folder at the same path; --jobs is ignored)")
 
     sp = add("sample", "Write the illustrative sample bureau: one workbook per unit.", cmd_sample, store=False)
     sp.add_argument("--out", default="data/sample", help="folder (default data/sample)")
     sp.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+
+    sp = add("serve", "Serve the managers' dashboards (read-only Voila on 127.0.0.1) until Ctrl-C.", cmd_serve, store=False)
+    sp.add_argument("--outputs", help="published outputs folder (default outputs/)")
+    sp.add_argument("--quarter", help="quarter the landing page opens on (default: the newest published)")
+    sp.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866; a busy port is an error)")
+    sp.add_argument("--max-kernels", type=int, default=12, help="page views served at once (default 12; more get 'try later')")
+    sp.add_argument("--cull-idle-timeout", type=int, default=600,
+                    help="seconds before an idle page's kernel is stopped (default 600)")
     return p
 
 

@@ -153,19 +153,39 @@ def review_quarter(quarter: str, *, units: Sequence[str] = (), all_units: bool =
                    joint: Sequence[str] | None = None, store_url: str | None = None,
                    outputs: str | Path | None = None, workers: int = 3, force: bool = False,
                    cell_timeout: int = 600, job_timeout: int = 1800, progress: bool = True,
-                   config: Config | None = None) -> dict[str, Any]:
-    """Run the quarterly batch. Returns the run report (also written to run_report.json)."""
+                   config: Config | None = None, scheduler: str | None = None) -> dict[str, Any]:
+    """Run the quarterly batch. Returns the run report (also written to run_report.json).
+
+    With ``scheduler`` (a Dask scheduler address, e.g. ``tcp://10.0.0.5:8786``) the notebooks
+    run on that cluster (:mod:`rbm_utils.scaleout`; ``workers`` is then the cluster's);
+    snapshot, tidy tables and publishing stay here.
+    """
     started = time.time()
     plan = plan_review(quarter, units=units, all_units=all_units, joint=joint, store_url=store_url,
                        outputs=outputs, force=force, config=config)
     quarter_dir = plan.snapshot_dir.parent
     staging = quarter_dir.parent / ".staging" / quarter
-    results: list[JobResult] = run_notebooks(plan.jobs, workers=workers, cell_timeout=cell_timeout,
-                                             job_timeout=job_timeout, staging_root=staging,
-                                             progress=progress, force=force)
-    if plan.overview is not None:
-        results += run_notebooks([plan.overview], workers=1, cell_timeout=cell_timeout, job_timeout=job_timeout,
-                                 staging_root=staging, progress=False, force=force)
+    if scheduler:
+        from .scaleout import connect, run_notebooks_distributed
+
+        client = connect(scheduler)
+        try:
+            results: list[JobResult] = run_notebooks_distributed(
+                plan.jobs, client, cell_timeout=cell_timeout, job_timeout=job_timeout, staging_root=staging,
+                progress=progress, force=force)
+            if plan.overview is not None:
+                results += run_notebooks_distributed([plan.overview], client, cell_timeout=cell_timeout,
+                                                     job_timeout=job_timeout, staging_root=staging,
+                                                     progress=False, force=force)
+        finally:
+            client.close()
+    else:
+        results = run_notebooks(plan.jobs, workers=workers, cell_timeout=cell_timeout,
+                                job_timeout=job_timeout, staging_root=staging,
+                                progress=progress, force=force)
+        if plan.overview is not None:
+            results += run_notebooks([plan.overview], workers=1, cell_timeout=cell_timeout, job_timeout=job_timeout,
+                                     staging_root=staging, progress=False, force=force)
     report_path = write_run_report(results, quarter_dir / "run_report.json")
     report = json.loads(report_path.read_text(encoding="utf-8"))
     report["snapshot_content_sha256"] = plan.manifest.get("content_sha256")

@@ -1,0 +1,1 @@
+"""Benchmarks of the RBM workbench (``make bench`` runs :mod:`bench.run`). Not a library."""

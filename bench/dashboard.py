@@ -1,0 +1,207 @@
+"""Dashboard time-to-render in headless Chromium: our ``rbm serve`` against plain Voila.
+
+Each measurement opens a fresh browser context (cold cache, as a manager's first view),
+starts the clock just before the request and stops it when the last chart of the page has
+drawn (``.js-plotly-plot`` holding its ``.main-svg``); ``ttfb_seconds`` is the time to the
+first byte of the response (the rest is server-side execution streamed into the page plus
+the client's work: bundles, widgets, plotly.js). The number of charts a page has is
+learnt from its first view (no new chart for :data:`SETTLE_S`); later views stop when
+that many have drawn. Every request that would leave the machine is aborted and counted
+(a CDN link would otherwise hang on a firewall that drops packets).
+
+* ``ours``: :func:`rbm_utils.serve.start_server` (the configuration ``rbm serve`` runs)
+  on ``dashboards/review.ipynb?quarter=Q&unit=U``;
+* ``default``: plain ``voila dashboards/review.ipynb`` (its defaults: lab template, no
+  culling), same notebook and outputs;
+* ``floor``: our configuration on bench/notebooks/one_figure.ipynb, one trivial figure:
+  the client-side floor (Voila's JS bundles, the widget manager and plotly.js).
+
+Needs Playwright for Python and Chromium (``/usr/bin/chromium`` or ``$RBM_CHROMIUM``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+BENCH = Path(__file__).resolve().parent
+ONE_FIGURE = BENCH / "notebooks" / "one_figure.ipynb"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+#: Seconds without a new chart after which a first view counts as complete.
+SETTLE_S = 3.0
+PAGE_TIMEOUT_S = 120.0
+_COUNT_JS = ("() => { const all = Array.from(document.querySelectorAll('.js-plotly-plot'));"
+             " return [all.filter(e => e.querySelector('.main-svg')).length, all.length]; }")
+
+
+def chromium_path() -> str | None:
+    for cand in (os.environ.get("RBM_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                 shutil.which("chromium-browser")):
+        if cand and Path(cand).is_file():
+            return cand
+    return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost", "::1")
+
+
+def time_renders(url: str, repeat: int = 5) -> dict[str, Any]:
+    """Seconds from request to the page's last chart drawn, ``repeat`` cold views; median and runs."""
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium_path()
+    if exe is None:
+        raise RuntimeError("no Chromium found (/usr/bin/chromium or $RBM_CHROMIUM)")
+    runs: list[float] = []
+    served: list[float] = []
+    aborted: list[str] = []
+    expected: int | None = None
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(max(1, repeat)):
+                ctx = browser.new_context()
+                page = ctx.new_page()
+
+                def route(r: Any) -> None:
+                    if _loopback(r.request.url):
+                        r.continue_()
+                    else:
+                        aborted.append(r.request.url)
+                        r.abort()
+
+                page.route("**/*", route)
+                t0 = time.perf_counter()
+                page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000)
+                served.append(time.perf_counter() - t0)  # the response started
+                drawn, last_change = 0, None
+                while True:
+                    now = time.perf_counter()
+                    done, total = page.evaluate(_COUNT_JS)
+                    if done != drawn:
+                        drawn, last_change = done, now
+                    if expected is not None and drawn >= expected and done == total:
+                        break
+                    if expected is None and drawn > 0 and done == total and now - last_change >= SETTLE_S:
+                        expected = drawn
+                        break
+                    if now - t0 > PAGE_TIMEOUT_S:
+                        text = " ".join(str(page.evaluate("() => document.body ? document.body.innerText : ''"))
+                                        .split())[:300]
+                        raise RuntimeError(f"{url}: {drawn} chart(s) drawn after {PAGE_TIMEOUT_S:.0f} s "
+                                           f"(expected {expected or 'at least one'}); the page says: {text!r}")
+                    time.sleep(0.02)
+                runs.append(last_change - t0)
+                ctx.close()
+        finally:
+            browser.close()
+    return {"seconds": statistics.median(runs), "runs": runs, "charts": expected,
+            "ttfb_seconds": statistics.median(served),
+            "aborted_requests": len(aborted), "aborted_hosts": sorted({urlsplit(u).hostname or u for u in aborted})}
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with status {proc.returncode}")
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no answer at {url} within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    from rbm_utils.serve import stop_server
+
+    stop_server(proc)
+
+
+def measure_ours(outputs: Path, quarter: str, unit: str, repeat: int) -> dict[str, Any]:
+    """``rbm serve``'s server on the unit's review page."""
+    from rbm_utils import serve
+
+    opts = serve.ServeOptions(outputs=Path(outputs), port=free_port(), quarter=quarter)
+    proc = serve.start_server(opts)
+    try:
+        serve.wait_until_ready(opts.url, proc, timeout=90)
+        return time_renders(f"{opts.url}voila/render/review.ipynb?quarter={quarter}&unit={unit}", repeat)
+    finally:
+        _stop(proc)
+
+
+def measure_floor(outputs: Path, repeat: int) -> dict[str, Any]:
+    """Our configuration serving a root that holds only the one-figure notebook."""
+    root = Path(tempfile.mkdtemp(prefix="rbm-bench-floor-"))
+    port = free_port()
+    try:
+        shutil.copy(ONE_FIGURE, root / ONE_FIGURE.name)
+        code = ("import sys; from pathlib import Path; from rbm_utils.serve import ServeOptions, run; "
+                "sys.exit(run(ServeOptions(outputs=Path(sys.argv[1]), port=int(sys.argv[2]), root=Path(sys.argv[3]))))")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(Path(outputs).resolve()), str(port), str(root)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/", proc)
+            return time_renders(f"http://127.0.0.1:{port}/voila/render/{ONE_FIGURE.name}", repeat)
+        finally:
+            _stop(proc)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def measure_default(outputs: Path, quarter: str, unit: str, repeat: int) -> dict[str, Any]:
+    """Plain Voila (its defaults) on the same review notebook and outputs."""
+    from rbm_utils.serve import DASHBOARDS, OUTPUTS_ENV, QUARTER_ENV
+
+    port = free_port()
+    env = {**os.environ, OUTPUTS_ENV: str(Path(outputs).resolve()), QUARTER_ENV: quarter}
+    voila = Path(sys.executable).parent / "voila"
+    cmd = [str(voila) if voila.is_file() else sys.executable, *([] if voila.is_file() else ["-m", "voila"]),
+           str(DASHBOARDS / "review.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+           "--Voila.port_retries=0"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/", proc)
+        return time_renders(f"http://127.0.0.1:{port}/?quarter={quarter}&unit={unit}", repeat)
+    finally:
+        _stop(proc)
+
+
+def measure_all(outputs: Path, quarter: str, unit: str = "AFR", repeat: int = 5) -> dict[str, Any]:
+    """The three measurements; each one that cannot run gives ``{"error": reason}``."""
+    out: dict[str, Any] = {}
+    for name, fn in (("ours", lambda: measure_ours(outputs, quarter, unit, repeat)),
+                     ("default", lambda: measure_default(outputs, quarter, unit, repeat)),
+                     ("floor", lambda: measure_floor(outputs, repeat))):
+        try:
+            out[name] = fn()
+        except Exception as exc:  # noqa: BLE001 - reported in the table, never fatal to the bench
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    return out

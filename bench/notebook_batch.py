@@ -1,0 +1,202 @@
+"""Notebook batch benchmarks: ``rbm review --all`` against the naive papermill loop, the
+kernel floor, the runner's per-unit overhead, and the Dask scale-out.
+
+* :func:`prepare_sample` writes the sample bureau and ingests it into a fresh SQLite store.
+* :func:`run_review` times ``rbm review --all`` (a fresh outputs folder; the command line,
+  as an M&E officer runs it) and lists the notebooks it published.
+* :func:`run_naive` runs the *same* notebooks (template and parameters read from each
+  published ``inputs.json``, so the same frozen snapshot) with one ``papermill`` command
+  per notebook, in sequence: what an officer would script without the batch runner.
+* :func:`kernel_floor` is the least any runner pays per notebook: start a kernel, import
+  what the reviews import (``from rbm_utils import charts, reports``), shut it down.
+* :func:`runner_per_notebook` runs the floor notebook (bench/notebooks/floor.ipynb: that
+  import and the sentinel) through :func:`rbm_utils.batch.run_notebooks` one at a time;
+  minus the floor, that is the runner's overhead per unit (process, papermill, parameter
+  check, HTML copy, publish).
+* :func:`run_scaleout` sends N floor notebooks as N synthetic units through a Dask
+  ``LocalCluster`` with :func:`rbm_utils.scaleout.run_notebooks_distributed`.
+
+Example:
+    >>> url = prepare_sample(Path("/tmp/rbm-bench"))                   # doctest: +SKIP
+    >>> run_review(Path("/tmp/rbm-bench/batch"), url, "2026-Q3")["seconds"]  # doctest: +SKIP
+    41.7
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+FLOOR_NOTEBOOK = BENCH / "notebooks" / "floor.ipynb"
+FLOOR_IMPORT = "from rbm_utils import charts, reports"
+
+log = logging.getLogger(__name__)
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished, waited-for descendants."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _bin(name: str) -> list[str]:
+    """A console script of this environment (``papermill``, ``rbm``), else ``python -m``."""
+    script = Path(sys.executable).parent / name
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", {"rbm": "rbm_utils.cli"}.get(name, name)]
+
+
+def prepare_sample(work: Path) -> str:
+    """Write the sample bureau's workbooks under ``work`` and ingest them into a new SQLite store."""
+    from rbm_utils.config import load_config
+    from rbm_utils.ingest import ingest_file
+    from rbm_utils.sample import build_sample
+    from rbm_utils.store import Store
+
+    cfg = load_config()
+    paths = build_sample(work / "sample", cfg)
+    url = f"sqlite:///{work / 'rbm.sqlite'}"
+    with Store(url) as st:
+        for p in paths:
+            rep = ingest_file(p, st, cfg, by="bench")
+            if rep.status not in ("stored", "unchanged"):
+                raise RuntimeError(f"the sample did not ingest: {rep.message}")
+    return url
+
+
+def run_review(outputs: Path, store_url: str, quarter: str, jobs: int = 3) -> dict[str, Any]:
+    """Time ``rbm review --all`` into a fresh ``outputs`` folder; what it published."""
+    if outputs.exists():
+        shutil.rmtree(outputs)
+    cmd = [*_bin("rbm"), "review", "--all", "--quarter", quarter, "--store", store_url, "--outputs", str(outputs),
+           "--jobs", str(jobs), "--quiet"]
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    seconds, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    report_path = outputs / quarter / "run_report.json"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
+    published = [Path(j["output_notebook"]) for j in report.get("jobs", [])
+                 if j.get("status") == "ok" and j.get("output_notebook")]
+    durations = [float(j["duration_s"]) for j in report.get("jobs", []) if j.get("status") == "ok"]
+    return {"seconds": seconds, "cpu_seconds": cpu, "exit_code": proc.returncode, "notebooks": len(published),
+            "published": [str(p) for p in published], "totals": report.get("totals", {}),
+            "job_seconds_median": statistics.median(durations) if durations else None,
+            "stderr_tail": proc.stderr[-2000:] if proc.returncode else ""}
+
+
+def naive_commands(published: list[str], out_dir: Path) -> list[list[str]]:
+    """One ``papermill TEMPLATE OUT -k python3 -r/-p name value ...`` command per published notebook,
+    from its ``inputs.json`` (strings with ``-r``: ``-p`` would turn ``004`` into 4)."""
+    cmds = []
+    for nb in published:
+        inputs = json.loads((Path(nb).parent / "inputs.json").read_text(encoding="utf-8"))
+        target = out_dir / f"{inputs['name']}.ipynb"
+        cmd = [*_bin("papermill"), str(inputs["template"]), str(target), "-k", "python3", "--no-progress-bar"]
+        for key, value in inputs["parameters"].items():
+            cmd += ["-r", key, value] if isinstance(value, str) else ["-p", key, json.dumps(value)]
+        cmds.append(cmd)
+    return cmds
+
+
+def run_naive(published: list[str], out_dir: Path) -> dict[str, Any]:
+    """Run the naive loop (one papermill process per notebook, in sequence) and time it."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    cmds = naive_commands(published, out_dir)
+    failures, each = 0, []
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    for cmd in cmds:
+        t1 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        each.append(time.perf_counter() - t1)
+        if proc.returncode != 0:
+            failures += 1
+            log.warning("naive papermill run failed (%s): %s", proc.returncode, proc.stderr[-500:])
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": _children_cpu() - cpu0,
+            "notebooks": len(cmds), "failures": failures,
+            "per_notebook_median": statistics.median(each) if each else None}
+
+
+def kernel_floor(repeat: int = 5) -> dict[str, Any]:
+    """Median seconds to start a python3 kernel, run :data:`FLOOR_IMPORT` in it, and shut it down."""
+    from jupyter_client.manager import start_new_kernel
+
+    runs = []
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        km, kc = start_new_kernel(kernel_name="python3")
+        try:
+            reply = kc.execute_interactive(FLOOR_IMPORT, timeout=120, store_history=False)
+            if reply["content"].get("status") != "ok":
+                raise RuntimeError(f"the floor import failed in the kernel: {reply['content']}")
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+        runs.append(time.perf_counter() - t0)
+    return {"seconds": statistics.median(runs), "runs": runs}
+
+
+def runner_per_notebook(work: Path, n: int = 6, workers: int = 1) -> dict[str, Any]:
+    """Seconds per floor notebook through :func:`rbm_utils.batch.run_notebooks` (``workers`` at once)."""
+    from rbm_utils.batch import Job, run_notebooks
+
+    root = work / f"runner-{workers}"
+    if root.exists():
+        shutil.rmtree(root)
+    jobs = [Job(f"U{i:04d}", FLOOR_NOTEBOOK, {"unit": f"U{i:04d}"}, root / "out" / f"U{i:04d}") for i in range(n)]
+    t0 = time.perf_counter()
+    results = run_notebooks(jobs, workers=workers, staging_root=root / "staging", progress=False)
+    seconds = time.perf_counter() - t0
+    bad = [r.status for r in results if r.status != "ok"]
+    return {"seconds": seconds, "notebooks": n, "workers": workers, "per_notebook": seconds / n,
+            "job_seconds_median": statistics.median(r.duration_s for r in results), "not_ok": bad}
+
+
+def run_scaleout(work: Path, n: int = 200, n_workers: int = 2, threads_per_worker: int = 1) -> dict[str, Any]:
+    """``n`` synthetic units (the floor notebook each) through a local Dask cluster; units per minute."""
+    from distributed import LocalCluster
+
+    from rbm_utils.batch import Job
+    from rbm_utils.scaleout import run_notebooks_distributed
+
+    root = work / "scaleout"
+    if root.exists():
+        shutil.rmtree(root)
+    jobs = [Job(f"U{i:04d}", FLOOR_NOTEBOOK, {"unit": f"U{i:04d}"}, root / "out" / f"U{i:04d}") for i in range(n)]
+    t_cluster = time.perf_counter()
+    with LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+                      host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        cluster_s = time.perf_counter() - t_cluster
+        t0 = time.perf_counter()
+        results = run_notebooks_distributed(jobs, cluster.scheduler_address, staging_root=root / "staging",
+                                            progress=False)
+        seconds = time.perf_counter() - t0
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    return {"units": n, "seconds": seconds, "units_per_minute": 60.0 * statuses.get("ok", 0) / seconds,
+            "statuses": statuses, "workers": n_workers, "threads_per_worker": threads_per_worker,
+            "cluster_start_seconds": cluster_s,
+            "job_seconds_median": statistics.median(r.duration_s for r in results if r.status == "ok")
+            if statuses.get("ok") else None}
+
+
+def html_sizes(published: list[str]) -> dict[str, float]:
+    """Size in MB (10^6 bytes) of each published static review page, by job folder."""
+    sizes = {}
+    for nb in published:
+        html = Path(nb).with_suffix(".html")
+        if html.is_file():
+            sizes[Path(nb).parent.name] = html.stat().st_size / 1e6
+    return sizes
