@@ -14,6 +14,7 @@ Example:
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import re
@@ -724,20 +725,32 @@ def _total_rows(ctx: _Ctx, kpi_id: str) -> list[dict[str, Any]]:
 
 def _check_percent_scale(ctx: _Ctx) -> None:
     """A percent KPI's actual of 0 < v <= 1 that is the KPI's other figures written as a fraction:
-    100 v lies within a factor 2 of the median of its baseline, target and other actuals (> 1)."""
+    100 v lies within a factor 2 of the median of its baseline, target and other actuals (> 1).
+    Linear in the number of rows: actuals grouped once, one sorted list per KPI."""
+    by_kpi: dict[str, list[dict[str, Any]]] = {}
+    for r in ctx.records.get("Actuals", []):
+        if r.get("value") is not None and r.get("kpi_id"):
+            by_kpi.setdefault(r["kpi_id"], []).append(r)
     for k in ctx.records.get("KPIs", []):
         if k.get("measure") != "percent" or not k.get("kpi_id"):
             continue
-        rows = [r for r in ctx.records.get("Actuals", []) if r.get("kpi_id") == k["kpi_id"] and r.get("value") is not None]
-        figures = [(id(r), r["value"]) for r in rows] + [(0, k[f]) for f in ("baseline_value", "target_value") if k.get(f) is not None]
+        rows = by_kpi.get(k["kpi_id"], [])
+        if not any(0 < r["value"] <= 1 for r in rows):
+            continue
+        figures = sorted([r["value"] for r in rows] + [k[f] for f in ("baseline_value", "target_value") if k.get(f) is not None])
+        m = len(figures) - 1
+        if m < 1:
+            continue
         for r in rows:
             v = r["value"]
             if not 0 < v <= 1:
                 continue
-            others = [x for key, x in figures if key != id(r)]
-            if not others:
-                continue
-            med = statistics.median(others)
+            i = bisect.bisect_left(figures, v)  # drop one copy of v: the median of the others
+
+            def at(j: int) -> float:
+                return figures[j] if j < i else figures[j + 1]
+
+            med = at(m // 2) if m % 2 else (at(m // 2 - 1) + at(m // 2)) / 2
             if med > 1 and 0.5 * med <= 100 * v <= 2 * med:
                 ctx.add("percent_scale", "Actuals", r["_row"], "value", v, (
                     f"{k['kpi_id']} is a percent KPI on a 0-100 scale (its other figures are around {med:g}); "
