@@ -117,23 +117,9 @@ def time_renders(url: str, repeat: int = 5) -> dict[str, Any]:
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    import urllib.error
-    import urllib.request
+    from rbm_utils.serve import wait_until_ready
 
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with status {proc.returncode}")
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=2).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no answer at {url} within {timeout:.0f} s")
-        time.sleep(0.2)
+    wait_until_ready(url, proc, timeout)
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -130,18 +130,9 @@ def _first_line(source: Any) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from .snapshot import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), data)
 
 
 def _utc_stamp() -> str:
