@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text
+from .frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text, period_idx as _period_idx
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,6 @@ CHANGE_COLUMNS = [
     "explanation",
 ]
 LOG_COLUMNS = ["unit_code", "assumption_id", "quarter", "statement", "test", "verdict", "evidence", "review_note"]
-
-
-def _period_idx(s: pd.Series) -> pd.Series:
-    mapping = {}
-    for u in pd.unique(s.astype(object)):
-        p = schema.parse_period(u) if isinstance(u, str) else None
-        mapping[u] = float(p[0] * 4 + p[1] - 1) if p else np.nan
-    return s.astype(object).map(mapping).astype("float64")
 
 
 def fmt(x: float | None) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text
+from .frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text, num as _num, period_idx as _period_idx
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +61,6 @@ COST_COLUMNS = [
 ]
 FLOW_COLUMNS = ["source", "target", "amount", "source_kind", "target_kind", "source_id", "target_id"]
 FLOW_MEASURES = ("budget_year", "budget_cumulative", "spent_year", "spent_cumulative")
-
-
-def _num(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s, errors="coerce").astype("float64")
-
-
-def _period_idx(s: pd.Series) -> pd.Series:
-    """Period index of each cell (NaN where not a period); parses each distinct value once."""
-    mapping = {}
-    for u in pd.unique(s.astype(object)):
-        p = schema.parse_period(u) if isinstance(u, str) else None
-        mapping[u] = float(p[0] * 4 + p[1] - 1) if p else np.nan
-    return s.astype(object).map(mapping).astype("float64")
 
 
 def _div(a: pd.Series, b: pd.Series) -> pd.Series:

@@ -42,7 +42,7 @@ import pandas as pd
 
 from . import schema
 from .finance import ACHIEVEMENT_CLIP
-from .frames import sheet_frame as _sheet, text as _text, match_key as _key
+from .frames import sheet_frame as _sheet, text as _text, match_key as _key, period_idx as _period_idx
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,6 @@ CANDIDATE_COLUMNS = [
     "theme", "initiative", "source_units", "target_region", "situation", "target_initiatives", "composite",
     "mean_achievement", "consistency", "evidence_share", "cost_per_target", "reasons",
 ]
-
-
-def _period_idx(s: pd.Series) -> pd.Series:
-    mapping = {}
-    for u in pd.unique(s.astype(object)):
-        p = schema.parse_period(u) if isinstance(u, str) else None
-        mapping[u] = float(p[0] * 4 + p[1] - 1) if p else np.nan
-    return s.astype(object).map(mapping).astype("float64")
 
 
 def _tagged_results(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
