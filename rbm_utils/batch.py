@@ -670,6 +670,22 @@ def _check_jobs(jobs: list[Job]) -> None:
         targets.add(target)
 
 
+def recorder(results: list, bar: Any) -> Callable[[int, JobResult], None]:
+    """A callback that stores a job's result at its index, logs it and advances the progress bar
+    (shared by the local runner and the Dask path)."""
+
+    def record(index: int, res: JobResult) -> None:
+        results[index] = res
+        log.info("job %s: %s (%.1f s)%s", res.name, res.status, res.duration_s,
+                 f" {res.error_name}: {res.error_value}" if res.error_name else "")
+        if bar is not None:
+            bar.update(1)
+            bar.write(f"{res.name}: {res.status} ({res.duration_s:.1f} s)"
+                      + (f" - {res.error_name}" if res.error_name else ""), file=sys.stderr)
+
+    return record
+
+
 def run_notebooks(jobs: list[Job], *, workers: int = 3, cell_timeout: int = 600, job_timeout: int = 1800,
                   staging_root: Path, progress: bool = True, force: bool = False,
                   run_id: str | None = None) -> list[JobResult]:
@@ -702,14 +718,7 @@ def run_notebooks(jobs: list[Job], *, workers: int = 3, cell_timeout: int = 600,
     running: list[_Running] = []
     bar = _progress_bar(len(jobs), progress)
 
-    def record(index: int, res: JobResult) -> None:
-        results[index] = res
-        log.info("job %s: %s (%.1f s)%s", res.name, res.status, res.duration_s,
-                 f" {res.error_name}: {res.error_value}" if res.error_name else "")
-        if bar is not None:
-            bar.update(1)
-            bar.write(f"{res.name}: {res.status} ({res.duration_s:.1f} s)"
-                      + (f" - {res.error_name}" if res.error_name else ""), file=sys.stderr)
+    record = recorder(results, bar)
 
     def start(index: int, job: Job) -> None:
         t0 = time.monotonic()

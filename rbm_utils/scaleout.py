@@ -284,14 +284,7 @@ def run_notebooks_distributed(jobs: list[Job], scheduler: Any, *, cell_timeout: 
     results: list[JobResult | None] = [None] * len(jobs)
     bar = batch._progress_bar(len(jobs), progress)
 
-    def record(index: int, res: JobResult) -> None:
-        results[index] = res
-        log.info("job %s: %s (%.1f s)%s", res.name, res.status, res.duration_s,
-                 f" {res.error_name}: {res.error_value}" if res.error_name else "")
-        if bar is not None:
-            bar.update(1)
-            bar.write(f"{res.name}: {res.status} ({res.duration_s:.1f} s)"
-                      + (f" - {res.error_name}" if res.error_name else ""), file=sys.stderr)
+    record = batch.recorder(results, bar)
 
     own_client = not _is_client(scheduler)
     client = connect(scheduler)

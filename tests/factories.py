@@ -115,3 +115,18 @@ def write_grid_xlsx(path: Path, grids: dict[str, list[list[Any]]]) -> Path:
 def col_index(sheet_name: str, column: str) -> int:
     """0-based index of a column in the contract order (for editing grids)."""
     return list(sheet(sheet_name).column_names).index(column)
+
+
+#: The probe notebook of the batch tests: one cell does what its ``mode`` parameter says.
+PROBE = Path(__file__).parent / "fixtures" / "notebooks" / "probe.ipynb"
+PROBE_ACTION_CELL = "# probe action: raise, kill the kernel, loop forever or sleep"
+PLOTLYJS_HEADER = "* plotly.js v"
+
+
+def tree_state(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """sha256 of every file under ``folder`` by relative path, leaving out any path with a part in ``skip``."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and not (set(p.relative_to(folder).parts) & set(skip))}

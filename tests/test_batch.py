@@ -7,7 +7,6 @@ plotly figures, and the sentinel cell). The others are in-process and fast.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import re
 import shutil
@@ -25,18 +24,11 @@ from nbformat import v4
 from rbm_utils import batch
 from rbm_utils.batch import SENTINEL, Job, JobResult, run_notebooks, write_run_report
 
-PROBE = Path(__file__).parent / "fixtures" / "notebooks" / "probe.ipynb"
-ACTION_CELL = "# probe action: raise, kill the kernel, loop forever or sleep"
-PLOTLYJS_HEADER = "* plotly.js v"
+from factories import PLOTLYJS_HEADER, PROBE, tree_state  # noqa: E402
+from factories import PROBE_ACTION_CELL as ACTION_CELL  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def tree_state(folder: Path) -> dict[str, str]:
-    """sha256 of every file under folder, by relative path."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def kernels_of_run(run_id: str) -> list[int]:

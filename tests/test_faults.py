@@ -38,7 +38,7 @@ from nbformat import v4
 from rbm_utils import batch
 from rbm_utils.batch import Job, run_notebooks, write_run_report
 
-PROBE = Path(__file__).parent / "fixtures" / "notebooks" / "probe.ipynb"
+from factories import PROBE  # noqa: E402
 GEN_FILES = ["gen.html", "gen.ipynb", "inputs.json", "table.parquet"]
 
 # ---------------------------------------------------------------------------- helpers

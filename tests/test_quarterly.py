@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,12 +15,7 @@ from rbm_utils.reports import split_previous
 from rbm_utils.snapshot import load_snapshot
 
 CFG = load_config()
-PROBE = Path(__file__).parent / "fixtures" / "notebooks" / "probe.ipynb"
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and "archive" not in p.parts and p.name != "run_report.json"}
+from factories import PROBE, tree_state  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +75,11 @@ def test_published_tables_equal_the_snapshot_analysis(published, sample_bureau):
 def test_rerun_without_force_changes_nothing_and_force_archives(published, sample_bureau):
     out, _ = published
     q = sample_bureau["quarter"]
-    before = _digest(out / q)
+    before = tree_state(out / q, skip=("archive", "run_report.json"))
     report = review_quarter(q, units=["AFR", "CYB"], joint=[], store_url=sample_bureau["store_url"], outputs=out,
                             progress=False)
     assert {j["status"] for j in report["jobs"]} == {"skipped_unchanged"}
-    assert _digest(out / q) == before
+    assert tree_state(out / q, skip=("archive", "run_report.json")) == before
     report = review_quarter(q, units=["AFR"], joint=[], store_url=sample_bureau["store_url"], outputs=out,
                             progress=False, force=True)
     assert [j["status"] for j in report["jobs"]] == ["ok", "ok"]

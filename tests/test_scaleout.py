@@ -6,7 +6,6 @@ unit, a joint review and the overview of the sample bureau through it.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,14 +27,8 @@ from rbm_utils.scaleout import execute_on_worker, run_notebooks_distributed
 
 distributed = pytest.importorskip("distributed")
 
-PROBE = Path(__file__).parent / "fixtures" / "notebooks" / "probe.ipynb"
-ACTION_CELL = "# probe action: raise, kill the kernel, loop forever or sleep"
-PLOTLYJS_HEADER = "* plotly.js v"
-
-
-def tree_state(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+from factories import PLOTLYJS_HEADER, PROBE, tree_state  # noqa: E402
+from factories import PROBE_ACTION_CELL as ACTION_CELL  # noqa: E402
 
 
 def write_tidy(staging: Path, job: Job) -> None:
