@@ -1,6 +1,6 @@
 """Analytics at scale, one size per process: ``python -m bench.analytics --units N``.
 
-Times :func:`rbm_utils.kpi.kpi_progress` (current value, achievement, expected, status and
+Times :func:`rbm_utils.analytics.kpi.kpi_progress` (current value, achievement, expected, status and
 the forecast of every KPI) plus the status roll-ups by unit, by unit and level, and for the
 bureau, on a synthetic bureau of N units x 20 KPIs x 40 quarters; then the naive per-KPI
 loop of :mod:`bench.naive_kpi` on the same data (or on its first ``--naive-kpis`` KPIs,
@@ -19,7 +19,7 @@ import numpy as np
 from bench.measure import PeakRSS, median_of, rss_mb
 from bench.naive_kpi import naive_progress
 from bench.synthetic import synthetic_state
-from rbm_utils import kpi
+from rbm_utils.analytics import kpi
 
 QUARTER = "2026-Q3"
 

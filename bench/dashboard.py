@@ -9,7 +9,7 @@ learnt from its first view (no new chart for :data:`SETTLE_S`); later views stop
 that many have drawn. Every request that would leave the machine is aborted and counted
 (a CDN link would otherwise hang on a firewall that drops packets).
 
-* ``ours``: :func:`rbm_utils.serve.start_server` (the configuration ``rbm serve`` runs)
+* ``ours``: :func:`rbm_utils.serve.server.start_server` (the configuration ``rbm serve`` runs)
   on ``dashboards/review.ipynb?quarter=Q&unit=U``;
 * ``default``: plain ``voila dashboards/review.ipynb`` (its defaults: lab template, no
   culling), same notebook and outputs;
@@ -117,20 +117,20 @@ def time_renders(url: str, repeat: int = 5) -> dict[str, Any]:
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    from rbm_utils.serve import wait_until_ready
+    from rbm_utils.serve.server import wait_until_ready
 
     wait_until_ready(url, proc, timeout)
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    from rbm_utils.serve import stop_server
+    from rbm_utils.serve.server import stop_server
 
     stop_server(proc)
 
 
 def measure_ours(outputs: Path, quarter: str, unit: str, repeat: int) -> dict[str, Any]:
     """``rbm serve``'s server on the unit's review page."""
-    from rbm_utils import serve
+    from rbm_utils.serve import server as serve
 
     opts = serve.ServeOptions(outputs=Path(outputs), port=free_port(), quarter=quarter)
     proc = serve.start_server(opts)
@@ -147,7 +147,7 @@ def measure_floor(outputs: Path, repeat: int) -> dict[str, Any]:
     port = free_port()
     try:
         shutil.copy(ONE_FIGURE, root / ONE_FIGURE.name)
-        code = ("import sys; from pathlib import Path; from rbm_utils.serve import ServeOptions, run; "
+        code = ("import sys; from pathlib import Path; from rbm_utils.serve.server import ServeOptions, run; "
                 "sys.exit(run(ServeOptions(outputs=Path(sys.argv[1]), port=int(sys.argv[2]), root=Path(sys.argv[3]))))")
         proc = subprocess.Popen([sys.executable, "-c", code, str(Path(outputs).resolve()), str(port), str(root)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
@@ -163,7 +163,7 @@ def measure_floor(outputs: Path, repeat: int) -> dict[str, Any]:
 
 def measure_default(outputs: Path, quarter: str, unit: str, repeat: int) -> dict[str, Any]:
     """Plain Voila (its defaults) on the same review notebook and outputs."""
-    from rbm_utils.serve import DASHBOARDS, OUTPUTS_ENV, QUARTER_ENV
+    from rbm_utils.serve.server import DASHBOARDS, OUTPUTS_ENV, QUARTER_ENV
 
     port = free_port()
     env = {**os.environ, OUTPUTS_ENV: str(Path(outputs).resolve()), QUARTER_ENV: quarter}

@@ -2,7 +2,7 @@
 
 Takes the sample bureau's AFR workbook content, adds disaggregated Actuals rows
 (``country=Cnnn`` for the reported KPI quarters) up to ``--rows`` rows, writes it with the
-template writer, then times :func:`rbm_utils.ingest.ingest_file` (read, validate, store as a
+template writer, then times :func:`rbm_utils.store.ingest.ingest_file` (read, validate, store as a
 new submission with its change log) into a fresh SQLite store per run, and reading plus
 validating alone (ingest_file's own call, timed in place). Prints one JSON object.
 """
@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 
 from bench.measure import PeakRSS, timed
-from rbm_utils import schema
-from rbm_utils.config import load_config
-from rbm_utils.ingest import ingest_file
-from rbm_utils.sample import sample_unit
-from rbm_utils.store import Store
-from rbm_utils.template import write_workbook
-from rbm_utils.validate import parse_source
+from rbm_utils.core import schema
+from rbm_utils.core.config import load_config
+from rbm_utils.store.ingest import ingest_file
+from rbm_utils.demo.sample import sample_unit
+from rbm_utils.store.database import Store
+from rbm_utils.intake.template import write_workbook
+from rbm_utils.intake.validate import parse_source
 
 UNIT = "AFR"
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = {**frames, "Actuals": schema.conform("Actuals", big_actuals(frames["Actuals"], args.rows,
                                                                          percent_kpis=percent))}
     path = write_workbook(work / f"{UNIT}.xlsx", unit, frames)
-    import rbm_utils.ingest as ingest_module
+    import rbm_utils.store.ingest as ingest_module
 
     parse_times: list[float] = []
 

@@ -3,7 +3,7 @@
 What a notebook author would write without vectorising: group the actuals by KPI once,
 then for each KPI walk its rows in period order, keep the running current value, assess
 the quarter under review, fit the forecast line with ``numpy.polyfit``, and count statuses
-for the roll-ups with a ``Counter``. Same default rules as :mod:`rbm_utils.kpi` (totals
+for the roll-ups with a ``Counter``. Same default rules as :mod:`rbm_utils.analytics.kpi` (totals
 only, quarterly frequency, milestones, pooled percent); the benchmark checks that both
 agree on the synthetic bureau before it compares their times.
 
@@ -22,8 +22,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from rbm_utils import schema
-from rbm_utils.config import DEFAULT_THRESHOLDS
+from rbm_utils.core import schema
+from rbm_utils.core.config import DEFAULT_THRESHOLDS
 
 FORECAST_MAX_POINTS = 8
 

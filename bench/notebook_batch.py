@@ -10,11 +10,11 @@ kernel floor, the runner's per-unit overhead, and the Dask scale-out.
 * :func:`kernel_floor` is the least any runner pays per notebook: start a kernel, import
   what the reviews import (``from rbm_utils import charts, reports``), shut it down.
 * :func:`runner_per_notebook` runs the floor notebook (bench/notebooks/floor.ipynb: that
-  import and the sentinel) through :func:`rbm_utils.batch.run_notebooks` one at a time;
+  import and the sentinel) through :func:`rbm_utils.publish.batch.run_notebooks` one at a time;
   minus the floor, that is the runner's overhead per unit (process, papermill, parameter
   check, HTML copy, publish).
 * :func:`run_scaleout` sends N floor notebooks as N synthetic units through a Dask
-  ``LocalCluster`` with :func:`rbm_utils.scaleout.run_notebooks_distributed`.
+  ``LocalCluster`` with :func:`rbm_utils.publish.dask.run_notebooks_distributed`.
 
 Example:
     >>> url = prepare_sample(Path("/tmp/rbm-bench"))                   # doctest: +SKIP
@@ -58,10 +58,10 @@ def _bin(name: str) -> list[str]:
 
 def prepare_sample(work: Path) -> str:
     """Write the sample bureau's workbooks under ``work`` and ingest them into a new SQLite store."""
-    from rbm_utils.config import load_config
-    from rbm_utils.ingest import ingest_file
-    from rbm_utils.sample import build_sample
-    from rbm_utils.store import Store
+    from rbm_utils.core.config import load_config
+    from rbm_utils.store.ingest import ingest_file
+    from rbm_utils.demo.sample import build_sample
+    from rbm_utils.store.database import Store
 
     cfg = load_config()
     paths = build_sample(work / "sample", cfg)
@@ -148,8 +148,8 @@ def kernel_floor(repeat: int = 5) -> dict[str, Any]:
 
 
 def runner_per_notebook(work: Path, n: int = 6, workers: int = 1) -> dict[str, Any]:
-    """Seconds per floor notebook through :func:`rbm_utils.batch.run_notebooks` (``workers`` at once)."""
-    from rbm_utils.batch import Job, run_notebooks
+    """Seconds per floor notebook through :func:`rbm_utils.publish.batch.run_notebooks` (``workers`` at once)."""
+    from rbm_utils.publish.batch import Job, run_notebooks
 
     root = work / f"runner-{workers}"
     if root.exists():
@@ -167,8 +167,8 @@ def run_scaleout(work: Path, n: int = 200, n_workers: int = 2, threads_per_worke
     """``n`` synthetic units (the floor notebook each) through a local Dask cluster; units per minute."""
     from distributed import LocalCluster
 
-    from rbm_utils.batch import Job
-    from rbm_utils.scaleout import run_notebooks_distributed
+    from rbm_utils.publish.batch import Job
+    from rbm_utils.publish.dask import run_notebooks_distributed
 
     root = work / "scaleout"
     if root.exists():

@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     if "dashboard" in only and "batch" not in only:
         ap.error("the dashboard section serves what the batch section publishes: add batch")
-    from rbm_utils.config import load_config
+    from rbm_utils.core.config import load_config
 
     quarter = load_config().current_quarter
     work = Path(args.work).resolve() if args.work else Path(tempfile.mkdtemp(prefix="rbm-bench-"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rbm_utils import schema
+from rbm_utils.core import schema
 
 LEVELS = ("output", "reach", "capacity", "behaviour", "impact")
 #: (measure, aggregation, direction) cycled over each unit's KPIs.

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from . import __version__
+from rbm_utils import __version__
 
 log = logging.getLogger("rbm")
 
@@ -34,13 +34,13 @@ def _default_user() -> str:
 
 
 def _store(args):
-    from .store import Store
+    from rbm_utils.store.database import Store
 
     return Store(args.store or _config(args).store_url)
 
 
 def _config(args):
-    from .config import load_config
+    from rbm_utils.core.config import load_config
 
     if not hasattr(args, "_config"):
         args._config = load_config(getattr(args, "config", None))
@@ -59,7 +59,7 @@ def _table(df: pd.DataFrame, columns: Sequence[str] | None = None, width: int = 
 # --------------------------------------------------------------------------- commands
 
 def cmd_template(args) -> int:
-    from .template import template_frames, unit_fields, write_workbook, write_csv_folder
+    from rbm_utils.intake.template import template_frames, unit_fields, write_workbook, write_csv_folder
 
     cfg = _config(args)
     unit = args.unit
@@ -80,7 +80,7 @@ def cmd_template(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from .ingest import ingest_file
+    from rbm_utils.store.ingest import ingest_file
 
     cfg = _config(args)
     worst = 0
@@ -101,7 +101,7 @@ def cmd_ingest(args) -> int:
             if not rep.accepted:
                 worst = 1
     if args.report:
-        from .exports import write_csv
+        from rbm_utils.core.spreadsheets import write_csv
 
         frame = pd.concat(all_problems, ignore_index=True) if all_problems else pd.DataFrame()
         write_csv(frame, args.report)
@@ -110,7 +110,7 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_approve(args) -> int:
-    from .store import ApprovalError
+    from rbm_utils.store.database import ApprovalError
 
     cfg = _config(args)
     with _store(args) as st:
@@ -174,7 +174,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_review(args) -> int:
-    from .quarterly import FAILED, ReviewError, review_quarter
+    from rbm_utils.publish.quarterly import FAILED, ReviewError, review_quarter
 
     cfg = _config(args)
     quarter = args.quarter or cfg.current_quarter
@@ -202,7 +202,7 @@ def cmd_review(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from .sample import build_sample
+    from rbm_utils.demo.sample import build_sample
 
     cfg = _config(args)
     paths = build_sample(args.out, cfg, seed=args.seed)
@@ -211,8 +211,8 @@ def cmd_sample(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .config import PROJECT_ROOT
-    from .serve import ServeError, ServeOptions, check_options, run
+    from rbm_utils.core.config import PROJECT_ROOT
+    from rbm_utils.serve.server import ServeError, ServeOptions, check_options, run
 
     cfg = _config(args)
     opts = ServeOptions(outputs=Path(args.outputs) if args.outputs else PROJECT_ROOT / "outputs", port=args.port,
@@ -325,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("rbm: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # last line of defence: a message, never a traceback
-        from .config import ConfigError
+        from rbm_utils.core.config import ConfigError
 
         log.debug("unhandled error", exc_info=True)
         kind = "" if isinstance(exc, (ConfigError, OSError)) else f" ({exc.__class__.__name__})"

@@ -208,10 +208,10 @@ def sample_bureau(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     Returns ``{"dir": Path, "store_url": str, "quarter": str}``. Tests must not modify it.
     """
-    from rbm_utils.config import load_config
-    from rbm_utils.ingest import ingest_file
-    from rbm_utils.sample import build_sample
-    from rbm_utils.store import Store
+    from rbm_utils.core.config import load_config
+    from rbm_utils.store.ingest import ingest_file
+    from rbm_utils.demo.sample import build_sample
+    from rbm_utils.store.database import Store
 
     cfg = load_config()
     root = tmp_path_factory.mktemp("sample_bureau")

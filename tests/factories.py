@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from rbm_utils.schema import SHEETS, conform, sheet
+from rbm_utils.core.schema import SHEETS, conform, sheet
 
 
 def minimal_unit(unit_code: str = "AFR", quarter: str = "2026-Q3") -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:

@@ -8,7 +8,7 @@ import pytest
 
 from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
 from rbm_utils.cli import main
-from rbm_utils.store import Store
+from rbm_utils.store.database import Store
 
 
 @pytest.fixture()

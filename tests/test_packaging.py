@@ -73,7 +73,7 @@ def test_usage_error_exits_2():
 
 
 def test_every_problem_code_is_documented():
-    from rbm_utils.errors import CODES
+    from rbm_utils.core.errors import CODES
 
     doc = (ROOT / "docs" / "ingest.md").read_text()
     missing = [c for c in CODES if f"`{c}`" not in doc]

@@ -1,0 +1,257 @@
+"""Risk register: scores, ratings, trends, overdue reviews, heat map, red flags, bureau view.
+
+Rules (docs/rules.md, section "Risks"):
+
+- score = likelihood x impact (1-25);
+- rating: ``low`` below ``risk_medium`` (10), ``medium`` from 10, ``high`` from
+  ``risk_high`` (15), ``critical`` from ``risk_critical`` (20);
+- a risk is *open* when its status is ``open`` or ``monitoring``;
+- review overdue: ``review_on`` strictly before the end date of the quarter (or ``today``
+  when given) and the status is not ``closed``;
+- trend against the previous quarter's register: ``closed`` (closed now), ``new`` (not in the
+  previous register, or closed there), ``up`` / ``down`` / ``same`` (score compared).
+
+Example:
+    >>> import pandas as pd
+    >>> from rbm_utils import schema
+    >>> risks = schema.conform("Risks", pd.DataFrame({"unit_code": ["AFR"], "risk_id": ["R1"],
+    ...     "title": ["Funding gap"], "likelihood": [3], "impact": [5], "status": ["open"]}),
+    ...     with_unit=True)
+    >>> reg = risk_register({"Risks": risks}, "2026-Q3")
+    >>> int(reg.loc[0, "score"]), reg.loc[0, "rating"], reg.loc[0, "trend"]
+    (15, 'high', 'new')
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from rbm_utils.core import schema
+from rbm_utils.analytics.frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text
+
+log = logging.getLogger(__name__)
+
+RATINGS = ("low", "medium", "high", "critical")
+TRENDS = ("new", "up", "down", "same", "closed")
+OPEN_STATUSES = ("open", "monitoring")
+
+#: Columns of :func:`risk_register`.
+REGISTER_COLUMNS = [
+    "unit_code", "risk_id", "category", "title", "cause", "result_id", "likelihood", "impact",
+    "score", "rating", "owner", "mitigation", "status", "is_open", "identified_on", "review_on",
+    "review_overdue", "days_overdue", "previous_score", "previous_status", "trend",
+]
+#: Columns of :func:`red_flags`.
+RED_FLAG_COLUMNS = [
+    "unit_code", "risk_id", "title", "owner", "category", "result_id", "status", "score", "rating",
+    "n_reasons", "reasons",
+]
+
+_QUARTER_END = {1: (3, 31), 2: (6, 30), 3: (9, 30), 4: (12, 31)}
+
+
+def quarter_end(quarter: str) -> dt.date:
+    """Last calendar day of a quarter.
+
+    >>> quarter_end("2026-Q3")
+    datetime.date(2026, 9, 30)
+    """
+    p = schema.parse_period(quarter)
+    if p is None:
+        raise ValueError(f"not a period (YYYY-Qn): {quarter!r}")
+    month, day = _QUARTER_END[p[1]]
+    return dt.date(p[0], month, day)
+
+
+def rate(score: pd.Series, thresholds: Mapping[str, float] | None = None) -> pd.Series:
+    """Rating of each score: low / medium / high / critical ('' when the score is missing).
+
+    >>> rate(pd.Series([9, 10, 14, 15, 19, 20])).tolist()
+    ['low', 'medium', 'medium', 'high', 'high', 'critical']
+    """
+    t = _thresholds(thresholds)
+    s = pd.to_numeric(score, errors="coerce").astype("float64")
+    out = np.select(
+        [s >= t["risk_critical"], s >= t["risk_high"], s >= t["risk_medium"], s.notna()],
+        ["critical", "high", "medium", "low"], default="",
+    )
+    return pd.Series(out, index=score.index, dtype=object)
+
+
+def risk_register(
+    state: Mapping[str, pd.DataFrame],
+    quarter: str,
+    previous_state: Mapping[str, pd.DataFrame] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    today: dt.date | str | None = None,
+) -> pd.DataFrame:
+    """The risk register as of ``quarter``, one row per risk, columns :data:`REGISTER_COLUMNS`.
+
+    ``previous_state`` is the state as it stood at the previous quarter; its register gives
+    ``previous_score``, ``previous_status`` and ``trend``. Without it every risk that is not
+    closed is ``new``. ``days_overdue`` counts days from ``review_on`` to the reference date
+    (end of the quarter, or ``today``). Sorted by unit, score (highest first), risk_id.
+
+    >>> risk_register({}, "2026-Q3").empty
+    True
+    """
+    t = _thresholds(thresholds)
+    risks = _sheet(state, "Risks")
+    out = risks.copy()
+    lik = pd.to_numeric(out["likelihood"], errors="coerce").astype("Int64")
+    imp = pd.to_numeric(out["impact"], errors="coerce").astype("Int64")
+    out["likelihood"], out["impact"] = lik, imp
+    out["score"] = (lik * imp).astype("Int64")
+    out["rating"] = rate(out["score"], t)
+    status = _text(out["status"])
+    out["status"] = status
+    out["is_open"] = status.isin(OPEN_STATUSES)
+    ref = pd.Timestamp(today if today is not None else quarter_end(quarter)).normalize()
+    review = pd.to_datetime(out["review_on"], errors="coerce", format="ISO8601")
+    overdue = (review < ref).fillna(False).astype(bool) & (status != "closed")
+    out["review_overdue"] = overdue
+    days = (ref - review).dt.days
+    out["days_overdue"] = days.where(overdue).astype("Int64")
+
+    if previous_state is not None:
+        prev = risk_register(previous_state, schema.period_from_index(schema.period_index(quarter) - 1), thresholds=t)
+        prev = prev[["unit_code", "risk_id", "score", "status"]].rename(
+            columns={"score": "previous_score", "status": "previous_status"})
+        prev = prev.drop_duplicates(["unit_code", "risk_id"])
+        out = out.merge(prev, on=["unit_code", "risk_id"], how="left")
+    else:
+        out["previous_score"] = pd.Series([pd.NA] * len(out), index=out.index, dtype="Int64")
+        out["previous_status"] = None
+    pscore = out["previous_score"].astype("Int64")
+    pstatus = _text(out["previous_status"])
+    score = out["score"]
+    absent = pscore.isna() & (pstatus == "")
+    out["trend"] = np.select(
+        [
+            out["status"] == "closed",
+            absent | (pstatus == "closed"),
+            (score > pscore).fillna(False).astype(bool),
+            (score < pscore).fillna(False).astype(bool),
+        ],
+        ["closed", "new", "up", "down"], default="same",
+    )
+    out["previous_status"] = out["previous_status"].astype(object).where(out["previous_status"].notna(), None)
+    out = out[REGISTER_COLUMNS]
+    order = out.assign(_s=out["score"].astype("float64").fillna(-1))
+    order = order.sort_values(["unit_code", "_s", "risk_id"], ascending=[True, False, True], kind="stable")
+    return order.drop(columns="_s").reset_index(drop=True)
+
+
+def risk_heatmap(register: pd.DataFrame, thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """5 x 5 counts of open risks (status open or monitoring), long format: 25 rows with
+    likelihood, impact (1-5), score, rating and n_risks (0 where none).
+
+    >>> int(risk_heatmap(risk_register({}, "2026-Q3"))["n_risks"].sum())
+    0
+    """
+    grid = pd.DataFrame(
+        [(lk, im) for lk in range(1, 6) for im in range(1, 6)], columns=["likelihood", "impact"])
+    grid["score"] = grid["likelihood"] * grid["impact"]
+    grid["rating"] = rate(grid["score"], thresholds)
+    if register.empty:
+        counts = pd.DataFrame({"likelihood": pd.Series(dtype="int64"), "impact": pd.Series(dtype="int64"),
+                               "n_risks": pd.Series(dtype="int64")})
+    else:
+        op = register[register["is_open"].astype(bool)].dropna(subset=["likelihood", "impact"])
+        op = op.astype({"likelihood": "int64", "impact": "int64"})
+        counts = op.groupby(["likelihood", "impact"]).size().rename("n_risks").reset_index()
+    out = grid.merge(counts, on=["likelihood", "impact"], how="left")
+    out["n_risks"] = out["n_risks"].fillna(0).astype("int64")
+    return out
+
+
+def _off_track_results(progress: pd.DataFrame | None) -> pd.DataFrame:
+    cols = ["unit_code", "result_id", "off_track_kpis"]
+    if progress is None or progress.empty:
+        return pd.DataFrame(columns=cols)
+    off = progress[_text(progress["status"]) == "off_track"]
+    if off.empty:
+        return pd.DataFrame(columns=cols)
+    return (off.assign(kpi_id=_text(off["kpi_id"])).sort_values("kpi_id")
+            .groupby(["unit_code", "result_id"])["kpi_id"].agg(", ".join)
+            .rename("off_track_kpis").reset_index())
+
+
+def red_flags(
+    register: pd.DataFrame,
+    progress: pd.DataFrame | None = None,
+    thresholds: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Escalation list: risks that are not closed and are high or critical, or whose review is
+    overdue, or that threaten a result with an off-track KPI (``progress`` status
+    ``off_track``, matched on unit_code and result_id). Columns :data:`RED_FLAG_COLUMNS`;
+    ``reasons`` joins every reason with "; ". Sorted by score (highest first), unit, risk_id.
+
+    >>> red_flags(risk_register({}, "2026-Q3")).empty
+    True
+    """
+    t = _thresholds(thresholds)
+    if register.empty:
+        return pd.DataFrame(columns=RED_FLAG_COLUMNS)
+    reg = register[register["status"] != "closed"].copy()
+    reg = reg.merge(_off_track_results(progress), on=["unit_code", "result_id"], how="left")
+    reasons: list[str] = []
+    counts: list[int] = []
+    for rating, score, lik, imp, is_open, overdue, review_on, days, off, status in zip(
+        reg["rating"], reg["score"], reg["likelihood"], reg["impact"], reg["is_open"],
+        reg["review_overdue"], reg["review_on"], reg["days_overdue"], reg["off_track_kpis"], reg["status"],
+    ):
+        why = []
+        if is_open and rating in ("high", "critical"):
+            floor = t["risk_critical"] if rating == "critical" else t["risk_high"]
+            why.append(f"{rating} risk: score {score} = likelihood {lik} x impact {imp} (>= {floor:g})")
+        if overdue:
+            why.append(f"review overdue: due {review_on}, {days} days late")
+        if is_open and isinstance(off, str) and off:
+            why.append(f"its result has off-track KPIs: {off}")
+        reasons.append("; ".join(why))
+        counts.append(len(why))
+    reg["reasons"] = reasons
+    reg["n_reasons"] = counts
+    out = reg[reg["n_reasons"] > 0]
+    out = out.assign(_s=out["score"].astype("float64").fillna(-1)).sort_values(
+        ["_s", "unit_code", "risk_id"], ascending=[False, True, True], kind="stable")
+    return out[RED_FLAG_COLUMNS].reset_index(drop=True)
+
+
+def bureau_risks(register: pd.DataFrame) -> pd.DataFrame:
+    """Risks aggregated by unit and category.
+
+    Columns: unit_code, category, n_risks (all rows, closed included), n_open (open or
+    monitoring), n_closed, low, medium, high, critical (open risks per rating), max_score
+    (highest score of the open risks, <NA> when none), n_review_overdue, n_new, n_up.
+
+    >>> bureau_risks(risk_register({}, "2026-Q3")).empty
+    True
+    """
+    cols = ["unit_code", "category", "n_risks", "n_open", "n_closed", *RATINGS, "max_score",
+            "n_review_overdue", "n_new", "n_up"]
+    if register.empty:
+        return pd.DataFrame(columns=cols)
+    reg = register.assign(category=_text(register["category"]))
+    is_open = reg["is_open"].astype(bool)
+    parts = {
+        "n_risks": pd.Series(1, index=reg.index),
+        "n_open": is_open,
+        "n_closed": reg["status"] == "closed",
+        **{r: is_open & (reg["rating"] == r) for r in RATINGS},
+        "n_review_overdue": reg["review_overdue"].astype(bool),
+        "n_new": reg["trend"] == "new",
+        "n_up": reg["trend"] == "up",
+    }
+    flags = pd.DataFrame({k: v.astype("int64") for k, v in parts.items()})
+    flags[["unit_code", "category"]] = reg[["unit_code", "category"]]
+    flags["open_score"] = reg["score"].astype("float64").where(is_open)
+    g = flags.groupby(["unit_code", "category"], sort=True)
+    out = g[list(parts)].sum()
+    out["max_score"] = g["open_score"].max().round().astype("Int64")
+    return out.reset_index()[cols]

@@ -1,0 +1,1 @@
+"""The workbook contract and what every stage shares: quarters, text, files, settings, errors."""

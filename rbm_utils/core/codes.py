@@ -1,0 +1,52 @@
+"""The status codes every stage shares, as ``Literal`` types with their order and words.
+
+Analytics computes these codes, charts colour them, notebooks and dashboards print their words:
+all of them take the codes from here, so a new status is added in one place.
+
+Example:
+    >>> KPI_STATUSES[0], KPI_STATUS_LABELS["off_track"]
+    ('off_track', 'Off track')
+    >>> RISK_RATINGS
+    ('low', 'medium', 'high', 'critical')
+"""
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+#: KPI status, worst first; ``not_started`` comes last: it is no verdict at all.
+KpiStatus = Literal["off_track", "no_data", "at_risk", "on_track", "target_met", "not_started"]
+KPI_STATUSES: tuple[KpiStatus, ...] = get_args(KpiStatus)
+#: Plain words for each KPI status, for legends and tables.
+KPI_STATUS_LABELS: dict[str, str] = {
+    "off_track": "Off track",
+    "no_data": "No data",
+    "at_risk": "At risk",
+    "on_track": "On track",
+    "target_met": "Target met",
+    "not_started": "Not started",
+}
+
+#: Verdict of an assumption test in a quarter.
+Verdict = Literal["holds", "weakening", "broken", "untested"]
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+
+#: Risk rating by score (likelihood x impact).
+RiskRating = Literal["low", "medium", "high", "critical"]
+RISK_RATINGS: tuple[RiskRating, ...] = get_args(RiskRating)
+
+#: Spending flag of an output in the year.
+MoneyFlag = Literal["unbudgeted", "no budget", "overspending", "underspending", "on pace"]
+MONEY_FLAGS: tuple[MoneyFlag, ...] = get_args(MoneyFlag)
+
+#: Direction of a change since the previous quarter.
+ChangeDirection = Literal["better", "worse", "same", "new"]
+CHANGE_DIRECTIONS: tuple[ChangeDirection, ...] = get_args(ChangeDirection)
+
+#: Kind of an item on the review agenda, in the order they are listed within one priority.
+AgendaKind = Literal["risk_red_flag", "kpi_off_track", "assumption_broken", "stalled_link", "spending_gap",
+                     "kpi_no_data"]
+AGENDA_KINDS: tuple[AgendaKind, ...] = get_args(AgendaKind)
+
+#: Outcome of one notebook job of the quarterly batch.
+JobStatus = Literal["ok", "failed", "dead_kernel", "timeout", "skipped_unchanged", "locked"]
+JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)

@@ -1,0 +1,1 @@
+"""What the review notebooks call: loading a published quarter, tables, charts."""

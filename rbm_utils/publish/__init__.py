@@ -1,0 +1,1 @@
+"""The quarterly batch: jobs, runners (local and Dask), HTML copies, atomic publication."""

@@ -1,0 +1,197 @@
+"""``rbm review``: freeze the quarter, run every review notebook, publish, report.
+
+1. Freeze the store's bureau state (and the previous quarter's, for trends) into
+   ``outputs/<Q>/snapshot/`` (:mod:`rbm_utils.store.snapshot`).
+2. Compute the analytics once from that snapshot; each unit's tidy tables are published
+   beside its notebook (``kpi_progress.parquet`` ...), so a published table and the
+   notebook's figure come from the same function on the same frozen data.
+3. Run ``notebooks/quarterly_review.ipynb`` per unit and ``joint_review.ipynb`` per
+   cluster x region pair with work in common, with bounded parallelism
+   (:func:`rbm_utils.publish.batch.run_notebooks`), then ``bdt_overview.ipynb`` last.
+4. Write ``outputs/<Q>/run_report.json``; any failure makes the exit status non-zero.
+
+Example:
+    >>> report = review_quarter("2026-Q3", all_units=True)     # doctest: +SKIP
+    >>> report["ok"]                                            # doctest: +SKIP
+    True
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+import yaml
+
+from rbm_utils.analytics import bureau as analysis
+from rbm_utils.publish.batch import Job, JobResult, run_notebooks, write_run_report
+from rbm_utils.core.config import PROJECT_ROOT, Config, load_config
+from rbm_utils.present.reports import PREVIOUS_PREFIX, split_previous
+from rbm_utils.core.schema import period_index
+
+log = logging.getLogger(__name__)
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+UNIT_TEMPLATE = NOTEBOOKS / "quarterly_review.ipynb"
+JOINT_TEMPLATE = NOTEBOOKS / "joint_review.ipynb"
+OVERVIEW_TEMPLATE = NOTEBOOKS / "bdt_overview.ipynb"
+UNIT_PARAMETERS = PROJECT_ROOT / "parameters" / "units"
+OVERVIEW_NAME = "overview"
+FAILED = ("failed", "dead_kernel", "timeout", "locked")
+
+
+class ReviewError(RuntimeError):
+    """The quarter cannot be reviewed (no data, published with other content, bad selection)."""
+
+
+class _WithPrevious:
+    """A store whose bureau state also carries the previous quarter's tables (``Previous_*``)."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def bureau_state(self, quarter: str) -> dict[str, pd.DataFrame]:
+        cur = self.store.bureau_state(quarter)
+        prev = self.store.bureau_state(analysis.previous_quarter(quarter))
+        return {**cur, **{PREVIOUS_PREFIX + k: v for k, v in prev.items()}}
+
+
+def unit_parameters(unit: str, config: Config) -> dict[str, Any]:
+    """The flat papermill parameters of a unit: ``parameters/units/<UNIT>.yaml`` if present."""
+    config.unit(unit)
+    path = UNIT_PARAMETERS / f"{unit}.yaml"
+    if path.exists():
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ReviewError(f"{path}: expected flat key: value pairs")
+        return {str(k): v for k, v in data.items()}
+    return {"unit": unit}
+
+
+def _tables_writer(results: Mapping[str, pd.DataFrame], unit: str | None, joint: tuple[str, str] | None = None):
+    """extra_files callback: write the tidy tables of one unit (or the bureau) into staging."""
+
+    def write(staging: Path, job: Job) -> None:
+        view = analysis.unit_view(results, unit) if unit else results
+        for stem, key in analysis.PUBLISHED_TABLES.items():
+            frame = view.get(key)
+            if isinstance(frame, pd.DataFrame):
+                frame.to_parquet(staging / f"{stem}.parquet", index=False)
+    return write
+
+
+@dataclass
+class ReviewPlan:
+    quarter: str
+    jobs: list[Job]
+    overview: Job | None
+    snapshot_dir: Path
+    manifest: dict
+
+
+def plan_review(quarter: str, *, units: Sequence[str] = (), all_units: bool = False,
+                joint: Sequence[str] | None = None, store_url: str | None = None,
+                outputs: str | Path | None = None, force: bool = False, config: Config | None = None,
+                overview: bool = True) -> ReviewPlan:
+    """Freeze the snapshot and build the jobs (no notebook runs yet)."""
+    from rbm_utils.store.snapshot import PublishedError, freeze_snapshot, load_snapshot
+    from rbm_utils.store.database import Store
+
+    config = config or load_config()
+    period_index(quarter)
+    out = Path(outputs or PROJECT_ROOT / "outputs").resolve()
+    selected = list(config.units) if all_units else list(dict.fromkeys(units))
+    for u in selected:
+        config.unit(u)
+    if not selected:
+        raise ReviewError("name the units to review (--unit U ...) or --all")
+    with Store(store_url or config.store_url) as st:
+        have = set(st.units())
+        missing = [u for u in selected if u not in have]
+        if all_units:
+            selected = [u for u in selected if u in have]
+        elif missing:
+            raise ReviewError(f"no submission in the store for {', '.join(missing)}; ingest their workbooks first")
+        if not selected:
+            raise ReviewError("the store holds no submission; ingest the units' workbooks first (make run does)")
+        try:
+            manifest = freeze_snapshot(_WithPrevious(st), quarter, out, config, force=force)
+        except PublishedError as exc:
+            raise ReviewError(str(exc)) from None
+    snap_dir = out / quarter / "snapshot"
+    state, previous = split_previous(load_snapshot(snap_dir))
+    results = analysis.analyse(state, quarter, config, previous_state=previous or None)
+    common = {"quarter": quarter, "snapshot_dir": str(snap_dir), "config_path": str(config.path.resolve()) if config.path else ""}
+    jobs: list[Job] = []
+    for u in selected:
+        params = {**unit_parameters(u, config), **common, "unit": u}
+        jobs.append(Job(u, UNIT_TEMPLATE, params, out / quarter / u, _tables_writer(results, u)))
+    pairs = analysis.joint_pairs(state, config)
+    wanted = None if joint is None else {p.upper() for p in joint}
+    for rec in pairs.itertuples(index=False):
+        name = f"{rec.cluster}-{rec.region}"
+        if wanted is not None and name not in wanted:
+            continue
+        if wanted is None and not (all_units or rec.cluster in selected or rec.region in selected):
+            continue
+        params = {"cluster": rec.cluster, "region": rec.region, **common}
+        jobs.append(Job(f"joint-{name}", JOINT_TEMPLATE, params, out / quarter / "joint" / name))
+    if wanted:
+        unknown = wanted - {f"{r.cluster}-{r.region}" for r in pairs.itertuples(index=False)}
+        if unknown:
+            raise ReviewError(f"no cluster x region pair with work in common named {', '.join(sorted(unknown))}")
+    ov = Job(OVERVIEW_NAME, OVERVIEW_TEMPLATE, dict(common), out / quarter / OVERVIEW_NAME,
+             _tables_writer(results, None)) if overview else None
+    return ReviewPlan(quarter, jobs, ov, snap_dir, manifest)
+
+
+def review_quarter(quarter: str, *, units: Sequence[str] = (), all_units: bool = False,
+                   joint: Sequence[str] | None = None, store_url: str | None = None,
+                   outputs: str | Path | None = None, workers: int = 3, force: bool = False,
+                   cell_timeout: int = 600, job_timeout: int = 1800, progress: bool = True,
+                   config: Config | None = None, scheduler: str | None = None) -> dict[str, Any]:
+    """Run the quarterly batch. Returns the run report (also written to run_report.json).
+
+    With ``scheduler`` (a Dask scheduler address, e.g. ``tcp://10.0.0.5:8786``) the notebooks
+    run on that cluster (:mod:`rbm_utils.publish.dask`; ``workers`` is then the cluster's);
+    snapshot, tidy tables and publishing stay here.
+    """
+    started = time.time()
+    plan = plan_review(quarter, units=units, all_units=all_units, joint=joint, store_url=store_url,
+                       outputs=outputs, force=force, config=config)
+    quarter_dir = plan.snapshot_dir.parent
+    staging = quarter_dir.parent / ".staging" / quarter
+    if scheduler:
+        from rbm_utils.publish.dask import connect, run_notebooks_distributed
+
+        client = connect(scheduler)
+        try:
+            results: list[JobResult] = run_notebooks_distributed(
+                plan.jobs, client, cell_timeout=cell_timeout, job_timeout=job_timeout, staging_root=staging,
+                progress=progress, force=force)
+            if plan.overview is not None:
+                results += run_notebooks_distributed([plan.overview], client, cell_timeout=cell_timeout,
+                                                     job_timeout=job_timeout, staging_root=staging,
+                                                     progress=False, force=force)
+        finally:
+            client.close()
+    else:
+        results = run_notebooks(plan.jobs, workers=workers, cell_timeout=cell_timeout,
+                                job_timeout=job_timeout, staging_root=staging,
+                                progress=progress, force=force)
+        if plan.overview is not None:
+            results += run_notebooks([plan.overview], workers=1, cell_timeout=cell_timeout, job_timeout=job_timeout,
+                                     staging_root=staging, progress=False, force=force)
+    report_path = write_run_report(results, quarter_dir / "run_report.json")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report["snapshot_content_sha256"] = plan.manifest.get("content_sha256")
+    report["ok"] = not any(r.status in FAILED for r in results)
+    report["seconds"] = round(time.time() - started, 2)
+    from rbm_utils.store.snapshot import atomic_write_json
+
+    atomic_write_json(report_path, report)
+    return report

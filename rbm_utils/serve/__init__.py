@@ -1,0 +1,1 @@
+"""The managers' dashboards: Voila pages and the hardened server."""

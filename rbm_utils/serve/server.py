@@ -1,0 +1,507 @@
+"""``rbm serve``: the managers' dashboards on a hardened, standalone Voila.
+
+Managers open the quarterly reviews in a browser; they never see code and cannot change
+data. This module builds the Voila configuration kept in the repository and runs standalone
+Voila (:class:`DashboardVoila`, a small subclass of ``voila.app.Voila``; never the JupyterLab
+server extension, which would put the whole Jupyter API on the same origin):
+
+- bound to 127.0.0.1 only, ``port_retries = 0`` (a busy port is an error, not a silent move);
+- served root ``dashboards/``: the dashboard notebooks only. The published outputs stay outside
+  it and reach the kernels through ``$RBM_OUTPUTS``; the notebooks read only published files;
+- ``/`` redirects to the landing page; the directory listing and the contents API are removed;
+  ``/voila/files/`` serves nothing (empty allow-list; notebooks and scripts also deny-listed);
+- sources stripped, no tracebacks to the page, no template or theme override from the URL,
+  no voila.json or voila.py picked up from the working directory or ~/.jupyter;
+- template ``rbm`` (``dashboards/templates/rbm``): "lab" without its two CDN stylesheets;
+- each cell may run ``cell_timeout`` seconds (VoilaExecutor.timeout);
+- kernels: at most ``max_kernels`` at once (a page view beyond that gets HTTP 503), each kernel's
+  heap and private mappings capped at ``kernel_memory_mb`` (RLIMIT_DATA), idle kernels culled after
+  ``cull_idle_timeout`` seconds (also when a tab is still open: the page stays readable, its
+  filters stop until reloaded), and a kernel environment without the server's secrets
+  (:func:`kernel_environment`: no store URL or password reaches a kernel);
+- no preheated kernels: see docs/dashboards.md (parameters come from the query string, which a
+  preheated kernel only learns after it ran; a pool holds kernels forever and the culler kills
+  pooled kernels);
+- kernel sockets polled in short slices (:func:`bound_lost_wakeups`: a missed wake-up in the
+  asyncio ZMQ poll otherwise stalls a page until the executor timeout);
+- security headers: a Content-Security-Policy that only allows this server (no request can
+  leave the machine, even from injected markup), ``X-Frame-Options: DENY``, no referrer;
+  Host header checked (loopback names only: guards against DNS rebinding).
+
+Example:
+    >>> opts = ServeOptions(outputs=Path("outputs"), port=8866)
+    >>> hardened_config(opts)["VoilaConfiguration"]["strip_sources"]
+    True
+    >>> serve_command(opts)[1:3]
+    ['-m', 'rbm_utils.serve.server']
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rbm_utils.core.config import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+DASHBOARDS = PROJECT_ROOT / "dashboards"
+TEMPLATE_NAME = "rbm"
+TEMPLATE_DIR = DASHBOARDS / "templates" / TEMPLATE_NAME
+LANDING = "voila/render/index.ipynb"
+OUTPUTS_ENV = "RBM_OUTPUTS"
+QUARTER_ENV = "RBM_QUARTER"
+CONFIG_ENV = "RBM_CONFIG"
+LOOPBACK = "127.0.0.1"
+
+#: Environment variables a dashboard kernel may see (exact names, or prefixes ending in "_").
+#: Everything else of the server's environment (RBM_STORE, PG*, tokens, cloud keys ...) is dropped.
+KERNEL_ENV_NAMES = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "USER", "LOGNAME",
+                    "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUTF8",
+                    "MPLBACKEND", "MPLCONFIGDIR", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    OUTPUTS_ENV, QUARTER_ENV, CONFIG_ENV,
+                    "QUERY_STRING", "SCRIPT_NAME", "PATH_INFO", "SERVER_NAME", "SERVER_PORT", "SERVER_SOFTWARE",
+                    "SERVER_PROTOCOL")
+KERNEL_ENV_PREFIXES = ("LC_", "VOILA_", "JPY_", "JUPYTER_", "IPYTHON", "CONDA_")
+
+#: Content-Security-Policy of every page: scripts, styles, fonts, images and connections from this
+#: server only (plotly.js and the widget manager need inline/eval; data:/blob: for fonts and images).
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+       "frame-src 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+class ServeError(RuntimeError):
+    """The dashboards cannot be served (no outputs, busy port, unknown quarter)."""
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What ``rbm serve`` may change; everything else of the configuration is fixed.
+
+    ``cull_idle_timeout``: seconds without kernel activity before a dashboard kernel is shut
+    down; ``cull_interval``: how often the culler looks; ``max_kernels``: kernels alive at once
+    (one per open page); ``kernel_memory_mb``: RLIMIT_DATA of each kernel (0 = none);
+    ``cell_timeout``: seconds a dashboard cell may run.
+    """
+
+    outputs: Path
+    port: int = 8866
+    quarter: str | None = None
+    config_path: Path | None = None
+    ip: str = LOOPBACK
+    cull_idle_timeout: int = 600
+    cull_interval: int = 60
+    max_kernels: int = 12
+    kernel_memory_mb: int = 1536
+    cell_timeout: int = 120
+    root: Path = field(default=DASHBOARDS)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.ip}:{self.port}/"
+
+
+# --------------------------------------------------------------------------- configuration
+
+def kernel_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``env`` a dashboard kernel may see.
+
+    >>> kernel_environment({"PATH": "/bin", "RBM_STORE": "postgresql://u:secret@db/rbm", "QUERY_STRING": "unit=AFR"})
+    {'PATH': '/bin', 'QUERY_STRING': 'unit=AFR'}
+    """
+    return {k: v for k, v in env.items() if k in KERNEL_ENV_NAMES or k.startswith(KERNEL_ENV_PREFIXES)}
+
+
+def hardened_config(opts: ServeOptions) -> dict[str, dict[str, Any]]:
+    """The traitlets configuration of the dashboards' Voila (one dict per configurable class)."""
+    return {
+        "Voila": {
+            "ip": opts.ip,
+            "port": int(opts.port),
+            "port_retries": 0,
+            "open_browser": False,
+            "root_dir": str(opts.root),
+            "tornado_settings": {
+                "allow_remote_access": False,          # Host header must be a loopback name/address
+                "local_hostnames": ["localhost"],
+                "xsrf_cookie_kwargs": {"samesite": "Strict"},
+                "headers": {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
+                            "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
+                            "Cross-Origin-Opener-Policy": "same-origin"},
+            },
+        },
+        "VoilaConfiguration": {
+            "template": TEMPLATE_NAME,
+            "strip_sources": True,
+            "show_tracebacks": False,
+            "allow_template_override": "NO",
+            "allow_theme_override": "NO",
+            "file_allowlist": [],                      # /voila/files/ serves nothing
+            "file_denylist": [r".*\.(ipynb|py|parquet|json|yaml|yml|sqlite|db|xlsx|csv|html|j2)", r"(.*/)?\..*"],
+            "preheat_kernel": False,
+            "progressive_rendering": False,
+            "http_header_envs": [],
+            "multi_kernel_manager_class": "rbm_utils.serve.server.DashboardKernelManager",
+        },
+        "VoilaExecutor": {
+            "timeout": int(opts.cell_timeout),
+            "interrupt_on_timeout": False,
+            "startup_timeout": 60,
+            "cell_error_instruction": "This part of the dashboard could not be shown; the details are in the server log.",
+            "cell_timeout_instruction": "This part of the dashboard took too long; the details are in the server log.",
+        },
+        "DashboardKernelManager": {
+            "cull_idle_timeout": int(opts.cull_idle_timeout),
+            "cull_interval": int(opts.cull_interval),
+            "cull_connected": True,
+            "cull_busy": False,
+            "max_kernels": int(opts.max_kernels),
+            "kernel_memory_mb": int(opts.kernel_memory_mb),
+        },
+    }
+
+
+def server_environment(opts: ServeOptions, base: Mapping[str, str], jupyter_path: Path | None = None) -> dict[str, str]:
+    """The environment the server runs with: outputs, quarter and settings for the kernels,
+    and the template folder on JUPYTER_PATH."""
+    env = dict(base)
+    env[OUTPUTS_ENV] = str(Path(opts.outputs).resolve())
+    if opts.quarter:
+        env[QUARTER_ENV] = opts.quarter
+    else:
+        env.pop(QUARTER_ENV, None)
+    if opts.config_path:
+        env[CONFIG_ENV] = str(Path(opts.config_path).resolve())
+    if jupyter_path is not None:
+        env["JUPYTER_PATH"] = os.pathsep.join([str(jupyter_path), *([env["JUPYTER_PATH"]] if env.get("JUPYTER_PATH") else [])])
+    return env
+
+
+def install_template(runtime: Path) -> Path:
+    """Lay the repository's template out as Voila looks for templates (``<root>/voila/templates/rbm``)
+    under ``runtime``; returns the root to put on JUPYTER_PATH."""
+    root = Path(runtime) / "share"
+    dest = root / "voila" / "templates" / TEMPLATE_NAME
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(TEMPLATE_DIR, dest)
+    return root
+
+
+def serve_command(opts: ServeOptions, python: str | None = None) -> list[str]:
+    """The command that runs the dashboards' server in a child process (for tests and services)."""
+    cmd = [python or sys.executable, "-m", "rbm_utils.serve.server", "--outputs", str(Path(opts.outputs).resolve()),
+           "--port", str(opts.port), "--cull-idle-timeout", str(opts.cull_idle_timeout),
+           "--cull-interval", str(opts.cull_interval), "--max-kernels", str(opts.max_kernels),
+           "--kernel-memory-mb", str(opts.kernel_memory_mb), "--cell-timeout", str(opts.cell_timeout)]
+    if opts.quarter:
+        cmd += ["--quarter", opts.quarter]
+    if opts.config_path:
+        cmd += ["--config", str(Path(opts.config_path).resolve())]
+    return cmd
+
+
+def check_options(opts: ServeOptions) -> ServeOptions:
+    """Refuse what cannot be served: a missing outputs folder, an unpublished ``--quarter``,
+    a non-loopback address, a busy port. Returns the options with the outputs made absolute."""
+    from rbm_utils.serve.dashboard import published_quarters
+
+    out = Path(opts.outputs).resolve()
+    if not out.is_dir():
+        raise ServeError(f"no outputs folder {out}: run `rbm review` first (make run does)")
+    quarters = published_quarters(out)
+    if opts.quarter and opts.quarter not in quarters:
+        raise ServeError(f"quarter {opts.quarter} is not published in {out}; published: {', '.join(quarters) or 'none'}")
+    if opts.ip != LOOPBACK:
+        raise ServeError("the dashboards bind to 127.0.0.1 only; put a reverse proxy with sign-on in front to share them")
+    if not 0 < int(opts.port) < 65536:
+        raise ServeError(f"bad port {opts.port}")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((opts.ip, int(opts.port)))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ServeError(f"port {opts.port} is in use; pick another with --port") from None
+            raise ServeError(f"cannot listen on {opts.ip}:{opts.port}: {exc}") from None
+    if not quarters:
+        log.warning("nothing is published in %s yet: the landing page will say so", out)
+    return replace(opts, outputs=out)
+
+
+# --------------------------------------------------------------------------- the server
+
+def _voila_classes():
+    """Import Voila and define the subclasses lazily (the CLI stays fast)."""
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+    from tornado import web
+    from traitlets import Integer, default
+    from voila.app import Voila
+
+    return AsyncMappingKernelManager, web, Integer, default, Voila
+
+
+def limit_kernel_memory(pid: int, megabytes: int) -> None:
+    """Cap a kernel's data segment (RLIMIT_DATA: heap and private writable mappings, what pandas
+    and pyarrow allocate) so one viewer cannot take the machine's memory. Past the cap an
+    allocation fails with MemoryError in that kernel only."""
+    import resource
+
+    if megabytes <= 0 or not hasattr(resource, "prlimit"):
+        return
+    limit = int(megabytes) * 1024 * 1024
+    try:
+        resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
+    except (OSError, ValueError) as exc:  # e.g. the kernel already exited
+        log.warning("could not cap the memory of kernel process %s: %s", pid, exc)
+
+
+#: Longest single wait on a kernel socket; see :func:`bound_lost_wakeups`.
+POLL_SLICE_S = 0.1
+
+
+def bound_lost_wakeups(slice_s: float = POLL_SLICE_S) -> None:
+    """Wait on kernel sockets in slices of ``slice_s`` seconds (this process only).
+
+    Measured here (pyzmq 27.3, jupyter_client 8.10, nbclient 0.11, ipykernel 7.4, 2 busy cores):
+    in about one notebook run in six, an asyncio ``socket.poll(timeout)`` on the execute-reply or
+    IOPub socket misses the wake-up of a message that has arrived, and returns only when its
+    timeout expires (it then finds the message). A dashboard page then took the whole executor
+    timeout (120 s) to load, or lost its kernel to the culler. A blocking client never stalls.
+    Polling in short slices bounds each stall to ``slice_s``; the result is unchanged because
+    pyzmq re-checks the socket when a poll times out.
+    """
+    from queue import Empty
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    if getattr(AsyncZMQSocketChannel.get_msg, "_rbm_sliced", False):
+        return
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = slice_s if deadline is None else max(0.0, min(slice_s, deadline - time.monotonic()))
+            if await self.socket.poll(int(wait * 1000)):
+                return await self._recv()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Empty
+
+    get_msg._rbm_sliced = True  # type: ignore[attr-defined]
+    AsyncZMQSocketChannel.get_msg = get_msg  # type: ignore[method-assign]
+
+
+def _make_kernel_manager():
+    AsyncMappingKernelManager, web, Integer, _, _ = _voila_classes()
+
+    class _DashboardKernelManager(AsyncMappingKernelManager):
+        """Jupyter's kernel manager with a cap on kernels alive at once, an address-space cap per
+        kernel and a kernel environment without the server's secrets."""
+
+        max_kernels = Integer(12, config=True, help="Kernels (page views) alive at once; more get HTTP 503.")
+        kernel_memory_mb = Integer(1536, config=True, help="RLIMIT_DATA of each kernel in MiB; 0 for none.")
+
+        _starting = 0
+
+        async def start_kernel(self, *, kernel_id: str | None = None, path: str | None = None, **kwargs: Any) -> str:
+            if kernel_id is None:
+                alive = len(self.list_kernel_ids())
+                if alive + self._starting >= self.max_kernels:
+                    self.log.warning("refused a dashboard kernel: %d kernels alive (max_kernels=%d)", alive, self.max_kernels)
+                    raise web.HTTPError(503, "Too many dashboards are open right now; close a tab or try again in a few minutes.")
+            if kwargs.get("env") is not None:
+                kwargs["env"] = kernel_environment(kwargs["env"])
+            self._starting += 1
+            try:
+                kid = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+            finally:
+                self._starting -= 1
+            try:
+                pid = getattr(self.get_kernel(kid).provisioner, "pid", None)
+            except KeyError:
+                pid = None
+            if pid:
+                limit_kernel_memory(int(pid), self.kernel_memory_mb)
+            return kid
+
+    _DashboardKernelManager.__name__ = "DashboardKernelManager"
+    _DashboardKernelManager.__qualname__ = "DashboardKernelManager"
+    return _DashboardKernelManager
+
+
+def _make_voila():
+    _, web, _, default, Voila = _voila_classes()
+    from jupyter_server.utils import url_path_join
+
+    class _DashboardVoila(Voila):
+        """Standalone Voila with the landing page at ``/`` and no directory listing or contents API."""
+
+        @default("config_file_paths")
+        def _no_config_files(self) -> list[str]:
+            return []  # never read voila.json / voila.py from the working directory or ~/.jupyter
+
+        def init_handlers(self) -> list:
+            from voila.static_file_handler import TemplateStaticFileHandler
+            from voila.tornado.contentshandler import VoilaContentsHandler
+            from voila.tornado.handler import TornadoVoilaHandler
+            from voila.tornado.treehandler import TornadoVoilaTreeHandler
+
+            class PageHandler(TornadoVoilaHandler):
+                async def prepare(self) -> None:
+                    await super().prepare()
+                    # Set the _xsrf cookie: the page sends it back when the tab closes, so that
+                    # POST /voila/api/shutdown/<kernel> passes the XSRF check and the kernel stops
+                    # at once instead of waiting for the culler.
+                    _ = self.xsrf_token
+
+            class TemplateStaticHandler(TemplateStaticFileHandler):
+                def parse_url_path(self, url_path: str) -> str:
+                    # only <our template>/static/<file>, no "..": voila's handler answers 500 to the rest
+                    parts = url_path.replace("\\", "/").split("/")
+                    if len(parts) < 3 or parts[0] != TEMPLATE_NAME or parts[1] != "static" or ".." in parts or "" in parts:
+                        raise web.HTTPError(404)
+                    return super().parse_url_path(url_path)
+
+            replace_by = {TornadoVoilaHandler: PageHandler, TemplateStaticFileHandler: TemplateStaticHandler}
+            handlers = []
+            for h in super().init_handlers():
+                if h[1] in (TornadoVoilaTreeHandler, VoilaContentsHandler):
+                    continue
+                handlers.append((h[0], replace_by.get(h[1], h[1]), *h[2:]))
+            landing = url_path_join(self.base_url, LANDING)
+            return [(url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
+                    (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
+                    *handlers]
+
+    _DashboardVoila.__name__ = "DashboardVoila"
+    return _DashboardVoila
+
+
+def __getattr__(name: str) -> Any:
+    # The classes import Voila (slow); they are built on first use so `import rbm_utils.serve.server` stays light.
+    if name == "DashboardKernelManager":
+        cls = _make_kernel_manager()
+    elif name == "DashboardVoila":
+        cls = _make_voila()
+    else:
+        raise AttributeError(name)
+    globals()[name] = cls
+    return cls
+
+
+def run(opts: ServeOptions) -> int:
+    """Serve in this process until interrupted (Ctrl-C or SIGTERM). Returns an exit status."""
+    from traitlets.config import Config
+
+    opts = check_options(opts)
+    bound_lost_wakeups()
+    runtime = Path(tempfile.mkdtemp(prefix="rbm-serve-"))
+    try:
+        share = install_template(runtime)
+        os.environ.update(server_environment(opts, os.environ, share))
+        if not opts.quarter:
+            os.environ.pop(QUARTER_ENV, None)
+        config = Config(hardened_config(opts))
+        app = (globals().get("DashboardVoila") or __getattr__("DashboardVoila"))(config=config)
+        app.initialize([str(opts.root)])
+        app.start()  # blocks until Ctrl-C or SIGTERM; stops every kernel on the way out
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+    return 0
+
+
+def start_server(opts: ServeOptions, *, stdout: Any = subprocess.DEVNULL, stderr: Any = subprocess.STDOUT,
+                 env: Mapping[str, str] | None = None) -> subprocess.Popen:
+    """Start the server in a child process (its own process group, so it can be stopped whole)."""
+    return subprocess.Popen(serve_command(opts), stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+                            env=dict(env if env is not None else os.environ), cwd=str(PROJECT_ROOT),
+                            start_new_session=True)
+
+
+def wait_until_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
+    """Wait until ``url`` answers (any HTTP status); raise ServeError if the process died or time ran out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise ServeError(f"the dashboards' server exited with status {proc.returncode}")
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise ServeError(f"the dashboards' server did not answer at {url} within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop a server started by :func:`start_server` and its kernels (SIGTERM, then SIGKILL)."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- child entry point
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rbm_utils.serve.server", description="Serve the managers' dashboards (see rbm serve).")
+    d = ServeOptions(outputs=Path("outputs"))
+    p.add_argument("--outputs", required=True)
+    p.add_argument("--port", type=int, default=d.port)
+    p.add_argument("--quarter")
+    p.add_argument("--config")
+    p.add_argument("--cull-idle-timeout", type=int, default=d.cull_idle_timeout)
+    p.add_argument("--cull-interval", type=int, default=d.cull_interval)
+    p.add_argument("--max-kernels", type=int, default=d.max_kernels)
+    p.add_argument("--kernel-memory-mb", type=int, default=d.kernel_memory_mb)
+    p.add_argument("--cell-timeout", type=int, default=d.cell_timeout)
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> ServeOptions:
+    return ServeOptions(outputs=Path(args.outputs), port=args.port, quarter=args.quarter,
+                        config_path=Path(args.config) if args.config else None,
+                        cull_idle_timeout=args.cull_idle_timeout, cull_interval=args.cull_interval,
+                        max_kernels=args.max_kernels, kernel_memory_mb=args.kernel_memory_mb,
+                        cell_timeout=args.cell_timeout)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(options_from_args(args))
+    except ServeError as exc:
+        print(f"rbm serve: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The versioned store: submissions, change log, approvals, ingest, frozen snapshots."""

@@ -1,0 +1,98 @@
+"""Ingest one workbook: read, validate, and (if no error) store it as a submission.
+
+Errors block and leave the store untouched; warnings are stored with the submission.
+
+Example:
+    >>> from rbm_utils.core.config import load_config
+    >>> from rbm_utils.store.database import Store
+    >>> cfg = load_config()
+    >>> with Store("sqlite:///tmp/x.sqlite") as st:                      # doctest: +SKIP
+    ...     ingest_file("data/sample/AFR.xlsx", st, cfg, by="officer").status
+    'stored'
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from rbm_utils.core.config import Config
+from rbm_utils.core.errors import problems_frame
+from rbm_utils.intake.validate import Parsed, parse_source
+
+log = logging.getLogger(__name__)
+
+#: Exit codes of ``rbm ingest`` (docs/ingest.md).
+EXIT_STORED = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+
+@dataclass
+class IngestReport:
+    """What happened to one file. ``status``: stored, unchanged, dry_run, rejected, locked, failed."""
+
+    file: str
+    status: str
+    message: str
+    unit_code: str | None = None
+    quarter: str | None = None
+    submission_id: int | None = None
+    problems: pd.DataFrame = field(default_factory=lambda: problems_frame([]))
+    changes: pd.DataFrame | None = None
+    counts: pd.DataFrame | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("stored", "unchanged", "dry_run")
+
+    @property
+    def n_errors(self) -> int:
+        return int((self.problems["severity"] == "error").sum()) if not self.problems.empty else 0
+
+    @property
+    def n_warnings(self) -> int:
+        return int((self.problems["severity"] == "warning").sum()) if not self.problems.empty else 0
+
+
+def ingest_file(path: str | Path, store, config: Config, by: str, dry_run: bool = False,
+                today: dt.date | None = None) -> IngestReport:
+    """Validate ``path`` and store it unless it has errors. Never raises for bad input.
+
+    The file is checked against the unit's state in the store too (a KPI's measure must not
+    change; decreases, outliers and overspending look at the stored quarters).
+    """
+    from rbm_utils.store.database import StoreError
+
+    def previous(unit_code: str):
+        try:
+            return store.state(unit_code)
+        except StoreError as exc:  # the store itself is checked again when storing
+            log.warning("could not read %s's state to compare with: %s", unit_code, exc)
+            return None
+
+    parsed: Parsed = parse_source(path, config, today=today, previous=previous)
+    table = parsed.problems_frame()
+    unit = parsed.unit.get("unit_code")
+    quarter = parsed.unit.get("reporting_quarter")
+    if not parsed.ok:
+        n = len(parsed.errors)
+        return IngestReport(parsed.file, "rejected",
+                            f"{parsed.file}: rejected with {n} error{'s' if n != 1 else ''} "
+                            f"and {len(parsed.warnings)} warning{'s' if len(parsed.warnings) != 1 else ''}; the store is unchanged.",
+                            unit, quarter, problems=table)
+    try:
+        outcome = store.ingest(
+            unit, quarter, parsed.frames,
+            file_name=parsed.file, sha256=parsed.sha256,
+            submitted_by=str(parsed.unit.get("submitted_by") or ""), ingested_by=by,
+            problems=parsed.warnings, dry_run=dry_run,
+        )
+    except StoreError as exc:
+        log.warning("store refused %s: %s", parsed.file, exc)
+        return IngestReport(parsed.file, "failed", f"{parsed.file}: not stored: {exc}", unit, quarter, problems=table)
+    return IngestReport(parsed.file, outcome.status, f"{parsed.file}: {outcome.message}",
+                        unit, quarter, outcome.submission_id, table, outcome.changes, outcome.counts)

@@ -1,0 +1,249 @@
+"""Each validation rule with a small bad fixture: code, sheet, Excel row and column letter."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+
+from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
+from rbm_utils.core.config import load_config
+from rbm_utils.core.schema import column_letter
+from rbm_utils.intake.validate import parse_source
+
+CFG = load_config()
+TODAY = dt.date(2026, 11, 28)
+
+
+@pytest.fixture(scope="module")
+def base_grids():
+    unit, frames = minimal_unit()
+    return sheet_rows(unit, frames)
+
+
+def _parse(tmp_path, grids, name="unit.xlsx"):
+    path = write_grid_xlsx(tmp_path / name, grids)
+    return parse_source(path, CFG, today=TODAY)
+
+
+def _set(grids, sheet, row, column, value):
+    """Set a cell: ``row`` is the Excel row number (header = 1)."""
+    if sheet == "Unit":
+        for r in grids["Unit"]:
+            if r[0] == column:
+                r[1] = value
+        return
+    grids[sheet][row - 1][col_index(sheet, column)] = value
+
+
+def test_minimal_unit_is_clean(tmp_path, base_grids):
+    parsed = _parse(tmp_path, copy.deepcopy(base_grids))
+    assert parsed.ok, parsed.problems_frame().to_string()
+    assert parsed.problems == []
+    assert len(parsed.frames["KPIs"]) == 4
+    assert parsed.unit["reporting_quarter"] == "2026-Q3"
+    assert parsed.rows["Actuals"] == [2, 3, 4, 5, 6, 7]
+
+
+# (sheet, excel row, column, bad value, expected code)
+CELL_CASES = [
+    ("KPIs", 2, "baseline_value", "ten", "not_a_number"),
+    ("KPIs", 3, "target_value", "1,250", "not_a_number"),
+    ("KPIs", 2, "baseline_value", None, "smart_incomplete"),
+    ("KPIs", 2, "data_source", None, "smart_incomplete"),
+    ("KPIs", 2, "responsible", "  ", "smart_incomplete"),
+    ("KPIs", 2, "target_period", "2025-Q2", "smart_incomplete"),
+    ("KPIs", 2, "measure", "people", "unknown_code"),
+    ("KPIs", 2, "baseline_period", "Q4 2025", "not_a_period"),
+    ("KPIs", 2, "result_id", "AFR-X9", "unknown_reference"),
+    ("KPIs", 4, "target_value", 180, "percent_over_100"),
+    ("KPIs", 3, "kpi_id", "AFR-K1", "duplicate_key"),
+    ("Results", 2, "level", "outcome", "unknown_code"),
+    ("Results", 3, "contributes_to", "AFR-O1", "cycle"),
+    ("Results", 2, "result_id", "AFR A1", "bad_id"),
+    ("Actuals", 2, "value", -5, "negative_value"),
+    ("Actuals", 2, "value", "TBD", "placeholder"),
+    ("Actuals", 2, "period", "2026-Q4", "future_period"),
+    ("Actuals", 2, "period", "2022-Q4", "before_first_quarter"),
+    ("Actuals", 2, "kpi_id", "AFR-K99", "unknown_reference"),
+    ("Actuals", 6, "denominator", 0, "bad_denominator"),
+    ("Actuals", 6, "value", 75, "ratio_mismatch"),
+    ("Actuals", 2, "evidence", None, "missing_evidence"),
+    ("Actuals", 2, "disaggregation", "region AFR", "bad_disaggregation"),
+    ("Actuals", 2, "value", "45%", "not_a_number"),
+    ("Risks", 2, "likelihood", 6, "out_of_range"),
+    ("Risks", 2, "impact", 2.5, "not_an_integer"),
+    ("Risks", 2, "status", "active", "unknown_code"),
+    ("Risks", 2, "result_id", "AFR-Q1", "unknown_reference"),
+    ("Risks", 2, "review_on", "15/10/2026", "not_a_date"),
+    ("Budget", 2, "result_id", "AFR-I1", "not_an_output"),
+    ("Budget", 2, "amount", -100, "negative_value"),
+    ("Budget", 2, "year", 26.5, "not_a_year"),
+    ("Expenditure", 2, "result_id", "AFR-A1", "not_an_output"),
+    ("Assumptions", 2, "reference_kpi_id", None, "incomplete_test"),
+    ("Assumptions", 3, "verdict", None, "incomplete_test"),
+    ("Assumptions", 2, "to_result", "AFR-Z1", "unknown_reference"),
+    ("Activities", 2, "planned_end", "2025-06-30", "period_order"),
+    ("Activities", 2, "actual_start", "2027-01-01", "date_in_future"),
+    ("Activities", 2, "percent_complete", 120, "out_of_range"),
+    ("Partners", 2, "activity_id", "AFR-ACT9", "unknown_reference"),
+    ("Partners", 2, "contribution_type", "loan", "unknown_code"),
+    ("Linkages", 2, "body", "ITU-X", "unknown_code"),
+    ("Milestones", 2, "period", "2026Q5", "not_a_period"),
+]
+
+
+@pytest.mark.parametrize("sheet,row,column,value,code", CELL_CASES, ids=[f"{c[0]}.{c[2]}-{c[4]}" for c in CELL_CASES])
+def test_cell_rule(tmp_path, base_grids, sheet, row, column, value, code):
+    grids = copy.deepcopy(base_grids)
+    _set(grids, sheet, row, column, value)
+    parsed = _parse(tmp_path, grids)
+    letter = column_letter(col_index(sheet, column))
+    hits = [p for p in parsed.problems if p.code == code and p.sheet == sheet and p.row == row and p.column == letter]
+    assert hits, f"expected {code} at {sheet}!{letter}{row}; got:\n{parsed.problems_frame().to_string()}"
+    assert hits[0].header == column
+    assert hits[0].message
+    assert hits[0].file == "unit.xlsx"
+
+
+def test_errors_block_warnings_do_not(tmp_path, base_grids):
+    grids = copy.deepcopy(base_grids)
+    _set(grids, "Actuals", 2, "evidence", None)
+    parsed = _parse(tmp_path, grids)
+    assert parsed.ok and [p.code for p in parsed.warnings] == ["missing_evidence"]
+    _set(grids, "Actuals", 3, "value", "abc")
+    assert not _parse(tmp_path, grids).ok
+
+
+def test_unit_sheet_rules(tmp_path, base_grids):
+    grids = copy.deepcopy(base_grids)
+    _set(grids, "Unit", 0, "unit_code", "XYZ")
+    parsed = _parse(tmp_path, grids)
+    (p,) = [p for p in parsed.problems if p.code == "unknown_unit"]
+    assert (p.sheet, p.row, p.column) == ("Unit", 2, "B")
+    grids = copy.deepcopy(base_grids)
+    _set(grids, "Unit", 0, "unit_type", "cluster")
+    _set(grids, "Unit", 0, "reporting_quarter", "2026-13")
+    codes = {(p.code, p.row) for p in _parse(tmp_path, grids).problems}
+    assert ("unit_mismatch", 4) in codes and ("not_a_period", 5) in codes
+
+
+def test_structure_missing_sheet_and_columns(tmp_path, base_grids):
+    grids = copy.deepcopy(base_grids)
+    del grids["KPIs"]
+    grids["Risks"] = [[c for c in row if True] for row in grids["Risks"]]
+    grids["Risks"][0][col_index("Risks", "owner")] = "Owner name"   # renamed header
+    grids["Results"][0].append("level")                               # duplicate header
+    grids["Results"][1].append("output")
+    grids["Extra"] = [["a"], [1]]
+    parsed = _parse(tmp_path, grids)
+    got = {(p.code, p.sheet, p.column) for p in parsed.problems}
+    assert ("missing_sheet", "KPIs", "") in got
+    assert ("missing_column", "Risks", "") in got
+    assert ("unknown_column", "Risks", column_letter(col_index("Risks", "owner"))) in got
+    assert ("duplicate_column", "Results", column_letter(len(grids["Results"][0]) - 1)) in got
+    assert ("unknown_sheet", "Extra", "") in got
+    # a missing KPIs sheet makes every KPI reference unknown, reported on the referring rows
+    assert any(p.code == "unknown_reference" and p.sheet == "Actuals" for p in parsed.problems)
+
+
+def test_total_row_and_blank_rows(tmp_path, base_grids):
+    grids = copy.deepcopy(base_grids)
+    width = len(grids["Actuals"][0])
+    grids["Actuals"].append([None] * width)
+    total = [None] * width
+    total[0] = "Total"
+    total[col_index("Actuals", "value")] = 273
+    grids["Actuals"].append(total)
+    parsed = _parse(tmp_path, grids)
+    assert [(p.code, p.row) for p in parsed.errors] == [("total_row", 9)]
+    assert len(parsed.frames["Actuals"]) == 6
+
+
+def test_ten_planted_errors_all_reported(tmp_path, base_grids):
+    grids = copy.deepcopy(base_grids)
+    planted = [
+        ("KPIs", 2, "baseline_value", "n/a", "placeholder"),
+        ("KPIs", 3, "direction", "up", "unknown_code"),
+        ("KPIs", 5, "target_period", "2025-Q1", "smart_incomplete"),
+        ("Actuals", 3, "period", "2027-Q1", "future_period"),
+        ("Actuals", 4, "kpi_id", "AFR-K42", "unknown_reference"),
+        ("Actuals", 7, "value", 140, "percent_over_100"),
+        ("Risks", 2, "likelihood", 9, "out_of_range"),
+        ("Budget", 2, "result_id", "AFR-B1", "not_an_output"),
+        ("Activities", 2, "planned_start", "first of May", "not_a_date"),
+        ("Partners", 2, "amount", -10, "negative_value"),
+    ]
+    for sheet, row, column, value, _ in planted:
+        _set(grids, sheet, row, column, value)
+    parsed = _parse(tmp_path, grids)
+    errors = {(p.code, p.sheet, p.row, p.column) for p in parsed.errors}
+    for sheet, row, column, _, code in planted:
+        assert (code, sheet, row, column_letter(col_index(sheet, column))) in errors, (code, sheet, row)
+    assert len(parsed.errors) == 10, parsed.problems_frame().to_string()
+
+
+def test_csv_folder_equals_workbook(tmp_path, base_grids):
+    import csv
+
+    folder = tmp_path / "AFR_csv"
+    folder.mkdir()
+    for name, grid in base_grids.items():
+        with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([["" if v is None else v for v in row] for row in grid])
+    from_csv = parse_source(folder, CFG, today=TODAY)
+    from_xlsx = _parse(tmp_path, copy.deepcopy(base_grids))
+    assert from_csv.ok, from_csv.problems_frame().to_string()
+    assert from_csv.format == "csv" and from_xlsx.format == "xlsx"
+    for name, frame in from_xlsx.frames.items():
+        assert from_csv.frames[name].equals(frame), name
+    assert from_csv.unit == from_xlsx.unit
+
+
+def test_csv_semicolon_decimal_comma_and_bom(tmp_path, base_grids):
+    folder = tmp_path / "eu"
+    folder.mkdir()
+    for name, grid in base_grids.items():
+        lines = []
+        for row in grid:
+            cells = []
+            for v in row:
+                s = "" if v is None else (str(v).replace(".", ",") if isinstance(v, float) else str(v))
+                cells.append(s)
+            lines.append(";".join(cells))
+        (folder / f"{name}.csv").write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    parsed = parse_source(folder, CFG, today=TODAY)
+    assert parsed.ok, parsed.problems_frame().to_string()
+    kpis = parsed.frames["KPIs"].set_index("kpi_id")
+    assert kpis.loc["AFR-K4", "baseline_value"] == pytest.approx(37.1)
+
+
+def test_unreadable_inputs_never_raise(tmp_path):
+    empty = tmp_path / "empty.xlsx"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.xlsx"
+    text.write_text("hello")
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04garbage")
+    for path, code in ((empty, "unsupported_format"), (text, "unsupported_format"), (broken, "corrupt_file"),
+                       (tmp_path / "absent.xlsx", "file_not_found")):
+        parsed = parse_source(path, CFG, today=TODAY)
+        assert not parsed.ok
+        assert parsed.errors[0].code == code
+        assert parsed.errors[0].file == path.name
+
+
+def test_formula_cells(tmp_path, base_grids):
+    import openpyxl
+
+    path = write_grid_xlsx(tmp_path / "f.xlsx", copy.deepcopy(base_grids))
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Actuals"]
+    ws["C2"] = "=1/0"          # formula, never calculated: no cached value
+    ws["C3"].value = "#REF!"
+    ws["C3"].data_type = "e"
+    wb.save(path)
+    parsed = parse_source(path, CFG, today=TODAY)
+    got = {(p.code, p.row, p.column) for p in parsed.errors}
+    assert ("formula_no_value", 2, "C") in got
+    assert ("formula_error", 3, "C") in got

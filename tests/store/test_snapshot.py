@@ -1,0 +1,215 @@
+"""Tests for rbm_utils.store.snapshot: freezing the bureau state to parquet + manifest, and reading it back."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from factories import minimal_unit
+from rbm_utils.core import schema
+from rbm_utils.core.config import load_config
+from rbm_utils.store.snapshot import (
+    PublishedError,
+    SnapshotError,
+    freeze_snapshot,
+    load_snapshot,
+    read_manifest,
+    table_content_sha256,
+)
+
+QUARTER = "2026-Q3"
+SUBMISSION_IDS = {"AFR": 7, "CYB": 12}
+
+
+class FakeStore:
+    """Duck-typed store: bureau_state() built from factories.minimal_unit for each unit."""
+
+    def __init__(self, units=("AFR", "CYB"), reverse_rows: bool = False, edit=None) -> None:
+        self.units = list(units)
+        self.reverse_rows = reverse_rows
+        self.edit = edit  # callable(dict[str, DataFrame]) -> None, applied to the built frames
+        self.calls = 0
+
+    def bureau_state(self, quarter: str) -> dict[str, pd.DataFrame]:
+        self.calls += 1
+        out: dict[str, pd.DataFrame] = {}
+        per_unit = {u: minimal_unit(u, quarter)[1] for u in self.units}
+        for sh in schema.DATA_SHEETS:
+            parts = [schema.conform(sh.name, per_unit[u].get(sh.name, schema.empty_frame(sh.name)).assign(unit_code=u),
+                                    with_unit=True) for u in self.units]
+            df = pd.concat(parts, ignore_index=True) if parts else schema.empty_frame(sh.name, with_unit=True)
+            if self.reverse_rows:
+                df = df.iloc[::-1].reset_index(drop=True)
+            out[sh.name] = df
+        out["Unit"] = pd.DataFrame({
+            "unit_code": self.units, "quarter": [quarter] * len(self.units),
+            "submission_id": pd.array([SUBMISSION_IDS[u] for u in self.units], dtype="Int64"),
+            "submitted_by": ["Test Officer"] * len(self.units)})
+        if self.edit is not None:
+            self.edit(out)
+        return out
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config()
+
+
+def _file_state(folder: Path) -> dict[str, tuple[str, int]]:
+    """sha256 and mtime_ns of every file under folder, by relative path."""
+    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_freeze_writes_every_table_and_a_manifest(tmp_path, config):
+    manifest = freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    snap = tmp_path / QUARTER / "snapshot"
+    expected_tables = {s.name for s in schema.DATA_SHEETS} | {"Unit"}
+    assert set(manifest["tables"]) == expected_tables
+    assert sorted(p.name for p in snap.iterdir()) == sorted([f"{t}.parquet" for t in expected_tables] + ["manifest.json"])
+    # minimal_unit: 6 results, 4 KPIs, 6 actuals, 2 assumptions, 2 expenditure lines per unit; two units
+    rows = {t: e["rows"] for t, e in manifest["tables"].items()}
+    assert rows["Results"] == 12 and rows["KPIs"] == 8 and rows["Actuals"] == 12
+    assert rows["Assumptions"] == 4 and rows["Expenditure"] == 4 and rows["Unit"] == 2
+    for entry in manifest["tables"].values():
+        assert entry["sha256"] == hashlib.sha256((snap / entry["file"]).read_bytes()).hexdigest()
+    assert manifest["quarter"] == QUARTER
+    assert manifest["schema_version"] == schema.SCHEMA_VERSION
+    assert manifest["created_at"].endswith("Z")
+    assert manifest["submissions"] == [
+        {"unit_code": "AFR", "submission_id": 7, "quarter": QUARTER},
+        {"unit_code": "CYB", "submission_id": 12, "quarter": QUARTER}]
+    assert json.loads((snap / "manifest.json").read_text()) == manifest
+    assert not [p for p in (tmp_path / QUARTER).iterdir() if p.name.startswith(".snapshot-tmp")]
+
+
+def test_parquet_rows_are_sorted_by_unit_and_key(tmp_path, config):
+    freeze_snapshot(FakeStore(units=("CYB", "AFR"), reverse_rows=True), QUARTER, tmp_path, config)
+    actuals = pq.read_table(tmp_path / QUARTER / "snapshot" / "Actuals.parquet").to_pandas()
+    assert list(actuals.columns) == ["unit_code", *schema.sheet("Actuals").column_names]
+    keys = list(zip(actuals["unit_code"], actuals["kpi_id"], actuals["period"]))
+    assert keys == sorted(keys)
+    assert keys[0] == ("AFR", "AFR-K1", "2026-Q1") and keys[-1] == ("CYB", "CYB-K4", "2026-Q3")
+
+
+def test_freeze_twice_same_content_leaves_files_untouched(tmp_path, config):
+    first = freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    snap = tmp_path / QUARTER / "snapshot"
+    before = _file_state(snap)
+    # same content, rows and units delivered in another order
+    second = freeze_snapshot(FakeStore(units=("CYB", "AFR"), reverse_rows=True), QUARTER, tmp_path, config)
+    assert second["content_sha256"] == first["content_sha256"]
+    assert second["created_at"] == first["created_at"]  # the existing manifest is returned
+    assert _file_state(snap) == before
+    assert not (tmp_path / QUARTER / "archive").exists()
+
+
+def test_parquet_bytes_are_deterministic(tmp_path, config):
+    a = freeze_snapshot(FakeStore(), QUARTER, tmp_path / "a", config)
+    b = freeze_snapshot(FakeStore(reverse_rows=True), QUARTER, tmp_path / "b", config)
+    assert {t: e["sha256"] for t, e in a["tables"].items()} == {t: e["sha256"] for t, e in b["tables"].items()}
+
+
+def _bump_first_actual(frames):
+    df = frames["Actuals"].copy()
+    df.loc[0, "value"] = df.loc[0, "value"] + 1
+    frames["Actuals"] = df
+
+
+def test_changed_store_refused_without_force(tmp_path, config):
+    first = freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    snap = tmp_path / QUARTER / "snapshot"
+    before = _file_state(snap)
+    with pytest.raises(PublishedError, match=r"2026-Q3 is already published.*--force"):
+        freeze_snapshot(FakeStore(edit=_bump_first_actual), QUARTER, tmp_path, config)
+    assert _file_state(snap) == before
+    assert read_manifest(snap)["content_sha256"] == first["content_sha256"]
+
+
+def test_changed_store_with_force_archives_the_old_snapshot(tmp_path, config):
+    first = freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    old_state = _file_state(tmp_path / QUARTER / "snapshot")
+    second = freeze_snapshot(FakeStore(edit=_bump_first_actual), QUARTER, tmp_path, config, force=True)
+    assert second["content_sha256"] != first["content_sha256"]
+    # only the changed table's content hash moved
+    changed = [t for t in first["tables"] if first["tables"][t]["content_sha256"] != second["tables"][t]["content_sha256"]]
+    assert changed == ["Actuals"]
+    archives = list((tmp_path / QUARTER / "archive").iterdir())
+    assert len(archives) == 1
+    archived = archives[0] / "snapshot"
+    assert {k: v[0] for k, v in _file_state(archived).items()} == {k: v[0] for k, v in old_state.items()}
+    assert read_manifest(archived)["content_sha256"] == first["content_sha256"]
+    assert read_manifest(tmp_path / QUARTER / "snapshot")["content_sha256"] == second["content_sha256"]
+    frames = load_snapshot(tmp_path / QUARTER / "snapshot")
+    assert frames["Actuals"].loc[0, "value"] == 81.0  # AFR-K1 2026-Q1 was 80
+
+
+def test_load_snapshot_round_trip(tmp_path, config):
+    store = FakeStore()
+    freeze_snapshot(store, QUARTER, tmp_path, config)
+    frames = load_snapshot(tmp_path / QUARTER / "snapshot")
+    assert set(frames) == {s.name for s in schema.DATA_SHEETS} | {"Unit"}
+    state = store.bureau_state(QUARTER)
+    for sh in schema.DATA_SHEETS:
+        got = frames[sh.name]
+        assert list(got.columns) == ["unit_code", *sh.column_names]
+        assert len(got) == len(state[sh.name])
+        assert table_content_sha256(got) == table_content_sha256(
+            state[sh.name].sort_values(["unit_code", *sh.key]).reset_index(drop=True))
+    assert frames["Budget"]["year"].dtype == "Int64"
+    assert frames["KPIs"]["target_value"].dtype == "float64"
+    risks = frames["Risks"]
+    assert risks["likelihood"].tolist() == [4, 4] and risks["unit_code"].tolist() == ["AFR", "CYB"]
+    assert frames["Unit"]["submission_id"].tolist() == [7, 12]
+    assert frames["Actuals"]["comment"].tolist() == [None] * 12
+
+
+def test_load_snapshot_detects_a_tampered_parquet(tmp_path, config):
+    freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    snap = tmp_path / QUARTER / "snapshot"
+    path = snap / "Actuals.parquet"
+    df = pq.read_table(path).to_pandas()
+    df.loc[0, "value"] = 9999.0  # a valid parquet file with one number changed
+    df.to_parquet(path, index=False)
+    with pytest.raises(SnapshotError, match="Actuals.parquet does not match its manifest"):
+        load_snapshot(snap)
+
+
+def test_load_snapshot_detects_a_missing_file_and_missing_manifest(tmp_path, config):
+    freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    snap = tmp_path / QUARTER / "snapshot"
+    (snap / "Risks.parquet").unlink()
+    with pytest.raises(SnapshotError, match="missing"):
+        load_snapshot(snap)
+    with pytest.raises(SnapshotError, match="no snapshot manifest"):
+        load_snapshot(tmp_path / "nowhere")
+
+
+def test_empty_store_freezes_empty_tables(tmp_path, config):
+    manifest = freeze_snapshot(FakeStore(units=()), QUARTER, tmp_path, config)
+    assert all(e["rows"] == 0 for e in manifest["tables"].values())
+    assert manifest["submissions"] == []
+    frames = load_snapshot(tmp_path / QUARTER / "snapshot")
+    assert list(frames["KPIs"].columns) == ["unit_code", *schema.sheet("KPIs").column_names]
+
+
+@pytest.mark.parametrize("quarter", ["2026-Q5", "../2026-Q3", "2026Q3", ""])
+def test_bad_quarter_is_refused_before_any_write(tmp_path, config, quarter):
+    store = FakeStore()
+    with pytest.raises(ValueError, match="not a quarter"):
+        freeze_snapshot(store, quarter, tmp_path, config)
+    assert store.calls == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_table_name_is_refused(tmp_path, config):
+    def add_bad(frames):
+        frames["../evil"] = pd.DataFrame({"unit_code": ["AFR"]})
+
+    with pytest.raises(ValueError, match="not a valid table name"):
+        freeze_snapshot(FakeStore(edit=add_bad), QUARTER, tmp_path, config)
+    assert not (tmp_path / QUARTER / "snapshot").exists()
