@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from typing import Mapping
 
 import pandas as pd
@@ -25,6 +26,25 @@ from rbm_utils.core.schema import period_from_index, period_index
 log = logging.getLogger(__name__)
 
 State = Mapping[str, pd.DataFrame]
+
+#: Environment variables that mark a process which must only read frozen tables: the batch's
+#: job process and its notebook kernel (``RBM_BATCH_JOB``, set by the publish runner) and a
+#: dashboard's Voila kernel (``RBM_FROZEN_ONLY``, set by ``rbm serve``).
+FROZEN_ONLY_ENV: tuple[str, ...] = ("RBM_BATCH_JOB", "RBM_FROZEN_ONLY")
+
+
+def ensure_may_compute() -> None:
+    """Raise RuntimeError inside a batch notebook run or a dashboard kernel: the quarter's
+    analysis is computed once by the batch, and those processes read its frozen tables.
+
+    >>> ensure_may_compute()  # an ordinary process may compute
+    """
+    marked = [name for name in FROZEN_ONLY_ENV if os.environ.get(name)]
+    if marked:
+        raise RuntimeError(
+            f"analyse() called in a process marked {', '.join(marked)} (a batch notebook run or a "
+            "dashboard kernel): read the frozen analysis beside the snapshot (outputs/<Q>/analysis/) "
+            "instead of recomputing the bureau")
 
 #: Tables published per unit by the batch (file stem -> key of :func:`analyse`).
 PUBLISHED_TABLES: dict[str, str] = {
@@ -58,7 +78,9 @@ def analyse(state: State, quarter: str, config: Config, previous_state: State | 
     ``previous_state`` (the bureau as it stood at the previous quarter) gives risk trends;
     without it the previous quarter's KPI statuses, verdicts and spending are recomputed from
     ``state`` as of the previous quarter, which is what the data now says about it.
+    Raises RuntimeError inside a batch notebook run or a dashboard kernel (:func:`ensure_may_compute`).
     """
+    ensure_may_compute()
     th = config.thresholds
     prev_q = previous_quarter(quarter)
     prev_state = previous_state if previous_state is not None else state
