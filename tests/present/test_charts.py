@@ -17,7 +17,9 @@ import pytest
 from rbm_utils.present import charts
 from rbm_utils.analytics import finance, kpi, linkages, pathway, risks
 from rbm_utils.core import schema
-from rbm_utils.present.charts import STATUS_COLORS
+from rbm_utils.core.text import escape_text
+from rbm_utils.present import labels
+from rbm_utils.present.labels import STATUS_COLORS
 from factories import minimal_unit
 
 Q = "2026-Q3"
@@ -50,8 +52,8 @@ def test_status_colors_come_from_kpi():
     for status, colour in kpi.STATUS_COLORS.items():
         assert STATUS_COLORS[status] == colour
     assert STATUS_COLORS[pathway.NO_KPI] == pathway.NODE_STATUS_COLORS[pathway.NO_KPI]
-    assert charts.status_color("on_track") == kpi.STATUS_COLORS["on_track"]
-    assert charts.status_color("nonsense") == charts.UNKNOWN_COLOR
+    assert labels.status_color("on_track") == kpi.STATUS_COLORS["on_track"]
+    assert labels.status_color("nonsense") == labels.UNKNOWN_COLOR
 
 
 # --------------------------------------------------------------------------- theory of change
@@ -177,7 +179,7 @@ def test_status_summary_stacked_bars():
     assert fig.layout.barmode == "stack"
     groups = sorted(["AFR", EVIL])  # rollup sorts the groups
     on = trace(fig, "On track")
-    assert list(on.y) == [charts.escape_text(g) for g in groups]
+    assert list(on.y) == [escape_text(g) for g in groups]
     assert list(on.x) == [2.0 if g == "AFR" else 0.0 for g in groups]
     assert list(trace(fig, "No data").x) == [0.0 if g == "AFR" else 1.0 for g in groups]
     afr = groups.index("AFR")
@@ -229,7 +231,7 @@ def test_burn_vs_delivery_quadrants():
         ("scatter", "Efficient"), ("scatter", "Slow start"), ("scatter", "Overspending for delivery")]
     eff = trace(fig, "Efficient")
     assert (list(eff.x), list(eff.y)) == ([0.5], [0.8])
-    assert eff.marker.color == charts.QUADRANT_COLORS["efficient"]
+    assert eff.marker.color == labels.QUADRANT_COLORS["efficient"]
     assert "Spent CHF 50 of CHF 100 (50%); 75% of the year elapsed" in eff.hovertext[0]
     assert_escaped(fig)
     shapes = fig.layout.shapes
@@ -256,7 +258,7 @@ def test_money_sankey_nodes_and_links():
     assert list(sk.node.label) == ["Regular budget", "AFR", "Cybersecurity", "AFR-O1"]
     assert list(sk.link.source) == [0, 1, 2] and list(sk.link.target) == [1, 2, 3]
     assert list(sk.link.value) == [100000.0] * 3
-    assert list(sk.node.color) == [charts.FLOW_KIND_COLORS[k] for k in charts.FLOW_KIND_ORDER]
+    assert list(sk.node.color) == [labels.FLOW_KIND_COLORS[k] for k in labels.FLOW_KIND_ORDER]
 
 
 def test_money_sankey_escapes_labels_and_keeps_same_names_apart():
@@ -400,4 +402,4 @@ def test_every_chart_on_sample_units():
     assert drawn == len(nodes)
     colours = {t.name: t.marker.color for t in toc.data if t.name not in ("Links", "Stalled link")}
     for status in set(nodes["status"]):
-        assert colours[charts.STATUS_LABELS[status]] == STATUS_COLORS[status]
+        assert colours[labels.STATUS_LABELS[status]] == STATUS_COLORS[status]

@@ -1,0 +1,107 @@
+"""Colours and words for every status code on screen: charts, notebook tables and dashboards.
+
+The codes themselves, their order and their plain words come from :mod:`rbm_utils.core.codes`;
+this module adds what only display needs (colours, legend order, the ``no_kpi`` of a result
+without KPIs, the dashboards' publication badges). Charts, the review notebooks' helpers and
+the dashboards all take their colours and words from here, so a legend, a table badge and a
+filter label always agree.
+
+Example:
+    >>> status_label("off_track"), status_color("off_track")
+    ('Off track', '#c0392b')
+    >>> STATUS_LEGEND_ORDER[-1], status_label("no_kpi"), status_color("nonsense") == UNKNOWN_COLOR
+    ('no_kpi', 'No KPI', True)
+    >>> RATING_ORDER, label("broken")
+    (('low', 'medium', 'high', 'critical'), 'Broken')
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rbm_utils.analytics.kpi import STATUS_COLORS as KPI_STATUS_COLORS
+from rbm_utils.analytics.pathway import NO_KPI, NODE_STATUS_COLORS
+from rbm_utils.core.codes import (
+    KPI_STATUS_LABELS,
+    KPI_STATUSES,
+    RISK_RATINGS,
+    VERDICTS,
+    KpiStatus,
+    RiskRating,
+    Verdict,
+)
+
+__all__ = [
+    "BADGE_COLORS", "FLOW_KIND_COLORS", "FLOW_KIND_ORDER", "KPI_STATUSES", "KpiStatus", "NO_KPI",
+    "QUADRANT_COLORS", "RATING_COLORS", "RATING_LABELS", "RATING_ORDER", "RiskRating", "STATUS_COLORS",
+    "STATUS_LABELS", "STATUS_LEGEND_ORDER", "UNKNOWN_COLOR", "VERDICT_COLORS", "VERDICT_LABELS", "Verdict",
+    "label", "status_color", "status_label",
+]
+
+#: Colour of a code the maps do not know.
+UNKNOWN_COLOR = "#7f7f7f"
+
+#: KPI status colours (the analytics' RAG map, one copy) plus ``no_kpi`` (a result with no KPI).
+STATUS_COLORS: dict[str, str] = {**KPI_STATUS_COLORS, NO_KPI: NODE_STATUS_COLORS[NO_KPI]}
+#: Legend words of each KPI status (:data:`rbm_utils.core.codes.KPI_STATUS_LABELS`) plus ``no_kpi``.
+STATUS_LABELS: dict[str, str] = {**KPI_STATUS_LABELS, NO_KPI: "No KPI"}
+#: KPI statuses in legend order (worst first, as :data:`rbm_utils.core.codes.KPI_STATUSES`), then ``no_kpi``.
+STATUS_LEGEND_ORDER: tuple[str, ...] = (*KPI_STATUSES, NO_KPI)
+
+#: Risk ratings low to critical (:data:`rbm_utils.core.codes.RISK_RATINGS`), their colours and words.
+RATING_ORDER: tuple[RiskRating, ...] = RISK_RATINGS
+RATING_COLORS: dict[str, str] = {"low": "#8cc084", "medium": "#f6d55c", "high": "#f0a30a", "critical": "#c0392b"}
+RATING_LABELS: dict[str, str] = {r: r.capitalize() for r in RISK_RATINGS}
+
+#: Assumption verdicts (:data:`rbm_utils.core.codes.VERDICTS`): colours and words.
+VERDICT_COLORS: dict[str, str] = {"holds": "#2e9e4f", "weakening": "#f0a30a", "broken": "#c0392b", "untested": "#9e9e9e"}
+VERDICT_LABELS: dict[str, str] = {v: v.capitalize() for v in VERDICTS}
+
+#: Quadrants of money spent against delivery (:func:`rbm_utils.analytics.finance.burn_vs_delivery`), legend order.
+QUADRANT_COLORS: dict[str, str] = {
+    "efficient": "#1b5e20",
+    "on plan": "#2e9e4f",
+    "front-loaded": "#f0a30a",
+    "slow start": "#f6d55c",
+    "delivery lagging": "#e8590c",
+    "overspending for delivery": "#c0392b",
+    "no budget": "#9e9e9e",
+    "no delivery data": "#b8c7d9",
+}
+
+#: Layers of the money flows (:func:`rbm_utils.analytics.finance.money_flows` kinds), in order, and their colours.
+FLOW_KIND_ORDER: tuple[str, ...] = ("source", "unit", "programme", "output")
+FLOW_KIND_COLORS: dict[str, str] = {"source": "#1f4e79", "unit": "#2e75b6", "programme": "#9dc3e6", "output": "#c9d9ea"}
+
+#: Publication badges of the dashboards' landing page (a review published, failed or not run).
+BADGE_COLORS: dict[str, str] = {"published": "#2e9e4f", "failed": "#c0392b", "not reviewed": "#9e9e9e"}
+
+_WORDS: dict[str, str] = {**RATING_LABELS, **VERDICT_LABELS, **STATUS_LABELS}
+
+
+def status_color(status: Any) -> str:
+    """Colour of a KPI status code (or ``no_kpi``); :data:`UNKNOWN_COLOR` when unknown.
+
+    >>> status_color("on_track"), status_color(None)
+    ('#2e9e4f', '#7f7f7f')
+    """
+    return STATUS_COLORS.get(str(status), UNKNOWN_COLOR) if status is not None else UNKNOWN_COLOR
+
+
+def status_label(status: Any) -> str:
+    """Legend word of a KPI status code; an unknown code is shown as it is ('unknown' when empty).
+
+    >>> status_label("target_met"), status_label("odd"), status_label("")
+    ('Target met', 'odd', 'unknown')
+    """
+    text = "" if status is None else str(status)
+    return STATUS_LABELS.get(text, text or "unknown")
+
+
+def label(code: Any) -> str:
+    """Plain word of any shared status code (KPI status, risk rating, verdict); the code itself otherwise.
+
+    >>> label("critical"), label("holds"), label("no_data"), label("spending_gap")
+    ('Critical', 'Holds', 'No data', 'spending_gap')
+    """
+    text = "" if code is None else str(code)
+    return _WORDS.get(text, text)
