@@ -1,0 +1,290 @@
+"""The typed model of ``parameters/workbench.yaml``: every section and key, with its type.
+
+Each section forbids keys it does not know, so a misspelt key is refused instead of silently
+ignored. :func:`settings_problem` turns pydantic's first error into one plain sentence that
+names the key path and, for an unknown key, the nearest valid key;
+:func:`rbm_utils.core.config.load_config` adds the file name.
+
+Example:
+    >>> s = Settings.model_validate({"units": [{"code": "AFR", "type": "region"}],
+    ...                              "thresholds": {"on_track": 0.85}})
+    >>> s.units[0].name, s.thresholds.on_track, s.thresholds.at_risk
+    ('AFR', 0.85, 0.7)
+    >>> from pydantic import ValidationError
+    >>> try:
+    ...     Settings.model_validate({"units": [{"code": "AFR", "type": "region"}], "thresholds": {"on_trak": 1}})
+    ... except ValidationError as exc:
+    ...     print(settings_problem(exc))
+    thresholds.on_trak is not a known setting; did you mean thresholds.on_track?
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from rbm_utils.core.quarters import Quarter, QuarterError
+from rbm_utils.core.schema import UNIT_CODE_RE
+
+#: The kinds of unit (same codes as ``schema.UNIT_TYPES``; a test keeps them equal).
+UnitType = Literal["region", "cluster"]
+
+
+def _number(value: Any) -> Any:
+    """Accept a finite int or float (not yes/no, not text)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PydanticCustomError("number", "a number")
+    if not math.isfinite(value):
+        raise PydanticCustomError("number", "a finite number")
+    return value
+
+
+def _whole(value: Any) -> Any:
+    """Accept an int (not yes/no, not text, not 2.5)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("whole_number", "a whole number")
+    return value
+
+
+#: A finite number; an int stays an int, a float a float.
+Number = Annotated[int | float, BeforeValidator(_number)]
+#: A whole number.
+Count = Annotated[int, BeforeValidator(_whole)]
+
+
+class Section(BaseModel):
+    """A block of settings: immutable, and an unknown key is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitSettings(Section):
+    """One unit under ``units:``; a blank optional key counts as absent; the name defaults to the code."""
+
+    code: StrictStr
+    type: UnitType
+    name: StrictStr = ""
+    approver_role: StrictStr = ""
+    approvers: tuple[StrictStr, ...] = ()
+    themes: tuple[StrictStr, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            optional = ("name", "approver_role", "approvers", "themes")
+            data = {k: v for k, v in data.items() if not (k in optional and v is None)}
+            if "name" not in data and isinstance(data.get("code"), str):
+                data["name"] = data["code"]
+        return data
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, code: str) -> str:
+        if not UNIT_CODE_RE.match(code):
+            raise PydanticCustomError("unit_code", "a unit code matching {pattern}", {"pattern": UNIT_CODE_RE.pattern})
+        return code
+
+
+class WorkbenchSettings(Section):
+    """``workbench:`` the bureau's name and currency."""
+
+    name: StrictStr = "RBM workbench"
+    currency: StrictStr = "CHF"
+
+
+class CalendarSettings(Section):
+    """``calendar:`` quarters written ``YYYY-Qn`` (kept as that text)."""
+
+    first_quarter: StrictStr = "2020-Q1"
+    current_quarter: StrictStr | None = None  # None: the first quarter
+
+    @field_validator("first_quarter", "current_quarter")
+    @classmethod
+    def _quarter(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(Quarter.parse(value))
+        except QuarterError:
+            raise PydanticCustomError("quarter", "a quarter like 2026-Q3") from None
+
+
+class StoreSettings(Section):
+    """``store:`` the SQLAlchemy URL of the store (relative SQLite paths: from the project root)."""
+
+    url: StrictStr = "sqlite:///data/rbm.sqlite"
+
+
+class ThresholdSettings(Section):
+    """``thresholds:`` the default rules of docs/rules.md."""
+
+    on_track: Annotated[Number, Field(ge=0)] = 0.9
+    at_risk: Annotated[Number, Field(ge=0)] = 0.7
+    no_data_quarters: Annotated[Count, Field(ge=1)] = 2
+    forecast_min_points: Annotated[Count, Field(ge=1)] = 3
+    assumption_margin: Annotated[Number, Field(ge=0)] = 0.10
+    risk_medium: Annotated[Count, Field(ge=1)] = 10
+    risk_high: Annotated[Count, Field(ge=1)] = 15
+    risk_critical: Annotated[Count, Field(ge=1)] = 20
+    execution_gap: Annotated[Number, Field(ge=0)] = 0.15
+    percent_scale_max: Annotated[Number, Field(gt=0)] = 100
+    activity_lag_points: Annotated[Number, Field(ge=0)] = 25
+    outlier_z: Annotated[Number, Field(gt=0)] = 3.5
+    outlier_min_points: Annotated[Count, Field(ge=1)] = 5
+
+
+class IngestSettings(Section):
+    """``ingest:`` limits applied before and while a workbook is read."""
+
+    max_file_mb: Annotated[Number, Field(gt=0)] = 50
+    max_zip_entries: Annotated[Count, Field(ge=1)] = 2000
+    max_uncompressed_mb: Annotated[Number, Field(gt=0)] = 200
+    max_compression_ratio: Annotated[Number, Field(gt=0)] = 200
+    max_rows_per_sheet: Annotated[Count, Field(ge=1)] = 200000
+    max_columns_per_sheet: Annotated[Count, Field(ge=1)] = 100
+    max_cells: Annotated[Count, Field(ge=1)] = 500000
+
+
+class Settings(Section):
+    """The whole file. Only ``units`` is required; a blank section counts as absent."""
+
+    workbench: WorkbenchSettings = WorkbenchSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    store: StoreSettings = StoreSettings()
+    units: Annotated[tuple[UnitSettings, ...], Field(min_length=1)]
+    thresholds: ThresholdSettings = ThresholdSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (k in cls.model_fields and k != "units" and v is None)}
+        return data
+
+    @field_validator("units")
+    @classmethod
+    def _unique_codes(cls, units: tuple[UnitSettings, ...]) -> tuple[UnitSettings, ...]:
+        seen: set[str] = set()
+        for u in units:
+            if u.code in seen:
+                raise PydanticCustomError("duplicate_unit", "unit {code} listed twice", {"code": u.code})
+            seen.add(u.code)
+        return units
+
+    @property
+    def current_quarter(self) -> str:
+        """The quarter under review (the first quarter when not set)."""
+        return self.calendar.current_quarter or self.calendar.first_quarter
+
+
+# --------------------------------------------------------------------------------------
+# plain messages
+# --------------------------------------------------------------------------------------
+
+#: What each pydantic error type expects, in words ("must be ...").
+_EXPECTED = {
+    "string_type": "text (put it in quotes)",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping of names to values",
+    "model_type": "a mapping of names to values",
+    "model_attributes_type": "a mapping of names to values",
+}
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """``('units', 2, 'code')`` -> ``units[2].code``.
+
+    >>> key_path(("thresholds", "on_track")), key_path(("units", 2, "themes", 0))
+    ('thresholds.on_track', 'units[2].themes[0]')
+    """
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) and out else (f".{part}" if out else str(part))
+    return out or "the top level"
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The settings model that holds the key at ``loc`` (None if not a model)."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        model = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _shown(value: Any) -> str:
+    """A short description of a value, never expanding a list or mapping (an alias bomb would)."""
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "empty"
+    if isinstance(value, (str, int, float, bool)):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return f"a {type(value).__name__}"
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """One sentence for the first problem of ``exc``: the key path and what is wrong.
+
+    Unknown keys come first (a misspelt key also makes its right spelling "missing"); one gets
+    the nearest valid key (``difflib``, ignoring case), or the list of valid keys.
+    """
+    errors = exc.errors(include_url=False)
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = tuple(err["loc"])
+    path = key_path(loc)
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        valid = list(model.model_fields) if model is not None else []
+        parent = key_path(loc[:-1]) if loc[:-1] else ""
+        lowered = {k.lower(): k for k in valid}
+        close = [lowered[k] for k in difflib.get_close_matches(str(loc[-1]).lower(), list(lowered), n=1)]
+        full = (lambda k: f"{parent}.{k}" if parent else k)  # noqa: E731
+        if close:
+            return f"{path} is not a known setting; did you mean {full(close[0])}?"
+        return f"{path} is not a known setting; known settings{' of ' + parent if parent else ''}: {', '.join(valid)}"
+    if kind == "invalid_key":
+        return f"{path} is not a valid key (keys are text)"
+    if kind == "missing":
+        return f"{path} is required"
+    if kind == "too_short" and loc == ("units",):
+        return "units: at least one unit is required"
+    if kind in ("number", "whole_number", "unit_code", "quarter"):
+        expected = err["msg"]
+    elif kind in _EXPECTED:
+        expected = _EXPECTED[kind]
+    elif kind == "literal_error":
+        expected = f"one of {ctx.get('expected')}"
+    elif kind in ("greater_than_equal", "greater_than"):
+        expected = f"{'at least' if kind == 'greater_than_equal' else 'more than'} {ctx.get('ge', ctx.get('gt'))}"
+    else:
+        return f"{path}: {err['msg']}"
+    return f"{path} must be {expected}, not {_shown(err.get('input'))}"
