@@ -25,6 +25,15 @@ KPI_STATUS_LABELS: dict[str, str] = {
     "target_met": "Target met",
     "not_started": "Not started",
 }
+#: Each KPI status in words, for sentences (review agenda, results statement).
+KPI_STATUS_WORDS: dict[str, str] = {
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "off_track": "off track",
+    "target_met": "target met",
+    "no_data": "no recent data",
+    "not_started": "not started (no progress expected yet)",
+}
 
 #: Verdict of an assumption test in a quarter.
 Verdict = Literal["holds", "weakening", "broken", "untested"]

@@ -1,10 +1,13 @@
-"""Cells and text: the one test of an empty cell, cell-to-text and cell-to-number, HTML escaping.
+"""Cells and text: the one test of an empty cell, cell-to-text and cell-to-number (one cell or a
+whole column), figures in words, HTML and Markdown escaping.
 
 Example:
     >>> is_blank(None), is_blank(" \\u00a0"), is_blank(float("nan")), is_blank(0)
     (True, True, True, False)
     >>> cell_text("  AFR "), cell_number("2.5"), escape_text("<b>")
     ('AFR', 2.5, '&lt;b&gt;')
+    >>> fmt_number(1234.5), fmt_share(0.456)
+    ('1,234.5', '46%')
 """
 from __future__ import annotations
 
@@ -18,6 +21,15 @@ import pandas as pd
 #: Characters that look like a space (no-break, thin, zero-width, BOM): a cell of only these is empty.
 SPACE_LIKE = "\u00a0\u2007\u202f\u2009\u200a\u200b\ufeff"
 _SPACES = dict.fromkeys(map(ord, SPACE_LIKE), " ")
+
+
+def plain_spaces(text: str) -> str:
+    """Every look-alike space of :data:`SPACE_LIKE` turned into a plain space (nothing stripped).
+
+    >>> plain_spaces("12\\u00a0500\\u200b")
+    '12 500 '
+    """
+    return text.translate(_SPACES)
 
 
 def is_missing(value: Any) -> bool:
@@ -90,3 +102,67 @@ def escape_text(value: Any) -> str:
     if is_missing(value):
         return ""
     return html.escape(str(value), quote=True)
+
+
+def text_column(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`cell_text`: each cell as stripped ``str``, '' where blank (same index).
+
+    >>> text_column(pd.Series([" a ", None, "\\u200b", 3])).tolist()
+    ['a', '', '', '3']
+    """
+    s = values.astype(object)
+    out = s.where(s.notna(), "").astype(str).str.strip()
+    return out.where(~blank_mask(out), "")
+
+
+def number_column(values: pd.Series) -> pd.Series:
+    """A column as float64, anything that is not a number as NaN (same index).
+
+    >>> number_column(pd.Series(["2.5", None, "x", 4])).tolist()[::3]
+    [2.5, 4.0]
+    """
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def fmt_number(value: Any, measure: str = "number", currency: str = "CHF") -> str:
+    """A figure in words-friendly form: thousands separators, at most two decimals, the unit of
+    the measure (``percent``: a % sign, ``currency``: the currency first). '' when missing.
+
+    >>> fmt_number(1234.5), fmt_number(45.25, "percent"), fmt_number(12000, "currency", "CHF")
+    ('1,234.5', '45.25%', 'CHF 12,000')
+    """
+    v = cell_number(value)
+    if math.isnan(v):
+        return ""
+    if abs(v - round(v)) < 1e-6:
+        text = f"{round(v):,}"
+    else:
+        text = f"{v:,.2f}".rstrip("0").rstrip(".")
+    if measure == "percent":
+        return text + "%"
+    if measure == "currency":
+        return f"{currency} {text}"
+    return text
+
+
+def fmt_share(value: Any) -> str:
+    """A share (0.456) as a whole percentage ('46%'); '' when missing.
+
+    >>> fmt_share(0.456), fmt_share(None)
+    ('46%', '')
+    """
+    v = cell_number(value)
+    return "" if math.isnan(v) else f"{v * 100:.0f}%"
+
+
+def markdown_text(value: Any) -> str:
+    """Free text made inert for Markdown: one line, HTML special characters as entities (a
+    Markdown renderer shows them as text), backslash, brackets and backticks escaped.
+
+    >>> markdown_text("  <b>[link](x)</b>\\n`code` ")
+    '&lt;b&gt;\\\\[link\\\\](x)&lt;/b&gt; \\\\`code\\\\`'
+    """
+    text = html.escape(" ".join(cell_text(value).split()), quote=False)
+    for ch in ("\\", "[", "]", "`"):
+        text = text.replace(ch, "\\" + ch)
+    return text
