@@ -1,7 +1,7 @@
 """Assumption tests: each causal assumption of the theory of change checked against actuals,
 quarter by quarter, with the figures behind every verdict.
 
-Verdicts (``schema.VERDICTS``): ``holds``, ``weakening``, ``broken``, ``untested``.
+Verdicts (``rbm_utils.core.codes.VERDICTS``): ``holds``, ``weakening``, ``broken``, ``untested``.
 Tests (``schema.ASSUMPTION_TESTS``), with m = ``assumption_margin`` (0.10):
 
 - ``min_ratio``: observed = current(kpi) / current(reference_kpi) at the period;
@@ -24,7 +24,7 @@ Figures are compared after rounding to 9 decimals.
 
 Example:
     >>> import pandas as pd
-    >>> from rbm_utils import schema
+    >>> from rbm_utils.core import schema
     >>> a = schema.conform("Assumptions", pd.DataFrame({"unit_code": ["AFR"], "assumption_id": ["AS1"],
     ...     "test": ["min_value"], "kpi_id": ["K1"], "threshold": [100]}), with_unit=True)
     >>> series = pd.DataFrame({"unit_code": ["AFR"], "kpi_id": ["K1"], "period": ["2026-Q3"],
@@ -44,15 +44,19 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from rbm_utils.analytics.frames import sheet_frame as _sheet
+from rbm_utils.analytics.frames import thresholds as _thresholds
 from rbm_utils.core import schema
-from rbm_utils.analytics.frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text, period_idx as _period_idx
+from rbm_utils.core.codes import VERDICTS, Verdict
+from rbm_utils.core.quarters import Quarter, QuarterLike, index_of, text_of
+from rbm_utils.core.text import text_column as _text
 
 log = logging.getLogger(__name__)
 
 THRESHOLD_TESTS = ("min_ratio", "min_value", "min_achievement")
 _DECIMALS = 9
 #: Verdicts that can worsen, best first (``untested`` is outside the order).
-VERDICT_RANK = {"holds": 0, "weakening": 1, "broken": 2}
+VERDICT_RANK: dict[Verdict, int] = {"holds": 0, "weakening": 1, "broken": 2}
 
 TEST_COLUMNS = [
     "unit_code", "assumption_id", "period", "test", "kpi_id", "reference_kpi_id", "observed", "threshold",
@@ -107,7 +111,7 @@ def _series_frame(series: pd.DataFrame | None, qidx: int, wanted: pd.DataFrame) 
     s = series[["unit_code", "kpi_id", "period", "reported", "current", "achievement"]]
     s = s.assign(kpi_id=_text(s["kpi_id"]))
     s = s.merge(wanted.drop_duplicates(), on=["unit_code", "kpi_id"], how="inner")
-    s = s.assign(pidx=_period_idx(s["period"]), reported=s["reported"].fillna(False).astype(bool),
+    s = s.assign(pidx=index_of(s["period"]), reported=s["reported"].fillna(False).astype(bool),
                  current=pd.to_numeric(s["current"], errors="coerce").astype("float64"),
                  achievement=pd.to_numeric(s["achievement"], errors="coerce").astype("float64"))
     s = s[s["pidx"] <= qidx].sort_values(["unit_code", "kpi_id", "pidx"], kind="stable").reset_index(drop=True)
@@ -134,7 +138,7 @@ def _kpi_directions(state: Mapping[str, pd.DataFrame], progress: pd.DataFrame | 
 
 def assumption_tests(
     state: Mapping[str, pd.DataFrame],
-    quarter: str,
+    quarter: QuarterLike,
     series: pd.DataFrame | None,
     progress: pd.DataFrame | None = None,
     thresholds: Mapping[str, float] | None = None,
@@ -153,11 +157,12 @@ def assumption_tests(
     >>> assumption_tests({}, "2026-Q3", None).empty
     True
     """
+    q = Quarter.parse(quarter)
     t = _thresholds(thresholds)
     margin = float(t["assumption_margin"])
     nq = int(t["no_data_quarters"])
     mtext = f"{margin:.0%}"
-    qidx = schema.period_index(quarter)
+    qidx = q.index
     a = _sheet(state, "Assumptions")
     if a.empty:
         return pd.DataFrame(columns=TEST_COLUMNS)
@@ -173,12 +178,12 @@ def assumption_tests(
 
     def at_quarter(rows: pd.DataFrame, verdicts, explanations) -> None:
         if len(rows):
-            single.append(rows.assign(period=quarter, observed=np.nan, verdict=list(verdicts),
+            single.append(rows.assign(period=str(q), observed=np.nan, verdict=list(verdicts),
                                       explanation=list(explanations)))
 
     # manual tests
     man = a[a["test"] == "manual"]
-    mv = man["manual_verdict"].where(man["manual_verdict"].isin(schema.VERDICTS), "untested")
+    mv = man["manual_verdict"].where(man["manual_verdict"].isin(VERDICTS), "untested")
     at_quarter(man, mv, [
         (f"officer's verdict: {v}; " if v != "untested" else "no verdict recorded; ")
         + (f"evidence: {e}" if e else "no evidence given")
@@ -216,7 +221,7 @@ def assumption_tests(
     never = auto.merge(seen, on=["unit_code", "assumption_id"], how="left", indicator=True)
     never = never[never["_merge"] == "left_only"].drop(columns="_merge")
     at_quarter(never, ["untested"] * len(never),
-               [f"no value of {k} reported up to {quarter}" for k in never["kpi_id"]])
+               [f"no value of {k} reported up to {q}" for k in never["kpi_id"]])
 
     if not rows.empty:
         ref = s[["unit_code", "kpi_id", "pidx", "current", "last_rep"]].rename(
@@ -224,7 +229,7 @@ def assumption_tests(
         rows = rows.merge(ref, on=["unit_code", "reference_kpi_id", "pidx"], how="left")
         rows = rows.merge(_kpi_directions(state, progress), on=["unit_code", "kpi_id"], how="left")
         rows = _judge(rows, margin, nq, mtext)
-        rows["period"] = [schema.period_from_index(int(i)) for i in rows["pidx"]]
+        rows["period"] = text_of(rows["pidx"].to_numpy(dtype=float))
         tested = [rows]
     else:
         tested = []
@@ -271,7 +276,7 @@ def _judge(rows: pd.DataFrame, margin: float, nq: int, mtext: str) -> pd.DataFra
 
     explanations = []
     for i, (v, tst, k, rk, p) in enumerate(zip(verdict, test, rows["kpi_id"], rows["reference_kpi_id"], pidx)):
-        period = schema.period_from_index(int(p))
+        period = str(Quarter.from_index(int(p)))
         o, th = observed[i], thr[i]
         upper = th + margin * abs(th) if not nd[i] else np.nan
         if tst == "non_decreasing":
@@ -281,7 +286,7 @@ def _judge(rows: pd.DataFrame, margin: float, nq: int, mtext: str) -> pd.DataFra
             if np.isnan(prev[i]):
                 explanations.append(f"first report of {k} at {period}: nothing earlier to compare with")
                 continue
-            pp = schema.period_from_index(int(rows["prev_pidx"].iat[i]))
+            pp = str(Quarter.from_index(int(rows["prev_pidx"].iat[i])))
             dirn = "decrease" if decrease[i] else "increase"
             head = (f"{k} went from {fmt(prev[i])} ({pp}) to {fmt(cur[i])} ({period}), "
                     f"a change of {'+' if change[i] > 0 else ''}{fmt(change[i])}")
@@ -319,7 +324,7 @@ def _judge(rows: pd.DataFrame, margin: float, nq: int, mtext: str) -> pd.DataFra
 
 
 def assumption_changes(
-    tests: pd.DataFrame, quarter: str, previous: pd.DataFrame | None = None
+    tests: pd.DataFrame, quarter: QuarterLike, previous: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Verdict at ``quarter`` against the previous quarter, one row per assumption tested at
     ``quarter``. Columns :data:`CHANGE_COLUMNS`.
@@ -332,10 +337,11 @@ def assumption_changes(
     >>> assumption_changes(assumption_tests({}, "2026-Q3", None), "2026-Q3").empty
     True
     """
-    prev_q = schema.period_from_index(schema.period_index(quarter) - 1)
+    q = Quarter.parse(quarter)
+    prev_q = str(q.previous)
     if tests.empty:
         return pd.DataFrame(columns=CHANGE_COLUMNS)
-    cur = tests[tests["period"] == quarter]
+    cur = tests[tests["period"] == str(q)]
     src = tests if previous is None else previous
     prev = src[src["period"] == prev_q][["unit_code", "assumption_id", "verdict"]]
     prev = prev.drop_duplicates(["unit_code", "assumption_id"], keep="last").rename(columns={"verdict": "previous_verdict"})
@@ -374,7 +380,7 @@ def learning_log(history: Mapping[str, Mapping[str, pd.DataFrame]] | pd.DataFram
         "verdict": long.get("verdict"), "evidence": long.get("evidence"), "review_note": _text(long["review_note"]),
     })
     df = df[df["review_note"] != ""]
-    df = df.assign(_q=_period_idx(df["quarter"])).sort_values(["unit_code", "assumption_id", "_q"], kind="stable")
+    df = df.assign(_q=index_of(df["quarter"])).sort_values(["unit_code", "assumption_id", "_q"], kind="stable")
     df = df.drop_duplicates(["unit_code", "assumption_id", "quarter"], keep="last")
     if changed_only:
         norm = df["review_note"].str.replace(r"\s+", " ", regex=True)

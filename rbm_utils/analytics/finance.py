@@ -13,7 +13,7 @@ Rules (docs/rules.md, section "Money and people"), for a quarter ``Y-Qn``:
 
 Example:
     >>> import pandas as pd
-    >>> from rbm_utils import schema
+    >>> from rbm_utils.core import schema
     >>> b = schema.conform("Budget", pd.DataFrame({"unit_code": ["AFR"], "result_id": ["O1"],
     ...     "funding_source": ["RB"], "year": [2026], "amount": [1000.0]}), with_unit=True)
     >>> e = schema.conform("Expenditure", pd.DataFrame({"unit_code": ["AFR"], "result_id": ["O1"],
@@ -30,8 +30,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rbm_utils.core import schema
-from rbm_utils.analytics.frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text, num as _num, period_idx as _period_idx
+from rbm_utils.analytics.frames import sheet_frame as _sheet
+from rbm_utils.analytics.frames import thresholds as _thresholds
+from rbm_utils.core.quarters import Quarter, QuarterLike, index_of
+from rbm_utils.core.text import number_column as _num
+from rbm_utils.core.text import text_column as _text
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +74,11 @@ def _div(a: pd.Series, b: pd.Series) -> pd.Series:
 _KEYS = ["unit_code", "result_id", "funding_source"]
 
 
-def _spent_lines(state: Mapping[str, pd.DataFrame], quarter: str) -> pd.DataFrame:
+def _spent_lines(state: Mapping[str, pd.DataFrame], quarter: Quarter) -> pd.DataFrame:
     """Expenditure rows up to ``quarter`` with a float amount and staff months, and the year."""
-    qidx = schema.period_index(quarter)
+    qidx = quarter.index
     e = _sheet(state, "Expenditure")
-    pidx = _period_idx(e["period"])
+    pidx = index_of(e["period"])
     out = pd.DataFrame({
         "unit_code": e["unit_code"], "result_id": _text(e["result_id"]),
         "funding_source": _text(e["funding_source"]), "pidx": pidx,
@@ -102,7 +105,7 @@ def _add_rates(df: pd.DataFrame, quarter_number: pd.Series, thresholds: dict[str
 
 
 def money_by_output(
-    state: Mapping[str, pd.DataFrame], quarter: str, thresholds: Mapping[str, float] | None = None
+    state: Mapping[str, pd.DataFrame], quarter: QuarterLike, thresholds: Mapping[str, float] | None = None
 ) -> pd.DataFrame:
     """Budget, spending and staff months per unit, output (result_id) and funding source as of
     ``quarter``, columns :data:`MONEY_COLUMNS` (rules in the module docstring).
@@ -114,17 +117,16 @@ def money_by_output(
     >>> money_by_output({}, "2026-Q3").empty
     True
     """
+    q = Quarter.parse(quarter)
     t = _thresholds(thresholds)
-    year, qn = schema.parse_period(quarter) or (None, None)
-    if year is None:
-        raise ValueError(f"not a period (YYYY-Qn): {quarter!r}")
+    year, qn = q.year, q.q
     b = _sheet(state, "Budget")
     bl = pd.DataFrame({
         "unit_code": b["unit_code"], "result_id": _text(b["result_id"]), "funding_source": _text(b["funding_source"]),
         "year": _num(b["year"]), "amount": _num(b["amount"]).fillna(0.0), "staff": _num(b["staff_months"]).fillna(0.0),
     })
     bl = bl[bl["year"] <= year]
-    el = _spent_lines(state, quarter)
+    el = _spent_lines(state, q)
 
     def sums(df: pd.DataFrame, this_year: pd.Series, names: tuple[str, str, str, str]) -> pd.DataFrame:
         y = df[this_year]
@@ -150,7 +152,7 @@ def money_by_output(
     res = res.drop_duplicates(["unit_code", "result_id"])
     money = money.merge(res, on=["unit_code", "result_id"], how="left")
     money[["programme", "title"]] = money[["programme", "title"]].fillna("")
-    money["quarter"] = quarter
+    money["quarter"] = str(q)
     money = _add_rates(money, pd.Series(qn, index=money.index), t)
     return money[MONEY_COLUMNS].sort_values(_KEYS, kind="stable").reset_index(drop=True)
 
@@ -172,7 +174,7 @@ def money_totals(
         return pd.DataFrame(columns=cols)
     keys = ["quarter", *[c for c in by if c != "quarter"]]
     out = money.groupby(keys, sort=True, dropna=False)[MONEY_SUMS].sum().reset_index()
-    qn = out["quarter"].map(lambda q: schema.parse_period(q)[1])
+    qn = index_of(out["quarter"]) % 4 + 1
     out = _add_rates(out, qn, t)
     return out[["quarter", *[c for c in by if c != "quarter"], *MONEY_SUMS, *MONEY_RATES]]
 
@@ -265,7 +267,7 @@ def burn_vs_delivery(
 
 
 def cost_per_result(
-    state: Mapping[str, pd.DataFrame], quarter: str, progress: pd.DataFrame
+    state: Mapping[str, pd.DataFrame], quarter: QuarterLike, progress: pd.DataFrame
 ) -> pd.DataFrame:
     """Cost per unit of result, one row per KPI used, columns :data:`COST_COLUMNS`.
 
@@ -285,9 +287,10 @@ def cost_per_result(
     >>> cost_per_result({}, "2026-Q3", pd.DataFrame()).empty
     True
     """
+    q = Quarter.parse(quarter)
     if progress is None or progress.empty:
         return pd.DataFrame(columns=COST_COLUMNS)
-    el = _spent_lines(state, quarter)
+    el = _spent_lines(state, q)
     by_output = el.groupby(["unit_code", "result_id"])["amount"].sum().rename("spent_output").reset_index()
     by_unit = el.groupby("unit_code")["amount"].sum().rename("spent_unit").reset_index()
     p = progress[(progress["measure"] == "number") & (progress["direction"] == "increase")
@@ -307,7 +310,7 @@ def cost_per_result(
 
 
 def money_flows(
-    state: Mapping[str, pd.DataFrame], quarter: str, measure: str = "budget_year"
+    state: Mapping[str, pd.DataFrame], quarter: QuarterLike, measure: str = "budget_year"
 ) -> pd.DataFrame:
     """Links of a Sankey diagram funding source -> unit -> programme -> output, columns
     :data:`FLOW_COLUMNS`. ``measure`` is one of :data:`FLOW_MEASURES` (a column of

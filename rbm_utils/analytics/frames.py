@@ -1,18 +1,24 @@
 """Small helpers every analytics module shares (one copy, not one per module).
 
+Cells and columns as text or numbers come from :mod:`rbm_utils.core.text`, quarter indexes of a
+period column from :mod:`rbm_utils.core.quarters`; here only what is about a bureau state.
+
 Example:
-    >>> text(pd.Series([" a ", None])).tolist()
-    ['a', '']
+    >>> match_key(pd.Series([" Digital  Skills ", None])).tolist()
+    ['digital skills', '']
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
 from rbm_utils.core import schema
 from rbm_utils.core.config import DEFAULT_THRESHOLDS
+from rbm_utils.core.text import text_column
+
+#: Two computed figures closer than this are equal (floating-point noise, not a change).
+TOLERANCE = 1e-9
 
 
 def thresholds(overrides: Mapping[str, float] | None) -> dict[str, float]:
@@ -26,29 +32,34 @@ def sheet_frame(state: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
     return schema.empty_frame(name, with_unit=True) if df is None else df
 
 
-def text(s: pd.Series) -> pd.Series:
-    """A text column as plain str, blanks as ''."""
-    return s.astype(object).where(s.notna(), "").astype(str).str.strip()
-
-
 def match_key(s: pd.Series) -> pd.Series:
     """Matching key: trimmed, inner whitespace collapsed, case folded."""
-    return text(s).str.replace(r"\s+", " ", regex=True).str.casefold()
+    return text_column(s).str.replace(r"\s+", " ", regex=True).str.casefold()
 
 
-def period_idx(s: pd.Series) -> pd.Series:
-    """Period index of each cell (NaN where not a period); parses each distinct value once.
+def conformed_sheet(state: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    """A sheet of a bureau state conformed to the contract (a new frame; empty when absent).
 
-    >>> period_idx(pd.Series(["2026-Q1", "x"])).tolist()[0] == schema.period_index("2026-Q1")
-    True
+    >>> list(conformed_sheet({}, "Milestones").columns)
+    ['unit_code', 'kpi_id', 'period', 'target_value']
     """
-    mapping = {}
-    for u in pd.unique(s.astype(object)):
-        p = schema.parse_period(u) if isinstance(u, str) else None
-        mapping[u] = float(p[0] * 4 + p[1] - 1) if p else np.nan
-    return s.astype(object).map(mapping).astype("float64")
+    df = state.get(name)
+    if df is None:
+        return schema.empty_frame(name, with_unit=True)
+    return schema.conform(name, df, with_unit=True)
 
 
-def num(s: pd.Series) -> pd.Series:
-    """A column as float64, anything not a number as NaN."""
-    return pd.to_numeric(s, errors="coerce").astype("float64")
+def column(df: pd.DataFrame, name: str, default: object = None) -> pd.Series:
+    """Column ``name`` of ``df``, or a column of ``default`` when ``df`` has none (same index).
+
+    >>> column(pd.DataFrame({"a": [1]}), "b", "x").tolist()
+    ['x']
+    """
+    if name in df.columns:
+        return df[name]
+    return pd.Series([default] * len(df), index=df.index, dtype=object)
+
+
+def column_text(df: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` of ``df`` as stripped text, '' where blank or absent."""
+    return text_column(column(df, name))

@@ -5,7 +5,7 @@ References are matched ignoring case and repeated spaces ("q3/2 " is "Q3/2").
 
 Example:
     >>> import pandas as pd
-    >>> from rbm_utils import schema
+    >>> from rbm_utils.core import schema
     >>> links = schema.conform("Linkages", pd.DataFrame({"unit_code": ["AFR", "CYB"],
     ...     "result_id": ["AFR-O1", "CYB-O1"], "body": ["ITU-T", "ITU-T"], "reference": ["SG17", "SG17"]}),
     ...     with_unit=True)
@@ -19,7 +19,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from rbm_utils.analytics.frames import sheet_frame as _sheet, text as _text, match_key as _key
+from rbm_utils.analytics.frames import match_key as _key
+from rbm_utils.analytics.frames import sheet_frame as _sheet
+from rbm_utils.core.text import text_column as _text
 
 log = logging.getLogger(__name__)
 

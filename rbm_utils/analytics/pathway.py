@@ -7,7 +7,7 @@ pathway"). Plain pandas, no graph library.
 
 Example:
     >>> import pandas as pd
-    >>> from rbm_utils import schema
+    >>> from rbm_utils.core import schema
     >>> res = schema.conform("Results", pd.DataFrame({"unit_code": ["AFR", "AFR"],
     ...     "result_id": ["O1", "R1"], "level": ["output", "reach"], "title": ["Trainings", "People"],
     ...     "contributes_to": ["R1", None]}), with_unit=True)
@@ -25,14 +25,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from rbm_utils.analytics.kpi import STATUS_COLORS
 from rbm_utils.core import schema
-from rbm_utils.analytics.kpi import STATUS_COLORS, STATUS_LABELS, STATUS_ORDER
+from rbm_utils.core.codes import KPI_STATUS_LABELS, KPI_STATUSES
 
 log = logging.getLogger(__name__)
 
 #: Status of a result with no KPI.
 NO_KPI = "no_kpi"
-NODE_STATUS_LABELS: dict[str, str] = {**STATUS_LABELS, NO_KPI: "No KPI"}
+NODE_STATUS_LABELS: dict[str, str] = {**KPI_STATUS_LABELS, NO_KPI: "No KPI"}
 NODE_STATUS_COLORS: dict[str, str] = {**STATUS_COLORS, NO_KPI: "#e6e6e6"}
 
 NODE_COLUMNS: tuple[str, ...] = ("unit_code", "result_id", "level", "title", "n_kpis", "status")
@@ -55,7 +56,7 @@ def _results(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def worst_status(statuses: pd.Series) -> str:
-    """The worst status by :data:`STATUS_ORDER`, ignoring ``not_started`` unless all are;
+    """The worst status by :data:`rbm_utils.core.codes.KPI_STATUSES`, ignoring ``not_started`` unless all are;
     ``no_kpi`` for no status at all.
 
     >>> worst_status(pd.Series(["on_track", "not_started", "at_risk"]))
@@ -63,14 +64,14 @@ def worst_status(statuses: pd.Series) -> str:
     >>> worst_status(pd.Series(["not_started", "not_started"]))
     'not_started'
     """
-    rank = statuses.map({s: i for i, s in enumerate(STATUS_ORDER)}).dropna()
-    return STATUS_ORDER[int(rank.min())] if len(rank) else NO_KPI
+    rank = statuses.map({s: i for i, s in enumerate(KPI_STATUSES)}).dropna()
+    return KPI_STATUSES[int(rank.min())] if len(rank) else NO_KPI
 
 
 def pathway(state: Mapping[str, pd.DataFrame], progress: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Nodes (columns :data:`NODE_COLUMNS`) and edges (:data:`EDGE_COLUMNS`) of every unit's
     theory of change in ``state``, with each result's status taken from ``progress``
-    (:func:`rbm_utils.analytics.kpi.kpi_progress`): the worst status of its KPIs by STATUS_ORDER,
+    (:func:`rbm_utils.analytics.kpi.kpi_progress`): the worst status of its KPIs by KPI_STATUSES,
     ``not_started`` only if all its KPIs are, ``no_kpi`` when it has none.
 
     Edges come from ``contributes_to`` (ids separated by ``;``); links to a result that the
@@ -78,9 +79,9 @@ def pathway(state: Mapping[str, pd.DataFrame], progress: pd.DataFrame) -> tuple[
     """
     res = _results(state)
     prog = progress.loc[:, ["unit_code", "result_id", "status"]].astype(object)
-    # STATUS_ORDER is worst first and ends with not_started, so the minimum rank already
+    # KPI_STATUSES is worst first and ends with not_started, so the minimum rank already
     # ignores not_started unless every KPI of the result is not started.
-    rank = prog["status"].map({s: i for i, s in enumerate(STATUS_ORDER)})
+    rank = prog["status"].map({s: i for i, s in enumerate(KPI_STATUSES)})
     per = (prog.assign(_rank=rank)
            .groupby(["unit_code", "result_id"], sort=False, dropna=False)
            .agg(n_kpis=("status", "size"), _rank=("_rank", "min"))
@@ -88,7 +89,7 @@ def pathway(state: Mapping[str, pd.DataFrame], progress: pd.DataFrame) -> tuple[
     nodes = res[["unit_code", "result_id", "level", "title"]].merge(per, on=["unit_code", "result_id"], how="left")
     n_kpis = nodes["n_kpis"].fillna(0).to_numpy(dtype=np.int64)
     ranks = nodes["_rank"].to_numpy(dtype=float)
-    status = np.array([STATUS_ORDER[int(r)] if np.isfinite(r) else NO_KPI for r in ranks], dtype=object)
+    status = np.array([KPI_STATUSES[int(r)] if np.isfinite(r) else NO_KPI for r in ranks], dtype=object)
     nodes = nodes.drop(columns=["n_kpis", "_rank"]).assign(n_kpis=n_kpis, status=status)
     nodes = nodes.loc[:, list(NODE_COLUMNS)].reset_index(drop=True)
 
@@ -153,9 +154,9 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
     targets: dict[tuple, list] = {}
     for u, s, t in edges[list(EDGE_COLUMNS)].itertuples(index=False):
         targets.setdefault((u, s), []).append((u, t))
-    for (unit, x), grp in sorted(out.groupby(["unit_code", "x"], sort=False).groups.items(),
+    for (unit, _x), grp in sorted(out.groupby(["unit_code", "x"], sort=False).groups.items(),
                                  key=lambda kv: (str(kv[0][0]), -kv[0][1])):
-        def _key(i: int) -> tuple:
+        def _key(i: int, unit: str = unit) -> tuple:
             rid = out.at[i, "result_id"]
             ys = [pos[t] for t in targets.get((unit, rid), ()) if t in pos]
             return (float(np.mean(ys)) if ys else 2.0, str(rid))

@@ -13,7 +13,7 @@ Rules (docs/rules.md, section "Risks"):
 
 Example:
     >>> import pandas as pd
-    >>> from rbm_utils import schema
+    >>> from rbm_utils.core import schema
     >>> risks = schema.conform("Risks", pd.DataFrame({"unit_code": ["AFR"], "risk_id": ["R1"],
     ...     "title": ["Funding gap"], "likelihood": [3], "impact": [5], "status": ["open"]}),
     ...     with_unit=True)
@@ -30,12 +30,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from rbm_utils.core import schema
-from rbm_utils.analytics.frames import thresholds as _thresholds, sheet_frame as _sheet, text as _text
+from rbm_utils.analytics.frames import sheet_frame as _sheet
+from rbm_utils.analytics.frames import thresholds as _thresholds
+from rbm_utils.core.codes import RISK_RATINGS
+from rbm_utils.core.quarters import Quarter, QuarterLike
+from rbm_utils.core.text import text_column as _text
 
 log = logging.getLogger(__name__)
 
-RATINGS = ("low", "medium", "high", "critical")
 TRENDS = ("new", "up", "down", "same", "closed")
 OPEN_STATUSES = ("open", "monitoring")
 
@@ -50,22 +52,6 @@ RED_FLAG_COLUMNS = [
     "unit_code", "risk_id", "title", "owner", "category", "result_id", "status", "score", "rating",
     "n_reasons", "reasons",
 ]
-
-_QUARTER_END = {1: (3, 31), 2: (6, 30), 3: (9, 30), 4: (12, 31)}
-
-
-def quarter_end(quarter: str) -> dt.date:
-    """Last calendar day of a quarter.
-
-    >>> quarter_end("2026-Q3")
-    datetime.date(2026, 9, 30)
-    """
-    p = schema.parse_period(quarter)
-    if p is None:
-        raise ValueError(f"not a period (YYYY-Qn): {quarter!r}")
-    month, day = _QUARTER_END[p[1]]
-    return dt.date(p[0], month, day)
-
 
 def rate(score: pd.Series, thresholds: Mapping[str, float] | None = None) -> pd.Series:
     """Rating of each score: low / medium / high / critical ('' when the score is missing).
@@ -84,7 +70,7 @@ def rate(score: pd.Series, thresholds: Mapping[str, float] | None = None) -> pd.
 
 def risk_register(
     state: Mapping[str, pd.DataFrame],
-    quarter: str,
+    quarter: QuarterLike,
     previous_state: Mapping[str, pd.DataFrame] | None = None,
     thresholds: Mapping[str, float] | None = None,
     today: dt.date | str | None = None,
@@ -99,6 +85,7 @@ def risk_register(
     >>> risk_register({}, "2026-Q3").empty
     True
     """
+    q = Quarter.parse(quarter)
     t = _thresholds(thresholds)
     risks = _sheet(state, "Risks")
     out = risks.copy()
@@ -110,7 +97,7 @@ def risk_register(
     status = _text(out["status"])
     out["status"] = status
     out["is_open"] = status.isin(OPEN_STATUSES)
-    ref = pd.Timestamp(today if today is not None else quarter_end(quarter)).normalize()
+    ref = pd.Timestamp(today if today is not None else q.end).normalize()
     review = pd.to_datetime(out["review_on"], errors="coerce", format="ISO8601")
     overdue = (review < ref).fillna(False).astype(bool) & (status != "closed")
     out["review_overdue"] = overdue
@@ -118,7 +105,7 @@ def risk_register(
     out["days_overdue"] = days.where(overdue).astype("Int64")
 
     if previous_state is not None:
-        prev = risk_register(previous_state, schema.period_from_index(schema.period_index(quarter) - 1), thresholds=t)
+        prev = risk_register(previous_state, q.previous, thresholds=t)
         prev = prev[["unit_code", "risk_id", "score", "status"]].rename(
             columns={"score": "previous_score", "status": "previous_status"})
         prev = prev.drop_duplicates(["unit_code", "risk_id"])
@@ -201,7 +188,7 @@ def red_flags(
     reg = reg.merge(_off_track_results(progress), on=["unit_code", "result_id"], how="left")
     reasons: list[str] = []
     counts: list[int] = []
-    for rating, score, lik, imp, is_open, overdue, review_on, days, off, status in zip(
+    for rating, score, lik, imp, is_open, overdue, review_on, days, off, _status in zip(
         reg["rating"], reg["score"], reg["likelihood"], reg["impact"], reg["is_open"],
         reg["review_overdue"], reg["review_on"], reg["days_overdue"], reg["off_track_kpis"], reg["status"],
     ):
@@ -233,17 +220,17 @@ def bureau_risks(register: pd.DataFrame) -> pd.DataFrame:
     >>> bureau_risks(risk_register({}, "2026-Q3")).empty
     True
     """
-    cols = ["unit_code", "category", "n_risks", "n_open", "n_closed", *RATINGS, "max_score",
+    cols = ["unit_code", "category", "n_risks", "n_open", "n_closed", *RISK_RATINGS, "max_score",
             "n_review_overdue", "n_new", "n_up"]
     if register.empty:
         return pd.DataFrame(columns=cols)
     reg = register.assign(category=_text(register["category"]))
     is_open = reg["is_open"].astype(bool)
-    parts = {
+    parts: dict[str, pd.Series] = {
         "n_risks": pd.Series(1, index=reg.index),
         "n_open": is_open,
         "n_closed": reg["status"] == "closed",
-        **{r: is_open & (reg["rating"] == r) for r in RATINGS},
+        **{r: is_open & (reg["rating"] == r) for r in RISK_RATINGS},
         "n_review_overdue": reg["review_overdue"].astype(bool),
         "n_new": reg["trend"] == "new",
         "n_up": reg["trend"] == "up",

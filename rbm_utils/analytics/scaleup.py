@@ -40,9 +40,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from rbm_utils.core import schema
 from rbm_utils.analytics.finance import ACHIEVEMENT_CLIP
-from rbm_utils.analytics.frames import sheet_frame as _sheet, text as _text, match_key as _key, period_idx as _period_idx
+from rbm_utils.analytics.frames import match_key as _key
+from rbm_utils.analytics.frames import sheet_frame as _sheet
+from rbm_utils.core.quarters import Quarter, QuarterLike, index_of
+from rbm_utils.core.text import text_column as _text
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ def initiative_scores(
     state: Mapping[str, pd.DataFrame],
     progress: pd.DataFrame,
     money: pd.DataFrame,
-    quarter: str,
+    quarter: QuarterLike,
     series: pd.DataFrame | None = None,
     unit_types: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
@@ -136,15 +138,15 @@ def initiative_scores(
     # evidence from Actuals totals up to the quarter
     kpi_of = p[["unit_code", "kpi_id", *ikeys]].drop_duplicates(["unit_code", "kpi_id"])
     a = _sheet(state, "Actuals")
-    qidx = schema.period_index(quarter)
-    a = pd.DataFrame({"unit_code": a["unit_code"], "kpi_id": _text(a["kpi_id"]), "pidx": _period_idx(a["period"]),
+    qidx = Quarter.parse(quarter).index
+    a = pd.DataFrame({"unit_code": a["unit_code"], "kpi_id": _text(a["kpi_id"]), "pidx": index_of(a["period"]),
                       "total": _text(a["disaggregation"]) == "", "evidence": _text(a["evidence"]) != ""})
     a = a[a["total"] & (a["pidx"] <= qidx)].merge(kpi_of, on=["unit_code", "kpi_id"], how="inner")
     out = out.join(a.groupby(ikeys)["evidence"].mean().rename("evidence_share"), how="left")
     # consistency from the series
     if series is not None and not series.empty:
         s = series[["unit_code", "kpi_id", "period", "status"]].assign(
-            kpi_id=_text(series["kpi_id"]), status=_text(series["status"]), pidx=_period_idx(series["period"]))
+            kpi_id=_text(series["kpi_id"]), status=_text(series["status"]), pidx=index_of(series["period"]))
         s = s[(s["pidx"] <= qidx) & s["status"].isin(RATED)].merge(kpi_of, on=["unit_code", "kpi_id"], how="inner")
         out = out.join(s.assign(good=s["status"].isin(GOOD)).groupby(ikeys)["good"].mean().rename("consistency"),
                        how="left")
@@ -192,7 +194,7 @@ def scaleup_candidates(
     state: Mapping[str, pd.DataFrame],
     progress: pd.DataFrame,
     money: pd.DataFrame,
-    quarter: str,
+    quarter: QuarterLike,
     series: pd.DataFrame | None = None,
     *,
     unit_types: Mapping[str, str],

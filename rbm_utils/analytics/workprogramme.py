@@ -8,7 +8,7 @@ the planned share of time elapsed by more than 25 points, where planned share =
 
 Example:
     >>> import pandas as pd
-    >>> from rbm_utils import schema
+    >>> from rbm_utils.core import schema
     >>> acts = schema.conform("Activities", pd.DataFrame({"unit_code": ["AFR"], "activity_id": ["A1"],
     ...     "title": ["Workshop"], "type": ["project"], "status": ["ongoing"],
     ...     "planned_start": ["2026-01-01"], "planned_end": ["2026-12-31"], "percent_complete": [20]}),
@@ -25,9 +25,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from rbm_utils.analytics.frames import sheet_frame as _sheet
 from rbm_utils.core import schema
-from rbm_utils.analytics.risks import quarter_end
-from rbm_utils.analytics.frames import sheet_frame as _sheet, text as _text
+from rbm_utils.core.quarters import Quarter, QuarterLike
+from rbm_utils.core.text import text_column as _text
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def activities_summary(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def delayed_activities(
-    state: Mapping[str, pd.DataFrame], quarter: str, thresholds: Mapping[str, float] | None = None
+    state: Mapping[str, pd.DataFrame], quarter: QuarterLike, thresholds: Mapping[str, float] | None = None
 ) -> pd.DataFrame:
     """Activities late at ``quarter`` (rules in the module docstring), columns
     :data:`DELAYED_COLUMNS`. ``planned_percent`` is the planned share of time elapsed at the
@@ -80,11 +81,12 @@ def delayed_activities(
     >>> delayed_activities({}, "2026-Q3").empty
     True
     """
+    q = Quarter.parse(quarter)
     lag_points = float((thresholds or {}).get("activity_lag_points", LAG_POINTS))
     acts = _sheet(state, "Activities")
     if acts.empty:
         return pd.DataFrame(columns=DELAYED_COLUMNS)
-    end = pd.Timestamp(quarter_end(quarter))
+    end = pd.Timestamp(q.end)
     a = acts.copy()
     status = _text(a["status"])
     a["status"] = status
@@ -103,14 +105,14 @@ def delayed_activities(
     r_lag = active & (a["lag_points"].round(9) > lag_points).fillna(False).astype(bool)
     a["days_overdue"] = (end - stop).dt.days.where(r_end).astype("Int64")
     reasons = []
-    for s, e, days, p, pp, lag, f1, f2, f3 in zip(
+    for _s, e, days, p, pp, lag, f1, f2, f3 in zip(
         status, a["planned_end"], a["days_overdue"], pct, share, a["lag_points"], r_status, r_end, r_lag
     ):
         why = []
         if f1:
             why.append("status is delayed")
         if f2:
-            why.append(f"planned end {e} has passed ({days} days before the end of {quarter}) and it is not completed")
+            why.append(f"planned end {e} has passed ({days} days before the end of {q}) and it is not completed")
         if f3:
             why.append(f"{p:.0f}% complete while {pp:.0f}% of the planned time has elapsed ({lag:.0f} points behind)")
         reasons.append("; ".join(why))

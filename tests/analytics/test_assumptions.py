@@ -7,10 +7,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from rbm_utils.core import schema
 from rbm_utils.analytics.assumptions import (
-    assumption_changes, assumption_tests, fmt, learning_log, threshold_verdicts,
+    assumption_changes,
+    assumption_tests,
+    fmt,
+    learning_log,
+    threshold_verdicts,
 )
+from rbm_utils.core import schema
 
 Q = "2026-Q3"
 

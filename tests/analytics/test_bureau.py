@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from factories import minimal_unit
+
 from rbm_utils.analytics import bureau as analysis
 from rbm_utils.core.config import load_config
 from rbm_utils.core.schema import conform

@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from rbm_utils.core import schema
 from rbm_utils.analytics.finance import burn_vs_delivery, cost_per_result, money_by_output, money_flows, money_totals
+from rbm_utils.core import schema
 
 
 def _state() -> dict[str, pd.DataFrame]:
@@ -87,7 +87,7 @@ def test_in_year_resets_at_a_new_year():
     assert math.isclose(rb["execution_gap"], -0.25) and rb["flag"] == "underspending"
     assert rb["budget_cumulative"] == 400.0 and rb["spent_cumulative"] == 300.0
     # Donor lines of 2026 do not exist yet in 2025
-    assert not ((m["funding_source"] == "Donor")).any()
+    assert not (m["funding_source"] == "Donor").any()
 
 
 def test_money_totals_recomputes_rates_from_sums():

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rbm_utils.core import schema
 from rbm_utils.analytics.linkages import linkage_counts, linkage_matrix, synergies
+from rbm_utils.core import schema
 
 
 def _state(links, results=(), activities=()) -> dict[str, pd.DataFrame]:

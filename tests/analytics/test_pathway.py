@@ -4,11 +4,18 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rbm_utils.core import schema
 from rbm_utils.analytics.kpi import kpi_progress
 from rbm_utils.analytics.pathway import (
-    EDGE_COLUMNS, NODE_COLUMNS, NODE_STATUS_COLORS, STALL_COLUMNS, layout, pathway, stalls, worst_status,
+    EDGE_COLUMNS,
+    NODE_COLUMNS,
+    NODE_STATUS_COLORS,
+    STALL_COLUMNS,
+    layout,
+    pathway,
+    stalls,
+    worst_status,
 )
+from rbm_utils.core import schema
 
 # A1 (activity) -> O1 (output) -> R1 (reach) -> I1 (impact); O2 -> R2 -> I1
 CHAIN = [

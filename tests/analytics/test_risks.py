@@ -5,8 +5,9 @@ import datetime as dt
 
 import pandas as pd
 
+from rbm_utils.analytics.risks import bureau_risks, rate, red_flags, risk_heatmap, risk_register
 from rbm_utils.core import schema
-from rbm_utils.analytics.risks import bureau_risks, quarter_end, rate, red_flags, risk_heatmap, risk_register
+from rbm_utils.core.quarters import Quarter
 
 
 def _risks(rows: list[dict]) -> dict[str, pd.DataFrame]:
@@ -19,9 +20,10 @@ def _by_id(reg: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_quarter_end_dates():
-    assert quarter_end("2026-Q1") == dt.date(2026, 3, 31)
-    assert quarter_end("2026-Q2") == dt.date(2026, 6, 30)
-    assert quarter_end("2026-Q4") == dt.date(2026, 12, 31)
+    # the end date the register and the work programme use (Quarter.end)
+    assert Quarter.parse("2026-Q1").end == dt.date(2026, 3, 31)
+    assert Quarter.parse("2026-Q2").end == dt.date(2026, 6, 30)
+    assert Quarter.parse("2026-Q4").end == dt.date(2026, 12, 31)
 
 
 def test_rating_boundaries():

@@ -5,8 +5,8 @@ import math
 
 import pandas as pd
 
-from rbm_utils.core import schema
 from rbm_utils.analytics.scaleup import initiative_scores, scaleup_candidates
+from rbm_utils.core import schema
 
 Q = "2026-Q3"
 UNIT_TYPES = {"AFR": "region", "AMS": "region", "ARB": "region", "ASP": "region", "CIS": "region",

@@ -5,8 +5,8 @@ import math
 
 import pandas as pd
 
-from rbm_utils.core import schema
 from rbm_utils.analytics.workprogramme import activities_summary, delayed_activities, partners_summary
+from rbm_utils.core import schema
 
 
 def _acts(rows: list[dict]) -> pd.DataFrame:
