@@ -15,13 +15,25 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
-from rbm_utils.analytics import assumptions, finance, kpi, linkages, pathway, review, risks, scaleup, workprogramme
+from rbm_utils.analytics import (
+    agenda,
+    assumptions,
+    changes,
+    finance,
+    kpi,
+    kpi_regions,
+    linkages,
+    pathway,
+    risks,
+    scaleup,
+    workprogramme,
+)
 from rbm_utils.core.config import Config
-from rbm_utils.core.schema import period_from_index, period_index
+from rbm_utils.core.quarters import Quarter, QuarterLike
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +76,16 @@ PUBLISHED_TABLES: dict[str, str] = {
 }
 
 
-def previous_quarter(quarter: str) -> str:
-    """>>> previous_quarter("2026-Q1")
+def previous_quarter(quarter: QuarterLike) -> str:
+    """The quarter before ``quarter`` as ``YYYY-Qn`` text (what the store is asked for).
+
+    >>> previous_quarter("2026-Q1")
     '2025-Q4'
     """
-    return period_from_index(period_index(quarter) - 1)
+    return str(Quarter.parse(quarter).previous)
 
 
-def analyse(state: State, quarter: str, config: Config, previous_state: State | None = None,
+def analyse(state: State, quarter: QuarterLike, config: Config, previous_state: State | None = None,
             today: dt.date | None = None) -> dict[str, pd.DataFrame]:
     """All analytics of ``quarter`` for every unit in ``state`` (bureau frames with unit_code).
 
@@ -82,23 +96,24 @@ def analyse(state: State, quarter: str, config: Config, previous_state: State | 
     """
     ensure_may_compute()
     th = config.thresholds
-    prev_q = previous_quarter(quarter)
+    q = Quarter.parse(quarter)
+    prev_q = q.previous
     prev_state = previous_state if previous_state is not None else state
     unit_types = {u.code: u.type for u in config.units.values()}
 
-    series = kpi.kpi_series(state, quarter, th)
-    progress = kpi.kpi_progress(state, quarter, th)
+    series = kpi.kpi_series(state, q, th)
+    progress = kpi.kpi_progress(state, q, th)
     nodes, edges = pathway.pathway(state, progress)
     stall = pathway.stalls(nodes, edges)
-    tests = assumptions.assumption_tests(state, quarter, series, progress, th)
-    register = risks.risk_register(state, quarter, previous_state, th, today=today)
+    tests = assumptions.assumption_tests(state, q, series, progress, th)
+    register = risks.risk_register(state, q, previous_state, th, today=today)
     flags = risks.red_flags(register, progress, th)
-    money = finance.money_by_output(state, quarter, th)
+    money = finance.money_by_output(state, q, th)
     out: dict[str, pd.DataFrame] = {
         "series": series,
         "progress": progress,
-        "progress_by_region": kpi.kpi_progress_by_region(state, quarter, th),
-        "activities_by_region": kpi.activities_by_region(state),
+        "progress_by_region": kpi_regions.kpi_progress_by_region(state, q, th),
+        "activities_by_region": kpi_regions.activities_by_region(state),
         "rollup_unit": kpi.rollup(progress, "unit_code"),
         "rollup_level": kpi.rollup(progress, ["unit_code", "level"]),
         "rollup_bureau": kpi.rollup(progress, None),
@@ -107,7 +122,7 @@ def analyse(state: State, quarter: str, config: Config, previous_state: State | 
         "layout": pathway.layout(nodes, edges),
         "stalls": stall,
         "assumptions": tests,
-        "assumption_changes": assumptions.assumption_changes(tests, quarter),
+        "assumption_changes": assumptions.assumption_changes(tests, q),
         "risks": register,
         "risk_heatmap": risks.risk_heatmap(register, th),
         "red_flags": flags,
@@ -115,19 +130,19 @@ def analyse(state: State, quarter: str, config: Config, previous_state: State | 
         "money": money,
         "money_units": finance.money_totals(money, ["unit_code"]),
         "burn": finance.burn_vs_delivery(money, progress, th),
-        "cost": finance.cost_per_result(state, quarter, progress),
-        "flows": finance.money_flows(state, quarter),
+        "cost": finance.cost_per_result(state, q, progress),
+        "flows": finance.money_flows(state, q),
         "activities": workprogramme.activities_summary(state),
-        "delayed": workprogramme.delayed_activities(state, quarter, th),
+        "delayed": workprogramme.delayed_activities(state, q, th),
         "partners": workprogramme.partners_summary(state),
         "linkages": linkages.linkage_counts(state),
         "linkage_matrix": linkages.linkage_matrix(state),
         "synergies": linkages.synergies(state),
-        "scaleup_scores": scaleup.initiative_scores(state, progress, money, quarter, series, unit_types),
-        "scaleup": scaleup.scaleup_candidates(state, progress, money, quarter, series, unit_types=unit_types),
+        "scaleup_scores": scaleup.initiative_scores(state, progress, money, q, series, unit_types),
+        "scaleup": scaleup.scaleup_candidates(state, progress, money, q, series, unit_types=unit_types),
     }
     kpis = state.get("KPIs")
-    out["agenda"] = review.review_agenda(progress, tests, flags, money, stall, quarter, kpis=kpis,
+    out["agenda"] = agenda.review_agenda(progress, tests, flags, money, stall, q, kpis=kpis,
                                          thresholds=th, currency=config.currency)
     previous = {
         "progress": kpi.kpi_progress(prev_state, prev_q, th),
@@ -137,7 +152,7 @@ def analyse(state: State, quarter: str, config: Config, previous_state: State | 
         "money": finance.money_by_output(prev_state, prev_q, th),
     }
     current = {"progress": progress, "assumptions": tests, "risks": register, "money": money}
-    out["changes"] = review.quarter_changes(current, previous)
+    out["changes"] = changes.quarter_changes(current, previous)
     return out
 
 
@@ -189,9 +204,9 @@ def joint_view(state: State, results: Mapping[str, pd.DataFrame], cluster: str, 
     out: dict[str, pd.DataFrame] = {}
     pbr = results["progress_by_region"]
     out["cluster_kpis_in_region"] = pbr[(pbr["unit_code"] == cluster) & (pbr["region"] == region)].reset_index(drop=True)
-    acts = state.get("Activities")
+    acts = state["Activities"]
     out["cluster_activities"] = acts[(acts["unit_code"] == cluster) & (acts["region"] == region)].reset_index(drop=True)
-    res = state.get("Results")
+    res = state["Results"]
     region_results = res[(res["unit_code"] == region) & res["theme"].isin(themes)]
     out["region_results"] = region_results.reset_index(drop=True)
     prog = results["progress"]

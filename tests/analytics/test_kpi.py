@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rbm_utils.analytics import kpi
+from rbm_utils.analytics import kpi, kpi_regions
+from rbm_utils.analytics.kpi import STATUS_COLORS, STATUS_LABELS, STATUS_ORDER, kpi_progress, kpi_series, rollup
+from rbm_utils.analytics.kpi_regions import activities_by_region, kpi_progress_by_region
+from rbm_utils.analytics.kpi_rules import status_codes, status_from_performance
 from rbm_utils.core import schema
-from rbm_utils.analytics.kpi import (
-    STATUS_COLORS, STATUS_LABELS, STATUS_ORDER, activities_by_region, kpi_progress,
-    kpi_progress_by_region, kpi_series, rollup, status_codes, status_from_performance,
-)
+from rbm_utils.core.quarters import Quarter
 
 KPI_DEFAULTS = dict(
     unit_code="AFR", result_id="R1", name="A KPI", measure="number", direction="increase",
@@ -269,7 +269,7 @@ def test_forecast_clean_three_point_line():
 
 def test_forecast_uses_only_the_last_eight_reported_quarters():
     # latest KPI, baseline 2024-Q1, target 2027-Q1; values: two outliers then a clean +1 line
-    periods = schema.period_range("2024-Q2", "2026-Q3")          # 10 quarters
+    periods = [str(q) for q in Quarter.span("2024-Q2", "2026-Q3")]  # 10 quarters
     values = [100, 100] + list(range(1, 9))                       # last 8: 1..8 at 2024-Q4..2026-Q3
     state = make_state([dict(kpi_id="L", aggregation="latest", baseline_period="2024-Q1", target_value=20)],
                        acts("L", dict(zip(periods, values))))
@@ -281,13 +281,13 @@ def test_forecast_uses_only_the_last_eight_reported_quarters():
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.floats(min_value=-1e3, max_value=1e3, allow_nan=False), min_size=3, max_size=8))
 def test_forecast_matches_numpy_polyfit(values):
-    periods = schema.period_range("2024-Q2", "2030-Q4")[: len(values)]
+    periods = [str(q) for q in Quarter.span("2024-Q2", "2030-Q4")][: len(values)]
     state = make_state([dict(kpi_id="L", aggregation="latest", baseline_period="2024-Q1",
                              target_period="2032-Q1", target_value=5000)], acts("L", dict(zip(periods, values))))
     r = row(kpi_progress(state, periods[-1]), "L")
-    x = np.array([schema.period_index(p) for p in periods], dtype=float)
+    x = np.array([Quarter.parse(p).index for p in periods], dtype=float)
     slope, intercept = np.polyfit(x, np.array(values), 1)
-    assert r["forecast_value"] == pytest.approx(slope * schema.period_index("2032-Q1") + intercept, rel=1e-6, abs=1e-4)
+    assert r["forecast_value"] == pytest.approx(slope * Quarter.parse("2032-Q1").index + intercept, rel=1e-6, abs=1e-4)
 
 
 # --------------------------------------------------------------------------- freshness, series
@@ -465,7 +465,7 @@ def test_progress_by_region():
            for v, d in [(40, ""), (10, "region=EUR")]],
     )
     r = kpi_progress_by_region(state, "2026-Q3")
-    assert list(r.columns) == list(kpi.REGION_COLUMNS)
+    assert list(r.columns) == list(kpi_regions.REGION_COLUMNS)
     r = r.set_index(["kpi_id", "region"])
     assert sorted(r.index) == [("L", "EUR"), ("P", "AFR"), ("P", "ASP"), ("S", "AFR"), ("S", "ASP")]
     # sum KPI: total increments 25 + 15 = 40

@@ -11,14 +11,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
-from rbm_utils.analytics import finance, kpi, pathway, review, risks
-from rbm_utils.core import schema
-from rbm_utils.analytics.review import (
-    AGENDA_COLUMNS, CHANGE_COLUMNS, HEAD_OF_UNIT, escape_text, fmt_number, quarter_changes, results_statement,
-    review_agenda,
-)
 from factories import minimal_unit
+
+from rbm_utils.analytics import finance, kpi, pathway, risks
+from rbm_utils.analytics.agenda import AGENDA_COLUMNS, HEAD_OF_UNIT, review_agenda
+from rbm_utils.analytics.changes import CHANGE_COLUMNS, quarter_changes
+from rbm_utils.analytics.statement import results_statement
+from rbm_utils.core import schema
+from rbm_utils.core.text import escape_text, fmt_number, markdown_text
 
 Q = "2026-Q3"
 
@@ -426,5 +426,5 @@ def test_results_statement_on_sample_unit():
     assert f"{n} KPIs:" in text
     # every KPI is mentioned by name, with its current value
     for r in progress.to_dict("records"):
-        assert review._md(r["name"]) in text
+        assert markdown_text(r["name"]) in text
     assert math.isfinite(float(progress["current_value"].iloc[0]))

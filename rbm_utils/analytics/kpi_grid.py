@@ -1,0 +1,200 @@
+"""The KPI engine: one row per (entity, quarter), where an entity is a KPI or a (KPI, region)
+pair, from its baseline quarter to the reviewed quarter, with the current value, reporting
+counts and the figures of :mod:`rbm_utils.analytics.kpi_rules` (docs/rules.md, "KPI progress").
+
+Group-wise vectorised pandas/numpy code: the whole bureau at once, no Python loop per KPI.
+:mod:`rbm_utils.analytics.kpi` and :mod:`rbm_utils.analytics.kpi_regions` build their tables
+from it.
+
+Example:
+    >>> period_text(np.array([Quarter(2026, 3).index, np.nan])).tolist()
+    ['2026-Q3', None]
+    >>> g, kpis = kpi_grid({}, Quarter(2026, 3), {"no_data_quarters": 2}, before_baseline=True)
+    >>> len(g), len(kpis)
+    (0, 0)
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from rbm_utils.analytics.frames import conformed_sheet
+from rbm_utils.analytics.kpi_rules import achievement, expected, status_codes
+from rbm_utils.core.quarters import Quarter, index_of, text_of
+from rbm_utils.core.text import blank_mask
+
+log = logging.getLogger(__name__)
+
+#: A KPI's key in a bureau state.
+KPI_KEYS = ["unit_code", "kpi_id"]
+#: Quarters between two expected reports, by KPI frequency (blank = quarterly).
+REPORT_INTERVAL_QUARTERS: dict[str, int] = {"quarterly": 1, "semi-annual": 2, "annual": 4}
+#: An Actuals disaggregation that breaks a KPI down by region: exactly ``region=XXX``.
+REGION_RE = re.compile(r"^\s*region\s*=\s*([^;=]+?)\s*$")
+
+
+def period_text(idx: np.ndarray) -> np.ndarray:
+    """``YYYY-Qn`` text of each quarter index, None where NaN (as the published tables hold it)."""
+    idx = np.asarray(idx, dtype=float)
+    out = np.full(idx.shape, None, dtype=object)
+    ok = np.isfinite(idx)
+    out[ok] = text_of(idx[ok])
+    return out
+
+
+def kpi_table(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Sheet KPIs (first row of a duplicated key kept) with the quarter indexes of its baseline
+    (``bidx``) and target (``tidx``) periods."""
+    k = conformed_sheet(state, "KPIs")
+    dup = k.duplicated(KPI_KEYS, keep="first")
+    if dup.any():
+        log.warning("%d duplicate KPI rows ignored (same unit_code and kpi_id)", int(dup.sum()))
+        k = k.loc[~dup].reset_index(drop=True)
+    k["bidx"] = index_of(k["baseline_period"]).to_numpy(dtype=float)
+    k["tidx"] = index_of(k["target_period"]).to_numpy(dtype=float)
+    return k
+
+
+def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
+    """Actuals up to the quarter with their period index and a region (None for totals,
+    NaN-free string for ``region=XXX`` rows; other breakdowns are dropped)."""
+    a = conformed_sheet(state, "Actuals")
+    a["pidx"] = index_of(a["period"]).to_numpy(dtype=float)
+    a = a.loc[a["pidx"] <= qidx]
+    dis = a["disaggregation"].astype(object)
+    total = blank_mask(dis)
+    region = dis.map(lambda v: (m.group(1) if isinstance(v, str) and (m := REGION_RE.match(v)) else None))
+    out = a.assign(region=region.where(~total, "")).loc[total | region.notna().to_numpy()]
+    out = out.assign(has_evidence=~blank_mask(out["evidence"]))
+    return out.reset_index(drop=True)
+
+
+def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFrame:
+    """One row per entity and period from its baseline period (or the quarter, if the
+    baseline is later and ``before_baseline``) to the quarter. Sorted by entity, period."""
+    b = entities["bidx"].to_numpy(dtype=float)
+    start = np.where(np.isnan(b), qidx, np.minimum(b, qidx)) if before_baseline else b
+    n = np.where(np.isnan(start), 0, qidx - start + 1)
+    n = np.clip(n, 0, None).astype(np.int64)
+    e = np.repeat(np.arange(len(entities)), n)
+    first = np.repeat(np.cumsum(n) - n, n)
+    pidx = np.repeat(np.nan_to_num(start), n) + (np.arange(n.sum()) - first)
+    return pd.DataFrame({"e": e, "pidx": pidx.astype(float)})
+
+
+def accumulate(entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, no_data_quarters: int,
+               before_baseline: bool) -> pd.DataFrame:
+    """Cumulative current value and reporting counts on the (entity, period) grid.
+
+    ``entities`` carries e (0..n-1), bidx, start (value before any report), aggregation,
+    measure. ``acts`` carries e, pidx, value, numerator, denominator, has_evidence.
+    """
+    g = _grid(entities, qidx, before_baseline)
+    acts = acts.drop_duplicates(["e", "pidx"], keep="last")
+    cols = ["e", "pidx", "value", "numerator", "denominator", "has_evidence"]
+    g = g.merge(acts[cols].assign(_row=True), on=["e", "pidx"], how="left", sort=False)
+    e = g["e"].to_numpy()
+    ent = entities.reset_index(drop=True)
+    bidx = ent["bidx"].to_numpy(dtype=float)[e]
+    start = ent["start"].to_numpy(dtype=float)[e]
+    agg = ent["aggregation"].to_numpy(dtype=object)[e]
+    pct = (ent["measure"].to_numpy(dtype=object) == "percent")[e]
+
+    row = g["_row"].eq(True).to_numpy()
+    pidx = g["pidx"].to_numpy()
+    reported = row & (pidx >= bidx)
+    used = row & (pidx > bidx)
+    value = np.where(used, g["value"].to_numpy(dtype=float), np.nan)
+    num = g["numerator"].to_numpy(dtype=float)
+    den = g["denominator"].to_numpy(dtype=float)
+    nd_ok = used & ~np.isnan(num) & ~np.isnan(den) & (den > 0)
+
+    key = pd.Series(e)
+    cs = lambda arr: pd.Series(arr).groupby(key, sort=False).cumsum().to_numpy()  # noqa: E731
+    ff = lambda arr: pd.Series(arr).groupby(key, sort=False).ffill().to_numpy()  # noqa: E731
+    cmax = lambda arr: ff(pd.Series(arr).groupby(key, sort=False).cummax().to_numpy())  # noqa: E731
+
+    cum_used = cs(used.astype(np.int64))
+    cum_bad = cs((used & ~nd_ok).astype(np.int64))
+    pooled = pct & (cum_used > 0) & (cum_bad == 0)
+    cum_v = cs(np.nan_to_num(value))
+    cnt_v = cs((~np.isnan(value)).astype(np.int64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(nd_ok, 100.0 * num / den, np.nan)
+        cum_num = cs(np.where(nd_ok, num, 0.0))
+        cum_den = cs(np.where(nd_ok, den, 0.0))
+        pooled_rate = 100.0 * cum_num / cum_den
+        mean_v = np.where(cnt_v > 0, cum_v / np.maximum(cnt_v, 1), start)
+    last_v = ff(value)
+    max_v = cmax(value)
+    current = np.select(
+        [pooled & np.isin(agg, ["sum", "mean"]), pooled & (agg == "latest"), pooled & (agg == "max"),
+         agg == "sum", agg == "latest", agg == "max", agg == "mean"],
+        [pooled_rate, ff(rate), cmax(rate),
+         start + cum_v, np.where(np.isnan(last_v), start, last_v),
+         np.where(np.isnan(max_v), start, max_v), mean_v],
+        default=np.nan,
+    )
+    cum_rep = cs(reported.astype(np.int64))
+    # "no data" = two expected reports missed: the window is no_data_quarters reporting
+    # intervals of the KPI's frequency (quarterly 1, semi-annual 2, annual 4 quarters).
+    freq = ent["frequency"] if "frequency" in ent.columns else pd.Series([None] * len(ent))
+    interval = freq.map(REPORT_INTERVAL_QUARTERS).fillna(1).to_numpy(dtype=float)[e]
+    window = no_data_quarters * interval
+    last_rep = ff(np.where(reported, pidx, np.nan))
+    recent = ~np.isnan(last_rep) & ((pidx - last_rep) < window)
+    g = g.assign(
+        reported=reported,
+        value=np.where(row, g["value"].to_numpy(dtype=float), np.nan),
+        current=current,
+        recent=recent,
+        cum_reports=cum_rep,
+        cum_evidence=cs((reported & g["has_evidence"].eq(True).to_numpy()).astype(np.int64)),
+    )
+    return g
+
+
+def assess(g: pd.DataFrame, entities: pd.DataFrame, milestones: pd.DataFrame,
+           thresholds: dict[str, float]) -> pd.DataFrame:
+    """Add achievement, expected, performance and status to an accumulated grid."""
+    e = g["e"].to_numpy()
+    ent = entities.reset_index(drop=True)
+    base = ent["baseline_value"].to_numpy(dtype=float)[e]
+    target = ent["target_value"].to_numpy(dtype=float)[e]
+    direction = ent["direction"].to_numpy(dtype=object)[e]
+    m = g[["e", "pidx"]].assign(k=ent["k"].to_numpy()[e]).merge(milestones, on=["k", "pidx"], how="left", sort=False)
+    ach = achievement(g["current"].to_numpy(dtype=float), base, target, direction)
+    exp = expected(g["pidx"], ent["bidx"].to_numpy(dtype=float)[e], ent["tidx"].to_numpy(dtype=float)[e],
+                   m["milestone"].to_numpy(dtype=float), base, target, direction)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        perf = np.where(exp > 0, ach / exp, np.nan)
+    status = status_codes(ach, exp, perf, g["recent"].to_numpy(dtype=bool), thresholds)
+    return g.assign(achievement=ach, expected=exp, performance=perf, status=status)
+
+
+def milestones(state: Mapping[str, pd.DataFrame], kpis: pd.DataFrame) -> pd.DataFrame:
+    """Milestone value of each KPI (``k``: row of ``kpis``) and quarter index (``pidx``)."""
+    ms = conformed_sheet(state, "Milestones")
+    ms["pidx"] = index_of(ms["period"]).to_numpy(dtype=float)
+    ms = ms.merge(kpis[KPI_KEYS].assign(k=np.arange(len(kpis))), on=KPI_KEYS, how="inner")
+    ms = ms.loc[~np.isnan(ms["pidx"].to_numpy(dtype=float))].drop_duplicates(["k", "pidx"], keep="last")
+    return ms[["k", "pidx"]].assign(milestone=ms["target_value"].to_numpy(dtype=float))
+
+
+def kpi_grid(state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: dict[str, float],
+             before_baseline: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The assessed (KPI, period) grid for the whole state, and the KPI table."""
+    qidx = quarter.index
+    kpis = kpi_table(state)
+    ent = kpis.assign(e=np.arange(len(kpis)), k=np.arange(len(kpis)), start=kpis["baseline_value"])
+    acts = actual_rows(state, qidx)
+    acts = acts.loc[acts["region"].eq("").to_numpy()]
+    acts = acts.merge(ent[KPI_KEYS + ["e"]], on=KPI_KEYS, how="inner")
+    g = accumulate(ent, acts, qidx, int(thresholds["no_data_quarters"]), before_baseline)
+    g = assess(g, ent, milestones(state, kpis), thresholds)
+    return g, kpis
+
