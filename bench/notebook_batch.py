@@ -149,7 +149,8 @@ def kernel_floor(repeat: int = 5) -> dict[str, Any]:
 
 def runner_per_notebook(work: Path, n: int = 6, workers: int = 1) -> dict[str, Any]:
     """Seconds per floor notebook through :func:`rbm_utils.publish.batch.run_notebooks` (``workers`` at once)."""
-    from rbm_utils.publish.batch import Job, run_notebooks
+    from rbm_utils.publish.jobs import Job
+    from rbm_utils.publish.runner import run_notebooks
 
     root = work / f"runner-{workers}"
     if root.exists():
@@ -167,8 +168,8 @@ def run_scaleout(work: Path, n: int = 200, n_workers: int = 2, threads_per_worke
     """``n`` synthetic units (the floor notebook each) through a local Dask cluster; units per minute."""
     from distributed import LocalCluster
 
-    from rbm_utils.publish.batch import Job
     from rbm_utils.publish.dask import run_notebooks_distributed
+    from rbm_utils.publish.jobs import Job
 
     root = work / "scaleout"
     if root.exists():

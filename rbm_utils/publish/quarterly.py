@@ -28,7 +28,8 @@ import pandas as pd
 import yaml
 
 from rbm_utils.analytics import bureau as analysis
-from rbm_utils.publish.batch import Job, JobResult, run_notebooks, write_run_report
+from rbm_utils.publish.jobs import Job, JobResult
+from rbm_utils.publish.runner import run_notebooks, write_run_report
 from rbm_utils.core.config import PROJECT_ROOT, Config, load_config
 from rbm_utils.present.reports import PREVIOUS_PREFIX, split_previous
 from rbm_utils.core.schema import period_index

@@ -1,4 +1,4 @@
-"""Tests for rbm_utils.publish.batch: the quarterly notebook runner.
+"""Tests for the quarterly notebook runner (rbm_utils.publish: runner, child, html, jobs, folders).
 
 The batch tests run real kernels on tests/fixtures/notebooks/probe.ipynb (a parameters
 cell, then a cell that raises / kills its kernel / loops / sleeps as told, optional
@@ -19,14 +19,14 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from nbformat import v4
-
-from rbm_utils.publish import batch
-from rbm_utils.publish.batch import SENTINEL, Job, JobResult, run_notebooks, write_run_report
-
 from factories import PLOTLYJS_HEADER, PROBE, tree_state  # noqa: E402
 from factories import PROBE_ACTION_CELL as ACTION_CELL  # noqa: E402
+from nbformat import v4
 
+from rbm_utils.publish import child, jobs, processes
+from rbm_utils.publish.html import PLOTLY_MIME, notebook_to_html
+from rbm_utils.publish.jobs import SENTINEL, Job, JobResult
+from rbm_utils.publish.runner import run_notebooks, write_run_report
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -39,7 +39,7 @@ def kernels_of_run(run_id: str) -> list[int]:
             cmd = " ".join(proc.info["cmdline"] or [])
             if "ipykernel_launcher" not in cmd:
                 continue
-            if proc.environ().get(batch.MARK_ENV, "").startswith(run_id + ":"):
+            if proc.environ().get(processes.MARK_ENV, "").startswith(run_id + ":"):
                 found.append(proc.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
@@ -56,11 +56,12 @@ def without_plotlyjs(html: str) -> str:
 
 
 def plotly_figure_calls(html: str) -> list:
-    """Run the page's figure scripts in node against a stub Plotly; return newPlot's arguments."""
+    """Run the page's figure scripts in node against a stub Plotly (and DOM); return newPlot's arguments."""
     scripts = [s for s in re.findall(r"<script[^>]*>(.*?)</script>", html, re.S) if "newPlot(" in s and len(s) < 1_000_000]
-    js = ("var calls = []; var window = {Plotly: {newPlot: function (id, f) {"
-          " calls.push([id, f.data[0].y, f.layout.title.text]); }}};\n" + "\n".join(scripts)
-          + "\nconsole.log(JSON.stringify(calls));")
+    js = ("var calls = []; var Plotly = {newPlot: function (id, data, layout) {"
+          " calls.push([id, data[0].y, layout.title.text]); }};"
+          " var window = {Plotly: Plotly}; var document = {getElementById: function (id) { return {id: id}; }};\n"
+          + "\n".join(scripts) + "\nconsole.log(JSON.stringify(calls));")
     out = subprocess.run(["node", "-e", js], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)
@@ -112,7 +113,7 @@ def test_batch_statuses(mixed_batch):
 def test_batch_is_bounded_and_leaves_no_kernel(mixed_batch):
     assert mixed_batch["elapsed"] < 60
     assert mixed_batch["leftover"] == []
-    assert batch.marked_pids(mixed_batch["run_id"] + ":", prefix=True) == []
+    assert processes.marked_pids(mixed_batch["run_id"] + ":", prefix=True) == []
 
 
 @pytest.mark.slow
@@ -123,10 +124,10 @@ def test_only_the_ok_job_publishes(mixed_batch):
     assert sorted(tree_state(out / "OK")) == ["inputs.json", "kpi_progress.csv", "probe.html", "probe.ipynb"]
     assert res["OK"].output_notebook == out / "OK" / "probe.ipynb"
     nb = nbformat.read(out / "OK" / "probe.ipynb", as_version=4)
-    assert batch.has_sentinel(nb)
+    assert jobs.has_sentinel(nb)
     inputs = json.loads((out / "OK" / "inputs.json").read_text())
     assert inputs["parameters"] == {"mode": "ok", "n_figures": 2}
-    assert inputs["content_key"] == batch.content_key(Job("OK", PROBE, {"mode": "ok", "n_figures": 2}, out / "OK"))
+    assert inputs["content_key"] == jobs.content_key(Job("OK", PROBE, {"mode": "ok", "n_figures": 2}, out / "OK"))
     # the failed run's notebook stays in staging, with papermill's error banner
     failed_nb = res["RAISE"].output_notebook
     assert failed_nb == mixed_batch["root"] / "staging" / "RAISE" / "probe.ipynb"
@@ -235,7 +236,7 @@ def _executed_notebook(fig_titles=("first", "second")) -> nbformat.NotebookNode:
                                        v4.new_output("stream", name="stderr", text="STDERR-NOISE-4711: noise\n")])]
     for i, title in enumerate(fig_titles):
         cells.append(v4.new_code_cell(f"fig{i}.show()", outputs=[
-            v4.new_output("display_data", data={batch.PLOTLY_MIME: _figure(title, [i + 1, i + 2])})]))
+            v4.new_output("display_data", data={PLOTLY_MIME: _figure(title, [i + 1, i + 2])})]))
     cells.append(v4.new_code_cell(f'print("{SENTINEL}")',
                                   outputs=[v4.new_output("stream", name="stdout", text=SENTINEL + "\n")]))
     nb = v4.new_notebook(cells=cells)
@@ -247,7 +248,7 @@ def _executed_notebook(fig_titles=("first", "second")) -> nbformat.NotebookNode:
 def test_notebook_to_html_embeds_plotlyjs_once_and_no_code():
     nb = _executed_notebook(("first", "x</script><script>alert(1)</script>"))
     original = json.dumps(nb, sort_keys=True)
-    html = batch.notebook_to_html(nb, title="AFR")
+    html = notebook_to_html(nb, title="AFR")
     assert json.dumps(nb, sort_keys=True) == original  # input not mutated
     assert html.count(PLOTLYJS_HEADER) == 1 and html.count("Plotly.newPlot(") == 2
     assert "secret_code_marker" not in html and "fig0.show" not in html
@@ -264,19 +265,19 @@ def test_notebook_to_html_embeds_plotlyjs_once_and_no_code():
 
 
 def test_notebook_to_html_without_figures_has_no_plotlyjs():
-    html = batch.notebook_to_html(_executed_notebook(()))
+    html = notebook_to_html(_executed_notebook(()))
     assert PLOTLYJS_HEADER not in html and "hello manager" in html
 
 
 def test_has_sentinel_only_in_last_code_cell():
     nb = _executed_notebook(())
-    assert batch.has_sentinel(nb)
+    assert jobs.has_sentinel(nb)
     nb.cells.append(v4.new_code_cell("x = 1"))  # the sentinel is no longer in the last code cell
-    assert not batch.has_sentinel(nb)
+    assert not jobs.has_sentinel(nb)
     nb.cells[-1] = v4.new_code_cell("x", outputs=[v4.new_output("execute_result", data={"text/plain": f"'{SENTINEL}'"},
                                                                 execution_count=3)])
-    assert batch.has_sentinel(nb)
-    assert not batch.has_sentinel(v4.new_notebook())
+    assert jobs.has_sentinel(nb)
+    assert not jobs.has_sentinel(v4.new_notebook())
 
 
 def test_content_key_covers_template_parameters_and_snapshot(tmp_path):
@@ -287,14 +288,14 @@ def test_content_key_covers_template_parameters_and_snapshot(tmp_path):
     manifest = {"tables": {}, "content_sha256": "a" * 64}
     (snap / "manifest.json").write_text(json.dumps(manifest))
     params = {"mode": "ok", "snapshot_dir": str(snap)}
-    key = batch.content_key(Job("AFR", tpl, params, tmp_path / "AFR"))
-    assert key == batch.content_key(Job("AFR", tpl, dict(reversed(list(params.items()))), tmp_path / "other"))
-    assert key != batch.content_key(Job("AFR", tpl, {**params, "mode": "raise"}, tmp_path / "AFR"))
+    key = jobs.content_key(Job("AFR", tpl, params, tmp_path / "AFR"))
+    assert key == jobs.content_key(Job("AFR", tpl, dict(reversed(list(params.items()))), tmp_path / "other"))
+    assert key != jobs.content_key(Job("AFR", tpl, {**params, "mode": "raise"}, tmp_path / "AFR"))
     (snap / "manifest.json").write_text(json.dumps({**manifest, "content_sha256": "b" * 64}))
-    key_b = batch.content_key(Job("AFR", tpl, params, tmp_path / "AFR"))
+    key_b = jobs.content_key(Job("AFR", tpl, params, tmp_path / "AFR"))
     assert key_b != key
     tpl.write_bytes(tpl.read_bytes() + b"\n")
-    assert batch.content_key(Job("AFR", tpl, params, tmp_path / "AFR")) not in (key, key_b)
+    assert jobs.content_key(Job("AFR", tpl, params, tmp_path / "AFR")) not in (key, key_b)
 
 
 def test_write_run_report_totals(tmp_path):
@@ -357,14 +358,14 @@ def test_kernel_start_failures_are_retried_twice(tmp_path):
     import zmq
 
     fake = FakeExecute(zmq.ZMQError(errno.EADDRINUSE), RuntimeError("Kernel died before replying to kernel_info"))
-    out = batch.run_job_in_process(_spec(tmp_path, mode="ok"), execute=fake)
+    out = child.run_job_in_process(_spec(tmp_path, mode="ok"), execute=fake)
     assert out == {"status": "ok", "attempts": 3} and fake.calls == 3
     assert (tmp_path / "staging" / "probe.html").is_file()
 
 
 def test_kernel_start_failures_give_up_after_two_retries(tmp_path):
     fake = FakeExecute(*[TimeoutError("Kernel didn't respond in 60 seconds") for _ in range(5)])
-    out = batch.run_job_in_process(_spec(tmp_path), execute=fake)
+    out = child.run_job_in_process(_spec(tmp_path), execute=fake)
     assert fake.calls == 3
     assert out["status"] == "failed" and out["error_name"] == "TimeoutError" and out["attempts"] == 3
 
@@ -373,16 +374,16 @@ def test_failures_after_a_cell_started_are_not_retried(tmp_path):
     from nbclient.exceptions import DeadKernelError
 
     fake = FakeExecute(DeadKernelError("Kernel died"), start_cell_before={1})
-    out = batch.run_job_in_process(_spec(tmp_path), execute=fake)
+    out = child.run_job_in_process(_spec(tmp_path), execute=fake)
     assert fake.calls == 1
     assert out["status"] == "dead_kernel" and out["error_cell"] == {"index": 3, "source": "print(1)"}
     fake = FakeExecute(RuntimeError("Kernel died before replying to kernel_info"), start_cell_before={1})
-    assert batch.run_job_in_process(_spec(tmp_path), execute=fake)["status"] == "failed" and fake.calls == 1
+    assert child.run_job_in_process(_spec(tmp_path), execute=fake)["status"] == "failed" and fake.calls == 1
 
 
 def test_other_errors_are_not_retried(tmp_path):
     fake = FakeExecute(KeyError("python3"))
-    out = batch.run_job_in_process(_spec(tmp_path), execute=fake)
+    out = child.run_job_in_process(_spec(tmp_path), execute=fake)
     assert fake.calls == 1 and out["status"] == "failed" and out["error_name"] == "KeyError"
 
 
@@ -392,14 +393,14 @@ def test_missing_sentinel_fails(tmp_path):
             super().__call__(template, output, **kw)
             return v4.new_notebook(cells=[v4.new_code_cell("x = 1")])
 
-    out = batch.run_job_in_process(_spec(tmp_path), execute=NoSentinel())
+    out = child.run_job_in_process(_spec(tmp_path), execute=NoSentinel())
     assert out["status"] == "failed" and out["error_name"] == "MissingSentinel"
     assert not (tmp_path / "staging" / "probe.html").exists()
 
 
 def test_unknown_parameters_fail_before_execution(tmp_path):
     fake = FakeExecute()
-    out = batch.run_job_in_process(_spec(tmp_path, mode="ok", unti="AFR"), execute=fake)
+    out = child.run_job_in_process(_spec(tmp_path, mode="ok", unti="AFR"), execute=fake)
     assert fake.calls == 0
     assert out["status"] == "failed" and out["error_name"] == "UnknownParameter" and "unti" in out["error_value"]
 
@@ -407,8 +408,8 @@ def test_unknown_parameters_fail_before_execution(tmp_path):
 def test_is_start_failure_classification():
     from nbclient.exceptions import CellTimeoutError
 
-    assert batch.is_start_failure(OSError(errno.EADDRINUSE, "Address already in use"), False)
-    assert not batch.is_start_failure(OSError(errno.ENOENT, "No such file"), False)
-    assert not batch.is_start_failure(CellTimeoutError("cell timed out"), False)
-    assert not batch.is_start_failure(ValueError("kernel"), False)
-    assert not batch.is_start_failure(TimeoutError("Kernel didn't respond"), True)
+    assert child.is_start_failure(OSError(errno.EADDRINUSE, "Address already in use"), False)
+    assert not child.is_start_failure(OSError(errno.ENOENT, "No such file"), False)
+    assert not child.is_start_failure(CellTimeoutError("cell timed out"), False)
+    assert not child.is_start_failure(ValueError("kernel"), False)
+    assert not child.is_start_failure(TimeoutError("Kernel didn't respond"), True)

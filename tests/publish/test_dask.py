@@ -21,10 +21,11 @@ import psutil
 import pytest
 
 from rbm_utils.analytics import bureau as analysis
-from rbm_utils.publish import batch, dask as scaleout
-from rbm_utils.publish.batch import Job
 from rbm_utils.cli import main
+from rbm_utils.publish import dask as scaleout
+from rbm_utils.publish import folders, jobs, processes
 from rbm_utils.publish.dask import execute_on_worker, run_notebooks_distributed
+from rbm_utils.publish.jobs import Job
 
 distributed = pytest.importorskip("distributed")
 
@@ -71,7 +72,7 @@ def mixed(cluster, tmp_path_factory):
                                         progress=False, run_id=run_id)
     return {"root": root, "out": out, "jobs": jobs, "results": {r.name: r for r in results},
             "order": [r.name for r in results], "elapsed": time.monotonic() - t0,
-            "leftover": batch.marked_pids(run_id + ":", prefix=True)}
+            "leftover": processes.marked_pids(run_id + ":", prefix=True)}
 
 
 @pytest.mark.slow
@@ -99,10 +100,10 @@ def test_only_the_ok_job_publishes_with_sentinel_html_and_content_key(mixed):
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["OK"]
     assert sorted(tree_state(out / "OK")) == ["inputs.json", "kpi_progress.csv", "probe.html", "probe.ipynb"]
     assert res["OK"].output_notebook == out / "OK" / "probe.ipynb"
-    assert batch.has_sentinel(nbformat.read(out / "OK" / "probe.ipynb", as_version=4))
+    assert jobs.has_sentinel(nbformat.read(out / "OK" / "probe.ipynb", as_version=4))
     inputs = json.loads((out / "OK" / "inputs.json").read_text())
     assert inputs["parameters"] == {"mode": "ok", "n_figures": 2}
-    assert inputs["content_key"] == batch.content_key(mixed["jobs"][3])
+    assert inputs["content_key"] == jobs.content_key(mixed["jobs"][3])
     html = (out / "OK" / "probe.html").read_text(encoding="utf-8")
     assert html.count(PLOTLYJS_HEADER) == 1 and html.count("Plotly.newPlot(") == 2
     assert "PROBE-CODE-SOURCE" not in html and "probe mode: ok" in html
@@ -138,12 +139,12 @@ def test_rerun_skips_unchanged_and_force_archives(cluster, tmp_path):
 def test_a_job_whose_lock_is_held_is_not_submitted(cluster, tmp_path):
     out = tmp_path / "outputs" / "2026-Q3"
     job = Job("CYB", PROBE, {"mode": "ok"}, out / "CYB")
-    fd = batch._acquire_lock(job)  # another runner publishing the same unit
+    lock = folders.acquire_lock(job)  # another runner publishing the same unit
     try:
         res = run_notebooks_distributed([job], cluster.scheduler_address, staging_root=tmp_path / "staging",
                                         progress=False, job_timeout=60)
     finally:
-        os.close(fd)
+        lock.release()
     assert res[0].status == "locked" and res[0].error_name == "Locked"
     assert not (out / "CYB").exists() and not (tmp_path / "staging" / "CYB").exists()
 
@@ -164,7 +165,7 @@ def test_a_worker_killed_mid_job_leaves_no_kernel_and_the_job_publishes_once(clu
         thread.start()
 
         def first_kernel():
-            for pid in batch.marked_pids(f"{run_id}:ASP:", prefix=True):
+            for pid in processes.marked_pids(f"{run_id}:ASP:", prefix=True):
                 try:
                     p = psutil.Process(pid)
                     if "ipykernel_launcher" in " ".join(p.cmdline()):
@@ -188,7 +189,7 @@ def test_a_worker_killed_mid_job_leaves_no_kernel_and_the_job_publishes_once(clu
     assert results and results[0].status == "ok"  # Dask ran it again on a live worker
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["ASP"]
     assert not (out / "archive").exists()
-    wait_until(lambda: batch.marked_pids(run_id + ":", prefix=True) == [], 15, "every process of the run to end")
+    wait_until(lambda: processes.marked_pids(run_id + ":", prefix=True) == [], 15, "every process of the run to end")
 
 
 # ---------------------------------------------------------------------------- rbm review --scheduler
@@ -206,7 +207,7 @@ def test_rbm_review_with_scheduler_publishes_like_the_local_batch(cluster, sampl
     assert [j["name"] for j in report["jobs"]] == ["AFR", "joint-CYB-AFR", "overview"]
     for folder, stem in ((tmp_path / q / "AFR", "quarterly_review"), (tmp_path / q / "joint" / "CYB-AFR", "joint_review"),
                          (tmp_path / q / "overview", "bdt_overview")):
-        assert batch.has_sentinel(nbformat.read(folder / f"{stem}.ipynb", as_version=4))
+        assert jobs.has_sentinel(nbformat.read(folder / f"{stem}.ipynb", as_version=4))
         html = (folder / f"{stem}.html").read_text(encoding="utf-8")
         figures = html.count("Plotly.newPlot(")
         assert html.count(PLOTLYJS_HEADER) == min(1, figures) and "from rbm_utils import" not in html

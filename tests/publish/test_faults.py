@@ -1,4 +1,4 @@
-"""Fault injection for the quarterly batch (rbm_utils.publish.batch): issue 6, item 2.
+"""Fault injection for the quarterly batch (rbm_utils.publish): issue 6, item 2.
 
 * one batch of 16 units where one notebook raises, one kernel is SIGKILLed and one loops
   forever: exactly 13 publish, the 3 others carry the right status, no kernel is left, and
@@ -33,12 +33,14 @@ import nbformat
 import pandas as pd
 import psutil
 import pytest
+from factories import PROBE  # noqa: E402
 from nbformat import v4
 
-from rbm_utils.publish import batch
-from rbm_utils.publish.batch import Job, run_notebooks, write_run_report
+from rbm_utils.core.files import exchange_dirs
+from rbm_utils.publish import folders, jobs, processes
+from rbm_utils.publish.jobs import Job
+from rbm_utils.publish.runner import run_notebooks, write_run_report
 
-from factories import PROBE  # noqa: E402
 GEN_FILES = ["gen.html", "gen.ipynb", "inputs.json", "table.parquet"]
 
 # ---------------------------------------------------------------------------- helpers
@@ -47,11 +49,11 @@ GEN_FILES = ["gen.html", "gen.ipynb", "inputs.json", "table.parquet"]
 def marked_processes(run_id: str) -> list[int]:
     """Live processes (kernels, job processes) whose environment carries this run's marker.
 
-    Uses psutil, independently of batch.marked_pids."""
+    Uses psutil, independently of processes.marked_pids."""
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.environ().get(batch.MARK_ENV, "").startswith(run_id + ":") and \
+            if proc.environ().get(processes.MARK_ENV, "").startswith(run_id + ":") and \
                     proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
@@ -83,7 +85,7 @@ def make_generation_notebook(path: Path) -> Path:
         v4.new_markdown_cell("# Generation probe"),
         params,
         v4.new_code_cell("import time\ntime.sleep(float(sleep_s))\nprint(f'unit {unit} generation {generation}')"),
-        v4.new_code_cell(f'print("{batch.SENTINEL}")'),
+        v4.new_code_cell(f'print("{jobs.SENTINEL}")'),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -112,8 +114,8 @@ def folder_generation(folder: Path, template: Path) -> int:
     nb = nbformat.read(folder / "gen.ipynb", as_version=4)
     params = dict(nb.metadata["papermill"]["parameters"])
     assert inputs["parameters"] == params, folder
-    assert inputs["content_key"] == batch.content_key(Job(folder.name, template, params, folder)), folder
-    assert batch.has_sentinel(nb)
+    assert inputs["content_key"] == jobs.content_key(Job(folder.name, template, params, folder)), folder
+    assert jobs.has_sentinel(nb)
     gen = int(params["generation"])
     assert f"unit {folder.name} generation {gen}" in (folder / "gen.html").read_text(encoding="utf-8")
     table = pd.read_parquet(folder / "table.parquet")
@@ -158,7 +160,7 @@ def test_sixteen_units_thirteen_publish_three_reported(batch16, tmp_path):
     assert published == [f"U{i:02d}" for i in range(1, 14)]
     for name in published:
         assert sorted(p.name for p in (out / name).iterdir()) == ["inputs.json", "probe.html", "probe.ipynb"]
-        assert batch.has_sentinel(nbformat.read(out / name / "probe.ipynb", as_version=4))
+        assert jobs.has_sentinel(nbformat.read(out / name / "probe.ipynb", as_version=4))
     report = json.loads(write_run_report([res[j.name] for j in batch16["jobs"]], tmp_path / "r.json").read_text())
     assert report["totals"] == {"jobs": 16, "ok": 13, "failed": 1, "dead_kernel": 1, "timeout": 1,
                                 "skipped_unchanged": 0, "locked": 0}
@@ -172,7 +174,7 @@ def test_sixteen_units_thirteen_publish_three_reported(batch16, tmp_path):
 @pytest.mark.timeout(240)
 def test_sixteen_units_no_kernel_left_and_bounded(batch16):
     assert batch16["leftover"] == []
-    assert batch.marked_pids(batch16["run_id"] + ":", prefix=True) == []
+    assert processes.marked_pids(batch16["run_id"] + ":", prefix=True) == []
     timeout = batch16["job_timeout"]
     res = batch16["results"]
     # the loop is killed at its deadline, not later than a few seconds of kill-and-reap after it
@@ -281,7 +283,8 @@ RUNNER = r'''
 import json, os, random, sys, time
 from pathlib import Path
 import pandas as pd
-from rbm_utils.publish.batch import Job, run_notebooks
+from rbm_utils.publish.jobs import Job
+from rbm_utils.publish.runner import run_notebooks
 
 out, template, run_id = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 generation, slow = int(sys.argv[4]), float(sys.argv[5])
@@ -461,7 +464,7 @@ def test_publish_swaps_in_one_step_and_archives_the_old(tmp_path):
     out = tmp_path / "q"
     job = Job("AFR", PROBE, {}, out / "AFR")
     fake_version(out / "AFR", "old")
-    assert batch._publish(fake_version(tmp_path / "staging" / "AFR", "new"), job) is not None
+    assert folders.publish_folder(fake_version(tmp_path / "staging" / "AFR", "new"), job) is not None
     assert versions(out) == {"AFR": "new", "archive/AFR-<stamp>": "old"}
     assert not (tmp_path / "staging" / "AFR").exists()
 
@@ -470,7 +473,7 @@ def test_fallback_crash_between_renames_is_restored_by_the_next_run(tmp_path, mo
     out = tmp_path / "q"
     job = Job("AFR", PROBE, {}, out / "AFR")
     fake_version(out / "AFR", "old")
-    monkeypatch.setattr("rbm_utils.store.snapshot.exchange_dirs", lambda a, b: False)  # no renameat2 here
+    monkeypatch.setattr("rbm_utils.publish.folders.exchange_dirs", lambda a, b: False)  # no renameat2 here
     real_rename, calls = os.rename, []
 
     def rename(src, dst):
@@ -479,14 +482,14 @@ def test_fallback_crash_between_renames_is_restored_by_the_next_run(tmp_path, mo
             raise Crash()
         return real_rename(src, dst)
 
-    monkeypatch.setattr(batch.os, "rename", rename)
+    monkeypatch.setattr(folders.os, "rename", rename)
     with pytest.raises(Crash):
-        batch._publish(fake_version(tmp_path / "staging" / "AFR", "new"), job)
-    monkeypatch.setattr(batch.os, "rename", real_rename)
+        folders.publish_folder(fake_version(tmp_path / "staging" / "AFR", "new"), job)
+    monkeypatch.setattr(folders.os, "rename", real_rename)
     assert versions(out) == {".tmp-AFR": "new", "archive/AFR-<stamp>": "old"}  # the window: no AFR
-    assert batch.recover_publication(job) == "restored"
+    assert folders.recover_publication(job) == "restored"
     assert versions(out) == {"AFR": "new", "archive/AFR-<stamp>": "old"}
-    assert batch.recover_publication(job) is None
+    assert folders.recover_publication(job) is None
 
 
 @pytest.mark.parametrize("left, expected_action, expected", [
@@ -504,17 +507,15 @@ def test_leftover_tmp_beside_the_published_folder(tmp_path, left, expected_actio
     else:
         fake_version(out / ".tmp-AFR", left)
     (out / ".tmp-AFR.partial").mkdir()
-    assert batch.recover_publication(job) == expected_action
+    assert folders.recover_publication(job) == expected_action
     assert versions(out) == expected
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".tmp-")) == []
 
 
 def test_exchange_dirs_swaps_two_folders(tmp_path):
-    from rbm_utils.store.snapshot import exchange_dirs
-
     a, b = fake_version(tmp_path / "a", "A"), fake_version(tmp_path / "b", "B")
     if not exchange_dirs(a, b):
-        pytest.skip("renameat2(RENAME_EXCHANGE) is not supported here; _publish uses the two-rename fallback")
+        pytest.skip("renameat2(RENAME_EXCHANGE) is not supported here; publish_folder uses the two-rename fallback")
     assert versions(tmp_path) == {"a": "B", "b": "A"}
     with pytest.raises(FileNotFoundError):
         exchange_dirs(tmp_path / "missing", b)
@@ -524,11 +525,11 @@ def test_forced_snapshot_republish_is_never_without_a_snapshot(tmp_path, monkeyp
     """freeze_snapshot(force=True) swaps the snapshot folder in one step: a crash right after
     the swap leaves the new snapshot complete (the old one in a dot-folder, not published)."""
     from factories import minimal_unit
-    from rbm_utils.core.config import load_config
-    from rbm_utils.store.snapshot import freeze_snapshot, load_snapshot, read_manifest
-    from rbm_utils.store.database import Store
 
+    from rbm_utils.core.config import load_config
     from rbm_utils.store import snapshot as snap
+    from rbm_utils.store.database import Store
+    from rbm_utils.store.snapshot import freeze_snapshot, load_snapshot, read_manifest
 
     cfg = load_config()
     unit, frames = minimal_unit()
@@ -539,7 +540,7 @@ def test_forced_snapshot_republish_is_never_without_a_snapshot(tmp_path, monkeyp
         changed = dict(frames)
         changed["Risks"] = frames["Risks"].iloc[0:0]
         st.ingest("AFR", "2026-Q3", changed, **kw)
-        if not snap.exchange_dirs(*(fake_version(tmp_path / n, n) for n in ("x", "y"))):
+        if not exchange_dirs(*(fake_version(tmp_path / n, n) for n in ("x", "y"))):
             pytest.skip("renameat2(RENAME_EXCHANGE) is not supported here")
         real_rename = os.rename
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rbm_utils.analytics import bureau as analysis
-from rbm_utils.publish.batch import run_notebooks
+from rbm_utils.publish.runner import run_notebooks
 from rbm_utils.core.config import load_config
 from rbm_utils.publish.quarterly import ReviewError, plan_review, review_quarter
 from rbm_utils.present.reports import split_previous

@@ -1,0 +1,99 @@
+"""The static HTML copy of an executed review notebook: outputs only, offline, no code.
+
+Plotly figures (plotly's mimetype output) are rendered by :func:`plotly.io.to_html` into
+``<div id="rbm-plotly-<n>">`` elements, plotly.js inlined once, before the first figure; the
+page loads nothing from the network (no require.js, MathJax or mermaid CDN links).
+
+Example:
+    >>> import nbformat.v4 as v4
+    >>> nb = v4.new_notebook(cells=[v4.new_code_cell("print('hi')",
+    ...     outputs=[v4.new_output("stream", name="stdout", text="hello manager\\n")])])
+    >>> html = notebook_to_html(nb, title="AFR")
+    >>> "hello manager" in html, "print(" in html, "plotly.js v" in html
+    (True, False, False)
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jinja2
+import plotly.io as pio
+
+from rbm_utils.publish.jobs import SENTINEL, output_text
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: Figure ``n`` of a page (from 0) is drawn in the element of this id.
+FIGURE_ID = "rbm-plotly-{}"
+
+_OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+"""
+
+
+def figure_html(figure: dict[str, Any], index: int) -> str:
+    """One plotly figure (its JSON as a dict) as an HTML fragment drawn in ``rbm-plotly-<index>``;
+    the first figure of a page (``index`` 0) carries plotly.js inlined, the others rely on it.
+
+    >>> html = figure_html({"data": [{"type": "bar", "y": [1, 2]}], "layout": {}}, 1)
+    >>> 'id="rbm-plotly-1"' in html, "Plotly.newPlot(" in html, "plotly.js v" in html
+    (True, True, False)
+    """
+    fig = {key: figure[key] for key in ("data", "layout", "frames") if figure.get(key)}
+    return pio.to_html(fig, config=figure.get("config") or None, auto_play=False,
+                       include_plotlyjs=index == 0, full_html=False, div_id=FIGURE_ID.format(index),
+                       validate=False)
+
+
+def _strip_outputs(nb: Any) -> None:
+    """In place: drop stderr, widget views and the sentinel line; figures become HTML."""
+    figures = 0
+    code_cells = [c for c in nb.cells if c.get("cell_type") == "code"]
+    for cell in code_cells:
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                if out.get("name") == "stderr":
+                    continue
+                if cell is code_cells[-1] and SENTINEL in output_text(out):
+                    rest = output_text(out).replace(SENTINEL + "\n", "").replace(SENTINEL, "")
+                    if not rest.strip():
+                        continue
+                    out["text"] = rest
+            data = out.get("data")
+            if data:
+                data.pop(WIDGET_MIME, None)
+                if PLOTLY_MIME in data:
+                    out["data"] = {"text/html": figure_html(data[PLOTLY_MIME], figures)}
+                    figures += 1
+                if not out["data"]:
+                    continue
+            kept.append(out)
+        cell["outputs"] = kept
+
+
+def notebook_to_html(nb: Any, title: str = "Review") -> str:
+    """A static, self-contained HTML page of an executed notebook, without any code.
+
+    Code inputs and prompts are excluded; stderr streams, widget views and the sentinel
+    line are dropped; plotly figures become :func:`figure_html` fragments (plotly.js inlined
+    once, before the first figure). The page loads nothing from the network. Does not modify ``nb``.
+    """
+    # nbconvert takes half a second to import: only the job's process, which renders, pays it
+    from nbconvert import HTMLExporter
+
+    nb = copy.deepcopy(nb)
+    _strip_outputs(nb)
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_loaders=[jinja2.DictLoader({"rbm_offline.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="rbm_offline.html.j2",
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return body
