@@ -1,18 +1,27 @@
-"""Tests of the illustrative sample bureau (rbm_utils/demo/sample.py)."""
+"""Tests of the illustrative sample bureau (rbm_utils/demo/).
+
+The sample's mix is checked twice: by the real analytics (what the sample aims with) and by
+the independent oracle of ``sample_oracle.py`` (the default rules written a second time, in
+the tests only), which must agree with the analytics on the whole sample.
+"""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 
 import numpy as np
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
+from sample_oracle import assumption_check, budget_check, kpi_status
 
+from rbm_utils.analytics import assumptions, finance, kpi
 from rbm_utils.core import schema
 from rbm_utils.core.config import DEFAULT_CONFIG, load_config
-from rbm_utils.demo.sample import (
-    NOTICE, assumption_check, budget_check, build_sample, kpi_status, public_quarter, sample_unit,
-)
+from rbm_utils.core.quarters import Quarter, index_of
+from rbm_utils.demo import catalogue, kpis
+from rbm_utils.demo import sample as sample_module
+from rbm_utils.demo.sample import NOTICE, build_sample, public_quarter, sample_unit
+from rbm_utils.intake.validate import parse_source
 
 Q = "2026-Q3"
 
@@ -32,8 +41,16 @@ def _all(bureau, sheet_name):
     return pd.concat([f[sheet_name].assign(unit_code=c) for c, (_, f) in bureau.items()], ignore_index=True)
 
 
-def _has_module(name):
-    return importlib.util.find_spec(name) is not None
+def _state(bureau, names=("Results", "KPIs", "Milestones", "Actuals", "Assumptions", "Budget", "Expenditure")):
+    """The whole sample bureau as one state for the analytics."""
+    return {name: _all(bureau, name) for name in names}
+
+
+def _unit_state(code, frames):
+    return {name: df.assign(unit_code=code) for name, df in frames.items()}
+
+
+FIVE_STATUSES = {"on_track", "at_risk", "off_track", "target_met", "no_data"}
 
 
 # ------------------------------------------------------------------------ determinism, shape
@@ -79,8 +96,7 @@ def test_kpis_are_smart_and_invented_ones_labelled(bureau):
                                       on=["unit_code", "result_id"])
     for col in ("baseline_value", "baseline_period", "target_value", "target_period", "data_source", "responsible"):
         assert kpis[col].notna().all(), col
-    assert all(schema.period_index(t) > schema.period_index(b)
-               for b, t in zip(kpis["baseline_period"], kpis["target_period"]))
+    assert all(Quarter.parse(t) > Quarter.parse(b) for b, t in zip(kpis["baseline_period"], kpis["target_period"]))
     invented = kpis["data_source"].str.startswith("Illustrative:")
     assert (kpis.loc[~invented, "level"] == "impact").all()
     public = kpis.loc[~invented]
@@ -169,7 +185,7 @@ def test_every_reference_resolves_and_the_chain_has_no_cycle(bureau):
 
 
 def test_keys_unique_ids_valid_codes_and_ranges(cfg, bureau):
-    first, q = schema.period_index(cfg.first_quarter), schema.period_index(Q)
+    first, q = Quarter.parse(cfg.first_quarter).index, Quarter.parse(Q).index
     q_end = dt.date(2026, 9, 30).isoformat()
     for code, (_, f) in bureau.items():
         for sh in schema.DATA_SHEETS:
@@ -190,11 +206,11 @@ def test_keys_unique_ids_valid_codes_and_ranges(cfg, bureau):
                 if col.max is not None:
                     assert (vals <= col.max).all(), (code, sh.name, col.name)
         for name in ("Actuals", "Expenditure"):
-            idx = f[name]["period"].map(schema.period_index)
+            idx = index_of(f[name]["period"])
             assert idx.between(first, q).all(), (code, name)
         kpis = f["KPIs"].set_index("kpi_id")
         ms = f["Milestones"].join(kpis[["target_period"]], on="kpi_id")
-        assert (ms["period"].map(schema.period_index) <= ms["target_period"].map(schema.period_index)).all()
+        assert (index_of(ms["period"]) <= index_of(ms["target_period"])).all()
         a = f["Actuals"].join(kpis[["measure"]], on="kpi_id")
         pct = a[a["measure"] == "percent"]
         assert pct["value"].between(0, 100).all()
@@ -215,11 +231,11 @@ def test_keys_unique_ids_valid_codes_and_ranges(cfg, bureau):
 def test_a_report_for_an_earlier_quarter_stops_there(cfg):
     unit, f = sample_unit(cfg, "EMT", quarter="2025-Q4")
     assert unit["reporting_quarter"] == "2025-Q4"
-    last = schema.period_index("2025-Q4")
-    assert f["Actuals"]["period"].map(schema.period_index).max() == last
-    assert f["Expenditure"]["period"].map(schema.period_index).max() == last
+    last = Quarter.parse("2025-Q4").index
+    assert index_of(f["Actuals"]["period"]).max() == last
+    assert index_of(f["Expenditure"]["period"]).max() == last
     assert (f["Activities"]["actual_start"].dropna() <= "2025-12-31").all()
-    assert set(kpi_status(f, "2025-Q4")["status"]) >= {"on_track", "at_risk", "off_track", "no_data"}
+    assert set(kpi.kpi_progress(_unit_state("EMT", f), "2025-Q4")["status"]) == FIVE_STATUSES
     with pytest.raises(ValueError):
         sample_unit(cfg, "EMT", quarter="2023-Q2")
 
@@ -227,19 +243,20 @@ def test_a_report_for_an_earlier_quarter_stops_there(cfg):
 # ------------------------------------------------------------------------ the mix
 
 def test_status_mix_at_the_reporting_quarter(bureau):
-    statuses = pd.concat([kpi_status(f, Q).assign(unit_code=c) for c, (_, f) in bureau.items()])
+    statuses = kpi.kpi_progress(_state(bureau), Q)
     counts = statuses["status"].value_counts()
     for s in ("on_track", "at_risk", "off_track", "target_met", "no_data"):
         assert counts.get(s, 0) >= 5, (s, counts.to_dict())
     # stale means nothing reported in the last 2 quarters, also among invented KPIs
-    kpis = _all(bureau, "KPIs")
-    stale = statuses.merge(kpis, on=["unit_code", "kpi_id"]).query("status == 'no_data'")
+    defined = _all(bureau, "KPIs")
+    stale = statuses[["unit_code", "kpi_id", "status", "last_period"]].merge(
+        defined, on=["unit_code", "kpi_id"]).query("status == 'no_data'")
     assert stale["data_source"].str.startswith("Illustrative:").sum() >= 5
     for _, r in stale.iterrows():
-        assert r["last_period"] is None or schema.period_index(Q) - schema.period_index(r["last_period"]) >= 2
-    # every unit has work on track and work in trouble
+        assert r["last_period"] is None or Quarter.parse(Q) - Quarter.parse(r["last_period"]) >= 2
+    # every unit shows every status the sample aims at
     for code, grp in statuses.groupby("unit_code"):
-        assert {"on_track", "off_track"} <= set(grp["status"]) or {"on_track", "at_risk"} <= set(grp["status"]), code
+        assert set(grp["status"]) == FIVE_STATUSES, code
 
 
 def test_some_actuals_lack_evidence(bureau):
@@ -253,8 +270,11 @@ def test_some_actuals_lack_evidence(bureau):
 def test_every_assumption_test_type_and_broken_weakening_holding(bureau):
     asm = _all(bureau, "Assumptions")
     assert set(asm["test"]) == set(schema.ASSUMPTION_TESTS)
-    verdicts = pd.concat([assumption_check(f, Q).assign(unit_code=c) for c, (_, f) in bureau.items()])
-    assert set(verdicts["verdict"]) >= {"holds", "weakening", "broken"}
+    state = _state(bureau)
+    tests = assumptions.assumption_tests(state, Q, kpi.kpi_series(state, Q), kpi.kpi_progress(state, Q))
+    verdicts = tests[tests["period"] == Q]
+    for code, grp in verdicts.groupby("unit_code"):
+        assert set(grp["verdict"]) == {"holds", "weakening", "broken"}, code
     broken = verdicts[verdicts["verdict"] == "broken"]
     assert set(broken["test"]) == set(schema.ASSUMPTION_TESTS)  # each test type breaks somewhere
     assert len(broken) >= 10
@@ -325,14 +345,16 @@ def test_regions_use_real_initiatives_with_shared_themes(cfg, bureau):
 
 
 def test_budget_per_output_with_under_and_over_spending(bureau):
-    flags = pd.concat([budget_check(f, Q) for _, f in bureau.values()])
+    money = finance.money_by_output(_state(bureau), Q)
+    assert set(money["flag"]) == {"underspending", "overspending", "on pace"}
+    flags = pd.concat([budget_check(f, Q) for _, f in bureau.values()])  # the oracle's simpler to-date view
     assert {"under", "over", "on_plan"} <= set(flags["flag"])
     for code, (_, f) in bureau.items():
         outputs = set(f["Results"].loc[f["Results"]["level"] == "output", "result_id"])
         assert set(f["Budget"]["result_id"]) == outputs == set(f["Expenditure"]["result_id"]), code
 
 
-# ------------------------------------------------------------------------ the self-check helpers
+# ------------------------------------------------------------------------ the oracle itself (sample_oracle.py)
 
 def _frames(kpis, actuals, milestones=None, assumptions=None):
     return {"KPIs": schema.conform("KPIs", pd.DataFrame(kpis)),
@@ -423,39 +445,72 @@ def test_budget_check_on_hand_computed_case():
     assert b.loc["O2", ["budget_to_date", "spent"]].tolist() == [200.0, 300.0] and b.loc["O2", "flag"] == "over"
 
 
-# ------------------------------------------------------------------------ with the other modules
+# ------------------------------------------------------------------------ the analytics agree with the oracle
 
-@pytest.mark.skipif(not _has_module("rbm_utils.analytics.kpi"), reason="rbm_utils.analytics.kpi not written yet")
-def test_the_analytics_see_the_same_statuses(bureau):
-    from rbm_utils.analytics import kpi
+@pytest.mark.parametrize("quarter", [Q, "2025-Q4"])
+def test_the_analytics_and_the_oracle_agree_on_every_kpi(bureau, quarter):
+    progress = kpi.kpi_progress(_state(bureau), quarter)
+    oracle = pd.concat([kpi_status(f, quarter).assign(unit_code=c) for c, (_, f) in bureau.items()])
+    both = progress.merge(oracle, on=["unit_code", "kpi_id"], suffixes=("", "_oracle"))
+    assert len(both) == len(oracle) == len(progress)
+    assert both["status"].tolist() == both["status_oracle"].tolist()
+    np.testing.assert_allclose(both["current_value"], both["current"], rtol=1e-12)
+    np.testing.assert_allclose(both["achievement"], both["achievement_oracle"], rtol=1e-12)
+    np.testing.assert_allclose(both["expected"], both["expected_oracle"], rtol=1e-12)
+    assert both["last_period"].tolist() == both["last_period_oracle"].tolist()
 
-    state = {name: _all(bureau, name) for name in ("Results", "KPIs", "Milestones", "Actuals")}
-    progress = kpi.kpi_progress(state, Q)
-    mine = pd.concat([kpi_status(f, Q).assign(unit_code=c) for c, (_, f) in bureau.items()])
-    both = progress.merge(mine, on=["unit_code", "kpi_id"], suffixes=("", "_self"))
-    assert len(both) == len(mine)
-    assert (both["status"] == both["status_self"]).mean() >= 0.95
-    assert {"on_track", "at_risk", "off_track", "target_met", "no_data"} <= set(progress["status"])
 
-
-@pytest.mark.skipif(not (_has_module("rbm_utils.analytics.kpi") and _has_module("rbm_utils.analytics.assumptions")),
-                    reason="rbm_utils.analytics.kpi / rbm_utils.analytics.assumptions not written yet")
-def test_the_assumption_analytics_see_tests_break(bureau):
-    from rbm_utils.analytics import assumptions, kpi
-
-    state = {name: _all(bureau, name) for name in ("Results", "KPIs", "Milestones", "Actuals", "Assumptions")}
+def test_the_analytics_and_the_oracle_agree_on_every_assumption(bureau):
+    state = _state(bureau)
     tests = assumptions.assumption_tests(state, Q, kpi.kpi_series(state, Q), kpi.kpi_progress(state, Q))
     now = tests[tests["period"] == Q]
     assert set(now.loc[now["verdict"] == "broken", "test"]) == set(schema.ASSUMPTION_TESTS)
-    mine = pd.concat([assumption_check(f, Q).assign(unit_code=c) for c, (_, f) in bureau.items()])
-    both = now.merge(mine, on=["unit_code", "assumption_id"], suffixes=("", "_self"))
-    assert len(both) == len(mine) and (both["verdict"] == both["verdict_self"]).mean() >= 0.95
+    oracle = pd.concat([assumption_check(f, Q).assign(unit_code=c) for c, (_, f) in bureau.items()])
+    both = now.merge(oracle, on=["unit_code", "assumption_id"], suffixes=("", "_oracle"))
+    assert len(both) == len(oracle)
+    assert both["verdict"].tolist() == both["verdict_oracle"].tolist()
 
+
+# ------------------------------------------------------------------------ the sample aims with the analytics
+
+def test_the_demo_package_holds_no_copy_of_the_rules():
+    for module in (sample_module, kpis, catalogue):
+        for name in ("kpi_status", "assumption_check", "budget_check", "_assess_one", "_achievement"):
+            assert not hasattr(module, name), (module.__name__, name)
+
+
+def test_the_sample_aims_with_the_thresholds_it_is_given(tmp_path):
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace("on_track: 0.9 ", "on_track: 0.95", 1)
+    text = text.replace("at_risk: 0.7 ", "at_risk: 0.8 ", 1)
+    path = tmp_path / "workbench.yaml"
+    path.write_text(text, encoding="utf-8")
+    strict = load_config(path)
+    assert (strict.thresholds["on_track"], strict.thresholds["at_risk"]) == (0.95, 0.8)
+    for code in ("AFR", "CYB"):
+        _, f = sample_unit(strict, code)
+        progress = kpi.kpi_progress(_unit_state(code, f), Q, strict.thresholds)
+        assert set(progress["status"]) == FIVE_STATUSES, code
+
+
+def test_every_candidate_is_judged_by_the_analytics(cfg, monkeypatch):
+    calls = []
+    real = kpi.kpi_progress
+
+    def spy(state, quarter, thresholds=None):
+        calls.append(str(quarter))
+        return real(state, quarter, thresholds)
+
+    monkeypatch.setattr(kpi, "kpi_progress", spy)
+    _, f = sample_unit(cfg, "DIN")
+    assert calls and set(calls) == {Q}
+    monkeypatch.undo()
+    assert set(kpi.kpi_progress(_unit_state("DIN", f), Q)["status"]) == FIVE_STATUSES
+
+
+# ------------------------------------------------------------------------ the workbooks
 
 @pytest.fixture(scope="module")
 def built(cfg, tmp_path_factory):
-    if not (_has_module("rbm_utils.intake.template") and _has_module("rbm_utils.intake.validate")):
-        pytest.skip("rbm_utils.intake.template / rbm_utils.intake.validate not written yet")
     out = tmp_path_factory.mktemp("sample")
     return out, build_sample(out, cfg)
 
@@ -465,8 +520,6 @@ def test_build_sample_writes_one_workbook_per_unit(cfg, built):
     assert [p.name for p in paths] == [f"{c}.xlsx" for c in cfg.units]
     assert all(p.parent == out and p.stat().st_size > 0 for p in paths)
     assert sorted(x.name for x in out.iterdir()) == sorted(p.name for p in paths)  # no temp files left
-    from openpyxl import load_workbook
-
     wb = load_workbook(paths[0], read_only=True)
     guide_text = " ".join(str(c) for row in wb["Guide"].iter_rows(values_only=True) for c in row if c)
     wb.close()
@@ -474,8 +527,6 @@ def test_build_sample_writes_one_workbook_per_unit(cfg, built):
 
 
 def test_every_sample_workbook_validates_and_round_trips(cfg, bureau, built):
-    from rbm_utils.intake.validate import parse_source
-
     _, paths = built
     for p in paths:
         parsed = parse_source(p, cfg, today=dt.date(2026, 11, 1))
@@ -503,7 +554,7 @@ def test_a_unit_added_to_the_settings_gets_a_generic_sample(tmp_path):
         assert unit["unit_code"] == code
         levels = f["KPIs"].merge(f["Results"], on="result_id")["level"]
         assert len(f["KPIs"]) >= 12 and set(levels) == set(schema.LEVELS)
-        assert set(kpi_status(f, Q)["status"]) & {"on_track", "target_met"}
+        assert set(kpi.kpi_progress(_unit_state(code, f), Q)["status"]) == FIVE_STATUSES
     _, cap = sample_unit(cfg, "CAP")
     assert cap["Activities"]["region"].nunique() >= 3
     assert set(cap["Results"]["theme"].dropna()) == {"capacity", "innovation"}
