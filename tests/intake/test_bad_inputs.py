@@ -291,7 +291,7 @@ def test_hostile_settings_raise_config_error(text: str, tmp_path: Path):
     started = time.monotonic()
     with pytest.raises(ConfigError):
         load_config(path)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # generous (shared machines): an expanded alias bomb takes minutes
 
 
 def test_settings_not_utf8_or_too_large_raise_config_error(tmp_path: Path):
