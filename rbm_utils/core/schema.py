@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rbm_utils.core.quarters import QUARTER_RE, Quarter
+
 SCHEMA_VERSION = "1.0"
 
 #: Column types understood by the reader and validator.
@@ -25,7 +27,8 @@ SCHEMA_VERSION = "1.0"
 #: disaggregation: ``key=value`` pairs separated by ``;`` (blank for the total).
 TYPES = ("text", "id", "code", "number", "integer", "period", "year", "date", "id_list", "disaggregation")
 
-PERIOD_RE = re.compile(r"^(\d{4})-Q([1-4])$")
+#: The written form of a period: :data:`rbm_utils.core.quarters.QUARTER_RE` (ASCII digits only).
+PERIOD_RE = QUARTER_RE
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")
 UNIT_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_-]{1,15}$")
 
@@ -329,44 +332,48 @@ def sheet_names() -> tuple[str, ...]:
     return tuple(_BY_NAME)
 
 
+# The period helpers below are the text-in, text-out face of :mod:`rbm_utils.core.quarters`
+# for the callers that still pass ``YYYY-Qn`` text; new code takes a ``Quarter`` instead.
+
+
 def parse_period(text: str) -> tuple[int, int] | None:
-    """``'2026-Q3'`` -> ``(2026, 3)``; None if not a period.
+    """``'2026-Q3'`` -> ``(2026, 3)``; None if not a period (:meth:`Quarter.parse_or_none`).
 
     >>> parse_period("2026-Q3")
     (2026, 3)
     """
-    m = PERIOD_RE.match(str(text).strip())
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    q = Quarter.parse_or_none(str(text))
+    return (q.year, q.q) if q is not None else None
 
 
 def period_index(text: str) -> int:
-    """A period as a count of quarters, so periods can be compared and subtracted.
+    """A period as a count of quarters (:attr:`Quarter.index`); ValueError if not a period.
 
     >>> period_index("2026-Q1") - period_index("2025-Q4")
     1
     """
-    p = parse_period(text)
-    if p is None:
+    q = Quarter.parse_or_none(str(text))
+    if q is None:
         raise ValueError(f"not a period (YYYY-Qn): {text!r}")
-    return p[0] * 4 + (p[1] - 1)
+    return q.index
 
 
 def period_from_index(index: int) -> str:
-    """Inverse of :func:`period_index`.
+    """Inverse of :func:`period_index` (:meth:`Quarter.from_index`).
 
     >>> period_from_index(period_index("2026-Q3"))
     '2026-Q3'
     """
-    return f"{index // 4}-Q{index % 4 + 1}"
+    return str(Quarter.from_index(index))
 
 
 def period_range(first: str, last: str) -> list[str]:
-    """Every quarter from ``first`` to ``last`` inclusive.
+    """Every quarter from ``first`` to ``last`` inclusive (:meth:`Quarter.span`).
 
     >>> period_range("2025-Q4", "2026-Q2")
     ['2025-Q4', '2026-Q1', '2026-Q2']
     """
-    return [period_from_index(i) for i in range(period_index(first), period_index(last) + 1)]
+    return [str(q) for q in Quarter.span(first, last)]
 
 
 def column_letter(index: int) -> str:
