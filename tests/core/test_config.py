@@ -1,7 +1,6 @@
 """Tests of the settings: parameters/workbench.yaml through the typed model (rbm_utils/core/config.py, settings.py)."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import get_args
 
@@ -185,11 +184,10 @@ def _bomb(indent: str) -> str:
     ("- just\n- a list\n", "expected a mapping at the top level"),
     ("units: [{code: AFR, type: region}]\n1: x\n", "1 is not a valid key (keys are text)"),
 ])
+@pytest.mark.timeout(120)  # generous: an expanded alias bomb would take hours and gigabytes
 def test_hostile_files_are_a_config_error_quickly(tmp_path: Path, text: str, expected: str):
-    started = time.monotonic()
     message = _refused(tmp_path, text)
     assert expected in message and len(message) < 2000
-    assert time.monotonic() - started < 10  # generous: an expanded alias bomb would take minutes
 
 
 def test_too_large_or_not_utf8_or_missing(tmp_path: Path):
