@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Iterable, Union
+from typing import Iterable, Union, overload
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,7 @@ class Quarter:
         True
         """
         try:
-            return cls.parse(value)  # type: ignore[arg-type]
+            return cls.parse(value) if isinstance(value, (str, Quarter)) else None
         except QuarterError:
             return None
 
@@ -118,7 +118,13 @@ class Quarter:
             return NotImplemented
         return Quarter.from_index(self.index + int(quarters))
 
-    def __sub__(self, other: "int | Quarter") -> "Quarter | int":  # type: ignore[override]
+    @overload
+    def __sub__(self, other: "Quarter") -> int: ...
+
+    @overload
+    def __sub__(self, other: int) -> "Quarter": ...
+
+    def __sub__(self, other: "int | Quarter") -> "Quarter | int":
         if isinstance(other, Quarter):
             return self.index - other.index
         if isinstance(other, (int, np.integer)) and not isinstance(other, bool):
