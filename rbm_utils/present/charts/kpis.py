@@ -16,11 +16,10 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from rbm_utils.analytics.review import fmt_number, fmt_share
 from rbm_utils.core import quarters
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.quarters import Quarter
-from rbm_utils.core.text import cell_number, cell_text, escape_text
+from rbm_utils.core.text import cell_number, cell_text, escape_text, fmt_number, fmt_share
 from rbm_utils.present.charts.figure import empty_figure, new_figure
 from rbm_utils.present.labels import STATUS_COLORS, STATUS_LABELS, status_color, status_label
 

@@ -13,8 +13,7 @@ import logging
 import pandas as pd
 import plotly.graph_objects as go
 
-from rbm_utils.analytics.review import fmt_number, fmt_share
-from rbm_utils.core.text import cell_text, escape_text
+from rbm_utils.core.text import cell_text, escape_text, fmt_number, fmt_share
 from rbm_utils.present.charts.figure import empty_figure, new_figure
 from rbm_utils.present.labels import FLOW_KIND_COLORS, FLOW_KIND_ORDER, QUADRANT_COLORS, UNKNOWN_COLOR
 

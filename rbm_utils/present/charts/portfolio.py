@@ -15,8 +15,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from rbm_utils.analytics.review import fmt_number, fmt_share
-from rbm_utils.core.text import cell_number, cell_text, escape_text
+from rbm_utils.core.text import cell_number, cell_text, escape_text, fmt_number, fmt_share
 from rbm_utils.present.charts.figure import empty_figure, new_figure, shorten
 from rbm_utils.present.labels import STATUS_COLORS
 
