@@ -10,7 +10,7 @@ kernel floor, the runner's per-unit overhead, and the Dask scale-out.
 * :func:`kernel_floor` is the least any runner pays per notebook: start a kernel, import
   what the reviews import (``from rbm_utils import charts, reports``), shut it down.
 * :func:`runner_per_notebook` runs the floor notebook (bench/notebooks/floor.ipynb: that
-  import and the sentinel) through :func:`rbm_utils.publish.batch.run_notebooks` one at a time;
+  import and the sentinel) through :func:`rbm_utils.publish.runner.run_notebooks` one at a time;
   minus the floor, that is the runner's overhead per unit (process, papermill, parameter
   check, HTML copy, publish).
 * :func:`run_scaleout` sends N floor notebooks as N synthetic units through a Dask
@@ -148,7 +148,7 @@ def kernel_floor(repeat: int = 5) -> dict[str, Any]:
 
 
 def runner_per_notebook(work: Path, n: int = 6, workers: int = 1) -> dict[str, Any]:
-    """Seconds per floor notebook through :func:`rbm_utils.publish.batch.run_notebooks` (``workers`` at once)."""
+    """Seconds per floor notebook through :func:`rbm_utils.publish.runner.run_notebooks` (``workers`` at once)."""
     from rbm_utils.publish.jobs import Job
     from rbm_utils.publish.runner import run_notebooks
 
