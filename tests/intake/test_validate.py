@@ -9,6 +9,7 @@ import pytest
 from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
 from rbm_utils.core.config import load_config
 from rbm_utils.core.schema import column_letter
+from rbm_utils.intake.checks import MAX_LOOPS, find_loops
 from rbm_utils.intake.validate import parse_source
 
 CFG = load_config()
@@ -104,6 +105,31 @@ def test_cell_rule(tmp_path, base_grids, sheet, row, column, value, code):
     assert hits[0].header == column
     assert hits[0].message
     assert hits[0].file == "unit.xlsx"
+
+
+def test_a_loop_through_three_results_is_reported_once_at_the_row_closing_it(tmp_path, base_grids):
+    grids = copy.deepcopy(base_grids)
+    _set(grids, "Results", 5, "contributes_to", "AFR-O1")  # C1 (row 5) closes O1 -> R1 -> C1 -> O1
+    parsed = _parse(tmp_path, grids)
+    loops = [p for p in parsed.problems if p.code == "cycle"]
+    assert [(p.sheet, p.row, p.column, p.value) for p in loops] == [("Results", 5, "D", "AFR-O1")]
+    assert loops[0].message == "The results chain loops: AFR-O1 -> AFR-R1 -> AFR-C1 -> AFR-O1."
+
+
+def test_long_results_chains_are_checked_without_recursion():
+    steps = 1500
+    chain = {f"R{i}": [f"R{i + 1}"] for i in range(steps)} | {f"R{steps}": []}
+    assert find_loops(chain) == []
+    chain[f"R{steps}"] = ["R0"]  # close it: one loop of 1,501 results
+    (loop,) = find_loops(chain)
+    assert loop[0] == loop[-1] == "R0" and loop[1] == "R1" and loop[-2] == f"R{steps}" and len(loop) == steps + 2
+
+
+def test_every_separate_loop_is_found_up_to_the_limit():
+    chain = {"A": ["B"], "B": ["A"], "C": ["D"], "D": ["E"], "E": ["C"], "F": ["A", "G"], "G": ["Z"]}
+    assert find_loops(chain) == [["A", "B", "A"], ["C", "D", "E", "C"]]  # Z is not a result: no link
+    many = {f"P{i}": [f"Q{i}"] for i in range(MAX_LOOPS + 5)} | {f"Q{i}": [f"P{i}"] for i in range(MAX_LOOPS + 5)}
+    assert len(find_loops(many)) == MAX_LOOPS
 
 
 def test_errors_block_warnings_do_not(tmp_path, base_grids):
