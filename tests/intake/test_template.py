@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from rbm_utils.core import schema
 from rbm_utils.intake import template as tpl
+from rbm_utils.intake import template_xlsx
 from rbm_utils.core.config import ConfigError, load_config
 
 UNIT = {"unit_code": "AFR", "unit_name": "Regional Office for Africa", "unit_type": "region",
@@ -139,7 +140,7 @@ def test_required_columns_marked_by_colour_not_text(book):
             assert cell.value == col.name
             assert cell.font.b
             colour = cell.fill.fgColor.rgb[-6:]
-            assert colour == (tpl.REQUIRED_FILL if col.required else tpl.OPTIONAL_FILL), (s.name, col.name)
+            assert colour == (template_xlsx.REQUIRED_FILL if col.required else template_xlsx.OPTIONAL_FILL), (s.name, col.name)
 
 
 def test_every_header_has_a_comment(book):
@@ -217,7 +218,7 @@ def test_guide_has_notice_and_lists_every_schema_column(book):
     texts = [r[0] for r in rows if r[0]]
     assert "ILLUSTRATIVE DATA - invented figures" in texts
     assert any("AFR" in t and "2026-Q3" in t for t in texts[:2])
-    start = next(i for i, r in enumerate(rows) if tuple(r[:6]) == tpl.GUIDE_COLUMNS)
+    start = next(i for i, r in enumerate(rows) if tuple(r[:6]) == template_xlsx.GUIDE_COLUMNS)
     table = [r[:6] for r in rows[start + 1:] if r[0]]
     expected = [(s.name, c.name) for s in schema.SHEETS for c in s.columns]
     assert [(r[0], r[1]) for r in table] == expected
