@@ -28,12 +28,16 @@ import re
 import warnings
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+import openpyxl  # defusedxml is installed: openpyxl parses with it
 
 from rbm_utils.core.config import DEFAULT_INGEST_LIMITS
 from rbm_utils.core.errors import Problem, problem
+from rbm_utils.core.files import sha256_file
 from rbm_utils.core.schema import column_letter, sheet_names
 
 log = logging.getLogger(__name__)
@@ -92,14 +96,6 @@ class RawWorkbook:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _sha256_folder(files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in sorted(files, key=lambda p: p.name.lower()):
@@ -146,7 +142,7 @@ def _read_file(p: Path, name: str, lim: Mapping[str, float]) -> RawWorkbook:
         return RawWorkbook(name, p, "", "", problems=[problem(
             "file_too_large", name, value=f"{size / 1e6:.1f} MB",
             message=f"The file is {size / 1e6:.1f} MB; the limit is {lim['max_file_mb']} MB.")])
-    sha = _sha256_file(p)
+    sha = sha256_file(p)
     with p.open("rb") as fh:
         head = fh.read(8)
     if head.startswith(ZIP_MAGIC):
@@ -326,8 +322,6 @@ def _check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Probl
 
 
 def _read_xlsx(p: Path, sha: str, lim: Mapping[str, float]) -> RawWorkbook:
-    import openpyxl  # defusedxml is installed: openpyxl parses with it
-
     name = p.name
     raw = RawWorkbook(name, p, "xlsx", sha)
     problems, has_formulas = _check_zip(p, name, lim)
