@@ -1,13 +1,16 @@
-"""``rbm review``: freeze the quarter, run every review notebook, publish, report.
+"""``rbm review``: freeze the quarter, compute its analysis once, run every review notebook, publish.
 
 1. Freeze the store's bureau state (and the previous quarter's, for trends) into
    ``outputs/<Q>/snapshot/`` (:mod:`rbm_utils.store.snapshot`).
-2. Compute the analytics once from that snapshot; each unit's tidy tables are published
-   beside its notebook (``kpi_progress.parquet`` ...), so a published table and the
-   notebook's figure come from the same function on the same frozen data.
+2. Compute the analytics once from that snapshot and freeze every table a notebook or a
+   dashboard shows into ``outputs/<Q>/analysis/`` (:mod:`rbm_utils.publish.frozen`). Each
+   unit's tidy tables are published beside its notebook (``kpi_progress.parquet`` ...), each
+   joint pair's beside its joint review (``risks.parquet`` ...). The notebooks read the frozen
+   analysis and never recompute it (:func:`rbm_utils.analytics.bureau.analyse` refuses to run
+   in a batch job), so a published table and the notebook's figure are the same numbers.
 3. Run ``notebooks/quarterly_review.ipynb`` per unit and ``joint_review.ipynb`` per
    cluster x region pair with work in common, with bounded parallelism
-   (:func:`rbm_utils.publish.batch.run_notebooks`), then ``bdt_overview.ipynb`` last.
+   (:func:`rbm_utils.publish.runner.run_notebooks`), then ``bdt_overview.ipynb`` last.
 4. Write ``outputs/<Q>/run_report.json``; any failure makes the exit status non-zero.
 
 Example:
@@ -20,19 +23,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import yaml
 
 from rbm_utils.analytics import bureau as analysis
+from rbm_utils.core.config import PROJECT_ROOT, Config, load_config
+from rbm_utils.core.files import atomic_write_json
+from rbm_utils.core.quarters import Quarter, QuarterLike
+from rbm_utils.publish import frozen
 from rbm_utils.publish.jobs import Job, JobResult
 from rbm_utils.publish.runner import run_notebooks, write_run_report
-from rbm_utils.core.config import PROJECT_ROOT, Config, load_config
-from rbm_utils.present.reports import PREVIOUS_PREFIX, split_previous
-from rbm_utils.core.schema import period_index
+from rbm_utils.store.database import Store
+from rbm_utils.store.snapshot import PREVIOUS_PREFIX, PublishedError, freeze_snapshot, load_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +59,12 @@ class ReviewError(RuntimeError):
 class _WithPrevious:
     """A store whose bureau state also carries the previous quarter's tables (``Previous_*``)."""
 
-    def __init__(self, store):
+    def __init__(self, store: Store):
         self.store = store
 
     def bureau_state(self, quarter: str) -> dict[str, pd.DataFrame]:
         cur = self.store.bureau_state(quarter)
-        prev = self.store.bureau_state(analysis.previous_quarter(quarter))
+        prev = self.store.bureau_state(str(Quarter.parse(quarter).previous))
         return {**cur, **{PREVIOUS_PREFIX + k: v for k, v in prev.items()}}
 
 
@@ -73,7 +80,7 @@ def unit_parameters(unit: str, config: Config) -> dict[str, Any]:
     return {"unit": unit}
 
 
-def _tables_writer(results: Mapping[str, pd.DataFrame], unit: str | None, joint: tuple[str, str] | None = None):
+def _tables_writer(results: Mapping[str, pd.DataFrame], unit: str | None) -> Callable[[Path, Job], None]:
     """extra_files callback: write the tidy tables of one unit (or the bureau) into staging."""
 
     def write(staging: Path, job: Job) -> None:
@@ -85,26 +92,34 @@ def _tables_writer(results: Mapping[str, pd.DataFrame], unit: str | None, joint:
     return write
 
 
+def _joint_writer(tables: Mapping[str, pd.DataFrame]) -> Callable[[Path, Job], None]:
+    """extra_files callback: write one joint pair's tables (``<key>.parquet``) into staging."""
+
+    def write(staging: Path, job: Job) -> None:
+        for key in frozen.JOINT_TABLES:
+            tables[key].to_parquet(staging / f"{key}.parquet", index=False)
+    return write
+
+
 @dataclass
 class ReviewPlan:
-    quarter: str
+    quarter: Quarter
     jobs: list[Job]
     overview: Job | None
     snapshot_dir: Path
     manifest: dict
+    analysis_manifest: dict = field(default_factory=dict)
 
 
-def plan_review(quarter: str, *, units: Sequence[str] = (), all_units: bool = False,
+def plan_review(quarter: QuarterLike, *, units: Sequence[str] = (), all_units: bool = False,
                 joint: Sequence[str] | None = None, store_url: str | None = None,
                 outputs: str | Path | None = None, force: bool = False, config: Config | None = None,
                 overview: bool = True) -> ReviewPlan:
-    """Freeze the snapshot and build the jobs (no notebook runs yet)."""
-    from rbm_utils.store.snapshot import PublishedError, freeze_snapshot, load_snapshot
-    from rbm_utils.store.database import Store
-
+    """Freeze the snapshot, compute and freeze its analysis, and build the jobs (no notebook runs yet)."""
+    q = Quarter.parse(quarter)
     config = config or load_config()
-    period_index(quarter)
     out = Path(outputs or PROJECT_ROOT / "outputs").resolve()
+    quarter_dir = out / str(q)
     selected = list(config.units) if all_units else list(dict.fromkeys(units))
     for u in selected:
         config.unit(u)
@@ -120,37 +135,42 @@ def plan_review(quarter: str, *, units: Sequence[str] = (), all_units: bool = Fa
         if not selected:
             raise ReviewError("the store holds no submission; ingest the units' workbooks first (make run does)")
         try:
-            manifest = freeze_snapshot(_WithPrevious(st), quarter, out, config, force=force)
+            manifest = freeze_snapshot(_WithPrevious(st), str(q), out, config, force=force)
         except PublishedError as exc:
             raise ReviewError(str(exc)) from None
-    snap_dir = out / quarter / "snapshot"
-    state, previous = split_previous(load_snapshot(snap_dir))
-    results = analysis.analyse(state, quarter, config, previous_state=previous or None)
-    common = {"quarter": quarter, "snapshot_dir": str(snap_dir), "config_path": str(config.path.resolve()) if config.path else ""}
+    snap_dir = quarter_dir / "snapshot"
+    state, previous = frozen.split_previous(load_snapshot(snap_dir))
+    # The one computation of the quarter's analysis: notebooks and dashboards read it frozen.
+    results = analysis.analyse(state, q, config, previous_state=previous or None)
+    pairs = analysis.joint_pairs(state, config)
+    joint_tables = frozen.joint_tables(state, results, config, pairs)
+    analysis_manifest = frozen.freeze_analysis(quarter_dir, manifest, results,
+                                               frozen.per_unit_tables(state, results, q, config), joint_tables)
+    common = {"quarter": str(q), "snapshot_dir": str(snap_dir),
+              "config_path": str(config.path.resolve()) if config.path else ""}
     jobs: list[Job] = []
     for u in selected:
         params = {**unit_parameters(u, config), **common, "unit": u}
-        jobs.append(Job(u, UNIT_TEMPLATE, params, out / quarter / u, _tables_writer(results, u)))
-    pairs = analysis.joint_pairs(state, config)
+        jobs.append(Job(u, UNIT_TEMPLATE, params, quarter_dir / u, _tables_writer(results, u)))
     wanted = None if joint is None else {p.upper() for p in joint}
     for rec in pairs.itertuples(index=False):
-        name = f"{rec.cluster}-{rec.region}"
+        name = frozen.pair_name(rec.cluster, rec.region)
         if wanted is not None and name not in wanted:
             continue
         if wanted is None and not (all_units or rec.cluster in selected or rec.region in selected):
             continue
         params = {"cluster": rec.cluster, "region": rec.region, **common}
-        jobs.append(Job(f"joint-{name}", JOINT_TEMPLATE, params, out / quarter / "joint" / name))
-    if wanted:
-        unknown = wanted - {f"{r.cluster}-{r.region}" for r in pairs.itertuples(index=False)}
-        if unknown:
-            raise ReviewError(f"no cluster x region pair with work in common named {', '.join(sorted(unknown))}")
-    ov = Job(OVERVIEW_NAME, OVERVIEW_TEMPLATE, dict(common), out / quarter / OVERVIEW_NAME,
+        jobs.append(Job(f"joint-{name}", JOINT_TEMPLATE, params, quarter_dir / "joint" / name,
+                        _joint_writer(joint_tables[name])))
+    unknown = (wanted or set()) - set(joint_tables)
+    if unknown:
+        raise ReviewError(f"no cluster x region pair with work in common named {', '.join(sorted(unknown))}")
+    ov = Job(OVERVIEW_NAME, OVERVIEW_TEMPLATE, dict(common), quarter_dir / OVERVIEW_NAME,
              _tables_writer(results, None)) if overview else None
-    return ReviewPlan(quarter, jobs, ov, snap_dir, manifest)
+    return ReviewPlan(q, jobs, ov, snap_dir, manifest, analysis_manifest)
 
 
-def review_quarter(quarter: str, *, units: Sequence[str] = (), all_units: bool = False,
+def review_quarter(quarter: QuarterLike, *, units: Sequence[str] = (), all_units: bool = False,
                    joint: Sequence[str] | None = None, store_url: str | None = None,
                    outputs: str | Path | None = None, workers: int = 3, force: bool = False,
                    cell_timeout: int = 600, job_timeout: int = 1800, progress: bool = True,
@@ -165,7 +185,7 @@ def review_quarter(quarter: str, *, units: Sequence[str] = (), all_units: bool =
     plan = plan_review(quarter, units=units, all_units=all_units, joint=joint, store_url=store_url,
                        outputs=outputs, force=force, config=config)
     quarter_dir = plan.snapshot_dir.parent
-    staging = quarter_dir.parent / ".staging" / quarter
+    staging = quarter_dir.parent / ".staging" / str(plan.quarter)
     if scheduler:
         from rbm_utils.publish.dask import connect, run_notebooks_distributed
 
@@ -190,9 +210,8 @@ def review_quarter(quarter: str, *, units: Sequence[str] = (), all_units: bool =
     report_path = write_run_report(results, quarter_dir / "run_report.json")
     report = json.loads(report_path.read_text(encoding="utf-8"))
     report["snapshot_content_sha256"] = plan.manifest.get("content_sha256")
+    report["analysis_content_sha256"] = plan.analysis_manifest.get("content_sha256")
     report["ok"] = not any(r.status in FAILED for r in results)
     report["seconds"] = round(time.time() - started, 2)
-    from rbm_utils.store.snapshot import atomic_write_json
-
     atomic_write_json(report_path, report)
     return report

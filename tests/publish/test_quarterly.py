@@ -4,14 +4,17 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import nbformat
 import pandas as pd
 import pytest
 
 from rbm_utils.analytics import bureau as analysis
-from rbm_utils.publish.runner import run_notebooks
 from rbm_utils.core.config import load_config
+from rbm_utils.publish import frozen
+from rbm_utils.publish.frozen import split_previous
+from rbm_utils.publish.jobs import Job
 from rbm_utils.publish.quarterly import ReviewError, plan_review, review_quarter
-from rbm_utils.present.reports import split_previous
+from rbm_utils.publish.runner import run_notebooks
 from rbm_utils.store.snapshot import load_snapshot
 
 CFG = load_config()
@@ -45,6 +48,39 @@ def test_every_unit_and_the_overview_are_published(published, sample_bureau):
     assert (out / q / "overview" / "bdt_overview.html").is_file()
     manifest = json.loads((out / q / "snapshot" / "manifest.json").read_text())
     assert manifest["content_sha256"] == report["snapshot_content_sha256"]
+    analysed = json.loads((out / q / "analysis" / "manifest.json").read_text())
+    assert analysed["snapshot_content_sha256"] == manifest["content_sha256"]
+    assert analysed["content_sha256"] == report["analysis_content_sha256"]
+
+
+@pytest.mark.slow
+def test_joint_tables_are_published_beside_the_joint_review(published, sample_bureau):
+    out, _ = published
+    q = sample_bureau["quarter"]
+    assert "CYB-AFR" in frozen.load_analysis(out / q / "analysis").pairs
+    for key in frozen.JOINT_TABLES:
+        got = pd.read_parquet(out / q / "joint" / "CYB-AFR" / f"{key}.parquet")
+        expected = pd.read_parquet(out / q / "analysis" / "joint" / "CYB-AFR" / f"{key}.parquet")
+        pd.testing.assert_frame_equal(got, expected, obj=key)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_notebook_run_of_the_batch_cannot_compute_the_analysis(sample_bureau, tmp_path):
+    """The review notebooks publish fine above although analyse() refuses to run in a batch job."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell('quarter = "2026-Q3"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from rbm_utils.analytics import bureau\n"
+                                          "from rbm_utils.core.config import load_config\n"
+                                          "bureau.analyse({}, quarter, load_config())"),
+                nbformat.v4.new_code_cell('print("RBM-REVIEW-COMPLETE")')]
+    template = tmp_path / "recompute.ipynb"
+    nbformat.write(nb, template)
+    job = Job("recompute", template, {"quarter": sample_bureau["quarter"]}, tmp_path / "out" / "recompute")
+    [result] = run_notebooks([job], workers=1, job_timeout=240, staging_root=tmp_path / ".staging", progress=False)
+    assert result.status == "failed" and result.error_name == "RuntimeError", result
+    assert "frozen" in (result.error_value or "")
 
 
 @pytest.mark.slow
