@@ -1,42 +1,58 @@
 """What the review notebooks call: load a quarter, pick a unit's tables, show them safely.
 
-Notebooks stay thin: a parameters cell, then one-line calls into this module and
-:mod:`rbm_utils.present.charts`. Every table is rendered with its text HTML-escaped.
+Notebooks stay thin: a parameters cell, then one-line calls into this module,
+:mod:`rbm_utils.present.charts` and the column sets of :mod:`rbm_utils.present.columns`.
+Every table is rendered with its text HTML-escaped.
+
+With a ``snapshot_dir`` (the batch always gives one) a review reads the frozen snapshot and the
+analysis the batch computed once beside it (:mod:`rbm_utils.publish.frozen`); it only filters
+those tables and never recomputes the bureau. With an empty ``snapshot_dir`` (JupyterLab
+exploring the live store) it computes the same tables from the store.
 
 Example:
     >>> r = load_review("AFR", "2026-Q3", snapshot_dir="outputs/2026-Q3/snapshot")  # doctest: +SKIP
-    >>> table(r.view["progress"], ["kpi_id", "name", "status"])                      # doctest: +SKIP
+    >>> table(r.view["progress"], columns.KPIS)                                      # doctest: +SKIP
 """
 from __future__ import annotations
 
 import html
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from rbm_utils.analytics import bureau as analysis
-from rbm_utils.present import charts
 from rbm_utils.core.config import Config, load_config
-from rbm_utils.analytics.review import escape_text, results_statement
-from rbm_utils.core.schema import period_index
+from rbm_utils.core.quarters import Quarter, QuarterLike
+from rbm_utils.core.text import escape_text
+from rbm_utils.present import charts, columns
+from rbm_utils.publish import frozen
+from rbm_utils.publish.frozen import split_previous
+from rbm_utils.store.database import Store
+from rbm_utils.store.snapshot import PREVIOUS_PREFIX, load_snapshot, read_manifest
 
 log = logging.getLogger(__name__)
 
-#: Prefix of the snapshot tables that hold the previous quarter's state.
-PREVIOUS_PREFIX = "Previous_"
+__all__ = ["PREVIOUS_PREFIX", "SENTINEL", "Review", "columns", "done", "header", "involving", "kpi_trends",
+           "load_joint", "load_overview", "load_review", "provenance", "scaleup_for", "split_previous",
+           "statement", "summary", "table", "table_html", "this_quarter", "unit_flows", "unit_heatmap"]
 
 SENTINEL = "RBM-REVIEW-COMPLETE"
 
 
 @dataclass
 class Review:
-    """One loaded review: the bureau state and analytics, and the slice for ``unit``."""
+    """One loaded review: the bureau state and analytics, and the slice for ``unit``.
 
-    quarter: str
+    ``per_unit`` holds the tables a review shows of one unit that are not cut from a bureau
+    table (:data:`rbm_utils.publish.frozen.UNIT_TABLES`, with ``unit_code``).
+    """
+
+    quarter: Quarter
     config: Config
     state: dict[str, pd.DataFrame]
     results: dict[str, pd.DataFrame]
@@ -46,59 +62,61 @@ class Review:
     source: str = ""
     joint: dict[str, pd.DataFrame] = field(default_factory=dict)
     region: str | None = None
+    per_unit: dict[str, pd.DataFrame] = field(default_factory=dict)
+    analysis: frozen.FrozenAnalysis | None = None
 
 
-def split_previous(tables: Mapping[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """Split snapshot tables into (current state, previous quarter's state)."""
-    cur = {k: v for k, v in tables.items() if not k.startswith(PREVIOUS_PREFIX)}
-    prev = {k[len(PREVIOUS_PREFIX):]: v for k, v in tables.items() if k.startswith(PREVIOUS_PREFIX)}
-    return cur, prev
-
-
-def load_bureau(quarter: str, snapshot_dir: str = "", store_url: str = "", config_path: str = ""):
-    """(state, previous_state, manifest, config, source) from a frozen snapshot, or else the store."""
-    config = load_config(config_path or None)
-    period_index(quarter)  # a clear error for a bad quarter
+def _open(quarter: Quarter, config: Config, snapshot_dir: str, store_url: str, units: Sequence[str] | None) -> Review:
+    """The bureau of ``quarter``: frozen snapshot and analysis, or else computed from the live store."""
     if snapshot_dir:
-        from rbm_utils.store.snapshot import load_snapshot, read_manifest
+        snap = Path(snapshot_dir)
+        manifest = read_manifest(snap)
+        if manifest.get("quarter") not in (None, str(quarter)):
+            raise ValueError(f"the snapshot {snapshot_dir} is of {manifest.get('quarter')}, not {quarter}")
+        state, _ = split_previous(load_snapshot(snap))
+        fa = frozen.load_analysis(frozen.analysis_dir(snap), snapshot_content_sha256=manifest["content_sha256"])
+        return Review(quarter, config, state, fa.results, manifest=manifest, source=f"snapshot {snapshot_dir}",
+                      per_unit=fa.per_unit, analysis=fa)
+    with Store(store_url or config.store_url) as st:
+        state = st.bureau_state(str(quarter))
+        previous = st.bureau_state(str(quarter.previous))
+        source = f"live store {st.safe_url}"
+    results = analysis.analyse(state, quarter, config, previous_state=previous)
+    per_unit = frozen.per_unit_tables(state, results, quarter, config, units=units)
+    return Review(quarter, config, state, results, source=source, per_unit=per_unit)
 
-        tables = load_snapshot(Path(snapshot_dir))
-        state, previous = split_previous(tables)
-        return state, (previous or None), read_manifest(Path(snapshot_dir)), config, f"snapshot {snapshot_dir}"
-    from rbm_utils.store.database import Store
 
-    url = store_url or config.store_url
-    with Store(url) as st:
-        state = st.bureau_state(quarter)
-        previous = st.bureau_state(analysis.previous_quarter(quarter))
-        return state, previous, None, config, f"live store {st.safe_url}"
-
-
-def load_review(unit: str, quarter: str, snapshot_dir: str = "", store_url: str = "", config_path: str = "") -> Review:
+def load_review(unit: str, quarter: QuarterLike, snapshot_dir: str = "", store_url: str = "",
+                config_path: str = "") -> Review:
     """Load the bureau for ``quarter`` and slice it for ``unit`` (a code of parameters/workbench.yaml)."""
-    state, previous, manifest, config, source = load_bureau(quarter, snapshot_dir, store_url, config_path)
+    q = Quarter.parse(quarter)
+    config = load_config(config_path or None)
     config.unit(unit)  # unknown unit -> ConfigError with the known codes
-    results = analysis.analyse(state, quarter, config, previous_state=previous)
-    return Review(quarter, config, state, results, unit, analysis.unit_view(results, unit), manifest, source)
+    r = _open(q, config, snapshot_dir, store_url, [unit])
+    r.unit, r.view = unit, analysis.unit_view(r.results, unit)
+    return r
 
 
-def load_overview(quarter: str, snapshot_dir: str = "", store_url: str = "", config_path: str = "") -> Review:
+def load_overview(quarter: QuarterLike, snapshot_dir: str = "", store_url: str = "", config_path: str = "") -> Review:
     """The whole bureau for ``quarter``."""
-    state, previous, manifest, config, source = load_bureau(quarter, snapshot_dir, store_url, config_path)
-    results = analysis.analyse(state, quarter, config, previous_state=previous)
-    return Review(quarter, config, state, results, None, dict(results), manifest, source)
+    r = _open(Quarter.parse(quarter), load_config(config_path or None), snapshot_dir, store_url, [])
+    r.view = dict(r.results)
+    return r
 
 
-def load_joint(cluster: str, region: str, quarter: str, snapshot_dir: str = "", store_url: str = "",
+def load_joint(cluster: str, region: str, quarter: QuarterLike, snapshot_dir: str = "", store_url: str = "",
                config_path: str = "") -> Review:
     """A thematic cluster and a regional office, reviewed together."""
-    state, previous, manifest, config, source = load_bureau(quarter, snapshot_dir, store_url, config_path)
+    q = Quarter.parse(quarter)
+    config = load_config(config_path or None)
     if config.unit(cluster).type != "cluster" or config.unit(region).type != "region":
         raise ValueError(f"a joint review pairs a cluster with a region, not {cluster} with {region}")
-    results = analysis.analyse(state, quarter, config, previous_state=previous)
-    r = Review(quarter, config, state, results, cluster, analysis.unit_view(results, cluster), manifest, source,
-               region=region)
-    r.joint = analysis.joint_view(state, results, cluster, region, config)
+    r = _open(q, config, snapshot_dir, store_url, [cluster])
+    r.unit, r.region, r.view = cluster, region, analysis.unit_view(r.results, cluster)
+    if r.analysis is not None:
+        r.joint = r.analysis.joint(cluster, region)
+    else:
+        r.joint = analysis.joint_view(r.state, r.results, cluster, region, config)
     return r
 
 
@@ -153,8 +171,8 @@ def header(r: Review):
         title = f"{u.name} ({u.code}, {u.type})"
     else:
         title = r.config.name
-    return _html(f"<h2>{escape_text(title)} — quarterly review {escape_text(r.quarter)}</h2>"
-                 f"<p>Figures from the {escape_text(r.source.split(' ')[0])} {escape_text(r.quarter)}. "
+    return _html(f"<h2>{escape_text(title)} — quarterly review {escape_text(str(r.quarter))}</h2>"
+                 f"<p>Figures from the {escape_text(r.source.split(' ')[0])} {escape_text(str(r.quarter))}. "
                  "Invented sample figures are illustrative.</p>")
 
 
@@ -183,11 +201,11 @@ def summary_frame(r: Review) -> pd.DataFrame:
     money = v.get("money", pd.DataFrame())
     budget = float(money["budget_year"].sum()) if "budget_year" in money else 0.0
     spent = float(money["spent_year"].sum()) if "spent_year" in money else 0.0
-    rows = [("KPIs", len(prog))]
+    rows: list[tuple[str, int | str]] = [("KPIs", len(prog))]
     rows += [(f"KPIs {s.replace('_', ' ')}", int(counts.get(s, 0))) for s in
              ("on_track", "target_met", "at_risk", "off_track", "no_data", "not_started")]
     rows += [("Red-flag risks", len(v.get("red_flags", []))),
-             ("Broken assumptions (this quarter)", int(((v["assumptions"]["period"] == r.quarter)
+             ("Broken assumptions (this quarter)", int(((v["assumptions"]["period"] == str(r.quarter))
                                                         & (v["assumptions"]["verdict"] == "broken")).sum())
               if "assumptions" in v and not v["assumptions"].empty else 0),
              (f"In-year execution ({r.config.currency} {spent:,.0f} of {budget:,.0f})",
@@ -202,15 +220,12 @@ def summary(r: Review):
 
 def statement(r: Review):
     """The unit's plain-language results statement (Markdown, officer text escaped)."""
-    from IPython.display import Markdown
+    from IPython.display import Markdown  # IPython display: only where a notebook shows it
 
-    unit = r.unit or ""
-    return Markdown(results_statement(r.state, r.results["progress"], unit, r.quarter, r.config.currency,
-                                      money=r.results["money"]))
-
-
-KPI_COLUMNS = ["kpi_id", "level", "name", "measure", "baseline_value", "target_value", "target_period", "current_value",
-               "achievement", "expected", "status", "last_period", "forecast_achievement", "likely_to_meet"]
+    if not r.unit:
+        raise ValueError("a results statement is of one unit; this review is of the whole bureau")
+    rows = frozen.unit_rows(r.per_unit["statement"], r.unit)
+    return Markdown(str(rows["statement"].iloc[0]) if len(rows) else "")
 
 
 def kpi_trends(r: Review, kpi_ids: Sequence[str] | None = None) -> list:
@@ -249,11 +264,9 @@ def manifest_json(r: Review) -> str:
 
 
 def unit_flows(r: Review) -> pd.DataFrame:
-    """Money flows funding source -> unit -> programme -> output, for the review's unit only."""
-    from rbm_utils.analytics.finance import money_flows
-
-    state = analysis.unit_state(r.state, r.unit) if r.unit else r.state
-    return money_flows(state, r.quarter)
+    """Money flows funding source -> unit -> programme -> output, for the review's unit only
+    (the bureau's in an overview)."""
+    return frozen.unit_rows(r.per_unit["flows"], r.unit) if r.unit else r.results["flows"]
 
 
 def scaleup_for(r: Review) -> pd.DataFrame:
@@ -267,6 +280,9 @@ def scaleup_for(r: Review) -> pd.DataFrame:
 
 def unit_heatmap(r: Review) -> pd.DataFrame:
     """5 x 5 counts of the review's open risks (the unit's, or the bureau's in an overview)."""
-    from rbm_utils.analytics.risks import risk_heatmap
+    return frozen.unit_rows(r.per_unit["risk_heatmap"], r.unit) if r.unit else r.results["risk_heatmap"]
 
-    return risk_heatmap(r.view["risks"], r.config.thresholds)
+
+def this_quarter(r: Review, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``period`` is the review's quarter."""
+    return frame[frame["period"] == str(r.quarter)]

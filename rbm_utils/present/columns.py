@@ -1,0 +1,99 @@
+"""The columns of every table a review notebook and a dashboard both show, named once.
+
+A notebook cell and a dashboard section that show the same table take its columns from here
+(``reports.table(r.view["risks"], columns.RISKS)``), so the two cannot drift apart. Where a
+table is shown in a wider and a narrower form, both are named: ``*_ACROSS_UNITS`` lists the
+unit first, for tables that mix units (a joint review, the overview, a dashboard's filter).
+
+Example:
+    >>> KPIS[:3]
+    ('kpi_id', 'level', 'name')
+    >>> RED_FLAGS[0], AGENDA_ACROSS_UNITS[0]
+    ('unit_code', 'unit_code')
+"""
+from __future__ import annotations
+
+# --------------------------------------------------------------------------- KPIs and the chain
+
+#: One unit's KPIs: value, achievement, expected progress by now, status, forecast.
+KPIS = ("kpi_id", "level", "name", "measure", "baseline_value", "target_value", "target_period", "current_value",
+        "achievement", "expected", "status", "last_period", "forecast_achievement", "likely_to_meet")
+#: KPIs of several units (dashboard KPI table).
+KPIS_ACROSS_UNITS = ("unit_code", "kpi_id", "name", "programme", "current_value", "target_value", "achievement",
+                     "expected", "status", "last_period", "likely_to_meet")
+#: KPI status counts per unit (bureau overview).
+UNIT_ROLLUP = ("unit_code", "n_kpis", "n_on_track", "n_target_met", "n_at_risk", "n_off_track", "n_no_data",
+               "n_not_started", "share_on_track")
+#: Links of the results chain where it stalls.
+STALLS = ("source", "source_status", "target", "target_status", "message")
+#: Assumptions tested this quarter against last quarter's verdict.
+ASSUMPTION_CHANGES = ("assumption_id", "statement", "test", "previous_verdict", "verdict", "explanation")
+
+# --------------------------------------------------------------------------- risks
+
+#: The risk register.
+RISKS = ("unit_code", "risk_id", "category", "title", "owner", "likelihood", "impact", "score", "rating", "status",
+         "trend", "review_on", "review_overdue")
+#: The risk register, short (dashboard).
+RISKS_SHORT = ("unit_code", "risk_id", "category", "title", "owner", "score", "rating", "status", "trend")
+#: Risks escalated to the bureau.
+RED_FLAGS = ("unit_code", "risk_id", "title", "owner", "score", "rating", "reasons")
+#: Open risks per unit and category (bureau overview).
+BUREAU_RISKS = ("unit_code", "category", "n_open", "medium", "high", "critical", "max_score", "n_review_overdue")
+
+# --------------------------------------------------------------------------- money and work
+
+#: One unit's money per output, with staff time.
+MONEY = ("result_id", "title", "funding_source", "budget_year", "spent_year", "execution_rate", "time_elapsed", "flag",
+         "staff_months_planned_year", "staff_months_used_year")
+#: Money per output of several units (dashboard).
+MONEY_ACROSS_UNITS = ("unit_code", "result_id", "title", "programme", "budget_year", "spent_year", "execution_rate",
+                      "time_elapsed", "flag")
+#: Money per unit (bureau overview).
+UNIT_MONEY = ("unit_code", "budget_year", "spent_year", "execution_rate", "time_elapsed", "flag")
+#: Cost per result delivered.
+COST_PER_RESULT = ("basis", "result_id", "kpi_id", "name", "spent", "current_value", "cost_per_unit")
+#: Activities by type and status.
+ACTIVITIES = ("type", "planned", "ongoing", "completed", "delayed", "cancelled", "mean_percent_complete")
+#: Activities behind plan.
+DELAYED_ACTIVITIES = ("activity_id", "title", "type", "region", "status", "planned_end", "percent_complete",
+                      "planned_percent", "reasons")
+#: Partner contributions by type.
+PARTNERS = ("partner_type", "cash", "in_kind", "total", "n_partners")
+
+# --------------------------------------------------------------------------- linkages, scale-up, changes, agenda
+
+#: Links to study groups and other sectors.
+LINKAGES = ("body", "reference", "label", "n_results", "natures")
+#: Units with shared references but no joint work (one unit's review).
+SYNERGIES = ("unit_a", "unit_b", "shared_references")
+#: The same, with the count of shared references (bureau overview).
+SYNERGIES_COUNTED = ("unit_a", "unit_b", "n_shared", "shared_references")
+#: Cross-regional scale-up candidates.
+SCALEUP = ("theme", "initiative", "source_units", "target_region", "situation", "reasons")
+#: Changes since the previous quarter.
+CHANGES = ("kind", "item_id", "title", "previous", "current", "direction")
+#: One unit's review agenda.
+AGENDA = ("priority", "kind", "item_id", "title", "owner", "evidence", "question")
+#: An agenda of several units (joint review, dashboard).
+AGENDA_ACROSS_UNITS = ("unit_code", "priority", "kind", "item_id", "title", "owner", "question")
+#: The bureau's agenda of priority-1 items (overview).
+BUREAU_AGENDA = ("unit_code", "kind", "item_id", "title", "owner", "question")
+
+# --------------------------------------------------------------------------- joint review
+
+#: The cluster's KPIs broken down for the region.
+JOINT_KPIS_IN_REGION = ("kpi_id", "name", "measure", "current_value", "region_contribution", "share_of_total",
+                        "achievement", "status")
+#: The cluster's activities in the region.
+JOINT_ACTIVITIES = ("activity_id", "title", "type", "status", "planned_start", "planned_end", "percent_complete")
+#: The region's KPIs on the cluster's themes.
+JOINT_REGION_KPIS = ("kpi_id", "name", "initiative", "theme", "current_value", "achievement", "status")
+#: Risks the cluster and the region share.
+JOINT_RISKS = ("unit_code", "risk_id", "title", "owner", "score", "rating", "status")
+#: Assumptions the cluster and the region share, tested this quarter.
+JOINT_ASSUMPTIONS = ("unit_code", "assumption_id", "statement", "verdict", "explanation")
+#: Money the cluster spent on outputs delivered in the region.
+JOINT_MONEY = ("result_id", "title", "funding_source", "budget_year", "spent_year", "execution_rate", "flag")
+#: The joint agenda.
+JOINT_AGENDA = AGENDA_ACROSS_UNITS
