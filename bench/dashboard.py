@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rbm_utils.serve import server as serve
+from rbm_utils.serve.server import DASHBOARDS, OUTPUTS_ENV, QUARTER_ENV
+
 BENCH = Path(__file__).resolve().parent
 ONE_FIGURE = BENCH / "notebooks" / "one_figure.ipynb"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -117,21 +120,15 @@ def time_renders(url: str, repeat: int = 5) -> dict[str, Any]:
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    from rbm_utils.serve.server import wait_until_ready
-
-    wait_until_ready(url, proc, timeout)
+    serve.wait_until_ready(url, proc, timeout)
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    from rbm_utils.serve.server import stop_server
-
-    stop_server(proc)
+    serve.stop_server(proc)
 
 
 def measure_ours(outputs: Path, quarter: str, unit: str, repeat: int) -> dict[str, Any]:
     """``rbm serve``'s server on the unit's review page."""
-    from rbm_utils.serve import server as serve
-
     opts = serve.ServeOptions(outputs=Path(outputs), port=free_port(), quarter=quarter)
     proc = serve.start_server(opts)
     try:
@@ -163,8 +160,6 @@ def measure_floor(outputs: Path, repeat: int) -> dict[str, Any]:
 
 def measure_default(outputs: Path, quarter: str, unit: str, repeat: int) -> dict[str, Any]:
     """Plain Voila (its defaults) on the same review notebook and outputs."""
-    from rbm_utils.serve.server import DASHBOARDS, OUTPUTS_ENV, QUARTER_ENV
-
     port = free_port()
     env = {**os.environ, OUTPUTS_ENV: str(Path(outputs).resolve()), QUARTER_ENV: quarter}
     voila = Path(sys.executable).parent / "voila"

@@ -2,7 +2,7 @@
 
 Managers open the quarterly reviews in a browser; they never see code and cannot change
 data. This module builds the Voila configuration kept in the repository and runs standalone
-Voila (:class:`DashboardVoila`, a small subclass of ``voila.app.Voila``; never the JupyterLab
+Voila (:class:`rbm_utils.serve.voila_app.DashboardVoila`, a small subclass of ``voila.app.Voila``; never the JupyterLab
 server extension, which would put the whole Jupyter API on the same origin):
 
 - bound to 127.0.0.1 only, ``port_retries = 0`` (a busy port is an error, not a silent move);
@@ -18,11 +18,13 @@ server extension, which would put the whole Jupyter API on the same origin):
   heap and private mappings capped at ``kernel_memory_mb`` (RLIMIT_DATA), idle kernels culled after
   ``cull_idle_timeout`` seconds (also when a tab is still open: the page stays readable, its
   filters stop until reloaded), and a kernel environment without the server's secrets
-  (:func:`kernel_environment`: no store URL or password reaches a kernel);
+  (:func:`kernel_environment`: no store URL or password reaches a kernel), marked
+  ``RBM_FROZEN_ONLY=1`` (:func:`dashboard_kernel_environment`: the bureau analysis refuses to run
+  there; pages read published tables only);
 - no preheated kernels: see docs/dashboards.md (parameters come from the query string, which a
   preheated kernel only learns after it ran; a pool holds kernels forever and the culler kills
   pooled kernels);
-- kernel sockets polled in short slices (:func:`bound_lost_wakeups`: a missed wake-up in the
+- kernel sockets polled in short slices (:func:`rbm_utils.serve.voila_app.bound_lost_wakeups`: a missed wake-up in the
   asyncio ZMQ poll otherwise stalls a page until the executor timeout);
 - security headers: a Content-Security-Policy that only allows this server (no request can
   leave the machine, even from injected markup), ``X-Frame-Options: DENY``, no referrer;
@@ -55,7 +57,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from traitlets.config import Config
+
 from rbm_utils.core.config import PROJECT_ROOT
+from rbm_utils.serve.data import OUTPUTS_ENV, QUARTER_ENV, published_quarters
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +68,10 @@ DASHBOARDS = PROJECT_ROOT / "dashboards"
 TEMPLATE_NAME = "rbm"
 TEMPLATE_DIR = DASHBOARDS / "templates" / TEMPLATE_NAME
 LANDING = "voila/render/index.ipynb"
-OUTPUTS_ENV = "RBM_OUTPUTS"
-QUARTER_ENV = "RBM_QUARTER"
 CONFIG_ENV = "RBM_CONFIG"
+#: Marks a dashboard kernel as a reader of published tables only: the bureau analysis refuses to
+#: run there (one of :data:`rbm_utils.analytics.bureau.FROZEN_ONLY_ENV`).
+FROZEN_ONLY_ENV = "RBM_FROZEN_ONLY"
 LOOPBACK = "127.0.0.1"
 
 #: Environment variables a dashboard kernel may see (exact names, or prefixes ending in "_").
@@ -125,6 +131,16 @@ def kernel_environment(env: Mapping[str, str]) -> dict[str, str]:
     {'PATH': '/bin', 'QUERY_STRING': 'unit=AFR'}
     """
     return {k: v for k, v in env.items() if k in KERNEL_ENV_NAMES or k.startswith(KERNEL_ENV_PREFIXES)}
+
+
+def dashboard_kernel_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a dashboard kernel: :func:`kernel_environment` of ``env``, marked
+    frozen-only (``RBM_FROZEN_ONLY=1``), so no page can recompute the analysis.
+
+    >>> dashboard_kernel_environment({"PATH": "/bin", "PGPASSWORD": "secret"})
+    {'PATH': '/bin', 'RBM_FROZEN_ONLY': '1'}
+    """
+    return {**kernel_environment(env), FROZEN_ONLY_ENV: "1"}
 
 
 def hardened_config(opts: ServeOptions) -> dict[str, dict[str, Any]]:
@@ -219,8 +235,6 @@ def serve_command(opts: ServeOptions, python: str | None = None) -> list[str]:
 def check_options(opts: ServeOptions) -> ServeOptions:
     """Refuse what cannot be served: a missing outputs folder, an unpublished ``--quarter``,
     a non-loopback address, a busy port. Returns the options with the outputs made absolute."""
-    from rbm_utils.serve.dashboard import published_quarters
-
     out = Path(opts.outputs).resolve()
     if not out.is_dir():
         raise ServeError(f"no outputs folder {out}: run `rbm review` first (make run does)")
@@ -245,178 +259,29 @@ def check_options(opts: ServeOptions) -> ServeOptions:
 
 # --------------------------------------------------------------------------- the server
 
-def _voila_classes():
-    """Import Voila and define the subclasses lazily (the CLI stays fast)."""
-    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-    from tornado import web
-    from traitlets import Integer, default
-    from voila.app import Voila
-
-    return AsyncMappingKernelManager, web, Integer, default, Voila
-
-
-def limit_kernel_memory(pid: int, megabytes: int) -> None:
-    """Cap a kernel's data segment (RLIMIT_DATA: heap and private writable mappings, what pandas
-    and pyarrow allocate) so one viewer cannot take the machine's memory. Past the cap an
-    allocation fails with MemoryError in that kernel only."""
-    import resource
-
-    if megabytes <= 0 or not hasattr(resource, "prlimit"):
-        return
-    limit = int(megabytes) * 1024 * 1024
-    try:
-        resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
-    except (OSError, ValueError) as exc:  # e.g. the kernel already exited
-        log.warning("could not cap the memory of kernel process %s: %s", pid, exc)
-
-
-#: Longest single wait on a kernel socket; see :func:`bound_lost_wakeups`.
-POLL_SLICE_S = 0.1
-
-
-def bound_lost_wakeups(slice_s: float = POLL_SLICE_S) -> None:
-    """Wait on kernel sockets in slices of ``slice_s`` seconds (this process only).
-
-    Measured here (pyzmq 27.3, jupyter_client 8.10, nbclient 0.11, ipykernel 7.4, 2 busy cores):
-    in about one notebook run in six, an asyncio ``socket.poll(timeout)`` on the execute-reply or
-    IOPub socket misses the wake-up of a message that has arrived, and returns only when its
-    timeout expires (it then finds the message). A dashboard page then took the whole executor
-    timeout (120 s) to load, or lost its kernel to the culler. A blocking client never stalls.
-    Polling in short slices bounds each stall to ``slice_s``; the result is unchanged because
-    pyzmq re-checks the socket when a poll times out.
-    """
-    from queue import Empty
-
-    from jupyter_client.channels import AsyncZMQSocketChannel
-
-    if getattr(AsyncZMQSocketChannel.get_msg, "_rbm_sliced", False):
-        return
-
-    async def get_msg(self, timeout: float | None = None) -> dict:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait = slice_s if deadline is None else max(0.0, min(slice_s, deadline - time.monotonic()))
-            if await self.socket.poll(int(wait * 1000)):
-                return await self._recv()
-            if deadline is not None and time.monotonic() >= deadline:
-                raise Empty
-
-    get_msg._rbm_sliced = True  # type: ignore[attr-defined]
-    AsyncZMQSocketChannel.get_msg = get_msg  # type: ignore[method-assign]
-
-
-def _make_kernel_manager():
-    AsyncMappingKernelManager, web, Integer, _, _ = _voila_classes()
-
-    class _DashboardKernelManager(AsyncMappingKernelManager):
-        """Jupyter's kernel manager with a cap on kernels alive at once, an address-space cap per
-        kernel and a kernel environment without the server's secrets."""
-
-        max_kernels = Integer(12, config=True, help="Kernels (page views) alive at once; more get HTTP 503.")
-        kernel_memory_mb = Integer(1536, config=True, help="RLIMIT_DATA of each kernel in MiB; 0 for none.")
-
-        _starting = 0
-
-        async def start_kernel(self, *, kernel_id: str | None = None, path: str | None = None, **kwargs: Any) -> str:
-            if kernel_id is None:
-                alive = len(self.list_kernel_ids())
-                if alive + self._starting >= self.max_kernels:
-                    self.log.warning("refused a dashboard kernel: %d kernels alive (max_kernels=%d)", alive, self.max_kernels)
-                    raise web.HTTPError(503, "Too many dashboards are open right now; close a tab or try again in a few minutes.")
-            if kwargs.get("env") is not None:
-                kwargs["env"] = kernel_environment(kwargs["env"])
-            self._starting += 1
-            try:
-                kid = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
-            finally:
-                self._starting -= 1
-            try:
-                pid = getattr(self.get_kernel(kid).provisioner, "pid", None)
-            except KeyError:
-                pid = None
-            if pid:
-                limit_kernel_memory(int(pid), self.kernel_memory_mb)
-            return kid
-
-    _DashboardKernelManager.__name__ = "DashboardKernelManager"
-    _DashboardKernelManager.__qualname__ = "DashboardKernelManager"
-    return _DashboardKernelManager
-
-
-def _make_voila():
-    _, web, _, default, Voila = _voila_classes()
-    from jupyter_server.utils import url_path_join
-
-    class _DashboardVoila(Voila):
-        """Standalone Voila with the landing page at ``/`` and no directory listing or contents API."""
-
-        @default("config_file_paths")
-        def _no_config_files(self) -> list[str]:
-            return []  # never read voila.json / voila.py from the working directory or ~/.jupyter
-
-        def init_handlers(self) -> list:
-            from voila.static_file_handler import TemplateStaticFileHandler
-            from voila.tornado.contentshandler import VoilaContentsHandler
-            from voila.tornado.handler import TornadoVoilaHandler
-            from voila.tornado.treehandler import TornadoVoilaTreeHandler
-
-            class PageHandler(TornadoVoilaHandler):
-                async def prepare(self) -> None:
-                    await super().prepare()
-                    # Set the _xsrf cookie: the page sends it back when the tab closes, so that
-                    # POST /voila/api/shutdown/<kernel> passes the XSRF check and the kernel stops
-                    # at once instead of waiting for the culler.
-                    _ = self.xsrf_token
-
-            class TemplateStaticHandler(TemplateStaticFileHandler):
-                def parse_url_path(self, url_path: str) -> str:
-                    # only <our template>/static/<file>, no "..": voila's handler answers 500 to the rest
-                    parts = url_path.replace("\\", "/").split("/")
-                    if len(parts) < 3 or parts[0] != TEMPLATE_NAME or parts[1] != "static" or ".." in parts or "" in parts:
-                        raise web.HTTPError(404)
-                    return super().parse_url_path(url_path)
-
-            replace_by = {TornadoVoilaHandler: PageHandler, TemplateStaticFileHandler: TemplateStaticHandler}
-            handlers = []
-            for h in super().init_handlers():
-                if h[1] in (TornadoVoilaTreeHandler, VoilaContentsHandler):
-                    continue
-                handlers.append((h[0], replace_by.get(h[1], h[1]), *h[2:]))
-            landing = url_path_join(self.base_url, LANDING)
-            return [(url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
-                    (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
-                    *handlers]
-
-    _DashboardVoila.__name__ = "DashboardVoila"
-    return _DashboardVoila
-
-
 def __getattr__(name: str) -> Any:
-    # The classes import Voila (slow); they are built on first use so `import rbm_utils.serve.server` stays light.
-    if name == "DashboardKernelManager":
-        cls = _make_kernel_manager()
-    elif name == "DashboardVoila":
-        cls = _make_voila()
-    else:
-        raise AttributeError(name)
-    globals()[name] = cls
-    return cls
+    # The Voila classes live in rbm_utils.serve.voila_app, which imports Voila (slow): they load on
+    # first use, so `import rbm_utils.serve.server` stays light and the configuration can name them here.
+    if name in ("DashboardKernelManager", "DashboardVoila"):
+        from rbm_utils.serve import voila_app
+
+        return getattr(voila_app, name)
+    raise AttributeError(name)
 
 
 def run(opts: ServeOptions) -> int:
     """Serve in this process until interrupted (Ctrl-C or SIGTERM). Returns an exit status."""
-    from traitlets.config import Config
+    from rbm_utils.serve import voila_app  # Voila is slow to import: only when serving
 
     opts = check_options(opts)
-    bound_lost_wakeups()
+    voila_app.bound_lost_wakeups()
     runtime = Path(tempfile.mkdtemp(prefix="rbm-serve-"))
     try:
         share = install_template(runtime)
         os.environ.update(server_environment(opts, os.environ, share))
         if not opts.quarter:
             os.environ.pop(QUARTER_ENV, None)
-        config = Config(hardened_config(opts))
-        app = (globals().get("DashboardVoila") or __getattr__("DashboardVoila"))(config=config)
+        app = voila_app.DashboardVoila(config=Config(hardened_config(opts)))
         app.initialize([str(opts.root)])
         app.start()  # blocks until Ctrl-C or SIGTERM; stops every kernel on the way out
     finally:

@@ -13,14 +13,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from factories import minimal_unit
 
-from rbm_utils.present import charts
 from rbm_utils.analytics import finance, kpi, linkages, pathway, risks
 from rbm_utils.core import schema
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import labels
+from rbm_utils.present import charts, labels
 from rbm_utils.present.labels import STATUS_COLORS
-from factories import minimal_unit
 
 Q = "2026-Q3"
 EVIL = "<script>alert(1)</script>"

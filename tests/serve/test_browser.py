@@ -15,9 +15,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
+import psutil
 import pytest
-
 from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site, running_server
+
+from rbm_utils.core.config import load_config
+from rbm_utils.serve.pages import unit as unit_page
 
 pytestmark = pytest.mark.slow
 
@@ -145,10 +148,7 @@ def test_landing_page_loads_and_links_to_every_review(watched, server, site):
 
 
 def test_unit_review_renders_all_its_charts(watched, server, site):
-    from rbm_utils.serve import dashboard
-    from rbm_utils.core.config import load_config
-
-    expected = len(dashboard.review_page(site["outputs"], load_config(), f"quarter={site['quarter']}&unit=AFR").figures())
+    expected = len(unit_page.page(site["outputs"], load_config(), f"quarter={site['quarter']}&unit=AFR").state.figures())
     pg = watched.page()
     pg.goto(f"{server.base}/voila/render/review.ipynb?quarter={site['quarter']}&unit=AFR", timeout=LOAD_MS)
     assert _charts(pg, expected) == expected == 4
@@ -232,7 +232,13 @@ def test_closing_tabs_stops_their_kernels(watched, server, site):
         ids.append(_kernel_id(pg))
 
     def alive() -> set:
-        return {k for k in ids if any(k in " ".join(p.cmdline()) for p in server.kernels())}
+        cmdlines = []
+        for p in server.kernels():
+            try:
+                cmdlines.append(" ".join(p.cmdline()))
+            except psutil.Error:  # the kernel exited between the listing and this look
+                continue
+        return {k for k in ids if any(k in c for c in cmdlines)}
 
     assert alive() == set(ids)
     for pg in pages:

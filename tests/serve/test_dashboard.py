@@ -1,4 +1,4 @@
-"""rbm_utils.serve.dashboard: what a manager sees equals what was published; parameters and widget
+"""rbm_utils.serve (params, data, views, pages): what a manager sees equals what was published; parameters and widget
 values are checked against what exists; free text is escaped. Runs the dashboards in-process
 on the site of tests/test_serve.py (published once per session)."""
 from __future__ import annotations
@@ -9,11 +9,13 @@ from pathlib import Path
 import pandas as pd
 import plotly.io as pio
 import pytest
+from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site
 
-from rbm_utils.serve import dashboard as d
 from rbm_utils.analytics import kpi
 from rbm_utils.core.config import load_config
-from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site
+from rbm_utils.serve import data, params, views
+from rbm_utils.serve.pages import joint, landing, overview, review
+from rbm_utils.serve.pages import unit as unit_page
 
 CFG = load_config()
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -35,7 +37,7 @@ def _fig_json(fig) -> dict:
     return json.loads(pio.to_json(fig, validate=False))
 
 
-def _shown(dash: d.ReviewDashboard) -> list[dict]:
+def _shown(dash: review.ReviewDashboard) -> list[dict]:
     """Every output the dashboard's Output widgets show."""
     outs = [dash.summary_out, dash.kpi_out, dash.trend_out, dash.evidence_out, dash.risk_out, dash.money_out, dash.agenda_out]
     return [o["data"] for out in outs for o in out.outputs]
@@ -45,27 +47,27 @@ def _shown(dash: d.ReviewDashboard) -> list[dict]:
 
 def test_pick_returns_the_listed_element_or_nothing():
     allowed = ["AFR", "CYB"]
-    assert d.pick("CYB", allowed) == "CYB"
-    assert d.pick("cyb", allowed) is None and d.pick("../AFR", allowed) is None and d.pick("AFR\x00", allowed) is None
-    assert d.pick(1, ["1"]) is None and d.pick(None, allowed) is None
+    assert params.pick("CYB", allowed) == "CYB"
+    assert params.pick("cyb", allowed) is None and params.pick("../AFR", allowed) is None and params.pick("AFR\x00", allowed) is None
+    assert params.pick(1, ["1"]) is None and params.pick(None, allowed) is None
 
 
 def test_request_parameters_keep_only_allowed_single_values():
     allowed = {"quarter": ["2026-Q3", "2026-Q2"], "unit": ["AFR", "CYB"]}
-    assert d.request_parameters("quarter=2026-Q2&unit=CYB", allowed) == {"quarter": "2026-Q2", "unit": "CYB"}
-    assert d.request_parameters("unit=CYB&unit=AFR", allowed) == {}                    # ambiguous
-    assert d.request_parameters("unit=CYB&unit=CYB", allowed) == {"unit": "CYB"}
-    assert d.request_parameters("unit=..%2F..%2Fetc&quarter=2026-Q3", allowed) == {"quarter": "2026-Q3"}
-    assert d.request_parameters("template=reveal&x=1", allowed) == {}
-    assert d.request_parameters("unit=AFR&" + "a=1&" * 2000, allowed) == {}           # oversized: ignored whole
-    assert d.request_parameters(None, allowed) == {}
+    assert params.request_parameters("quarter=2026-Q2&unit=CYB", allowed) == {"quarter": "2026-Q2", "unit": "CYB"}
+    assert params.request_parameters("unit=CYB&unit=AFR", allowed) == {}                    # ambiguous
+    assert params.request_parameters("unit=CYB&unit=CYB", allowed) == {"unit": "CYB"}
+    assert params.request_parameters("unit=..%2F..%2Fetc&quarter=2026-Q3", allowed) == {"quarter": "2026-Q3"}
+    assert params.request_parameters("template=reveal&x=1", allowed) == {}
+    assert params.request_parameters("unit=AFR&" + "a=1&" * 2000, allowed) == {}           # oversized: ignored whole
+    assert params.request_parameters(None, allowed) == {}
 
 
 def test_page_links_only_to_dashboard_pages():
-    assert d.page_link("joint.ipynb", quarter="2026-Q3", pair="CYB-AFR") == "joint.ipynb?quarter=2026-Q3&pair=CYB-AFR"
-    assert d.page_link("review.ipynb", unit="A&B") == "review.ipynb?unit=A%26B"
+    assert params.page_link("joint.ipynb", quarter="2026-Q3", pair="CYB-AFR") == "joint.ipynb?quarter=2026-Q3&pair=CYB-AFR"
+    assert params.page_link("review.ipynb", unit="A&B") == "review.ipynb?unit=A%26B"
     with pytest.raises(ValueError):
-        d.page_link("../data/rbm.sqlite")
+        params.page_link("../data/rbm.sqlite")
 
 
 def test_listings_show_only_what_is_published(tmp_path):
@@ -85,33 +87,33 @@ def test_listings_show_only_what_is_published(tmp_path):
         (out / "2026-Q3" / "joint" / pair).mkdir(parents=True)
     (out / "2026-Q3" / "run_report.json").write_text(json.dumps({"jobs": [{"name": "AFR", "status": "ok"},
                                                                           {"name": "CYB", "status": "timeout"}]}))
-    assert d.published_quarters(out) == ["2026-Q3", "2026-Q2"]
-    assert d.published_units(out, "2026-Q3", CFG) == ["AFR"]
-    assert d.published_units(out, "../2026-Q3", CFG) == [] and d.published_units(out, "2026-Q1", CFG) == []
-    assert d.published_joint(out, "2026-Q3", CFG) == ["CYB-AFR"]
-    assert d.run_status(out, "2026-Q3") == {"AFR": "ok", "CYB": "timeout"}
-    badges = d.unit_badges(out, "2026-Q3", CFG).set_index("unit_code")
+    assert data.published_quarters(out) == ["2026-Q3", "2026-Q2"]
+    assert data.published_units(out, "2026-Q3", CFG) == ["AFR"]
+    assert data.published_units(out, "../2026-Q3", CFG) == [] and data.published_units(out, "2026-Q1", CFG) == []
+    assert data.published_joint(out, "2026-Q3", CFG) == ["CYB-AFR"]
+    assert data.run_status(out, "2026-Q3") == {"AFR": "ok", "CYB": "timeout"}
+    badges = data.unit_badges(out, "2026-Q3", CFG).set_index("unit_code")
     assert badges.loc["AFR", "publication"] == "published" and badges.loc["AFR", "n_on_track"] == 1
     assert badges.loc["CYB", "publication"] == "failed" and badges.loc["AMS", "publication"] == "not reviewed"
     with pytest.raises(ValueError):
-        d.load_tables(out, "2026-Q3", "XYZ", CFG)
+        data.load_tables(out, "2026-Q3", "XYZ", CFG)
     with pytest.raises(ValueError):
-        d.load_tables(out, "2026-Q1", "AFR", CFG)
+        data.load_tables(out, "2026-Q1", "AFR", CFG)
     with pytest.raises(ValueError):
-        d.load_snapshot_table(out, "2026-Q3", "Risks")   # only the tables the drill-down reads
-    assert "Nothing is published yet" in d.landing_html(tmp_path / "empty", None, CFG)
+        data.load_snapshot_table(out, "2026-Q3", "Risks")   # only the tables the drill-down reads
+    assert "Nothing is published yet" in landing.landing_html(tmp_path / "empty", None, CFG)
 
 
 def test_filter_frame_and_kpi_evidence_by_hand():
     p = pd.DataFrame({"unit_code": ["A", "A", "B"], "programme": ["P1", "P2", "P1"], "status": ["on_track", "off_track", "off_track"]})
-    assert d.filter_frame(p, unit="A", programme="P1").index.tolist() == [0]
-    assert len(d.filter_frame(p, status="off_track")) == 2 and len(d.filter_frame(p, status=d.ALL)) == 3
-    assert d.filter_frame(p, programme="P1 or 1==1").empty   # compared, never evaluated
-    assert d.programmes(p) == ["P1", "P2"]
+    assert views.filter_frame(p, unit="A", programme="P1").index.tolist() == [0]
+    assert len(views.filter_frame(p, status="off_track")) == 2 and len(views.filter_frame(p, status=params.ALL)) == 3
+    assert views.filter_frame(p, programme="P1 or 1==1").empty   # compared, never evaluated
+    assert views.programmes(p) == ["P1", "P2"]
     a = pd.DataFrame({"unit_code": ["A", "A", "A", "B"], "kpi_id": ["K", "K", "K", "K"],
                       "period": ["2026-Q1", "2026-Q3", "2025-Q4", "2026-Q3"], "disaggregation": [None, None, None, None],
                       "value": [1.0, 3.0, 0.5, 9.0], "evidence": ["e1", "e3", "e0", "x"], "comment": ["c1", None, None, "x"]})
-    ev = d.kpi_evidence(a, "A", "K")
+    ev = views.kpi_evidence(a, "A", "K")
     assert ev["period"].tolist() == ["2026-Q3", "2026-Q1", "2025-Q4"] and ev["value"].tolist() == [3.0, 1.0, 0.5]
     assert ev["comment"].tolist()[1] == "c1"
 
@@ -124,8 +126,8 @@ def test_figures_equal_the_published_review(site):
     q = site["quarter"]
     published = _nb_outputs(site["outputs"] / q / "AFR" / "quarterly_review.ipynb", PLOTLY)
     by_title = {f["layout"]["title"]["text"]: f for f in published if f["layout"].get("title")}
-    dash = d.review_page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
-    figs = dash.figures()
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    figs = dash.state.figures()
     for key in ("status", "risks", "burn", "trend"):
         mine = _fig_json(figs[key])
         pub = by_title[mine["layout"]["title"]["text"]]
@@ -133,7 +135,7 @@ def test_figures_equal_the_published_review(site):
         assert mine["layout"] == pub["layout"], key
     shown = [o[PLOTLY] for o in _shown(dash) if PLOTLY in o]
     assert len(shown) == 4
-    kpis = dash.kpis()["kpi_id"].tolist()
+    kpis = dash.state.kpis()["kpi_id"].tolist()
     assert len(kpis) == 16
     for kid in kpis:                                   # the drill-down of every KPI
         dash.kpi_dd.value = kid
@@ -144,35 +146,66 @@ def test_figures_equal_the_published_review(site):
 
 def test_tables_equal_the_published_tables(site):
     q = site["quarter"]
-    dash = d.review_page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
-    pd.testing.assert_frame_equal(dash.kpis(), pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet"))
-    ov = d.overview_page(site["outputs"], CFG, f"quarter={q}")
-    pd.testing.assert_frame_equal(ov.kpis(), pd.read_parquet(site["outputs"] / q / "overview" / "kpi_progress.parquet"))
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    pd.testing.assert_frame_equal(dash.state.kpis(), pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet"))
+    ov = overview.page(site["outputs"], CFG, f"quarter={q}")
+    pd.testing.assert_frame_equal(ov.state.kpis(), pd.read_parquet(site["outputs"] / q / "overview" / "kpi_progress.parquet"))
     published = _nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", PLOTLY)
-    mine = _fig_json(ov.figures()["status"])
+    mine = _fig_json(ov.state.figures()["status"])
     assert mine["data"] == next(f for f in published if f["layout"]["title"]["text"] == "KPI status by unit")["data"]
 
 
 def test_joint_page_shows_the_published_joint_tables(site):
     q = site["quarter"]
-    html_out = d.joint_html(site["outputs"], q, JOINT, CFG)
+    html_out = joint.joint_html(site["outputs"], q, JOINT, CFG)
     tables = [t for t in _nb_outputs(site["outputs"] / q / "joint" / JOINT / "joint_review.ipynb", "text/html")
               if "rbm-table" in t or "rbm-empty" in t]
-    assert len(tables) >= len(d.JOINT_SECTIONS)
+    assert len(tables) >= len(joint.JOINT_SECTIONS)
     shown = [t for t in tables if t in html_out]
-    assert len(shown) == len(d.JOINT_SECTIONS)      # every section's table, byte for byte
+    assert len(shown) == len(joint.JOINT_SECTIONS)      # every section's table, byte for byte
     with pytest.raises(ValueError):
-        d.joint_html(site["outputs"], q, "CYB-EUR", CFG)   # not published
+        joint.joint_html(site["outputs"], q, "CYB-EUR", CFG)   # not published
+
+
+def test_joint_page_without_frozen_tables_says_so(tmp_path):
+    """A pair published before the batch froze joint tables: a message, never a recomputation."""
+    out = tmp_path / "outputs"
+    (out / "2026-Q3" / "snapshot").mkdir(parents=True)
+    (out / "2026-Q3" / "snapshot" / "manifest.json").write_text("{}")
+    (out / "2026-Q3" / "joint" / "CYB-AFR").mkdir(parents=True)
+    page = joint.joint_html(out, "2026-Q3", "CYB-AFR", CFG)
+    assert joint.NOT_PUBLISHED in page and "rbm-table" not in page
+    pd.DataFrame({"unit_code": ["AFR"], "risk_id": ["R1"], "title": ["<b>x</b>"]}).to_parquet(
+        out / "2026-Q3" / "joint" / "CYB-AFR" / "risks.parquet")
+    page = joint.joint_html(out, "2026-Q3", "CYB-AFR", CFG)
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and page.count(joint.NOT_PUBLISHED) == len(joint.JOINT_SECTIONS) - 1
+
+
+def test_no_page_recomputes_the_analysis(site, monkeypatch):
+    """Dashboard kernels carry RBM_FROZEN_ONLY=1 (rbm serve sets it): every page renders from the
+    published tables alone, and the analysis entry point is never reached."""
+    from rbm_utils.analytics import bureau
+
+    calls = []
+    monkeypatch.setattr(bureau, "analyse", lambda *a, **k: calls.append(a) or pytest.fail("analyse called"))
+    monkeypatch.setenv("RBM_FROZEN_ONLY", "1")
+    q = site["quarter"]
+    assert "Bureau overview" in landing.page(site["outputs"], CFG, f"quarter={q}").data
+    assert "joint review" in joint.page(site["outputs"], CFG, f"quarter={q}&pair={JOINT}").data
+    for dash in (unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR"),
+                 overview.page(site["outputs"], CFG, f"quarter={q}")):
+        assert len(dash.state.kpis()) and dash.state.figures()["trend"] is not None
+    assert calls == []
 
 
 def test_landing_page_lists_units_with_published_badges(site):
     q = site["quarter"]
-    html_out = d.landing_html(site["outputs"], q, CFG)
+    html_out = landing.landing_html(site["outputs"], q, CFG)
     for unit in UNITS:
         assert f'href="review.ipynb?quarter={q}&amp;unit={unit}"' in html_out
     assert 'href="review.ipynb?quarter=' + q + '&amp;unit=CYB"' not in html_out   # CYB was not reviewed
     assert f'href="overview.ipynb?quarter={q}"' in html_out and f"pair={JOINT}" in html_out
-    badges = d.unit_badges(site["outputs"], q, CFG).set_index("unit_code")
+    badges = data.unit_badges(site["outputs"], q, CFG).set_index("unit_code")
     prog = pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet")
     for s, n in prog["status"].value_counts().items():
         assert badges.loc["AFR", f"n_{s}"] == n
@@ -185,30 +218,30 @@ def test_landing_page_lists_units_with_published_badges(site):
 
 def test_filters_change_what_is_shown(site):
     q = site["quarter"]
-    dash = d.review_page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
     prog = pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet")
     dash.status_dd.value = "off_track"
-    assert set(dash.kpis()["status"]) == {"off_track"} and len(dash.kpis()) == int((prog["status"] == "off_track").sum())
-    assert [k for _, k in dash.kpi_dd.options] == dash.kpis()["kpi_id"].tolist()
-    assert dash.kpi == dash.kpis()["kpi_id"].iloc[0]
+    assert set(dash.state.kpis()["status"]) == {"off_track"} and len(dash.state.kpis()) == int((prog["status"] == "off_track").sum())
+    assert [k for _, k in dash.kpi_dd.options] == dash.state.kpis()["kpi_id"].tolist()
+    assert dash.state.kpi == dash.state.kpis()["kpi_id"].iloc[0]
     table = dash.kpi_out.outputs[0]["data"]["text/html"]
-    assert table.count("<tr>") == len(dash.kpis()) + 1
+    assert table.count("<tr>") == len(dash.state.kpis()) + 1
     status = next(o["data"][PLOTLY] for o in dash.summary_out.outputs)
-    assert sum(sum(t["x"]) for t in status["data"]) == len(dash.kpis())
-    dash.status_dd.value = d.ALL
-    programme = d.programmes(prog)[0]
+    assert sum(sum(t["x"]) for t in status["data"]) == len(dash.state.kpis())
+    dash.status_dd.value = params.ALL
+    programme = views.programmes(prog)[0]
     dash.programme_dd.value = programme
-    assert len(dash.kpis()) == int((prog["programme"] == programme).sum())
+    assert len(dash.state.kpis()) == int((prog["programme"] == programme).sum())
     dash.unit_dd.value = XSS_UNIT                          # another unit: its own published tables
-    assert set(dash.kpis()["unit_code"]) == {XSS_UNIT} and dash.programme == d.ALL
+    assert set(dash.state.kpis()["unit_code"]) == {XSS_UNIT} and dash.state.programme == params.ALL
 
 
 def test_overview_filters_by_unit(site):
     q = site["quarter"]
-    ov = d.overview_page(site["outputs"], CFG, f"quarter={q}&unit=CYB")
-    assert set(ov.kpis()["unit_code"]) == {"CYB"}
-    ov.unit_dd.value = d.ALL
-    assert len(set(ov.kpis()["unit_code"])) == len(CFG.units)
+    ov = overview.page(site["outputs"], CFG, f"quarter={q}&unit=CYB")
+    assert set(ov.state.kpis()["unit_code"]) == {"CYB"}
+    ov.unit_dd.value = params.ALL
+    assert len(set(ov.state.kpis()["unit_code"])) == len(CFG.units)
 
 
 def test_hostile_widget_values_are_ignored(site):
@@ -217,37 +250,37 @@ def test_hostile_widget_values_are_ignored(site):
     from traitlets import TraitError
 
     q = site["quarter"]
-    dash = d.review_page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
-    before = (dash.quarter, dash.unit, dash.status, dash.programme, dash.kpi, dash.kpis().copy())
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    before = (dash.state.quarter, dash.state.unit, dash.state.status, dash.state.programme, dash.state.kpi, dash.state.kpis().copy())
     msg = lambda state: {"content": {"data": {"method": "update", "state": state, "buffer_paths": []}}, "buffers": []}  # noqa: E731
     dash.unit_dd._handle_msg(msg({"index": 99}))         # refused by ipywidgets (logged, not applied)
     with pytest.raises(TraitError):
         dash.unit_dd.set_state({"index": 99})
-    for cb_name, value in (("_on_unit", "../../etc"), ("_on_quarter", "2026-Q9"), ("_on_status", "__import__('os')"),
-                           ("_on_programme", "x' or 1==1"), ("_on_kpi", "AFR-K01; rm -rf /"), ("_on_unit", ["AFR"])):
-        allowed = {"_on_unit": dash._unit_values, "_on_quarter": lambda: dash.quarters,
-                   "_on_status": lambda: [d.ALL, *kpi.STATUS_ORDER], "_on_programme": lambda: [d.ALL],
-                   "_on_kpi": lambda: [k for _, k in dash._kpi_choices()]}[cb_name]
-        dash._guard(getattr(dash, cb_name), allowed)({"name": "value", "old": None, "new": value})
+    for cb_name, value in (("on_unit", "../../etc"), ("on_quarter", "2026-Q9"), ("on_status", "__import__('os')"),
+                           ("on_programme", "x' or 1==1"), ("on_kpi", "AFR-K01; rm -rf /"), ("on_unit", ["AFR"])):
+        allowed = {"on_unit": dash.state.unit_values, "on_quarter": lambda: dash.state.quarters,
+                   "on_status": lambda: [params.ALL, *kpi.STATUS_ORDER], "on_programme": lambda: [params.ALL],
+                   "on_kpi": lambda: [k for _, k in dash.state.kpi_choices()]}[cb_name]
+        dash.callbacks.guard(getattr(dash, cb_name), allowed)({"name": "value", "old": None, "new": value})
     assert len(dash.ignored) == 6
-    assert (dash.quarter, dash.unit, dash.status, dash.programme, dash.kpi) == before[:5]
-    pd.testing.assert_frame_equal(dash.kpis(), before[5])
+    assert (dash.state.quarter, dash.state.unit, dash.state.status, dash.state.programme, dash.state.kpi) == before[:5]
+    pd.testing.assert_frame_equal(dash.state.kpis(), before[5])
     dash.unit_dd._handle_msg(msg({"index": 1}))          # a legitimate change from the page goes through
-    assert dash.unit == dash.units[1]
+    assert dash.state.unit == dash.state.units[1]
 
 
 def test_links_with_unknown_parameters_fall_back_with_a_notice(site):
     q = site["quarter"]
-    dash = d.review_page(site["outputs"], CFG, f"quarter={q}&unit=..%2F..%2Fetc")
-    assert dash.unit == UNITS[0] and "not published" in dash.notice.value
-    assert d.review_page(site["outputs"], CFG, f"quarter={q}&unit=EUR").notice.value == ""
-    assert d.review_page(site["outputs"], CFG, "", env={"RBM_QUARTER": "1999-Q1"}).quarter == q
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=..%2F..%2Fetc")
+    assert dash.state.unit == UNITS[0] and "not published" in dash.notice.value
+    assert unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=EUR").notice.value == ""
+    assert unit_page.page(site["outputs"], CFG, "", env={"RBM_QUARTER": "1999-Q1"}).state.quarter == q
 
 
 def test_workbook_text_is_escaped_wherever_it_becomes_html(site):
     q = site["quarter"]
     raw_markers = ("<img src=x", "<script>alert")
-    dash = d.review_page(site["outputs"], CFG, f"quarter={q}&unit={XSS_UNIT}")
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit={XSS_UNIT}")
     kid = next(k for label, k in dash.kpi_dd.options if IMG in label)   # the KPI named with the payload
     dash.kpi_dd.value = kid
     shown = _shown(dash)
@@ -262,9 +295,9 @@ def test_workbook_text_is_escaped_wherever_it_becomes_html(site):
     # Dropdown labels are plain text in the page (the browser test shows no dialog fires)
     assert any(IMG in label for label, _ in dash.kpi_dd.options)
     assert [label for label, _ in dash.programme_dd.options] == ["All", SCRIPT]
-    for page in (d.landing_html(site["outputs"], q, CFG), d.joint_html(site["outputs"], q, JOINT, CFG)):
+    for page in (landing.landing_html(site["outputs"], q, CFG), joint.joint_html(site["outputs"], q, JOINT, CFG)):
         assert all(m not in page for m in raw_markers)
-    ov = d.overview_page(site["outputs"], CFG, f"quarter={q}&unit={XSS_UNIT}")
+    ov = overview.page(site["outputs"], CFG, f"quarter={q}&unit={XSS_UNIT}")
     assert all(m not in "".join(o.get("text/html", "") for o in _shown(ov)) for m in raw_markers)
 
 
@@ -275,6 +308,6 @@ def test_dashboard_notebooks_are_thin_and_clean():
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert len(code) == 1 and code[0]["outputs"] == [] and code[0]["execution_count"] is None
         src = "".join(code[0]["source"])
-        assert "def " not in src and "class " not in src and "from rbm_utils import dashboard" in src
+        assert "def " not in src and "class " not in src and "from rbm_utils.serve.pages import " in src
     served = sorted(p.name for p in (ROOT / "dashboards").iterdir())
     assert served == ["index.ipynb", "joint.ipynb", "overview.ipynb", "review.ipynb", "templates"]

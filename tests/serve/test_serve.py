@@ -25,10 +25,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from factories import minimal_unit, sheet_rows, write_grid_xlsx
-from rbm_utils.serve import server as serve
+
 from rbm_utils.core.config import load_config
+from rbm_utils.serve import server as serve
 from rbm_utils.serve.server import ServeError, ServeOptions
 
 CFG = load_config()
@@ -72,9 +72,9 @@ def published_site(sample_bureau: dict, tmp_path_factory: pytest.TempPathFactory
     ``review_quarter`` run for AFR, EUR, the joint pair CYB-AFR and the overview."""
     if _SITE:
         return _SITE
-    from rbm_utils.store.ingest import ingest_file
     from rbm_utils.publish.quarterly import review_quarter
     from rbm_utils.store.database import Store
+    from rbm_utils.store.ingest import ingest_file
 
     root = tmp_path_factory.mktemp("dashboards_site")
     url = _copy_sqlite(sample_bureau["store_url"], root / "rbm.sqlite")
@@ -270,6 +270,14 @@ def test_kernel_environment_keeps_only_what_a_dashboard_needs():
            "GITHUB_TOKEN": "t", "VOILA_KERNEL_ID": "k1"}
     assert serve.kernel_environment(env) == {"PATH": "/usr/bin", "HOME": "/root", "RBM_OUTPUTS": "/o",
                                              "QUERY_STRING": "unit=AFR", "LC_ALL": "C.UTF-8", "VOILA_KERNEL_ID": "k1"}
+
+
+def test_dashboard_kernels_are_marked_frozen_only():
+    from rbm_utils.analytics import bureau
+
+    assert serve.FROZEN_ONLY_ENV in bureau.FROZEN_ONLY_ENV
+    env = serve.dashboard_kernel_environment({"PATH": "/usr/bin", "RBM_STORE": "sqlite:///x", "RBM_FROZEN_ONLY": "0"})
+    assert env == {"PATH": "/usr/bin", "RBM_FROZEN_ONLY": "1"}
 
 
 def test_serve_command_round_trips_through_the_child_parser(tmp_path):
@@ -542,6 +550,7 @@ def test_kernels_are_capped_bounded_in_memory_stripped_of_secrets_and_culled(sit
             assert line.split()[3] == str(1024 * 1024 * 1024), line
             kenv = k.environ()
             assert "RBM_STORE" not in kenv and "PGPASSWORD" not in kenv
+            assert kenv["RBM_FROZEN_ONLY"] == "1"           # the bureau analysis refuses to run there
             assert kenv["RBM_OUTPUTS"] == str(Path(site["outputs"]).resolve()) and "QUERY_STRING" in kenv
         deadline = time.monotonic() + 60
         while srv.kernels() and time.monotonic() < deadline:

@@ -1,0 +1,196 @@
+"""What the dashboards read: the tables ``rbm review`` published, never the store.
+
+Under the outputs folder (``$RBM_OUTPUTS``, set by ``rbm serve``) each published quarter
+``<Q>/`` holds its frozen ``snapshot/``, one folder of tidy tables per reviewed unit
+(``<Q>/<UNIT>/kpi_progress.parquet`` ...), the bureau's in ``<Q>/overview/``, and one folder per
+joint review in ``<Q>/joint/<CLUSTER>-<REGION>/``. Nothing here computes an analysis: a page shows
+the rows the batch published, so a manager sees exactly the published figures.
+
+Every function takes the quarter, unit or pair as text and checks it against the listing of
+what is published (:func:`rbm_utils.serve.params.pick`) before it builds a path.
+
+Example:
+    >>> published_quarters(Path("/nonexistent"))
+    []
+    >>> publication("skipped_unchanged"), publication("timeout"), publication(None)
+    ('published', 'failed', 'not reviewed')
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rbm_utils.analytics.bureau import PUBLISHED_TABLES
+from rbm_utils.core.codes import KPI_STATUSES
+from rbm_utils.core.config import PROJECT_ROOT, Config
+from rbm_utils.core.quarters import Quarter
+from rbm_utils.publish.frozen import JOINT_TABLES
+from rbm_utils.serve.params import pick
+
+log = logging.getLogger(__name__)
+
+#: Environment variables set by ``rbm serve`` for the dashboard kernels.
+OUTPUTS_ENV = "RBM_OUTPUTS"
+QUARTER_ENV = "RBM_QUARTER"
+#: Folders of a published quarter.
+OVERVIEW = "overview"
+JOINT = "joint"
+SNAPSHOT = "snapshot"
+#: Run statuses that mean "published".
+PUBLISHED_STATUSES = ("ok", "skipped_unchanged")
+#: Snapshot tables the KPI drill-down reads (fixed names, never from input).
+SNAPSHOT_TABLES = ("Actuals", "Milestones")
+
+
+def outputs_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The published outputs folder: ``$RBM_OUTPUTS`` (set by ``rbm serve``), else ``outputs/``."""
+    env = os.environ if env is None else env
+    return Path(env.get(OUTPUTS_ENV) or PROJECT_ROOT / "outputs").resolve()
+
+
+def folder_names(folder: Path) -> list[str]:
+    """Names of the sub-folders of ``folder``, sorted, hidden ones left out ([] when unreadable)."""
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def published_quarters(outputs: Path) -> list[str]:
+    """Quarters with a frozen snapshot under ``outputs``, newest first (folder names written ``YYYY-Qn``)."""
+    found: dict[str, Quarter] = {}
+    for name in folder_names(Path(outputs)):
+        q = Quarter.parse_or_none(name)
+        if q is not None and str(q) == name and (Path(outputs) / name / SNAPSHOT / "manifest.json").is_file():
+            found[name] = q
+    return sorted(found, key=found.__getitem__, reverse=True)
+
+
+def default_quarter(outputs: Path, env: Mapping[str, str] | None = None) -> str | None:
+    """``$RBM_QUARTER`` when published, else the newest published quarter."""
+    env = os.environ if env is None else env
+    quarters = published_quarters(outputs)
+    return pick(env.get(QUARTER_ENV), quarters) or (quarters[0] if quarters else None)
+
+
+def published_units(outputs: Path, quarter: str | None, config: Config) -> list[str]:
+    """Unit codes of the settings (in their order) with published tables for ``quarter``."""
+    q = pick(quarter, published_quarters(outputs))
+    if q is None:
+        return []
+    have = set(folder_names(Path(outputs) / q))
+    return [u for u in config.units if u in have and (Path(outputs) / q / u / "kpi_progress.parquet").is_file()]
+
+
+def has_overview(outputs: Path, quarter: str | None) -> bool:
+    """True when the bureau overview of ``quarter`` is published."""
+    q = pick(quarter, published_quarters(outputs))
+    return q is not None and (Path(outputs) / q / OVERVIEW / "kpi_progress.parquet").is_file()
+
+
+def published_joint(outputs: Path, quarter: str | None, config: Config) -> list[str]:
+    """Published joint reviews ``CLUSTER-REGION`` whose two codes are a cluster and a region of the settings."""
+    q = pick(quarter, published_quarters(outputs))
+    if q is None:
+        return []
+    valid = {f"{c}-{r}" for c in config.clusters for r in config.regions}
+    return [n for n in folder_names(Path(outputs) / q / JOINT) if n in valid]
+
+
+def run_status(outputs: Path, quarter: str | None) -> dict[str, str]:
+    """Job name -> status from the quarter's ``run_report.json`` ({} when absent or unreadable)."""
+    q = pick(quarter, published_quarters(outputs))
+    if q is None:
+        return {}
+    try:
+        report = json.loads((Path(outputs) / q / "run_report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    jobs = report.get("jobs", []) if isinstance(report, dict) else []
+    return {str(j.get("name")): str(j.get("status")) for j in jobs if isinstance(j, dict)}
+
+
+def publication(status: str | None) -> str:
+    """Badge word for a run status: published, failed or not reviewed."""
+    if status in PUBLISHED_STATUSES:
+        return "published"
+    return "not reviewed" if status is None else "failed"
+
+
+def load_tables(outputs: Path, quarter: str | None, folder: str | None, config: Config) -> dict[str, pd.DataFrame]:
+    """The published tidy tables of one unit (``folder`` a unit code) or of the bureau
+    (``folder`` = ``"overview"``), keyed like :func:`rbm_utils.analytics.bureau.analyse`.
+
+    ``quarter`` and ``folder`` must be published; anything else raises ``ValueError``.
+    """
+    q = pick(quarter, published_quarters(outputs))
+    if q is None:
+        raise ValueError(f"quarter {quarter!r} is not published")
+    f = OVERVIEW if folder == OVERVIEW and has_overview(outputs, q) else pick(folder, published_units(outputs, q, config))
+    if f is None:
+        raise ValueError(f"{folder!r} has no published review for {q}")
+    base = Path(outputs) / q / f
+    out: dict[str, pd.DataFrame] = {}
+    for stem, key in PUBLISHED_TABLES.items():
+        path = base / f"{stem}.parquet"
+        if path.is_file():
+            out[key] = pd.read_parquet(path)
+    return out
+
+
+def load_joint_tables(outputs: Path, quarter: str | None, pair: str | None, config: Config) -> dict[str, pd.DataFrame]:
+    """The frozen tables of a joint review (:data:`rbm_utils.publish.frozen.JOINT_TABLES`, one parquet
+    file each in ``<Q>/joint/<CLUSTER>-<REGION>/``), keyed like
+    :func:`rbm_utils.analytics.bureau.joint_view`; tables the batch did not publish are left out
+    (``{}`` when none is: the quarter was published before the batch froze joint tables).
+
+    ``quarter`` and ``pair`` must be published; anything else raises ``ValueError``.
+    """
+    q = pick(quarter, published_quarters(outputs))
+    p = pick(pair, published_joint(outputs, q, config)) if q else None
+    if q is None or p is None:
+        raise ValueError(f"no published joint review {pair!r} for {quarter!r}")
+    base = Path(outputs) / q / JOINT / p
+    return {key: pd.read_parquet(base / f"{key}.parquet") for key in JOINT_TABLES if (base / f"{key}.parquet").is_file()}
+
+
+def load_snapshot_table(outputs: Path, quarter: str | None, name: str) -> pd.DataFrame:
+    """One table of the quarter's frozen snapshot; ``name`` one of :data:`SNAPSHOT_TABLES`."""
+    q = pick(quarter, published_quarters(outputs))
+    n = pick(name, SNAPSHOT_TABLES)
+    if q is None or n is None:
+        raise ValueError(f"no snapshot table {name!r} for {quarter!r}")
+    path = Path(outputs) / q / SNAPSHOT / f"{n}.parquet"
+    return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["unit_code", "kpi_id", "period"])
+
+
+def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFrame:
+    """One row per unit of the settings: publication word, KPI counts per status (``n_<status>``
+    for each of :data:`rbm_utils.core.codes.KPI_STATUSES`), red flags."""
+    q = pick(quarter, published_quarters(outputs))
+    status = run_status(outputs, q) if q else {}
+    units = set(published_units(outputs, q, config)) if q else set()
+    rows = []
+    for code, u in config.units.items():
+        pub = publication(status.get(code)) if code in units or code in status else "not reviewed"
+        if code in units and pub == "not reviewed":
+            pub = "published"  # tables present but no run report entry (e.g. report rewritten)
+        row: dict[str, Any] = {"unit_code": code, "name": u.name, "type": u.type, "publication": pub,
+                               "n_kpis": 0, "red_flags": 0}
+        row.update({f"n_{s}": 0 for s in KPI_STATUSES})
+        if code in units:
+            t = load_tables(outputs, q, code, config)
+            prog = t.get("progress")
+            if prog is not None and len(prog):
+                counts = prog["status"].value_counts()
+                row["n_kpis"] = int(len(prog))
+                row.update({f"n_{s}": int(counts.get(s, 0)) for s in KPI_STATUSES})
+            row["red_flags"] = int(len(t.get("red_flags", [])))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,282 @@
+"""The review app shared by the unit page and the bureau overview: what is shown
+(:class:`ReviewState`, no widgets) apart from how (:class:`ReviewDashboard`, the widgets).
+
+Filters: quarter, unit, programme and KPI status; a KPI drill-down shows its trend, evidence and
+comments. Everything comes from the published tables (:mod:`rbm_utils.serve.data`) and the frozen
+snapshot's Actuals and Milestones; figures are the published notebooks' own chart calls
+(:func:`rbm_utils.serve.views.review_figures`). Every widget callback is guarded
+(:class:`rbm_utils.serve.widgets.Callbacks`): a value that is not among the options offered is ignored.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from rbm_utils.core.codes import KPI_STATUSES
+from rbm_utils.core.config import Config
+from rbm_utils.core.text import escape_text
+from rbm_utils.present import columns
+from rbm_utils.present.labels import STATUS_LABELS
+from rbm_utils.present.reports import table_html
+from rbm_utils.serve import data
+from rbm_utils.serve.params import ALL, page_link, pick
+from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_options, programmes, review_figures
+from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
+
+#: The Output widgets of the page, each with the CSS class ``rbm-<name>``.
+SECTIONS = ("summary", "kpi", "trend", "evidence", "risk", "money", "agenda")
+
+
+class ReviewState:
+    """What a review page shows: the published quarter, unit, filters and KPI, and the tables
+    they select. Every setter takes a value already checked against its options."""
+
+    def __init__(self, outputs: Path, config: Config, *, bureau: bool = False) -> None:
+        self.outputs = Path(outputs)
+        self.config = config
+        self.bureau = bureau
+        self.quarters = [q for q in data.published_quarters(self.outputs)
+                         if (data.has_overview(self.outputs, q) if bureau else data.published_units(self.outputs, q, config))]
+        self.quarter: str | None = self.quarters[0] if self.quarters else None
+        self.units: list[str] = []
+        self.unit: str | None = None
+        self.tables: dict[str, pd.DataFrame] = {}
+        self.milestones = pd.DataFrame(columns=["unit_code", "kpi_id", "period"])
+        self.actuals = pd.DataFrame(columns=["unit_code", "kpi_id", "period"])
+        self.programme: str = ALL
+        self.status: str = ALL
+        self.kpi: str | None = None
+
+    # ---- options offered by the page
+    def unit_values(self) -> list[str]:
+        return [ALL, *self.units] if self.bureau else list(self.units)
+
+    def unit_options(self) -> list[tuple[str, str]]:
+        labels = [(f"{u} {self.config.unit(u).name}", u) for u in self.units]
+        return ([("All units", ALL)] + labels) if self.bureau else labels
+
+    def programme_names(self) -> list[str]:
+        return programmes(self.tables.get("progress"))
+
+    def programme_values(self) -> list[str]:
+        return [ALL, *self.programme_names()]
+
+    def status_values(self) -> list[str]:
+        return [ALL, *KPI_STATUSES]
+
+    def kpi_choices(self) -> list[tuple[str, str]]:
+        return kpi_options(self.kpis())
+
+    # ---- changes
+    def load(self, quarter: str | None, unit: str | None) -> None:
+        """Load the published tables of ``quarter`` (and ``unit``): both picked from the lists."""
+        self.quarter = pick(quarter, self.quarters) or self.quarter
+        if self.quarter is None:
+            return
+        if self.bureau:
+            self.tables = data.load_tables(self.outputs, self.quarter, data.OVERVIEW, self.config)
+            present = set(self.tables.get("progress", pd.DataFrame(columns=["unit_code"]))["unit_code"].astype(str))
+            self.units = [u for u in self.config.units if u in present]
+            self.unit = pick(unit, self.units) or ALL
+        else:
+            self.units = data.published_units(self.outputs, self.quarter, self.config)
+            self.unit = pick(unit, self.units) or (self.units[0] if self.units else None)
+            self.tables = data.load_tables(self.outputs, self.quarter, self.unit, self.config) if self.unit else {}
+        self.milestones = data.load_snapshot_table(self.outputs, self.quarter, "Milestones")
+        self.actuals = data.load_snapshot_table(self.outputs, self.quarter, "Actuals")
+        if self.programme not in self.programme_names():
+            self.programme = ALL
+        self.reset_kpi()
+
+    def select_unit(self, unit: str) -> None:
+        """Another unit: in the bureau a filter of the same tables, else that unit's own tables."""
+        if self.bureau:
+            self.unit = unit
+            self.reset_kpi()
+        else:
+            self.load(self.quarter, unit)
+
+    def reset_kpi(self) -> None:
+        """Keep the drilled-down KPI if the filters still show it, else the first one shown."""
+        keys = [k for _, k in self.kpi_choices()]
+        self.kpi = self.kpi if self.kpi in keys else (keys[0] if keys else None)
+
+    # ---- views
+    def scope_unit(self) -> str | None:
+        return None if self.bureau and self.unit == ALL else self.unit
+
+    def kpis(self) -> pd.DataFrame:
+        """The KPIs shown: the unit's (or the bureau's, or one unit of it) after the filters."""
+        return filter_frame(self.tables.get("progress"), unit=self.scope_unit(), programme=self.programme,
+                            status=self.status)
+
+    def scoped(self, key: str, with_programme: bool = True) -> pd.DataFrame:
+        """A published table cut to the unit shown (and the programme filter)."""
+        return filter_frame(self.tables.get(key), unit=self.scope_unit(),
+                            programme=self.programme if with_programme else None)
+
+    def kpi_unit(self) -> str:
+        """The unit of the drilled-down KPI (in the bureau, the unit of its row)."""
+        prog = self.kpis()
+        row = prog[prog["kpi_id"] == self.kpi]
+        return str(row.iloc[0]["unit_code"]) if len(row) else (self.unit or "")
+
+    def kpi_trend(self) -> Any:
+        return kpi_figure(self.tables, self.milestones, self.kpi_unit(), self.kpi or "", self.config.currency)
+
+    def figures(self) -> dict[str, Any]:
+        """The figures currently shown."""
+        tables = {"progress": self.kpis(), "risks": self.scoped("risks", with_programme=False),
+                  "burn": self.scoped("burn")}
+        figs = review_figures(tables, self.config, bureau=self.bureau and self.unit == ALL)
+        if self.kpi:
+            figs["trend"] = self.kpi_trend()
+        return figs
+
+    def who(self) -> str:
+        """Plain-text name of what is reviewed."""
+        cfg = self.config
+        if self.bureau:
+            return cfg.name if self.unit == ALL else f"{cfg.unit(self.unit or '').name} ({self.unit})"
+        return f"{cfg.unit(self.unit).name} ({self.unit}, {cfg.unit(self.unit).type})" if self.unit else "no unit"
+
+
+class ReviewDashboard:
+    """The widgets of one unit's review (``bureau=False``) or of the bureau overview
+    (``bureau=True``) over a :class:`ReviewState`. ``dash.widget`` is the box to display."""
+
+    def __init__(self, outputs: Path, config: Config, quarter: str | None = None, unit: str | None = None, *,
+                 bureau: bool = False, notice: str = "") -> None:
+        self.state = ReviewState(outputs, config, bureau=bureau)
+        self.callbacks = Callbacks()
+        s = self.state
+        s.quarter = pick(quarter, s.quarters) or s.quarter
+        self.quarter_dd = dropdown("Quarter", "rbm-quarter-filter", options=s.quarters, value=s.quarter)
+        self.unit_dd = dropdown("Unit", "rbm-unit-filter")
+        self.programme_dd = dropdown("Programme", "rbm-programme-filter")
+        self.status_dd = dropdown("KPI status", "rbm-status-filter", value=ALL,
+                                  options=[("All", ALL)] + [(STATUS_LABELS[x], x) for x in KPI_STATUSES])
+        self.kpi_dd = dropdown("KPI", "rbm-kpi-filter", min_width="30em")
+        self.title = w.HTML()
+        self.notice = w.HTML(f'<p class="rbm-notice">{escape_text(notice)}</p>' if notice else "")
+        self.outs: dict[str, w.Output] = {}
+        for name in SECTIONS:
+            self.outs[name] = w.Output()
+            self.outs[name].add_class(f"rbm-{name}")
+        (self.summary_out, self.kpi_out, self.trend_out, self.evidence_out, self.risk_out, self.money_out,
+         self.agenda_out) = (self.outs[name] for name in SECTIONS)
+
+        s.load(s.quarter, unit)
+        self.sync_filters()
+        guard = self.callbacks.guard
+        self.quarter_dd.observe(guard(self.on_quarter, lambda: s.quarters), names="value")
+        self.unit_dd.observe(guard(self.on_unit, s.unit_values), names="value")
+        self.programme_dd.observe(guard(self.on_programme, s.programme_values), names="value")
+        self.status_dd.observe(guard(self.on_status, s.status_values), names="value")
+        self.kpi_dd.observe(guard(self.on_kpi, lambda: [k for _, k in s.kpi_choices()]), names="value")
+
+        self.widget = w.VBox([
+            self.title, self.notice,
+            w.HBox([self.quarter_dd, self.unit_dd, self.programme_dd, self.status_dd], layout=w.Layout(flex_flow="row wrap")),
+            heading("KPIs"), self.summary_out, self.kpi_out,
+            heading("One KPI: trend, evidence and comments"), self.kpi_dd, self.trend_out, self.evidence_out,
+            heading("Risks"), self.risk_out,
+            heading("Money and delivery"), self.money_out,
+            heading("Review agenda"), self.agenda_out,
+        ])
+        self.widget.add_class("rbm-dashboard")
+        self.render()
+
+    @property
+    def ignored(self) -> list[tuple[str, Any]]:
+        """Values a browser sent that were not among the options (ignored)."""
+        return self.callbacks.ignored
+
+    # ---- widgets follow the state (callbacks silent meanwhile)
+    def sync_filters(self) -> None:
+        s = self.state
+        with self.callbacks.quiet():
+            self.quarter_dd.value = s.quarter
+            self.unit_dd.options = s.unit_options()
+            self.unit_dd.value = s.unit
+            self.programme_dd.options = [("All", ALL)] + [(p, p) for p in s.programme_names()]
+            self.programme_dd.value = s.programme
+        self.sync_kpi()
+
+    def sync_kpi(self) -> None:
+        with self.callbacks.quiet():
+            self.kpi_dd.options = self.state.kpi_choices()
+            self.kpi_dd.value = self.state.kpi
+
+    # ---- callbacks (value already checked by the guard)
+    def on_quarter(self, value: str) -> None:
+        if value != self.state.quarter:
+            self.state.load(value, self.state.unit)
+            self.sync_filters()
+            self.render()
+
+    def on_unit(self, value: str) -> None:
+        if value != self.state.unit:
+            self.state.select_unit(value)
+            if self.state.bureau:
+                self.sync_kpi()
+            else:
+                self.sync_filters()
+            self.render()
+
+    def on_programme(self, value: str) -> None:
+        if value != self.state.programme:
+            self.state.programme = value
+            self.state.reset_kpi()
+            self.sync_kpi()
+            self.render()
+
+    def on_status(self, value: str) -> None:
+        if value != self.state.status:
+            self.state.status = value
+            self.state.reset_kpi()
+            self.sync_kpi()
+            self.render()
+
+    def on_kpi(self, value: str) -> None:
+        if value != self.state.kpi:
+            self.state.kpi = value
+            self.render_kpi()
+
+    # ---- drawing
+    def title_html(self) -> str:
+        s = self.state
+        return (f'<h2 class="rbm-title">{escape_text(s.who())}: quarterly review {escape_text(s.quarter)}</h2>'
+                f'<p><a href="{escape_text(page_link("index.ipynb", quarter=s.quarter or ""))}">All units</a> · '
+                "Figures as published by the quarterly review (frozen snapshot).</p>")
+
+    def render(self) -> None:
+        """Redraw every section from the current (validated) state."""
+        s = self.state
+        if s.quarter is None:
+            self.title.value = "<h2>Nothing is published yet.</h2>"
+            return
+        self.title.value = self.title_html()
+        figs = s.figures()
+        show(self.summary_out, figs["status"])
+        show(self.kpi_out, html(table_html(s.kpis(), columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
+        self.render_kpi(figs.get("trend"))
+        show(self.risk_out, figs["risks"],
+             html(table_html(s.scoped("red_flags", with_programme=False), columns.RED_FLAGS, empty="No red flag.")),
+             html(table_html(s.scoped("risks", with_programme=False), columns.RISKS_SHORT)))
+        show(self.money_out, figs["burn"], html(table_html(s.scoped("money"), columns.MONEY_ACROSS_UNITS, empty="No budget line.")))
+        show(self.agenda_out, html(table_html(s.scoped("agenda", with_programme=False), columns.AGENDA_ACROSS_UNITS,
+                                              empty="Nothing needs a decision.")))
+
+    def render_kpi(self, fig: Any = None) -> None:
+        s = self.state
+        if not s.kpi:
+            show(self.trend_out, html('<p class="rbm-empty">No KPI matches the filters.</p>'))
+            show(self.evidence_out)
+            return
+        show(self.trend_out, fig if fig is not None else s.kpi_trend())
+        show(self.evidence_out, html(table_html(kpi_evidence(s.actuals, s.kpi_unit(), s.kpi),
+                                                empty="Nothing reported for this KPI.")))

@@ -1,0 +1,151 @@
+"""The dashboards' Voila: a standalone Voila app and a kernel manager, hardened.
+
+Imported only by :func:`rbm_utils.serve.server.run` (and the server's lazy attributes): Voila
+is slow to import, so ``rbm serve``'s option checks stay fast.
+
+- :class:`DashboardKernelManager`: at most ``max_kernels`` kernels at once (a page view beyond that
+  gets HTTP 503), each kernel's heap and private mappings capped at ``kernel_memory_mb``
+  (RLIMIT_DATA), and a kernel environment without the server's secrets that marks the kernel
+  frozen-only (:func:`rbm_utils.serve.server.dashboard_kernel_environment`).
+- :class:`DashboardVoila`: ``/`` redirects to the landing page; no directory listing, no contents
+  API, template static files only under our template; never reads voila.json or voila.py.
+- :func:`bound_lost_wakeups`: kernel sockets polled in short slices.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import time
+from queue import Empty
+from typing import Any
+
+from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.utils import url_path_join
+from tornado import web
+from traitlets import Integer, default
+from voila.app import Voila
+from voila.static_file_handler import TemplateStaticFileHandler
+from voila.tornado.contentshandler import VoilaContentsHandler
+from voila.tornado.handler import TornadoVoilaHandler
+from voila.tornado.treehandler import TornadoVoilaTreeHandler
+
+from rbm_utils.serve.server import LANDING, TEMPLATE_NAME, dashboard_kernel_environment
+
+log = logging.getLogger(__name__)
+
+#: Longest single wait on a kernel socket; see :func:`bound_lost_wakeups`.
+POLL_SLICE_S = 0.1
+
+
+def limit_kernel_memory(pid: int, megabytes: int) -> None:
+    """Cap a kernel's data segment (RLIMIT_DATA: heap and private writable mappings, what pandas
+    and pyarrow allocate) so one viewer cannot take the machine's memory. Past the cap an
+    allocation fails with MemoryError in that kernel only."""
+    if megabytes <= 0 or not hasattr(resource, "prlimit"):
+        return
+    limit = int(megabytes) * 1024 * 1024
+    try:
+        resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
+    except (OSError, ValueError) as exc:  # e.g. the kernel already exited
+        log.warning("could not cap the memory of kernel process %s: %s", pid, exc)
+
+
+def bound_lost_wakeups(slice_s: float = POLL_SLICE_S) -> None:
+    """Wait on kernel sockets in slices of ``slice_s`` seconds (this process only).
+
+    Measured here (pyzmq 27.3, jupyter_client 8.10, nbclient 0.11, ipykernel 7.4, 2 busy cores):
+    in about one notebook run in six, an asyncio ``socket.poll(timeout)`` on the execute-reply or
+    IOPub socket misses the wake-up of a message that has arrived, and returns only when its
+    timeout expires (it then finds the message). A dashboard page then took the whole executor
+    timeout (120 s) to load, or lost its kernel to the culler. A blocking client never stalls.
+    Polling in short slices bounds each stall to ``slice_s``; the result is unchanged because
+    pyzmq re-checks the socket when a poll times out.
+    """
+    if getattr(AsyncZMQSocketChannel.get_msg, "_rbm_sliced", False):
+        return
+
+    async def get_msg(self: AsyncZMQSocketChannel, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = slice_s if deadline is None else max(0.0, min(slice_s, deadline - time.monotonic()))
+            if await self.socket.poll(int(wait * 1000)):
+                return await self._recv()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Empty
+
+    get_msg._rbm_sliced = True  # type: ignore[attr-defined]
+    AsyncZMQSocketChannel.get_msg = get_msg  # type: ignore[method-assign]
+
+
+class DashboardKernelManager(AsyncMappingKernelManager):
+    """Jupyter's kernel manager with a cap on kernels alive at once, an address-space cap per
+    kernel and a kernel environment without the server's secrets, marked frozen-only."""
+
+    max_kernels = Integer(12, config=True, help="Kernels (page views) alive at once; more get HTTP 503.")
+    kernel_memory_mb = Integer(1536, config=True, help="RLIMIT_DATA of each kernel in MiB; 0 for none.")
+
+    _starting = 0
+
+    # jupyter_server's async manager overrides the synchronous signature of jupyter_client's too.
+    async def start_kernel(  # type: ignore[override]
+            self, *, kernel_id: str | None = None, path: Any = None, **kwargs: Any) -> str:
+        if kernel_id is None:
+            alive = len(self.list_kernel_ids())
+            if alive + self._starting >= self.max_kernels:
+                self.log.warning("refused a dashboard kernel: %d kernels alive (max_kernels=%d)", alive, self.max_kernels)
+                raise web.HTTPError(503, "Too many dashboards are open right now; close a tab or try again in a few minutes.")
+        # Without an env, jupyter_client would hand the kernel the server's whole environment.
+        env = kwargs.get("env")
+        kwargs["env"] = dashboard_kernel_environment(os.environ if env is None else env)
+        self._starting += 1
+        try:
+            kid = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+        finally:
+            self._starting -= 1
+        try:
+            pid = getattr(self.get_kernel(kid).provisioner, "pid", None)
+        except KeyError:
+            pid = None
+        if pid:
+            limit_kernel_memory(int(pid), self.kernel_memory_mb)
+        return kid
+
+
+class _PageHandler(TornadoVoilaHandler):
+    async def prepare(self) -> None:
+        await super().prepare()
+        # Set the _xsrf cookie: the page sends it back when the tab closes, so that
+        # POST /voila/api/shutdown/<kernel> passes the XSRF check and the kernel stops
+        # at once instead of waiting for the culler.
+        _ = self.xsrf_token
+
+
+class _TemplateStaticHandler(TemplateStaticFileHandler):
+    def parse_url_path(self, url_path: str) -> str:
+        # only <our template>/static/<file>, no "..": voila's handler answers 500 to the rest
+        parts = url_path.replace("\\", "/").split("/")
+        if len(parts) < 3 or parts[0] != TEMPLATE_NAME or parts[1] != "static" or ".." in parts or "" in parts:
+            raise web.HTTPError(404)
+        return super().parse_url_path(url_path)
+
+
+class DashboardVoila(Voila):
+    """Standalone Voila with the landing page at ``/`` and no directory listing or contents API."""
+
+    @default("config_file_paths")
+    def _no_config_files(self) -> list[str]:
+        return []  # never read voila.json / voila.py from the working directory or ~/.jupyter
+
+    def init_handlers(self) -> list:
+        replace_by = {TornadoVoilaHandler: _PageHandler, TemplateStaticFileHandler: _TemplateStaticHandler}
+        handlers = []
+        for h in super().init_handlers():
+            if h[1] in (TornadoVoilaTreeHandler, VoilaContentsHandler):
+                continue
+            handlers.append((h[0], replace_by.get(h[1], h[1]), *h[2:]))
+        landing = url_path_join(self.base_url, LANDING)
+        return [(url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
+                (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
+                *handlers]
