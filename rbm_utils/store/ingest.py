@@ -22,6 +22,7 @@ import pandas as pd
 from rbm_utils.core.config import Config
 from rbm_utils.core.errors import problems_frame
 from rbm_utils.intake.validate import Parsed, parse_source
+from rbm_utils.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,6 @@ def ingest_file(path: str | Path, store, config: Config, by: str, dry_run: bool 
     The file is checked against the unit's state in the store too (a KPI's measure must not
     change; decreases, outliers and overspending look at the stored quarters).
     """
-    from rbm_utils.store.database import StoreError
-
     def previous(unit_code: str):
         try:
             return store.state(unit_code)

@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import rbm_utils.store.database as store_mod
+from rbm_utils.store.engine import SQLITE_BUSY_TIMEOUT_MS
+from rbm_utils.store.tables import TABLES
 from rbm_utils.core import schema
 from rbm_utils.core.config import Config, Unit
 from rbm_utils.core.errors import problem
@@ -81,7 +83,7 @@ def changes_of(outcome) -> list[tuple]:
 def current_keys(st: Store, sheet: str) -> list[tuple]:
     """Keys of current row versions in a sheet's table, straight from the database."""
     sh = schema.sheet(sheet)
-    t = store_mod.TABLES[sh.table_name]
+    t = TABLES[sh.table_name]
     with st._engine.connect() as conn:
         return [tuple(r) for r in conn.execute(
             sa.select(t.c.unit_code, *[t.c[k] for k in sh.key]).where(t.c.sub_to.is_(None)))]
@@ -110,7 +112,7 @@ def test_sqlite_store_creates_folder_and_uses_wal_and_foreign_keys(tmp_path):
         assert path.exists()
         with st._engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == store_mod.SQLITE_BUSY_TIMEOUT_MS
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -429,7 +431,7 @@ def test_exception_mid_transaction_leaves_store_unchanged(st, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(store_mod, "_insert_change_log", boom)  # after submission, sub_to and new versions
+    monkeypatch.setattr(store_mod, "insert_change_log", boom)  # after submission, sub_to and new versions
     with pytest.raises(RuntimeError, match="power cut"):
         put(st, frames, quarter="2026-Q3")
     assert st.dump() == before
@@ -437,7 +439,7 @@ def test_exception_mid_transaction_leaves_store_unchanged(st, monkeypatch):
     def db_fault(*args, **kwargs):
         raise sa.exc.OperationalError("INSERT INTO change_log", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(store_mod, "_insert_change_log", db_fault)
+    monkeypatch.setattr(store_mod, "insert_change_log", db_fault)
     with pytest.raises(StoreError) as info:
         put(st, frames, quarter="2026-Q3")
     assert str(info.value).endswith("could not store the submission: disk I/O error")
@@ -450,14 +452,14 @@ def test_exception_mid_transaction_leaves_store_unchanged(st, monkeypatch):
 def test_concurrent_ingests_of_one_unit_are_serialised(store_url, monkeypatch):
     with Store(store_url) as st:
         put(st, unit_frames())
-    real_diff = store_mod._diff
+    real_diff = store_mod.diff_rows
 
     def slow_diff(*args):
         out = real_diff(*args)
         time.sleep(0.3)  # widen the read-then-write window: without a unit lock both would read the same rows
         return out
 
-    monkeypatch.setattr(store_mod, "_diff", slow_diff)
+    monkeypatch.setattr(store_mod, "diff_rows", slow_diff)
     variants = {"a": [("K1", "2026-Q3", 15.0)], "b": [("K2", "2026-Q3", 30.0)]}
     stores = {k: Store(store_url) for k in variants}
     barrier = threading.Barrier(2)

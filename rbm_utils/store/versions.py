@@ -1,0 +1,99 @@
+"""Row versions in the store: a unit's current rows read, and a submission's rows written.
+
+Nothing is ever deleted. A submission closes the versions it replaces or removes
+(``sub_to``), inserts the new ones (``sub_from``), and writes its warnings and field changes.
+Every function runs inside the caller's transaction.
+
+Example:
+    >>> from rbm_utils.store.engine import make_engine
+    >>> from rbm_utils.store.tables import METADATA
+    >>> engine = make_engine("sqlite://")
+    >>> with engine.begin() as conn:
+    ...     METADATA.create_all(conn)
+    ...     sid = insert_submission(conn, "AFR", "2026-Q3", ingested_at="2026-10-03T14:02:11Z", file_name="AFR.xlsx",
+    ...                             sha256="0" * 64, submitted_by="Ada", ingested_by="cli", n_warnings=0, n_changes=0)
+    ...     (sid, len(current_rows(conn, "AFR")["Results"]))
+    (1, 0)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from rbm_utils.core import schema
+from rbm_utils.core.errors import Problem
+from rbm_utils.store.diff import Current, SheetDiff, norm_cell
+from rbm_utils.store.errors import StoreError
+from rbm_utils.store.tables import TABLES
+
+_CHUNK = 500
+
+
+def current_rows(conn: Connection, unit_code: str) -> Current:
+    """The unit's current row versions as {sheet: {key: (row_id, values)}}."""
+    out: Current = {}
+    for sh in schema.DATA_SHEETS:
+        t = TABLES[sh.table_name]
+        keyidx = [sh.column_names.index(k) for k in sh.key]
+        cur: dict[tuple, tuple[int, tuple]] = {}
+        q = (sa.select(t.c.row_id, *[t.c[c] for c in sh.column_names])
+             .where(t.c.unit_code == unit_code, t.c.sub_to.is_(None)))
+        for r in conn.execute(q):
+            vals = tuple(norm_cell(c, v, c.name in sh.key, sh.name) for c, v in zip(sh.columns, r[1:]))
+            cur[tuple(vals[j] for j in keyidx)] = (r[0], vals)
+        out[sh.name] = cur
+    return out
+
+
+def insert_submission(conn: Connection, unit_code: str, quarter: str, ingested_at: str, **fields: Any) -> int:
+    """A new row of ``submissions``; returns its id."""
+    res = conn.execute(sa.insert(TABLES["submissions"]).values(
+        unit_code=unit_code, quarter=quarter, ingested_at=ingested_at,
+        **{k: (str(v) if k not in ("n_warnings", "n_changes") else int(v)) for k, v in fields.items()}))
+    key = res.inserted_primary_key
+    if key is None:  # pragma: no cover - every supported database returns it
+        raise StoreError("the store did not return the new submission's id")
+    return int(key[0])
+
+
+def insert_problems(conn: Connection, sid: int, problems: list[Problem]) -> None:
+    """The warnings stored with submission ``sid``."""
+    if not problems:
+        return
+    rows = [{"submission_id": sid, "code": p.code, "severity": p.severity, "file": p.file, "sheet": p.sheet,
+             "row": int(p.row or 0), "column": p.column, "header": p.header,
+             "value": None if p.value is None else str(p.value), "message": p.message} for p in problems]
+    conn.execute(sa.insert(TABLES["submission_problems"]), rows)
+
+
+def close_versions(conn: Connection, sid: int, diffs: list[SheetDiff]) -> None:
+    """Mark replaced and deleted row versions with ``sub_to``."""
+    for d in diffs:
+        ids = [r[0] for r in d.changed] + [r[0] for r in d.removed]
+        t = TABLES[d.sheet.table_name]
+        for i in range(0, len(ids), _CHUNK):
+            conn.execute(sa.update(t).where(t.c.row_id.in_(ids[i:i + _CHUNK]), t.c.sub_to.is_(None))
+                         .values(sub_to=sid))
+
+
+def insert_versions(conn: Connection, unit_code: str, sid: int, diffs: list[SheetDiff]) -> None:
+    """Insert the added rows and the new versions of changed rows."""
+    for d in diffs:
+        vals = d.added + [n for _, _, n in d.changed]
+        if not vals:
+            continue
+        names = d.sheet.column_names
+        rows = [{"unit_code": unit_code, **dict(zip(names, v)), "sub_from": sid, "sub_to": None} for v in vals]
+        conn.execute(sa.insert(TABLES[d.sheet.table_name]), rows)
+
+
+def insert_change_log(conn: Connection, unit_code: str, sid: int, changes: pd.DataFrame) -> None:
+    """One ``change_log`` row per field change of submission ``sid``."""
+    if changes.empty:
+        return
+    rows = [{"submission_id": sid, "unit_code": unit_code, "sheet": s, "key": k, "field": f, "old": o, "new": n}
+            for s, k, f, o, n in changes.itertuples(index=False, name=None)]
+    conn.execute(sa.insert(TABLES["change_log"]), rows)
