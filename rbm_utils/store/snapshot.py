@@ -17,9 +17,6 @@ Example:
 """
 from __future__ import annotations
 
-import errno
-import fcntl
-import functools
 import hashlib
 import json
 import logging
@@ -27,19 +24,21 @@ import math
 import os
 import re
 import shutil
-import sys
-import time
 import uuid
-from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
 from rbm_utils.core import schema
 from rbm_utils.core.config import Config
-from rbm_utils.core.files import atomic_write_bytes, atomic_write_json, exchange_dirs, sha256_file, utc_stamp
+from rbm_utils.core.files import atomic_write_json, exchange_dirs, sha256_file, utc_stamp
+from rbm_utils.core.quarters import Quarter, QuarterLike
+from rbm_utils.core.text import is_missing
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +64,23 @@ class PublishedError(SnapshotError):
 class BureauStore(Protocol):
     """What :func:`freeze_snapshot` needs from a store (duck-typed; see rbm_utils.store.database)."""
 
-    def bureau_state(self, quarter: str) -> dict[str, pd.DataFrame]: ...
+    def bureau_state(self, quarter: Quarter) -> dict[str, pd.DataFrame]: ...
 
 
 # ---------------------------------------------------------------------------- helpers
 
 
-def _check_quarter(quarter: str) -> str:
-    if not isinstance(quarter, str) or schema.parse_period(quarter) is None or quarter != quarter.strip():
+def _parse_quarter(quarter: QuarterLike) -> Quarter:
+    """The quarter to freeze: a Quarter, or its text exactly (it names a folder: no spaces around)."""
+    q = Quarter.parse_or_none(quarter)
+    if q is None or (isinstance(quarter, str) and quarter != str(q)):
         raise ValueError(f"not a quarter (YYYY-Qn): {quarter!r}")
-    return quarter
+    return q
 
 
 def _canonical(value: Any) -> Any:
     """A JSON-able, type-stable form of one cell value (missing values all become None)."""
-    if value is None or value is pd.NA or value is pd.NaT:
+    if is_missing(value):
         return None
     if isinstance(value, (datetime, date)):
         return value.isoformat()
@@ -169,34 +170,17 @@ def _content_sha256(tables: dict[str, str]) -> str:
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     table = pa.Table.from_pandas(frame, preserve_index=False)
     pq.write_table(table, path, compression="snappy", write_statistics=True)
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
 
 
-@contextmanager
-def _quarter_lock(quarter_dir: Path) -> Iterator[None]:
-    """Serialise freezes of one quarter (blocking, bounded wait)."""
+def _quarter_lock(quarter_dir: Path) -> FileLock:
+    """The lock that serialises freezes of one quarter (blocking, waits at most :data:`_LOCK_WAIT_S`)."""
     lock_dir = quarter_dir / ".locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / "snapshot.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + _LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    raise SnapshotError(f"another process is freezing {quarter_dir.name}; try again later") from exc
-                time.sleep(0.1)
-        yield
-    finally:
-        os.close(fd)
+    return FileLock(lock_dir / "snapshot.lock", timeout=_LOCK_WAIT_S)
 
 
 # ---------------------------------------------------------------------------- public API
@@ -217,20 +201,19 @@ def read_manifest(snapshot_dir: Path) -> dict:
     return manifest
 
 
-def snapshot_tables(store: BureauStore, quarter: str) -> dict[str, pd.DataFrame]:
+def snapshot_tables(store: BureauStore, quarter: QuarterLike) -> dict[str, pd.DataFrame]:
     """The bureau state of ``quarter`` as it would be frozen: conformed, in a stable row order.
 
     >>> snapshot_tables(store, "2026-Q3")["Risks"].columns[0]  # doctest: +SKIP
     'unit_code'
     """
-    _check_quarter(quarter)
-    state = store.bureau_state(quarter)
+    state = store.bureau_state(_parse_quarter(quarter))
     if UNIT_FRAME not in state:
         raise ValueError("bureau_state returned no 'Unit' frame (each unit's latest submission)")
     return {name: _prepare(name, frame) for name, frame in sorted(state.items())}
 
 
-def freeze_snapshot(store: BureauStore, quarter: str, out_dir: Path, config: Config, *,
+def freeze_snapshot(store: BureauStore, quarter: QuarterLike, out_dir: Path, config: Config, *,
                     force: bool = False) -> dict:
     """Freeze ``store.bureau_state(quarter)`` into ``out_dir/<quarter>/snapshot/`` and return the manifest.
 
@@ -247,12 +230,11 @@ def freeze_snapshot(store: BureauStore, quarter: str, out_dir: Path, config: Con
         >>> sorted(m["tables"])[:2]                                                # doctest: +SKIP
         ['Activities', 'Actuals']
     """
-    _check_quarter(quarter)
-    tables = snapshot_tables(store, quarter)
+    q = _parse_quarter(quarter)
+    tables = snapshot_tables(store, q)
     table_hashes = {name: table_content_sha256(df) for name, df in tables.items()}
     content = _content_sha256(table_hashes)
-    quarter_dir = Path(out_dir) / quarter
-    final = quarter_dir / SNAPSHOT_DIR
+    quarter_dir = Path(out_dir) / str(q)
     quarter_dir.mkdir(parents=True, exist_ok=True)
     known = set(getattr(config, "units", {}) or {})
     unit_df = tables[UNIT_FRAME]
@@ -265,59 +247,74 @@ def freeze_snapshot(store: BureauStore, quarter: str, out_dir: Path, config: Con
     if unknown:
         log.warning("snapshot %s: units not listed in the settings: %s", quarter, ", ".join(map(str, unknown)))
 
-    with _quarter_lock(quarter_dir):
-        if final.exists():
-            try:
-                old = read_manifest(final)
-                old_content = old.get("content_sha256")
-            except SnapshotError:
-                old, old_content = None, None
-            if old is not None and old_content == content:
-                log.info("snapshot %s unchanged (content %s); left as it is", quarter, content[:12])
-                return old
-            if not force:
-                raise PublishedError(
-                    f"quarter {quarter} is already published ({final}) and the store has changed since "
-                    f"(published content {str(old_content)[:12]}, store now {content[:12]}). "
-                    "Re-run with --force to re-publish; the current snapshot will be archived.")
+    lock = _quarter_lock(quarter_dir)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise SnapshotError(f"another process is freezing {quarter_dir.name}; try again later") from exc
+    try:
+        return _publish(tables, table_hashes, content, q, quarter_dir, submissions, config, force)
+    finally:
+        lock.release()
 
-        tmp = quarter_dir / f".snapshot-tmp-{uuid.uuid4().hex}"
-        tmp.mkdir()
-        swapped = False  # after the exchange, tmp holds the previous snapshot: archive it, never delete it
+
+def _publish(tables: dict[str, pd.DataFrame], table_hashes: dict[str, str], content: str, quarter: Quarter,
+             quarter_dir: Path, submissions: list[dict], config: Config, force: bool) -> dict:
+    """Under the quarter's lock: keep an unchanged snapshot, refuse or archive a changed one,
+    write the new one beside it and move it into place."""
+    final = quarter_dir / SNAPSHOT_DIR
+    if final.exists():
         try:
-            entries: dict[str, dict] = {}
-            for name, df in tables.items():
-                fname = f"{name}.parquet"
-                _write_parquet(df, tmp / fname)
-                entries[name] = {"file": fname, "sha256": sha256_file(tmp / fname), "rows": int(len(df)),
-                                 "columns": [str(c) for c in df.columns], "content_sha256": table_hashes[name]}
-            manifest = {
-                "manifest_version": MANIFEST_VERSION,
-                "quarter": quarter,
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "schema_version": schema.SCHEMA_VERSION,
-                "workbench": str(getattr(config, "name", "")),
-                "currency": str(getattr(config, "currency", "")),
-                "submissions": submissions,
-                "tables": entries,
-                "content_sha256": content,
-            }
-            atomic_write_json(tmp / MANIFEST, manifest)
-            if final.exists():
-                archive = quarter_dir / ARCHIVE_DIR / utc_stamp()
-                archive.mkdir(parents=True)
-                if exchange_dirs(tmp, final):  # one atomic step: no moment without a snapshot
-                    swapped = True
-                    os.rename(tmp, archive / SNAPSHOT_DIR)
-                else:
-                    os.rename(final, archive / SNAPSHOT_DIR)
-                    os.rename(tmp, final)
-                log.warning("snapshot %s re-published (--force); previous one archived in %s", quarter, archive)
+            old = read_manifest(final)
+            old_content = old.get("content_sha256")
+        except SnapshotError:
+            old, old_content = None, None
+        if old is not None and old_content == content:
+            log.info("snapshot %s unchanged (content %s); left as it is", quarter, content[:12])
+            return old
+        if not force:
+            raise PublishedError(
+                f"quarter {quarter} is already published ({final}) and the store has changed since "
+                f"(published content {str(old_content)[:12]}, store now {content[:12]}). "
+                "Re-run with --force to re-publish; the current snapshot will be archived.")
+
+    tmp = quarter_dir / f".snapshot-tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    swapped = False  # after the exchange, tmp holds the previous snapshot: archive it, never delete it
+    try:
+        entries: dict[str, dict] = {}
+        for name, df in tables.items():
+            fname = f"{name}.parquet"
+            _write_parquet(df, tmp / fname)
+            entries[name] = {"file": fname, "sha256": sha256_file(tmp / fname), "rows": int(len(df)),
+                             "columns": [str(c) for c in df.columns], "content_sha256": table_hashes[name]}
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "quarter": str(quarter),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "schema_version": schema.SCHEMA_VERSION,
+            "workbench": str(getattr(config, "name", "")),
+            "currency": str(getattr(config, "currency", "")),
+            "submissions": submissions,
+            "tables": entries,
+            "content_sha256": content,
+        }
+        atomic_write_json(tmp / MANIFEST, manifest)
+        if final.exists():
+            archive = quarter_dir / ARCHIVE_DIR / utc_stamp()
+            archive.mkdir(parents=True)
+            if exchange_dirs(tmp, final):  # one atomic step: no moment without a snapshot
+                swapped = True
+                os.rename(tmp, archive / SNAPSHOT_DIR)
             else:
+                os.rename(final, archive / SNAPSHOT_DIR)
                 os.rename(tmp, final)
-        finally:
-            if tmp.exists() and not swapped:
-                shutil.rmtree(tmp, ignore_errors=True)
+            log.warning("snapshot %s re-published (--force); previous one archived in %s", quarter, archive)
+        else:
+            os.rename(tmp, final)
+    finally:
+        if tmp.exists() and not swapped:
+            shutil.rmtree(tmp, ignore_errors=True)
     log.info("snapshot %s frozen: %d tables, content %s", quarter, len(tables), content[:12])
     return manifest
 
@@ -334,8 +331,6 @@ def load_snapshot(snapshot_dir: Path) -> dict[str, pd.DataFrame]:
         >>> list(frames["Risks"].columns[:2])                          # doctest: +SKIP
         ['unit_code', 'risk_id']
     """
-    import pyarrow.parquet as pq
-
     root = Path(snapshot_dir)
     manifest = read_manifest(root)
     out: dict[str, pd.DataFrame] = {}

@@ -12,6 +12,10 @@ import pytest
 from factories import minimal_unit
 from rbm_utils.core import schema
 from rbm_utils.core.config import load_config
+from rbm_utils.core.quarters import Quarter
+from filelock import FileLock
+
+from rbm_utils.store import snapshot
 from rbm_utils.store.snapshot import (
     PublishedError,
     SnapshotError,
@@ -34,7 +38,9 @@ class FakeStore:
         self.edit = edit  # callable(dict[str, DataFrame]) -> None, applied to the built frames
         self.calls = 0
 
-    def bureau_state(self, quarter: str) -> dict[str, pd.DataFrame]:
+    def bureau_state(self, quarter: Quarter | str) -> dict[str, pd.DataFrame]:
+        self.asked = quarter
+        quarter = str(quarter)
         self.calls += 1
         out: dict[str, pd.DataFrame] = {}
         per_unit = {u: minimal_unit(u, quarter)[1] for u in self.units}
@@ -197,7 +203,27 @@ def test_empty_store_freezes_empty_tables(tmp_path, config):
     assert list(frames["KPIs"].columns) == ["unit_code", *schema.sheet("KPIs").column_names]
 
 
-@pytest.mark.parametrize("quarter", ["2026-Q5", "../2026-Q3", "2026Q3", ""])
+def test_a_quarter_object_freezes_the_same_snapshot(tmp_path, config):
+    store = FakeStore()
+    by_text = freeze_snapshot(store, QUARTER, tmp_path / "a", config)
+    assert store.asked == Quarter(2026, 3)  # the text parsed once, the store asked with the type
+    by_type = freeze_snapshot(FakeStore(), Quarter.parse(QUARTER), tmp_path / "b", config)
+    assert by_type["content_sha256"] == by_text["content_sha256"] and by_type["quarter"] == QUARTER
+    assert (tmp_path / "b" / QUARTER / "snapshot" / "manifest.json").is_file()
+
+
+def test_a_freeze_waits_for_the_quarter_lock_and_gives_up_with_a_message(tmp_path, config, monkeypatch):
+    monkeypatch.setattr(snapshot, "_LOCK_WAIT_S", 0.2)
+    lock_dir = tmp_path / QUARTER / ".locks"
+    lock_dir.mkdir(parents=True)
+    with FileLock(lock_dir / "snapshot.lock"):  # another process freezing the quarter
+        with pytest.raises(SnapshotError, match=f"another process is freezing {QUARTER}; try again later"):
+            freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    assert not (tmp_path / QUARTER / "snapshot").exists()
+    assert freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)["quarter"] == QUARTER  # free again
+
+
+@pytest.mark.parametrize("quarter", ["2026-Q5", "../2026-Q3", "2026Q3", "", " 2026-Q3"])
 def test_bad_quarter_is_refused_before_any_write(tmp_path, config, quarter):
     store = FakeStore()
     with pytest.raises(ValueError, match="not a quarter"):
