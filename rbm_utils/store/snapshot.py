@@ -93,9 +93,7 @@ def _canonical(value: Any) -> Any:
             pass
     if isinstance(value, (bool, int)):
         return value
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
+    if isinstance(value, float):  # NaN was caught by is_missing above
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         return value
