@@ -24,9 +24,9 @@ import yaml
 
 from rbm_utils.core.config import ConfigError, load_config
 from rbm_utils.core.errors import CODES
-from rbm_utils.store.ingest import ingest_file
-from rbm_utils.store.database import Store
 from rbm_utils.intake.validate import parse_source
+from rbm_utils.store.database import Store
+from rbm_utils.store.ingest import ingest_file
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BAD = ROOT / "tests" / "fixtures" / "bad"

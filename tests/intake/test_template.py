@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rbm_utils.core import schema
+from rbm_utils.core.config import ConfigError, load_config
 from rbm_utils.intake import template as tpl
 from rbm_utils.intake import template_xlsx
-from rbm_utils.core.config import ConfigError, load_config
 
 UNIT = {"unit_code": "AFR", "unit_name": "Regional Office for Africa", "unit_type": "region",
         "reporting_quarter": "2026-Q3", "submitted_by": "Test Officer"}

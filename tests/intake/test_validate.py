@@ -5,8 +5,8 @@ import copy
 import datetime as dt
 
 import pytest
-
 from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
+
 from rbm_utils.core.config import load_config
 from rbm_utils.core.schema import column_letter
 from rbm_utils.intake.checks import MAX_LOOPS, find_loops

@@ -20,8 +20,8 @@ import pytest
 
 from rbm_utils.core import schema
 from rbm_utils.core.config import load_config
-from rbm_utils.store.database import Store
 from rbm_utils.intake.validate import parse_source
+from rbm_utils.store.database import Store
 
 N_READERS = 8
 N_UNITS = 5  # sample units the writer resubmits (keeps the test near 20 s per back end on 2 cores)

@@ -8,13 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
 from factories import minimal_unit
+from filelock import FileLock
+
 from rbm_utils.core import schema
 from rbm_utils.core.config import load_config
 from rbm_utils.core.quarters import Quarter
-from filelock import FileLock
-
 from rbm_utils.store import snapshot
 from rbm_utils.store.snapshot import (
     PublishedError,

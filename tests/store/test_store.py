@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import rbm_utils.store.database as store_mod
-from rbm_utils.store.engine import SQLITE_BUSY_TIMEOUT_MS
-from rbm_utils.store.tables import TABLES
 from rbm_utils.core import schema
 from rbm_utils.core.config import Config, Unit
 from rbm_utils.core.errors import problem
 from rbm_utils.store.database import ApprovalError, Store, StoreError
+from rbm_utils.store.engine import SQLITE_BUSY_TIMEOUT_MS
+from rbm_utils.store.tables import TABLES
 
 APPROVED_AT = "2026-10-03T14:02:11Z"
 LOCK_MSG = "AFR 2026-Q2 was approved by Amara Diallo on 2026-10-03 14:02 UTC; changes to it are refused"
