@@ -16,6 +16,7 @@ import rbm_utils.store.database as store_mod
 from rbm_utils.core import schema
 from rbm_utils.core.config import Config, Unit
 from rbm_utils.core.errors import problem
+from rbm_utils.core.quarters import Quarter
 from rbm_utils.store.database import ApprovalError, Store, StoreError
 from rbm_utils.store.engine import SQLITE_BUSY_TIMEOUT_MS
 from rbm_utils.store.tables import TABLES
@@ -277,6 +278,16 @@ def test_state_as_of_quarter_and_submission(st):
         st.state("AFR", submission_id=s2 + 1000)
     with pytest.raises(StoreError, match="not a quarter"):
         st.state("AFR", quarter="Q3-2026")
+
+
+def test_a_quarter_is_given_as_a_quarter_or_its_text(st):
+    q2 = Quarter(2026, 2)
+    assert put(st, unit_frames(), quarter=q2).status == "stored"
+    assert put(st, unit_frames(), quarter="2026-Q2").status == "unchanged"
+    assert st.submissions("AFR")["quarter"].tolist() == ["2026-Q2"]
+    pd.testing.assert_frame_equal(st.state("AFR", quarter=q2)["Actuals"], st.state("AFR", quarter="2026-Q2")["Actuals"])
+    pd.testing.assert_frame_equal(st.bureau_state(q2 + 1)["KPIs"], st.bureau_state("2026-Q3")["KPIs"])
+    assert st.approve("AFR", q2, "Amara Diallo", CONFIG)["quarter"] == "2026-Q2"
 
 
 def test_new_quarter_without_change_is_recorded_once(st):
