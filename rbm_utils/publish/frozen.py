@@ -51,11 +51,12 @@ from rbm_utils.analytics.statement import results_statement
 from rbm_utils.core.config import Config
 from rbm_utils.core.files import atomic_write_json, exchange_dirs, sha256_file, utc_stamp
 from rbm_utils.core.quarters import Quarter, QuarterLike
+from rbm_utils.publish.jobs import ANALYSIS_FOLDER
 from rbm_utils.store.snapshot import PREVIOUS_PREFIX, table_content_sha256
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_DIR = "analysis"
+ANALYSIS_DIR = ANALYSIS_FOLDER
 UNITS_DIR = "units"
 JOINT_DIR = "joint"
 MANIFEST = "manifest.json"

@@ -161,9 +161,15 @@ def has_sentinel(nb: Any) -> bool:
     return any(SENTINEL in output_text(o) for o in code[-1].get("outputs", []))
 
 
+#: Folder beside the snapshot that holds the frozen analysis (:mod:`rbm_utils.publish.frozen`).
+ANALYSIS_FOLDER = "analysis"
+
+
 def content_key(job: Job) -> str:
     """sha256 over the workbench version, the template's bytes, the parameters (canonical
-    JSON) and, when the parameters name a ``snapshot_dir``, that snapshot's ``content_sha256``.
+    JSON) and, when the parameters name a ``snapshot_dir``, that snapshot's ``content_sha256``
+    and the ``content_sha256`` of the analysis frozen beside it (``../analysis/manifest.json``,
+    when there is one): a notebook is re-run when its data or the frozen tables it reads change.
     A new release of the workbench therefore republishes (the old version is archived).
 
     >>> content_key(Job("AFR", Path("t.ipynb"), {"unit": "AFR"}, Path("out/AFR")))  # doctest: +SKIP
@@ -179,6 +185,9 @@ def content_key(job: Job) -> str:
     snap = job.parameters.get(SNAPSHOT_PARAMETER)
     if snap:
         h.update(read_manifest(Path(str(snap)))["content_sha256"].encode("ascii"))
+        frozen = Path(str(snap)).parent / ANALYSIS_FOLDER / "manifest.json"
+        if frozen.is_file():
+            h.update(b"\0" + str(json.loads(frozen.read_text(encoding="utf-8")).get("content_sha256", "")).encode())
     return h.hexdigest()
 
 
