@@ -28,6 +28,8 @@ import pandas as pd
 
 #: The one written form of a quarter: four-digit year, ``-Q``, the quarter 1 to 4 (ASCII digits only).
 QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")
+#: Quarters as officers also type them (``2026 Q3``, ``2026q3``, ``2026/Q3``, digits of any script).
+TYPED_QUARTER_RE = re.compile(r"^(\d{4})\s*[-_ /]?\s*[Qq]\s*([1-4])$")
 
 
 class QuarterError(ValueError):
@@ -81,6 +83,19 @@ class Quarter:
             return cls.parse(value) if isinstance(value, (str, Quarter)) else None
         except QuarterError:
             return None
+
+    @classmethod
+    def read_typed(cls, text: str) -> "Quarter | None":
+        """A quarter as an officer may type it in a workbook cell, or None.
+
+        >>> str(Quarter.read_typed("2026 q3")), Quarter.read_typed("Q3 2026") is None
+        ('2026-Q3', True)
+        """
+        exact = cls.parse_or_none(text)
+        if exact is not None:
+            return exact
+        m = TYPED_QUARTER_RE.match(str(text).strip())
+        return cls(int(m.group(1)), int(m.group(2))) if m else None
 
     @classmethod
     def from_index(cls, index: int) -> "Quarter":
@@ -156,7 +171,7 @@ class Quarter:
         return pd.Period(year=self.year, quarter=self.q, freq="Q")
 
     def __str__(self) -> str:
-        return f"{self.year}-Q{self.q}"
+        return f"{self.year:04d}-Q{self.q}"
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)

@@ -40,8 +40,6 @@ _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DECIMAL_COMMA_RE = re.compile(r"^[+-]?\d+(\.\d{3})*(,\d+)?$")
 _THOUSANDS_RE = re.compile(r"^[+-]?\d{1,3}([,' ]\d{3})+(\.\d+)?$")
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$")  # a date, or midnight of it
-#: Quarters as officers also type them (``2026 Q3``, ``2026q3``, ``2026/Q3``): read as the quarter.
-_QUARTER_TYPED_RE = re.compile(r"^(\d{4})\s*[-_ /]?\s*[Qq]\s*([1-4])$")
 
 #: ``report(code, message)``: records a problem at the cell being read.
 Report = Callable[[str, str], None]
@@ -156,9 +154,9 @@ TextCoercer = Callable[[Sheet, Column, str, Report], Any]
 def _period(sh: Sheet, col: Column, text: str, report: Report) -> Any:
     if Quarter.parse_or_none(text) is not None:
         return text
-    m = _QUARTER_TYPED_RE.match(text)
-    if m:  # written the one way (ASCII digits), so Quarter.parse reads it from here on
-        return f"{int(m.group(1)):04d}-Q{m.group(2)}"
+    typed = Quarter.read_typed(text)
+    if typed is not None:  # written the one way (ASCII digits), so Quarter.parse reads it from here on
+        return str(typed)
     report("not_a_period", "Write the quarter as YYYY-Qn, e.g. 2026-Q3.")
     return None
 

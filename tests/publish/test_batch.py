@@ -104,7 +104,6 @@ def test_batch_statuses(mixed_batch):
     assert raised.error_cell["index"] == 4 and raised.error_cell["source"] == ACTION_CELL
     assert res["KILL"].error_name == "DeadKernelError" and res["KILL"].error_cell["index"] == 4
     assert res["LOOP"].error_name == "JobTimeout" and res["LOOP"].error_cell["source"] == ACTION_CELL
-    assert res["LOOP"].duration_s >= 15  # killed at its deadline, not before (no upper bound: a busy machine reaps late)
     assert res["OK"].error_name is None and res["OK"].attempts == 1
 
 

@@ -86,7 +86,6 @@ def test_statuses_match_the_local_runner(mixed):
     assert res["RAISE"].error_cell["index"] == 4 and res["RAISE"].error_cell["source"] == ACTION_CELL
     assert res["KILL"].error_name == "DeadKernelError"
     assert res["LOOP"].error_name == "JobTimeout" and res["LOOP"].error_cell["source"] == ACTION_CELL
-    assert res["LOOP"].duration_s >= 10  # killed at its deadline, not before
     assert res["OK"].error_name is None and res["OK"].attempts == 1
     # bounded by the one job timeout (the loop was killed), and no process of the run is left
     assert mixed["leftover"] == []
