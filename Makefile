@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := data/sample
 QUARTER ?= $(shell sed -n 's/^ *current_quarter: *"\{0,1\}\([0-9]\{4\}-Q[1-4]\).*/\1/p' parameters/workbench.yaml)
 
-.PHONY: setup run sample ingest review serve test lab bench clean
+.PHONY: setup run sample ingest review serve test lint lab bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,14 @@ run: review
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
 
-test: setup
+# The house style, enforced: lint, format check and type check (CI runs them through make test).
+lint: setup
+	$(BIN)/ruff check rbm_utils tests bench scripts
+	$(BIN)/ruff format --check rbm_utils tests bench scripts
+	$(BIN)/mypy
+
+# Lint and type check, then the whole suite with the docstrings' examples as doctests.
+test: lint
 	$(BIN)/python -m pytest
 
 # Benchmarks side by side: one table and bench/results.json (~12 min on 2 cores; BENCH_ARGS=--quick)

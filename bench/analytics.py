@@ -7,6 +7,7 @@ loop of :mod:`bench.naive_kpi` on the same data (or on its first ``--naive-kpis`
 scaled up by the KPI count and flagged as extrapolated), and checks that both agree.
 Prints one JSON object. Memory is the resident set of this process, sampled every 5 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,12 @@ QUARTER = "2026-Q3"
 
 def analyse(state: dict) -> dict:
     progress = kpi.kpi_progress(state, QUARTER)
-    return {"progress": progress, "by_unit": kpi.rollup(progress, "unit_code"),
-            "by_level": kpi.rollup(progress, ["unit_code", "level"]), "bureau": kpi.rollup(progress, None)}
+    return {
+        "progress": progress,
+        "by_unit": kpi.rollup(progress, "unit_code"),
+        "by_level": kpi.rollup(progress, ["unit_code", "level"]),
+        "bureau": kpi.rollup(progress, None),
+    }
 
 
 def agree(vec: dict, naive, roll) -> bool:
@@ -36,8 +41,9 @@ def agree(vec: dict, naive, roll) -> bool:
     if len(p) != len(naive):
         return False
     for col in ("current_value", "achievement", "expected", "forecast_value"):
-        if not np.allclose(p[col].to_numpy(float), p[col + "_naive"].to_numpy(float), rtol=1e-9, atol=1e-9,
-                           equal_nan=True):
+        if not np.allclose(
+            p[col].to_numpy(float), p[col + "_naive"].to_numpy(float), rtol=1e-9, atol=1e-9, equal_nan=True
+        ):
             return False
     if not (p["status"].astype(str) == p["status_naive"].astype(str)).all():
         return False
@@ -67,16 +73,27 @@ def main(argv: list[str] | None = None) -> int:
     limit = args.naive_kpis if args.naive_kpis and args.naive_kpis < n_kpis else None
     naive_s, naive_runs, (naive, roll) = median_of(lambda: naive_progress(state, QUARTER, kpi_limit=limit), 1)
     scale = n_kpis / limit if limit else 1.0
-    print(json.dumps({
-        "units": args.units, "kpis": n_kpis, "actuals": n_actuals,
-        "seconds": seconds, "runs": runs,
-        "peak_rss_mb": mem.peak_mb, "added_mb": mem.added_mb, "state_rss_mb": mem.start_mb,
-        "naive_seconds": naive_s * scale, "naive_measured_seconds": naive_s,
-        "naive_kpis_run": limit or n_kpis, "naive_extrapolated": bool(limit),
-        "agree": agree(vec, naive, roll),
-        "statuses": vec["progress"]["status"].value_counts().to_dict(),
-        "final_rss_mb": rss_mb(),
-    }))
+    print(
+        json.dumps(
+            {
+                "units": args.units,
+                "kpis": n_kpis,
+                "actuals": n_actuals,
+                "seconds": seconds,
+                "runs": runs,
+                "peak_rss_mb": mem.peak_mb,
+                "added_mb": mem.added_mb,
+                "state_rss_mb": mem.start_mb,
+                "naive_seconds": naive_s * scale,
+                "naive_measured_seconds": naive_s,
+                "naive_kpis_run": limit or n_kpis,
+                "naive_extrapolated": bool(limit),
+                "agree": agree(vec, naive, roll),
+                "statuses": vec["progress"]["status"].value_counts().to_dict(),
+                "final_rss_mb": rss_mb(),
+            }
+        )
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ that many have drawn. Every request that would leave the machine is aborted and 
 
 Needs Playwright for Python and Chromium (``/usr/bin/chromium`` or ``$RBM_CHROMIUM``).
 """
+
 from __future__ import annotations
 
 import os
@@ -41,13 +42,19 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 #: Seconds without a new chart after which a first view counts as complete.
 SETTLE_S = 3.0
 PAGE_TIMEOUT_S = 120.0
-_COUNT_JS = ("() => { const all = Array.from(document.querySelectorAll('.js-plotly-plot'));"
-             " return [all.filter(e => e.querySelector('.main-svg')).length, all.length]; }")
+_COUNT_JS = (
+    "() => { const all = Array.from(document.querySelectorAll('.js-plotly-plot'));"
+    " return [all.filter(e => e.querySelector('.main-svg')).length, all.length]; }"
+)
 
 
 def chromium_path() -> str | None:
-    for cand in (os.environ.get("RBM_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                 shutil.which("chromium-browser")):
+    for cand in (
+        os.environ.get("RBM_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if cand and Path(cand).is_file():
             return cand
     return None
@@ -105,18 +112,26 @@ def time_renders(url: str, repeat: int = 5) -> dict[str, Any]:
                         expected = drawn
                         break
                     if now - t0 > PAGE_TIMEOUT_S:
-                        text = " ".join(str(page.evaluate("() => document.body ? document.body.innerText : ''"))
-                                        .split())[:300]
-                        raise RuntimeError(f"{url}: {drawn} chart(s) drawn after {PAGE_TIMEOUT_S:.0f} s "
-                                           f"(expected {expected or 'at least one'}); the page says: {text!r}")
+                        text = " ".join(
+                            str(page.evaluate("() => document.body ? document.body.innerText : ''")).split()
+                        )[:300]
+                        raise RuntimeError(
+                            f"{url}: {drawn} chart(s) drawn after {PAGE_TIMEOUT_S:.0f} s "
+                            f"(expected {expected or 'at least one'}); the page says: {text!r}"
+                        )
                     time.sleep(0.02)
                 runs.append(last_change - t0)
                 ctx.close()
         finally:
             browser.close()
-    return {"seconds": statistics.median(runs), "runs": runs, "charts": expected,
-            "ttfb_seconds": statistics.median(served),
-            "aborted_requests": len(aborted), "aborted_hosts": sorted({urlsplit(u).hostname or u for u in aborted})}
+    return {
+        "seconds": statistics.median(runs),
+        "runs": runs,
+        "charts": expected,
+        "ttfb_seconds": statistics.median(served),
+        "aborted_requests": len(aborted),
+        "aborted_hosts": sorted({urlsplit(u).hostname or u for u in aborted}),
+    }
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
@@ -144,11 +159,17 @@ def measure_floor(outputs: Path, repeat: int) -> dict[str, Any]:
     port = free_port()
     try:
         shutil.copy(ONE_FIGURE, root / ONE_FIGURE.name)
-        code = ("import sys; from pathlib import Path; from rbm_utils.serve.server import ServeOptions, run; "
-                "sys.exit(run(ServeOptions(outputs=Path(sys.argv[1]), port=int(sys.argv[2]), root=Path(sys.argv[3]))))")
-        proc = subprocess.Popen([sys.executable, "-c", code, str(Path(outputs).resolve()), str(port), str(root)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        code = (
+            "import sys; from pathlib import Path; from rbm_utils.serve.server import ServeOptions, run; "
+            "sys.exit(run(ServeOptions(outputs=Path(sys.argv[1]), port=int(sys.argv[2]), root=Path(sys.argv[3]))))"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(Path(outputs).resolve()), str(port), str(root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             _wait_http(f"http://127.0.0.1:{port}/", proc)
             return time_renders(f"http://127.0.0.1:{port}/voila/render/{ONE_FIGURE.name}", repeat)
@@ -163,11 +184,23 @@ def measure_default(outputs: Path, quarter: str, unit: str, repeat: int) -> dict
     port = free_port()
     env = {**os.environ, OUTPUTS_ENV: str(Path(outputs).resolve()), QUARTER_ENV: quarter}
     voila = Path(sys.executable).parent / "voila"
-    cmd = [str(voila) if voila.is_file() else sys.executable, *([] if voila.is_file() else ["-m", "voila"]),
-           str(DASHBOARDS / "review.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-           "--Voila.port_retries=0"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    cmd = [
+        str(voila) if voila.is_file() else sys.executable,
+        *([] if voila.is_file() else ["-m", "voila"]),
+        str(DASHBOARDS / "review.ipynb"),
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         _wait_http(f"http://127.0.0.1:{port}/", proc)
         return time_renders(f"http://127.0.0.1:{port}/?quarter={quarter}&unit={unit}", repeat)
@@ -178,9 +211,11 @@ def measure_default(outputs: Path, quarter: str, unit: str, repeat: int) -> dict
 def measure_all(outputs: Path, quarter: str, unit: str = "AFR", repeat: int = 5) -> dict[str, Any]:
     """The three measurements; each one that cannot run gives ``{"error": reason}``."""
     out: dict[str, Any] = {}
-    for name, fn in (("ours", lambda: measure_ours(outputs, quarter, unit, repeat)),
-                     ("default", lambda: measure_default(outputs, quarter, unit, repeat)),
-                     ("floor", lambda: measure_floor(outputs, repeat))):
+    for name, fn in (
+        ("ours", lambda: measure_ours(outputs, quarter, unit, repeat)),
+        ("default", lambda: measure_default(outputs, quarter, unit, repeat)),
+        ("floor", lambda: measure_floor(outputs, repeat)),
+    ):
         try:
             out[name] = fn()
         except Exception as exc:  # noqa: BLE001 - reported in the table, never fatal to the bench

@@ -6,6 +6,7 @@ template writer, then times :func:`rbm_utils.store.ingest.ingest_file` (read, va
 new submission with its change log) into a fresh SQLite store per run, and reading plus
 validating alone (ingest_file's own call, timed in place). Prints one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,11 +21,11 @@ import pandas as pd
 from bench.measure import PeakRSS, timed
 from rbm_utils.core import schema
 from rbm_utils.core.config import load_config
-from rbm_utils.store.ingest import ingest_file
 from rbm_utils.demo.sample import sample_unit
-from rbm_utils.store.database import Store
 from rbm_utils.intake.template import write_workbook
 from rbm_utils.intake.validate import parse_source
+from rbm_utils.store.database import Store
+from rbm_utils.store.ingest import ingest_file
 
 UNIT = "AFR"
 
@@ -57,9 +58,18 @@ def big_actuals(actuals: pd.DataFrame, n_rows: int, seed: int = 1, percent_kpis:
     pct = tot["kpi_id"].isin(percent_kpis).to_numpy()[idx]
     rate = np.clip(tot["value"].to_numpy(dtype=float)[idx] * rng.uniform(0.8, 1.2, need), 0, 100).round(1)
     value = np.where(pct, rate, value)
-    extra = tot.iloc[idx].reset_index(drop=True).assign(
-        disaggregation=[f"country=C{c:03d}" for c in country], value=value,
-        numerator=np.nan, denominator=np.nan, evidence="bench", comment=None)
+    extra = (
+        tot.iloc[idx]
+        .reset_index(drop=True)
+        .assign(
+            disaggregation=[f"country=C{c:03d}" for c in country],
+            value=value,
+            numerator=np.nan,
+            denominator=np.nan,
+            evidence="bench",
+            comment=None,
+        )
+    )
     return pd.concat([tot, extra], ignore_index=True)
 
 
@@ -74,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     unit, frames = sample_unit(cfg, UNIT)
     percent = tuple(frames["KPIs"].loc[frames["KPIs"]["measure"] == "percent", "kpi_id"])
-    frames = {**frames, "Actuals": schema.conform("Actuals", big_actuals(frames["Actuals"], args.rows,
-                                                                         percent_kpis=percent))}
+    frames = {
+        **frames,
+        "Actuals": schema.conform("Actuals", big_actuals(frames["Actuals"], args.rows, percent_kpis=percent)),
+    }
     path = write_workbook(work / f"{UNIT}.xlsx", unit, frames)
     import rbm_utils.store.ingest as ingest_module
 
@@ -100,12 +112,24 @@ def main(argv: list[str] | None = None) -> int:
     seconds = statistics.median(runs)
     parse_s = statistics.median(parse_times)
     worst = max(peaks, key=lambda m: m.peak_mb)
-    print(json.dumps({
-        "rows": args.rows, "actuals_rows": len(frames["Actuals"]), "file_mb": path.stat().st_size / 1e6,
-        "seconds": seconds, "runs": runs, "parse_seconds": parse_s, "store_seconds": max(0.0, seconds - parse_s),
-        "peak_rss_mb": worst.peak_mb, "added_mb": worst.added_mb, "status": rep.status,
-        "errors": rep.n_errors, "warnings": rep.n_warnings,
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "actuals_rows": len(frames["Actuals"]),
+                "file_mb": path.stat().st_size / 1e6,
+                "seconds": seconds,
+                "runs": runs,
+                "parse_seconds": parse_s,
+                "store_seconds": max(0.0, seconds - parse_s),
+                "peak_rss_mb": worst.peak_mb,
+                "added_mb": worst.added_mb,
+                "status": rep.status,
+                "errors": rep.n_errors,
+                "warnings": rep.n_warnings,
+            }
+        )
+    )
     return 0
 
 

@@ -6,12 +6,14 @@ Example:
     >>> peak.peak_mb >= peak.start_mb
     True
 """
+
 from __future__ import annotations
 
 import statistics
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import psutil
 
@@ -40,7 +42,7 @@ class PeakRSS:
             self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 1e6)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self.start_mb = self.peak_mb = rss_mb()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()

@@ -13,11 +13,12 @@ Example:
     >>> len(out), sum(roll["bureau"].values())
     (2, 2)
 """
+
 from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -52,8 +53,7 @@ def _status(ach: float, exp: float, perf: float, recent: bool, t: Mapping[str, f
     return "off_track"
 
 
-def _one_kpi(k: Mapping, rows: pd.DataFrame, milestone: float | None, qidx: int,
-             t: Mapping[str, float]) -> dict:
+def _one_kpi(k: Mapping, rows: pd.DataFrame, milestone: float | None, qidx: int, t: Mapping[str, float]) -> dict:
     """Progress of one KPI from its own rows (a small DataFrame), the slow obvious way."""
     b, tv = float(k["baseline_value"]), float(k["target_value"])
     bidx, tidx = schema.period_index(k["baseline_period"]), schema.period_index(k["target_period"])
@@ -108,13 +108,26 @@ def _one_kpi(k: Mapping, rows: pd.DataFrame, milestone: float | None, qidx: int,
         forecast = slope * tidx + intercept
     f_ach = _achievement(forecast, b, tv, k["direction"]) if not math.isnan(forecast) else float("nan")
     likely = True if round(ach, 9) >= 1 else (None if math.isnan(f_ach) else round(f_ach, 9) >= 1)
-    return {"unit_code": k["unit_code"], "kpi_id": k["kpi_id"], "current_value": current, "achievement": ach,
-            "expected": exp, "performance": perf, "status": status, "n_reports": n_rep,
-            "forecast_value": forecast, "likely_to_meet": likely}
+    return {
+        "unit_code": k["unit_code"],
+        "kpi_id": k["kpi_id"],
+        "current_value": current,
+        "achievement": ach,
+        "expected": exp,
+        "performance": perf,
+        "status": status,
+        "n_reports": n_rep,
+        "forecast_value": forecast,
+        "likely_to_meet": likely,
+    }
 
 
-def naive_progress(state: Mapping[str, pd.DataFrame], quarter: str, thresholds: Mapping[str, float] | None = None,
-                   kpi_limit: int | None = None) -> tuple[pd.DataFrame, dict[str, Counter]]:
+def naive_progress(
+    state: Mapping[str, pd.DataFrame],
+    quarter: str,
+    thresholds: Mapping[str, float] | None = None,
+    kpi_limit: int | None = None,
+) -> tuple[pd.DataFrame, dict[str, Counter]]:
     """Progress of every KPI (or the first ``kpi_limit``) and status counts by unit, level
     and bureau, one KPI at a time. Returns (progress frame, {"unit": ..., "level": ..., "bureau": ...})."""
     t = {**DEFAULT_THRESHOLDS, **(dict(thresholds) if thresholds else {})}
@@ -122,8 +135,11 @@ def naive_progress(state: Mapping[str, pd.DataFrame], quarter: str, thresholds: 
     acts = state["Actuals"]
     acts = acts[acts["disaggregation"].fillna("").astype(str).str.strip() == ""]
     groups = dict(tuple(acts.groupby(["unit_code", "kpi_id"], sort=False)))
-    ms = {(r.unit_code, r.kpi_id): float(r.target_value)
-          for r in state["Milestones"].itertuples(index=False) if r.period == quarter}
+    ms = {
+        (r.unit_code, r.kpi_id): float(r.target_value)
+        for r in state["Milestones"].itertuples(index=False)
+        if r.period == quarter
+    }
     levels = {(r.unit_code, r.result_id): r.level for r in state["Results"].itertuples(index=False)}
     empty = acts.iloc[:0]
     out, by_unit, by_level, bureau = [], Counter(), Counter(), Counter()

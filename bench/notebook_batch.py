@@ -21,6 +21,7 @@ Example:
     >>> run_review(Path("/tmp/rbm-bench/batch"), url, "2026-Q3")["seconds"]  # doctest: +SKIP
     41.7
 """
+
 from __future__ import annotations
 
 import json
@@ -59,9 +60,9 @@ def _bin(name: str) -> list[str]:
 def prepare_sample(work: Path) -> str:
     """Write the sample bureau's workbooks under ``work`` and ingest them into a new SQLite store."""
     from rbm_utils.core.config import load_config
-    from rbm_utils.store.ingest import ingest_file
     from rbm_utils.demo.sample import build_sample
     from rbm_utils.store.database import Store
+    from rbm_utils.store.ingest import ingest_file
 
     cfg = load_config()
     paths = build_sample(work / "sample", cfg)
@@ -78,20 +79,41 @@ def run_review(outputs: Path, store_url: str, quarter: str, jobs: int = 3) -> di
     """Time ``rbm review --all`` into a fresh ``outputs`` folder; what it published."""
     if outputs.exists():
         shutil.rmtree(outputs)
-    cmd = [*_bin("rbm"), "review", "--all", "--quarter", quarter, "--store", store_url, "--outputs", str(outputs),
-           "--jobs", str(jobs), "--quiet"]
+    cmd = [
+        *_bin("rbm"),
+        "review",
+        "--all",
+        "--quarter",
+        quarter,
+        "--store",
+        store_url,
+        "--outputs",
+        str(outputs),
+        "--jobs",
+        str(jobs),
+        "--quiet",
+    ]
     cpu0, t0 = _children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     seconds, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     report_path = outputs / quarter / "run_report.json"
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
-    published = [Path(j["output_notebook"]) for j in report.get("jobs", [])
-                 if j.get("status") == "ok" and j.get("output_notebook")]
+    published = [
+        Path(j["output_notebook"])
+        for j in report.get("jobs", [])
+        if j.get("status") == "ok" and j.get("output_notebook")
+    ]
     durations = [float(j["duration_s"]) for j in report.get("jobs", []) if j.get("status") == "ok"]
-    return {"seconds": seconds, "cpu_seconds": cpu, "exit_code": proc.returncode, "notebooks": len(published),
-            "published": [str(p) for p in published], "totals": report.get("totals", {}),
-            "job_seconds_median": statistics.median(durations) if durations else None,
-            "stderr_tail": proc.stderr[-2000:] if proc.returncode else ""}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "exit_code": proc.returncode,
+        "notebooks": len(published),
+        "published": [str(p) for p in published],
+        "totals": report.get("totals", {}),
+        "job_seconds_median": statistics.median(durations) if durations else None,
+        "stderr_tail": proc.stderr[-2000:] if proc.returncode else "",
+    }
 
 
 def naive_commands(published: list[str], out_dir: Path) -> list[list[str]]:
@@ -123,9 +145,13 @@ def run_naive(published: list[str], out_dir: Path) -> dict[str, Any]:
         if proc.returncode != 0:
             failures += 1
             log.warning("naive papermill run failed (%s): %s", proc.returncode, proc.stderr[-500:])
-    return {"seconds": time.perf_counter() - t0, "cpu_seconds": _children_cpu() - cpu0,
-            "notebooks": len(cmds), "failures": failures,
-            "per_notebook_median": statistics.median(each) if each else None}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu_seconds": _children_cpu() - cpu0,
+        "notebooks": len(cmds),
+        "failures": failures,
+        "per_notebook_median": statistics.median(each) if each else None,
+    }
 
 
 def kernel_floor(repeat: int = 5) -> dict[str, Any]:
@@ -160,8 +186,14 @@ def runner_per_notebook(work: Path, n: int = 6, workers: int = 1) -> dict[str, A
     results = run_notebooks(jobs, workers=workers, staging_root=root / "staging", progress=False)
     seconds = time.perf_counter() - t0
     bad = [r.status for r in results if r.status != "ok"]
-    return {"seconds": seconds, "notebooks": n, "workers": workers, "per_notebook": seconds / n,
-            "job_seconds_median": statistics.median(r.duration_s for r in results), "not_ok": bad}
+    return {
+        "seconds": seconds,
+        "notebooks": n,
+        "workers": workers,
+        "per_notebook": seconds / n,
+        "job_seconds_median": statistics.median(r.duration_s for r in results),
+        "not_ok": bad,
+    }
 
 
 def run_scaleout(work: Path, n: int = 200, n_workers: int = 2, threads_per_worker: int = 1) -> dict[str, Any]:
@@ -176,21 +208,35 @@ def run_scaleout(work: Path, n: int = 200, n_workers: int = 2, threads_per_worke
         shutil.rmtree(root)
     jobs = [Job(f"U{i:04d}", FLOOR_NOTEBOOK, {"unit": f"U{i:04d}"}, root / "out" / f"U{i:04d}") for i in range(n)]
     t_cluster = time.perf_counter()
-    with LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-                      host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+    with LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as cluster:
         cluster_s = time.perf_counter() - t_cluster
         t0 = time.perf_counter()
-        results = run_notebooks_distributed(jobs, cluster.scheduler_address, staging_root=root / "staging",
-                                            progress=False)
+        results = run_notebooks_distributed(
+            jobs, cluster.scheduler_address, staging_root=root / "staging", progress=False
+        )
         seconds = time.perf_counter() - t0
     statuses: dict[str, int] = {}
     for r in results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    return {"units": n, "seconds": seconds, "units_per_minute": 60.0 * statuses.get("ok", 0) / seconds,
-            "statuses": statuses, "workers": n_workers, "threads_per_worker": threads_per_worker,
-            "cluster_start_seconds": cluster_s,
-            "job_seconds_median": statistics.median(r.duration_s for r in results if r.status == "ok")
-            if statuses.get("ok") else None}
+    return {
+        "units": n,
+        "seconds": seconds,
+        "units_per_minute": 60.0 * statuses.get("ok", 0) / seconds,
+        "statuses": statuses,
+        "workers": n_workers,
+        "threads_per_worker": threads_per_worker,
+        "cluster_start_seconds": cluster_s,
+        "job_seconds_median": statistics.median(r.duration_s for r in results if r.status == "ok")
+        if statuses.get("ok")
+        else None,
+    }
 
 
 def html_sizes(published: list[str]) -> dict[str, float]:

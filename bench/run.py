@@ -14,6 +14,7 @@ Usage:
 bureau, extrapolated by KPI count (flagged in the results); one ingest run; 3 page views;
 40 scale-out units.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,23 +28,46 @@ import tempfile
 import time
 import traceback
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SECTIONS = ("analytics", "ingest", "batch", "dashboard", "scaleout")
 #: Headline keys of results.json (numbers, or null with a reason in ``why_null``).
 KEYS = (
-    "batch_speedup_vs_naive", "batch_overhead_per_unit_seconds",
-    "analytics_800k_seconds", "analytics_800k_peak_mb",
-    "ingest_50k_rows_seconds", "ingest_50k_rows_peak_mb",
-    "dashboard_render_seconds", "dashboard_render_default_seconds", "dashboard_floor_seconds",
-    "review_html_mb", "scaleout_units_per_minute",
+    "batch_speedup_vs_naive",
+    "batch_overhead_per_unit_seconds",
+    "analytics_800k_seconds",
+    "analytics_800k_peak_mb",
+    "ingest_50k_rows_seconds",
+    "ingest_50k_rows_peak_mb",
+    "dashboard_render_seconds",
+    "dashboard_render_default_seconds",
+    "dashboard_floor_seconds",
+    "review_html_mb",
+    "scaleout_units_per_minute",
 )
-PACKAGES = ("pandas", "numpy", "pyarrow", "openpyxl", "sqlalchemy", "plotly", "papermill", "nbclient", "nbconvert",
-            "ipykernel", "jupyter_client", "jsonschema", "voila", "dask", "distributed", "playwright")
+PACKAGES = (
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "openpyxl",
+    "sqlalchemy",
+    "plotly",
+    "papermill",
+    "nbclient",
+    "nbconvert",
+    "ipykernel",
+    "jupyter_client",
+    "jsonschema",
+    "voila",
+    "dask",
+    "distributed",
+    "playwright",
+)
 ANALYTICS_UNITS = (10, 100, 1000)  # x 20 KPIs x 40 quarters: 8,000 / 80,000 / 800,000 actuals
 
 
@@ -89,10 +113,16 @@ def machine() -> dict[str, Any]:
 
     status = git("status", "--porcelain")
     return {
-        "cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_model": model, "memory_gb": mem_gb, "os": platform.platform(), "python": platform.python_version(),
-        "packages": versions, "load_average_start": list(os.getloadavg()),
-        "git_commit": git("rev-parse", "--short", "HEAD"), "git_dirty": bool(status) if status is not None else None,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": model,
+        "memory_gb": mem_gb,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+        "load_average_start": list(os.getloadavg()),
+        "git_commit": git("rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
     }
 
 
@@ -100,8 +130,9 @@ def machine() -> dict[str, Any]:
 
 
 def _child_json(module: str, *args: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args)} failed ({proc.returncode}): {proc.stderr[-1500:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -120,7 +151,9 @@ def section_analytics(quick: bool) -> dict[str, Any]:
 
 def section_ingest(work: Path, quick: bool) -> dict[str, Any]:
     say("ingest: a 50,000-row Actuals workbook, validated and stored")
-    return _child_json("bench.ingest", "--rows", "50000", "--repeat", "1" if quick else "3", "--work", str(work / "ingest"))
+    return _child_json(
+        "bench.ingest", "--rows", "50000", "--repeat", "1" if quick else "3", "--work", str(work / "ingest")
+    )
 
 
 def section_batch(work: Path, quarter: str) -> dict[str, Any]:
@@ -139,8 +172,14 @@ def section_batch(work: Path, quarter: str) -> dict[str, Any]:
     say("batch: runner overhead (floor notebook through run_notebooks, one at a time)")
     runner = nb.runner_per_notebook(work, n=6, workers=1)
     sizes = nb.html_sizes(review["published"])
-    return {"store_url": url, "review": {k: v for k, v in review.items() if k != "published"}, "naive": naive,
-            "floor": floor, "runner": runner, "html_mb": sizes}
+    return {
+        "store_url": url,
+        "review": {k: v for k, v in review.items() if k != "published"},
+        "naive": naive,
+        "floor": floor,
+        "runner": runner,
+        "html_mb": sizes,
+    }
 
 
 def section_dashboard(outputs: Path, quarter: str, quick: bool) -> dict[str, Any]:
@@ -188,8 +227,11 @@ def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str,
         out["ingest_50k_rows_seconds"] = i["seconds"]
         out["ingest_50k_rows_peak_mb"] = i["peak_rss_mb"]
     d = details.get("dashboard") or {}
-    for key, name in (("dashboard_render_seconds", "ours"), ("dashboard_render_default_seconds", "default"),
-                      ("dashboard_floor_seconds", "floor")):
+    for key, name in (
+        ("dashboard_render_seconds", "ours"),
+        ("dashboard_render_default_seconds", "default"),
+        ("dashboard_floor_seconds", "floor"),
+    ):
         if "seconds" in (d.get(name) or {}):
             out[key] = d[name]["seconds"]
         elif (d.get(name) or {}).get("error"):
@@ -197,11 +239,13 @@ def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str,
     s = details.get("scaleout")
     if s:
         out["scaleout_units_per_minute"] = s["units_per_minute"]
-    section_of = {"batch": ("batch_speedup_vs_naive", "batch_overhead_per_unit_seconds", "review_html_mb"),
-                  "analytics": ("analytics_800k_seconds", "analytics_800k_peak_mb"),
-                  "ingest": ("ingest_50k_rows_seconds", "ingest_50k_rows_peak_mb"),
-                  "dashboard": ("dashboard_render_seconds", "dashboard_render_default_seconds", "dashboard_floor_seconds"),
-                  "scaleout": ("scaleout_units_per_minute",)}
+    section_of = {
+        "batch": ("batch_speedup_vs_naive", "batch_overhead_per_unit_seconds", "review_html_mb"),
+        "analytics": ("analytics_800k_seconds", "analytics_800k_peak_mb"),
+        "ingest": ("ingest_50k_rows_seconds", "ingest_50k_rows_peak_mb"),
+        "dashboard": ("dashboard_render_seconds", "dashboard_render_default_seconds", "dashboard_floor_seconds"),
+        "scaleout": ("scaleout_units_per_minute",),
+    }
     for section, keys in section_of.items():
         for k in keys:
             if out[k] is None and k not in why:
@@ -222,26 +266,36 @@ def targets(h: dict[str, Any], details: dict[str, Any], cores: int) -> list[dict
         n = b["review"]["notebooks"]
         naive_nb = b["naive"]["seconds"] / max(1, b["naive"]["notebooks"])
         batch_nb = b["review"]["seconds"] / max(1, n)
-        note = (f"{n} notebooks: naive {b['naive']['seconds']:.0f} s ({naive_nb:.2f} s each), batch "
-                f"{b['review']['seconds']:.0f} s ({batch_nb:.2f} s each, incl. snapshot, HTML and tidy tables)")
+        note = (
+            f"{n} notebooks: naive {b['naive']['seconds']:.0f} s ({naive_nb:.2f} s each), batch "
+            f"{b['review']['seconds']:.0f} s ({batch_nb:.2f} s each, incl. snapshot, HTML and tidy tables)"
+        )
         cpu_b, cpu_n = b["review"].get("cpu_seconds"), b["naive"].get("cpu_seconds")
         if cpu_b and cpu_n:
             bound = b["naive"]["seconds"] / (cpu_b / cores)
-            note += (f"; CPU: naive {cpu_n:.0f} s, batch {cpu_b:.0f} s, so on {cores} core(s) the batch needs at least "
-                     f"{cpu_b / cores:.0f} s and the speedup is bounded by ~{bound:.1f}x")
+            note += (
+                f"; CPU: naive {cpu_n:.0f} s, batch {cpu_b:.0f} s, so on {cores} core(s) the batch needs at least "
+                f"{cpu_b / cores:.0f} s and the speedup is bounded by ~{bound:.1f}x"
+            )
         if sp < 3:
-            note += (". Both pay a kernel start and the imports per notebook (floor "
-                     f"{b['floor']['seconds']:.1f} s) and the same cell work; parallel workers can only divide "
-                     "that CPU time by the number of cores")
+            note += (
+                ". Both pay a kernel start and the imports per notebook (floor "
+                f"{b['floor']['seconds']:.1f} s) and the same cell work; parallel workers can only divide "
+                "that CPU time by the number of cores"
+            )
         add(">= 3x faster than the naive papermill loop", round(sp, 2), sp >= 3, note)
     ov = h["batch_overhead_per_unit_seconds"]
     if ov is not None:
         r, f = b["runner"], b["floor"]
-        note = (f"floor notebook through the runner {r['per_notebook']:.2f} s each (one at a time) vs kernel floor "
-                f"{f['seconds']:.2f} s")
+        note = (
+            f"floor notebook through the runner {r['per_notebook']:.2f} s each (one at a time) vs kernel floor "
+            f"{f['seconds']:.2f} s"
+        )
         if ov >= 0.5:
-            note += ("; the gap is the job's own process (spawn + imports of papermill/nbconvert), papermill's "
-                     "notebook I/O, the parameters check and the HTML export (nbconvert), run once per unit")
+            note += (
+                "; the gap is the job's own process (spawn + imports of papermill/nbconvert), papermill's "
+                "notebook I/O, the parameters check and the HTML export (nbconvert), run once per unit"
+            )
         add("per-unit overhead < 0.5 s", round(ov, 2), ov < 0.5, note)
     a = details.get("analytics") or {}
     t800 = h["analytics_800k_seconds"]
@@ -249,38 +303,63 @@ def targets(h: dict[str, Any], details: dict[str, Any], cores: int) -> list[dict
         t80 = _get(a, "80000", "seconds")
         growth = t800 / t80 if t80 else None
         linear = growth is not None and growth <= 12.0
-        note = (f"10x more data: {growth:.1f}x the time" if growth else "") + \
-            f"; peak memory {h['analytics_800k_peak_mb']:.0f} MB"
+        note = (
+            f"10x more data: {growth:.1f}x the time" if growth else ""
+        ) + f"; peak memory {h['analytics_800k_peak_mb']:.0f} MB"
         add("800,000 actuals analysed < 2 s", round(t800, 2), t800 < 2, note)
-        add("... and growing linearly (10x data <= ~10x time)", round(growth, 2) if growth else None,
-            linear if growth else None, "time per 100,000 actuals: " + ", ".join(
-                f"{int(k):,}: {v['seconds'] / int(k) * 1e5:.3f} s" for k, v in a.items()))
+        add(
+            "... and growing linearly (10x data <= ~10x time)",
+            round(growth, 2) if growth else None,
+            linear if growth else None,
+            "time per 100,000 actuals: "
+            + ", ".join(f"{int(k):,}: {v['seconds'] / int(k) * 1e5:.3f} s" for k, v in a.items()),
+        )
     d = details.get("dashboard") or {}
-    ours, dflt, floor = h["dashboard_render_seconds"], h["dashboard_render_default_seconds"], h["dashboard_floor_seconds"]
+    ours, dflt, floor = (
+        h["dashboard_render_seconds"],
+        h["dashboard_render_default_seconds"],
+        h["dashboard_floor_seconds"],
+    )
     if ours is not None and floor is not None:
         ratio = ours / floor
         note = f"{ours:.2f} s vs floor {floor:.2f} s ({_get(d, 'ours', 'charts')} charts)"
         if ratio > 1.5:
-            note += ("; the page re-executes its notebook in a new kernel on every view (kernel start + "
-                     "imports + reading the published tables) before the charts draw")
+            note += (
+                "; the page re-executes its notebook in a new kernel on every view (kernel start + "
+                "imports + reading the published tables) before the charts draw"
+            )
         add("every chart within 1.5x the floor", round(ratio, 2), ratio <= 1.5, note)
     else:
-        add("every chart within 1.5x the floor", None, None,
-            "not measured: " + (_get(d, "ours", "error") or _get(d, "floor", "error") or "dashboard not run"))
+        add(
+            "every chart within 1.5x the floor",
+            None,
+            None,
+            "not measured: " + (_get(d, "ours", "error") or _get(d, "floor", "error") or "dashboard not run"),
+        )
     if ours is not None and dflt is not None:
         note = f"{ours:.2f} s vs plain Voila {dflt:.2f} s"
         aborted = _get(d, "default", "aborted_requests")
         if aborted:
-            note += (f"; plain Voila's {aborted} CDN request(s) were aborted at once here: behind a firewall that "
-                     "drops packets they hang until timeout (~20 s, shared STACK_NOTES)")
+            note += (
+                f"; plain Voila's {aborted} CDN request(s) were aborted at once here: behind a firewall that "
+                "drops packets they hang until timeout (~20 s, shared STACK_NOTES)"
+            )
         add("faster than plain Voila", round(dflt / ours, 2), ours < dflt, note)
     else:
-        add("faster than plain Voila", None, None,
-            "not measured: " + (_get(d, "default", "error") or _get(d, "ours", "error") or "dashboard not run"))
+        add(
+            "faster than plain Voila",
+            None,
+            None,
+            "not measured: " + (_get(d, "default", "error") or _get(d, "ours", "error") or "dashboard not run"),
+        )
     html = h["review_html_mb"]
     if html is not None:
-        add("static review < 6 MB", round(html, 2), html < 6,
-            "largest unit review; plotly.js (~4.7 MB) inlined once per page, figures as JSON")
+        add(
+            "static review < 6 MB",
+            round(html, 2),
+            html < 6,
+            "largest unit review; plotly.js (~4.7 MB) inlined once per page, figures as JSON",
+        )
     return rows
 
 
@@ -297,29 +376,47 @@ def table(h: dict[str, Any], why: dict[str, str], details: dict[str, Any], rows:
     lines = ["", "RBM workbench benchmarks", "=" * 24, "", f"{'metric':<36} {'value':>12}  note"]
     a = details.get("analytics") or {}
     notes = {
-        "analytics_800k_seconds": (f"naive per-KPI loop {_get(a, '800000', 'naive_seconds'):.1f} s"
-                                   + (" (extrapolated from 2,000 KPIs)" if _get(a, '800000', 'naive_extrapolated') else "")
-                                   + f", {_get(a, '800000', 'naive_seconds') / _get(a, '800000', 'seconds'):.0f}x slower"
-                                   if _get(a, "800000", "naive_seconds") else ""),
-        "analytics_800k_peak_mb": (f"process peak RSS; {_get(a, '800000', 'added_mb'):.0f} MB above the loaded state"
-                                   if a.get("800000") else ""),
-        "ingest_50k_rows_seconds": (f"read+validate {_get(details, 'ingest', 'parse_seconds'):.1f} s, store "
-                                    f"{_get(details, 'ingest', 'store_seconds'):.1f} s" if details.get("ingest") else ""),
-        "scaleout_units_per_minute": (f"{_get(details, 'scaleout', 'units')} floor notebooks (import + sentinel), "
-                                      f"2 local workers; statuses {_get(details, 'scaleout', 'statuses')}"
-                                      if details.get("scaleout") else ""),
+        "analytics_800k_seconds": (
+            f"naive per-KPI loop {_get(a, '800000', 'naive_seconds'):.1f} s"
+            + (" (extrapolated from 2,000 KPIs)" if _get(a, "800000", "naive_extrapolated") else "")
+            + f", {_get(a, '800000', 'naive_seconds') / _get(a, '800000', 'seconds'):.0f}x slower"
+            if _get(a, "800000", "naive_seconds")
+            else ""
+        ),
+        "analytics_800k_peak_mb": (
+            f"process peak RSS; {_get(a, '800000', 'added_mb'):.0f} MB above the loaded state"
+            if a.get("800000")
+            else ""
+        ),
+        "ingest_50k_rows_seconds": (
+            f"read+validate {_get(details, 'ingest', 'parse_seconds'):.1f} s, store "
+            f"{_get(details, 'ingest', 'store_seconds'):.1f} s"
+            if details.get("ingest")
+            else ""
+        ),
+        "scaleout_units_per_minute": (
+            f"{_get(details, 'scaleout', 'units')} floor notebooks (import + sentinel), "
+            f"2 local workers; statuses {_get(details, 'scaleout', 'statuses')}"
+            if details.get("scaleout")
+            else ""
+        ),
         "review_html_mb": "largest published unit review (.html)" if h.get("review_html_mb") else "",
     }
     for k in KEYS:
         note = why.get(k, "") if h[k] is None else notes.get(k, "")
         lines.append(f"{k:<36} {_fmt(h[k]):>12}  {note}"[:220])
     if a:
-        lines += ["", f"{'analytics: actuals':<22} {'KPIs':>7} {'vectorised s':>13} {'naive s':>9} {'ratio':>6} "
-                      f"{'peak MB':>8} {'agree':>6}"]
+        lines += [
+            "",
+            f"{'analytics: actuals':<22} {'KPIs':>7} {'vectorised s':>13} {'naive s':>9} {'ratio':>6} "
+            f"{'peak MB':>8} {'agree':>6}",
+        ]
         for k, v in a.items():
-            lines.append(f"{int(k):>22,} {v['kpis']:>7,} {v['seconds']:>13.3f} {v['naive_seconds']:>9.2f} "
-                         f"{v['naive_seconds'] / v['seconds']:>6.0f} {v['peak_rss_mb']:>8.0f} {str(v['agree']):>6}"
-                         + ("  naive extrapolated" if v.get("naive_extrapolated") else ""))
+            lines.append(
+                f"{int(k):>22,} {v['kpis']:>7,} {v['seconds']:>13.3f} {v['naive_seconds']:>9.2f} "
+                f"{v['naive_seconds'] / v['seconds']:>6.0f} {v['peak_rss_mb']:>8.0f} {str(v['agree']):>6}"
+                + ("  naive extrapolated" if v.get("naive_extrapolated") else "")
+            )
     lines += ["", f"{'target':<50} {'value':>8} {'met':>5}  why / what bounds it"]
     for r in rows:
         met = {True: "yes", False: "NO", None: "-"}[r["met"]]
@@ -393,16 +490,30 @@ def main(argv: list[str] | None = None) -> int:
     info["load_average_end"] = list(os.getloadavg())
     h, why = headline(details, errors)
     rows = targets(h, details, info.get("cpus_usable") or info.get("cpu_count") or 1)
-    result = {**h, "why_null": why, "targets": rows, "machine": info, "details": details, "errors": errors,
-              "quick": args.quick, "sections": only, "quarter": quarter,
-              "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "seconds": round(time.time() - started, 1)}
+    result = {
+        **h,
+        "why_null": why,
+        "targets": rows,
+        "machine": info,
+        "details": details,
+        "errors": errors,
+        "quick": args.quick,
+        "sections": only,
+        "quarter": quarter,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(time.time() - started, 1),
+    }
     write_json_atomic(Path(args.out), result)
     sys.stdout.write(table(h, why, details, rows))
-    print(f"\nMachine: {info['cpu_model']} x{info['cpus_usable']}, {info['memory_gb']} GB, Python {info['python']}; "
-          f"load average {info['load_average_start'][0]:.1f} -> {info['load_average_end'][0]:.1f} "
-          f"(other work on the machine inflates absolute times; ratios are same-run).")
-    print(f"Results: {args.out} ({result['seconds']:.0f} s)" + (f"; work folder kept: {work}" if args.keep or args.work else ""))
+    print(
+        f"\nMachine: {info['cpu_model']} x{info['cpus_usable']}, {info['memory_gb']} GB, Python {info['python']}; "
+        f"load average {info['load_average_start'][0]:.1f} -> {info['load_average_end'][0]:.1f} "
+        f"(other work on the machine inflates absolute times; ratios are same-run)."
+    )
+    print(
+        f"Results: {args.out} ({result['seconds']:.0f} s)"
+        + (f"; work folder kept: {work}" if args.keep or args.work else "")
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ Example:
     >>> len(state["Actuals"]), len(state["KPIs"])
     (24, 6)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,9 @@ def unit_codes(n_units: int) -> list[str]:
     return [f"U{i + 1:04d}" for i in range(n_units)]
 
 
-def synthetic_state(n_units: int, kpis_per_unit: int, quarters: int, quarter: str = "2026-Q3",
-                    seed: int = 7) -> dict[str, pd.DataFrame]:
+def synthetic_state(
+    n_units: int, kpis_per_unit: int, quarters: int, quarter: str = "2026-Q3", seed: int = 7
+) -> dict[str, pd.DataFrame]:
     """A bureau state (sheet name -> frame with unit_code) of ``n_units`` units.
 
     Each unit has one result per level and ``kpis_per_unit`` KPIs, each reporting one total
@@ -66,24 +68,36 @@ def synthetic_state(n_units: int, kpis_per_unit: int, quarters: int, quarter: st
     target = np.where(direction == "decrease", baseline - np.minimum(target_gain, 90), baseline + target_gain)
     target_period = schema.period_from_index(qidx + 4)
     level_of = np.arange(n_k) % len(LEVELS)
-    kpis = pd.DataFrame({
-        "unit_code": np.repeat(units, kpis_per_unit),
-        "kpi_id": np.tile(k_ids, n_units),
-        "result_id": np.array([f"R-{LEVELS[i]}" for i in level_of], dtype=object),
-        "name": np.array([f"Synthetic KPI {j % kpis_per_unit + 1}" for j in range(n_k)], dtype=object),
-        "definition": "Synthetic", "measure": measure, "direction": direction, "aggregation": aggregation,
-        "baseline_value": baseline, "baseline_period": periods[0],
-        "target_value": target, "target_period": target_period,
-        "data_source": "bench", "frequency": "quarterly", "responsible": "bench",
-    })
-    results = pd.DataFrame({
-        "unit_code": np.repeat(units, len(LEVELS)),
-        "result_id": np.tile(np.array([f"R-{lv}" for lv in LEVELS], dtype=object), n_units),
-        "level": np.tile(np.array(LEVELS, dtype=object), n_units),
-        "title": "Synthetic result", "programme": "Synthetic programme",
-        "initiative": np.repeat(np.array([f"INI{i % 7}" for i in range(n_units)], dtype=object), len(LEVELS)),
-        "theme": np.repeat(np.array([f"theme{i % 5}" for i in range(n_units)], dtype=object), len(LEVELS)),
-    })
+    kpis = pd.DataFrame(
+        {
+            "unit_code": np.repeat(units, kpis_per_unit),
+            "kpi_id": np.tile(k_ids, n_units),
+            "result_id": np.array([f"R-{LEVELS[i]}" for i in level_of], dtype=object),
+            "name": np.array([f"Synthetic KPI {j % kpis_per_unit + 1}" for j in range(n_k)], dtype=object),
+            "definition": "Synthetic",
+            "measure": measure,
+            "direction": direction,
+            "aggregation": aggregation,
+            "baseline_value": baseline,
+            "baseline_period": periods[0],
+            "target_value": target,
+            "target_period": target_period,
+            "data_source": "bench",
+            "frequency": "quarterly",
+            "responsible": "bench",
+        }
+    )
+    results = pd.DataFrame(
+        {
+            "unit_code": np.repeat(units, len(LEVELS)),
+            "result_id": np.tile(np.array([f"R-{lv}" for lv in LEVELS], dtype=object), n_units),
+            "level": np.tile(np.array(LEVELS, dtype=object), n_units),
+            "title": "Synthetic result",
+            "programme": "Synthetic programme",
+            "initiative": np.repeat(np.array([f"INI{i % 7}" for i in range(n_units)], dtype=object), len(LEVELS)),
+            "theme": np.repeat(np.array([f"theme{i % 5}" for i in range(n_units)], dtype=object), len(LEVELS)),
+        }
+    )
     # actuals: one total per KPI and quarter; pace around the linear path, varied per KPI
     n_q = quarters
     pace = rng.uniform(0.4, 1.3, n_k)
@@ -97,22 +111,30 @@ def synthetic_state(n_units: int, kpis_per_unit: int, quarters: int, quarter: st
     value = np.where(is_sum[:, None], np.abs(incr), level_value).round(2)
     den = rng.integers(50, 500, (n_k, n_q)).astype(float)
     num = np.round(den * np.clip(level_value, 0, 100) / 100.0)
-    actuals = pd.DataFrame({
-        "unit_code": np.repeat(kpis["unit_code"].to_numpy(), n_q),
-        "kpi_id": np.repeat(kpis["kpi_id"].to_numpy(), n_q),
-        "period": np.tile(periods, n_k),
-        "value": np.where(pct[:, None], np.round(100 * num / den, 4), value).ravel(),
-        "numerator": np.where(pct[:, None], num, np.nan).ravel(),
-        "denominator": np.where(pct[:, None], den, np.nan).ravel(),
-        "disaggregation": "",
-        "evidence": np.where(rng.random(n_k * n_q) < 0.8, "doc", ""),
-        "comment": "",
-    })
+    actuals = pd.DataFrame(
+        {
+            "unit_code": np.repeat(kpis["unit_code"].to_numpy(), n_q),
+            "kpi_id": np.repeat(kpis["kpi_id"].to_numpy(), n_q),
+            "period": np.tile(periods, n_k),
+            "value": np.where(pct[:, None], np.round(100 * num / den, 4), value).ravel(),
+            "numerator": np.where(pct[:, None], num, np.nan).ravel(),
+            "denominator": np.where(pct[:, None], den, np.nan).ravel(),
+            "disaggregation": "",
+            "evidence": np.where(rng.random(n_k * n_q) < 0.8, "doc", ""),
+            "comment": "",
+        }
+    )
     # milestones on every 4th KPI, at the quarter under review
     mk = kpis.iloc[::4]
     gain = (mk["target_value"] - mk["baseline_value"]).to_numpy() * (n_q - 1) / span
-    milestones = pd.DataFrame({"unit_code": mk["unit_code"].to_numpy(), "kpi_id": mk["kpi_id"].to_numpy(),
-                               "period": quarter, "target_value": (mk["baseline_value"].to_numpy() + gain).round(2)})
+    milestones = pd.DataFrame(
+        {
+            "unit_code": mk["unit_code"].to_numpy(),
+            "kpi_id": mk["kpi_id"].to_numpy(),
+            "period": quarter,
+            "target_value": (mk["baseline_value"].to_numpy() + gain).round(2),
+        }
+    )
     return {
         "Results": schema.conform("Results", results, with_unit=True),
         "KPIs": schema.conform("KPIs", kpis, with_unit=True),

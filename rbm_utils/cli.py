@@ -2,6 +2,7 @@
 
 Exit codes: 0 success, 1 rejected or failed (the message says why), 2 usage error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,8 @@ import logging
 import os
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -58,8 +59,9 @@ def _table(df: pd.DataFrame, columns: Sequence[str] | None = None, width: int = 
 
 # --------------------------------------------------------------------------- commands
 
+
 def cmd_template(args) -> int:
-    from rbm_utils.intake.template import template_frames, unit_fields, write_workbook, write_csv_folder
+    from rbm_utils.intake.template import template_frames, unit_fields, write_csv_folder, write_workbook
 
     cfg = _config(args)
     unit = args.unit
@@ -75,7 +77,10 @@ def cmd_template(args) -> int:
     out = Path(args.out or (f"{unit}_{quarter}" if args.csv else f"{unit}_{quarter}.xlsx"))
     path = write_csv_folder(out, fields, frames) if args.csv else write_workbook(out, fields, frames)
     n = sum(len(f) for f in frames.values())
-    print(f"Wrote {path} for {unit} {quarter}" + (f" pre-filled with {n} rows from the store." if args.from_store else "."))
+    print(
+        f"Wrote {path} for {unit} {quarter}"
+        + (f" pre-filled with {n} rows from the store." if args.from_store else ".")
+    )
     return 0
 
 
@@ -90,9 +95,18 @@ def cmd_ingest(args) -> int:
             rep = ingest_file(f, st, cfg, by=args.by, dry_run=args.dry_run)
             print(rep.message)
             if not rep.problems.empty:
-                shown = rep.problems if args.show_warnings or rep.status in ("rejected", "failed") else rep.problems[rep.problems.severity == "error"]
+                shown = (
+                    rep.problems
+                    if args.show_warnings or rep.status in ("rejected", "failed")
+                    else rep.problems[rep.problems.severity == "error"]
+                )
                 if not shown.empty:
-                    print(textwrap.indent(_table(shown, ["severity", "code", "sheet", "row", "column", "header", "value", "message"]), "  "))
+                    print(
+                        textwrap.indent(
+                            _table(shown, ["severity", "code", "sheet", "row", "column", "header", "value", "message"]),
+                            "  ",
+                        )
+                    )
                 elif rep.n_warnings:
                     print(f"  {rep.n_warnings} warning(s) stored with the submission (--show-warnings lists them).")
                 all_problems.append(rep.problems)
@@ -119,8 +133,10 @@ def cmd_approve(args) -> int:
         except ApprovalError as exc:
             print(f"rbm approve: refused: {exc}", file=sys.stderr)
             return 1
-    print(f"{args.unit} {args.quarter} approved by {rec.get('approved_by', args.by)} at {rec.get('approved_at', '')}; "
-          "later changes to it will be refused.")
+    print(
+        f"{args.unit} {args.quarter} approved by {rec.get('approved_by', args.by)} at {rec.get('approved_at', '')}; "
+        "later changes to it will be refused."
+    )
     return 0
 
 
@@ -154,16 +170,31 @@ def cmd_status(args) -> int:
             return int((f.unit_code == code).sum()) if f is not None and not f.empty else 0
 
         acts = state.get("Actuals")
-        in_q = int(((acts.unit_code == code) & (acts.period == quarter)).sum()) if acts is not None and not acts.empty else 0
-        appr = approvals[(approvals.unit_code == code) & (approvals.quarter == quarter)] if not approvals.empty else approvals
-        rows.append({
-            "unit": code, "type": unit.type,
-            "last quarter": latest["quarter"] if latest is not None else "-",
-            "submission": int(latest["id"]) if latest is not None else "-",
-            "results": count("Results"), "KPIs": count("KPIs"), "actuals": count("Actuals"),
-            f"actuals {quarter}": in_q, "risks": count("Risks"), "warnings": int(latest["n_warnings"]) if latest is not None else 0,
-            "approved": appr.iloc[0]["approved_by"] if len(appr) else "",
-        })
+        in_q = (
+            int(((acts.unit_code == code) & (acts.period == quarter)).sum())
+            if acts is not None and not acts.empty
+            else 0
+        )
+        appr = (
+            approvals[(approvals.unit_code == code) & (approvals.quarter == quarter)]
+            if not approvals.empty
+            else approvals
+        )
+        rows.append(
+            {
+                "unit": code,
+                "type": unit.type,
+                "last quarter": latest["quarter"] if latest is not None else "-",
+                "submission": int(latest["id"]) if latest is not None else "-",
+                "results": count("Results"),
+                "KPIs": count("KPIs"),
+                "actuals": count("Actuals"),
+                f"actuals {quarter}": in_q,
+                "risks": count("Risks"),
+                "warnings": int(latest["n_warnings"]) if latest is not None else 0,
+                "approved": appr.iloc[0]["approved_by"] if len(appr) else "",
+            }
+        )
     df = pd.DataFrame(rows)
     print(f"{cfg.name}: {len(df)} units, quarter {quarter}")
     print(_table(df))
@@ -181,10 +212,21 @@ def cmd_review(args) -> int:
     if not args.all and not args.unit:
         raise UsageError("name the units to review with --unit U ... or give --all")
     try:
-        report = review_quarter(quarter, units=args.unit or (), all_units=args.all, joint=args.joint,
-                                store_url=args.store, outputs=args.outputs, workers=args.jobs, force=args.force,
-                                cell_timeout=args.cell_timeout, job_timeout=args.job_timeout,
-                                progress=not args.quiet, config=cfg, scheduler=args.scheduler)
+        report = review_quarter(
+            quarter,
+            units=args.unit or (),
+            all_units=args.all,
+            joint=args.joint,
+            store_url=args.store,
+            outputs=args.outputs,
+            workers=args.jobs,
+            force=args.force,
+            cell_timeout=args.cell_timeout,
+            job_timeout=args.job_timeout,
+            progress=not args.quiet,
+            config=cfg,
+            scheduler=args.scheduler,
+        )
     except ReviewError as exc:
         print(f"rbm review: {exc}", file=sys.stderr)
         return 1
@@ -193,10 +235,15 @@ def cmd_review(args) -> int:
         cols = [c for c in ("name", "status", "duration_s", "error_name", "error_cell") if c in jobs.columns]
         print(_table(jobs, cols))
     out = Path(args.outputs or "outputs") / quarter
-    print(f"Review of {quarter}: {report.get('totals', {})} in {report.get('seconds')} s; report {out / 'run_report.json'}")
+    print(
+        f"Review of {quarter}: {report.get('totals', {})} in {report.get('seconds')} s; report {out / 'run_report.json'}"
+    )
     bad = [j["name"] for j in report.get("jobs", []) if j.get("status") in FAILED]
     if bad:
-        print(f"Not published: {', '.join(bad)} (see the run report; failed runs stay in outputs/.staging)", file=sys.stderr)
+        print(
+            f"Not published: {', '.join(bad)} (see the run report; failed runs stay in outputs/.staging)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -215,9 +262,14 @@ def cmd_serve(args) -> int:
     from rbm_utils.serve.server import ServeError, ServeOptions, check_options, run
 
     cfg = _config(args)
-    opts = ServeOptions(outputs=Path(args.outputs) if args.outputs else PROJECT_ROOT / "outputs", port=args.port,
-                        quarter=args.quarter, config_path=cfg.path, max_kernels=args.max_kernels,
-                        cull_idle_timeout=args.cull_idle_timeout)
+    opts = ServeOptions(
+        outputs=Path(args.outputs) if args.outputs else PROJECT_ROOT / "outputs",
+        port=args.port,
+        quarter=args.quarter,
+        config_path=cfg.path,
+        max_kernels=args.max_kernels,
+        cull_idle_timeout=args.cull_idle_timeout,
+    )
     try:
         opts = check_options(opts)
     except ServeError as exc:
@@ -233,9 +285,11 @@ def cmd_serve(args) -> int:
 
 # --------------------------------------------------------------------------- parser
 
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="rbm", description="RBM workbench: unit workbooks in, quarterly reviews out.", epilog=EPILOG)
+        prog="rbm", description="RBM workbench: unit workbooks in, quarterly reviews out.", epilog=EPILOG
+    )
     p.add_argument("--version", action="version", version=f"rbm {__version__}")
     p.add_argument("--config", help="settings file (default parameters/workbench.yaml or $RBM_CONFIG)")
     p.add_argument("--debug", action="store_true", help="log details to stderr")
@@ -245,8 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG)
         sp.set_defaults(func=func)
         if store:
-            sp.add_argument("--store", help="store URL (default: settings' store.url or $RBM_STORE), "
-                                            "e.g. sqlite:///data/rbm.sqlite or postgresql+psycopg://user@127.0.0.1/rbm")
+            sp.add_argument(
+                "--store",
+                help="store URL (default: settings' store.url or $RBM_STORE), "
+                "e.g. sqlite:///data/rbm.sqlite or postgresql+psycopg://user@127.0.0.1/rbm",
+            )
         return sp
 
     sp = add("template", "Write a unit's workbook (.xlsx, or a CSV folder) for the officer to fill in.", cmd_template)
@@ -276,33 +333,52 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("status", "Summary per unit of what the store holds for a quarter.", cmd_status)
     sp.add_argument("--quarter", help="default: the settings' current quarter")
 
-    sp = add("review", "Run the quarterly batch: snapshot, one review notebook per unit and joint pair, the bureau overview.", cmd_review)
+    sp = add(
+        "review",
+        "Run the quarterly batch: snapshot, one review notebook per unit and joint pair, the bureau overview.",
+        cmd_review,
+    )
     sp.add_argument("--quarter", help="quarter to review (default: the settings' current quarter)")
     sp.add_argument("--unit", action="append", metavar="U", help="a unit to review (repeat for more)")
     sp.add_argument("--all", action="store_true", help="every unit with a submission")
-    sp.add_argument("--joint", action="append", metavar="CLUSTER-REGION",
-                    help="only these joint reviews (default: every cluster x region pair with work in common)")
+    sp.add_argument(
+        "--joint",
+        action="append",
+        metavar="CLUSTER-REGION",
+        help="only these joint reviews (default: every cluster x region pair with work in common)",
+    )
     sp.add_argument("--jobs", type=int, default=3, help="notebooks run at once (default 3; more than cores helps)")
     sp.add_argument("--outputs", help="outputs folder (default outputs/)")
     sp.add_argument("--force", action="store_true", help="re-publish a published quarter; the old version is archived")
     sp.add_argument("--cell-timeout", type=int, default=600, help="seconds one notebook cell may run (default 600)")
     sp.add_argument("--job-timeout", type=int, default=1800, help="seconds one notebook may run in all (default 1800)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
-    sp.add_argument("--scheduler", metavar="ADDRESS",
-                    help="run the notebooks on this Dask distributed scheduler, e.g. tcp://10.0.0.5:8786 "
-                         "(workers need this environment and the outputs folder at the same path; --jobs is ignored)")
+    sp.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the notebooks on this Dask distributed scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(workers need this environment and the outputs folder at the same path; --jobs is ignored)",
+    )
 
     sp = add("sample", "Write the illustrative sample bureau: one workbook per unit.", cmd_sample, store=False)
     sp.add_argument("--out", default="data/sample", help="folder (default data/sample)")
     sp.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
 
-    sp = add("serve", "Serve the managers' dashboards (read-only Voila on 127.0.0.1) until Ctrl-C.", cmd_serve, store=False)
+    sp = add(
+        "serve", "Serve the managers' dashboards (read-only Voila on 127.0.0.1) until Ctrl-C.", cmd_serve, store=False
+    )
     sp.add_argument("--outputs", help="published outputs folder (default outputs/)")
     sp.add_argument("--quarter", help="quarter the landing page opens on (default: the newest published)")
     sp.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866; a busy port is an error)")
-    sp.add_argument("--max-kernels", type=int, default=12, help="page views served at once (default 12; more get 'try later')")
-    sp.add_argument("--cull-idle-timeout", type=int, default=600,
-                    help="seconds before an idle page's kernel is stopped (default 600)")
+    sp.add_argument(
+        "--max-kernels", type=int, default=12, help="page views served at once (default 12; more get 'try later')"
+    )
+    sp.add_argument(
+        "--cull-idle-timeout",
+        type=int,
+        default=600,
+        help="seconds before an idle page's kernel is stopped (default 600)",
+    )
     return p
 
 
@@ -312,7 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or usage error (2)
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -8,6 +8,7 @@ the same order); provenance fields (who submitted, submission numbers, timestamp
 left out of the comparison. Tables only in NEW are listed as new. Exit 0 when all are equal,
 1 otherwise.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,15 +17,27 @@ from pathlib import Path
 import pandas as pd
 
 #: Columns that record where and when figures came from, not the figures themselves.
-PROVENANCE = {"submission_id", "submitted_by", "ingested_at", "created_at", "published_at", "source_sha256",
-              "file_sha256", "snapshot_content_sha256", "snapshot_created_at"}
+PROVENANCE = {
+    "submission_id",
+    "submitted_by",
+    "ingested_at",
+    "created_at",
+    "published_at",
+    "source_sha256",
+    "file_sha256",
+    "snapshot_content_sha256",
+    "snapshot_created_at",
+}
 #: Folders that hold older versions, not the published ones.
 SKIP_PARTS = {"archive", ".staging", ".locks"}
 
 
 def tables(root: Path) -> dict[str, Path]:
-    return {str(p.relative_to(root)): p for p in sorted(root.rglob("*.parquet"))
-            if not SKIP_PARTS & set(p.relative_to(root).parts)}
+    return {
+        str(p.relative_to(root)): p
+        for p in sorted(root.rglob("*.parquet"))
+        if not SKIP_PARTS & set(p.relative_to(root).parts)
+    }
 
 
 def compare(old_root: Path, new_root: Path) -> tuple[list[str], list[str], int]:

@@ -11,6 +11,7 @@ be marked ``@pytest.mark.postgres``.
 ``store_url`` is parametrised over both back ends: an SQLite file in ``tmp_path`` and a
 PostgreSQL database.
 """
+
 from __future__ import annotations
 
 import glob
@@ -21,8 +22,8 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -32,14 +33,15 @@ PG_ENV = "RBM_TEST_PG_URL"
 def _unavailable(reason: str) -> None:
     msg = f"no PostgreSQL server for the tests: {reason}"
     if os.environ.get("CI"):
-        pytest.fail(msg + " (CI is set: these tests must run; install Debian's postgresql package)",
-                    pytrace=False)
+        pytest.fail(msg + " (CI is set: these tests must run; install Debian's postgresql package)", pytrace=False)
     pytest.skip(msg)
 
 
 def _find_pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+    )
     if found:
         return Path(found[-1]).parent
     which = shutil.which("initdb")
@@ -62,7 +64,7 @@ def _safe(url: str) -> str:
 
 
 def _wait_ready(url: str, seconds: float) -> str:
-    """"" when the server accepts a connection within ``seconds``, else the last error."""
+    """ "" when the server accepts a connection within ``seconds``, else the last error."""
     import sqlalchemy as sa
 
     try:
@@ -101,8 +103,9 @@ class _LocalPostgres:
         cmd = list(args)
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              cwd=self.root)
+        return subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=self.root
+        )
 
     def start(self) -> str:
         if self.as_root:
@@ -113,17 +116,41 @@ class _LocalPostgres:
             except (LookupError, OSError) as exc:
                 raise RuntimeError(f"running as root and there is no usable 'postgres' user ({exc})") from None
         self.root.chmod(0o700)
-        r = self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                      "-E", "UTF8", "--no-sync", "--no-locale")
+        r = self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-locale",
+        )
         if r.returncode != 0:
             raise RuntimeError(f"initdb failed: {(r.stderr or r.stdout).strip()[-500:]}")
         last = ""
         for _ in range(3):  # a free port can be taken between the check and the start
             self.port = _free_port()
-            opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root} "
-                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
-            r = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts,
-                          "-w", "-t", "60", "start")
+            opts = (
+                f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+            )
+            r = self._run(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
             if r.returncode == 0:
                 self.started = True
                 return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
@@ -136,8 +163,7 @@ class _LocalPostgres:
 
     def stop(self) -> None:
         if self.started:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop",
-                      timeout=60)
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60)
             self.started = False
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -187,7 +213,9 @@ def pg_url(pg_server: str) -> Iterator[str]:
             with admin.connect() as conn:
                 conn.exec_driver_sql(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = %(n)s AND pid <> pg_backend_pid()", {"n": name})
+                    "WHERE datname = %(n)s AND pid <> pg_backend_pid()",
+                    {"n": name},
+                )
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         except sa.exc.SQLAlchemyError:
             pass
@@ -209,9 +237,9 @@ def sample_bureau(tmp_path_factory: pytest.TempPathFactory) -> dict:
     Returns ``{"dir": Path, "store_url": str, "quarter": str}``. Tests must not modify it.
     """
     from rbm_utils.core.config import load_config
-    from rbm_utils.store.ingest import ingest_file
     from rbm_utils.demo.sample import build_sample
     from rbm_utils.store.database import Store
+    from rbm_utils.store.ingest import ingest_file
 
     cfg = load_config()
     root = tmp_path_factory.mktemp("sample_bureau")

@@ -1,4 +1,5 @@
 """Small valid units made in code, and a raw workbook writer for bad-input fixtures."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,66 +13,245 @@ from rbm_utils.core.schema import SHEETS, conform, sheet
 def minimal_unit(unit_code: str = "AFR", quarter: str = "2026-Q3") -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """A tiny but complete valid unit: one result per level, four KPIs, every sheet filled."""
     p = unit_code
-    unit = {"unit_code": unit_code, "unit_name": "Regional Office for Africa" if unit_code == "AFR" else unit_code,
-            "unit_type": "region" if unit_code in ("AFR", "AMS", "ARB", "ASP", "CIS", "EUR") else "cluster",
-            "reporting_quarter": quarter, "submitted_by": "Test Officer"}
-    results = pd.DataFrame([
-        {"result_id": f"{p}-A1", "level": "activity", "title": "Workshops held", "contributes_to": f"{p}-O1", "programme": "Cybersecurity", "initiative": "AFR3", "theme": "cybersecurity"},
-        {"result_id": f"{p}-O1", "level": "output", "title": "CIRT staff trained", "contributes_to": f"{p}-R1", "programme": "Cybersecurity", "initiative": "AFR3", "theme": "cybersecurity"},
-        {"result_id": f"{p}-R1", "level": "reach", "title": "Countries reached", "contributes_to": f"{p}-C1", "programme": "Cybersecurity"},
-        {"result_id": f"{p}-C1", "level": "capacity", "title": "CIRTs able to respond", "contributes_to": f"{p}-B1", "programme": "Cybersecurity"},
-        {"result_id": f"{p}-B1", "level": "behaviour", "title": "Incidents handled nationally", "contributes_to": f"{p}-I1", "programme": "Cybersecurity"},
-        {"result_id": f"{p}-I1", "level": "impact", "title": "Trust in ICT use", "programme": "Cybersecurity"},
-    ])
-    kpis = pd.DataFrame([
-        {"kpi_id": f"{p}-K1", "result_id": f"{p}-O1", "name": "People trained", "measure": "number", "direction": "increase",
-         "aggregation": "sum", "baseline_value": 0, "baseline_period": "2025-Q4", "target_value": 400, "target_period": "2026-Q4",
-         "data_source": "Illustrative: attendance lists", "frequency": "quarterly", "responsible": "Programme officer"},
-        {"kpi_id": f"{p}-K2", "result_id": f"{p}-A1", "name": "Workshops held", "measure": "number", "direction": "increase",
-         "aggregation": "sum", "baseline_value": 0, "baseline_period": "2025-Q4", "target_value": 8, "target_period": "2026-Q4",
-         "data_source": "Illustrative: mission reports", "responsible": "Programme officer"},
-        {"kpi_id": f"{p}-K3", "result_id": f"{p}-C1", "name": "Share of trainees passing", "measure": "percent", "direction": "increase",
-         "aggregation": "mean", "baseline_value": 50, "baseline_period": "2025-Q4", "target_value": 80, "target_period": "2026-Q4",
-         "data_source": "Illustrative: test results", "responsible": "Training lead"},
-        {"kpi_id": f"{p}-K4", "result_id": f"{p}-I1", "name": "Internet use", "measure": "percent", "direction": "increase",
-         "aggregation": "latest", "baseline_value": 37.1, "baseline_period": "2025-Q4", "target_value": 45, "target_period": "2026-Q4",
-         "data_source": "ITU Facts and Figures", "responsible": "Statistics unit"},
-    ])
+    unit = {
+        "unit_code": unit_code,
+        "unit_name": "Regional Office for Africa" if unit_code == "AFR" else unit_code,
+        "unit_type": "region" if unit_code in ("AFR", "AMS", "ARB", "ASP", "CIS", "EUR") else "cluster",
+        "reporting_quarter": quarter,
+        "submitted_by": "Test Officer",
+    }
+    results = pd.DataFrame(
+        [
+            {
+                "result_id": f"{p}-A1",
+                "level": "activity",
+                "title": "Workshops held",
+                "contributes_to": f"{p}-O1",
+                "programme": "Cybersecurity",
+                "initiative": "AFR3",
+                "theme": "cybersecurity",
+            },
+            {
+                "result_id": f"{p}-O1",
+                "level": "output",
+                "title": "CIRT staff trained",
+                "contributes_to": f"{p}-R1",
+                "programme": "Cybersecurity",
+                "initiative": "AFR3",
+                "theme": "cybersecurity",
+            },
+            {
+                "result_id": f"{p}-R1",
+                "level": "reach",
+                "title": "Countries reached",
+                "contributes_to": f"{p}-C1",
+                "programme": "Cybersecurity",
+            },
+            {
+                "result_id": f"{p}-C1",
+                "level": "capacity",
+                "title": "CIRTs able to respond",
+                "contributes_to": f"{p}-B1",
+                "programme": "Cybersecurity",
+            },
+            {
+                "result_id": f"{p}-B1",
+                "level": "behaviour",
+                "title": "Incidents handled nationally",
+                "contributes_to": f"{p}-I1",
+                "programme": "Cybersecurity",
+            },
+            {"result_id": f"{p}-I1", "level": "impact", "title": "Trust in ICT use", "programme": "Cybersecurity"},
+        ]
+    )
+    kpis = pd.DataFrame(
+        [
+            {
+                "kpi_id": f"{p}-K1",
+                "result_id": f"{p}-O1",
+                "name": "People trained",
+                "measure": "number",
+                "direction": "increase",
+                "aggregation": "sum",
+                "baseline_value": 0,
+                "baseline_period": "2025-Q4",
+                "target_value": 400,
+                "target_period": "2026-Q4",
+                "data_source": "Illustrative: attendance lists",
+                "frequency": "quarterly",
+                "responsible": "Programme officer",
+            },
+            {
+                "kpi_id": f"{p}-K2",
+                "result_id": f"{p}-A1",
+                "name": "Workshops held",
+                "measure": "number",
+                "direction": "increase",
+                "aggregation": "sum",
+                "baseline_value": 0,
+                "baseline_period": "2025-Q4",
+                "target_value": 8,
+                "target_period": "2026-Q4",
+                "data_source": "Illustrative: mission reports",
+                "responsible": "Programme officer",
+            },
+            {
+                "kpi_id": f"{p}-K3",
+                "result_id": f"{p}-C1",
+                "name": "Share of trainees passing",
+                "measure": "percent",
+                "direction": "increase",
+                "aggregation": "mean",
+                "baseline_value": 50,
+                "baseline_period": "2025-Q4",
+                "target_value": 80,
+                "target_period": "2026-Q4",
+                "data_source": "Illustrative: test results",
+                "responsible": "Training lead",
+            },
+            {
+                "kpi_id": f"{p}-K4",
+                "result_id": f"{p}-I1",
+                "name": "Internet use",
+                "measure": "percent",
+                "direction": "increase",
+                "aggregation": "latest",
+                "baseline_value": 37.1,
+                "baseline_period": "2025-Q4",
+                "target_value": 45,
+                "target_period": "2026-Q4",
+                "data_source": "ITU Facts and Figures",
+                "responsible": "Statistics unit",
+            },
+        ]
+    )
     milestones = pd.DataFrame([{"kpi_id": f"{p}-K1", "period": "2026-Q2", "target_value": 150}])
-    actuals = pd.DataFrame([
-        {"kpi_id": f"{p}-K1", "period": "2026-Q1", "value": 80, "evidence": "doc-1"},
-        {"kpi_id": f"{p}-K1", "period": "2026-Q2", "value": 90, "evidence": "doc-2"},
-        {"kpi_id": f"{p}-K1", "period": "2026-Q3", "value": 100, "evidence": "doc-3"},
-        {"kpi_id": f"{p}-K2", "period": "2026-Q3", "value": 3, "evidence": "doc-4"},
-        {"kpi_id": f"{p}-K3", "period": "2026-Q3", "value": 60, "numerator": 30, "denominator": 50, "evidence": "doc-5"},
-        {"kpi_id": f"{p}-K4", "period": "2026-Q3", "value": 40, "evidence": "FF2025"},
-    ])
-    assumptions = pd.DataFrame([
-        {"assumption_id": f"{p}-AS1", "from_result": f"{p}-A1", "to_result": f"{p}-O1", "statement": "Each workshop trains 30 people",
-         "test": "min_ratio", "kpi_id": f"{p}-K1", "reference_kpi_id": f"{p}-K2", "threshold": 30},
-        {"assumption_id": f"{p}-AS2", "from_result": f"{p}-B1", "to_result": f"{p}-I1", "statement": "Governments keep funding CIRTs",
-         "test": "manual", "verdict": "holds", "evidence": "Budget laws 2026"},
-    ])
-    risks = pd.DataFrame([
-        {"risk_id": f"{p}-RK1", "category": "Financial", "title": "Donor funding delayed", "result_id": f"{p}-O1",
-         "likelihood": 4, "impact": 4, "owner": "Head of unit", "status": "open", "identified_on": "2026-01-15", "review_on": "2026-10-15"},
-    ])
+    actuals = pd.DataFrame(
+        [
+            {"kpi_id": f"{p}-K1", "period": "2026-Q1", "value": 80, "evidence": "doc-1"},
+            {"kpi_id": f"{p}-K1", "period": "2026-Q2", "value": 90, "evidence": "doc-2"},
+            {"kpi_id": f"{p}-K1", "period": "2026-Q3", "value": 100, "evidence": "doc-3"},
+            {"kpi_id": f"{p}-K2", "period": "2026-Q3", "value": 3, "evidence": "doc-4"},
+            {
+                "kpi_id": f"{p}-K3",
+                "period": "2026-Q3",
+                "value": 60,
+                "numerator": 30,
+                "denominator": 50,
+                "evidence": "doc-5",
+            },
+            {"kpi_id": f"{p}-K4", "period": "2026-Q3", "value": 40, "evidence": "FF2025"},
+        ]
+    )
+    assumptions = pd.DataFrame(
+        [
+            {
+                "assumption_id": f"{p}-AS1",
+                "from_result": f"{p}-A1",
+                "to_result": f"{p}-O1",
+                "statement": "Each workshop trains 30 people",
+                "test": "min_ratio",
+                "kpi_id": f"{p}-K1",
+                "reference_kpi_id": f"{p}-K2",
+                "threshold": 30,
+            },
+            {
+                "assumption_id": f"{p}-AS2",
+                "from_result": f"{p}-B1",
+                "to_result": f"{p}-I1",
+                "statement": "Governments keep funding CIRTs",
+                "test": "manual",
+                "verdict": "holds",
+                "evidence": "Budget laws 2026",
+            },
+        ]
+    )
+    risks = pd.DataFrame(
+        [
+            {
+                "risk_id": f"{p}-RK1",
+                "category": "Financial",
+                "title": "Donor funding delayed",
+                "result_id": f"{p}-O1",
+                "likelihood": 4,
+                "impact": 4,
+                "owner": "Head of unit",
+                "status": "open",
+                "identified_on": "2026-01-15",
+                "review_on": "2026-10-15",
+            },
+        ]
+    )
     linkages = pd.DataFrame([{"result_id": f"{p}-O1", "body": "ITU-T", "reference": "SG17", "nature": "draws_on"}])
-    budget = pd.DataFrame([{"result_id": f"{p}-O1", "funding_source": "Regular budget", "year": 2026, "amount": 100000, "staff_months": 12}])
-    expenditure = pd.DataFrame([
-        {"result_id": f"{p}-O1", "period": "2026-Q1", "funding_source": "Regular budget", "amount": 20000, "staff_months": 3},
-        {"result_id": f"{p}-O1", "period": "2026-Q2", "funding_source": "Regular budget", "amount": 30000, "staff_months": 3},
-    ])
-    activities = pd.DataFrame([
-        {"activity_id": f"{p}-ACT1", "result_id": f"{p}-A1", "title": "CIRT workshop series", "type": "regional_initiative",
-         "region": "AFR", "status": "ongoing", "planned_start": "2026-01-01", "planned_end": "2026-12-31", "actual_start": "2026-01-10",
-         "percent_complete": 60},
-    ])
-    partners = pd.DataFrame([{"partner": "Example Telecom", "partner_type": "private", "activity_id": f"{p}-ACT1",
-                              "contribution_type": "in-kind", "amount": 15000}])
-    frames = {"Results": results, "KPIs": kpis, "Milestones": milestones, "Actuals": actuals, "Assumptions": assumptions,
-              "Risks": risks, "Linkages": linkages, "Budget": budget, "Expenditure": expenditure, "Activities": activities,
-              "Partners": partners}
+    budget = pd.DataFrame(
+        [
+            {
+                "result_id": f"{p}-O1",
+                "funding_source": "Regular budget",
+                "year": 2026,
+                "amount": 100000,
+                "staff_months": 12,
+            }
+        ]
+    )
+    expenditure = pd.DataFrame(
+        [
+            {
+                "result_id": f"{p}-O1",
+                "period": "2026-Q1",
+                "funding_source": "Regular budget",
+                "amount": 20000,
+                "staff_months": 3,
+            },
+            {
+                "result_id": f"{p}-O1",
+                "period": "2026-Q2",
+                "funding_source": "Regular budget",
+                "amount": 30000,
+                "staff_months": 3,
+            },
+        ]
+    )
+    activities = pd.DataFrame(
+        [
+            {
+                "activity_id": f"{p}-ACT1",
+                "result_id": f"{p}-A1",
+                "title": "CIRT workshop series",
+                "type": "regional_initiative",
+                "region": "AFR",
+                "status": "ongoing",
+                "planned_start": "2026-01-01",
+                "planned_end": "2026-12-31",
+                "actual_start": "2026-01-10",
+                "percent_complete": 60,
+            },
+        ]
+    )
+    partners = pd.DataFrame(
+        [
+            {
+                "partner": "Example Telecom",
+                "partner_type": "private",
+                "activity_id": f"{p}-ACT1",
+                "contribution_type": "in-kind",
+                "amount": 15000,
+            }
+        ]
+    )
+    frames = {
+        "Results": results,
+        "KPIs": kpis,
+        "Milestones": milestones,
+        "Actuals": actuals,
+        "Assumptions": assumptions,
+        "Risks": risks,
+        "Linkages": linkages,
+        "Budget": budget,
+        "Expenditure": expenditure,
+        "Activities": activities,
+        "Partners": partners,
+    }
     return unit, {name: conform(name, df) for name, df in frames.items()}
 
 
@@ -86,8 +266,14 @@ def sheet_rows(unit: dict[str, Any], frames: dict[str, pd.DataFrame]) -> dict[st
         grid = [list(sh.column_names)]
         if df is not None:
             for rec in df.to_dict("records"):
-                grid.append([None if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else
-                             (int(v) if hasattr(v, "is_integer") and not isinstance(v, float) else v) for v in rec.values()])
+                grid.append(
+                    [
+                        None
+                        if (v is None or (isinstance(v, float) and v != v) or v is pd.NA)
+                        else (int(v) if hasattr(v, "is_integer") and not isinstance(v, float) else v)
+                        for v in rec.values()
+                    ]
+                )
         grids[sh.name] = grid
     return grids
 
@@ -127,6 +313,8 @@ def tree_state(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
     """sha256 of every file under ``folder`` by relative path, leaving out any path with a part in ``skip``."""
     import hashlib
 
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and not (set(p.relative_to(folder).parts) & set(skip))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not (set(p.relative_to(folder).parts) & set(skip))
+    }

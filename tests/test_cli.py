@@ -1,12 +1,13 @@
 """The ``rbm`` command end to end: ingest, re-ingest, rejection, approval, history, template."""
+
 from __future__ import annotations
 
 import copy
 
 import pandas as pd
 import pytest
-
 from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
+
 from rbm_utils.cli import main
 from rbm_utils.store.database import Store
 
@@ -59,10 +60,18 @@ def test_ten_planted_errors_exit_1_store_unchanged(tmp_path, store_url, grids, c
     assert main(["ingest", str(ok), "--store", store_url]) == 0
     before = _dump(store_url)
     bad = copy.deepcopy(grids)
-    edits = [("KPIs", 2, "baseline_value", "n/a"), ("KPIs", 3, "direction", "up"), ("KPIs", 5, "target_period", "2025-Q1"),
-             ("Actuals", 3, "period", "2027-Q1"), ("Actuals", 4, "kpi_id", "AFR-K42"), ("Actuals", 7, "value", 140),
-             ("Risks", 2, "likelihood", 9), ("Budget", 2, "result_id", "AFR-B1"),
-             ("Activities", 2, "planned_start", "first of May"), ("Partners", 2, "amount", -10)]
+    edits = [
+        ("KPIs", 2, "baseline_value", "n/a"),
+        ("KPIs", 3, "direction", "up"),
+        ("KPIs", 5, "target_period", "2025-Q1"),
+        ("Actuals", 3, "period", "2027-Q1"),
+        ("Actuals", 4, "kpi_id", "AFR-K42"),
+        ("Actuals", 7, "value", 140),
+        ("Risks", 2, "likelihood", 9),
+        ("Budget", 2, "result_id", "AFR-B1"),
+        ("Activities", 2, "planned_start", "first of May"),
+        ("Partners", 2, "amount", -10),
+    ]
     for sheet, row, column, value in edits:
         bad[sheet][row - 1][col_index(sheet, column)] = value
     path = write_grid_xlsx(tmp_path / "bad.xlsx", bad)
@@ -106,8 +115,22 @@ def test_template_from_store_round_trip(tmp_path, store_url, grids):
     path = write_grid_xlsx(tmp_path / "AFR.xlsx", grids)
     assert main(["ingest", str(path), "--store", store_url]) == 0
     out = tmp_path / "AFR_next.xlsx"
-    assert main(["template", "AFR", "--from-store", "--out", str(out), "--store", store_url,
-                 "--submitted-by", "Test Officer"]) == 0
+    assert (
+        main(
+            [
+                "template",
+                "AFR",
+                "--from-store",
+                "--out",
+                str(out),
+                "--store",
+                store_url,
+                "--submitted-by",
+                "Test Officer",
+            ]
+        )
+        == 0
+    )
     # the pre-filled template re-ingests as "unchanged": nothing lost, nothing invented
     before = _dump(store_url)
     assert main(["ingest", str(out), "--store", store_url]) == 0

@@ -1,5 +1,6 @@
 """The package's layout keeps its promises: stages import only earlier stages, modules stay small,
 private names stay private, and the project cites nothing outside the repository."""
+
 from __future__ import annotations
 
 import ast
@@ -60,15 +61,23 @@ def test_imports_run_only_from_a_later_stage_to_an_earlier_one():
 
 
 def test_relative_imports_are_not_used():
-    rel = [f"{p.relative_to(ROOT)}:{n.lineno}" for p in _modules()
-           for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
-           if isinstance(n, ast.ImportFrom) and n.level]
+    rel = [
+        f"{p.relative_to(ROOT)}:{n.lineno}"
+        for p in _modules()
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(n, ast.ImportFrom) and n.level
+    ]
     assert rel == []
 
 
 def test_no_module_outside_demo_is_over_the_size_limit():
-    big = {str(p.relative_to(ROOT)): n for p in _modules() if _stage(p) != "demo"
-           for n in [len(p.read_text(encoding="utf-8").splitlines())] if n > MAX_LINES}
+    big = {
+        str(p.relative_to(ROOT)): n
+        for p in _modules()
+        if _stage(p) != "demo"
+        for n in [len(p.read_text(encoding="utf-8").splitlines())]
+        if n > MAX_LINES
+    }
     assert big == {}
 
 
@@ -79,13 +88,25 @@ def test_private_names_stay_private():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for line, module, names in _imported(tree):
             if module.startswith("rbm_utils"):
-                leaks += [f"{path.relative_to(ROOT)}:{line} imports {module}.{n}" for n in names
-                          if n.startswith("_") and not n.startswith("__")]
-        imported_modules = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
-                            and (n.module or "").startswith("rbm_utils") for a in n.names}
+                leaks += [
+                    f"{path.relative_to(ROOT)}:{line} imports {module}.{n}"
+                    for n in names
+                    if n.startswith("_") and not n.startswith("__")
+                ]
+        imported_modules = {
+            a.asname or a.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("rbm_utils")
+            for a in n.names
+        }
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
-                    and isinstance(node.value, ast.Name) and node.value.id in imported_modules):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and isinstance(node.value, ast.Name)
+                and node.value.id in imported_modules
+            ):
                 leaks.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {node.value.id}.{node.attr}")
     assert leaks == []
 

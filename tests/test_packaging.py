@@ -1,4 +1,5 @@
 """The project's install files agree with each other and with the code."""
+
 from __future__ import annotations
 
 import re
@@ -37,7 +38,16 @@ def test_constraints_pin_the_kernel_stack_above_advisories():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==")
             pins[_name(name)] = tuple(int(x) for x in re.findall(r"\d+", version)[:3])
-    for pkg in ("ipykernel", "jupyter-client", "nbclient", "papermill", "voila", "jupyter-server", "nbconvert", "jsonschema"):
+    for pkg in (
+        "ipykernel",
+        "jupyter-client",
+        "nbclient",
+        "papermill",
+        "voila",
+        "jupyter-server",
+        "nbconvert",
+        "jsonschema",
+    ):
         assert pkg in pins, f"{pkg} is not pinned in constraints.txt"
     assert pins["voila"] >= (0, 5, 6)
     assert pins["jupyter-server"] >= (2, 20, 0)

@@ -13,6 +13,7 @@ Example:
     >>> review_agenda(progress, None, None, None, None, "2026-Q3")[["priority", "kind", "owner"]].values.tolist()
     [[1, 'kpi_off_track', 'Head of unit']]
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,14 @@ def _responsible(kpis: pd.DataFrame | None, progress: pd.DataFrame | None) -> tu
     by_result: dict[tuple[str, str], str] = {}
     if src is None:
         return by_kpi, by_result
-    df = pd.DataFrame({"u": column_text(src, "unit_code"), "k": column_text(src, "kpi_id"),
-                       "r": column_text(src, "result_id"), "who": column_text(src, "responsible")})
+    df = pd.DataFrame(
+        {
+            "u": column_text(src, "unit_code"),
+            "k": column_text(src, "kpi_id"),
+            "r": column_text(src, "result_id"),
+            "who": column_text(src, "responsible"),
+        }
+    )
     df = df.loc[df["who"].ne("")].sort_values(["u", "k"], kind="stable")
     for u, k, r, who in df.itertuples(index=False):
         by_kpi.setdefault((u, k), who)
@@ -60,40 +67,67 @@ def _agenda_kpis(progress: pd.DataFrame, quarter: Quarter, by_kpi: dict) -> list
     status = column_text(progress, "status")
     sel = progress.loc[status.isin(["off_track", "no_data"]).to_numpy()]
     for r in sel.to_dict("records"):
-        unit, kid, name, st = cell_text(r.get("unit_code")), cell_text(r.get("kpi_id")), cell_text(r.get("name")), cell_text(r.get("status"))
+        unit, kid, name, st = (
+            cell_text(r.get("unit_code")),
+            cell_text(r.get("kpi_id")),
+            cell_text(r.get("name")),
+            cell_text(r.get("status")),
+        )
         measure = cell_text(r.get("measure")) or "number"
         base, target = cell_number(r.get("baseline_value")), cell_number(r.get("target_value"))
-        cur, ach, exp, perf = (cell_number(r.get(c)) for c in ("current_value", "achievement", "expected", "performance"))
+        cur, ach, exp, perf = (
+            cell_number(r.get(c)) for c in ("current_value", "achievement", "expected", "performance")
+        )
         tp, last = cell_text(r.get("target_period")), cell_text(r.get("last_period"))
         owner = by_kpi.get((unit, kid)) or HEAD_OF_UNIT
         label = name or kid
         if st == "off_track":
             exp_value = base + exp * (target - base) if not (math.isnan(base) or math.isnan(target)) else float("nan")
-            evidence = (f"current value {fmt_number(cur, measure)} where {fmt_number(exp_value, measure)} was expected "
-                        f"by {quarter} (target {fmt_number(target, measure)} by {tp}); {fmt_share(ach)} of the way "
-                        f"from baseline to target against {fmt_share(exp)} expected"
-                        + (f", performance {perf:.2f}" if not math.isnan(perf) else ""))
-            question = (f"'{label}' is off track: do we change how it is delivered, add resources, or revise "
-                        "the target with a justification?")
+            evidence = (
+                f"current value {fmt_number(cur, measure)} where {fmt_number(exp_value, measure)} was expected "
+                f"by {quarter} (target {fmt_number(target, measure)} by {tp}); {fmt_share(ach)} of the way "
+                f"from baseline to target against {fmt_share(exp)} expected"
+                + (f", performance {perf:.2f}" if not math.isnan(perf) else "")
+            )
+            question = (
+                f"'{label}' is off track: do we change how it is delivered, add resources, or revise "
+                "the target with a justification?"
+            )
             kind, severity = "kpi_off_track", perf if not math.isnan(perf) else -1.0
         else:
             q = cell_number(r.get("quarters_since_report"))
             if last:
                 ago = f"{int(q)} quarter{'s' if int(q) != 1 else ''} before {quarter}" if not math.isnan(q) else ""
-                evidence = f"last value reported for {last}" + (f" ({ago})" if ago else "") + \
-                           f"; last known value {fmt_number(cur, measure)}, target {fmt_number(target, measure)} by {tp}"
+                evidence = (
+                    f"last value reported for {last}"
+                    + (f" ({ago})" if ago else "")
+                    + f"; last known value {fmt_number(cur, measure)}, target {fmt_number(target, measure)} by {tp}"
+                )
             else:
                 evidence = f"no value reported since the baseline; target {fmt_number(target, measure)} by {tp}"
             question = f"No recent data for '{label}': who will report it, and by when?"
             kind, severity = "kpi_no_data", -(q if not math.isnan(q) else 1e9)
-        rows.append(dict(unit_code=unit, priority=1 if kind == "kpi_off_track" else 3, kind=kind, item_id=kid,
-                         title=label, owner=owner, evidence=evidence, question=question, _sev=severity))
+        rows.append(
+            dict(
+                unit_code=unit,
+                priority=1 if kind == "kpi_off_track" else 3,
+                kind=kind,
+                item_id=kid,
+                title=label,
+                owner=owner,
+                evidence=evidence,
+                question=question,
+                _sev=severity,
+            )
+        )
     return rows
 
 
 def _agenda_assumptions(tests: pd.DataFrame, quarter: Quarter, by_kpi: dict) -> list[dict]:
     rows = []
-    sel = tests.loc[(column_text(tests, "period").eq(str(quarter)) & column_text(tests, "verdict").eq("broken")).to_numpy()]
+    sel = tests.loc[
+        (column_text(tests, "period").eq(str(quarter)) & column_text(tests, "verdict").eq("broken")).to_numpy()
+    ]
     for r in sel.to_dict("records"):
         unit, aid, kid = cell_text(r.get("unit_code")), cell_text(r.get("assumption_id")), cell_text(r.get("kpi_id"))
         statement = cell_text(r.get("statement")) or aid
@@ -103,13 +137,27 @@ def _agenda_assumptions(tests: pd.DataFrame, quarter: Quarter, by_kpi: dict) -> 
             parts.append(cell_text(r.get("explanation")))
         elif not math.isnan(obs) and not math.isnan(thr):
             parts.append(f"observed {fmt_number(obs)} against a threshold of {fmt_number(thr)}")
-        link = f" on the link {cell_text(r.get('from_result'))} -> {cell_text(r.get('to_result'))}" if cell_text(r.get("from_result")) else ""
-        rows.append(dict(
-            unit_code=unit, priority=1, kind="assumption_broken", item_id=aid, title=statement,
-            owner=by_kpi.get((unit, kid)) or HEAD_OF_UNIT, evidence="; ".join(parts),
-            question=(f"The assumption '{statement}'{link} no longer holds: do we adapt the theory of change "
-                      "or the activities that rely on it?"),
-            _sev=0.0))
+        link = (
+            f" on the link {cell_text(r.get('from_result'))} -> {cell_text(r.get('to_result'))}"
+            if cell_text(r.get("from_result"))
+            else ""
+        )
+        rows.append(
+            dict(
+                unit_code=unit,
+                priority=1,
+                kind="assumption_broken",
+                item_id=aid,
+                title=statement,
+                owner=by_kpi.get((unit, kid)) or HEAD_OF_UNIT,
+                evidence="; ".join(parts),
+                question=(
+                    f"The assumption '{statement}'{link} no longer holds: do we adapt the theory of change "
+                    "or the activities that rely on it?"
+                ),
+                _sev=0.0,
+            )
+        )
     return rows
 
 
@@ -120,13 +168,22 @@ def _agenda_risks(flags: pd.DataFrame) -> list[dict]:
         title = cell_text(r.get("title")) or cell_text(r.get("risk_id"))
         head = f"score {int(score)} ({rating})" if not math.isnan(score) else "no score"
         reasons = cell_text(r.get("reasons"))
-        rows.append(dict(
-            unit_code=cell_text(r.get("unit_code")), priority=1 if rating in ("high", "critical") else 2,
-            kind="risk_red_flag", item_id=cell_text(r.get("risk_id")), title=title,
-            owner=cell_text(r.get("owner")) or HEAD_OF_UNIT, evidence=head + (f"; {reasons}" if reasons else ""),
-            question=(f"Is the mitigation of '{title}' enough, or must it be strengthened or the risk escalated "
-                      "to bureau management?"),
-            _sev=-(score if not math.isnan(score) else 0.0)))
+        rows.append(
+            dict(
+                unit_code=cell_text(r.get("unit_code")),
+                priority=1 if rating in ("high", "critical") else 2,
+                kind="risk_red_flag",
+                item_id=cell_text(r.get("risk_id")),
+                title=title,
+                owner=cell_text(r.get("owner")) or HEAD_OF_UNIT,
+                evidence=head + (f"; {reasons}" if reasons else ""),
+                question=(
+                    f"Is the mitigation of '{title}' enough, or must it be strengthened or the risk escalated "
+                    "to bureau management?"
+                ),
+                _sev=-(score if not math.isnan(score) else 0.0),
+            )
+        )
     return rows
 
 
@@ -142,23 +199,40 @@ def _agenda_money(money: pd.DataFrame, quarter: Quarter, gap_threshold: float, c
         source = cell_text(r.get("funding_source"))
         title = (cell_text(r.get("title")) or rid) + (f" — {source}" if source else "")
         spent, budget = cell_number(r.get("spent_year")), cell_number(r.get("budget_year"))
-        rate, elapsed, gap = cell_number(r.get("execution_rate")), cell_number(r.get("time_elapsed")), cell_number(r.get("execution_gap"))
+        rate, elapsed, gap = (
+            cell_number(r.get("execution_rate")),
+            cell_number(r.get("time_elapsed")),
+            cell_number(r.get("execution_gap")),
+        )
         if flag == "unbudgeted":
             evidence = f"{fmt_number(spent, 'currency', currency)} spent in {year} with no budget for {year}"
             question = "Money was spent with no budget line: which budget covers it, or must it be reversed?"
             sev, priority = -np.inf, 2
         else:
-            evidence = (f"{fmt_number(spent, 'currency', currency)} spent of {fmt_number(budget, 'currency', currency)} "
-                        f"budgeted for {year} ({fmt_share(rate)}) with {fmt_share(elapsed)} of the year elapsed: "
-                        f"gap {gap * 100:+.0f} points")
+            evidence = (
+                f"{fmt_number(spent, 'currency', currency)} spent of {fmt_number(budget, 'currency', currency)} "
+                f"budgeted for {year} ({fmt_share(rate)}) with {fmt_share(elapsed)} of the year elapsed: "
+                f"gap {gap * 100:+.0f} points"
+            )
             if flag == "underspending":
                 question = "Spending is behind the calendar: re-phase, reallocate the funds, or speed up delivery?"
             else:
                 question = "Spending is ahead of the calendar: does delivery justify it, or must spending be contained?"
             big = not math.isnan(gap) and abs(gap) >= 2 * gap_threshold - TOLERANCE
             sev, priority = -(abs(gap) if not math.isnan(gap) else 0.0), 2 if big else 3
-        rows.append(dict(unit_code=cell_text(r.get("unit_code")), priority=priority, kind="spending_gap", item_id=rid,
-                         title=title, owner=HEAD_OF_UNIT, evidence=evidence, question=question, _sev=sev))
+        rows.append(
+            dict(
+                unit_code=cell_text(r.get("unit_code")),
+                priority=priority,
+                kind="spending_gap",
+                item_id=rid,
+                title=title,
+                owner=HEAD_OF_UNIT,
+                evidence=evidence,
+                question=question,
+                _sev=sev,
+            )
+        )
     return rows
 
 
@@ -167,14 +241,26 @@ def _agenda_stalls(stalls: pd.DataFrame, by_result: dict) -> list[dict]:
     for r in stalls.to_dict("records"):
         unit, src, tgt = cell_text(r.get("unit_code")), cell_text(r.get("source")), cell_text(r.get("target"))
         st, tt = cell_text(r.get("source_title")) or src, cell_text(r.get("target_title")) or tgt
-        rows.append(dict(
-            unit_code=unit, priority=2, kind="stalled_link", item_id=f"{src}->{tgt}",
-            title=f"{st} -> {tt}", owner=by_result.get((unit, tgt)) or HEAD_OF_UNIT,
-            evidence=cell_text(r.get("message")) or (f"{src} is {KPI_STATUS_WORDS.get(cell_text(r.get('source_status')), '')}, "
-                                              f"{tgt} is {KPI_STATUS_WORDS.get(cell_text(r.get('target_status')), '')}"),
-            question=(f"'{st}' progresses but '{tt}' does not: does the link still hold, and what must change "
-                      "for the progress to carry through?"),
-            _sev=0.0))
+        rows.append(
+            dict(
+                unit_code=unit,
+                priority=2,
+                kind="stalled_link",
+                item_id=f"{src}->{tgt}",
+                title=f"{st} -> {tt}",
+                owner=by_result.get((unit, tgt)) or HEAD_OF_UNIT,
+                evidence=cell_text(r.get("message"))
+                or (
+                    f"{src} is {KPI_STATUS_WORDS.get(cell_text(r.get('source_status')), '')}, "
+                    f"{tgt} is {KPI_STATUS_WORDS.get(cell_text(r.get('target_status')), '')}"
+                ),
+                question=(
+                    f"'{st}' progresses but '{tt}' does not: does the link still hold, and what must change "
+                    "for the progress to carry through?"
+                ),
+                _sev=0.0,
+            )
+        )
     return rows
 
 

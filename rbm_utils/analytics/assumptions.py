@@ -35,6 +35,7 @@ Example:
     >>> t.loc[0, "explanation"]
     'K1 = 105 at 2026-Q3; meets the threshold 100 but by less than the 10% margin (below 110): weakening'
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,11 +60,29 @@ _DECIMALS = 9
 VERDICT_RANK: dict[Verdict, int] = {"holds": 0, "weakening": 1, "broken": 2}
 
 TEST_COLUMNS = [
-    "unit_code", "assumption_id", "period", "test", "kpi_id", "reference_kpi_id", "observed", "threshold",
-    "verdict", "explanation", "from_result", "to_result", "statement",
+    "unit_code",
+    "assumption_id",
+    "period",
+    "test",
+    "kpi_id",
+    "reference_kpi_id",
+    "observed",
+    "threshold",
+    "verdict",
+    "explanation",
+    "from_result",
+    "to_result",
+    "statement",
 ]
 CHANGE_COLUMNS = [
-    "unit_code", "assumption_id", "statement", "test", "previous_verdict", "verdict", "changed", "worsened",
+    "unit_code",
+    "assumption_id",
+    "statement",
+    "test",
+    "previous_verdict",
+    "verdict",
+    "changed",
+    "worsened",
     "explanation",
 ]
 LOG_COLUMNS = ["unit_code", "assumption_id", "quarter", "statement", "test", "verdict", "evidence", "review_note"]
@@ -96,24 +115,39 @@ def threshold_verdicts(observed, threshold, margin: float = 0.10) -> np.ndarray:
     thr = np.round(thr, _DECIMALS)
     with np.errstate(invalid="ignore"):
         return np.select(
-            [np.isnan(obs) | np.isnan(thr), obs < thr, obs < upper], ["untested", "broken", "weakening"],
-            default="holds").astype(object)
+            [np.isnan(obs) | np.isnan(thr), obs < thr, obs < upper],
+            ["untested", "broken", "weakening"],
+            default="holds",
+        ).astype(object)
 
 
 def _series_frame(series: pd.DataFrame | None, qidx: int, wanted: pd.DataFrame) -> pd.DataFrame:
     """The series rows of the wanted (unit_code, kpi_id) up to the quarter, with for each
     period: last_rep (index of the latest reported period <= it), first_rep, prev_current and
     prev_pidx (current value and index of the latest reported period before it)."""
-    cols = ["unit_code", "kpi_id", "pidx", "reported", "current", "achievement", "last_rep", "first_rep",
-            "prev_current", "prev_pidx"]
+    cols = [
+        "unit_code",
+        "kpi_id",
+        "pidx",
+        "reported",
+        "current",
+        "achievement",
+        "last_rep",
+        "first_rep",
+        "prev_current",
+        "prev_pidx",
+    ]
     if series is None or series.empty or wanted.empty:
         return pd.DataFrame(columns=cols)
     s = series[["unit_code", "kpi_id", "period", "reported", "current", "achievement"]]
     s = s.assign(kpi_id=_text(s["kpi_id"]))
     s = s.merge(wanted.drop_duplicates(), on=["unit_code", "kpi_id"], how="inner")
-    s = s.assign(pidx=index_of(s["period"]), reported=s["reported"].fillna(False).astype(bool),
-                 current=pd.to_numeric(s["current"], errors="coerce").astype("float64"),
-                 achievement=pd.to_numeric(s["achievement"], errors="coerce").astype("float64"))
+    s = s.assign(
+        pidx=index_of(s["period"]),
+        reported=s["reported"].fillna(False).astype(bool),
+        current=pd.to_numeric(s["current"], errors="coerce").astype("float64"),
+        achievement=pd.to_numeric(s["achievement"], errors="coerce").astype("float64"),
+    )
     s = s[s["pidx"] <= qidx].sort_values(["unit_code", "kpi_id", "pidx"], kind="stable").reset_index(drop=True)
     keys = [s["unit_code"], s["kpi_id"]]
     rep_idx = s["pidx"].where(s["reported"])
@@ -166,34 +200,48 @@ def assumption_tests(
     a = _sheet(state, "Assumptions")
     if a.empty:
         return pd.DataFrame(columns=TEST_COLUMNS)
-    a = pd.DataFrame({
-        "unit_code": a["unit_code"], "assumption_id": _text(a["assumption_id"]), "test": _text(a["test"]),
-        "kpi_id": _text(a["kpi_id"]), "reference_kpi_id": _text(a["reference_kpi_id"]),
-        "threshold": pd.to_numeric(a["threshold"], errors="coerce").astype("float64"),
-        "manual_verdict": _text(a["verdict"]), "evidence": _text(a["evidence"]),
-        "from_result": a["from_result"], "to_result": a["to_result"], "statement": a["statement"],
-    })
+    a = pd.DataFrame(
+        {
+            "unit_code": a["unit_code"],
+            "assumption_id": _text(a["assumption_id"]),
+            "test": _text(a["test"]),
+            "kpi_id": _text(a["kpi_id"]),
+            "reference_kpi_id": _text(a["reference_kpi_id"]),
+            "threshold": pd.to_numeric(a["threshold"], errors="coerce").astype("float64"),
+            "manual_verdict": _text(a["verdict"]),
+            "evidence": _text(a["evidence"]),
+            "from_result": a["from_result"],
+            "to_result": a["to_result"],
+            "statement": a["statement"],
+        }
+    )
 
     single: list[pd.DataFrame] = []  # rows at the quarter only: manual, incomplete, never reported
 
     def at_quarter(rows: pd.DataFrame, verdicts, explanations) -> None:
         if len(rows):
-            single.append(rows.assign(period=str(q), observed=np.nan, verdict=list(verdicts),
-                                      explanation=list(explanations)))
+            single.append(
+                rows.assign(period=str(q), observed=np.nan, verdict=list(verdicts), explanation=list(explanations))
+            )
 
     # manual tests
     man = a[a["test"] == "manual"]
     mv = man["manual_verdict"].where(man["manual_verdict"].isin(VERDICTS), "untested")
-    at_quarter(man, mv, [
-        (f"officer's verdict: {v}; " if v != "untested" else "no verdict recorded; ")
-        + (f"evidence: {e}" if e else "no evidence given")
-        for v, e in zip(mv, man["evidence"])
-    ])
+    at_quarter(
+        man,
+        mv,
+        [
+            (f"officer's verdict: {v}; " if v != "untested" else "no verdict recorded; ")
+            + (f"evidence: {e}" if e else "no evidence given")
+            for v, e in zip(mv, man["evidence"])
+        ],
+    )
     # unknown and incomplete tests
     auto = a[a["test"] != "manual"]
     unknown = ~auto["test"].isin(schema.ASSUMPTION_TESTS)
-    at_quarter(auto[unknown], ["untested"] * int(unknown.sum()),
-               [f"unknown test {x!r}" for x in auto.loc[unknown, "test"]])
+    at_quarter(
+        auto[unknown], ["untested"] * int(unknown.sum()), [f"unknown test {x!r}" for x in auto.loc[unknown, "test"]]
+    )
     auto = auto[~unknown]
     missing = pd.Series("", index=auto.index)
     for test, needs in schema.ASSUMPTION_TEST_NEEDS.items():
@@ -204,28 +252,35 @@ def assumption_tests(
             missing = missing.where(~lacking, missing + ", " + col)
     missing = missing.str.lstrip(", ")
     incomplete = missing != ""
-    at_quarter(auto[incomplete], ["untested"] * int(incomplete.sum()),
-               [f"incomplete test: no {m}" for m in missing[incomplete]])
+    at_quarter(
+        auto[incomplete],
+        ["untested"] * int(incomplete.sum()),
+        [f"incomplete test: no {m}" for m in missing[incomplete]],
+    )
     auto = auto[~incomplete]
 
     # tests against the series
-    wanted = pd.concat([
-        auto[["unit_code", "kpi_id"]],
-        auto.loc[auto["test"] == "min_ratio", ["unit_code", "reference_kpi_id"]].rename(
-            columns={"reference_kpi_id": "kpi_id"}),
-    ], ignore_index=True)
+    wanted = pd.concat(
+        [
+            auto[["unit_code", "kpi_id"]],
+            auto.loc[auto["test"] == "min_ratio", ["unit_code", "reference_kpi_id"]].rename(
+                columns={"reference_kpi_id": "kpi_id"}
+            ),
+        ],
+        ignore_index=True,
+    )
     s = _series_frame(series, qidx, wanted)
     rows = auto.merge(s, on=["unit_code", "kpi_id"], how="inner")
     rows = rows[rows["pidx"] >= rows["first_rep"]]
     seen = rows[["unit_code", "assumption_id"]].drop_duplicates()
     never = auto.merge(seen, on=["unit_code", "assumption_id"], how="left", indicator=True)
     never = never[never["_merge"] == "left_only"].drop(columns="_merge")
-    at_quarter(never, ["untested"] * len(never),
-               [f"no value of {k} reported up to {q}" for k in never["kpi_id"]])
+    at_quarter(never, ["untested"] * len(never), [f"no value of {k} reported up to {q}" for k in never["kpi_id"]])
 
     if not rows.empty:
         ref = s[["unit_code", "kpi_id", "pidx", "current", "last_rep"]].rename(
-            columns={"kpi_id": "reference_kpi_id", "current": "ref_current", "last_rep": "ref_last_rep"})
+            columns={"kpi_id": "reference_kpi_id", "current": "ref_current", "last_rep": "ref_last_rep"}
+        )
         rows = rows.merge(ref, on=["unit_code", "reference_kpi_id", "pidx"], how="left")
         rows = rows.merge(_kpi_directions(state, progress), on=["unit_code", "kpi_id"], how="left")
         rows = _judge(rows, margin, nq, mtext)
@@ -253,7 +308,9 @@ def _judge(rows: pd.DataFrame, margin: float, nq: int, mtext: str) -> pd.DataFra
         ratio = np.where(refcur != 0, cur / refcur, np.nan)
     observed = np.select(
         [test == "min_ratio", test == "min_value", test == "min_achievement"],
-        [ratio, cur, rows["achievement"].to_numpy(dtype=float)], default=np.nan)
+        [ratio, cur, rows["achievement"].to_numpy(dtype=float)],
+        default=np.nan,
+    )
     verdict = threshold_verdicts(observed, thr, margin)
 
     # non_decreasing
@@ -265,8 +322,8 @@ def _judge(rows: pd.DataFrame, margin: float, nq: int, mtext: str) -> pd.DataFra
     tol = np.round(margin * np.abs(prev), _DECIMALS)
     reported = rows["reported"].to_numpy(dtype=bool)
     nd_verdict = np.select(
-        [~reported | np.isnan(change), adverse > tol, adverse > 0], ["untested", "broken", "weakening"],
-        default="holds")
+        [~reported | np.isnan(change), adverse > tol, adverse > 0], ["untested", "broken", "weakening"], default="holds"
+    )
     verdict = np.where(nd, nd_verdict, verdict)
     observed = np.where(nd, change, observed)
     thr = np.where(nd, np.where(decrease, tol, -tol), thr)
@@ -288,14 +345,18 @@ def _judge(rows: pd.DataFrame, margin: float, nq: int, mtext: str) -> pd.DataFra
                 continue
             pp = str(Quarter.from_index(int(rows["prev_pidx"].iat[i])))
             dirn = "decrease" if decrease[i] else "increase"
-            head = (f"{k} went from {fmt(prev[i])} ({pp}) to {fmt(cur[i])} ({period}), "
-                    f"a change of {'+' if change[i] > 0 else ''}{fmt(change[i])}")
+            head = (
+                f"{k} went from {fmt(prev[i])} ({pp}) to {fmt(cur[i])} ({period}), "
+                f"a change of {'+' if change[i] > 0 else ''}{fmt(change[i])}"
+            )
             if v == "holds":
                 tail = f"not against its direction ({dirn}): holds"
             else:
                 word = "more than" if v == "broken" else "within"
-                tail = (f"against its direction ({dirn}) by {fmt(abs(change[i]))}, {word} the {mtext} margin "
-                        f"of {fmt(tol[i])}: {v}")
+                tail = (
+                    f"against its direction ({dirn}) by {fmt(abs(change[i]))}, {word} the {mtext} margin "
+                    f"of {fmt(tol[i])}: {v}"
+                )
             explanations.append(f"{head}; {tail}")
             continue
         if stale[i]:
@@ -314,18 +375,20 @@ def _judge(rows: pd.DataFrame, margin: float, nq: int, mtext: str) -> pd.DataFra
         if v == "untested":
             explanations.append(f"{head}: cannot be compared with the threshold")
         elif v == "holds":
-            explanations.append(f"{head}; at least the threshold {fmt(th)} plus the {mtext} margin ({fmt(upper)}): holds")
+            explanations.append(
+                f"{head}; at least the threshold {fmt(th)} plus the {mtext} margin ({fmt(upper)}): holds"
+            )
         elif v == "weakening":
-            explanations.append(f"{head}; meets the threshold {fmt(th)} but by less than the {mtext} margin "
-                                f"(below {fmt(upper)}): weakening")
+            explanations.append(
+                f"{head}; meets the threshold {fmt(th)} but by less than the {mtext} margin "
+                f"(below {fmt(upper)}): weakening"
+            )
         else:
             explanations.append(f"{head}; below the threshold {fmt(th)}: broken")
     return rows.assign(observed=observed, threshold=thr, verdict=verdict, explanation=explanations)
 
 
-def assumption_changes(
-    tests: pd.DataFrame, quarter: QuarterLike, previous: pd.DataFrame | None = None
-) -> pd.DataFrame:
+def assumption_changes(tests: pd.DataFrame, quarter: QuarterLike, previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """Verdict at ``quarter`` against the previous quarter, one row per assumption tested at
     ``quarter``. Columns :data:`CHANGE_COLUMNS`.
 
@@ -344,7 +407,9 @@ def assumption_changes(
     cur = tests[tests["period"] == str(q)]
     src = tests if previous is None else previous
     prev = src[src["period"] == prev_q][["unit_code", "assumption_id", "verdict"]]
-    prev = prev.drop_duplicates(["unit_code", "assumption_id"], keep="last").rename(columns={"verdict": "previous_verdict"})
+    prev = prev.drop_duplicates(["unit_code", "assumption_id"], keep="last").rename(
+        columns={"verdict": "previous_verdict"}
+    )
     out = cur.merge(prev, on=["unit_code", "assumption_id"], how="left")
     out["previous_verdict"] = out["previous_verdict"].astype(object).where(out["previous_verdict"].notna(), None)
     out["changed"] = out["previous_verdict"].notna() & (out["previous_verdict"] != out["verdict"])
@@ -354,7 +419,9 @@ def assumption_changes(
     return out[CHANGE_COLUMNS].reset_index(drop=True)
 
 
-def learning_log(history: Mapping[str, Mapping[str, pd.DataFrame]] | pd.DataFrame, changed_only: bool = True) -> pd.DataFrame:
+def learning_log(
+    history: Mapping[str, Mapping[str, pd.DataFrame]] | pd.DataFrame, changed_only: bool = True
+) -> pd.DataFrame:
     """What was learnt about each assumption, quarter by quarter: the non-blank
     ``review_note`` of sheet Assumptions in each quarter's state.
 
@@ -374,11 +441,18 @@ def learning_log(history: Mapping[str, Mapping[str, pd.DataFrame]] | pd.DataFram
         long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*LOG_COLUMNS])
     if long.empty:
         return pd.DataFrame(columns=LOG_COLUMNS)
-    df = pd.DataFrame({
-        "unit_code": long["unit_code"], "assumption_id": _text(long["assumption_id"]),
-        "quarter": _text(long["quarter"]), "statement": long.get("statement"), "test": long.get("test"),
-        "verdict": long.get("verdict"), "evidence": long.get("evidence"), "review_note": _text(long["review_note"]),
-    })
+    df = pd.DataFrame(
+        {
+            "unit_code": long["unit_code"],
+            "assumption_id": _text(long["assumption_id"]),
+            "quarter": _text(long["quarter"]),
+            "statement": long.get("statement"),
+            "test": long.get("test"),
+            "verdict": long.get("verdict"),
+            "evidence": long.get("evidence"),
+            "review_note": _text(long["review_note"]),
+        }
+    )
     df = df[df["review_note"] != ""]
     df = df.assign(_q=index_of(df["quarter"])).sort_values(["unit_code", "assumption_id", "_q"], kind="stable")
     df = df.drop_duplicates(["unit_code", "assumption_id", "quarter"], keep="last")

@@ -10,6 +10,7 @@ Example:
     >>> res["progress"].empty
     True
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,7 +57,9 @@ def ensure_may_compute() -> None:
         raise RuntimeError(
             f"analyse() called in a process marked {', '.join(marked)} (a batch notebook run or a "
             "dashboard kernel): read the frozen analysis beside the snapshot (outputs/<Q>/analysis/) "
-            "instead of recomputing the bureau")
+            "instead of recomputing the bureau"
+        )
+
 
 #: Tables published per unit by the batch (file stem -> key of :func:`analyse`).
 PUBLISHED_TABLES: dict[str, str] = {
@@ -85,8 +88,13 @@ def previous_quarter(quarter: QuarterLike) -> str:
     return str(Quarter.parse(quarter).previous)
 
 
-def analyse(state: State, quarter: QuarterLike, config: Config, previous_state: State | None = None,
-            today: dt.date | None = None) -> dict[str, pd.DataFrame]:
+def analyse(
+    state: State,
+    quarter: QuarterLike,
+    config: Config,
+    previous_state: State | None = None,
+    today: dt.date | None = None,
+) -> dict[str, pd.DataFrame]:
     """All analytics of ``quarter`` for every unit in ``state`` (bureau frames with unit_code).
 
     ``previous_state`` (the bureau as it stood at the previous quarter) gives risk trends;
@@ -142,12 +150,14 @@ def analyse(state: State, quarter: QuarterLike, config: Config, previous_state: 
         "scaleup": scaleup.scaleup_candidates(state, progress, money, q, series, unit_types=unit_types),
     }
     kpis = state.get("KPIs")
-    out["agenda"] = agenda.review_agenda(progress, tests, flags, money, stall, q, kpis=kpis,
-                                         thresholds=th, currency=config.currency)
+    out["agenda"] = agenda.review_agenda(
+        progress, tests, flags, money, stall, q, kpis=kpis, thresholds=th, currency=config.currency
+    )
     previous = {
         "progress": kpi.kpi_progress(prev_state, prev_q, th),
-        "assumptions": assumptions.assumption_tests(prev_state, prev_q,
-                                                    kpi.kpi_series(prev_state, prev_q, th), None, th),
+        "assumptions": assumptions.assumption_tests(
+            prev_state, prev_q, kpi.kpi_series(prev_state, prev_q, th), None, th
+        ),
         "risks": risks.risk_register(prev_state, prev_q, None, th),
         "money": finance.money_by_output(prev_state, prev_q, th),
     }
@@ -169,8 +179,10 @@ def unit_view(results: Mapping[str, pd.DataFrame], unit_code: str) -> dict[str, 
 
 def unit_state(state: State, unit_code: str) -> dict[str, pd.DataFrame]:
     """One unit's rows of a bureau state."""
-    return {k: (v[v["unit_code"] == unit_code].reset_index(drop=True) if "unit_code" in v.columns else v)
-            for k, v in state.items()}
+    return {
+        k: (v[v["unit_code"] == unit_code].reset_index(drop=True) if "unit_code" in v.columns else v)
+        for k, v in state.items()
+    }
 
 
 def joint_pairs(state: State, config: Config) -> pd.DataFrame:
@@ -194,8 +206,9 @@ def joint_pairs(state: State, config: Config) -> pd.DataFrame:
     return pairs.sort_values(["cluster", "region"]).reset_index(drop=True)
 
 
-def joint_view(state: State, results: Mapping[str, pd.DataFrame], cluster: str, region: str,
-               config: Config) -> dict[str, pd.DataFrame]:
+def joint_view(
+    state: State, results: Mapping[str, pd.DataFrame], cluster: str, region: str, config: Config
+) -> dict[str, pd.DataFrame]:
     """What a cluster and a regional office review together: the cluster's KPIs broken down for
     the region, its activities there, the region's results on the cluster's themes, the risks
     and assumptions on those, and the money the cluster spent on outputs delivered there.
@@ -203,27 +216,48 @@ def joint_view(state: State, results: Mapping[str, pd.DataFrame], cluster: str, 
     themes = set(config.unit(cluster).themes)
     out: dict[str, pd.DataFrame] = {}
     pbr = results["progress_by_region"]
-    out["cluster_kpis_in_region"] = pbr[(pbr["unit_code"] == cluster) & (pbr["region"] == region)].reset_index(drop=True)
+    out["cluster_kpis_in_region"] = pbr[(pbr["unit_code"] == cluster) & (pbr["region"] == region)].reset_index(
+        drop=True
+    )
     acts = state["Activities"]
     out["cluster_activities"] = acts[(acts["unit_code"] == cluster) & (acts["region"] == region)].reset_index(drop=True)
     res = state["Results"]
     region_results = res[(res["unit_code"] == region) & res["theme"].isin(themes)]
     out["region_results"] = region_results.reset_index(drop=True)
     prog = results["progress"]
-    out["region_kpis"] = prog[(prog["unit_code"] == region) & prog["result_id"].isin(region_results["result_id"])].reset_index(drop=True)
+    out["region_kpis"] = prog[
+        (prog["unit_code"] == region) & prog["result_id"].isin(region_results["result_id"])
+    ].reset_index(drop=True)
     cluster_outputs = set(out["cluster_activities"]["result_id"])
     rk = results["risks"]
-    out["risks"] = rk[((rk["unit_code"] == cluster) & rk["result_id"].isin(cluster_outputs))
-                      | ((rk["unit_code"] == region) & rk["result_id"].isin(region_results["result_id"]))].reset_index(drop=True)
+    out["risks"] = rk[
+        ((rk["unit_code"] == cluster) & rk["result_id"].isin(cluster_outputs))
+        | ((rk["unit_code"] == region) & rk["result_id"].isin(region_results["result_id"]))
+    ].reset_index(drop=True)
     at = results["assumptions"]
-    out["assumptions"] = at[((at["unit_code"] == region) & (at["to_result"].isin(region_results["result_id"])
-                                                              | at["from_result"].isin(region_results["result_id"])))
-                            | ((at["unit_code"] == cluster) & (at["from_result"].isin(cluster_outputs)
-                                                                 | at["to_result"].isin(cluster_outputs)))].reset_index(drop=True)
+    out["assumptions"] = at[
+        (
+            (at["unit_code"] == region)
+            & (at["to_result"].isin(region_results["result_id"]) | at["from_result"].isin(region_results["result_id"]))
+        )
+        | (
+            (at["unit_code"] == cluster)
+            & (at["from_result"].isin(cluster_outputs) | at["to_result"].isin(cluster_outputs))
+        )
+    ].reset_index(drop=True)
     money = results["money"]
-    out["money"] = money[(money["unit_code"] == cluster) & money["result_id"].isin(cluster_outputs)].reset_index(drop=True)
+    out["money"] = money[(money["unit_code"] == cluster) & money["result_id"].isin(cluster_outputs)].reset_index(
+        drop=True
+    )
     ag = results["agenda"]
-    keep = ((ag["unit_code"] == region) | ((ag["unit_code"] == cluster) & ag["item_id"].isin(
-        set(out["cluster_kpis_in_region"]["kpi_id"]) | set(out["risks"]["risk_id"]) | set(out["assumptions"]["assumption_id"]) | cluster_outputs)))
+    keep = (ag["unit_code"] == region) | (
+        (ag["unit_code"] == cluster)
+        & ag["item_id"].isin(
+            set(out["cluster_kpis_in_region"]["kpi_id"])
+            | set(out["risks"]["risk_id"])
+            | set(out["assumptions"]["assumption_id"])
+            | cluster_outputs
+        )
+    )
     out["agenda"] = ag[keep].reset_index(drop=True)
     return out

@@ -12,6 +12,7 @@ Example:
     >>> quarter_changes(cur, prev)[["kind", "item_id", "previous", "current", "direction"]].values.tolist()
     [['kpi_status', 'K1', 'on_track', 'off_track', 'worse']]
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,11 +53,17 @@ def _kpi_items(progress: pd.DataFrame | None) -> pd.DataFrame | None:
     if progress is None:
         return None
     status = column_text(progress, "status")
-    return pd.DataFrame({
-        "unit_code": column_text(progress, "unit_code"), "key": column_text(progress, "kpi_id"),
-        "item_id": column_text(progress, "kpi_id"), "title": column_text(progress, "name"),
-        "shown": status, "rank": status.map(STATUS_RANK).astype("float64"), "alive": True,
-    })
+    return pd.DataFrame(
+        {
+            "unit_code": column_text(progress, "unit_code"),
+            "key": column_text(progress, "kpi_id"),
+            "item_id": column_text(progress, "kpi_id"),
+            "title": column_text(progress, "name"),
+            "shown": status,
+            "rank": status.map(STATUS_RANK).astype("float64"),
+            "alive": True,
+        }
+    )
 
 
 def _latest_verdicts(tests: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -66,11 +73,17 @@ def _latest_verdicts(tests: pd.DataFrame | None) -> pd.DataFrame | None:
     t = tests.assign(_p=index_of(column_text(tests, "period")).fillna(-1))
     t = t.sort_values("_p", kind="stable").drop_duplicates(["unit_code", "assumption_id"], keep="last")
     verdict = column_text(t, "verdict")
-    return pd.DataFrame({
-        "unit_code": column_text(t, "unit_code"), "key": column_text(t, "assumption_id"),
-        "item_id": column_text(t, "assumption_id"), "title": column_text(t, "statement"),
-        "shown": verdict, "rank": verdict.map(VERDICT_RANK).astype("float64"), "alive": True,
-    })
+    return pd.DataFrame(
+        {
+            "unit_code": column_text(t, "unit_code"),
+            "key": column_text(t, "assumption_id"),
+            "item_id": column_text(t, "assumption_id"),
+            "title": column_text(t, "statement"),
+            "shown": verdict,
+            "rank": verdict.map(VERDICT_RANK).astype("float64"),
+            "alive": True,
+        }
+    )
 
 
 def _risk_items(register: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -80,13 +93,22 @@ def _risk_items(register: pd.DataFrame | None) -> pd.DataFrame | None:
     status = column_text(register, "status")
     closed = status.eq("closed").to_numpy()
     rating = column_text(register, "rating")
-    shown = [("closed" if c else (f"{int(s)} ({r})" if r else f"{int(s)}") if not math.isnan(s) else "")
-             for c, s, r in zip(closed, score, rating)]
-    return pd.DataFrame({
-        "unit_code": column_text(register, "unit_code"), "key": column_text(register, "risk_id"),
-        "item_id": column_text(register, "risk_id"), "title": column_text(register, "title"),
-        "shown": shown, "rank": np.where(closed, np.inf, -score.to_numpy()), "alive": ~closed,
-    }, index=register.index)
+    shown = [
+        ("closed" if c else (f"{int(s)} ({r})" if r else f"{int(s)}") if not math.isnan(s) else "")
+        for c, s, r in zip(closed, score, rating)
+    ]
+    return pd.DataFrame(
+        {
+            "unit_code": column_text(register, "unit_code"),
+            "key": column_text(register, "risk_id"),
+            "item_id": column_text(register, "risk_id"),
+            "title": column_text(register, "title"),
+            "shown": shown,
+            "rank": np.where(closed, np.inf, -score.to_numpy()),
+            "alive": ~closed,
+        },
+        index=register.index,
+    )
 
 
 def _money_items(money: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -97,18 +119,31 @@ def _money_items(money: pd.DataFrame | None) -> pd.DataFrame | None:
     rate = pd.to_numeric(column(money, "execution_rate"), errors="coerce").astype("float64")
     elapsed = pd.to_numeric(column(money, "time_elapsed"), errors="coerce").astype("float64")
     # badness: 0 when on pace (or nothing budgeted nor spent), |gap| for a gap, inf when unbudgeted
-    bad = np.where(flag.isin(["on pace", "no budget"]), 0.0,
-                   np.where(flag.eq("unbudgeted"), np.inf, gap.abs().fillna(np.inf)))
-    shown = [f"{fl} ({fmt_share(r)} of the year's budget spent, {fmt_share(e)} of the year elapsed)"
-             if not math.isnan(r) else fl for fl, r, e in zip(flag, rate, elapsed)]
+    bad = np.where(
+        flag.isin(["on pace", "no budget"]), 0.0, np.where(flag.eq("unbudgeted"), np.inf, gap.abs().fillna(np.inf))
+    )
+    shown = [
+        f"{fl} ({fmt_share(r)} of the year's budget spent, {fmt_share(e)} of the year elapsed)"
+        if not math.isnan(r)
+        else fl
+        for fl, r, e in zip(flag, rate, elapsed)
+    ]
     rid = column_text(money, "result_id")
     source = column_text(money, "funding_source")
     title = column_text(money, "title")
     title = [f"{t or r} — {s}" if s else (t or r) for t, r, s in zip(title, rid, source)]
-    return pd.DataFrame({
-        "unit_code": column_text(money, "unit_code"), "key": rid + "|" + source, "item_id": rid, "title": title,
-        "shown": shown, "rank": -bad, "alive": True,
-    }, index=money.index)
+    return pd.DataFrame(
+        {
+            "unit_code": column_text(money, "unit_code"),
+            "key": rid + "|" + source,
+            "item_id": rid,
+            "title": title,
+            "shown": shown,
+            "rank": -bad,
+            "alive": True,
+        },
+        index=money.index,
+    )
 
 
 def _compare(kind: str, cur: pd.DataFrame | None, prev: pd.DataFrame | None) -> pd.DataFrame:
@@ -118,8 +153,13 @@ def _compare(kind: str, cur: pd.DataFrame | None, prev: pd.DataFrame | None) -> 
         prev = cur.iloc[0:0]
     cur = cur.drop_duplicates(["unit_code", "key"], keep="first")
     prev = prev.drop_duplicates(["unit_code", "key"], keep="first")
-    m = cur.merge(prev[["unit_code", "key", "shown", "rank", "alive"]], on=["unit_code", "key"], how="left",
-                  suffixes=("", "_prev"), indicator=True)
+    m = cur.merge(
+        prev[["unit_code", "key", "shown", "rank", "alive"]],
+        on=["unit_code", "key"],
+        how="left",
+        suffixes=("", "_prev"),
+        indicator=True,
+    )
     absent = m["_merge"].eq("left_only").to_numpy()
     prev_alive = m["alive_prev"].astype(object).eq(True).to_numpy()
     alive = m["alive"].astype(bool).to_numpy()
@@ -133,12 +173,20 @@ def _compare(kind: str, cur: pd.DataFrame | None, prev: pd.DataFrame | None) -> 
     both_inf = np.isinf(r) & np.isinf(rp) & (np.sign(r) == np.sign(rp))
     direction = np.select(
         [new, both_inf | np.isnan(diff), diff > TOLERANCE, diff < -TOLERANCE],
-        ["new", "same", "better", "worse"], default="same")
-    out = pd.DataFrame({
-        "unit_code": m["unit_code"], "kind": kind, "item_id": m["item_id"], "title": m["title"],
-        "previous": np.where(absent, "", m["shown_prev"].astype(object).fillna("")),
-        "current": m["shown"], "direction": direction,
-    })
+        ["new", "same", "better", "worse"],
+        default="same",
+    )
+    out = pd.DataFrame(
+        {
+            "unit_code": m["unit_code"],
+            "kind": kind,
+            "item_id": m["item_id"],
+            "title": m["title"],
+            "previous": np.where(absent, "", m["shown_prev"].astype(object).fillna("")),
+            "current": m["shown"],
+            "direction": direction,
+        }
+    )
     return out.loc[keep].reset_index(drop=True)
 
 
@@ -188,8 +236,14 @@ def quarter_changes(current: Mapping[str, pd.DataFrame], previous: Mapping[str, 
             continue
         prev_items = build(prev) if prev is not None else None
         part = _compare(kind, cur_items, prev_items)
-        gone = 0 if prev_items is None else len(set(zip(prev_items["unit_code"], prev_items["key"]))
-                                                - set(zip(cur_items["unit_code"], cur_items["key"])))
+        gone = (
+            0
+            if prev_items is None
+            else len(
+                set(zip(prev_items["unit_code"], prev_items["key"]))
+                - set(zip(cur_items["unit_code"], cur_items["key"]))
+            )
+        )
         if gone:
             log.info("quarter_changes: %d %s item(s) of last quarter no longer present; not listed", gone, kind)
         parts.append(part.sort_values(["unit_code", "item_id", "title"], kind="stable"))
@@ -197,4 +251,3 @@ def quarter_changes(current: Mapping[str, pd.DataFrame], previous: Mapping[str, 
         return pd.DataFrame(columns=CHANGE_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
     return out[CHANGE_COLUMNS].astype(object)
-

@@ -22,6 +22,7 @@ Example:
     >>> m[["execution_rate", "time_elapsed", "flag"]].to_dict("records")
     [{'execution_rate': 0.6, 'time_elapsed': 0.5, 'flag': 'on pace'}]
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,22 +46,50 @@ ACHIEVEMENT_CLIP = (0.0, 1.5)
 
 #: Additive columns of :func:`money_by_output` (summed by :func:`money_totals`).
 MONEY_SUMS = [
-    "budget_year", "budget_cumulative", "spent_year", "spent_cumulative",
-    "staff_months_planned_year", "staff_months_planned_cumulative",
-    "staff_months_used_year", "staff_months_used_cumulative",
+    "budget_year",
+    "budget_cumulative",
+    "spent_year",
+    "spent_cumulative",
+    "staff_months_planned_year",
+    "staff_months_planned_cumulative",
+    "staff_months_used_year",
+    "staff_months_used_cumulative",
 ]
 #: Rates and flag, recomputed from the sums.
 MONEY_RATES = ["execution_rate", "cumulative_execution_rate", "staff_use_rate", "time_elapsed", "execution_gap", "flag"]
 MONEY_COLUMNS = ["quarter", "unit_code", "result_id", "programme", "title", "funding_source", *MONEY_SUMS, *MONEY_RATES]
 
 BURN_COLUMNS = [
-    "unit_code", "result_id", "programme", "title", "budget_year", "spent_year", "share_spent", "time_elapsed",
-    "spend_gap", "n_kpis", "n_kpis_with_data", "delivery", "expected_delivery", "delivery_gap",
-    "spending", "delivering", "quadrant",
+    "unit_code",
+    "result_id",
+    "programme",
+    "title",
+    "budget_year",
+    "spent_year",
+    "share_spent",
+    "time_elapsed",
+    "spend_gap",
+    "n_kpis",
+    "n_kpis_with_data",
+    "delivery",
+    "expected_delivery",
+    "delivery_gap",
+    "spending",
+    "delivering",
+    "quadrant",
 ]
 COST_COLUMNS = [
-    "unit_code", "basis", "result_id", "kpi_id", "name", "spent", "current_value", "baseline_value",
-    "delivered", "cost_per_unit", "cost_per_delivered",
+    "unit_code",
+    "basis",
+    "result_id",
+    "kpi_id",
+    "name",
+    "spent",
+    "current_value",
+    "baseline_value",
+    "delivered",
+    "cost_per_unit",
+    "cost_per_delivered",
 ]
 FLOW_COLUMNS = ["source", "target", "amount", "source_kind", "target_kind", "source_id", "target_id"]
 FLOW_MEASURES = ("budget_year", "budget_cumulative", "spent_year", "spent_cumulative")
@@ -79,11 +108,16 @@ def _spent_lines(state: Mapping[str, pd.DataFrame], quarter: Quarter) -> pd.Data
     qidx = quarter.index
     e = _sheet(state, "Expenditure")
     pidx = index_of(e["period"])
-    out = pd.DataFrame({
-        "unit_code": e["unit_code"], "result_id": _text(e["result_id"]),
-        "funding_source": _text(e["funding_source"]), "pidx": pidx,
-        "amount": _num(e["amount"]).fillna(0.0), "staff": _num(e["staff_months"]).fillna(0.0),
-    })
+    out = pd.DataFrame(
+        {
+            "unit_code": e["unit_code"],
+            "result_id": _text(e["result_id"]),
+            "funding_source": _text(e["funding_source"]),
+            "pidx": pidx,
+            "amount": _num(e["amount"]).fillna(0.0),
+            "staff": _num(e["staff_months"]).fillna(0.0),
+        }
+    )
     out = out[out["pidx"] <= qidx]
     return out.assign(year=(out["pidx"] // 4))
 
@@ -100,7 +134,9 @@ def _add_rates(df: pd.DataFrame, quarter_number: pd.Series, thresholds: dict[str
     no_budget = df["execution_rate"].isna()
     df["flag"] = np.select(
         [no_budget & (df["spent_year"] > 0), no_budget, gap > g, gap < -g],
-        ["unbudgeted", "no budget", "overspending", "underspending"], default="on pace")
+        ["unbudgeted", "no budget", "overspending", "underspending"],
+        default="on pace",
+    )
     return df
 
 
@@ -121,34 +157,55 @@ def money_by_output(
     t = _thresholds(thresholds)
     year, qn = q.year, q.q
     b = _sheet(state, "Budget")
-    bl = pd.DataFrame({
-        "unit_code": b["unit_code"], "result_id": _text(b["result_id"]), "funding_source": _text(b["funding_source"]),
-        "year": _num(b["year"]), "amount": _num(b["amount"]).fillna(0.0), "staff": _num(b["staff_months"]).fillna(0.0),
-    })
+    bl = pd.DataFrame(
+        {
+            "unit_code": b["unit_code"],
+            "result_id": _text(b["result_id"]),
+            "funding_source": _text(b["funding_source"]),
+            "year": _num(b["year"]),
+            "amount": _num(b["amount"]).fillna(0.0),
+            "staff": _num(b["staff_months"]).fillna(0.0),
+        }
+    )
     bl = bl[bl["year"] <= year]
     el = _spent_lines(state, q)
 
     def sums(df: pd.DataFrame, this_year: pd.Series, names: tuple[str, str, str, str]) -> pd.DataFrame:
         y = df[this_year]
-        out = pd.concat([
-            y.groupby(_KEYS)["amount"].sum().rename(names[0]),
-            df.groupby(_KEYS)["amount"].sum().rename(names[1]),
-            y.groupby(_KEYS)["staff"].sum().rename(names[2]),
-            df.groupby(_KEYS)["staff"].sum().rename(names[3]),
-        ], axis=1)
+        out = pd.concat(
+            [
+                y.groupby(_KEYS)["amount"].sum().rename(names[0]),
+                df.groupby(_KEYS)["amount"].sum().rename(names[1]),
+                y.groupby(_KEYS)["staff"].sum().rename(names[2]),
+                df.groupby(_KEYS)["staff"].sum().rename(names[3]),
+            ],
+            axis=1,
+        )
         return out
 
-    budget = sums(bl, bl["year"] == year, ("budget_year", "budget_cumulative",
-                                           "staff_months_planned_year", "staff_months_planned_cumulative"))
-    spent = sums(el, el["year"] == year, ("spent_year", "spent_cumulative",
-                                          "staff_months_used_year", "staff_months_used_cumulative"))
+    budget = sums(
+        bl,
+        bl["year"] == year,
+        ("budget_year", "budget_cumulative", "staff_months_planned_year", "staff_months_planned_cumulative"),
+    )
+    spent = sums(
+        el,
+        el["year"] == year,
+        ("spent_year", "spent_cumulative", "staff_months_used_year", "staff_months_used_cumulative"),
+    )
     if budget.empty and spent.empty:
         return pd.DataFrame(columns=MONEY_COLUMNS)
     money = pd.concat([budget, spent], axis=1).reindex(columns=MONEY_SUMS).fillna(0.0).reset_index()
     money = money.rename(columns={"level_0": "unit_code", "level_1": "result_id", "level_2": "funding_source"})
     res = _sheet(state, "Results")
-    res = pd.DataFrame({"unit_code": res["unit_code"], "result_id": _text(res["result_id"]),
-                        "programme": _text(res["programme"]), "title": _text(res["title"])})
+    res = pd.DataFrame(
+        {
+            "unit_code": res["unit_code"],
+            "result_id": _text(res["result_id"]),
+            "programme": _text(res["programme"]),
+            "title": _text(res["title"]),
+        }
+    )
     res = res.drop_duplicates(["unit_code", "result_id"])
     money = money.merge(res, on=["unit_code", "result_id"], how="left")
     money[["programme", "title"]] = money[["programme", "title"]].fillna("")
@@ -213,8 +270,18 @@ def burn_vs_delivery(
     g = float(t["execution_gap"])
     keys = ["unit_code", "result_id"]
     if money.empty:
-        tot = pd.DataFrame(columns=[*keys, "budget_year", "spent_year", "execution_rate", "time_elapsed",
-                                    "execution_gap", "programme", "title"])
+        tot = pd.DataFrame(
+            columns=[
+                *keys,
+                "budget_year",
+                "spent_year",
+                "execution_rate",
+                "time_elapsed",
+                "execution_gap",
+                "programme",
+                "title",
+            ]
+        )
     else:
         tot = money_totals(money, by=keys, thresholds=t)
         names = money.drop_duplicates(keys)[[*keys, "programme", "title"]]
@@ -228,12 +295,15 @@ def burn_vs_delivery(
         p = p[(p["level"] == "output") | in_money] if "level" in p.columns else p[in_money]
         ok = p[p["ok"]]
         gp = p.groupby(keys)
-        deliv = pd.concat([
-            gp.size().rename("n_kpis"),
-            ok.groupby(keys).size().rename("n_kpis_with_data"),
-            ok.groupby(keys)["ach"].median().rename("delivery"),
-            ok.groupby(keys)["exp"].median().rename("expected_delivery"),
-        ], axis=1).reset_index()
+        deliv = pd.concat(
+            [
+                gp.size().rename("n_kpis"),
+                ok.groupby(keys).size().rename("n_kpis_with_data"),
+                ok.groupby(keys)["ach"].median().rename("delivery"),
+                ok.groupby(keys)["exp"].median().rename("expected_delivery"),
+            ],
+            axis=1,
+        ).reset_index()
         deliv = deliv.rename(columns={"level_0": "unit_code", "level_1": "result_id"})
         if "programme" in p.columns:
             extra = p.drop_duplicates(keys)[[*keys, "programme"]]
@@ -251,12 +321,16 @@ def burn_vs_delivery(
     out["delivery_gap"] = out["delivery"].astype("float64") - out["expected_delivery"].astype("float64")
     sg = out["spend_gap"].round(_DECIMALS)
     dg = out["delivery_gap"].round(_DECIMALS)
-    out["spending"] = np.select([out["share_spent"].isna(), sg > g, sg < -g], ["no budget", "ahead", "behind"],
-                                default="on pace")
+    out["spending"] = np.select(
+        [out["share_spent"].isna(), sg > g, sg < -g], ["no budget", "ahead", "behind"], default="on pace"
+    )
     out["delivering"] = np.select([dg.isna(), dg < -g], ["no data", "behind"], default="on pace")
     table = {
-        ("behind", "on pace"): "efficient", ("on pace", "on pace"): "on plan", ("ahead", "on pace"): "front-loaded",
-        ("behind", "behind"): "slow start", ("on pace", "behind"): "delivery lagging",
+        ("behind", "on pace"): "efficient",
+        ("on pace", "on pace"): "on plan",
+        ("ahead", "on pace"): "front-loaded",
+        ("behind", "behind"): "slow start",
+        ("on pace", "behind"): "delivery lagging",
         ("ahead", "behind"): "overspending for delivery",
     }
     out["quadrant"] = [
@@ -266,9 +340,7 @@ def burn_vs_delivery(
     return out[BURN_COLUMNS].sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def cost_per_result(
-    state: Mapping[str, pd.DataFrame], quarter: QuarterLike, progress: pd.DataFrame
-) -> pd.DataFrame:
+def cost_per_result(state: Mapping[str, pd.DataFrame], quarter: QuarterLike, progress: pd.DataFrame) -> pd.DataFrame:
     """Cost per unit of result, one row per KPI used, columns :data:`COST_COLUMNS`.
 
     Only KPIs with measure ``number`` and direction ``increase`` count (a cost per unit of a
@@ -293,25 +365,36 @@ def cost_per_result(
     el = _spent_lines(state, q)
     by_output = el.groupby(["unit_code", "result_id"])["amount"].sum().rename("spent_output").reset_index()
     by_unit = el.groupby("unit_code")["amount"].sum().rename("spent_unit").reset_index()
-    p = progress[(progress["measure"] == "number") & (progress["direction"] == "increase")
-                 & progress["level"].isin(["output", "reach"])]
+    p = progress[
+        (progress["measure"] == "number")
+        & (progress["direction"] == "increase")
+        & progress["level"].isin(["output", "reach"])
+    ]
     p = p.merge(by_output, on=["unit_code", "result_id"], how="left").merge(by_unit, on="unit_code", how="left")
-    out = pd.DataFrame({
-        "unit_code": p["unit_code"], "basis": p["level"], "result_id": p["result_id"], "kpi_id": p["kpi_id"],
-        "name": p["name"],
-        "spent": np.where(p["level"] == "output", p["spent_output"], p["spent_unit"]),
-        "current_value": _num(p["current_value"]), "baseline_value": _num(p["baseline_value"]),
-    })
+    out = pd.DataFrame(
+        {
+            "unit_code": p["unit_code"],
+            "basis": p["level"],
+            "result_id": p["result_id"],
+            "kpi_id": p["kpi_id"],
+            "name": p["name"],
+            "spent": np.where(p["level"] == "output", p["spent_output"], p["spent_unit"]),
+            "current_value": _num(p["current_value"]),
+            "baseline_value": _num(p["baseline_value"]),
+        }
+    )
     out["spent"] = out["spent"].astype("float64").fillna(0.0)
     out["delivered"] = out["current_value"] - out["baseline_value"]
     out["cost_per_unit"] = _div(out["spent"], out["current_value"])
     out["cost_per_delivered"] = _div(out["spent"], out["delivered"])
-    return out[COST_COLUMNS].sort_values(["unit_code", "basis", "result_id", "kpi_id"], kind="stable").reset_index(drop=True)
+    return (
+        out[COST_COLUMNS]
+        .sort_values(["unit_code", "basis", "result_id", "kpi_id"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
-def money_flows(
-    state: Mapping[str, pd.DataFrame], quarter: QuarterLike, measure: str = "budget_year"
-) -> pd.DataFrame:
+def money_flows(state: Mapping[str, pd.DataFrame], quarter: QuarterLike, measure: str = "budget_year") -> pd.DataFrame:
     """Links of a Sankey diagram funding source -> unit -> programme -> output, columns
     :data:`FLOW_COLUMNS`. ``measure`` is one of :data:`FLOW_MEASURES` (a column of
     :func:`money_by_output`). Node ids are unique across layers: ``source:<name>``,
@@ -343,10 +426,19 @@ def money_flows(
     parts = []
     for src, skind, tgt, tkind in layers:
         f = m.groupby([src, tgt], sort=True)["amount"].sum().reset_index()
-        parts.append(pd.DataFrame({
-            "source": f[src], "target": f[tgt], "amount": f["amount"], "source_kind": skind, "target_kind": tkind,
-            "source_id": skind + ":" + f[src], "target_id": tkind + ":" + f[tgt],
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "source": f[src],
+                    "target": f[tgt],
+                    "amount": f["amount"],
+                    "source_kind": skind,
+                    "target_kind": tkind,
+                    "source_id": skind + ":" + f[src],
+                    "target_id": tkind + ":" + f[tgt],
+                }
+            )
+        )
     out = pd.concat(parts, ignore_index=True)
     is_out = out["target_kind"] == "output"
     out.loc[is_out, "target"] = out.loc[is_out, "target"].str.split("/", n=1).str[1]

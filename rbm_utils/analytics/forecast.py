@@ -1,6 +1,7 @@
 """The forecast of a KPI: a straight line through its latest reported current values,
 extended to the target quarter (docs/rules.md, "Forecast: likely to meet the target?").
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,18 +23,27 @@ def forecast_line(g: pd.DataFrame, n_entities: int, min_points: int) -> tuple[np
     >>> [a.tolist() for a in forecast_line(g, 1, 2)]
     [[10.0], [0.0]]
     """
-    pts = g.loc[g["reported"].to_numpy(dtype=bool) & np.isfinite(g["current"].to_numpy(dtype=float)),
-                ["e", "pidx", "current"]]
+    pts = g.loc[
+        g["reported"].to_numpy(dtype=bool) & np.isfinite(g["current"].to_numpy(dtype=float)), ["e", "pidx", "current"]
+    ]
     pts = pts.loc[pts.groupby("e", sort=False).cumcount(ascending=False) < FORECAST_MAX_POINTS]
     grp = pts.groupby("e", sort=False)
     n = grp["pidx"].transform("size").to_numpy()
     x = pts["pidx"].to_numpy(dtype=float) - grp["pidx"].transform("mean").to_numpy()
     y = pts["current"].to_numpy(dtype=float) - grp["current"].transform("mean").to_numpy()
-    sums = pd.DataFrame({"e": pts["e"].to_numpy(), "sxy": x * y, "sxx": x * x, "n": n,
-                         "mx": grp["pidx"].transform("mean").to_numpy(),
-                         "my": grp["current"].transform("mean").to_numpy()})
-    agg = sums.groupby("e", sort=False).agg(sxy=("sxy", "sum"), sxx=("sxx", "sum"), n=("n", "first"),
-                                            mx=("mx", "first"), my=("my", "first"))
+    sums = pd.DataFrame(
+        {
+            "e": pts["e"].to_numpy(),
+            "sxy": x * y,
+            "sxx": x * x,
+            "n": n,
+            "mx": grp["pidx"].transform("mean").to_numpy(),
+            "my": grp["current"].transform("mean").to_numpy(),
+        }
+    )
+    agg = sums.groupby("e", sort=False).agg(
+        sxy=("sxy", "sum"), sxx=("sxx", "sum"), n=("n", "first"), mx=("mx", "first"), my=("my", "first")
+    )
     slope = np.full(n_entities, np.nan)
     intercept = np.full(n_entities, np.nan)
     ok = (agg["n"] >= max(int(min_points), 2)) & (agg["sxx"] > 0)

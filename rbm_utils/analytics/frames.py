@@ -7,6 +7,7 @@ Example:
     >>> match_key(pd.Series([" Digital  Skills ", None])).tolist()
     ['digital skills', '']
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

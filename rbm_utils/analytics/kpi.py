@@ -22,6 +22,7 @@ Example:
     >>> p[["current_value", "achievement", "expected", "status"]].to_dict("records")
     [{'current_value': 30.0, 'achievement': 0.3, 'expected': 0.25, 'status': 'on_track'}]
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,22 +60,53 @@ STATUS_COLORS: dict[str, str] = {
 
 #: Columns of :func:`kpi_series`.
 SERIES_COLUMNS: tuple[str, ...] = (
-    "unit_code", "kpi_id", "period", "reported", "value", "current",
-    "achievement", "expected", "performance", "status",
+    "unit_code",
+    "kpi_id",
+    "period",
+    "reported",
+    "value",
+    "current",
+    "achievement",
+    "expected",
+    "performance",
+    "status",
 )
 
 #: Columns of :func:`kpi_progress`.
 PROGRESS_COLUMNS: tuple[str, ...] = (
-    "unit_code", "kpi_id", "result_id", "level", "programme", "initiative", "theme", "name",
-    "measure", "direction", "aggregation", "baseline_value", "baseline_period", "target_value",
-    "target_period", "current_value", "achievement", "expected", "performance", "status",
-    "last_period", "quarters_since_report", "n_reports", "evidence_share", "forecast_value",
-    "forecast_achievement", "likely_to_meet",
+    "unit_code",
+    "kpi_id",
+    "result_id",
+    "level",
+    "programme",
+    "initiative",
+    "theme",
+    "name",
+    "measure",
+    "direction",
+    "aggregation",
+    "baseline_value",
+    "baseline_period",
+    "target_value",
+    "target_period",
+    "current_value",
+    "achievement",
+    "expected",
+    "performance",
+    "status",
+    "last_period",
+    "quarters_since_report",
+    "n_reports",
+    "evidence_share",
+    "forecast_value",
+    "forecast_achievement",
+    "likely_to_meet",
 )
 
 
-def kpi_series(state: Mapping[str, pd.DataFrame], quarter: QuarterLike,
-               thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+def kpi_series(
+    state: Mapping[str, pd.DataFrame], quarter: QuarterLike, thresholds: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Quarter-by-quarter progress of every KPI, from its baseline period to ``quarter``.
 
     Columns (:data:`SERIES_COLUMNS`): unit_code, kpi_id, period, reported (a total row exists
@@ -89,23 +121,27 @@ def kpi_series(state: Mapping[str, pd.DataFrame], quarter: QuarterLike,
     t = thresholds_with(thresholds)
     g, kpis = kpi_grid(state, Quarter.parse(quarter), t, before_baseline=False)
     e = g["e"].to_numpy()
-    out = pd.DataFrame({
-        "unit_code": kpis["unit_code"].to_numpy(dtype=object)[e],
-        "kpi_id": kpis["kpi_id"].to_numpy(dtype=object)[e],
-        "period": period_text(g["pidx"].to_numpy(dtype=float)),
-        "reported": g["reported"].to_numpy(dtype=bool),
-        "value": g["value"].to_numpy(dtype=float),
-        "current": g["current"].to_numpy(dtype=float),
-        "achievement": g["achievement"].to_numpy(dtype=float),
-        "expected": g["expected"].to_numpy(dtype=float),
-        "performance": g["performance"].to_numpy(dtype=float),
-        "status": g["status"].to_numpy(dtype=object),
-    }, columns=list(SERIES_COLUMNS))
+    out = pd.DataFrame(
+        {
+            "unit_code": kpis["unit_code"].to_numpy(dtype=object)[e],
+            "kpi_id": kpis["kpi_id"].to_numpy(dtype=object)[e],
+            "period": period_text(g["pidx"].to_numpy(dtype=float)),
+            "reported": g["reported"].to_numpy(dtype=bool),
+            "value": g["value"].to_numpy(dtype=float),
+            "current": g["current"].to_numpy(dtype=float),
+            "achievement": g["achievement"].to_numpy(dtype=float),
+            "expected": g["expected"].to_numpy(dtype=float),
+            "performance": g["performance"].to_numpy(dtype=float),
+            "status": g["status"].to_numpy(dtype=object),
+        },
+        columns=list(SERIES_COLUMNS),
+    )
     return out
 
 
-def kpi_progress(state: Mapping[str, pd.DataFrame], quarter: QuarterLike,
-                 thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+def kpi_progress(
+    state: Mapping[str, pd.DataFrame], quarter: QuarterLike, thresholds: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """One row per KPI as of ``quarter`` (columns :data:`PROGRESS_COLUMNS`).
 
     Besides the figures of :func:`kpi_series` at ``quarter``: the result's level, programme,
@@ -142,28 +178,45 @@ def kpi_progress(state: Mapping[str, pd.DataFrame], quarter: QuarterLike,
     results = conformed_sheet(state, "Results").drop_duplicates(["unit_code", "result_id"], keep="first")
     res = kpis[["unit_code", "result_id"]].merge(
         results[["unit_code", "result_id", "level", "programme", "initiative", "theme"]],
-        on=["unit_code", "result_id"], how="left", sort=False)
+        on=["unit_code", "result_id"],
+        how="left",
+        sort=False,
+    )
 
-    out = pd.DataFrame({
-        "unit_code": kpis["unit_code"], "kpi_id": kpis["kpi_id"], "result_id": kpis["result_id"],
-        "level": res["level"].to_numpy(dtype=object), "programme": res["programme"].to_numpy(dtype=object),
-        "initiative": res["initiative"].to_numpy(dtype=object), "theme": res["theme"].to_numpy(dtype=object),
-        "name": kpis["name"], "measure": kpis["measure"], "direction": kpis["direction"],
-        "aggregation": kpis["aggregation"], "baseline_value": base, "baseline_period": kpis["baseline_period"],
-        "target_value": target, "target_period": kpis["target_period"],
-        "current_value": last["current"].to_numpy(dtype=float),
-        "achievement": achieved,
-        "expected": last["expected"].to_numpy(dtype=float),
-        "performance": last["performance"].to_numpy(dtype=float),
-        "status": last["status"].to_numpy(dtype=object),
-        "last_period": period_text(last_pidx),
-        "quarters_since_report": pd.array(np.where(np.isnan(last_pidx), np.nan, qidx - last_pidx), dtype="Float64").astype("Int64"),
-        "n_reports": n_reports,
-        "evidence_share": evidence_share,
-        "forecast_value": forecast_value,
-        "forecast_achievement": forecast_ach,
-        "likely_to_meet": likely,
-    }, columns=list(PROGRESS_COLUMNS))
+    out = pd.DataFrame(
+        {
+            "unit_code": kpis["unit_code"],
+            "kpi_id": kpis["kpi_id"],
+            "result_id": kpis["result_id"],
+            "level": res["level"].to_numpy(dtype=object),
+            "programme": res["programme"].to_numpy(dtype=object),
+            "initiative": res["initiative"].to_numpy(dtype=object),
+            "theme": res["theme"].to_numpy(dtype=object),
+            "name": kpis["name"],
+            "measure": kpis["measure"],
+            "direction": kpis["direction"],
+            "aggregation": kpis["aggregation"],
+            "baseline_value": base,
+            "baseline_period": kpis["baseline_period"],
+            "target_value": target,
+            "target_period": kpis["target_period"],
+            "current_value": last["current"].to_numpy(dtype=float),
+            "achievement": achieved,
+            "expected": last["expected"].to_numpy(dtype=float),
+            "performance": last["performance"].to_numpy(dtype=float),
+            "status": last["status"].to_numpy(dtype=object),
+            "last_period": period_text(last_pidx),
+            "quarters_since_report": pd.array(
+                np.where(np.isnan(last_pidx), np.nan, qidx - last_pidx), dtype="Float64"
+            ).astype("Int64"),
+            "n_reports": n_reports,
+            "evidence_share": evidence_share,
+            "forecast_value": forecast_value,
+            "forecast_achievement": forecast_ach,
+            "likely_to_meet": likely,
+        },
+        columns=list(PROGRESS_COLUMNS),
+    )
     return out.reset_index(drop=True)
 
 
@@ -188,12 +241,16 @@ def rollup(progress: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.
     unknown = set(progress["status"].dropna()) - set(STATUS_ORDER)
     if unknown:
         log.warning("rollup: statuses %s are not in STATUS_ORDER; counted in n_kpis only", sorted(unknown))
-    counts = pd.DataFrame({f"n_{s}": progress["status"].eq(s).astype(np.int64) for s in STATUS_ORDER},
-                          index=progress.index)
+    counts = pd.DataFrame(
+        {f"n_{s}": progress["status"].eq(s).astype(np.int64) for s in STATUS_ORDER}, index=progress.index
+    )
     if keys:
         data = pd.concat([progress[keys], counts], axis=1)
-        out = data.groupby(keys, dropna=False, sort=True).agg(
-            n_kpis=(f"n_{STATUS_ORDER[0]}", "size"), **{c: (c, "sum") for c in counts.columns}).reset_index()
+        out = (
+            data.groupby(keys, dropna=False, sort=True)
+            .agg(n_kpis=(f"n_{STATUS_ORDER[0]}", "size"), **{c: (c, "sum") for c in counts.columns})
+            .reset_index()
+        )
     else:
         out = pd.DataFrame({"n_kpis": [len(progress)], **{c: [int(counts[c].sum())] for c in counts.columns}})
     n = out["n_kpis"].to_numpy(dtype=float)

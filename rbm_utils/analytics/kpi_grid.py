@@ -13,6 +13,7 @@ Example:
     >>> len(g), len(kpis)
     (0, 0)
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,7 +68,7 @@ def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
     a = a.loc[a["pidx"] <= qidx]
     dis = a["disaggregation"].astype(object)
     total = blank_mask(dis)
-    region = dis.map(lambda v: (m.group(1) if isinstance(v, str) and (m := REGION_RE.match(v)) else None))
+    region = dis.map(lambda v: m.group(1) if isinstance(v, str) and (m := REGION_RE.match(v)) else None)
     out = a.assign(region=region.where(~total, "")).loc[total | region.notna().to_numpy()]
     out = out.assign(has_evidence=~blank_mask(out["evidence"]))
     return out.reset_index(drop=True)
@@ -86,8 +87,9 @@ def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFr
     return pd.DataFrame({"e": e, "pidx": pidx.astype(float)})
 
 
-def accumulate(entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, no_data_quarters: int,
-               before_baseline: bool) -> pd.DataFrame:
+def accumulate(
+    entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, no_data_quarters: int, before_baseline: bool
+) -> pd.DataFrame:
     """Cumulative current value and reporting counts on the (entity, period) grid.
 
     ``entities`` carries e (0..n-1), bidx, start (value before any report), aggregation,
@@ -132,11 +134,24 @@ def accumulate(entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, no_data_qu
     last_v = ff(value)
     max_v = cmax(value)
     current = np.select(
-        [pooled & np.isin(agg, ["sum", "mean"]), pooled & (agg == "latest"), pooled & (agg == "max"),
-         agg == "sum", agg == "latest", agg == "max", agg == "mean"],
-        [pooled_rate, ff(rate), cmax(rate),
-         start + cum_v, np.where(np.isnan(last_v), start, last_v),
-         np.where(np.isnan(max_v), start, max_v), mean_v],
+        [
+            pooled & np.isin(agg, ["sum", "mean"]),
+            pooled & (agg == "latest"),
+            pooled & (agg == "max"),
+            agg == "sum",
+            agg == "latest",
+            agg == "max",
+            agg == "mean",
+        ],
+        [
+            pooled_rate,
+            ff(rate),
+            cmax(rate),
+            start + cum_v,
+            np.where(np.isnan(last_v), start, last_v),
+            np.where(np.isnan(max_v), start, max_v),
+            mean_v,
+        ],
         default=np.nan,
     )
     cum_rep = cs(reported.astype(np.int64))
@@ -158,8 +173,9 @@ def accumulate(entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, no_data_qu
     return g
 
 
-def assess(g: pd.DataFrame, entities: pd.DataFrame, milestones: pd.DataFrame,
-           thresholds: dict[str, float]) -> pd.DataFrame:
+def assess(
+    g: pd.DataFrame, entities: pd.DataFrame, milestones: pd.DataFrame, thresholds: dict[str, float]
+) -> pd.DataFrame:
     """Add achievement, expected, performance and status to an accumulated grid."""
     e = g["e"].to_numpy()
     ent = entities.reset_index(drop=True)
@@ -168,8 +184,15 @@ def assess(g: pd.DataFrame, entities: pd.DataFrame, milestones: pd.DataFrame,
     direction = ent["direction"].to_numpy(dtype=object)[e]
     m = g[["e", "pidx"]].assign(k=ent["k"].to_numpy()[e]).merge(milestones, on=["k", "pidx"], how="left", sort=False)
     ach = achievement(g["current"].to_numpy(dtype=float), base, target, direction)
-    exp = expected(g["pidx"], ent["bidx"].to_numpy(dtype=float)[e], ent["tidx"].to_numpy(dtype=float)[e],
-                   m["milestone"].to_numpy(dtype=float), base, target, direction)
+    exp = expected(
+        g["pidx"],
+        ent["bidx"].to_numpy(dtype=float)[e],
+        ent["tidx"].to_numpy(dtype=float)[e],
+        m["milestone"].to_numpy(dtype=float),
+        base,
+        target,
+        direction,
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         perf = np.where(exp > 0, ach / exp, np.nan)
     status = status_codes(ach, exp, perf, g["recent"].to_numpy(dtype=bool), thresholds)
@@ -185,8 +208,9 @@ def milestones(state: Mapping[str, pd.DataFrame], kpis: pd.DataFrame) -> pd.Data
     return ms[["k", "pidx"]].assign(milestone=ms["target_value"].to_numpy(dtype=float))
 
 
-def kpi_grid(state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: dict[str, float],
-             before_baseline: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def kpi_grid(
+    state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: dict[str, float], before_baseline: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The assessed (KPI, period) grid for the whole state, and the KPI table."""
     qidx = quarter.index
     kpis = kpi_table(state)
@@ -197,4 +221,3 @@ def kpi_grid(state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: di
     g = accumulate(ent, acts, qidx, int(thresholds["no_data_quarters"]), before_baseline)
     g = assess(g, ent, milestones(state, kpis), thresholds)
     return g, kpis
-

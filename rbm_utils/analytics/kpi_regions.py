@@ -8,6 +8,7 @@ Example:
     >>> kpi_progress_by_region({}, "2026-Q3").columns.tolist()[:3]
     ['unit_code', 'kpi_id', 'region']
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -32,17 +33,31 @@ from rbm_utils.core.text import blank_mask
 
 #: Columns of :func:`kpi_progress_by_region`.
 REGION_COLUMNS: tuple[str, ...] = (
-    "unit_code", "kpi_id", "region", "name", "measure", "aggregation", "n_reports", "last_period",
-    "current_value", "kpi_current_value", "region_contribution", "share_of_total",
-    "achievement", "expected", "performance", "status",
+    "unit_code",
+    "kpi_id",
+    "region",
+    "name",
+    "measure",
+    "aggregation",
+    "n_reports",
+    "last_period",
+    "current_value",
+    "kpi_current_value",
+    "region_contribution",
+    "share_of_total",
+    "achievement",
+    "expected",
+    "performance",
+    "status",
 )
 
 #: Measures for which a regional status is computed (a rate: the same target applies).
 REGION_STATUS_MEASURES: tuple[str, ...] = ("percent", "ratio")
 
 
-def kpi_progress_by_region(state: Mapping[str, pd.DataFrame], quarter: QuarterLike,
-                           thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+def kpi_progress_by_region(
+    state: Mapping[str, pd.DataFrame], quarter: QuarterLike, thresholds: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Progress per (KPI, region) from Actuals rows whose disaggregation is exactly
     ``region=XXX`` (columns :data:`REGION_COLUMNS`; rules in docs/rules.md).
 
@@ -65,8 +80,11 @@ def kpi_progress_by_region(state: Mapping[str, pd.DataFrame], quarter: QuarterLi
     acts = actual_rows(state, qidx)
     acts = acts.loc[acts["region"].ne("").to_numpy()].merge(kpis[KPI_KEYS + ["k"]], on=KPI_KEYS, how="inner")
     pairs = acts[["k", "region"]].drop_duplicates().sort_values(["k", "region"], kind="stable")
-    ent = kpis.iloc[pairs["k"].to_numpy()].reset_index(drop=True).assign(
-        k=pairs["k"].to_numpy(), region=pairs["region"].to_numpy(dtype=object))
+    ent = (
+        kpis.iloc[pairs["k"].to_numpy()]
+        .reset_index(drop=True)
+        .assign(k=pairs["k"].to_numpy(), region=pairs["region"].to_numpy(dtype=object))
+    )
     ent["e"] = np.arange(len(ent))
     ent["start"] = np.where(ent["aggregation"].eq("sum").to_numpy(), 0.0, np.nan)
     acts = acts.merge(ent[["k", "region", "e"]], on=["k", "region"], how="inner")
@@ -89,20 +107,27 @@ def kpi_progress_by_region(state: Mapping[str, pd.DataFrame], quarter: QuarterLi
     share = np.where(rate, np.nan, np.where(is_sum, share_sum, share_level))
     status = last["status"].to_numpy(dtype=object).copy()
     status[~rate] = None
-    out = pd.DataFrame({
-        "unit_code": ent["unit_code"], "kpi_id": ent["kpi_id"], "region": ent["region"],
-        "name": ent["name"], "measure": ent["measure"], "aggregation": ent["aggregation"],
-        "n_reports": last["cum_reports"].fillna(0).to_numpy(dtype=float).astype(np.int64),
-        "last_period": period_text(last_pidx),
-        "current_value": current,
-        "kpi_current_value": tot_current,
-        "region_contribution": np.where(is_sum, current, np.nan),
-        "share_of_total": share,
-        "achievement": np.where(rate, last["achievement"].to_numpy(dtype=float), np.nan),
-        "expected": np.where(rate, last["expected"].to_numpy(dtype=float), np.nan),
-        "performance": np.where(rate, last["performance"].to_numpy(dtype=float), np.nan),
-        "status": status,
-    }, columns=list(REGION_COLUMNS))
+    out = pd.DataFrame(
+        {
+            "unit_code": ent["unit_code"],
+            "kpi_id": ent["kpi_id"],
+            "region": ent["region"],
+            "name": ent["name"],
+            "measure": ent["measure"],
+            "aggregation": ent["aggregation"],
+            "n_reports": last["cum_reports"].fillna(0).to_numpy(dtype=float).astype(np.int64),
+            "last_period": period_text(last_pidx),
+            "current_value": current,
+            "kpi_current_value": tot_current,
+            "region_contribution": np.where(is_sum, current, np.nan),
+            "share_of_total": share,
+            "achievement": np.where(rate, last["achievement"].to_numpy(dtype=float), np.nan),
+            "expected": np.where(rate, last["expected"].to_numpy(dtype=float), np.nan),
+            "performance": np.where(rate, last["performance"].to_numpy(dtype=float), np.nan),
+            "status": status,
+        },
+        columns=list(REGION_COLUMNS),
+    )
     return out.reset_index(drop=True)
 
 

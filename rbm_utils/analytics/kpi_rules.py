@@ -10,6 +10,7 @@ Example:
     >>> status_codes([0.3], [0.25], [1.2], [True]).tolist()
     ['on_track']
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -46,8 +47,15 @@ def achievement(current: ArrayLike, baseline: ArrayLike, target: ArrayLike, dire
     return np.where(span == 0, flat, ratio)
 
 
-def expected(pidx: ArrayLike, bidx: ArrayLike, tidx: ArrayLike, milestone: ArrayLike, baseline: ArrayLike,
-             target: ArrayLike, direction: ArrayLike) -> np.ndarray:
+def expected(
+    pidx: ArrayLike,
+    bidx: ArrayLike,
+    tidx: ArrayLike,
+    milestone: ArrayLike,
+    baseline: ArrayLike,
+    target: ArrayLike,
+    direction: ArrayLike,
+) -> np.ndarray:
     """Expected share of the way from baseline to target at quarter index ``pidx``: linear from
     the baseline quarter ``bidx`` to the target quarter ``tidx``, or the milestone's own share
     where a milestone is set for the quarter.
@@ -69,8 +77,13 @@ def expected(pidx: ArrayLike, bidx: ArrayLike, tidx: ArrayLike, milestone: Array
     return np.where(np.isnan(milestone), linear, from_milestone)
 
 
-def status_codes(achievement: ArrayLike, expected: ArrayLike, performance: ArrayLike, reported_recently: ArrayLike,
-                 thresholds: Mapping[str, float] | None = None) -> np.ndarray:
+def status_codes(
+    achievement: ArrayLike,
+    expected: ArrayLike,
+    performance: ArrayLike,
+    reported_recently: ArrayLike,
+    thresholds: Mapping[str, float] | None = None,
+) -> np.ndarray:
     """Vectorised status rule (docs/rules.md "Status"): arrays in, array of status codes out.
 
     In this order: ``target_met`` if achievement >= 1; ``no_data`` if nothing was reported
@@ -98,9 +111,14 @@ def status_codes(achievement: ArrayLike, expected: ArrayLike, performance: Array
     return np.select(conditions, choices, default="off_track").astype(object)
 
 
-def status_from_performance(performance: float, *, achievement: float = float("nan"),
-                            expected: float = 1.0, reported_recently: bool = True,
-                            thresholds: Mapping[str, float] | None = None) -> KpiStatus:
+def status_from_performance(
+    performance: float,
+    *,
+    achievement: float = float("nan"),
+    expected: float = 1.0,
+    reported_recently: bool = True,
+    thresholds: Mapping[str, float] | None = None,
+) -> KpiStatus:
     """Status of one KPI from its performance and context (same rule as :func:`status_codes`).
 
     >>> status_from_performance(0.9)
@@ -112,4 +130,6 @@ def status_from_performance(performance: float, *, achievement: float = float("n
     >>> status_from_performance(float("nan"), expected=0.0)
     'not_started'
     """
-    return cast(KpiStatus, str(status_codes([achievement], [expected], [performance], [reported_recently], thresholds)[0]))
+    return cast(
+        KpiStatus, str(status_codes([achievement], [expected], [performance], [reported_recently], thresholds)[0])
+    )

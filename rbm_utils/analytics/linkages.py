@@ -12,6 +12,7 @@ Example:
     >>> synergies({"Linkages": links})[["unit_a", "unit_b", "shared_references"]].values.tolist()
     [['AFR', 'CYB', 'ITU-T SG17']]
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,11 @@ def linkage_counts(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     if lk.empty:
         return pd.DataFrame(columns=cols)
     g = lk.groupby(["unit_code", "body", "ref_key"], sort=False)
-    out = g.agg(reference=("reference", "first"), n_results=("result_id", "nunique"),
-                natures=("nature", lambda s: "; ".join(sorted({x for x in s if x}))))
+    out = g.agg(
+        reference=("reference", "first"),
+        n_results=("result_id", "nunique"),
+        natures=("nature", lambda s: "; ".join(sorted({x for x in s if x}))),
+    )
     out = out.reset_index()
     # one display spelling per reference across units (the first met)
     out["reference"] = out.groupby(["body", "ref_key"])["reference"].transform("first")
@@ -52,11 +56,16 @@ def linkage_counts(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 def _links(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     lk = _sheet(state, "Linkages")
-    out = pd.DataFrame({
-        "unit_code": lk["unit_code"], "result_id": _text(lk["result_id"]), "body": _text(lk["body"]),
-        "reference": _text(lk["reference"]).str.replace(r"\s+", " ", regex=True),
-        "ref_key": _key(lk["reference"]), "nature": _text(lk["nature"]),
-    })
+    out = pd.DataFrame(
+        {
+            "unit_code": lk["unit_code"],
+            "result_id": _text(lk["result_id"]),
+            "body": _text(lk["body"]),
+            "reference": _text(lk["reference"]).str.replace(r"\s+", " ", regex=True),
+            "ref_key": _key(lk["reference"]),
+            "nature": _text(lk["nature"]),
+        }
+    )
     return out[(out["body"] != "") & (out["ref_key"] != "")]
 
 
@@ -93,7 +102,8 @@ def synergies(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame(columns=SYNERGY_COLUMNS)
     labels = linkage_counts(state).drop_duplicates(["body", "reference"])
     lk = lk.drop(columns="reference").merge(
-        labels.assign(ref_key=_key(labels["reference"]))[["body", "ref_key", "label"]], on=["body", "ref_key"])
+        labels.assign(ref_key=_key(labels["reference"]))[["body", "ref_key", "label"]], on=["body", "ref_key"]
+    )
     pairs = lk.merge(lk, on=["body", "ref_key", "label"], suffixes=("_a", "_b"))
     pairs = pairs[pairs["unit_code_a"] < pairs["unit_code_b"]]
     if pairs.empty:
@@ -108,11 +118,16 @@ def synergies(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         return "; ".join(sorted(set(s)))
 
     g = pairs.groupby(["unit_code_a", "unit_code_b"])
-    out = g.agg(n_shared=("label", "nunique"), shared_references=("label", join),
-                results_a=("result_id_a", join), results_b=("result_id_b", join)).reset_index()
+    out = g.agg(
+        n_shared=("label", "nunique"),
+        shared_references=("label", join),
+        results_a=("result_id_a", join),
+        results_b=("result_id_b", join),
+    ).reset_index()
     out = out.rename(columns={"unit_code_a": "unit_a", "unit_code_b": "unit_b"})
-    return out.sort_values(["n_shared", "unit_a", "unit_b"], ascending=[False, True, True],
-                           kind="stable")[SYNERGY_COLUMNS].reset_index(drop=True)
+    return out.sort_values(["n_shared", "unit_a", "unit_b"], ascending=[False, True, True], kind="stable")[
+        SYNERGY_COLUMNS
+    ].reset_index(drop=True)
 
 
 def _shared_pairs(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -120,8 +135,12 @@ def _shared_pairs(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     res = _sheet(state, "Results")
     acts = _sheet(state, "Activities")
     keys = [
-        pd.DataFrame({"unit_code": res["unit_code"], "k": "i:" + _key(res["initiative"])})[_key(res["initiative"]) != ""],
-        pd.DataFrame({"unit_code": acts["unit_code"], "k": "a:" + _key(acts["activity_id"])})[_key(acts["activity_id"]) != ""],
+        pd.DataFrame({"unit_code": res["unit_code"], "k": "i:" + _key(res["initiative"])})[
+            _key(res["initiative"]) != ""
+        ],
+        pd.DataFrame({"unit_code": acts["unit_code"], "k": "a:" + _key(acts["activity_id"])})[
+            _key(acts["activity_id"]) != ""
+        ],
         pd.DataFrame({"unit_code": acts["unit_code"], "k": "t:" + _key(acts["title"])})[_key(acts["title"]) != ""],
     ]
     k = pd.concat(keys, ignore_index=True).drop_duplicates()

@@ -17,6 +17,7 @@ Example:
     >>> stalls(nodes, edges)[["source", "target"]].values.tolist()
     [['O1', 'R1']]
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,7 +40,14 @@ NODE_STATUS_COLORS: dict[str, str] = {**STATUS_COLORS, NO_KPI: "#e6e6e6"}
 NODE_COLUMNS: tuple[str, ...] = ("unit_code", "result_id", "level", "title", "n_kpis", "status")
 EDGE_COLUMNS: tuple[str, ...] = ("unit_code", "source", "target")
 STALL_COLUMNS: tuple[str, ...] = (
-    "unit_code", "source", "source_title", "source_status", "target", "target_title", "target_status", "message",
+    "unit_code",
+    "source",
+    "source_title",
+    "source_status",
+    "target",
+    "target_title",
+    "target_status",
+    "message",
 )
 #: A stall: the source is doing well ...
 STALL_SOURCE_STATUSES: tuple[str, ...] = ("on_track", "target_met")
@@ -82,10 +90,12 @@ def pathway(state: Mapping[str, pd.DataFrame], progress: pd.DataFrame) -> tuple[
     # KPI_STATUSES is worst first and ends with not_started, so the minimum rank already
     # ignores not_started unless every KPI of the result is not started.
     rank = prog["status"].map({s: i for i, s in enumerate(KPI_STATUSES)})
-    per = (prog.assign(_rank=rank)
-           .groupby(["unit_code", "result_id"], sort=False, dropna=False)
-           .agg(n_kpis=("status", "size"), _rank=("_rank", "min"))
-           .reset_index())
+    per = (
+        prog.assign(_rank=rank)
+        .groupby(["unit_code", "result_id"], sort=False, dropna=False)
+        .agg(n_kpis=("status", "size"), _rank=("_rank", "min"))
+        .reset_index()
+    )
     nodes = res[["unit_code", "result_id", "level", "title"]].merge(per, on=["unit_code", "result_id"], how="left")
     n_kpis = nodes["n_kpis"].fillna(0).to_numpy(dtype=np.int64)
     ranks = nodes["_rank"].to_numpy(dtype=float)
@@ -98,8 +108,16 @@ def pathway(state: Mapping[str, pd.DataFrame], progress: pd.DataFrame) -> tuple[
     links = links.assign(target=links["target"].astype(object).map(lambda v: v.strip() if isinstance(v, str) else ""))
     links = links.loc[links["target"].ne("")]
     edges = links.rename(columns={"result_id": "source"})[list(EDGE_COLUMNS)].drop_duplicates()
-    known = edges.merge(res[["unit_code", "result_id"]].rename(columns={"result_id": "target"}),
-                        on=["unit_code", "target"], how="left", indicator=True)["_merge"].eq("both").to_numpy()
+    known = (
+        edges.merge(
+            res[["unit_code", "result_id"]].rename(columns={"result_id": "target"}),
+            on=["unit_code", "target"],
+            how="left",
+            indicator=True,
+        )["_merge"]
+        .eq("both")
+        .to_numpy()
+    )
     if (~known).any():
         log.warning("pathway: %d contributes_to link(s) to undefined results dropped", int((~known).sum()))
     edges = edges.loc[known].reset_index(drop=True)
@@ -120,19 +138,26 @@ def stalls(nodes: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
     info = nodes[["unit_code", "result_id", "title", "status"]]
     src = info.rename(columns={"result_id": "source", "title": "source_title", "status": "source_status"})
     tgt = info.rename(columns={"result_id": "target", "title": "target_title", "status": "target_status"})
-    df = edges[list(EDGE_COLUMNS)].merge(src, on=["unit_code", "source"], how="inner").merge(
-        tgt, on=["unit_code", "target"], how="inner")
+    df = (
+        edges[list(EDGE_COLUMNS)]
+        .merge(src, on=["unit_code", "source"], how="inner")
+        .merge(tgt, on=["unit_code", "target"], how="inner")
+    )
     df = df.loc[df["source_status"].isin(STALL_SOURCE_STATUSES) & df["target_status"].isin(STALL_TARGET_STATUSES)]
     doing = {"on_track": "is on track", "target_met": "has met its target"}
     failing = {"off_track": "is off track", "no_data": "has no recent data"}
 
     def _msg(r) -> str:
-        return (f"{r.source} '{r.source_title}' {doing[r.source_status]}, but {r.target} "
-                f"'{r.target_title}', which it feeds, {failing[r.target_status]}: "
-                "check whether the link still holds.")
+        return (
+            f"{r.source} '{r.source_title}' {doing[r.source_status]}, but {r.target} "
+            f"'{r.target_title}', which it feeds, {failing[r.target_status]}: "
+            "check whether the link still holds."
+        )
 
     messages = [_msg(r) for r in df.itertuples(index=False)]
-    return df.assign(message=pd.Series(messages, index=df.index, dtype=object))[list(STALL_COLUMNS)].reset_index(drop=True)
+    return df.assign(message=pd.Series(messages, index=df.index, dtype=object))[list(STALL_COLUMNS)].reset_index(
+        drop=True
+    )
 
 
 def layout(nodes: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
@@ -154,12 +179,15 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
     targets: dict[tuple, list] = {}
     for u, s, t in edges[list(EDGE_COLUMNS)].itertuples(index=False):
         targets.setdefault((u, s), []).append((u, t))
-    for (unit, _x), grp in sorted(out.groupby(["unit_code", "x"], sort=False).groups.items(),
-                                 key=lambda kv: (str(kv[0][0]), -kv[0][1])):
+    for (unit, _x), grp in sorted(
+        out.groupby(["unit_code", "x"], sort=False).groups.items(), key=lambda kv: (str(kv[0][0]), -kv[0][1])
+    ):
+
         def _key(i: int, unit: str = unit) -> tuple:
             rid = out.at[i, "result_id"]
             ys = [pos[t] for t in targets.get((unit, rid), ()) if t in pos]
             return (float(np.mean(ys)) if ys else 2.0, str(rid))
+
         ranked = sorted(grp, key=_key)
         n = len(ranked)
         for j, i in enumerate(ranked):

@@ -21,6 +21,7 @@ Example:
     >>> int(reg.loc[0, "score"]), reg.loc[0, "rating"], reg.loc[0, "trend"]
     (15, 'high', 'new')
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,15 +44,43 @@ OPEN_STATUSES = ("open", "monitoring")
 
 #: Columns of :func:`risk_register`.
 REGISTER_COLUMNS = [
-    "unit_code", "risk_id", "category", "title", "cause", "result_id", "likelihood", "impact",
-    "score", "rating", "owner", "mitigation", "status", "is_open", "identified_on", "review_on",
-    "review_overdue", "days_overdue", "previous_score", "previous_status", "trend",
+    "unit_code",
+    "risk_id",
+    "category",
+    "title",
+    "cause",
+    "result_id",
+    "likelihood",
+    "impact",
+    "score",
+    "rating",
+    "owner",
+    "mitigation",
+    "status",
+    "is_open",
+    "identified_on",
+    "review_on",
+    "review_overdue",
+    "days_overdue",
+    "previous_score",
+    "previous_status",
+    "trend",
 ]
 #: Columns of :func:`red_flags`.
 RED_FLAG_COLUMNS = [
-    "unit_code", "risk_id", "title", "owner", "category", "result_id", "status", "score", "rating",
-    "n_reasons", "reasons",
+    "unit_code",
+    "risk_id",
+    "title",
+    "owner",
+    "category",
+    "result_id",
+    "status",
+    "score",
+    "rating",
+    "n_reasons",
+    "reasons",
 ]
+
 
 def rate(score: pd.Series, thresholds: Mapping[str, float] | None = None) -> pd.Series:
     """Rating of each score: low / medium / high / critical ('' when the score is missing).
@@ -63,7 +92,8 @@ def rate(score: pd.Series, thresholds: Mapping[str, float] | None = None) -> pd.
     s = pd.to_numeric(score, errors="coerce").astype("float64")
     out = np.select(
         [s >= t["risk_critical"], s >= t["risk_high"], s >= t["risk_medium"], s.notna()],
-        ["critical", "high", "medium", "low"], default="",
+        ["critical", "high", "medium", "low"],
+        default="",
     )
     return pd.Series(out, index=score.index, dtype=object)
 
@@ -107,7 +137,8 @@ def risk_register(
     if previous_state is not None:
         prev = risk_register(previous_state, q.previous, thresholds=t)
         prev = prev[["unit_code", "risk_id", "score", "status"]].rename(
-            columns={"score": "previous_score", "status": "previous_status"})
+            columns={"score": "previous_score", "status": "previous_status"}
+        )
         prev = prev.drop_duplicates(["unit_code", "risk_id"])
         out = out.merge(prev, on=["unit_code", "risk_id"], how="left")
     else:
@@ -124,7 +155,8 @@ def risk_register(
             (score > pscore).fillna(False).astype(bool),
             (score < pscore).fillna(False).astype(bool),
         ],
-        ["closed", "new", "up", "down"], default="same",
+        ["closed", "new", "up", "down"],
+        default="same",
     )
     out["previous_status"] = out["previous_status"].astype(object).where(out["previous_status"].notna(), None)
     out = out[REGISTER_COLUMNS]
@@ -140,13 +172,17 @@ def risk_heatmap(register: pd.DataFrame, thresholds: Mapping[str, float] | None 
     >>> int(risk_heatmap(risk_register({}, "2026-Q3"))["n_risks"].sum())
     0
     """
-    grid = pd.DataFrame(
-        [(lk, im) for lk in range(1, 6) for im in range(1, 6)], columns=["likelihood", "impact"])
+    grid = pd.DataFrame([(lk, im) for lk in range(1, 6) for im in range(1, 6)], columns=["likelihood", "impact"])
     grid["score"] = grid["likelihood"] * grid["impact"]
     grid["rating"] = rate(grid["score"], thresholds)
     if register.empty:
-        counts = pd.DataFrame({"likelihood": pd.Series(dtype="int64"), "impact": pd.Series(dtype="int64"),
-                               "n_risks": pd.Series(dtype="int64")})
+        counts = pd.DataFrame(
+            {
+                "likelihood": pd.Series(dtype="int64"),
+                "impact": pd.Series(dtype="int64"),
+                "n_risks": pd.Series(dtype="int64"),
+            }
+        )
     else:
         op = register[register["is_open"].astype(bool)].dropna(subset=["likelihood", "impact"])
         op = op.astype({"likelihood": "int64", "impact": "int64"})
@@ -163,9 +199,14 @@ def _off_track_results(progress: pd.DataFrame | None) -> pd.DataFrame:
     off = progress[_text(progress["status"]) == "off_track"]
     if off.empty:
         return pd.DataFrame(columns=cols)
-    return (off.assign(kpi_id=_text(off["kpi_id"])).sort_values("kpi_id")
-            .groupby(["unit_code", "result_id"])["kpi_id"].agg(", ".join)
-            .rename("off_track_kpis").reset_index())
+    return (
+        off.assign(kpi_id=_text(off["kpi_id"]))
+        .sort_values("kpi_id")
+        .groupby(["unit_code", "result_id"])["kpi_id"]
+        .agg(", ".join)
+        .rename("off_track_kpis")
+        .reset_index()
+    )
 
 
 def red_flags(
@@ -189,8 +230,16 @@ def red_flags(
     reasons: list[str] = []
     counts: list[int] = []
     for rating, score, lik, imp, is_open, overdue, review_on, days, off, _status in zip(
-        reg["rating"], reg["score"], reg["likelihood"], reg["impact"], reg["is_open"],
-        reg["review_overdue"], reg["review_on"], reg["days_overdue"], reg["off_track_kpis"], reg["status"],
+        reg["rating"],
+        reg["score"],
+        reg["likelihood"],
+        reg["impact"],
+        reg["is_open"],
+        reg["review_overdue"],
+        reg["review_on"],
+        reg["days_overdue"],
+        reg["off_track_kpis"],
+        reg["status"],
     ):
         why = []
         if is_open and rating in ("high", "critical"):
@@ -206,7 +255,8 @@ def red_flags(
     reg["n_reasons"] = counts
     out = reg[reg["n_reasons"] > 0]
     out = out.assign(_s=out["score"].astype("float64").fillna(-1)).sort_values(
-        ["_s", "unit_code", "risk_id"], ascending=[False, True, True], kind="stable")
+        ["_s", "unit_code", "risk_id"], ascending=[False, True, True], kind="stable"
+    )
     return out[RED_FLAG_COLUMNS].reset_index(drop=True)
 
 
@@ -220,8 +270,18 @@ def bureau_risks(register: pd.DataFrame) -> pd.DataFrame:
     >>> bureau_risks(risk_register({}, "2026-Q3")).empty
     True
     """
-    cols = ["unit_code", "category", "n_risks", "n_open", "n_closed", *RISK_RATINGS, "max_score",
-            "n_review_overdue", "n_new", "n_up"]
+    cols = [
+        "unit_code",
+        "category",
+        "n_risks",
+        "n_open",
+        "n_closed",
+        *RISK_RATINGS,
+        "max_score",
+        "n_review_overdue",
+        "n_new",
+        "n_up",
+    ]
     if register.empty:
         return pd.DataFrame(columns=cols)
     reg = register.assign(category=_text(register["category"]))

@@ -32,6 +32,7 @@ Example:
     >>> scaleup_candidates({}, pd.DataFrame(), pd.DataFrame(), "2026-Q3", unit_types={"AFR": "region"}).empty
     True
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,13 +54,40 @@ RATED = ("on_track", "at_risk", "off_track", "target_met")
 GOOD = ("on_track", "target_met")
 
 SCORE_COLUMNS = [
-    "theme", "initiative", "units", "regions", "n_kpis", "n_kpis_rated", "n_off_track", "off_track",
-    "mean_achievement", "spent", "cost_per_target", "evidence_share", "consistency", "achievement_score",
-    "cost_score", "evidence_score", "consistency_score", "composite", "rank", "n_in_theme",
+    "theme",
+    "initiative",
+    "units",
+    "regions",
+    "n_kpis",
+    "n_kpis_rated",
+    "n_off_track",
+    "off_track",
+    "mean_achievement",
+    "spent",
+    "cost_per_target",
+    "evidence_share",
+    "consistency",
+    "achievement_score",
+    "cost_score",
+    "evidence_score",
+    "consistency_score",
+    "composite",
+    "rank",
+    "n_in_theme",
 ]
 CANDIDATE_COLUMNS = [
-    "theme", "initiative", "source_units", "target_region", "situation", "target_initiatives", "composite",
-    "mean_achievement", "consistency", "evidence_share", "cost_per_target", "reasons",
+    "theme",
+    "initiative",
+    "source_units",
+    "target_region",
+    "situation",
+    "target_initiatives",
+    "composite",
+    "mean_achievement",
+    "consistency",
+    "evidence_share",
+    "cost_per_target",
+    "reasons",
 ]
 
 
@@ -67,11 +95,16 @@ def _tagged_results(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Results with a non-blank initiative and theme: unit_code, result_id, theme/initiative
     keys and their first spelling."""
     r = _sheet(state, "Results")
-    out = pd.DataFrame({
-        "unit_code": r["unit_code"], "result_id": _text(r["result_id"]),
-        "theme_key": _key(r["theme"]), "initiative_key": _key(r["initiative"]),
-        "theme": _text(r["theme"]), "initiative": _text(r["initiative"]),
-    })
+    out = pd.DataFrame(
+        {
+            "unit_code": r["unit_code"],
+            "result_id": _text(r["result_id"]),
+            "theme_key": _key(r["theme"]),
+            "initiative_key": _key(r["initiative"]),
+            "theme": _text(r["theme"]),
+            "initiative": _text(r["initiative"]),
+        }
+    )
     out = out[(out["theme_key"] != "") & (out["initiative_key"] != "")]
     out["theme"] = out.groupby("theme_key")["theme"].transform("first")
     out["initiative"] = out.groupby("initiative_key")["initiative"].transform("first")
@@ -104,29 +137,37 @@ def initiative_scores(
     ikeys = ["theme_key", "initiative_key"]
     rkeys = ["unit_code", "result_id"]
     base = tagged.groupby(ikeys, sort=True).agg(
-        theme=("theme", "first"), initiative=("initiative", "first"),
+        theme=("theme", "first"),
+        initiative=("initiative", "first"),
         units=("unit_code", lambda s: "; ".join(sorted(set(s)))),
         regions=("unit_code", lambda s: "; ".join(sorted({u for u in s if types.get(u) == "region"}))),
     )
     # KPIs of the tagged results
     if progress is not None and not progress.empty:
         p = progress[["unit_code", "kpi_id", "result_id", "achievement", "status"]].assign(
-            result_id=_text(progress["result_id"]), kpi_id=_text(progress["kpi_id"]))
+            result_id=_text(progress["result_id"]), kpi_id=_text(progress["kpi_id"])
+        )
         p = p.merge(tagged[[*rkeys, *ikeys]], on=rkeys, how="inner")
     else:
         p = pd.DataFrame(columns=["unit_code", "kpi_id", "result_id", "achievement", "status", *ikeys])
     status = _text(p["status"])
-    p = p.assign(ach=pd.to_numeric(p["achievement"], errors="coerce").astype("float64").clip(*ACHIEVEMENT_CLIP),
-                 status=status, one=1, rated=status.isin(RATED).astype("int64"),
-                 off=(status == "off_track").astype("int64"))
+    p = p.assign(
+        ach=pd.to_numeric(p["achievement"], errors="coerce").astype("float64").clip(*ACHIEVEMENT_CLIP),
+        status=status,
+        one=1,
+        rated=status.isin(RATED).astype("int64"),
+        off=(status == "off_track").astype("int64"),
+    )
     gp = p.groupby(ikeys)
-    kp = pd.DataFrame({
-        "n_kpis": gp["one"].sum(),
-        "n_kpis_rated": gp["rated"].sum(),
-        "n_off_track": gp["off"].sum(),
-        "mean_achievement": gp["ach"].mean(),
-        "ach_sum": gp["ach"].sum(min_count=1),
-    })
+    kp = pd.DataFrame(
+        {
+            "n_kpis": gp["one"].sum(),
+            "n_kpis_rated": gp["rated"].sum(),
+            "n_off_track": gp["off"].sum(),
+            "mean_achievement": gp["ach"].mean(),
+            "ach_sum": gp["ach"].sum(min_count=1),
+        }
+    )
     out = base.join(kp, how="left")
     # money
     if money is not None and not money.empty:
@@ -139,17 +180,26 @@ def initiative_scores(
     kpi_of = p[["unit_code", "kpi_id", *ikeys]].drop_duplicates(["unit_code", "kpi_id"])
     a = _sheet(state, "Actuals")
     qidx = Quarter.parse(quarter).index
-    a = pd.DataFrame({"unit_code": a["unit_code"], "kpi_id": _text(a["kpi_id"]), "pidx": index_of(a["period"]),
-                      "total": _text(a["disaggregation"]) == "", "evidence": _text(a["evidence"]) != ""})
+    a = pd.DataFrame(
+        {
+            "unit_code": a["unit_code"],
+            "kpi_id": _text(a["kpi_id"]),
+            "pidx": index_of(a["period"]),
+            "total": _text(a["disaggregation"]) == "",
+            "evidence": _text(a["evidence"]) != "",
+        }
+    )
     a = a[a["total"] & (a["pidx"] <= qidx)].merge(kpi_of, on=["unit_code", "kpi_id"], how="inner")
     out = out.join(a.groupby(ikeys)["evidence"].mean().rename("evidence_share"), how="left")
     # consistency from the series
     if series is not None and not series.empty:
         s = series[["unit_code", "kpi_id", "period", "status"]].assign(
-            kpi_id=_text(series["kpi_id"]), status=_text(series["status"]), pidx=index_of(series["period"]))
+            kpi_id=_text(series["kpi_id"]), status=_text(series["status"]), pidx=index_of(series["period"])
+        )
         s = s[(s["pidx"] <= qidx) & s["status"].isin(RATED)].merge(kpi_of, on=["unit_code", "kpi_id"], how="inner")
-        out = out.join(s.assign(good=s["status"].isin(GOOD)).groupby(ikeys)["good"].mean().rename("consistency"),
-                       how="left")
+        out = out.join(
+            s.assign(good=s["status"].isin(GOOD)).groupby(ikeys)["good"].mean().rename("consistency"), how="left"
+        )
     else:
         out["consistency"] = np.nan
     out = out.reset_index()
@@ -177,8 +227,9 @@ def initiative_scores(
         composite = np.where(wsum > 0, np.nansum(scores * w, axis=1) / wsum, np.nan)
     # an initiative with no KPI value at all is not ranked
     out["composite"] = np.where(out["mean_achievement"].notna(), composite, np.nan)
-    ordered = out.assign(_c=out["composite"].fillna(-1), _a=out["mean_achievement"].fillna(-1),
-                         _i=out["initiative"].str.casefold())
+    ordered = out.assign(
+        _c=out["composite"].fillna(-1), _a=out["mean_achievement"].fillna(-1), _i=out["initiative"].str.casefold()
+    )
     ordered = ordered.sort_values(["theme_key", "_c", "_a", "_i"], ascending=[True, False, False, True], kind="stable")
     ordered["rank"] = ordered.groupby("theme_key").cumcount() + 1
     ordered["rank"] = ordered["rank"].where(ordered["composite"].notna()).astype("Int64")
@@ -217,9 +268,15 @@ def scaleup_candidates(
     seen_units = set(_sheet(state, "Results")["unit_code"])
     sc = scores.assign(theme_key=_key(scores["theme"]), initiative_key=_key(scores["initiative"]))
     # which initiatives each unit runs on each theme
-    runs = tagged[["unit_code", "theme_key", "initiative_key"]].drop_duplicates().merge(
-        sc[["theme_key", "initiative_key", "initiative", "off_track", "n_off_track", "n_kpis_rated"]],
-        on=["theme_key", "initiative_key"], how="left")
+    runs = (
+        tagged[["unit_code", "theme_key", "initiative_key"]]
+        .drop_duplicates()
+        .merge(
+            sc[["theme_key", "initiative_key", "initiative", "off_track", "n_off_track", "n_kpis_rated"]],
+            on=["theme_key", "initiative_key"],
+            how="left",
+        )
+    )
     rows = []
     for theme_key, grp in sc.groupby("theme_key", sort=True):
         best = grp[grp["rank"] == 1]
@@ -250,18 +307,29 @@ def scaleup_candidates(
             elif mine["off_track"].fillna(False).astype(bool).all():
                 situation = "off track"
                 names = "; ".join(sorted(mine["initiative"]))
-                detail = ", ".join(f"{i}: {int(n)} of {int(r)} KPIs off track"
-                                   for i, n, r in sorted(zip(mine["initiative"], mine["n_off_track"], mine["n_kpis_rated"])))
+                detail = ", ".join(
+                    f"{i}: {int(n)} of {int(r)} KPIs off track"
+                    for i, n, r in sorted(zip(mine["initiative"], mine["n_off_track"], mine["n_kpis_rated"]))
+                )
                 why = f"{y}'s initiative(s) on {x['theme']} are off track ({detail})"
             else:
                 continue
-            rows.append({
-                "theme": x["theme"], "initiative": x["initiative"], "source_units": x["units"], "target_region": y,
-                "situation": situation, "target_initiatives": names, "composite": x["composite"],
-                "mean_achievement": x["mean_achievement"], "consistency": x["consistency"],
-                "evidence_share": x["evidence_share"], "cost_per_target": x["cost_per_target"],
-                "reasons": f"{strengths}; {why}",
-            })
+            rows.append(
+                {
+                    "theme": x["theme"],
+                    "initiative": x["initiative"],
+                    "source_units": x["units"],
+                    "target_region": y,
+                    "situation": situation,
+                    "target_initiatives": names,
+                    "composite": x["composite"],
+                    "mean_achievement": x["mean_achievement"],
+                    "consistency": x["consistency"],
+                    "evidence_share": x["evidence_share"],
+                    "cost_per_target": x["cost_per_target"],
+                    "reasons": f"{strengths}; {why}",
+                }
+            )
     if not rows:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)

@@ -9,6 +9,7 @@ Example:
     >>> print(results_statement({}, pd.DataFrame(), "AFR", "2026-Q3").splitlines()[-1])
     No KPI is defined for this unit.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,7 +45,11 @@ def _unit_rows(df: pd.DataFrame | None, unit_code: str) -> pd.DataFrame | None:
 def _kpi_sentence(r: Mapping[str, Any], currency: str) -> str:
     measure = cell_text(r.get("measure")) or "number"
     name = markdown_text(r.get("name")) or markdown_text(r.get("kpi_id"))
-    cur, base, target = cell_number(r.get("current_value")), cell_number(r.get("baseline_value")), cell_number(r.get("target_value"))
+    cur, base, target = (
+        cell_number(r.get("current_value")),
+        cell_number(r.get("baseline_value")),
+        cell_number(r.get("target_value")),
+    )
     ach = cell_number(r.get("achievement"))
     status = cell_text(r.get("status"))
     bp, tp = cell_text(r.get("baseline_period")), cell_text(r.get("target_period"))
@@ -63,16 +68,25 @@ def _kpi_sentence(r: Mapping[str, Any], currency: str) -> str:
         text += f" Last reported for {last}."
     likely = r.get("likely_to_meet")
     if status not in ("target_met",) and not is_blank(likely):
-        text += " The trend makes the target likely to be met." if bool(likely) else \
-            " On the current trend the target will not be met."
+        text += (
+            " The trend makes the target likely to be met."
+            if bool(likely)
+            else " On the current trend the target will not be met."
+        )
     return text
 
 
-def _money_paragraph(state: Mapping[str, pd.DataFrame], unit_code: str, quarter: Quarter, currency: str,
-                     money: pd.DataFrame | None) -> str:
+def _money_paragraph(
+    state: Mapping[str, pd.DataFrame], unit_code: str, quarter: Quarter, currency: str, money: pd.DataFrame | None
+) -> str:
     if money is None:
-        unit_state = {k: v for k, v in ((name, _unit_rows(state.get(name), unit_code)) for name in ("Budget", "Expenditure", "Results"))
-                      if v is not None}
+        unit_state = {
+            k: v
+            for k, v in (
+                (name, _unit_rows(state.get(name), unit_code)) for name in ("Budget", "Expenditure", "Results")
+            )
+            if v is not None
+        }
         money = finance.money_by_output(unit_state, quarter)
     else:
         money = _unit_rows(money, unit_code)
@@ -85,14 +99,20 @@ def _money_paragraph(state: Mapping[str, pd.DataFrame], unit_code: str, quarter:
     money_txt = lambda v: fmt_number(v, "currency", currency)  # noqa: E731
     text = f"{money_txt(tot['spent_cumulative'])} spent up to {quarter}, {money_txt(tot['spent_year'])} of it in {year}"
     if cell_number(tot["budget_year"]) > 0:
-        text += (f": {fmt_share(tot['execution_rate'])} of the {year} budget of {money_txt(tot['budget_year'])} "
-                 f"with {fmt_share(tot['time_elapsed'])} of the year elapsed ({cell_text(tot['flag'])}).")
+        text += (
+            f": {fmt_share(tot['execution_rate'])} of the {year} budget of {money_txt(tot['budget_year'])} "
+            f"with {fmt_share(tot['time_elapsed'])} of the year elapsed ({cell_text(tot['flag'])})."
+        )
     else:
         text += f", with no budget recorded for {year}."
     flagged = money.loc[column_text(money, "flag").isin(SPENDING_GAP_FLAGS).to_numpy()]
     if len(flagged):
-        items = sorted({f"{markdown_text(r.get('title')) or markdown_text(r.get('result_id'))} ({cell_text(r.get('flag'))})"
-                        for r in flagged.to_dict("records")})
+        items = sorted(
+            {
+                f"{markdown_text(r.get('title')) or markdown_text(r.get('result_id'))} ({cell_text(r.get('flag'))})"
+                for r in flagged.to_dict("records")
+            }
+        )
         text += " Spending gaps: " + "; ".join(items) + "."
     return text
 
@@ -129,11 +149,17 @@ def results_statement(
     level_of = {cell_text(r["result_id"]): cell_text(r["level"]) for r in res.to_dict("records")}
     title_of = {cell_text(r["result_id"]): cell_text(r["title"]) for r in res.to_dict("records")}
     prog = prog.assign(_rid=column_text(prog, "result_id"), _kid=column_text(prog, "kpi_id"))
-    prog = prog.assign(_level=[cell_text(lv) or level_of.get(rid, "") for lv, rid in zip(column(prog, "level"), prog["_rid"])])
+    prog = prog.assign(
+        _level=[cell_text(lv) or level_of.get(rid, "") for lv, rid in zip(column(prog, "level"), prog["_rid"])]
+    )
     lvl_order = {lvl: i for i, lvl in enumerate(schema.LEVELS)}
 
-    lines = [f"## Results statement: {markdown_text(unit_code)}, {markdown_text(str(q))}", "",
-             f"Built from the unit's results chain and the KPI values reported up to {markdown_text(str(q))}.", ""]
+    lines = [
+        f"## Results statement: {markdown_text(unit_code)}, {markdown_text(str(q))}",
+        "",
+        f"Built from the unit's results chain and the KPI values reported up to {markdown_text(str(q))}.",
+        "",
+    ]
     for heading, levels in STATEMENT_SECTIONS:
         lines += [f"### {heading}", ""]
         found = {rid for rid, lvl in level_of.items() if lvl in levels}

@@ -17,6 +17,7 @@ Example:
     >>> d.loc[0, "reasons"]
     '20% complete while 75% of the planned time has elapsed (55 points behind)'
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,20 @@ log = logging.getLogger(__name__)
 LAG_POINTS = 25.0
 
 DELAYED_COLUMNS = [
-    "unit_code", "activity_id", "result_id", "title", "type", "region", "status", "planned_start",
-    "planned_end", "percent_complete", "planned_percent", "lag_points", "days_overdue", "reasons",
+    "unit_code",
+    "activity_id",
+    "result_id",
+    "title",
+    "type",
+    "region",
+    "status",
+    "planned_start",
+    "planned_end",
+    "percent_complete",
+    "planned_percent",
+    "lag_points",
+    "days_overdue",
+    "reasons",
 ]
 
 
@@ -54,10 +67,14 @@ def activities_summary(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     cols = ["unit_code", "type", *schema.ACTIVITY_STATUSES, "n_activities", "mean_percent_complete"]
     if acts.empty:
         return pd.DataFrame(columns=cols)
-    a = pd.DataFrame({
-        "unit_code": acts["unit_code"], "type": _text(acts["type"]), "status": _text(acts["status"]),
-        "pct": pd.to_numeric(acts["percent_complete"], errors="coerce").astype("float64"),
-    })
+    a = pd.DataFrame(
+        {
+            "unit_code": acts["unit_code"],
+            "type": _text(acts["type"]),
+            "status": _text(acts["status"]),
+            "pct": pd.to_numeric(acts["percent_complete"], errors="coerce").astype("float64"),
+        }
+    )
     counts = pd.crosstab([a["unit_code"], a["type"]], a["status"])
     counts = counts.reindex(columns=list(schema.ACTIVITY_STATUSES), fill_value=0)
     g = a.groupby(["unit_code", "type"])
@@ -137,12 +154,16 @@ def partners_summary(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     ptype = _text(p["partner_type"])
     ctype = _text(p["contribution_type"])
     amount = pd.to_numeric(p["amount"], errors="coerce").astype("float64").fillna(0.0)
-    df = pd.DataFrame({
-        "unit_code": p["unit_code"], "partner_type": ptype.where(ptype != "", "unspecified"),
-        "partner": _text(p["partner"]).str.casefold(),
-        "cash": amount.where(ctype == "cash", 0.0), "in_kind": amount.where(ctype == "in-kind", 0.0),
-        "total": amount,
-    })
+    df = pd.DataFrame(
+        {
+            "unit_code": p["unit_code"],
+            "partner_type": ptype.where(ptype != "", "unspecified"),
+            "partner": _text(p["partner"]).str.casefold(),
+            "cash": amount.where(ctype == "cash", 0.0),
+            "in_kind": amount.where(ctype == "in-kind", 0.0),
+            "total": amount,
+        }
+    )
     g = df.groupby(["unit_code", "partner_type"])
     out = g[["cash", "in_kind", "total"]].sum()
     out["n_partners"] = g["partner"].nunique()

@@ -9,6 +9,7 @@ Example:
     >>> RISK_RATINGS
     ('low', 'medium', 'high', 'critical')
 """
+
 from __future__ import annotations
 
 from typing import Literal, get_args
@@ -52,8 +53,9 @@ ChangeDirection = Literal["better", "worse", "same", "new"]
 CHANGE_DIRECTIONS: tuple[ChangeDirection, ...] = get_args(ChangeDirection)
 
 #: Kind of an item on the review agenda, in the order they are listed within one priority.
-AgendaKind = Literal["risk_red_flag", "kpi_off_track", "assumption_broken", "stalled_link", "spending_gap",
-                     "kpi_no_data"]
+AgendaKind = Literal[
+    "risk_red_flag", "kpi_off_track", "assumption_broken", "stalled_link", "spending_gap", "kpi_no_data"
+]
 AGENDA_KINDS: tuple[AgendaKind, ...] = get_args(AgendaKind)
 
 #: Outcome of one notebook job of the quarterly batch.

@@ -13,6 +13,7 @@ Example:
     >>> cfg.thresholds["on_track"], cfg.current_quarter
     (0.9, '2026-Q3')
 """
+
 from __future__ import annotations
 
 import os
@@ -88,7 +89,7 @@ def _resolve_store_url(url: str) -> str:
     """Make a relative SQLite path absolute against the project root."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/"):
-        return prefix + str(PROJECT_ROOT / url[len(prefix):])
+        return prefix + str(PROJECT_ROOT / url[len(prefix) :])
     return url
 
 

@@ -8,10 +8,12 @@ Example:
     >>> problems_frame([p]).loc[0, "where"]
     'KPIs!H5'
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -24,15 +26,33 @@ CODES: dict[str, tuple[str, str]] = {
     "file_not_found": (ERROR, "The file or folder does not exist."),
     "file_too_large": (ERROR, "The file is larger than the ingest limit."),
     "unsupported_format": (ERROR, "Not an .xlsx workbook nor a folder of CSV files (judged by content, not name)."),
-    "corrupt_file": (ERROR, "The workbook cannot be opened: damaged (not a readable zip, a CRC error) or not a real .xlsx."),
-    "encrypted_file": (ERROR, "The workbook is password-protected (an encrypted OLE container, or encrypted zip parts); remove the password."),
-    "unsafe_file": (ERROR, "A decompression bomb (too many parts, too large unpacked, too high a ratio), a DOCTYPE or entity declaration anywhere in an XML part, or XML not in UTF-8; refused unopened."),
-    "sheet_too_large": (ERROR, "A sheet declares or uses more rows or columns than the ingest limit, or the workbook holds over 500,000 cells."),
-    "bad_encoding": (ERROR, "A CSV file is not UTF-8 (with or without BOM); cp1252 and UTF-16 are refused, naming the byte and row, never guessed."),
+    "corrupt_file": (
+        ERROR,
+        "The workbook cannot be opened: damaged (not a readable zip, a CRC error) or not a real .xlsx.",
+    ),
+    "encrypted_file": (
+        ERROR,
+        "The workbook is password-protected (an encrypted OLE container, or encrypted zip parts); remove the password.",
+    ),
+    "unsafe_file": (
+        ERROR,
+        "A decompression bomb (too many parts, too large unpacked, too high a ratio), a DOCTYPE or entity declaration anywhere in an XML part, or XML not in UTF-8; refused unopened.",
+    ),
+    "sheet_too_large": (
+        ERROR,
+        "A sheet declares or uses more rows or columns than the ingest limit, or the workbook holds over 500,000 cells.",
+    ),
+    "bad_encoding": (
+        ERROR,
+        "A CSV file is not UTF-8 (with or without BOM); cp1252 and UTF-16 are refused, naming the byte and row, never guessed.",
+    ),
     "bad_csv": (ERROR, "A CSV file cannot be parsed: a quote left open, a stray quote, or a value over 128 KB."),
     # structure
     "missing_sheet": (ERROR, "A required sheet is absent."),
-    "duplicate_sheet": (ERROR, "Two sheets (or CSV files) have the same name but for case or spaces; only the first is read."),
+    "duplicate_sheet": (
+        ERROR,
+        "Two sheets (or CSV files) have the same name but for case or spaces; only the first is read.",
+    ),
     "header_not_on_row_1": (ERROR, "The column names are on a later row (a title above them); they belong on row 1."),
     "unknown_sheet": (WARNING, "A sheet that is not part of the contract; ignored."),
     "missing_column": (ERROR, "A required column is absent from the header row."),
@@ -56,9 +76,15 @@ CODES: dict[str, tuple[str, str]] = {
     "formula_no_value": (ERROR, "The cell holds a formula with no saved value; open and save the file in Excel."),
     "placeholder": (ERROR, "A placeholder (N/A, TBD, -) instead of a value; leave the cell empty or give the value."),
     "unknown_code": (ERROR, "Not one of the allowed values of this column."),
-    "boolean_value": (ERROR, "A yes/no value (TRUE/FALSE, yes, no, oui, ✓ ...) where a number, code, id, date or quarter is expected."),
+    "boolean_value": (
+        ERROR,
+        "A yes/no value (TRUE/FALSE, yes, no, oui, ✓ ...) where a number, code, id, date or quarter is expected.",
+    ),
     # unit sheet
-    "unknown_unit": (ERROR, "The unit code is not listed in parameters/workbench.yaml, or is not a unit code at all (path-like, over 16 characters)."),
+    "unknown_unit": (
+        ERROR,
+        "The unit code is not listed in parameters/workbench.yaml, or is not a unit code at all (path-like, over 16 characters).",
+    ),
     "unit_mismatch": (ERROR, "The unit's name or type does not match parameters/workbench.yaml."),
     # references
     "unknown_reference": (ERROR, "Points at an id that is not defined in the workbook."),
@@ -70,21 +96,33 @@ CODES: dict[str, tuple[str, str]] = {
     "percent_over_100": (ERROR, "A percent is between 0 and 100."),
     "bad_denominator": (ERROR, "A denominator must be above zero."),
     "ratio_mismatch": (WARNING, "value differs from numerator / denominator x 100."),
-    "percent_scale": (ERROR, "A percent KPI's value between 0 and 1 whose x100 matches the KPI's other figures (0.45 among 45s)."),
-    "disaggregation_mismatch": (ERROR, "Rows of a KPI and quarter broken down by the same keys do not add up to the total row (value of a sum KPI; numerators, denominators)."),
+    "percent_scale": (
+        ERROR,
+        "A percent KPI's value between 0 and 1 whose x100 matches the KPI's other figures (0.45 among 45s).",
+    ),
+    "disaggregation_mismatch": (
+        ERROR,
+        "Rows of a KPI and quarter broken down by the same keys do not add up to the total row (value of a sum KPI; numerators, denominators).",
+    ),
     # consistency
     "duplicate_key": (ERROR, "The same key appears on more than one row."),
     "future_period": (ERROR, "The period is after the reporting quarter."),
     "before_first_quarter": (ERROR, "The period is before the workbench's first quarter."),
     "period_order": (ERROR, "The end comes before the start."),
     "incomplete_test": (ERROR, "The assumption's test lacks what it needs (KPI, reference KPI, threshold or verdict)."),
-    "smart_incomplete": (ERROR, "The KPI is not SMART: baseline, target, periods, data source and responsible are all needed."),
+    "smart_incomplete": (
+        ERROR,
+        "The KPI is not SMART: baseline, target, periods, data source and responsible are all needed.",
+    ),
     "missing_evidence": (WARNING, "A reported value has no evidence."),
     "date_in_future": (ERROR, "An actual date lies in the future."),
     # against history (the store's state of the unit)
     "measure_changed": (ERROR, "A KPI's unit of measure differs from the one already in the store."),
     "value_decreased": (WARNING, "A latest/max KPI that should increase falls from one reported quarter to the next."),
-    "outlier": (WARNING, "A KPI's quarterly value with a modified z-score over 3.5 (0.6745 (x - median) / MAD, at least 5 quarters, MAD above 0)."),
+    "outlier": (
+        WARNING,
+        "A KPI's quarterly value with a modified z-score over 3.5 (0.6745 (x - median) / MAD, at least 5 quarters, MAD above 0).",
+    ),
     "over_budget": (WARNING, "Spending of an output from a funding source in a year exceeds that year's budget line."),
     "approved_locked": (ERROR, "The unit-quarter was approved; changes to it are refused."),
 }
@@ -120,12 +158,22 @@ class Problem:
 PROBLEM_COLUMNS = ["code", "severity", "file", "sheet", "row", "column", "header", "value", "message", "where"]
 
 
-def problem(code: str, file: str, sheet: str = "", row: int = 0, column: str = "", header: str = "",
-            value: Any = None, message: str = "", severity: str | None = None) -> Problem:
+def problem(
+    code: str,
+    file: str,
+    sheet: str = "",
+    row: int = 0,
+    column: str = "",
+    header: str = "",
+    value: Any = None,
+    message: str = "",
+    severity: str | None = None,
+) -> Problem:
     """Build a :class:`Problem`, taking the default severity of ``code``."""
     default_sev, meaning = CODES[code]
-    return Problem(code, severity or default_sev, file, sheet, int(row or 0), column, header,
-                   _show(value), message or meaning)
+    return Problem(
+        code, severity or default_sev, file, sheet, int(row or 0), column, header, _show(value), message or meaning
+    )
 
 
 def _show(value: Any) -> Any:

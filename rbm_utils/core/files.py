@@ -12,6 +12,7 @@ Example:
     >>> len(sha256_file(d / "a.json"))
     64
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -22,14 +23,14 @@ import json
 import os
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 
 def utc_stamp() -> str:
     """A UTC timestamp usable in a file name, to the microsecond: ``20261001T120000123456Z``."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def sha256_file(path: Path) -> str:

@@ -16,12 +16,14 @@ Example:
     >>> [str(x) for x in Quarter.span("2025-Q4", "2026-Q2")]
     ['2025-Q4', '2026-Q1', '2026-Q2']
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Union, overload
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -55,7 +57,7 @@ class Quarter:
 
     # ----------------------------------------------------------------- entering
     @classmethod
-    def parse(cls, value: "QuarterLike") -> "Quarter":
+    def parse(cls, value: QuarterLike) -> Quarter:
         """A :class:`Quarter` from ``YYYY-Qn`` text (surrounding spaces allowed) or a Quarter.
 
         >>> Quarter.parse(" 2026-Q3 ")
@@ -73,7 +75,7 @@ class Quarter:
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod
-    def parse_or_none(cls, value: object) -> "Quarter | None":
+    def parse_or_none(cls, value: object) -> Quarter | None:
         """Like :meth:`parse`, but None for anything that is not a quarter.
 
         >>> Quarter.parse_or_none("soon") is None
@@ -85,7 +87,7 @@ class Quarter:
             return None
 
     @classmethod
-    def read_typed(cls, text: str) -> "Quarter | None":
+    def read_typed(cls, text: str) -> Quarter | None:
         """A quarter as an officer may type it in a workbook cell, or None.
 
         >>> str(Quarter.read_typed("2026 q3")), Quarter.read_typed("Q3 2026") is None
@@ -98,7 +100,7 @@ class Quarter:
         return cls(int(m.group(1)), int(m.group(2))) if m else None
 
     @classmethod
-    def from_index(cls, index: int) -> "Quarter":
+    def from_index(cls, index: int) -> Quarter:
         """Inverse of :attr:`index`.
 
         >>> Quarter.from_index(Quarter(2026, 3).index)
@@ -108,7 +110,7 @@ class Quarter:
         return cls(index // 4, index % 4 + 1)
 
     @classmethod
-    def of_date(cls, day: dt.date) -> "Quarter":
+    def of_date(cls, day: dt.date) -> Quarter:
         """The quarter a date falls in.
 
         >>> str(Quarter.of_date(dt.date(2026, 11, 30)))
@@ -117,7 +119,7 @@ class Quarter:
         return cls(day.year, (day.month - 1) // 3 + 1)
 
     @classmethod
-    def span(cls, first: "QuarterLike", last: "QuarterLike") -> list["Quarter"]:
+    def span(cls, first: QuarterLike, last: QuarterLike) -> list[Quarter]:
         """Every quarter from ``first`` to ``last`` inclusive (empty when ``last`` is earlier)."""
         a, b = cls.parse(first).index, cls.parse(last).index
         return [cls.from_index(i) for i in range(a, b + 1)]
@@ -128,18 +130,18 @@ class Quarter:
         """A count of quarters since year 0, so quarters subtract and compare as integers."""
         return self.year * 4 + self.q - 1
 
-    def __add__(self, quarters: int) -> "Quarter":
+    def __add__(self, quarters: int) -> Quarter:
         if not isinstance(quarters, (int, np.integer)) or isinstance(quarters, bool):
             return NotImplemented
         return Quarter.from_index(self.index + int(quarters))
 
     @overload
-    def __sub__(self, other: "Quarter") -> int: ...
+    def __sub__(self, other: Quarter) -> int: ...
 
     @overload
-    def __sub__(self, other: int) -> "Quarter": ...
+    def __sub__(self, other: int) -> Quarter: ...
 
-    def __sub__(self, other: "int | Quarter") -> "Quarter | int":
+    def __sub__(self, other: int | Quarter) -> Quarter | int:
         if isinstance(other, Quarter):
             return self.index - other.index
         if isinstance(other, (int, np.integer)) and not isinstance(other, bool):
@@ -147,7 +149,7 @@ class Quarter:
         return NotImplemented
 
     @property
-    def previous(self) -> "Quarter":
+    def previous(self) -> Quarter:
         """The quarter before.
 
         >>> str(Quarter(2026, 1).previous)
@@ -163,7 +165,7 @@ class Quarter:
     @property
     def end(self) -> dt.date:
         """Last day of the quarter."""
-        return (Quarter.from_index(self.index + 1).start - dt.timedelta(days=1))
+        return Quarter.from_index(self.index + 1).start - dt.timedelta(days=1)
 
     @property
     def period(self) -> pd.Period:
@@ -177,7 +179,7 @@ class Quarter:
         return format(str(self), spec)
 
 
-QuarterLike = Union[Quarter, str]
+QuarterLike = Quarter | str
 
 
 def index_of(values: pd.Series | Iterable[object]) -> pd.Series:

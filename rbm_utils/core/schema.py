@@ -11,6 +11,7 @@ Example:
     >>> sheet("KPIs").column("direction").codes
     ('increase', 'decrease')
 """
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,14 @@ UNIT_TYPES = ("region", "cluster")
 ASSUMPTION_TESTS = ("min_ratio", "min_value", "min_achievement", "non_decreasing", "manual")
 VERDICTS = ("holds", "weakening", "broken", "untested")
 RISK_CATEGORIES = (
-    "Strategic", "Financial", "Operational", "Organizational", "Political", "Regulatory",
-    "Safety and Security", "Social and Environmental",
+    "Strategic",
+    "Financial",
+    "Operational",
+    "Organizational",
+    "Political",
+    "Regulatory",
+    "Safety and Security",
+    "Social and Environmental",
 )
 RISK_STATUSES = ("open", "monitoring", "closed")
 LINKAGE_BODIES = ("ITU-D SG1", "ITU-D SG2", "ITU-T", "ITU-R", "other")
@@ -123,7 +130,10 @@ def _c(name: str, type: str = "text", required: bool = False, note: str = "", co
 
 SHEETS: tuple[Sheet, ...] = (
     Sheet(
-        "Unit", kind="keyvalue", required=True, key=("unit_code",),
+        "Unit",
+        kind="keyvalue",
+        required=True,
+        key=("unit_code",),
         note="Who is reporting, for which quarter. Column A holds the field, column B its value.",
         columns=(
             _c("unit_code", "id", True, "The unit's code as listed in parameters/workbench.yaml, e.g. AFR or CYB."),
@@ -134,7 +144,9 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "Results", required=True, key=("result_id",),
+        "Results",
+        required=True,
+        key=("result_id",),
         note="The theory of change: one row per result, from activities to impact.",
         columns=(
             _c("result_id", "id", True, "Unique id of the result, e.g. AFR-O1."),
@@ -147,7 +159,9 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "KPIs", required=True, key=("kpi_id",),
+        "KPIs",
+        required=True,
+        key=("kpi_id",),
         note="SMART indicators: specific, measurable, with baseline, target, source and owner.",
         columns=(
             _c("kpi_id", "id", True, "Unique id of the KPI."),
@@ -156,7 +170,13 @@ SHEETS: tuple[Sheet, ...] = (
             _c("definition", "text", False, "Exact definition: what is counted, how."),
             _c("measure", "code", True, "Unit of measure.", MEASURES),
             _c("direction", "code", True, "increase if higher is better, decrease if lower is better.", DIRECTIONS),
-            _c("aggregation", "code", True, "How quarterly values combine: sum of increments, latest, max or mean.", AGGREGATIONS),
+            _c(
+                "aggregation",
+                "code",
+                True,
+                "How quarterly values combine: sum of increments, latest, max or mean.",
+                AGGREGATIONS,
+            ),
             _c("baseline_value", "number", True, "Value at the baseline period."),
             _c("baseline_period", "period", True, "Quarter of the baseline, e.g. 2023-Q1."),
             _c("target_value", "number", True, "Value to reach by the target period."),
@@ -167,7 +187,8 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "Milestones", key=("kpi_id", "period"),
+        "Milestones",
+        key=("kpi_id", "period"),
         note="Optional intermediate targets; where none is given the expected value is linear.",
         columns=(
             _c("kpi_id", "id", True, "A kpi_id of sheet KPIs."),
@@ -176,7 +197,10 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "Actuals", required=True, key=("kpi_id", "period", "disaggregation"), periodic="period",
+        "Actuals",
+        required=True,
+        key=("kpi_id", "period", "disaggregation"),
+        periodic="period",
         note="Reported values, one row per KPI and quarter (and breakdown, if any).",
         columns=(
             _c("kpi_id", "id", True, "A kpi_id of sheet KPIs."),
@@ -184,13 +208,19 @@ SHEETS: tuple[Sheet, ...] = (
             _c("value", "number", True, "The value (for a sum KPI: the increment in that quarter)."),
             _c("numerator", "number", False, "For percent KPIs: the count of successes."),
             _c("denominator", "number", False, "For percent KPIs: the count of cases (above zero)."),
-            _c("disaggregation", "disaggregation", False, "Breakdown as key=value pairs, e.g. 'region=AFR; sex=female'; blank for the total."),
+            _c(
+                "disaggregation",
+                "disaggregation",
+                False,
+                "Breakdown as key=value pairs, e.g. 'region=AFR; sex=female'; blank for the total.",
+            ),
             _c("evidence", "text", False, "Link or reference to the evidence."),
             _c("comment", "text", False, "Officer's comment."),
         ),
     ),
     Sheet(
-        "Assumptions", key=("assumption_id",),
+        "Assumptions",
+        key=("assumption_id",),
         note="Causal assumptions on links of the chain, each with a test against actuals.",
         columns=(
             _c("assumption_id", "id", True, "Unique id of the assumption."),
@@ -207,7 +237,8 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "Risks", key=("risk_id",),
+        "Risks",
+        key=("risk_id",),
         note="Operational risk register. Score = likelihood x impact.",
         columns=(
             _c("risk_id", "id", True, "Unique id of the risk."),
@@ -225,7 +256,8 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "Linkages", key=("result_id", "body", "reference"),
+        "Linkages",
+        key=("result_id", "body", "reference"),
         note="Links to study groups and other sectors.",
         columns=(
             _c("result_id", "id", True, "The result linked."),
@@ -235,7 +267,8 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "Budget", key=("result_id", "funding_source", "year"),
+        "Budget",
+        key=("result_id", "funding_source", "year"),
         note="Budget by deliverable (an output) and funding source.",
         columns=(
             _c("result_id", "id", True, "An output-level result_id."),
@@ -246,7 +279,9 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "Expenditure", key=("result_id", "period", "funding_source"), periodic="period",
+        "Expenditure",
+        key=("result_id", "period", "funding_source"),
+        periodic="period",
         note="Spending by deliverable, quarter and funding source.",
         columns=(
             _c("result_id", "id", True, "An output-level result_id."),
@@ -257,7 +292,8 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "Activities", key=("activity_id",),
+        "Activities",
+        key=("activity_id",),
         note="The work programme.",
         columns=(
             _c("activity_id", "id", True, "Unique id of the activity."),
@@ -274,7 +310,8 @@ SHEETS: tuple[Sheet, ...] = (
         ),
     ),
     Sheet(
-        "Partners", key=("partner", "activity_id", "contribution_type"),
+        "Partners",
+        key=("partner", "activity_id", "contribution_type"),
         note="Partners' contributions: resources mobilised.",
         columns=(
             _c("partner", "text", True, "Partner's name."),

@@ -17,6 +17,7 @@ Example:
     ...     print(settings_problem(exc))
     thresholds.on_trak is not a known setting; did you mean thresholds.on_track?
 """
+
 from __future__ import annotations
 
 import difflib
@@ -267,7 +268,7 @@ def settings_problem(exc: ValidationError) -> str:
         parent = key_path(loc[:-1]) if loc[:-1] else ""
         lowered = {k.lower(): k for k in valid}
         close = [lowered[k] for k in difflib.get_close_matches(str(loc[-1]).lower(), list(lowered), n=1)]
-        full = (lambda k: f"{parent}.{k}" if parent else k)  # noqa: E731
+        full = lambda k: f"{parent}.{k}" if parent else k  # noqa: E731
         if close:
             return f"{path} is not a known setting; did you mean {full(close[0])}?"
         return f"{path} is not a known setting; known settings{' of ' + parent if parent else ''}: {', '.join(valid)}"

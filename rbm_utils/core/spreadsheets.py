@@ -17,6 +17,7 @@ Example:
     >>> safe_text("-3.5")  # text that looks like a number is still text
     "'-3.5"
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,9 @@ import numbers
 import os
 import re
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +65,7 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     ["'=1+1", 'ok']
     """
     out = df.copy()
-    for i, col in enumerate(out.columns):
+    for i in range(out.shape[1]):
         s = out.iloc[:, i]
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)

@@ -9,6 +9,7 @@ Example:
     >>> fmt_number(1234.5), fmt_share(0.456)
     ('1,234.5', '46%')
 """
+
 from __future__ import annotations
 
 import html

@@ -20,6 +20,7 @@ Example:
     >>> unit["unit_type"], len(frames["KPIs"]) >= 12
     ('region', True)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,8 +79,9 @@ __all__ = [
 ]
 
 
-def sample_unit(config: Config, unit_code: str, *, seed: int = 2026,
-                quarter: QuarterLike | None = None) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+def sample_unit(
+    config: Config, unit_code: str, *, seed: int = 2026, quarter: QuarterLike | None = None
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """The Unit fields and one conformed frame per table sheet for ``unit_code``.
 
     Deterministic: ``numpy.random.default_rng(seed + crc32(unit_code))``. The reporting
@@ -95,8 +97,10 @@ def sample_unit(config: Config, unit_code: str, *, seed: int = 2026,
     q = Quarter.parse(quarter or config.current_quarter)
     first = Quarter.parse(config.first_quarter)
     if q < first + 4:
-        raise ValueError(f"the sample needs at least four quarters of history: {q} is too close to "
-                         f"the first quarter {config.first_quarter}")
+        raise ValueError(
+            f"the sample needs at least four quarters of history: {q} is too close to "
+            f"the first quarter {config.first_quarter}"
+        )
     thresholds = {**DEFAULT_THRESHOLDS, **config.thresholds}
     rng = np.random.default_rng(seed + stable_hash(u.code))
     position = list(config.units).index(u.code)
@@ -112,31 +116,83 @@ def sample_unit(config: Config, unit_code: str, *, seed: int = 2026,
     has_i2 = u.type == "region" and any(code in v for _, _, v in GENDER_PARITY)
     impact_to = f"{code}-I1" + (f"; {code}-I2" if has_i2 else "")
     results: list[dict[str, Any]] = []
-    activity_titles = ("Workshops and trainings delivered", "Technical assistance delivered to countries",
-                       "Work plan delivered on time and resourced")
+    activity_titles = (
+        "Workshops and trainings delivered",
+        "Technical assistance delivered to countries",
+        "Work plan delivered on time and resourced",
+    )
     for i, title in enumerate(activity_titles, start=1):
-        results.append({"result_id": f"{code}-A{i}", "level": "activity", "title": title,
-                        "contributes_to": "; ".join(out_ids), "programme": main_programme})
+        results.append(
+            {
+                "result_id": f"{code}-A{i}",
+                "level": "activity",
+                "title": title,
+                "contributes_to": "; ".join(out_ids),
+                "programme": main_programme,
+            }
+        )
     for oid, o in zip(out_ids, outs):
-        results.append({"result_id": oid, "level": "output", "title": o.title, "contributes_to": f"{code}-R1",
-                        "programme": THEME_PROGRAMME.get(o.theme, ""), "initiative": o.initiative, "theme": o.theme})
+        results.append(
+            {
+                "result_id": oid,
+                "level": "output",
+                "title": o.title,
+                "contributes_to": f"{code}-R1",
+                "programme": THEME_PROGRAMME.get(o.theme, ""),
+                "initiative": o.initiative,
+                "theme": o.theme,
+            }
+        )
     results += [
-        {"result_id": f"{code}-R1", "level": "reach", "contributes_to": f"{code}-C1", "programme": main_programme,
-         "title": f"Policy makers, regulators and practitioners reached on {plan.focus}"},
-        {"result_id": f"{code}-C1", "level": "capacity", "contributes_to": f"{code}-B1", "programme": main_programme,
-         "title": f"National institutions have the skills for {plan.focus}"},
-        {"result_id": f"{code}-B1", "level": "behaviour", "contributes_to": impact_to, "programme": main_programme,
-         "title": f"Countries adopt {plan.instrument}"},
+        {
+            "result_id": f"{code}-R1",
+            "level": "reach",
+            "contributes_to": f"{code}-C1",
+            "programme": main_programme,
+            "title": f"Policy makers, regulators and practitioners reached on {plan.focus}",
+        },
+        {
+            "result_id": f"{code}-C1",
+            "level": "capacity",
+            "contributes_to": f"{code}-B1",
+            "programme": main_programme,
+            "title": f"National institutions have the skills for {plan.focus}",
+        },
+        {
+            "result_id": f"{code}-B1",
+            "level": "behaviour",
+            "contributes_to": impact_to,
+            "programme": main_programme,
+            "title": f"Countries adopt {plan.instrument}",
+        },
     ]
     if u.code == "DIN":
-        results.append({"result_id": f"{code}-I1", "level": "impact", "programme": main_programme,
-                        "title": "Women and men use the Internet equally"})
+        results.append(
+            {
+                "result_id": f"{code}-I1",
+                "level": "impact",
+                "programme": main_programme,
+                "title": "Women and men use the Internet equally",
+            }
+        )
     else:
-        results.append({"result_id": f"{code}-I1", "level": "impact", "programme": main_programme,
-                        "title": f"More people use the Internet ({where if u.type == 'region' else 'worldwide'})"})
+        results.append(
+            {
+                "result_id": f"{code}-I1",
+                "level": "impact",
+                "programme": main_programme,
+                "title": f"More people use the Internet ({where if u.type == 'region' else 'worldwide'})",
+            }
+        )
     if has_i2:
-        results.append({"result_id": f"{code}-I2", "level": "impact", "programme": main_programme,
-                        "title": f"Women and men use the Internet equally in {where}"})
+        results.append(
+            {
+                "result_id": f"{code}-I2",
+                "level": "impact",
+                "programme": main_programme,
+                "title": f"Women and men use the Internet equally in {where}",
+            }
+        )
 
     # ---------------------------------------------------------------- KPIs and milestones
     kpis = unit_kpis(code, u.type, plan, rng, first, q)
@@ -165,9 +221,9 @@ def sample_unit(config: Config, unit_code: str, *, seed: int = 2026,
     n_off = int(rng.integers(1, 3))
     for kid in order[:n_met]:
         intents[kid] = "met"
-    for kid in order[n_met:n_met + n_risk]:
+    for kid in order[n_met : n_met + n_risk]:
         intents[kid] = "at_risk"
-    for kid in order[n_met + n_risk:n_met + n_risk + n_off]:
+    for kid in order[n_met + n_risk : n_met + n_risk + n_off]:
         intents[kid] = "off"
     if broken == "min_value" and intents[by_role["pass_rate"].kpi_id] == "met":
         intents[by_role["pass_rate"].kpi_id] = "on"  # a threshold above a met target would be odd
@@ -177,22 +233,29 @@ def sample_unit(config: Config, unit_code: str, *, seed: int = 2026,
     actual_rows, totals, progress = aimed_actuals(code, kpis, intents, milestones, q, regions, dip_kpi, thresholds, rng)
     # missing evidence: the latest quarter of two illustrative, recently reported KPIs
     recent_ids = [k.kpi_id for k in illus if totals[k.kpi_id] and totals[k.kpi_id][-1][0] == q]
-    for kid in [recent_ids[i] for i in sorted(rng.choice(len(recent_ids), size=min(2, len(recent_ids)), replace=False))]:
+    for kid in [
+        recent_ids[i] for i in sorted(rng.choice(len(recent_ids), size=min(2, len(recent_ids)), replace=False))
+    ]:
         for r in actual_rows:
             if r["kpi_id"] == kid and r["period"] == str(q):
                 r["evidence"] = None
                 r["comment"] = r["comment"] or "Evidence to be uploaded"
 
     # ---------------------------------------------------------------- assumptions
-    status_now = {kid: {"current": cur, "achievement": ach}
-                  for kid, cur, ach in zip(progress["kpi_id"], progress["current_value"], progress["achievement"])}
+    status_now = {
+        kid: {"current": cur, "achievement": ach}
+        for kid, cur, ach in zip(progress["kpi_id"], progress["current_value"], progress["achievement"])
+    }
     assumptions = _assumptions(code, kpis, by_role, status_now, totals, broken, weakening, q, intents, rng)
 
     frames_raw = {
         "Results": results,
         "KPIs": [k.row() for k in kpis],
-        "Milestones": [{"kpi_id": kid, "period": str(p), "target_value": v}
-                       for kid, ms in milestones.items() for p, v in sorted(ms.items())],
+        "Milestones": [
+            {"kpi_id": kid, "period": str(p), "target_value": v}
+            for kid, ms in milestones.items()
+            for p, v in sorted(ms.items())
+        ],
         "Actuals": actual_rows,
         "Assumptions": assumptions,
         "Risks": _risks(code, u.type, plan, out_ids, position, first, q, rng),
@@ -209,18 +272,33 @@ def sample_unit(config: Config, unit_code: str, *, seed: int = 2026,
         recs = frames_raw.get(sh.name, [])
         df = pd.DataFrame(recs) if recs else schema.empty_frame(sh.name)
         frames[sh.name] = schema.conform(sh.name, df)
-    unit_fields = {"unit_code": u.code, "unit_name": u.name, "unit_type": u.type, "reporting_quarter": str(q),
-                   "submitted_by": f"{u.code} M&E focal point (illustrative)"}
+    unit_fields = {
+        "unit_code": u.code,
+        "unit_name": u.name,
+        "unit_type": u.type,
+        "reporting_quarter": str(q),
+        "submitted_by": f"{u.code} M&E focal point (illustrative)",
+    }
     unit_fields = {c: unit_fields[c] for c in schema.sheet("Unit").column_names}
     log.info("sample %s: %d KPIs, %d actuals", code, len(frames["KPIs"]), len(frames["Actuals"]))
     return unit_fields, frames
 
 
-def _assumptions(code: str, kpis: list[SampleKpi], by_role: dict[str, SampleKpi], status_now: dict[str, dict],
-                 totals: Mapping[str, Sequence[TotalRow]], broken: str, weakening: str, q: Quarter,
-                 intents: dict[str, str], rng: np.random.Generator) -> list[dict[str, Any]]:
+def _assumptions(
+    code: str,
+    kpis: list[SampleKpi],
+    by_role: dict[str, SampleKpi],
+    status_now: dict[str, dict],
+    totals: Mapping[str, Sequence[TotalRow]],
+    broken: str,
+    weakening: str,
+    q: Quarter,
+    intents: dict[str, str],
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
     """Five assumptions, one per test type; thresholds set from the actuals so that the
     intended one breaks, another weakens and the rest hold."""
+
     def verdict_of(test: str) -> str:
         return "broken" if test == broken else "weakening" if test == weakening else "holds"
 
@@ -234,72 +312,137 @@ def _assumptions(code: str, kpis: list[SampleKpi], by_role: dict[str, SampleKpi]
         thr = ceil_to(1.25 * max(ratios), 1)
     else:
         thr = max(1.0, floor_to(0.75 * min(ratios), 1))
-    out.append({"from_result": w.result_id, "to_result": p.result_id, "test": "min_ratio", "kpi_id": p.kpi_id,
-                "reference_kpi_id": w.kpi_id, "threshold": thr,
-                "statement": f"Each workshop or training session reaches at least {thr:g} participants, so delivery turns into reach."})
+    out.append(
+        {
+            "from_result": w.result_id,
+            "to_result": p.result_id,
+            "test": "min_ratio",
+            "kpi_id": p.kpi_id,
+            "reference_kpi_id": w.kpi_id,
+            "threshold": thr,
+            "statement": f"Each workshop or training session reaches at least {thr:g} participants, so delivery turns into reach.",
+        }
+    )
 
     pr = by_role["pass_rate"]
     v = status_now[pr.kpi_id]["current"]
     how = verdict_of("min_value")
-    thr = (min(100.0, ceil_to(v * 1.12, 5)) if how == "broken" else float(math.floor(v / 1.04)) if how == "weakening"
-           else max(5.0, floor_to(v * 0.85, 5)))
-    out.append({"from_result": pr.result_id, "to_result": f"{code}-B1", "test": "min_value", "kpi_id": pr.kpi_id,
-                "threshold": thr,
-                "statement": f"At least {thr:g} % of assessed participants pass, enough for institutions to act on what they learnt."})
+    thr = (
+        min(100.0, ceil_to(v * 1.12, 5))
+        if how == "broken"
+        else float(math.floor(v / 1.04))
+        if how == "weakening"
+        else max(5.0, floor_to(v * 0.85, 5))
+    )
+    out.append(
+        {
+            "from_result": pr.result_id,
+            "to_result": f"{code}-B1",
+            "test": "min_value",
+            "kpi_id": pr.kpi_id,
+            "threshold": thr,
+            "statement": f"At least {thr:g} % of assessed participants pass, enough for institutions to act on what they learnt.",
+        }
+    )
 
     ap = by_role["applying"]
-    out.append({"from_result": ap.result_id, "to_result": f"{code}-I1", "test": "non_decreasing", "kpi_id": ap.kpi_id,
-                "statement": "The share of former participants applying their skills keeps rising, so adoption reaches users."})
+    out.append(
+        {
+            "from_result": ap.result_id,
+            "to_result": f"{code}-I1",
+            "test": "non_decreasing",
+            "kpi_id": ap.kpi_id,
+            "statement": "The share of former participants applying their skills keeps rising, so adoption reaches users.",
+        }
+    )
 
     how = verdict_of("min_achievement")
-    cands = [k for k in kpis if k.kind in ("count",) and intents.get(k.kpi_id) in ("on", "at_risk", "off")
-             and status_now[k.kpi_id]["achievement"] > 0.05]
+    cands = [
+        k
+        for k in kpis
+        if k.kind in ("count",)
+        and intents.get(k.kpi_id) in ("on", "at_risk", "off")
+        and status_now[k.kpi_id]["achievement"] > 0.05
+    ]
     cands.sort(key=lambda k: status_now[k.kpi_id]["achievement"])
     if how == "broken":  # the weakest link: an off-track KPI if there is one
         pick = next((k for rank in ("off", "at_risk") for k in cands if intents[k.kpi_id] == rank), cands[0])
     else:
         pick = cands[-1]
     a = status_now[pick.kpi_id]["achievement"]
-    thr = (ceil_to(a * 1.3, 0.05) if how == "broken" else floor_to(a / 1.04, 0.01) if how == "weakening"
-           else max(0.05, floor_to(a * 0.75, 0.05)))
+    thr = (
+        ceil_to(a * 1.3, 0.05)
+        if how == "broken"
+        else floor_to(a / 1.04, 0.01)
+        if how == "weakening"
+        else max(0.05, floor_to(a * 0.75, 0.05))
+    )
     nxt = {"O": f"{code}-R1", "R": f"{code}-C1", "C": f"{code}-B1", "B": f"{code}-I1", "A": f"{code}-O1"}
     level_letter = pick.result_id.split("-")[-1][0]
-    out.append({"from_result": pick.result_id, "to_result": nxt.get(level_letter, f"{code}-R1"),
-                "test": "min_achievement", "kpi_id": pick.kpi_id, "threshold": round(thr, 2),
-                "statement": f"'{pick.name}' has covered at least {thr:.0%} of the way to its target by now; otherwise the next level cannot follow."})
+    out.append(
+        {
+            "from_result": pick.result_id,
+            "to_result": nxt.get(level_letter, f"{code}-R1"),
+            "test": "min_achievement",
+            "kpi_id": pick.kpi_id,
+            "threshold": round(thr, 2),
+            "statement": f"'{pick.name}' has covered at least {thr:.0%} of the way to its target by now; otherwise the next level cannot follow.",
+        }
+    )
 
     how = verdict_of("manual")
-    evidence = {"holds": "Minutes of the regional consultation with member states, {q} (illustrative)",
-                "weakening": "Two governments postponed the policy debate; letters on file, {q} (illustrative)",
-                "broken": "Budget laws cut the counterpart funds in three countries; gazette notices, {q} (illustrative)"}[how]
-    out.append({"from_result": f"{code}-B1", "to_result": f"{code}-I1", "test": "manual", "verdict": how,
-                "evidence": evidence.format(q=q),
-                "statement": "Governments keep digital policy a priority through elections and budget cycles."})
+    evidence = {
+        "holds": "Minutes of the regional consultation with member states, {q} (illustrative)",
+        "weakening": "Two governments postponed the policy debate; letters on file, {q} (illustrative)",
+        "broken": "Budget laws cut the counterpart funds in three countries; gazette notices, {q} (illustrative)",
+    }[how]
+    out.append(
+        {
+            "from_result": f"{code}-B1",
+            "to_result": f"{code}-I1",
+            "test": "manual",
+            "verdict": how,
+            "evidence": evidence.format(q=q),
+            "statement": "Governments keep digital policy a priority through elections and budget cycles.",
+        }
+    )
     for i, a_ in enumerate(out, start=1):
         a_["assumption_id"] = f"{code}-AS{i:02d}"
         if a_["test"] != "manual":
-            a_["review_note"] = {"broken": "Broken at the reporting quarter: re-plan the link.",
-                                 "weakening": "Close to the threshold: watch next quarter.",
-                                 "holds": None}[verdict_of(a_["test"])]
+            a_["review_note"] = {
+                "broken": "Broken at the reporting quarter: re-plan the link.",
+                "weakening": "Close to the threshold: watch next quarter.",
+                "holds": None,
+            }[verdict_of(a_["test"])]
         else:
             a_["review_note"] = None if how == "holds" else "Raised with the unit's management."
     return out
 
 
-def _risks(code: str, utype: str, plan: Plan, out_ids: list[str], position: int, first: Quarter, q: Quarter,
-           rng: np.random.Generator) -> list[dict[str, Any]]:
+def _risks(
+    code: str,
+    utype: str,
+    plan: Plan,
+    out_ids: list[str],
+    position: int,
+    first: Quarter,
+    q: Quarter,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
     """Five risks: a high open one everywhere, a critical open one in every other unit."""
     high = [(3, 5), (5, 3), (4, 4)]
     critical = [(4, 5), (5, 4), (5, 5)]
     medium = [(3, 4), (2, 5), (4, 3)]
     low = [(2, 3), (1, 4), (3, 3)]
     pick = lambda opts: opts[int(rng.integers(len(opts)))]  # noqa: E731
-    slots = [(pick(high), "open"),
-             (pick(critical), "open") if position % 2 == 0 else (pick(medium), "open"),
-             (pick(medium), "monitoring"),
-             (pick(low), "closed"),
-             (pick(high), "monitoring")]
-    templates = [RISKS[i] for i in rng.permutation(len(RISKS))[:len(slots)]]
+    slots = [
+        (pick(high), "open"),
+        (pick(critical), "open") if position % 2 == 0 else (pick(medium), "open"),
+        (pick(medium), "monitoring"),
+        (pick(low), "closed"),
+        (pick(high), "monitoring"),
+    ]
+    templates = [RISKS[i] for i in rng.permutation(len(RISKS))[: len(slots)]]
     q_end = q.end
     start = first.start
     rows = []
@@ -308,10 +451,22 @@ def _risks(code: str, utype: str, plan: Plan, out_ids: list[str], position: int,
         topic = plan.outputs[i % len(plan.outputs)].theme.replace("_", " ")
         identified = start + dt.timedelta(days=int(rng.integers(0, max(1, (q_end - start).days - 30))))
         review = None if status == "closed" else (q_end + dt.timedelta(days=int(rng.integers(15, 60)))).isoformat()
-        rows.append({"risk_id": f"{code}-RSK{i:02d}", "category": cat, "title": title.format(topic=topic),
-                     "cause": cause, "result_id": targets[int(rng.integers(len(targets)))], "likelihood": lk,
-                     "impact": im, "owner": f"{code} {'Regional Director' if utype == 'region' else 'Cluster Facilitator'}",
-                     "mitigation": mitig, "status": status, "identified_on": identified.isoformat(), "review_on": review})
+        rows.append(
+            {
+                "risk_id": f"{code}-RSK{i:02d}",
+                "category": cat,
+                "title": title.format(topic=topic),
+                "cause": cause,
+                "result_id": targets[int(rng.integers(len(targets)))],
+                "likelihood": lk,
+                "impact": im,
+                "owner": f"{code} {'Regional Director' if utype == 'region' else 'Cluster Facilitator'}",
+                "mitigation": mitig,
+                "status": status,
+                "identified_on": identified.isoformat(),
+                "review_on": review,
+            }
+        )
     return rows
 
 
@@ -326,8 +481,9 @@ def _linkages(code: str, plan: Plan, out_ids: list[str]) -> list[dict[str, Any]]
     return rows
 
 
-def _money(code: str, out_ids: list[str], position: int, first: Quarter, q: Quarter,
-           rng: np.random.Generator) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _money(
+    code: str, out_ids: list[str], position: int, first: Quarter, q: Quarter, rng: np.random.Generator
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Budget per output, funding source and year; quarterly spending at a rate per output
     (on plan, under- or over-spent)."""
     pattern = (1.0, 0.6, 1.35, 0.95)
@@ -346,16 +502,34 @@ def _money(code: str, out_ids: list[str], position: int, first: Quarter, q: Quar
             annual = {}
             for y in range(fy, ly + 1):
                 annual[y] = round_to(base * rng.uniform(0.9, 1.15), 5000)
-                budget.append({"result_id": oid, "funding_source": src, "year": y, "amount": annual[y], "staff_months": sm})
+                budget.append(
+                    {"result_id": oid, "funding_source": src, "year": y, "amount": annual[y], "staff_months": sm}
+                )
             for p in Quarter.span(first, q):
                 amount = round_to(annual[p.year] / 4 * rate * rng.uniform(0.8, 1.2), 100)
-                spend.append({"result_id": oid, "period": str(p), "funding_source": src,
-                              "amount": amount, "staff_months": round(sm / 4 * min(rate, 1.2) * rng.uniform(0.8, 1.2), 1)})
+                spend.append(
+                    {
+                        "result_id": oid,
+                        "period": str(p),
+                        "funding_source": src,
+                        "amount": amount,
+                        "staff_months": round(sm / 4 * min(rate, 1.2) * rng.uniform(0.8, 1.2), 1),
+                    }
+                )
     return budget, spend
 
 
-def _activities(code: str, utype: str, plan: Plan, out_ids: list[str], regions: list[str], position: int,
-                first: Quarter, q: Quarter, rng: np.random.Generator) -> list[dict[str, Any]]:
+def _activities(
+    code: str,
+    utype: str,
+    plan: Plan,
+    out_ids: list[str],
+    regions: list[str],
+    position: int,
+    first: Quarter,
+    q: Quarter,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
     """Two activities per output, all four activity types in every unit; clusters' activities
     are placed in the regions they work in."""
     statuses = ["completed", "ongoing", "ongoing", "delayed", "completed", "planned", "ongoing", "completed"]
@@ -373,10 +547,12 @@ def _activities(code: str, utype: str, plan: Plan, out_ids: list[str], regions: 
         typ = types[k % len(types)]
         topic = o.title[0].lower() + o.title[1:] if o.title[1:2].islower() else o.title
         short = topic.replace(f" ({o.initiative})", "") if o.initiative else topic
-        title = {"regional_initiative": f"{o.initiative or 'Regional initiative'}: regional forum on {short}{where}",
-                 "operational_plan": f"Operational plan: workshop on {topic}{where}",
-                 "project": f"Project: country assistance on {topic}{where}",
-                 "other": f"Knowledge exchange with partners on {topic}{where}"}[typ]
+        title = {
+            "regional_initiative": f"{o.initiative or 'Regional initiative'}: regional forum on {short}{where}",
+            "operational_plan": f"Operational plan: workshop on {topic}{where}",
+            "project": f"Project: country assistance on {topic}{where}",
+            "other": f"Knowledge exchange with partners on {topic}{where}",
+        }[typ]
         status = statuses[k % len(statuses)]
         clamp = lambda p: max(first, p)  # noqa: E731
         pct = None
@@ -408,11 +584,21 @@ def _activities(code: str, utype: str, plan: Plan, out_ids: list[str], regions: 
             pct = 0.0
         if a_start is not None:
             a_start = min(a_start, q_end)
-        rows.append({"activity_id": f"{code}-ACT{k + 1:02d}", "result_id": out_ids[j], "title": title, "type": typ,
-                     "region": region if region in schema.REGIONS else None, "status": status,
-                     "planned_start": ps.start.isoformat(), "planned_end": pe.end.isoformat(),
-                     "actual_start": a_start.isoformat() if a_start else None,
-                     "actual_end": a_end.isoformat() if a_end else None, "percent_complete": pct})
+        rows.append(
+            {
+                "activity_id": f"{code}-ACT{k + 1:02d}",
+                "result_id": out_ids[j],
+                "title": title,
+                "type": typ,
+                "region": region if region in schema.REGIONS else None,
+                "status": status,
+                "planned_start": ps.start.isoformat(),
+                "planned_end": pe.end.isoformat(),
+                "actual_start": a_start.isoformat() if a_start else None,
+                "actual_end": a_end.isoformat() if a_end else None,
+                "percent_complete": pct,
+            }
+        )
     return rows
 
 
@@ -423,27 +609,52 @@ def _partners(activities: list[dict[str, Any]], rng: np.random.Generator) -> lis
     for i, pi in enumerate(picks):
         name, ptype = PARTNERS[pi]
         act = live[int(rng.integers(len(live)))]
-        kinds = ["cash", "in-kind"] if (ptype == "private" and i == 0) else (
-            ["cash"] if ptype in CASH_TYPES else ["in-kind"])
+        kinds = (
+            ["cash", "in-kind"]
+            if (ptype == "private" and i == 0)
+            else (["cash"] if ptype in CASH_TYPES else ["in-kind"])
+        )
         for kind in kinds:
             key = (name, act["activity_id"], kind)
             if key in seen:
                 continue
             seen.add(key)
             amount = round_to(rng.uniform(20_000, 400_000) if kind == "cash" else rng.uniform(5_000, 80_000), 1000)
-            rows.append({"partner": name, "partner_type": ptype, "activity_id": act["activity_id"],
-                         "contribution_type": kind, "amount": amount})
+            rows.append(
+                {
+                    "partner": name,
+                    "partner_type": ptype,
+                    "activity_id": act["activity_id"],
+                    "contribution_type": kind,
+                    "amount": amount,
+                }
+            )
     if not any(r["contribution_type"] == "in-kind" for r in rows):
-        rows.append({"partner": "Regional university (illustrative)", "partner_type": "academia",
-                     "activity_id": live[0]["activity_id"], "contribution_type": "in-kind", "amount": 15000.0})
+        rows.append(
+            {
+                "partner": "Regional university (illustrative)",
+                "partner_type": "academia",
+                "activity_id": live[0]["activity_id"],
+                "contribution_type": "in-kind",
+                "amount": 15000.0,
+            }
+        )
     if not any(r["contribution_type"] == "cash" for r in rows):
-        rows.append({"partner": "Donor government (illustrative)", "partner_type": "government",
-                     "activity_id": live[-1]["activity_id"], "contribution_type": "cash", "amount": 150000.0})
+        rows.append(
+            {
+                "partner": "Donor government (illustrative)",
+                "partner_type": "government",
+                "activity_id": live[-1]["activity_id"],
+                "contribution_type": "cash",
+                "amount": 150000.0,
+            }
+        )
     return rows
 
 
-def build_sample(out_dir: str | Path, config: Config, *, seed: int = 2026,
-                 quarter: QuarterLike | None = None) -> list[Path]:
+def build_sample(
+    out_dir: str | Path, config: Config, *, seed: int = 2026, quarter: QuarterLike | None = None
+) -> list[Path]:
     """Write ``<UNIT>.xlsx`` for every unit of ``config`` into ``out_dir`` (created if needed)
     and return the paths in config order. Each file is written atomically by the template
     writer, with the illustrative notice on its Guide sheet.

@@ -14,6 +14,7 @@ Example:
     >>> coerce_cell(sheet("Actuals"), col, "TBD", False, lambda code, msg: found.append(code)), found
     (None, ['placeholder'])
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,9 +32,41 @@ from rbm_utils.intake.workbook import CellError
 #: Texts officers write instead of a value: never a value, never a code.
 PLACEHOLDERS = {"n/a", "na", "tbd", "tbc", "-", "--", "—", "–", "?", "..", "...", "x", "null", "none", "nil", "pending"}
 #: Yes/no words in the languages of the bureau's officers: never a number or a code.
-BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "oui", "non", "si", "sí", "sim", "não", "nao", "ja", "nein",
-                 "vrai", "faux", "verdadero", "falso", "wahr", "да", "нет", "نعم", "لا", "是", "否",
-                 "✓", "✔", "✗", "✘", "☑", "☐", "☒"}
+BOOLEAN_WORDS = {
+    "true",
+    "false",
+    "yes",
+    "no",
+    "y",
+    "n",
+    "oui",
+    "non",
+    "si",
+    "sí",
+    "sim",
+    "não",
+    "nao",
+    "ja",
+    "nein",
+    "vrai",
+    "faux",
+    "verdadero",
+    "falso",
+    "wahr",
+    "да",
+    "нет",
+    "نعم",
+    "لا",
+    "是",
+    "否",
+    "✓",
+    "✔",
+    "✗",
+    "✘",
+    "☑",
+    "☐",
+    "☒",
+}
 
 _MINUS = dict.fromkeys(map(ord, "\u2212\u2012\u2013\u2014\ufe63\uff0d"), "-")
 _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -105,12 +138,15 @@ def to_number(value: Any, decimal_comma: bool) -> float | str:
 
 # --------------------------------------------------------------------------- coercers of raw cells
 
+
 def _number(sh: Sheet, col: Column, v: Any, decimal_comma: bool, report: Report) -> Any:
     """number, integer and year columns."""
     t = col.type
     num = to_number(v, decimal_comma)
     if isinstance(num, str):
-        code = {"placeholder": "placeholder", "bool": "boolean_value"}.get(num, "not_a_year" if t == "year" else "not_a_number")
+        code = {"placeholder": "placeholder", "bool": "boolean_value"}.get(
+            num, "not_a_year" if t == "year" else "not_a_number"
+        )
         report(code, _NUMBER_HINTS.get(num, "Expected a number, e.g. 1250 or 12.5."))
         return None
     if t in ("integer", "year") and not float(num).is_integer():
@@ -120,11 +156,18 @@ def _number(sh: Sheet, col: Column, v: Any, decimal_comma: bool, report: Report)
         report("not_a_year", "Expected a four-digit year such as 2026.")
         return None
     if col.min is not None and num < col.min:
-        report("negative_value" if col.min == 0 else "out_of_range",
-               f"'{col.name}' cannot be negative." if col.min == 0 else f"'{col.name}' must be between {col.min:g} and {col.max:g}.")
+        report(
+            "negative_value" if col.min == 0 else "out_of_range",
+            f"'{col.name}' cannot be negative."
+            if col.min == 0
+            else f"'{col.name}' must be between {col.min:g} and {col.max:g}.",
+        )
         return None
     if col.max is not None and num > col.max:
-        report("out_of_range", f"'{col.name}' must be between {col.min if col.min is not None else '-inf'} and {col.max:g}.")
+        report(
+            "out_of_range",
+            f"'{col.name}' must be between {col.min if col.min is not None else '-inf'} and {col.max:g}.",
+        )
         return None
     return int(num) if t in ("integer", "year") else float(num)
 
@@ -179,8 +222,11 @@ def _code(sh: Sheet, col: Column, text: str, report: Report) -> Any:
 
 def _unit_code(sh: Sheet, col: Column, text: str, report: Report) -> Any:
     if not UNIT_CODE_RE.match(text):  # the unit code names folders: nothing but a plain code passes
-        report("unknown_unit", "Not a unit code: unit codes are 2 to 16 capital letters, digits, '_' or '-' "
-                               "and are listed in parameters/workbench.yaml.")
+        report(
+            "unknown_unit",
+            "Not a unit code: unit codes are 2 to 16 capital letters, digits, '_' or '-' "
+            "and are listed in parameters/workbench.yaml.",
+        )
         return None
     return text
 
@@ -231,7 +277,9 @@ def _textual(parse: TextCoercer) -> Coercer:
             return None
         if isinstance(v, (dt.datetime, dt.date)):
             if col.type == "period":
-                report("not_a_period", "A date where a quarter is expected: write the quarter as YYYY-Qn, e.g. 2026-Q3.")
+                report(
+                    "not_a_period", "A date where a quarter is expected: write the quarter as YYYY-Qn, e.g. 2026-Q3."
+                )
             else:
                 report("not_a_date" if col.type != "text" else "required_value", "A date where text is expected.")
             return None
@@ -267,10 +315,16 @@ def coerce_cell(sh: Sheet, col: Column, value: Any, decimal_comma: bool, report:
     """
     if isinstance(value, CellError):
         if value.kind == "error":
-            report("formula_error", f"The cell holds the spreadsheet error {value.text}; fix the formula or type the value.")
+            report(
+                "formula_error",
+                f"The cell holds the spreadsheet error {value.text}; fix the formula or type the value.",
+            )
         else:
-            report("formula_no_value", f"The cell holds the formula {value.text} with no saved result; "
-                                       "open the file in Excel, let it calculate and save.")
+            report(
+                "formula_no_value",
+                f"The cell holds the formula {value.text} with no saved result; "
+                "open the file in Excel, let it calculate and save.",
+            )
         return None
     if is_blank(value):
         if col.required:

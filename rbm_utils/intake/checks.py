@@ -11,6 +11,7 @@ Example:
     >>> loops
     [['O1', 'I1', 'O2', 'O1']]
 """
+
 from __future__ import annotations
 
 import bisect
@@ -35,20 +36,45 @@ def check_unit(ctx: Context, unit: dict[str, Any]) -> None:
     if code is None:
         return
     if not UNIT_CODE_RE.match(code) or code not in ctx.config.units:
-        ctx.add("unknown_unit", "Unit", rows.get("unit_code", 0), "unit_code", code,
-                f"Unit '{code}' is not listed in parameters/workbench.yaml (known: {', '.join(ctx.config.units)}).")
+        ctx.add(
+            "unknown_unit",
+            "Unit",
+            rows.get("unit_code", 0),
+            "unit_code",
+            code,
+            f"Unit '{code}' is not listed in parameters/workbench.yaml (known: {', '.join(ctx.config.units)}).",
+        )
         return
     u = ctx.config.units[code]
     if unit.get("unit_type") and unit["unit_type"] != u.type:
-        ctx.add("unit_mismatch", "Unit", rows.get("unit_type", 0), "unit_type", unit["unit_type"],
-                f"{code} is a {u.type} in parameters/workbench.yaml, not a {unit['unit_type']}.")
+        ctx.add(
+            "unit_mismatch",
+            "Unit",
+            rows.get("unit_type", 0),
+            "unit_type",
+            unit["unit_type"],
+            f"{code} is a {u.type} in parameters/workbench.yaml, not a {unit['unit_type']}.",
+        )
     if unit.get("unit_name") and unit["unit_name"] != u.name:
-        ctx.add("unit_mismatch", "Unit", rows.get("unit_name", 0), "unit_name", unit["unit_name"],
-                f"The unit's name in parameters/workbench.yaml is '{u.name}'; the settings' name is used.", severity=WARNING)
+        ctx.add(
+            "unit_mismatch",
+            "Unit",
+            rows.get("unit_name", 0),
+            "unit_name",
+            unit["unit_name"],
+            f"The unit's name in parameters/workbench.yaml is '{u.name}'; the settings' name is used.",
+            severity=WARNING,
+        )
     q = unit.get("reporting_quarter")
     if q and Quarter.parse(q) < Quarter.parse(ctx.config.first_quarter):
-        ctx.add("before_first_quarter", "Unit", rows.get("reporting_quarter", 0), "reporting_quarter", q,
-                f"The workbench starts at {ctx.config.first_quarter}.")
+        ctx.add(
+            "before_first_quarter",
+            "Unit",
+            rows.get("reporting_quarter", 0),
+            "reporting_quarter",
+            q,
+            f"The workbench starts at {ctx.config.first_quarter}.",
+        )
 
 
 def _key_of(sh: Sheet, rec: Record) -> tuple:
@@ -67,8 +93,14 @@ def check_duplicates(ctx: Context) -> None:
                 continue  # already reported as missing
             if key in first:
                 shown = ", ".join(f"{k}={v}" for k, v in zip(sh.key, key) if v != "")
-                ctx.add("duplicate_key", sh.name, rec["_row"], sh.key[0], shown,
-                        f"Same {' + '.join(sh.key)} as row {first[key]} ({shown}); keep one row.")
+                ctx.add(
+                    "duplicate_key",
+                    sh.name,
+                    rec["_row"],
+                    sh.key[0],
+                    shown,
+                    f"Same {' + '.join(sh.key)} as row {first[key]} ({shown}); keep one row.",
+                )
             else:
                 first[key] = rec["_row"]
 
@@ -91,13 +123,18 @@ def check_references(ctx: Context) -> None:
             values = [p.strip() for p in val.split(";")] if sheet(src).column(col).type == "id_list" else [val]
             for v in values:
                 if v not in targets:
-                    ctx.add("unknown_reference", src, rec["_row"], col, v,
-                            f"'{v}' is not a {dcol} of sheet {dst}.")
+                    ctx.add("unknown_reference", src, rec["_row"], col, v, f"'{v}' is not a {dcol} of sheet {dst}.")
                 elif src == dst and col == "contributes_to" and v == rec.get("result_id"):
                     ctx.add("cycle", src, rec["_row"], col, v, f"Result {v} cannot contribute to itself.")
                 elif output_only and levels.get(v) != "output":
-                    ctx.add("not_an_output", src, rec["_row"], col, v,
-                            f"'{v}' is a {levels.get(v)}-level result; {src} lines must point at an output.")
+                    ctx.add(
+                        "not_an_output",
+                        src,
+                        rec["_row"],
+                        col,
+                        v,
+                        f"'{v}' is a {levels.get(v)}-level result; {src} lines must point at an output.",
+                    )
 
 
 def find_loops(chain: Mapping[str, Sequence[str]], limit: int = MAX_LOOPS) -> list[list[str]]:
@@ -155,8 +192,14 @@ def check_cycles(ctx: Context) -> None:
             rows[r["result_id"]] = r["_row"]
             chain[r["result_id"]] = [p.strip() for p in (r.get("contributes_to") or "").split(";") if p.strip()]
     for loop in find_loops(chain):
-        ctx.add("cycle", "Results", rows[loop[-2]], "contributes_to", loop[0],
-                "The results chain loops: " + " -> ".join(loop) + ".")
+        ctx.add(
+            "cycle",
+            "Results",
+            rows[loop[-2]],
+            "contributes_to",
+            loop[0],
+            "The results chain loops: " + " -> ".join(loop) + ".",
+        )
 
 
 def check_kpis(ctx: Context) -> None:
@@ -165,8 +208,14 @@ def check_kpis(ctx: Context) -> None:
     for r in ctx.records.get("KPIs", []):
         bp, tp = r.get("baseline_period"), r.get("target_period")
         if bp and tp and Quarter.parse(tp) <= Quarter.parse(bp):
-            ctx.add("smart_incomplete", "KPIs", r["_row"], "target_period", tp,
-                    f"The KPI is not SMART: target period {tp} must come after baseline period {bp}.")
+            ctx.add(
+                "smart_incomplete",
+                "KPIs",
+                r["_row"],
+                "target_period",
+                tp,
+                f"The KPI is not SMART: target period {tp} must come after baseline period {bp}.",
+            )
         for f in ("baseline_value", "target_value"):
             _check_kpi_value(ctx, "KPIs", r, f, r)
     for r in ctx.records.get("Milestones", []):
@@ -185,16 +234,34 @@ def check_kpis(ctx: Context) -> None:
             if num < 0:
                 ctx.add("negative_value", "Actuals", r["_row"], "numerator", num, "A numerator cannot be negative.")
             elif k.get("measure") == "percent" and num > den:
-                ctx.add("percent_over_100", "Actuals", r["_row"], "numerator", num,
-                        f"The numerator {num:g} is larger than the denominator {den:g}.")
+                ctx.add(
+                    "percent_over_100",
+                    "Actuals",
+                    r["_row"],
+                    "numerator",
+                    num,
+                    f"The numerator {num:g} is larger than the denominator {den:g}.",
+                )
             elif val is not None and k.get("measure") == "percent":
                 expect = 100.0 * num / den
                 if abs(expect - val) > max(0.05, 0.005 * abs(expect)):
-                    ctx.add("ratio_mismatch", "Actuals", r["_row"], "value", val,
-                            f"value {val:g} differs from 100 x numerator / denominator = {expect:.2f}; the pooled figure uses numerator and denominator.")
+                    ctx.add(
+                        "ratio_mismatch",
+                        "Actuals",
+                        r["_row"],
+                        "value",
+                        val,
+                        f"value {val:g} differs from 100 x numerator / denominator = {expect:.2f}; the pooled figure uses numerator and denominator.",
+                    )
         if not r.get("evidence") and r.get("value") is not None:
-            ctx.add("missing_evidence", "Actuals", r["_row"], "evidence", None,
-                    f"No evidence for {r.get('kpi_id')} {r.get('period')}: give a link or document reference.")
+            ctx.add(
+                "missing_evidence",
+                "Actuals",
+                r["_row"],
+                "evidence",
+                None,
+                f"No evidence for {r.get('kpi_id')} {r.get('period')}: give a link or document reference.",
+            )
 
 
 def _check_kpi_value(ctx: Context, sheet_name: str, rec: Record, field_name: str, kpi: Record) -> None:
@@ -203,11 +270,23 @@ def _check_kpi_value(ctx: Context, sheet_name: str, rec: Record, field_name: str
         return
     measure = kpi.get("measure")
     if measure == "percent" and not 0 <= v <= ctx.config.thresholds.get("percent_scale_max", 100):
-        ctx.add("percent_over_100" if v > 0 else "negative_value", sheet_name, rec["_row"], field_name, v,
-                f"{kpi.get('kpi_id')} is a percent KPI: values lie between 0 and 100 (write 45 for 45 %).")
+        ctx.add(
+            "percent_over_100" if v > 0 else "negative_value",
+            sheet_name,
+            rec["_row"],
+            field_name,
+            v,
+            f"{kpi.get('kpi_id')} is a percent KPI: values lie between 0 and 100 (write 45 for 45 %).",
+        )
     elif measure in ("number", "currency") and v < 0:
-        ctx.add("negative_value", sheet_name, rec["_row"], field_name, v,
-                f"{kpi.get('kpi_id')} counts {'money' if measure == 'currency' else 'things'}: it cannot be negative.")
+        ctx.add(
+            "negative_value",
+            sheet_name,
+            rec["_row"],
+            field_name,
+            v,
+            f"{kpi.get('kpi_id')} counts {'money' if measure == 'currency' else 'things'}: it cannot be negative.",
+        )
 
 
 def check_periods(ctx: Context, reporting: str | None) -> None:
@@ -222,11 +301,23 @@ def check_periods(ctx: Context, reporting: str | None) -> None:
             if not p:
                 continue
             if quarter is not None and Quarter.parse(p) > quarter:
-                ctx.add("future_period", sh.name, r["_row"], sh.periodic, p,
-                        f"{p} is after the reporting quarter {reporting}; report it next quarter.")
+                ctx.add(
+                    "future_period",
+                    sh.name,
+                    r["_row"],
+                    sh.periodic,
+                    p,
+                    f"{p} is after the reporting quarter {reporting}; report it next quarter.",
+                )
             elif Quarter.parse(p) < first:
-                ctx.add("before_first_quarter", sh.name, r["_row"], sh.periodic, p,
-                        f"{p} is before the workbench's first quarter {ctx.config.first_quarter}.")
+                ctx.add(
+                    "before_first_quarter",
+                    sh.name,
+                    r["_row"],
+                    sh.periodic,
+                    p,
+                    f"{p} is before the workbench's first quarter {ctx.config.first_quarter}.",
+                )
 
 
 def check_assumptions(ctx: Context) -> None:
@@ -235,8 +326,14 @@ def check_assumptions(ctx: Context) -> None:
         test = r.get("test")
         for need in ASSUMPTION_TEST_NEEDS.get(test or "", ()):
             if r.get(need) is None:
-                ctx.add("incomplete_test", "Assumptions", r["_row"], need, None,
-                        f"A {test} test needs '{need}' ({sheet('Assumptions').column(need).note})")
+                ctx.add(
+                    "incomplete_test",
+                    "Assumptions",
+                    r["_row"],
+                    need,
+                    None,
+                    f"A {test} test needs '{need}' ({sheet('Assumptions').column(need).note})",
+                )
 
 
 def check_activities(ctx: Context) -> None:
@@ -248,9 +345,15 @@ def check_activities(ctx: Context) -> None:
                 ctx.add("period_order", "Activities", r["_row"], b, r[b], f"{b} {r[b]} comes before {a} {r[a]}.")
         for a in ("actual_start", "actual_end"):
             if r.get(a) and r[a] > today:
-                ctx.add("date_in_future", "Activities", r["_row"], a, r[a],
-                        f"An actual date cannot be in the future (today is {today}); use planned dates for what is to come.",
-                        severity=ERROR)
+                ctx.add(
+                    "date_in_future",
+                    "Activities",
+                    r["_row"],
+                    a,
+                    r[a],
+                    f"An actual date cannot be in the future (today is {today}); use planned dates for what is to come.",
+                    severity=ERROR,
+                )
 
 
 def _median_without(figures: list[float], i: int) -> float:
@@ -281,7 +384,9 @@ def check_percent_scale(ctx: Context) -> None:
         rows = by_kpi.get(k["kpi_id"], [])
         if not any(0 < r["value"] <= 1 for r in rows):
             continue
-        figures = sorted([r["value"] for r in rows] + [k[f] for f in ("baseline_value", "target_value") if k.get(f) is not None])
+        figures = sorted(
+            [r["value"] for r in rows] + [k[f] for f in ("baseline_value", "target_value") if k.get(f) is not None]
+        )
         if len(figures) < 2:
             continue
         for r in rows:
@@ -290,9 +395,17 @@ def check_percent_scale(ctx: Context) -> None:
                 continue
             med = _median_without(figures, bisect.bisect_left(figures, v))  # drop one copy of v
             if med > 1 and 0.5 * med <= 100 * v <= 2 * med:
-                ctx.add("percent_scale", "Actuals", r["_row"], "value", v, (
-                    f"{k['kpi_id']} is a percent KPI on a 0-100 scale (its other figures are around {med:g}); "
-                    f"{v:g} looks like {100 * v:g} % written as a fraction. Write {100 * v:g}."))
+                ctx.add(
+                    "percent_scale",
+                    "Actuals",
+                    r["_row"],
+                    "value",
+                    v,
+                    (
+                        f"{k['kpi_id']} is a percent KPI on a 0-100 scale (its other figures are around {med:g}); "
+                        f"{v:g} looks like {100 * v:g} % written as a fraction. Write {100 * v:g}."
+                    ),
+                )
 
 
 def _breakdown_keys(disaggregation: str) -> frozenset[str]:
@@ -324,7 +437,15 @@ def check_disaggregations(ctx: Context) -> None:
                     continue
                 got, want = sum(p[f] for p in parts), total[f]
                 if abs(got - want) > max(0.01, 0.001 * abs(want)):
-                    ctx.add("disaggregation_mismatch", "Actuals", total["_row"], f, want, (
-                        f"{kid} {period}: the rows broken down by {', '.join(sorted(keys))} add up to {got:g} "
-                        f"({f}), but the total row says {want:g}. Breakdowns must add up to the total; put the rest "
-                        "in an 'unknown' category."))
+                    ctx.add(
+                        "disaggregation_mismatch",
+                        "Actuals",
+                        total["_row"],
+                        f,
+                        want,
+                        (
+                            f"{kid} {period}: the rows broken down by {', '.join(sorted(keys))} add up to {got:g} "
+                            f"({f}), but the total row says {want:g}. Breakdowns must add up to the total; put the rest "
+                            "in an 'unknown' category."
+                        ),
+                    )

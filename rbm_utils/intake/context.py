@@ -14,6 +14,7 @@ Example:
     >>> ctx.problems[0].column, ctx.problems[0].row
     ('A', 3)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,8 +46,16 @@ class Context:
         #: Unit sheet: field name -> the Excel row it is on
         self.unit_rows: dict[str, int] = {}
 
-    def add(self, code: str, sheet_name: str = "", row: int = 0, col: str = "", value: Any = None,
-            message: str = "", severity: str | None = None) -> None:
+    def add(
+        self,
+        code: str,
+        sheet_name: str = "",
+        row: int = 0,
+        col: str = "",
+        value: Any = None,
+        message: str = "",
+        severity: str | None = None,
+    ) -> None:
         """File a problem at ``sheet_name`` row ``row``, column ``col`` (a column name)."""
         letter = self.letters.get(sheet_name, {}).get(col, "") if col else ""
         self.problems.append(problem(code, self.file, sheet_name, row, letter, col, value, message, severity))

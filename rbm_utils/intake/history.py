@@ -10,6 +10,7 @@ Example:
     >>> round(z(40.0), 1)
     19.6
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,11 @@ def modified_z(values: list[float]) -> Callable[[float], float] | None:
 
 
 def _total_rows(ctx: Context, kpi_id: str) -> list[Record]:
-    return [r for r in ctx.records.get("Actuals", [])
-            if r.get("kpi_id") == kpi_id and not r.get("disaggregation") and r.get("period") and r.get("value") is not None]
+    return [
+        r
+        for r in ctx.records.get("Actuals", [])
+        if r.get("kpi_id") == kpi_id and not r.get("disaggregation") and r.get("period") and r.get("value") is not None
+    ]
 
 
 def check_history(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> None:
@@ -54,11 +58,21 @@ def check_history(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> 
     for k in kpis:
         old = prev_kpis.get(k["kpi_id"], {}).get("measure")
         if old and k.get("measure") and k["measure"] != old:
-            ctx.add("measure_changed", "KPIs", k["_row"], "measure", k["measure"], (
-                f"{k['kpi_id']} has been reported as a {old} until now; its unit of measure cannot change, "
-                f"or its history would mix units. Keep '{old}', or give the {k['measure']} indicator a new kpi_id."))
+            ctx.add(
+                "measure_changed",
+                "KPIs",
+                k["_row"],
+                "measure",
+                k["measure"],
+                (
+                    f"{k['kpi_id']} has been reported as a {old} until now; its unit of measure cannot change, "
+                    f"or its history would mix units. Keep '{old}', or give the {k['measure']} indicator a new kpi_id."
+                ),
+            )
 
-    prev_actuals = [r for r in frame_records(previous, "Actuals") if not r.get("disaggregation") and r.get("value") is not None]
+    prev_actuals = [
+        r for r in frame_records(previous, "Actuals") if not r.get("disaggregation") and r.get("value") is not None
+    ]
     stored = {(r["kpi_id"], r["period"]): float(r["value"]) for r in prev_actuals}
     file_periods = {r.get("period") for r in ctx.records.get("Actuals", []) if r.get("period")}
 
@@ -79,18 +93,34 @@ def check_history(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> 
         if k.get("aggregation") in ("latest", "max") and k.get("direction") == "increase":
             for (p0, (v0, r0)), (p1, (v1, r1)) in zip(ordered, ordered[1:]):
                 if r1 is not None and v1 < v0 - 1e-9 and (is_new(kid, r1) or (r0 is not None and is_new(kid, r0))):
-                    ctx.add("value_decreased", "Actuals", r1["_row"], "value", v1, (
-                        f"{kid} takes the {k['aggregation']} value and should increase, but {p1} ({v1:g}) is below "
-                        f"{p0} ({v0:g}). Check the figure; if it is right, explain the fall in the comment."))
+                    ctx.add(
+                        "value_decreased",
+                        "Actuals",
+                        r1["_row"],
+                        "value",
+                        v1,
+                        (
+                            f"{kid} takes the {k['aggregation']} value and should increase, but {p1} ({v1:g}) is below "
+                            f"{p0} ({v0:g}). Check the figure; if it is right, explain the fall in the comment."
+                        ),
+                    )
         values = [v for _, (v, _) in ordered]
         if len(values) >= min_points:
             z = modified_z(values)
             if z is not None:
                 for p, (v, rec) in ordered:
                     if rec is not None and abs(z(v)) > z_max and is_new(kid, rec):
-                        ctx.add("outlier", "Actuals", rec["_row"], "value", v, (
-                            f"{kid} {p}: {v:g} is far from its other quarters (median {statistics.median(values):g}, "
-                            f"modified z-score {z(v):.1f} beyond {z_max:g}). Check the figure; if it is right, explain it in the comment."))
+                        ctx.add(
+                            "outlier",
+                            "Actuals",
+                            rec["_row"],
+                            "value",
+                            v,
+                            (
+                                f"{kid} {p}: {v:g} is far from its other quarters (median {statistics.median(values):g}, "
+                                f"modified z-score {z(v):.1f} beyond {z_max:g}). Check the figure; if it is right, explain it in the comment."
+                            ),
+                        )
     check_budget(ctx, previous)
 
 
@@ -102,23 +132,40 @@ def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> N
     """Spending of a (result, funding source, year) above that year's budget line: a warning on the
     file's expenditure row of the latest quarter in that group."""
     norm = _norm_source
-    budget = {(r["result_id"], norm(r["funding_source"]), int(r["year"])): r for r in ctx.records.get("Budget", [])
-              if r.get("result_id") and r.get("funding_source") and r.get("year") is not None and r.get("amount") is not None}
+    budget = {
+        (r["result_id"], norm(r["funding_source"]), int(r["year"])): r
+        for r in ctx.records.get("Budget", [])
+        if r.get("result_id") and r.get("funding_source") and r.get("year") is not None and r.get("amount") is not None
+    }
     if not budget:
         return
-    file_rows = [r for r in ctx.records.get("Expenditure", [])
-                 if r.get("result_id") and r.get("funding_source") and is_quarter(r.get("period")) and r.get("amount") is not None]
+    file_rows = [
+        r
+        for r in ctx.records.get("Expenditure", [])
+        if r.get("result_id")
+        and r.get("funding_source")
+        and is_quarter(r.get("period"))
+        and r.get("amount") is not None
+    ]
     file_periods = {r["period"] for r in file_rows}
-    stored = {(r["result_id"], r["period"], norm(r["funding_source"])): float(r["amount"])
-              for r in frame_records(previous, "Expenditure")
-              if r.get("result_id") and is_quarter(r.get("period")) and r.get("amount") is not None}
+    stored = {
+        (r["result_id"], r["period"], norm(r["funding_source"])): float(r["amount"])
+        for r in frame_records(previous, "Expenditure")
+        if r.get("result_id") and is_quarter(r.get("period")) and r.get("amount") is not None
+    }
     groups: dict[tuple[str, str, int], dict[str, Any]] = {}
     for r in file_rows:
         year = Quarter.parse(r["period"]).year
-        g = groups.setdefault((r["result_id"], norm(r["funding_source"]), year), {"spent": 0.0, "rows": [], "new": False})
+        g = groups.setdefault(
+            (r["result_id"], norm(r["funding_source"]), year), {"spent": 0.0, "rows": [], "new": False}
+        )
         g["spent"] += r["amount"]
         g["rows"].append(r)
-        g["new"] = g["new"] or previous is None or stored.get((r["result_id"], r["period"], norm(r["funding_source"]))) != r["amount"]
+        g["new"] = (
+            g["new"]
+            or previous is None
+            or stored.get((r["result_id"], r["period"], norm(r["funding_source"]))) != r["amount"]
+        )
     for (rid, period, src), amount in stored.items():
         key = (rid, src, Quarter.parse(period).year)
         if period not in file_periods and key in groups:
@@ -128,6 +175,14 @@ def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> N
         if line is None or not g["new"] or g["spent"] <= line["amount"] + 0.005:
             continue
         last = max(g["rows"], key=lambda r: (Quarter.parse(r["period"]), r["_row"]))
-        ctx.add("over_budget", "Expenditure", last["_row"], "amount", last["amount"], (
-            f"Spending on {key[0]} from '{line['funding_source']}' in {key[2]} reaches {g['spent']:,.0f}, over its budget "
-            f"of {line['amount']:,.0f} (sheet Budget, row {line['_row']}). Check the figures or revise the budget."))
+        ctx.add(
+            "over_budget",
+            "Expenditure",
+            last["_row"],
+            "amount",
+            last["amount"],
+            (
+                f"Spending on {key[0]} from '{line['funding_source']}' in {key[2]} reaches {g['spent']:,.0f}, over its budget "
+                f"of {line['amount']:,.0f} (sheet Budget, row {line['_row']}). Check the figures or revise the budget."
+            ),
+        )

@@ -8,6 +8,7 @@ Example:
     >>> norm_header(" Baseline\\u00a0Value ")
     'baseline_value'
 """
+
 from __future__ import annotations
 
 import re
@@ -51,25 +52,65 @@ def _map_headers(ctx: Context, sh: Sheet, rs: RawSheet) -> dict[int, str]:
         letter = column_letter(idx)
         if is_blank(h):
             if any(idx < len(vals) and not is_blank(vals[idx]) for _, vals in rs.rows):
-                ctx.problems.append(problem("blank_header", ctx.file, sh.name, rs.header_row, letter, "",
-                                            None, f"Column {letter} holds data but has no header."))
+                ctx.problems.append(
+                    problem(
+                        "blank_header",
+                        ctx.file,
+                        sh.name,
+                        rs.header_row,
+                        letter,
+                        "",
+                        None,
+                        f"Column {letter} holds data but has no header.",
+                    )
+                )
             continue
         norm = norm_header(h)
         if sh.has(norm):
             if norm in seen:
-                ctx.problems.append(problem("duplicate_column", ctx.file, sh.name, rs.header_row, letter, norm, h,
-                                            f"Column '{norm}' appears twice (columns {column_letter(seen[norm])} and {letter})."))
+                ctx.problems.append(
+                    problem(
+                        "duplicate_column",
+                        ctx.file,
+                        sh.name,
+                        rs.header_row,
+                        letter,
+                        norm,
+                        h,
+                        f"Column '{norm}' appears twice (columns {column_letter(seen[norm])} and {letter}).",
+                    )
+                )
                 continue
             seen[norm] = idx
             mapping[idx] = norm
             letters[norm] = letter
         else:
-            ctx.problems.append(problem("unknown_column", ctx.file, sh.name, rs.header_row, letter, str(h), h,
-                                        f"Column '{h}' is not part of sheet {sh.name}; it is ignored."))
+            ctx.problems.append(
+                problem(
+                    "unknown_column",
+                    ctx.file,
+                    sh.name,
+                    rs.header_row,
+                    letter,
+                    str(h),
+                    h,
+                    f"Column '{h}' is not part of sheet {sh.name}; it is ignored.",
+                )
+            )
     for col in sh.columns:
         if col.required and col.name not in letters:
-            ctx.problems.append(problem("missing_column", ctx.file, sh.name, rs.header_row, "", col.name, None,
-                                        f"Sheet {sh.name} has no column '{col.name}' ({col.note})"))
+            ctx.problems.append(
+                problem(
+                    "missing_column",
+                    ctx.file,
+                    sh.name,
+                    rs.header_row,
+                    "",
+                    col.name,
+                    None,
+                    f"Sheet {sh.name} has no column '{col.name}' ({col.note})",
+                )
+            )
     return mapping
 
 
@@ -78,12 +119,24 @@ def _check_merged(ctx: Context, sh: Sheet, rs: RawSheet) -> None:
         first = rng.split(":")[0]
         m = _CELL_REF_RE.match(first)
         if m:
-            ctx.problems.append(problem("merged_cells", ctx.file, sh.name, int(m.group(2)), m.group(1), "", rng,
-                                        f"Cells {rng} are merged; merged cells keep a value only in {first}. Unmerge them and fill every cell."))
+            ctx.problems.append(
+                problem(
+                    "merged_cells",
+                    ctx.file,
+                    sh.name,
+                    int(m.group(2)),
+                    m.group(1),
+                    "",
+                    rng,
+                    f"Cells {rng} are merged; merged cells keep a value only in {first}. Unmerge them and fill every cell.",
+                )
+            )
 
 
 def _header_score(sh: Sheet, cells: list[Any]) -> int:
-    return len({norm_header(h) for h in cells if not is_blank(h) and not isinstance(h, CellError) and sh.has(norm_header(h))})
+    return len(
+        {norm_header(h) for h in cells if not is_blank(h) and not isinstance(h, CellError) and sh.has(norm_header(h))}
+    )
 
 
 def _locate_header(ctx: Context, sh: Sheet, rs: RawSheet) -> RawSheet:
@@ -102,10 +155,22 @@ def _locate_header(ctx: Context, sh: Sheet, rs: RawSheet) -> RawSheet:
         return rs
     i = best[1]
     rownum, values = rs.rows[i]
-    ctx.problems.append(problem("header_not_on_row_1", ctx.file, sh.name, rownum, "", "", None, (
-        f"The column names of sheet {sh.name} are on row {rownum}, not on row 1: delete the rows above them "
-        "(titles, notes, blank rows). Other problems are reported at the rows as they are now.")))
-    return replace(rs, headers=list(values), rows=rs.rows[i + 1:], header_row=rownum)
+    ctx.problems.append(
+        problem(
+            "header_not_on_row_1",
+            ctx.file,
+            sh.name,
+            rownum,
+            "",
+            "",
+            None,
+            (
+                f"The column names of sheet {sh.name} are on row {rownum}, not on row 1: delete the rows above them "
+                "(titles, notes, blank rows). Other problems are reported at the rows as they are now."
+            ),
+        )
+    )
+    return replace(rs, headers=list(values), rows=rs.rows[i + 1 :], header_row=rownum)
 
 
 def _is_total_row(sh: Sheet, mapping: dict[int, str], values: list[Any]) -> str | None:
@@ -128,8 +193,20 @@ def _trim_ragged(ctx: Context, sh: Sheet, rs: RawSheet) -> RawSheet:
     for rownum, values in rs.rows:
         extra = [v for v in values[width:] if not is_blank(v)]
         if extra:
-            ctx.problems.append(problem("ragged_row", ctx.file, sh.name, rownum, column_letter(width), "", extra[0], (
-                f"Row {rownum} has {len(values)} fields but the header has {width}. A comma inside a value needs quotes.")))
+            ctx.problems.append(
+                problem(
+                    "ragged_row",
+                    ctx.file,
+                    sh.name,
+                    rownum,
+                    column_letter(width),
+                    "",
+                    extra[0],
+                    (
+                        f"Row {rownum} has {len(values)} fields but the header has {width}. A comma inside a value needs quotes."
+                    ),
+                )
+            )
         rows.append((rownum, values[:width]))
     return replace(rs, rows=rows)
 
@@ -147,12 +224,32 @@ def read_table(ctx: Context, sh: Sheet, rs: RawSheet) -> list[Record]:
             continue
         total_text = _is_total_row(sh, mapping, values)
         if total_text is not None:
-            ctx.problems.append(problem("total_row", ctx.file, sh.name, rownum, "", "", total_text,
-                                        "A 'Total' row: totals are computed by the workbench. Remove the row."))
+            ctx.problems.append(
+                problem(
+                    "total_row",
+                    ctx.file,
+                    sh.name,
+                    rownum,
+                    "",
+                    "",
+                    total_text,
+                    "A 'Total' row: totals are computed by the workbench. Remove the row.",
+                )
+            )
             continue
         if rownum in rs.hidden_rows:
-            ctx.problems.append(problem("hidden_data", ctx.file, sh.name, rownum, "", "", None,
-                                        f"Row {rownum} is hidden but holds data; it is read like any other."))
+            ctx.problems.append(
+                problem(
+                    "hidden_data",
+                    ctx.file,
+                    sh.name,
+                    rownum,
+                    "",
+                    "",
+                    None,
+                    f"Row {rownum} is hidden but holds data; it is read like any other.",
+                )
+            )
         rec: Record = {"_row": rownum}
         for idx, name in mapping.items():
             v = values[idx] if idx < len(values) else None
@@ -174,24 +271,56 @@ def read_keyvalue(ctx: Context, sh: Sheet, rs: RawSheet) -> dict[str, Any]:
     found: dict[str, int] = {}
     for rownum, values in rows:
         if rs.from_csv and any(not is_blank(v) for v in values[2:]):
-            ctx.problems.append(problem("ragged_row", ctx.file, sh.name, rownum, "C", "", values[2], (
-                f"Row {rownum} has {len(values)} fields but Unit.csv has two (field, value). "
-                "A comma inside a value needs quotes.")))
+            ctx.problems.append(
+                problem(
+                    "ragged_row",
+                    ctx.file,
+                    sh.name,
+                    rownum,
+                    "C",
+                    "",
+                    values[2],
+                    (
+                        f"Row {rownum} has {len(values)} fields but Unit.csv has two (field, value). "
+                        "A comma inside a value needs quotes."
+                    ),
+                )
+            )
         if not values or is_blank(values[0]):
             continue
         name = norm_header(values[0])
         v = values[1] if len(values) > 1 else None
         if not sh.has(name):
-            ctx.problems.append(problem("unknown_column", ctx.file, sh.name, rownum, "A", str(values[0]), values[0],
-                                        f"'{values[0]}' is not a field of sheet Unit; it is ignored."))
+            ctx.problems.append(
+                problem(
+                    "unknown_column",
+                    ctx.file,
+                    sh.name,
+                    rownum,
+                    "A",
+                    str(values[0]),
+                    values[0],
+                    f"'{values[0]}' is not a field of sheet Unit; it is ignored.",
+                )
+            )
             continue
         found[name] = rownum
         ctx.letters[sh.name][name] = "B"
         out[name] = _coerce(ctx, sh, sh.column(name), v, rownum, rs.decimal_comma)
     for col in sh.columns:
         if col.name not in found:
-            ctx.problems.append(problem("required_value" if col.required else "missing_column", ctx.file, sh.name, 0, "B", col.name,
-                                        None, f"Sheet Unit has no field '{col.name}' ({col.note})"))
+            ctx.problems.append(
+                problem(
+                    "required_value" if col.required else "missing_column",
+                    ctx.file,
+                    sh.name,
+                    0,
+                    "B",
+                    col.name,
+                    None,
+                    f"Sheet Unit has no field '{col.name}' ({col.note})",
+                )
+            )
             out[col.name] = None
     ctx.letters[sh.name] = {k: "B" for k in found}
     ctx.records[sh.name] = [{"_row": r, "field": k} for k, r in found.items()]

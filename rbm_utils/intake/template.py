@@ -13,6 +13,7 @@ Example:
     >>> write_workbook("AFR.xlsx", unit, notice="ILLUSTRATIVE DATA")   # doctest: +SKIP
     PosixPath('AFR.xlsx')
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,6 +41,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- frames
+
 
 def unit_fields(config: Any, unit_code: str, quarter: QuarterLike, submitted_by: str = "") -> dict[str, str]:
     """The Unit sheet values of a unit from the settings, for the reporting ``quarter``.
@@ -69,8 +71,10 @@ def _check_sheet_keys(frames: Mapping[str, Any], what: str) -> None:
     known = {s.name for s in schema.DATA_SHEETS}
     unknown = sorted(k for k in frames if k not in known and k != "Unit")
     if unknown:
-        raise ValueError(f"{what}: not sheets of the workbook contract: {unknown}; "
-                         f"expected some of {[s.name for s in schema.DATA_SHEETS]}")
+        raise ValueError(
+            f"{what}: not sheets of the workbook contract: {unknown}; "
+            f"expected some of {[s.name for s in schema.DATA_SHEETS]}"
+        )
 
 
 def template_frames(state: Mapping[str, pd.DataFrame] | None) -> dict[str, pd.DataFrame]:
@@ -100,6 +104,7 @@ def _unit_values(unit: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- files
+
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temp file in ``path``'s folder, then ``os.replace`` it onto ``path``.
@@ -133,9 +138,14 @@ def _bytes_writer(payload: bytes) -> Callable[[Path], None]:
     return write
 
 
-def write_workbook(path: str | os.PathLike, unit: Mapping[str, Any],
-                   frames: Mapping[str, pd.DataFrame] | None = None, *,
-                   notice: str | None = None, rows_for_entry: int = 500) -> Path:
+def write_workbook(
+    path: str | os.PathLike,
+    unit: Mapping[str, Any],
+    frames: Mapping[str, pd.DataFrame] | None = None,
+    *,
+    notice: str | None = None,
+    rows_for_entry: int = 500,
+) -> Path:
     """Write the unit workbook to ``path`` (atomically) and return the path.
 
     ``unit`` holds the Unit sheet fields; ``frames`` (sheet name -> DataFrame, any subset of the
@@ -158,8 +168,9 @@ def write_workbook(path: str | os.PathLike, unit: Mapping[str, Any],
     return target
 
 
-def write_csv_folder(folder: str | os.PathLike, unit: Mapping[str, Any],
-                     frames: Mapping[str, pd.DataFrame] | None = None) -> Path:
+def write_csv_folder(
+    folder: str | os.PathLike, unit: Mapping[str, Any], frames: Mapping[str, pd.DataFrame] | None = None
+) -> Path:
     """Write one UTF-8 CSV per contract sheet, ``<Sheet>.csv``, into ``folder`` and return it.
 
     ``Unit.csv`` holds ``field,value`` rows; every other file has exactly the schema columns.

@@ -11,6 +11,7 @@ Example:
     >>> files["Unit.csv"].splitlines()[:2]
     [b'field,value', b'unit_code,AFR']
 """
+
 from __future__ import annotations
 
 import csv

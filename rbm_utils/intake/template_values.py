@@ -7,6 +7,7 @@ Example:
     >>> plain_number(1234567.0), as_text(0.1), csv_cell(Column("d", "date"), "2026-09-30")
     ('1234567', '0.1', '2026-09-30')
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,6 +41,7 @@ TYPE_HELP = {
 
 
 # --------------------------------------------------------------------------- values
+
 
 def plain_number(value: Any) -> str:
     """A number as plain text: no exponent, no thousands separator, '.' decimal, shortest form
@@ -94,7 +96,7 @@ def cell_value(column: Column, value: Any) -> tuple[str, Any]:
         x = float(value)
         if not math.isfinite(x):
             raise ValueError(f"not a finite number: {value!r}")
-        return "number", int(x) if x.is_integer() and abs(x) < 2 ** 53 else x
+        return "number", int(x) if x.is_integer() and abs(x) < 2**53 else x
     if column.type in ("integer", "year"):
         return "number", int(value)
     if column.type == "date":
@@ -120,6 +122,7 @@ def csv_cell(column: Column, value: Any) -> str:
 
 # --------------------------------------------------------------------------- help text
 
+
 def allowed_text(column: Column) -> str:
     """What a column accepts, in words: its codes, its range, or its type's form ('' for free text)."""
     if column.codes is not None:
@@ -137,9 +140,11 @@ def allowed_text(column: Column) -> str:
 
 def comment_text(sheet: Sheet, column: Column) -> str:
     """The help a header cell carries: note, type, required or optional, allowed values or range."""
-    lines = [f"{sheet.name}.{column.name}: {column.note}".strip(),
-             f"Type: {column.type} ({TYPE_HELP[column.type]})",
-             "Required: a value is needed on every row." if column.required else "Optional: may be left empty."]
+    lines = [
+        f"{sheet.name}.{column.name}: {column.note}".strip(),
+        f"Type: {column.type} ({TYPE_HELP[column.type]})",
+        "Required: a value is needed on every row." if column.required else "Optional: may be left empty.",
+    ]
     if column.codes is not None:
         lines.append("Allowed values: " + ", ".join(column.codes))
     elif column.min is not None or column.max is not None:

@@ -13,6 +13,7 @@ Example:
     >>> wb.sheetnames[:3], wb[LISTS_SHEET].sheet_state
     (['Guide', 'Unit', 'Results'], 'hidden')
 """
+
 from __future__ import annotations
 
 import re
@@ -40,17 +41,21 @@ from rbm_utils.intake.template_values import (
 GUIDE_SHEET, LISTS_SHEET = schema.HELPER_SHEETS
 #: Header of the column table on the Guide sheet.
 GUIDE_COLUMNS = ("sheet", "column", "required", "type", "allowed values", "note")
-REQUIRED_FILL = "F4B183"   # orange: a value is required
-OPTIONAL_FILL = "DDEBF7"   # light blue: optional
+REQUIRED_FILL = "F4B183"  # orange: a value is required
+OPTIONAL_FILL = "DDEBF7"  # light blue: optional
 NOTICE_COLOUR = "C00000"
 EXCEL_MAX_TEXT = 32767
 _ILLEGAL_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _validation_error(sheet: Sheet, column: Column) -> str:
-    msg = (f"{sheet.name}.{column.name} accepts only: {', '.join(column.codes or ())}. "
-           "Pick a value from the dropdown or leave the cell empty.")
+    msg = (
+        f"{sheet.name}.{column.name} accepts only: {', '.join(column.codes or ())}. "
+        "Pick a value from the dropdown or leave the cell empty."
+    )
     return msg if len(msg) <= 255 else msg[:252] + "..."
+
+
 def lists_layout() -> dict[tuple[str, str], tuple[str, str]]:
     """Where each code list sits on the hidden Lists sheet:
     ``(sheet, column) -> (column letter, absolute range)``, one Lists column per coded column.
@@ -85,11 +90,14 @@ class _Writer:
     def text(self, ws, row: int, col: int, value: str, where: str = ""):
         """Write ``value`` as a text cell, never a formula, error value or number."""
         if len(value) > EXCEL_MAX_TEXT:
-            raise ValueError(f"{where or ws.title}: text of {len(value)} characters; Excel holds at most {EXCEL_MAX_TEXT}")
+            raise ValueError(
+                f"{where or ws.title}: text of {len(value)} characters; Excel holds at most {EXCEL_MAX_TEXT}"
+            )
         bad = _ILLEGAL_XML_RE.search(value)
         if bad:
-            raise ValueError(f"{where or ws.title}: text holds control character {bad.group(0)!r}, "
-                             "which a workbook cannot store")
+            raise ValueError(
+                f"{where or ws.title}: text holds control character {bad.group(0)!r}, which a workbook cannot store"
+            )
         cell = ws.cell(row=row, column=col)
         cell.value = value
         cell.data_type = "s"  # openpyxl would make '=..' a formula and '#N/A' an error value
@@ -123,8 +131,12 @@ class _Writer:
 
     def dropdown(self, ws, sheet: Sheet, column: Column, sqref: str, list_range: str) -> None:
         dv = DataValidation(
-            type="list", formula1=list_range, allow_blank=True,
-            showErrorMessage=True, errorStyle="stop", errorTitle="Not an allowed value",
+            type="list",
+            formula1=list_range,
+            allow_blank=True,
+            showErrorMessage=True,
+            errorStyle="stop",
+            errorTitle="Not an allowed value",
             error=_validation_error(sheet, column),
         )
         dv.add(sqref)
@@ -137,8 +149,12 @@ class _Writer:
         code = as_text(unit.get("unit_code") or "")
         name = as_text(unit.get("unit_name") or "")
         quarter = as_text(unit.get("reporting_quarter") or "")
-        title = "RBM unit workbook" + (f": {code}" if code else "") + (f" - {name}" if name else "") \
+        title = (
+            "RBM unit workbook"
+            + (f": {code}" if code else "")
+            + (f" - {name}" if name else "")
             + (f", reporting quarter {quarter}" if quarter else "")
+        )
         r = 1
         self.text(ws, r, 1, title).font = Font(bold=True, size=14)
         r += 1
@@ -183,8 +199,14 @@ class _Writer:
         for sh in schema.SHEETS:
             for col in sh.columns:
                 r += 1
-                values = (sh.name, col.name, "required" if col.required else "optional", col.type,
-                          allowed_text(col), col.note)
+                values = (
+                    sh.name,
+                    col.name,
+                    "required" if col.required else "optional",
+                    col.type,
+                    allowed_text(col),
+                    col.note,
+                )
                 for j, v in enumerate(values, start=1):
                     self.text(ws, r, j, v)
                 ws.cell(row=r, column=2).fill = self.fill_required if col.required else self.fill_optional
@@ -207,7 +229,9 @@ class _Writer:
             if col.codes is not None:
                 self.dropdown(ws, sh, col, f"B{i}", layout[(sh.name, col.name)][1])
         ws.column_dimensions["A"].width = 22
-        ws.column_dimensions["B"].width = max(40, min(80, max((len(as_text(v)) for v in unit.values() if not is_missing(v)), default=0) + 2))
+        ws.column_dimensions["B"].width = max(
+            40, min(80, max((len(as_text(v)) for v in unit.values() if not is_missing(v)), default=0) + 2)
+        )
         ws.column_dimensions["B"].number_format = "@"
         ws.freeze_panes = "A2"
 
@@ -258,9 +282,9 @@ def _letter_index(letter: str) -> int:
     return n
 
 
-
-def build_workbook(unit: Mapping[str, Any], frames: Mapping[str, pd.DataFrame], notice: str | None,
-                   rows_for_entry: int) -> Workbook:
+def build_workbook(
+    unit: Mapping[str, Any], frames: Mapping[str, pd.DataFrame], notice: str | None, rows_for_entry: int
+) -> Workbook:
     """The workbook of ``unit`` (every Unit field) pre-filled with ``frames`` (every table sheet,
     conformed); ``notice`` shows in red on the Guide; dropdowns cover ``rows_for_entry`` rows
     below the data. Raises ``ValueError`` naming the cell for a value no workbook can hold."""

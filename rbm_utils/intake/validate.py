@@ -16,6 +16,7 @@ Example:
     >>> parsed.ok, len(parsed.frames["KPIs"])                          # doctest: +SKIP
     (True, 14)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -131,16 +132,23 @@ def _contract_sheets(ctx: Context, raw: RawWorkbook) -> dict[str, str]:
     for name in raw.sheets:
         key = name.strip().lower()
         if key in by_lower:
-            ctx.add("duplicate_sheet", name, message=(
-                f"Sheets '{by_lower[key]}' and '{name}' have the same name but for case or spaces; "
-                f"only '{by_lower[key]}' is read. Keep one."))
+            ctx.add(
+                "duplicate_sheet",
+                name,
+                message=(
+                    f"Sheets '{by_lower[key]}' and '{name}' have the same name but for case or spaces; "
+                    f"only '{by_lower[key]}' is read. Keep one."
+                ),
+            )
             continue
         by_lower[key] = name
     for name, rs in raw.sheets.items():
         if name in HELPER_SHEETS or any(s.name.lower() == name.strip().lower() for s in SHEETS):
             continue
         if rs.rows or any(h is not None for h in rs.headers):
-            ctx.add("unknown_sheet", name, message=f"Sheet '{name}' is not part of the workbook contract and is ignored.")
+            ctx.add(
+                "unknown_sheet", name, message=f"Sheet '{name}' is not part of the workbook contract and is ignored."
+            )
     return by_lower
 
 
@@ -160,7 +168,11 @@ def _read_sheets(ctx: Context, raw: RawWorkbook, by_lower: Mapping[str, str]) ->
             ctx.records[sh.name] = []
             continue
         if rs.hidden and (rs.rows or rs.headers):
-            ctx.add("hidden_data", sh.name, message=f"Sheet '{sh.name}' is hidden but holds data; it is read like any other.")
+            ctx.add(
+                "hidden_data",
+                sh.name,
+                message=f"Sheet '{sh.name}' is hidden but holds data; it is read like any other.",
+            )
         if sh.kind == "keyvalue":
             unit = read_keyvalue(ctx, sh, rs)
         else:

@@ -15,6 +15,7 @@ Example:
     >>> raw.sheets["KPIs"].headers[:2]                       # doctest: +SKIP
     ['kpi_id', 'result_id']
 """
+
 from __future__ import annotations
 
 import csv
@@ -123,25 +124,56 @@ def read_source(path: str | Path, limits: Mapping[str, float] | None = None) -> 
     name = p.name or str(p)
     try:
         if not p.exists():
-            return RawWorkbook(name, p, "", "", problems=[problem("file_not_found", name, message=f"{p} does not exist.")])
+            return RawWorkbook(
+                name, p, "", "", problems=[problem("file_not_found", name, message=f"{p} does not exist.")]
+            )
         if p.is_dir():
             return _read_csv_folder(p, lim)
         if not p.is_file():
-            return RawWorkbook(name, p, "", "", problems=[problem(
-                "unsupported_format", name, message=f"{p} is not a regular file (a device, pipe or socket).")])
+            return RawWorkbook(
+                name,
+                p,
+                "",
+                "",
+                problems=[
+                    problem(
+                        "unsupported_format", name, message=f"{p} is not a regular file (a device, pipe or socket)."
+                    )
+                ],
+            )
         return _read_file(p, name, lim)
     except OSError as exc:  # unreadable file or folder: permissions, I/O error
         log.info("cannot read %s: %r", p, exc)
-        return RawWorkbook(name, p, "", "", problems=[problem(
-            "file_not_found", name, message=f"{p} cannot be read: {exc.strerror or exc.__class__.__name__}.")])
+        return RawWorkbook(
+            name,
+            p,
+            "",
+            "",
+            problems=[
+                problem(
+                    "file_not_found", name, message=f"{p} cannot be read: {exc.strerror or exc.__class__.__name__}."
+                )
+            ],
+        )
 
 
 def _read_file(p: Path, name: str, lim: Mapping[str, float]) -> RawWorkbook:
     size = p.stat().st_size
     if size > lim["max_file_mb"] * 1024 * 1024:
-        return RawWorkbook(name, p, "", "", problems=[problem(
-            "file_too_large", name, value=f"{size / 1e6:.1f} MB",
-            message=f"The file is {size / 1e6:.1f} MB; the limit is {lim['max_file_mb']} MB.")])
+        return RawWorkbook(
+            name,
+            p,
+            "",
+            "",
+            problems=[
+                problem(
+                    "file_too_large",
+                    name,
+                    value=f"{size / 1e6:.1f} MB",
+                    message=f"The file is {size / 1e6:.1f} MB; the limit is {lim['max_file_mb']} MB.",
+                )
+            ],
+        )
     sha = sha256_file(p)
     with p.open("rb") as fh:
         head = fh.read(8)
@@ -149,21 +181,54 @@ def _read_file(p: Path, name: str, lim: Mapping[str, float]) -> RawWorkbook:
         return _read_xlsx(p, sha, lim)
     if head.startswith(OLE_MAGIC):
         if _ENCRYPTED_STREAM in p.read_bytes():
-            return RawWorkbook(name, p, "", sha, problems=[problem("encrypted_file", name, message=(
-                "The workbook is password-protected (encrypted), so it cannot be read. Remove the password "
-                "(File > Info > Protect Workbook > Encrypt with Password, clear it), save and ingest again."))])
-        return RawWorkbook(name, p, "", sha, problems=[problem("unsupported_format", name, message=(
-            "This is an old Excel 97-2003 workbook (.xls). Save it as an Excel workbook (.xlsx) and ingest again."))])
+            return RawWorkbook(
+                name,
+                p,
+                "",
+                sha,
+                problems=[
+                    problem(
+                        "encrypted_file",
+                        name,
+                        message=(
+                            "The workbook is password-protected (encrypted), so it cannot be read. Remove the password "
+                            "(File > Info > Protect Workbook > Encrypt with Password, clear it), save and ingest again."
+                        ),
+                    )
+                ],
+            )
+        return RawWorkbook(
+            name,
+            p,
+            "",
+            sha,
+            problems=[
+                problem(
+                    "unsupported_format",
+                    name,
+                    message=(
+                        "This is an old Excel 97-2003 workbook (.xls). Save it as an Excel workbook (.xlsx) and ingest again."
+                    ),
+                )
+            ],
+        )
     if size == 0:
-        return RawWorkbook(name, p, "", sha, problems=[problem("unsupported_format", name, message="The file is empty.")])
-    msg = ("Not an Excel workbook (.xlsx) by its content" + (f", despite its name {name}" if p.suffix.lower() in (".xlsx", ".xlsm") else "")
-           + ". Give the unit's .xlsx workbook or a folder of CSV files, one per sheet.")
+        return RawWorkbook(
+            name, p, "", sha, problems=[problem("unsupported_format", name, message="The file is empty.")]
+        )
+    msg = (
+        "Not an Excel workbook (.xlsx) by its content"
+        + (f", despite its name {name}" if p.suffix.lower() in (".xlsx", ".xlsm") else "")
+        + ". Give the unit's .xlsx workbook or a folder of CSV files, one per sheet."
+    )
     return RawWorkbook(name, p, "", sha, problems=[problem("unsupported_format", name, message=msg)])
 
 
 # --------------------------------------------------------------------------- xlsx
 
-_DIM_RE = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*?\bref="([A-Z]{1,3})(\d{1,9})(?::([A-Z]{1,3})(\d{1,9}))?"')
+_DIM_RE = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*?\bref="([A-Z]{1,3})(\d{1,9})(?::([A-Z]{1,3})(\d{1,9}))?"'
+)
 _ENTITY_RE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
 _NS = rb"(?:[A-Za-z_][\w.-]*:)?"  # elements may carry a namespace prefix (x:c): openpyxl reads both
 _CELL_REF_RE = re.compile(rb"<" + _NS + rb'c\s[^>]*?\br="([A-Z]{1,3})(\d{1,9})"')
@@ -193,6 +258,7 @@ def _attrs(tag: bytes) -> dict[str, str]:
 
 def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
     """{zip part name: sheet name} from xl/workbook.xml and its rels (read by regex: no XML parser yet)."""
+
     def head(part: str) -> bytes:
         if part not in names:
             return b""
@@ -220,8 +286,14 @@ class _Refused(Exception):
         self.problem = pr
 
 
-def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, sheet: str | None,
-               lim: Mapping[str, float], totals: dict[str, int]) -> tuple[list[Problem], bool]:
+def _scan_part(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    name: str,
+    sheet: str | None,
+    lim: Mapping[str, float],
+    totals: dict[str, int],
+) -> tuple[list[Problem], bool]:
     """Stream one part: refuse DOCTYPE/entities and non-UTF-8 XML; for a worksheet, find its
     extent (dimension, last row and column used) and count its cells. Returns (problems, has_formula)."""
     problems: list[Problem] = []
@@ -229,15 +301,29 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, sheet: str
     with zf.open(info) as fh:
         first = fh.read(_CHUNK)
         if first[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
-            raise _Refused(problem("unsafe_file", name, value=info.filename, message=(
-                f"Part {info.filename} is XML in UTF-16, which Excel never writes; refused unopened.")))
+            raise _Refused(
+                problem(
+                    "unsafe_file",
+                    name,
+                    value=info.filename,
+                    message=(f"Part {info.filename} is XML in UTF-16, which Excel never writes; refused unopened."),
+                )
+            )
         lead = first.lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
         if lead[:1] != b"<":
             return problems, False  # not XML (an image, a printer setting...)
         m = _XML_DECL_RE.match(lead)
         if m and m.group(1).decode().lower() not in _SAFE_ENCODINGS:
-            raise _Refused(problem("unsafe_file", name, value=info.filename, message=(
-                f"Part {info.filename} declares the encoding {m.group(1).decode()!r}; Excel writes UTF-8 only. Refused unopened.")))
+            raise _Refused(
+                problem(
+                    "unsafe_file",
+                    name,
+                    value=info.filename,
+                    message=(
+                        f"Part {info.filename} declares the encoding {m.group(1).decode()!r}; Excel writes UTF-8 only. Refused unopened."
+                    ),
+                )
+            )
         if sheet is None and _WORKSHEET_RE.search(first):
             sheet = posixpath.basename(info.filename)  # a worksheet wherever it sits in the zip
         max_row = max_col = 0
@@ -246,9 +332,17 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, sheet: str
         while chunk:
             buf = tail + chunk
             if _ENTITY_RE.search(buf):
-                raise _Refused(problem("unsafe_file", name, value=info.filename, message=(
-                    f"Part {info.filename} declares a DOCTYPE or XML entities (entity expansion or external "
-                    "entities); refused unopened.")))
+                raise _Refused(
+                    problem(
+                        "unsafe_file",
+                        name,
+                        value=info.filename,
+                        message=(
+                            f"Part {info.filename} declares a DOCTYPE or XML entities (entity expansion or external "
+                            "entities); refused unopened."
+                        ),
+                    )
+                )
             if sheet is not None:
                 if dim is None:
                     d = _DIM_RE.search(buf)
@@ -263,19 +357,38 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, sheet: str
                 if not has_formula:
                     has_formula = _FORMULA_RE.search(buf) is not None
                 if totals["cells"] > lim["max_cells"]:
-                    raise _Refused(problem("sheet_too_large", name, sheet, value=f"over {int(lim['max_cells'])} cells", message=(
-                        f"The workbook holds over {int(lim['max_cells'])} cells (sheet {sheet} and before); a unit "
-                        "workbook holds a few thousand. Clear unused cells and save again.")))
+                    raise _Refused(
+                        problem(
+                            "sheet_too_large",
+                            name,
+                            sheet,
+                            value=f"over {int(lim['max_cells'])} cells",
+                            message=(
+                                f"The workbook holds over {int(lim['max_cells'])} cells (sheet {sheet} and before); a unit "
+                                "workbook holds a few thousand. Clear unused cells and save again."
+                            ),
+                        )
+                    )
             tail = buf[-_OVERLAP:]
             chunk = fh.read(_CHUNK)
     if sheet is not None:
         extents = ([("declares", *dim)] if dim else []) + [("uses", max_row, max_col)]
         for what, rows, cols in extents:
             if rows > lim["max_rows_per_sheet"] or cols > lim["max_columns_per_sheet"]:
-                problems.append(problem(
-                    "sheet_too_large", name, sheet, rows, column_letter(max(cols, 1) - 1), value=f"{rows} rows x {cols} columns",
-                    message=(f"Sheet {sheet} {what} {rows} rows x {cols} columns (limits {int(lim['max_rows_per_sheet'])} x "
-                             f"{int(lim['max_columns_per_sheet'])}). Clear the formatting of unused cells and save again.")))
+                problems.append(
+                    problem(
+                        "sheet_too_large",
+                        name,
+                        sheet,
+                        rows,
+                        column_letter(max(cols, 1) - 1),
+                        value=f"{rows} rows x {cols} columns",
+                        message=(
+                            f"Sheet {sheet} {what} {rows} rows x {cols} columns (limits {int(lim['max_rows_per_sheet'])} x "
+                            f"{int(lim['max_columns_per_sheet'])}). Clear the formatting of unused cells and save again."
+                        ),
+                    )
+                )
                 break
     return problems, has_formula
 
@@ -288,21 +401,47 @@ def _check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Probl
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
             if len(infos) > lim["max_zip_entries"]:
-                return [problem("unsafe_file", name, value=len(infos),
-                                message=f"The workbook holds {len(infos)} parts (limit {int(lim['max_zip_entries'])}); refused unopened.")], False
+                return [
+                    problem(
+                        "unsafe_file",
+                        name,
+                        value=len(infos),
+                        message=f"The workbook holds {len(infos)} parts (limit {int(lim['max_zip_entries'])}); refused unopened.",
+                    )
+                ], False
             total = sum(i.file_size for i in infos)
             packed = max(1, sum(i.compress_size for i in infos))
             if total > lim["max_uncompressed_mb"] * 1024 * 1024 or total / packed > lim["max_compression_ratio"]:
-                return [problem("unsafe_file", name, value=f"{total / 1e6:.0f} MB unpacked",
-                                message=(f"The workbook unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.2f} MB "
-                                         f"(ratio {total / packed:.0f}); this looks like a decompression bomb and is refused unopened."))], False
+                return [
+                    problem(
+                        "unsafe_file",
+                        name,
+                        value=f"{total / 1e6:.0f} MB unpacked",
+                        message=(
+                            f"The workbook unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.2f} MB "
+                            f"(ratio {total / packed:.0f}); this looks like a decompression bomb and is refused unopened."
+                        ),
+                    )
+                ], False
             if any(i.flag_bits & 0x1 for i in infos):
-                return [problem("encrypted_file", name, message=(
-                    "The zip parts are encrypted: this is not a workbook Excel wrote. Save it again from Excel without a password."))], False
+                return [
+                    problem(
+                        "encrypted_file",
+                        name,
+                        message=(
+                            "The zip parts are encrypted: this is not a workbook Excel wrote. Save it again from Excel without a password."
+                        ),
+                    )
+                ], False
             names = {i.filename for i in infos}
             if "xl/workbook.xml" not in names:
-                return [problem("unsupported_format", name,
-                                message="A zip file but not an Excel workbook (no xl/workbook.xml). Give the unit's .xlsx workbook.")], False
+                return [
+                    problem(
+                        "unsupported_format",
+                        name,
+                        message="A zip file but not an Excel workbook (no xl/workbook.xml). Give the unit's .xlsx workbook.",
+                    )
+                ], False
             parts = _sheet_parts(zf, names)
             totals = {"cells": 0}
             for info in infos:
@@ -315,9 +454,15 @@ def _check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Probl
         return [refused.problem], False
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
         log.info("zip check of %s failed: %r", p, exc)
-        return [problem("corrupt_file", name, message=(
-            "The workbook is damaged (not a readable zip: "
-            f"{exc.__class__.__name__}). Save it again from Excel."))], False
+        return [
+            problem(
+                "corrupt_file",
+                name,
+                message=(
+                    f"The workbook is damaged (not a readable zip: {exc.__class__.__name__}). Save it again from Excel."
+                ),
+            )
+        ], False
     return problems, has_formulas
 
 
@@ -339,9 +484,16 @@ def _read_xlsx(p: Path, sha: str, lim: Mapping[str, float]) -> RawWorkbook:
     except Exception as exc:  # openpyxl raises many types on damaged files
         log.info("openpyxl could not open %s: %r", p, exc)
         raw.sheets.clear()
-        raw.problems.append(problem("corrupt_file", name, message=(
-            "The workbook cannot be opened (damaged or not a real .xlsx): "
-            f"{exc.__class__.__name__}. Save it again from Excel.")))
+        raw.problems.append(
+            problem(
+                "corrupt_file",
+                name,
+                message=(
+                    "The workbook cannot be opened (damaged or not a real .xlsx): "
+                    f"{exc.__class__.__name__}. Save it again from Excel."
+                ),
+            )
+        )
     return raw
 
 
@@ -393,28 +545,57 @@ def _read_ws(ws, ws_f) -> RawSheet:
     )
 
 
-_ERROR_VALUES = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!"}
+_ERROR_VALUES = {
+    "#NULL!",
+    "#DIV/0!",
+    "#VALUE!",
+    "#REF!",
+    "#NAME?",
+    "#NUM!",
+    "#N/A",
+    "#GETTING_DATA",
+    "#SPILL!",
+    "#CALC!",
+}
 
 
 # --------------------------------------------------------------------------- csv
+
 
 def _read_csv_folder(folder: Path, lim: Mapping[str, float]) -> RawWorkbook:
     name = folder.name + "/"
     files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() == ".csv")
     raw = RawWorkbook(name, folder, "csv", _sha256_folder(files) if files else "")
     if not files:
-        raw.problems.append(problem("unsupported_format", name, message=(
-            f"The folder {folder} holds no .csv files. Give one CSV file per sheet, named after the sheet (KPIs.csv ...).")))
+        raw.problems.append(
+            problem(
+                "unsupported_format",
+                name,
+                message=(
+                    f"The folder {folder} holds no .csv files. Give one CSV file per sheet, named after the sheet (KPIs.csv ...)."
+                ),
+            )
+        )
         return raw
     known = {s.lower(): s for s in sheet_names()}
     for f in files:
         sheet = known.get(f.stem.strip().lower(), f.stem)
         if f.stat().st_size > lim["max_file_mb"] * 1024 * 1024:
-            raw.problems.append(problem("file_too_large", f"{name}{f.name}", sheet, message=f"{f.name} is over {lim['max_file_mb']} MB."))
+            raw.problems.append(
+                problem(
+                    "file_too_large", f"{name}{f.name}", sheet, message=f"{f.name} is over {lim['max_file_mb']} MB."
+                )
+            )
             continue
         if sheet in raw.sheets:
-            raw.problems.append(problem("duplicate_sheet", f"{name}{f.name}", sheet, message=(
-                f"Two files hold sheet {sheet} ({f.name} and another); keep one.")))
+            raw.problems.append(
+                problem(
+                    "duplicate_sheet",
+                    f"{name}{f.name}",
+                    sheet,
+                    message=(f"Two files hold sheet {sheet} ({f.name} and another); keep one."),
+                )
+            )
             continue
         raw.sheets[sheet] = _read_csv(f, sheet, f"{name}{f.name}")
     return raw
@@ -430,9 +611,18 @@ def _read_csv(f: Path, sheet: str, display: str) -> RawSheet:
     data = f.read_bytes()
     sh = RawSheet(sheet, [], [])
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data:
-        sh.problems.append(problem("bad_encoding", display, sheet, value="UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "NUL bytes",
-                                   message=(f"{f.name} is UTF-16 or binary, not UTF-8 text (Excel's 'Unicode Text' is UTF-16). "
-                                            "Save it as 'CSV UTF-8 (Comma delimited)'.")))
+        sh.problems.append(
+            problem(
+                "bad_encoding",
+                display,
+                sheet,
+                value="UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "NUL bytes",
+                message=(
+                    f"{f.name} is UTF-16 or binary, not UTF-8 text (Excel's 'Unicode Text' is UTF-16). "
+                    "Save it as 'CSV UTF-8 (Comma delimited)'."
+                ),
+            )
+        )
         return sh
     first_line = data.split(b"\n", 1)[0]
     delim = ";" if first_line.count(b";") > first_line.count(b",") else ","
@@ -441,14 +631,26 @@ def _read_csv(f: Path, sheet: str, display: str) -> RawSheet:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         row, letter = _where_in_text(body, exc.start, delim.encode())
-        bad = body[exc.start:exc.start + 1]
+        bad = body[exc.start : exc.start + 1]
         try:
             guess = f"; it looks like Windows-1252 (cp1252), where it reads {bad.decode('cp1252')!r}"
         except UnicodeDecodeError:
             guess = ""
-        sh.problems.append(problem("bad_encoding", display, sheet, row, letter, "", f"byte 0x{bad.hex()}", message=(
-            f"{f.name} is not UTF-8: byte 0x{bad.hex()} on row {row}{guess}. The file is refused rather than "
-            "guessed (a wrong guess changes names silently). Save it as 'CSV UTF-8 (Comma delimited)' and ingest again.")))
+        sh.problems.append(
+            problem(
+                "bad_encoding",
+                display,
+                sheet,
+                row,
+                letter,
+                "",
+                f"byte 0x{bad.hex()}",
+                message=(
+                    f"{f.name} is not UTF-8: byte 0x{bad.hex()} on row {row}{guess}. The file is refused rather than "
+                    "guessed (a wrong guess changes names silently). Save it as 'CSV UTF-8 (Comma delimited)' and ingest again."
+                ),
+            )
+        )
         return sh
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     records: list[list[str]] = []
@@ -456,9 +658,21 @@ def _read_csv(f: Path, sheet: str, display: str) -> RawSheet:
         for rec in reader:
             records.append(rec)
     except csv.Error as exc:
-        sh.problems.append(problem("bad_csv", display, sheet, len(records) + 1, "", "", str(exc), message=(
-            f"{f.name} cannot be parsed from row {len(records) + 1}: {exc}. A quote opened in a value must be closed "
-            "(write a quote inside a value as two quotes); a value is limited to 128 KB.")))
+        sh.problems.append(
+            problem(
+                "bad_csv",
+                display,
+                sheet,
+                len(records) + 1,
+                "",
+                "",
+                str(exc),
+                message=(
+                    f"{f.name} cannot be parsed from row {len(records) + 1}: {exc}. A quote opened in a value must be closed "
+                    "(write a quote inside a value as two quotes); a value is limited to 128 KB."
+                ),
+            )
+        )
         return sh
     if not records:
         return sh

@@ -11,19 +11,54 @@ Example:
     >>> RED_FLAGS[0], AGENDA_ACROSS_UNITS[0]
     ('unit_code', 'unit_code')
 """
+
 from __future__ import annotations
 
 # --------------------------------------------------------------------------- KPIs and the chain
 
 #: One unit's KPIs: value, achievement, expected progress by now, status, forecast.
-KPIS = ("kpi_id", "level", "name", "measure", "baseline_value", "target_value", "target_period", "current_value",
-        "achievement", "expected", "status", "last_period", "forecast_achievement", "likely_to_meet")
+KPIS = (
+    "kpi_id",
+    "level",
+    "name",
+    "measure",
+    "baseline_value",
+    "target_value",
+    "target_period",
+    "current_value",
+    "achievement",
+    "expected",
+    "status",
+    "last_period",
+    "forecast_achievement",
+    "likely_to_meet",
+)
 #: KPIs of several units (dashboard KPI table).
-KPIS_ACROSS_UNITS = ("unit_code", "kpi_id", "name", "programme", "current_value", "target_value", "achievement",
-                     "expected", "status", "last_period", "likely_to_meet")
+KPIS_ACROSS_UNITS = (
+    "unit_code",
+    "kpi_id",
+    "name",
+    "programme",
+    "current_value",
+    "target_value",
+    "achievement",
+    "expected",
+    "status",
+    "last_period",
+    "likely_to_meet",
+)
 #: KPI status counts per unit (bureau overview).
-UNIT_ROLLUP = ("unit_code", "n_kpis", "n_on_track", "n_target_met", "n_at_risk", "n_off_track", "n_no_data",
-               "n_not_started", "share_on_track")
+UNIT_ROLLUP = (
+    "unit_code",
+    "n_kpis",
+    "n_on_track",
+    "n_target_met",
+    "n_at_risk",
+    "n_off_track",
+    "n_no_data",
+    "n_not_started",
+    "share_on_track",
+)
 #: Links of the results chain where it stalls.
 STALLS = ("source", "source_status", "target", "target_status", "message")
 #: Assumptions tested this quarter against last quarter's verdict.
@@ -32,8 +67,21 @@ ASSUMPTION_CHANGES = ("assumption_id", "statement", "test", "previous_verdict", 
 # --------------------------------------------------------------------------- risks
 
 #: The risk register.
-RISKS = ("unit_code", "risk_id", "category", "title", "owner", "likelihood", "impact", "score", "rating", "status",
-         "trend", "review_on", "review_overdue")
+RISKS = (
+    "unit_code",
+    "risk_id",
+    "category",
+    "title",
+    "owner",
+    "likelihood",
+    "impact",
+    "score",
+    "rating",
+    "status",
+    "trend",
+    "review_on",
+    "review_overdue",
+)
 #: The risk register, short (dashboard).
 RISKS_SHORT = ("unit_code", "risk_id", "category", "title", "owner", "score", "rating", "status", "trend")
 #: Risks escalated to the bureau.
@@ -44,11 +92,30 @@ BUREAU_RISKS = ("unit_code", "category", "n_open", "medium", "high", "critical",
 # --------------------------------------------------------------------------- money and work
 
 #: One unit's money per output, with staff time.
-MONEY = ("result_id", "title", "funding_source", "budget_year", "spent_year", "execution_rate", "time_elapsed", "flag",
-         "staff_months_planned_year", "staff_months_used_year")
+MONEY = (
+    "result_id",
+    "title",
+    "funding_source",
+    "budget_year",
+    "spent_year",
+    "execution_rate",
+    "time_elapsed",
+    "flag",
+    "staff_months_planned_year",
+    "staff_months_used_year",
+)
 #: Money per output of several units (dashboard).
-MONEY_ACROSS_UNITS = ("unit_code", "result_id", "title", "programme", "budget_year", "spent_year", "execution_rate",
-                      "time_elapsed", "flag")
+MONEY_ACROSS_UNITS = (
+    "unit_code",
+    "result_id",
+    "title",
+    "programme",
+    "budget_year",
+    "spent_year",
+    "execution_rate",
+    "time_elapsed",
+    "flag",
+)
 #: Money per unit (bureau overview).
 UNIT_MONEY = ("unit_code", "budget_year", "spent_year", "execution_rate", "time_elapsed", "flag")
 #: Cost per result delivered.
@@ -56,8 +123,17 @@ COST_PER_RESULT = ("basis", "result_id", "kpi_id", "name", "spent", "current_val
 #: Activities by type and status.
 ACTIVITIES = ("type", "planned", "ongoing", "completed", "delayed", "cancelled", "mean_percent_complete")
 #: Activities behind plan.
-DELAYED_ACTIVITIES = ("activity_id", "title", "type", "region", "status", "planned_end", "percent_complete",
-                      "planned_percent", "reasons")
+DELAYED_ACTIVITIES = (
+    "activity_id",
+    "title",
+    "type",
+    "region",
+    "status",
+    "planned_end",
+    "percent_complete",
+    "planned_percent",
+    "reasons",
+)
 #: Partner contributions by type.
 PARTNERS = ("partner_type", "cash", "in_kind", "total", "n_partners")
 
@@ -83,8 +159,16 @@ BUREAU_AGENDA = ("unit_code", "kind", "item_id", "title", "owner", "question")
 # --------------------------------------------------------------------------- joint review
 
 #: The cluster's KPIs broken down for the region.
-JOINT_KPIS_IN_REGION = ("kpi_id", "name", "measure", "current_value", "region_contribution", "share_of_total",
-                        "achievement", "status")
+JOINT_KPIS_IN_REGION = (
+    "kpi_id",
+    "name",
+    "measure",
+    "current_value",
+    "region_contribution",
+    "share_of_total",
+    "achievement",
+    "status",
+)
 #: The cluster's activities in the region.
 JOINT_ACTIVITIES = ("activity_id", "title", "type", "status", "planned_start", "planned_end", "percent_complete")
 #: The region's KPIs on the cluster's themes.

@@ -14,6 +14,7 @@ Example:
     >>> RATING_ORDER, label("broken")
     (('low', 'medium', 'high', 'critical'), 'Broken')
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,10 +32,27 @@ from rbm_utils.core.codes import (
 )
 
 __all__ = [
-    "BADGE_COLORS", "FLOW_KIND_COLORS", "FLOW_KIND_ORDER", "KPI_STATUSES", "KpiStatus", "NO_KPI",
-    "QUADRANT_COLORS", "RATING_COLORS", "RATING_LABELS", "RATING_ORDER", "RiskRating", "STATUS_COLORS",
-    "STATUS_LABELS", "STATUS_LEGEND_ORDER", "UNKNOWN_COLOR", "VERDICT_COLORS", "VERDICT_LABELS", "Verdict",
-    "label", "status_color", "status_label",
+    "BADGE_COLORS",
+    "FLOW_KIND_COLORS",
+    "FLOW_KIND_ORDER",
+    "KPI_STATUSES",
+    "KpiStatus",
+    "NO_KPI",
+    "QUADRANT_COLORS",
+    "RATING_COLORS",
+    "RATING_LABELS",
+    "RATING_ORDER",
+    "RiskRating",
+    "STATUS_COLORS",
+    "STATUS_LABELS",
+    "STATUS_LEGEND_ORDER",
+    "UNKNOWN_COLOR",
+    "VERDICT_COLORS",
+    "VERDICT_LABELS",
+    "Verdict",
+    "label",
+    "status_color",
+    "status_label",
 ]
 
 #: Colour of a code the maps do not know.
@@ -53,7 +71,12 @@ RATING_COLORS: dict[str, str] = {"low": "#8cc084", "medium": "#f6d55c", "high": 
 RATING_LABELS: dict[str, str] = {r: r.capitalize() for r in RISK_RATINGS}
 
 #: Assumption verdicts (:data:`rbm_utils.core.codes.VERDICTS`): colours and words.
-VERDICT_COLORS: dict[str, str] = {"holds": "#2e9e4f", "weakening": "#f0a30a", "broken": "#c0392b", "untested": "#9e9e9e"}
+VERDICT_COLORS: dict[str, str] = {
+    "holds": "#2e9e4f",
+    "weakening": "#f0a30a",
+    "broken": "#c0392b",
+    "untested": "#9e9e9e",
+}
 VERDICT_LABELS: dict[str, str] = {v: v.capitalize() for v in VERDICTS}
 
 #: Quadrants of money spent against delivery (:func:`rbm_utils.analytics.finance.burn_vs_delivery`), legend order.

@@ -13,6 +13,7 @@ Example:
     >>> r = load_review("AFR", "2026-Q3", snapshot_dir="outputs/2026-Q3/snapshot")  # doctest: +SKIP
     >>> table(r.view["progress"], columns.KPIS)                                      # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import html
@@ -37,9 +38,29 @@ from rbm_utils.store.snapshot import PREVIOUS_PREFIX, load_snapshot, read_manife
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PREVIOUS_PREFIX", "SENTINEL", "Review", "columns", "done", "header", "involving", "kpi_trends",
-           "load_joint", "load_overview", "load_review", "provenance", "scaleup_for", "split_previous",
-           "statement", "summary", "table", "table_html", "this_quarter", "unit_flows", "unit_heatmap"]
+__all__ = [
+    "PREVIOUS_PREFIX",
+    "SENTINEL",
+    "Review",
+    "columns",
+    "done",
+    "header",
+    "involving",
+    "kpi_trends",
+    "load_joint",
+    "load_overview",
+    "load_review",
+    "provenance",
+    "scaleup_for",
+    "split_previous",
+    "statement",
+    "summary",
+    "table",
+    "table_html",
+    "this_quarter",
+    "unit_flows",
+    "unit_heatmap",
+]
 
 SENTINEL = "RBM-REVIEW-COMPLETE"
 
@@ -75,8 +96,16 @@ def _open(quarter: Quarter, config: Config, snapshot_dir: str, store_url: str, u
             raise ValueError(f"the snapshot {snapshot_dir} is of {manifest.get('quarter')}, not {quarter}")
         state, _ = split_previous(load_snapshot(snap))
         fa = frozen.load_analysis(frozen.analysis_dir(snap), snapshot_content_sha256=manifest["content_sha256"])
-        return Review(quarter, config, state, fa.results, manifest=manifest, source=f"snapshot {snapshot_dir}",
-                      per_unit=fa.per_unit, analysis=fa)
+        return Review(
+            quarter,
+            config,
+            state,
+            fa.results,
+            manifest=manifest,
+            source=f"snapshot {snapshot_dir}",
+            per_unit=fa.per_unit,
+            analysis=fa,
+        )
     with Store(store_url or config.store_url) as st:
         state = st.bureau_state(str(quarter))
         previous = st.bureau_state(str(quarter.previous))
@@ -86,8 +115,9 @@ def _open(quarter: Quarter, config: Config, snapshot_dir: str, store_url: str, u
     return Review(quarter, config, state, results, source=source, per_unit=per_unit)
 
 
-def load_review(unit: str, quarter: QuarterLike, snapshot_dir: str = "", store_url: str = "",
-                config_path: str = "") -> Review:
+def load_review(
+    unit: str, quarter: QuarterLike, snapshot_dir: str = "", store_url: str = "", config_path: str = ""
+) -> Review:
     """Load the bureau for ``quarter`` and slice it for ``unit`` (a code of parameters/workbench.yaml)."""
     q = Quarter.parse(quarter)
     config = load_config(config_path or None)
@@ -104,8 +134,9 @@ def load_overview(quarter: QuarterLike, snapshot_dir: str = "", store_url: str =
     return r
 
 
-def load_joint(cluster: str, region: str, quarter: QuarterLike, snapshot_dir: str = "", store_url: str = "",
-               config_path: str = "") -> Review:
+def load_joint(
+    cluster: str, region: str, quarter: QuarterLike, snapshot_dir: str = "", store_url: str = "", config_path: str = ""
+) -> Review:
     """A thematic cluster and a regional office, reviewed together."""
     q = Quarter.parse(quarter)
     config = load_config(config_path or None)
@@ -122,6 +153,7 @@ def load_joint(cluster: str, region: str, quarter: QuarterLike, snapshot_dir: st
 
 # --------------------------------------------------------------------------- display
 
+
 def _html(markup: str):
     from IPython.display import HTML
 
@@ -136,8 +168,13 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, labels: Mapping[str, str] | None = None,
-               max_rows: int = 60, empty: str = "Nothing to show.") -> str:
+def table_html(
+    df: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    max_rows: int = 60,
+    empty: str = "Nothing to show.",
+) -> str:
     """An HTML table of ``df`` with every cell escaped; columns missing from ``df`` are skipped.
 
     >>> table_html(pd.DataFrame({"a": ["<b>x</b>"]}))
@@ -152,12 +189,19 @@ def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, labels: M
     for rec in df[cols].head(max_rows).itertuples(index=False):
         cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in rec)
         body.append(f"<tr>{cells}</tr>")
-    more = f'<p class="rbm-more">{len(df) - max_rows} more rows in the published table.</p>' if len(df) > max_rows else ""
+    more = (
+        f'<p class="rbm-more">{len(df) - max_rows} more rows in the published table.</p>' if len(df) > max_rows else ""
+    )
     return f'<table class="rbm-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{more}'
 
 
-def table(df: pd.DataFrame, columns: Sequence[str] | None = None, labels: Mapping[str, str] | None = None,
-          max_rows: int = 60, empty: str = "Nothing to show."):
+def table(
+    df: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    max_rows: int = 60,
+    empty: str = "Nothing to show.",
+):
     """Display-ready version of :func:`table_html`."""
     return _html(table_html(df, columns, labels, max_rows, empty))
 
@@ -171,9 +215,11 @@ def header(r: Review):
         title = f"{u.name} ({u.code}, {u.type})"
     else:
         title = r.config.name
-    return _html(f"<h2>{escape_text(title)} — quarterly review {escape_text(str(r.quarter))}</h2>"
-                 f"<p>Figures from the {escape_text(r.source.split(' ')[0])} {escape_text(str(r.quarter))}. "
-                 "Invented sample figures are illustrative.</p>")
+    return _html(
+        f"<h2>{escape_text(title)} — quarterly review {escape_text(str(r.quarter))}</h2>"
+        f"<p>Figures from the {escape_text(r.source.split(' ')[0])} {escape_text(str(r.quarter))}. "
+        "Invented sample figures are illustrative.</p>"
+    )
 
 
 def provenance_frame(r: Review) -> pd.DataFrame:
@@ -202,15 +248,24 @@ def summary_frame(r: Review) -> pd.DataFrame:
     budget = float(money["budget_year"].sum()) if "budget_year" in money else 0.0
     spent = float(money["spent_year"].sum()) if "spent_year" in money else 0.0
     rows: list[tuple[str, int | str]] = [("KPIs", len(prog))]
-    rows += [(f"KPIs {s.replace('_', ' ')}", int(counts.get(s, 0))) for s in
-             ("on_track", "target_met", "at_risk", "off_track", "no_data", "not_started")]
-    rows += [("Red-flag risks", len(v.get("red_flags", []))),
-             ("Broken assumptions (this quarter)", int(((v["assumptions"]["period"] == str(r.quarter))
-                                                        & (v["assumptions"]["verdict"] == "broken")).sum())
-              if "assumptions" in v and not v["assumptions"].empty else 0),
-             (f"In-year execution ({r.config.currency} {spent:,.0f} of {budget:,.0f})",
-              f"{spent / budget:.0%}" if budget else "n/a"),
-             ("Items on the review agenda", len(v.get("agenda", [])))]
+    rows += [
+        (f"KPIs {s.replace('_', ' ')}", int(counts.get(s, 0)))
+        for s in ("on_track", "target_met", "at_risk", "off_track", "no_data", "not_started")
+    ]
+    rows += [
+        ("Red-flag risks", len(v.get("red_flags", []))),
+        (
+            "Broken assumptions (this quarter)",
+            int(((v["assumptions"]["period"] == str(r.quarter)) & (v["assumptions"]["verdict"] == "broken")).sum())
+            if "assumptions" in v and not v["assumptions"].empty
+            else 0,
+        ),
+        (
+            f"In-year execution ({r.config.currency} {spent:,.0f} of {budget:,.0f})",
+            f"{spent / budget:.0%}" if budget else "n/a",
+        ),
+        ("Items on the review agenda", len(v.get("agenda", []))),
+    ]
     return pd.DataFrame(rows, columns=["figure", "value"])
 
 

@@ -98,8 +98,9 @@ def run_job_in_process(spec: JobSpec, send: Send = _ignore, execute: Callable[..
     declared = pm.inspect_notebook(template)
     unknown = sorted(set(params) - set(declared))
     if unknown:
-        return failed_outcome("UnknownParameter", f"parameters not declared in the template's parameters cell: "
-                              f"{', '.join(unknown)}")
+        return failed_outcome(
+            "UnknownParameter", f"parameters not declared in the template's parameters cell: {', '.join(unknown)}"
+        )
     current: dict[str, Any] = {}
 
     def on_cell_start(cell: Any, cell_index: int, **_: Any) -> None:
@@ -114,31 +115,57 @@ def run_job_in_process(spec: JobSpec, send: Send = _ignore, execute: Callable[..
         current.clear()
         try:
             nb = execute(
-                template, output, parameters=params, kernel_name="python3", cwd=None,
-                request_save_on_cell_execute=False, execution_timeout=spec["cell_timeout"],
-                progress_bar=False, log_output=False, shutdown_kernel="immediate",
+                template,
+                output,
+                parameters=params,
+                kernel_name="python3",
+                cwd=None,
+                request_save_on_cell_execute=False,
+                execution_timeout=spec["cell_timeout"],
+                progress_bar=False,
+                log_output=False,
+                shutdown_kernel="immediate",
                 on_cell_start=on_cell_start,
             )
         except PapermillExecutionError as exc:
-            return failed_outcome(exc.ename, exc.evalue, {"index": exc.cell_index, "exec_count": exc.exec_count,
-                                                          "source": first_line(exc.source)}, attempts=attempts)
+            return failed_outcome(
+                exc.ename,
+                exc.evalue,
+                {"index": exc.cell_index, "exec_count": exc.exec_count, "source": first_line(exc.source)},
+                attempts=attempts,
+            )
         except CellTimeoutError as exc:
-            return {"status": "timeout", "error_name": "CellTimeoutError", "error_value": shorten(exc),
-                    "error_cell": dict(current) or None, "attempts": attempts}
+            return {
+                "status": "timeout",
+                "error_name": "CellTimeoutError",
+                "error_value": shorten(exc),
+                "error_cell": dict(current) or None,
+                "attempts": attempts,
+            }
         except Exception as exc:  # noqa: BLE001 - classified below
             if is_start_failure(exc, bool(current)) and attempts <= MAX_START_RETRIES:
-                log.warning("job %s: kernel start failed (%s: %s); retrying with a fresh kernel",
-                            spec["name"], type(exc).__name__, exc)
+                log.warning(
+                    "job %s: kernel start failed (%s: %s); retrying with a fresh kernel",
+                    spec["name"],
+                    type(exc).__name__,
+                    exc,
+                )
                 time.sleep(0.2 + random.random())
                 continue
             if isinstance(exc, DeadKernelError):
-                return {"status": "dead_kernel", "error_name": "DeadKernelError", "error_value": shorten(exc),
-                        "error_cell": dict(current) or None, "attempts": attempts}
+                return {
+                    "status": "dead_kernel",
+                    "error_name": "DeadKernelError",
+                    "error_value": shorten(exc),
+                    "error_cell": dict(current) or None,
+                    "attempts": attempts,
+                }
             return failed_outcome(type(exc).__name__, exc, dict(current) or None, attempts=attempts)
         break
     if not has_sentinel(nb):
-        return failed_outcome("MissingSentinel", f"the last code cell did not print {SENTINEL}; the run is incomplete",
-                              attempts=attempts)
+        return failed_outcome(
+            "MissingSentinel", f"the last code cell did not print {SENTINEL}; the run is incomplete", attempts=attempts
+        )
     html = notebook_to_html(nb, title=spec.get("title") or spec["name"])
     atomic_write_bytes(Path(spec["html"]), html.encode("utf-8"))
     return {"status": "ok", "attempts": attempts}
@@ -182,8 +209,9 @@ def child_main(spec: JobSpec, conn: Any) -> None:
         pass
     os.environ[MARK_ENV] = spec["marker"]
     _log_to(spec["log_file"])
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     def send(kind: str, payload: Any) -> None:
         try:

@@ -137,8 +137,9 @@ def _child_main(spec_path: str) -> int:
     folder = Path(spec_path).parent
     spec: JobSpec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     _watch_parent(str(spec["marker"]), folder)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     def send(kind: str, payload: Any) -> None:
         if kind == "cell":
@@ -202,10 +203,15 @@ def execute_on_worker(spec: WorkerSpec, template_bytes: bytes, job_timeout: floa
         out_nb = work / "out" / name
         out_nb.parent.mkdir()
         child_spec: JobSpec = {
-            "name": spec["name"], "template": str(template), "output_notebook": str(out_nb),
-            "html": str(out_nb.with_suffix(".html")), "parameters": dict(spec["parameters"]),
-            "cell_timeout": int(spec["cell_timeout"]), "marker": marker,
-            "log_file": str(work / _LOG), "title": spec.get("title") or spec["name"],
+            "name": spec["name"],
+            "template": str(template),
+            "output_notebook": str(out_nb),
+            "html": str(out_nb.with_suffix(".html")),
+            "parameters": dict(spec["parameters"]),
+            "cell_timeout": int(spec["cell_timeout"]),
+            "marker": marker,
+            "log_file": str(work / _LOG),
+            "title": spec.get("title") or spec["name"],
         }
         spec_path = work / _SPEC
         spec_path.write_text(json.dumps(child_spec, ensure_ascii=False), encoding="utf-8")
@@ -213,8 +219,13 @@ def execute_on_worker(spec: WorkerSpec, template_bytes: bytes, job_timeout: floa
         with open(work / _LOG, "ab") as log_fh:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "rbm_utils.publish.dask", "child", str(spec_path)],
-                cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                cwd=work,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             proc.wait(timeout=max(1.0, float(job_timeout)))
             timed_out = False
@@ -230,19 +241,31 @@ def execute_on_worker(spec: WorkerSpec, template_bytes: bytes, job_timeout: floa
         if result is None:
             cell = _read_json(work / _CELL)
             if timed_out:
-                result = {"status": "timeout", "error_name": "JobTimeout",
-                          "error_value": f"the job ran longer than {job_timeout} s; its processes were killed",
-                          "error_cell": cell}
+                result = {
+                    "status": "timeout",
+                    "error_name": "JobTimeout",
+                    "error_value": f"the job ran longer than {job_timeout} s; its processes were killed",
+                    "error_cell": cell,
+                }
             else:
-                result = {"status": "dead_kernel", "error_name": "ProcessDied",
-                          "error_value": f"the job's process ended with exit code {proc.returncode} without a result",
-                          "error_cell": cell}
+                result = {
+                    "status": "dead_kernel",
+                    "error_name": "ProcessDied",
+                    "error_value": f"the job's process ended with exit code {proc.returncode} without a result",
+                    "error_cell": cell,
+                }
         files = {}
         for path in (out_nb, out_nb.with_suffix(".html")):
             if path.is_file() and (path.suffix == ".ipynb" or result.get("status") == "ok"):
                 files[path.name] = path.read_bytes()
-        return {"result": result, "files": files, "log": _log_tail(work / _LOG), "host": socket.gethostname(),
-                "worker": _worker_address(), "seconds": round(time.monotonic() - started, 3)}
+        return {
+            "result": result,
+            "files": files,
+            "log": _log_tail(work / _LOG),
+            "host": socket.gethostname(),
+            "worker": _worker_address(),
+            "seconds": round(time.monotonic() - started, 3),
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -260,8 +283,9 @@ def connect(scheduler: Any, timeout: float | None = None) -> Any:
         # distributed is the optional [scale] extra and takes 0.4 s to import
         from distributed import Client
     except ImportError:
-        raise RuntimeError("running notebooks on a Dask cluster needs dask[distributed]: "
-                           "pip install -c constraints.txt -e '.[scale]'") from None
+        raise RuntimeError(
+            "running notebooks on a Dask cluster needs dask[distributed]: pip install -c constraints.txt -e '.[scale]'"
+        ) from None
     if isinstance(scheduler, Client):
         return scheduler
     return Client(scheduler, timeout=CONNECT_TIMEOUT_S if timeout is None else timeout, set_as_default=False)
@@ -279,8 +303,12 @@ def _worker_failure(exc: BaseException) -> JobOutcome:
     from distributed import KilledWorker  # the optional [scale] extra; the client has it by now
 
     if isinstance(exc, KilledWorker):
-        return {"status": "dead_kernel", "error_name": "KilledWorker",
-                "error_value": shorten(f"the Dask worker running the job died: {exc}"), "error_cell": None}
+        return {
+            "status": "dead_kernel",
+            "error_name": "KilledWorker",
+            "error_value": shorten(f"the Dask worker running the job died: {exc}"),
+            "error_cell": None,
+        }
     return failed_outcome(type(exc).__name__, f"the Dask task failed: {exc}")
 
 
@@ -305,9 +333,17 @@ def _unpack(job: Job, outcome: WorkerOutcome, staging_root: Path, log_file: Path
     return staging, res
 
 
-def run_notebooks_distributed(jobs: list[Job], scheduler: Any, *, cell_timeout: int = 600,
-                              job_timeout: int = 1800, staging_root: Path, progress: bool = True,
-                              force: bool = False, run_id: str | None = None) -> list[JobResult]:
+def run_notebooks_distributed(
+    jobs: list[Job],
+    scheduler: Any,
+    *,
+    cell_timeout: int = 600,
+    job_timeout: int = 1800,
+    staging_root: Path,
+    progress: bool = True,
+    force: bool = False,
+    run_id: str | None = None,
+) -> list[JobResult]:
     """Run ``jobs`` on the Dask cluster at ``scheduler`` and publish each success; results in job order.
 
     Same statuses and files as :func:`rbm_utils.publish.runner.run_notebooks` (``ok``, ``failed``,
@@ -349,11 +385,22 @@ def run_notebooks_distributed(jobs: list[Job], scheduler: Any, *, cell_timeout: 
                 record(index, JobResult(job.name, "failed", 0.0, type(exc).__name__, shorten(exc)))
                 continue
             try:
-                spec: WorkerSpec = {"name": job.name, "template_name": Path(job.template).name,
-                                    "parameters": dict(job.parameters), "cell_timeout": int(cell_timeout),
-                                    "marker": f"{run_id}:{job.name}", "title": job.name}
-                future = client.submit(execute_on_worker, spec, Path(job.template).read_bytes(), job_timeout,
-                                       key=f"rbm-{run_id}-{job.name}", pure=False)
+                spec: WorkerSpec = {
+                    "name": job.name,
+                    "template_name": Path(job.template).name,
+                    "parameters": dict(job.parameters),
+                    "cell_timeout": int(cell_timeout),
+                    "marker": f"{run_id}:{job.name}",
+                    "title": job.name,
+                }
+                future = client.submit(
+                    execute_on_worker,
+                    spec,
+                    Path(job.template).read_bytes(),
+                    job_timeout,
+                    key=f"rbm-{run_id}-{job.name}",
+                    pure=False,
+                )
             except Exception as exc:  # noqa: BLE001 - one job's set-up failure never stops the batch
                 got.release()
                 record(index, JobResult(job.name, "failed", 0.0, type(exc).__name__, shorten(exc)))
@@ -369,12 +416,22 @@ def run_notebooks_distributed(jobs: list[Job], scheduler: Any, *, cell_timeout: 
                 try:
                     outcome: WorkerOutcome = future.result()
                 except Exception as exc:  # noqa: BLE001 - a lost worker or a refused task
-                    outcome = {"result": _worker_failure(exc), "files": {}, "log": "", "host": "", "worker": None,
-                               "seconds": 0.0}
+                    outcome = {
+                        "result": _worker_failure(exc),
+                        "files": {},
+                        "log": "",
+                        "host": "",
+                        "worker": None,
+                        "seconds": 0.0,
+                    }
                 log_file = log_dir / f"{job.name}.log"
                 staging, res = _unpack(job, outcome, staging_root, log_file)
-                record(index, finish_job(job, got.key, staging, res, duration_s=float(outcome.get("seconds") or 0.0),
-                                         log_file=log_file))
+                record(
+                    index,
+                    finish_job(
+                        job, got.key, staging, res, duration_s=float(outcome.get("seconds") or 0.0), log_file=log_file
+                    ),
+                )
             finally:
                 got.release()
     finally:

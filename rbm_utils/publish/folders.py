@@ -158,8 +158,12 @@ def publish_folder(staging: Path, job: Job) -> Path | None:
         try:
             os.rename(tmp, archive)
         except OSError as exc:
-            log.error("job %s: published; the previous version stays in %s (archiving failed: %s); "
-                      "the next run archives it", job.name, tmp, exc)
+            log.error(
+                "job %s: published; the previous version stays in %s (archiving failed: %s); the next run archives it",
+                job.name,
+                tmp,
+                exc,
+            )
             return tmp
         return archive
     os.rename(publish_dir, archive)
@@ -216,15 +220,20 @@ def recover_publication(job: Job) -> str | None:
 
 def write_inputs(staging: Path, job: Job, key: str) -> Path:
     """Write ``inputs.json`` (template, its sha256, parameters, content key, time) into ``staging``."""
-    inputs = {"name": job.name, "template": str(job.template),
-              "template_sha256": hashlib.sha256(Path(job.template).read_bytes()).hexdigest(),
-              "parameters": job.parameters, "content_key": key,
-              "published_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    inputs = {
+        "name": job.name,
+        "template": str(job.template),
+        "template_sha256": hashlib.sha256(Path(job.template).read_bytes()).hexdigest(),
+        "parameters": job.parameters,
+        "content_key": key,
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     return atomic_write_json(staging / INPUTS_FILE, inputs)
 
 
-def finish_job(job: Job, key: str, staging: Path, outcome: JobOutcome, *, duration_s: float,
-               log_file: Path | None = None) -> JobResult:
+def finish_job(
+    job: Job, key: str, staging: Path, outcome: JobOutcome, *, duration_s: float, log_file: Path | None = None
+) -> JobResult:
     """The result of one run of ``job`` whose files are in ``staging``; publish it when it succeeded.
 
     Call with the job's lock held. On ``ok``: ``job.extra_files(staging, job)``, then
@@ -245,10 +254,19 @@ def finish_job(job: Job, key: str, staging: Path, outcome: JobOutcome, *, durati
                 log.info("job %s: previous version archived in %s", job.name, archive)
             out_nb = Path(job.publish_dir) / nb_name
         except Exception as exc:  # noqa: BLE001 - reported as the job's failure
-            outcome = failed_outcome(type(exc).__name__, f"publishing failed: {exc}",
-                                     attempts=outcome.get("attempts", 0))
+            outcome = failed_outcome(
+                type(exc).__name__, f"publishing failed: {exc}", attempts=outcome.get("attempts", 0)
+            )
             status = "failed"
     error_value = outcome.get("error_value")
-    return JobResult(job.name, status, round(duration_s, 3), outcome.get("error_name"),
-                     None if error_value is None else shorten(error_value), outcome.get("error_cell"), out_nb,
-                     int(outcome.get("attempts", 0) or 0), log_file)
+    return JobResult(
+        job.name,
+        status,
+        round(duration_s, 3),
+        outcome.get("error_name"),
+        None if error_value is None else shorten(error_value),
+        outcome.get("error_cell"),
+        out_nb,
+        int(outcome.get("attempts", 0) or 0),
+        log_file,
+    )

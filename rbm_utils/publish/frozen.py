@@ -25,6 +25,7 @@ Example:
        n
     0  2
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,8 +66,16 @@ MANIFEST_VERSION = 1
 #: Per-unit tables beside ``analyse()``'s, each with a leading ``unit_code``.
 UNIT_TABLES = ("flows", "risk_heatmap", "statement")
 #: Tables of one joint review (the keys of :func:`rbm_utils.analytics.bureau.joint_view`).
-JOINT_TABLES = ("cluster_kpis_in_region", "cluster_activities", "region_results", "region_kpis", "risks",
-                "assumptions", "money", "agenda")
+JOINT_TABLES = (
+    "cluster_kpis_in_region",
+    "cluster_activities",
+    "region_results",
+    "region_kpis",
+    "risks",
+    "assumptions",
+    "money",
+    "agenda",
+)
 _LOCK_WAIT_S = 60.0
 
 
@@ -93,7 +102,7 @@ def split_previous(tables: Mapping[str, pd.DataFrame]) -> tuple[dict[str, pd.Dat
     ({'KPIs': 1}, {'KPIs': 2})
     """
     cur = {k: v for k, v in tables.items() if not k.startswith(PREVIOUS_PREFIX)}
-    prev = {k[len(PREVIOUS_PREFIX):]: v for k, v in tables.items() if k.startswith(PREVIOUS_PREFIX)}
+    prev = {k[len(PREVIOUS_PREFIX) :]: v for k, v in tables.items() if k.startswith(PREVIOUS_PREFIX)}
     return cur, prev
 
 
@@ -113,8 +122,13 @@ def _stack(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(full or tagged[:1], ignore_index=True) if tagged else pd.DataFrame(columns=["unit_code"])
 
 
-def per_unit_tables(state: bureau.State, results: Mapping[str, pd.DataFrame], quarter: QuarterLike,
-                    config: Config, units: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
+def per_unit_tables(
+    state: bureau.State,
+    results: Mapping[str, pd.DataFrame],
+    quarter: QuarterLike,
+    config: Config,
+    units: Iterable[str] | None = None,
+) -> dict[str, pd.DataFrame]:
     """:data:`UNIT_TABLES` for ``units`` (default: every unit of the settings).
 
     ``flows`` is :func:`rbm_utils.analytics.finance.money_flows` on the unit's own rows,
@@ -128,18 +142,26 @@ def per_unit_tables(state: bureau.State, results: Mapping[str, pd.DataFrame], qu
     for u in codes:
         flows[u] = money_flows(bureau.unit_state(state, u), q)
         heat[u] = risk_heatmap(register[register["unit_code"] == u].reset_index(drop=True), config.thresholds)
-        text[u] = pd.DataFrame({"statement": [results_statement(state, results["progress"], u, q, config.currency,
-                                                                money=results["money"])]})
+        text[u] = pd.DataFrame(
+            {
+                "statement": [
+                    results_statement(state, results["progress"], u, q, config.currency, money=results["money"])
+                ]
+            }
+        )
     return {"flows": _stack(flows), "risk_heatmap": _stack(heat), "statement": _stack(text)}
 
 
-def joint_tables(state: bureau.State, results: Mapping[str, pd.DataFrame], config: Config,
-                 pairs: pd.DataFrame | None = None) -> dict[str, dict[str, pd.DataFrame]]:
+def joint_tables(
+    state: bureau.State, results: Mapping[str, pd.DataFrame], config: Config, pairs: pd.DataFrame | None = None
+) -> dict[str, dict[str, pd.DataFrame]]:
     """:func:`rbm_utils.analytics.bureau.joint_view` of every pair with work in common
     (``pairs``, default :func:`rbm_utils.analytics.bureau.joint_pairs`), by pair name."""
     pairs = bureau.joint_pairs(state, config) if pairs is None else pairs
-    return {pair_name(r.cluster, r.region): bureau.joint_view(state, results, r.cluster, r.region, config)
-            for r in pairs.itertuples(index=False)}
+    return {
+        pair_name(r.cluster, r.region): bureau.joint_view(state, results, r.cluster, r.region, config)
+        for r in pairs.itertuples(index=False)
+    }
 
 
 # --------------------------------------------------------------------------- files
@@ -161,8 +183,11 @@ def _read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
     return df
 
 
-def _tables(results: Mapping[str, pd.DataFrame], per_unit: Mapping[str, pd.DataFrame],
-            joint: Mapping[str, Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+def _tables(
+    results: Mapping[str, pd.DataFrame],
+    per_unit: Mapping[str, pd.DataFrame],
+    joint: Mapping[str, Mapping[str, pd.DataFrame]],
+) -> dict[str, pd.DataFrame]:
     """Every frozen table by its id, the file's path under the folder without ``.parquet``."""
     out = {key: frame for key, frame in results.items() if isinstance(frame, pd.DataFrame)}
     out |= {f"{UNITS_DIR}/{name}": frame for name, frame in per_unit.items()}
@@ -172,8 +197,11 @@ def _tables(results: Mapping[str, pd.DataFrame], per_unit: Mapping[str, pd.DataF
 
 
 def _content(snapshot_sha: str, entries: Mapping[str, Mapping[str, Any]]) -> str:
-    payload = [MANIFEST_VERSION, snapshot_sha,
-               sorted((tid, e["content_sha256"], sorted(e["dtypes"].items())) for tid, e in entries.items())]
+    payload = [
+        MANIFEST_VERSION,
+        snapshot_sha,
+        sorted((tid, e["content_sha256"], sorted(e["dtypes"].items())) for tid, e in entries.items()),
+    ]
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
@@ -183,8 +211,9 @@ def read_manifest(folder: str | Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FrozenAnalysisError(f"no frozen analysis at {path.parent}: run the quarterly review (rbm review) "
-                                  "to compute it") from None
+        raise FrozenAnalysisError(
+            f"no frozen analysis at {path.parent}: run the quarterly review (rbm review) to compute it"
+        ) from None
     except (OSError, ValueError) as exc:
         raise FrozenAnalysisError(f"frozen analysis manifest {path} is unreadable: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
@@ -192,9 +221,13 @@ def read_manifest(folder: str | Path) -> dict:
     return manifest
 
 
-def freeze_analysis(quarter_dir: str | Path, snapshot_manifest: Mapping[str, Any],
-                    results: Mapping[str, pd.DataFrame], per_unit: Mapping[str, pd.DataFrame],
-                    joint: Mapping[str, Mapping[str, pd.DataFrame]]) -> dict:
+def freeze_analysis(
+    quarter_dir: str | Path,
+    snapshot_manifest: Mapping[str, Any],
+    results: Mapping[str, pd.DataFrame],
+    per_unit: Mapping[str, pd.DataFrame],
+    joint: Mapping[str, Mapping[str, pd.DataFrame]],
+) -> dict:
     """Write the analysis into ``quarter_dir/analysis/`` as a whole and return its manifest.
 
     Left as it is when its content (tables, dtypes, snapshot) is unchanged; otherwise staged
@@ -205,9 +238,16 @@ def freeze_analysis(quarter_dir: str | Path, snapshot_manifest: Mapping[str, Any
     quarter_dir = Path(quarter_dir)
     final = quarter_dir / ANALYSIS_DIR
     tables = _tables(results, per_unit, joint)
-    entries: dict[str, dict[str, Any]] = {tid: {"file": f"{tid}.parquet", "rows": int(len(df)), "columns": [str(c) for c in df.columns],
-                     "dtypes": {str(c): str(t) for c, t in df.dtypes.items()},
-                     "content_sha256": table_content_sha256(df)} for tid, df in sorted(tables.items())}
+    entries: dict[str, dict[str, Any]] = {
+        tid: {
+            "file": f"{tid}.parquet",
+            "rows": int(len(df)),
+            "columns": [str(c) for c in df.columns],
+            "dtypes": {str(c): str(t) for c, t in df.dtypes.items()},
+            "content_sha256": table_content_sha256(df),
+        }
+        for tid, df in sorted(tables.items())
+    }
     snapshot_sha = str(snapshot_manifest.get("content_sha256", ""))
     content = _content(snapshot_sha, entries)
     (quarter_dir / ".locks").mkdir(parents=True, exist_ok=True)
@@ -287,8 +327,10 @@ class FrozenAnalysis:
             raise FrozenAnalysisError(f"frozen analysis file missing: {path}")
         actual = sha256_file(path)
         if actual != entry.get("sha256"):
-            raise FrozenAnalysisError(f"frozen analysis file {path} does not match its manifest (sha256 {actual[:12]}, "
-                                      f"expected {str(entry.get('sha256'))[:12]}): it was changed after the batch")
+            raise FrozenAnalysisError(
+                f"frozen analysis file {path} does not match its manifest (sha256 {actual[:12]}, "
+                f"expected {str(entry.get('sha256'))[:12]}): it was changed after the batch"
+            )
         df = _read_table(path, entry)
         if len(df) != entry.get("rows"):
             raise FrozenAnalysisError(f"frozen analysis file {path}: {len(df)} rows, manifest says {entry.get('rows')}")
@@ -298,8 +340,10 @@ class FrozenAnalysis:
         """The joint review tables of one pair (:data:`JOINT_TABLES`)."""
         name = pair_name(cluster, region)
         if name not in self.pairs:
-            raise FrozenAnalysisError(f"no joint review {name} in the frozen analysis (pairs with work in common: "
-                                      f"{', '.join(self.pairs) or 'none'})")
+            raise FrozenAnalysisError(
+                f"no joint review {name} in the frozen analysis (pairs with work in common: "
+                f"{', '.join(self.pairs) or 'none'})"
+            )
         return {key: self.table(f"{JOINT_DIR}/{name}/{key}") for key in JOINT_TABLES}
 
 
@@ -316,7 +360,8 @@ def load_analysis(folder: str | Path, snapshot_content_sha256: str | None = None
     if snapshot_content_sha256 is not None and manifest.get("snapshot_content_sha256") != snapshot_content_sha256:
         raise FrozenAnalysisError(
             f"the frozen analysis in {root} was computed from snapshot {str(manifest.get('snapshot_content_sha256'))[:12]}, "
-            f"not from the snapshot beside it ({snapshot_content_sha256[:12]}): re-run the quarterly review")
+            f"not from the snapshot beside it ({snapshot_content_sha256[:12]}): re-run the quarterly review"
+        )
     fa = FrozenAnalysis(root, manifest)
     fa.results = {key: fa.table(key) for key in manifest.get("results", [])}
     fa.per_unit = {name: fa.table(f"{UNITS_DIR}/{name}") for name in manifest.get("unit_tables", [])}

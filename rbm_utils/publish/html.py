@@ -45,9 +45,15 @@ def figure_html(figure: dict[str, Any], index: int) -> str:
     (True, True, False)
     """
     fig = {key: figure[key] for key in ("data", "layout", "frames") if figure.get(key)}
-    return pio.to_html(fig, config=figure.get("config") or None, auto_play=False,
-                       include_plotlyjs=index == 0, full_html=False, div_id=FIGURE_ID.format(index),
-                       validate=False)
+    return pio.to_html(
+        fig,
+        config=figure.get("config") or None,
+        auto_play=False,
+        include_plotlyjs=index == 0,
+        full_html=False,
+        div_id=FIGURE_ID.format(index),
+        validate=False,
+    )
 
 
 def _strip_outputs(nb: Any) -> None:
@@ -93,7 +99,9 @@ def notebook_to_html(nb: Any, title: str = "Review") -> str:
         template_name="lab",
         extra_loaders=[jinja2.DictLoader({"rbm_offline.html.j2": _OFFLINE_TEMPLATE})],
         template_file="rbm_offline.html.j2",
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body

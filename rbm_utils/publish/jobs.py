@@ -130,8 +130,13 @@ def failed_outcome(name: str, value: Any, cell: dict[str, Any] | None = None, *,
     >>> failed_outcome("KeyError", "'x'")["status"]
     'failed'
     """
-    return {"status": "failed", "error_name": name, "error_value": shorten(value), "error_cell": cell,
-            "attempts": attempts}
+    return {
+        "status": "failed",
+        "error_name": name,
+        "error_value": shorten(value),
+        "error_cell": cell,
+        "attempts": attempts,
+    }
 
 
 def output_text(output: Any) -> str:
@@ -179,8 +184,11 @@ def content_key(job: Job) -> str:
     h.update(__version__.encode("ascii") + b"\0")
     h.update(Path(job.template).read_bytes())
     h.update(b"\0")
-    h.update(json.dumps(job.parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                        default=str).encode("utf-8"))
+    h.update(
+        json.dumps(job.parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode(
+            "utf-8"
+        )
+    )
     h.update(b"\0")
     snap = job.parameters.get(SNAPSHOT_PARAMETER)
     if snap:

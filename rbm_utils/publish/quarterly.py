@@ -18,6 +18,7 @@ Example:
     >>> report["ok"]                                            # doctest: +SKIP
     True
 """
+
 from __future__ import annotations
 
 import json
@@ -62,9 +63,9 @@ class _WithPrevious:
     def __init__(self, store: Store):
         self.store = store
 
-    def bureau_state(self, quarter: str) -> dict[str, pd.DataFrame]:
+    def bureau_state(self, quarter: Quarter) -> dict[str, pd.DataFrame]:
         cur = self.store.bureau_state(quarter)
-        prev = self.store.bureau_state(str(Quarter.parse(quarter).previous))
+        prev = self.store.bureau_state(quarter.previous)
         return {**cur, **{PREVIOUS_PREFIX + k: v for k, v in prev.items()}}
 
 
@@ -89,6 +90,7 @@ def _tables_writer(results: Mapping[str, pd.DataFrame], unit: str | None) -> Cal
             frame = view.get(key)
             if isinstance(frame, pd.DataFrame):
                 frame.to_parquet(staging / f"{stem}.parquet", index=False)
+
     return write
 
 
@@ -98,6 +100,7 @@ def _joint_writer(tables: Mapping[str, pd.DataFrame]) -> Callable[[Path, Job], N
     def write(staging: Path, job: Job) -> None:
         for key in frozen.JOINT_TABLES:
             tables[key].to_parquet(staging / f"{key}.parquet", index=False)
+
     return write
 
 
@@ -111,10 +114,18 @@ class ReviewPlan:
     analysis_manifest: dict = field(default_factory=dict)
 
 
-def plan_review(quarter: QuarterLike, *, units: Sequence[str] = (), all_units: bool = False,
-                joint: Sequence[str] | None = None, store_url: str | None = None,
-                outputs: str | Path | None = None, force: bool = False, config: Config | None = None,
-                overview: bool = True) -> ReviewPlan:
+def plan_review(
+    quarter: QuarterLike,
+    *,
+    units: Sequence[str] = (),
+    all_units: bool = False,
+    joint: Sequence[str] | None = None,
+    store_url: str | None = None,
+    outputs: str | Path | None = None,
+    force: bool = False,
+    config: Config | None = None,
+    overview: bool = True,
+) -> ReviewPlan:
     """Freeze the snapshot, compute and freeze its analysis, and build the jobs (no notebook runs yet)."""
     q = Quarter.parse(quarter)
     config = config or load_config()
@@ -144,10 +155,14 @@ def plan_review(quarter: QuarterLike, *, units: Sequence[str] = (), all_units: b
     results = analysis.analyse(state, q, config, previous_state=previous or None)
     pairs = analysis.joint_pairs(state, config)
     joint_tables = frozen.joint_tables(state, results, config, pairs)
-    analysis_manifest = frozen.freeze_analysis(quarter_dir, manifest, results,
-                                               frozen.per_unit_tables(state, results, q, config), joint_tables)
-    common = {"quarter": str(q), "snapshot_dir": str(snap_dir),
-              "config_path": str(config.path.resolve()) if config.path else ""}
+    analysis_manifest = frozen.freeze_analysis(
+        quarter_dir, manifest, results, frozen.per_unit_tables(state, results, q, config), joint_tables
+    )
+    common = {
+        "quarter": str(q),
+        "snapshot_dir": str(snap_dir),
+        "config_path": str(config.path.resolve()) if config.path else "",
+    }
     jobs: list[Job] = []
     for u in selected:
         params = {**unit_parameters(u, config), **common, "unit": u}
@@ -160,21 +175,38 @@ def plan_review(quarter: QuarterLike, *, units: Sequence[str] = (), all_units: b
         if wanted is None and not (all_units or rec.cluster in selected or rec.region in selected):
             continue
         params = {"cluster": rec.cluster, "region": rec.region, **common}
-        jobs.append(Job(f"joint-{name}", JOINT_TEMPLATE, params, quarter_dir / "joint" / name,
-                        _joint_writer(joint_tables[name])))
+        jobs.append(
+            Job(
+                f"joint-{name}", JOINT_TEMPLATE, params, quarter_dir / "joint" / name, _joint_writer(joint_tables[name])
+            )
+        )
     unknown = (wanted or set()) - set(joint_tables)
     if unknown:
         raise ReviewError(f"no cluster x region pair with work in common named {', '.join(sorted(unknown))}")
-    ov = Job(OVERVIEW_NAME, OVERVIEW_TEMPLATE, dict(common), quarter_dir / OVERVIEW_NAME,
-             _tables_writer(results, None)) if overview else None
+    ov = (
+        Job(OVERVIEW_NAME, OVERVIEW_TEMPLATE, dict(common), quarter_dir / OVERVIEW_NAME, _tables_writer(results, None))
+        if overview
+        else None
+    )
     return ReviewPlan(q, jobs, ov, snap_dir, manifest, analysis_manifest)
 
 
-def review_quarter(quarter: QuarterLike, *, units: Sequence[str] = (), all_units: bool = False,
-                   joint: Sequence[str] | None = None, store_url: str | None = None,
-                   outputs: str | Path | None = None, workers: int = 3, force: bool = False,
-                   cell_timeout: int = 600, job_timeout: int = 1800, progress: bool = True,
-                   config: Config | None = None, scheduler: str | None = None) -> dict[str, Any]:
+def review_quarter(
+    quarter: QuarterLike,
+    *,
+    units: Sequence[str] = (),
+    all_units: bool = False,
+    joint: Sequence[str] | None = None,
+    store_url: str | None = None,
+    outputs: str | Path | None = None,
+    workers: int = 3,
+    force: bool = False,
+    cell_timeout: int = 600,
+    job_timeout: int = 1800,
+    progress: bool = True,
+    config: Config | None = None,
+    scheduler: str | None = None,
+) -> dict[str, Any]:
     """Run the quarterly batch. Returns the run report (also written to run_report.json).
 
     With ``scheduler`` (a Dask scheduler address, e.g. ``tcp://10.0.0.5:8786``) the notebooks
@@ -182,8 +214,16 @@ def review_quarter(quarter: QuarterLike, *, units: Sequence[str] = (), all_units
     snapshot, tidy tables and publishing stay here.
     """
     started = time.time()
-    plan = plan_review(quarter, units=units, all_units=all_units, joint=joint, store_url=store_url,
-                       outputs=outputs, force=force, config=config)
+    plan = plan_review(
+        quarter,
+        units=units,
+        all_units=all_units,
+        joint=joint,
+        store_url=store_url,
+        outputs=outputs,
+        force=force,
+        config=config,
+    )
     quarter_dir = plan.snapshot_dir.parent
     staging = quarter_dir.parent / ".staging" / str(plan.quarter)
     if scheduler:
@@ -192,21 +232,46 @@ def review_quarter(quarter: QuarterLike, *, units: Sequence[str] = (), all_units
         client = connect(scheduler)
         try:
             results: list[JobResult] = run_notebooks_distributed(
-                plan.jobs, client, cell_timeout=cell_timeout, job_timeout=job_timeout, staging_root=staging,
-                progress=progress, force=force)
+                plan.jobs,
+                client,
+                cell_timeout=cell_timeout,
+                job_timeout=job_timeout,
+                staging_root=staging,
+                progress=progress,
+                force=force,
+            )
             if plan.overview is not None:
-                results += run_notebooks_distributed([plan.overview], client, cell_timeout=cell_timeout,
-                                                     job_timeout=job_timeout, staging_root=staging,
-                                                     progress=False, force=force)
+                results += run_notebooks_distributed(
+                    [plan.overview],
+                    client,
+                    cell_timeout=cell_timeout,
+                    job_timeout=job_timeout,
+                    staging_root=staging,
+                    progress=False,
+                    force=force,
+                )
         finally:
             client.close()
     else:
-        results = run_notebooks(plan.jobs, workers=workers, cell_timeout=cell_timeout,
-                                job_timeout=job_timeout, staging_root=staging,
-                                progress=progress, force=force)
+        results = run_notebooks(
+            plan.jobs,
+            workers=workers,
+            cell_timeout=cell_timeout,
+            job_timeout=job_timeout,
+            staging_root=staging,
+            progress=progress,
+            force=force,
+        )
         if plan.overview is not None:
-            results += run_notebooks([plan.overview], workers=1, cell_timeout=cell_timeout, job_timeout=job_timeout,
-                                     staging_root=staging, progress=False, force=force)
+            results += run_notebooks(
+                [plan.overview],
+                workers=1,
+                cell_timeout=cell_timeout,
+                job_timeout=job_timeout,
+                staging_root=staging,
+                progress=False,
+                force=force,
+            )
     report_path = write_run_report(results, quarter_dir / "run_report.json")
     report = json.loads(report_path.read_text(encoding="utf-8"))
     report["snapshot_content_sha256"] = plan.manifest.get("content_sha256")

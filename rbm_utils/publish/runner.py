@@ -70,12 +70,20 @@ def recorder(results: list[JobResult | None], bar: Any) -> Record:
 
     def record(index: int, res: JobResult) -> None:
         results[index] = res
-        log.info("job %s: %s (%.1f s)%s", res.name, res.status, res.duration_s,
-                 f" {res.error_name}: {res.error_value}" if res.error_name else "")
+        log.info(
+            "job %s: %s (%.1f s)%s",
+            res.name,
+            res.status,
+            res.duration_s,
+            f" {res.error_name}: {res.error_value}" if res.error_name else "",
+        )
         if bar is not None:
             bar.update(1)
-            bar.write(f"{res.name}: {res.status} ({res.duration_s:.1f} s)"
-                      + (f" - {res.error_name}" if res.error_name else ""), file=sys.stderr)
+            bar.write(
+                f"{res.name}: {res.status} ({res.duration_s:.1f} s)"
+                + (f" - {res.error_name}" if res.error_name else ""),
+                file=sys.stderr,
+            )
 
     return record
 
@@ -122,8 +130,18 @@ class _Running:
 class _LocalBatch:
     """One call of :func:`run_notebooks`: the jobs waiting, the jobs running, their settings."""
 
-    def __init__(self, jobs: Sequence[Job], record: Record, *, workers: int, cell_timeout: int, job_timeout: int,
-                 staging_root: Path, force: bool, run_id: str) -> None:
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        record: Record,
+        *,
+        workers: int,
+        cell_timeout: int,
+        job_timeout: int,
+        staging_root: Path,
+        force: bool,
+        run_id: str,
+    ) -> None:
         self.pending = list(enumerate(jobs))
         self.running: list[_Running] = []
         self.record = record
@@ -154,8 +172,9 @@ class _LocalBatch:
         try:
             got = claim(job, force=self.force)
         except Exception as exc:  # noqa: BLE001 - one job's set-up failure never stops the batch
-            self.record(index, JobResult(job.name, "failed", round(time.monotonic() - t0, 3), type(exc).__name__,
-                                         shorten(exc)))
+            self.record(
+                index, JobResult(job.name, "failed", round(time.monotonic() - t0, 3), type(exc).__name__, shorten(exc))
+            )
             return
         if isinstance(got, JobResult):
             self.record(index, got)
@@ -167,19 +186,26 @@ class _LocalBatch:
             log_file.write_bytes(b"")
             marker = f"{self.run_id}:{job.name}"
             spec: JobSpec = {
-                "name": job.name, "template": str(Path(job.template).resolve()), "output_notebook": str(out_nb),
-                "html": str(out_nb.with_suffix(".html")), "parameters": dict(job.parameters),
-                "cell_timeout": self.cell_timeout, "marker": marker, "log_file": str(log_file), "title": job.name,
-                "parent_pid": os.getpid()}
+                "name": job.name,
+                "template": str(Path(job.template).resolve()),
+                "output_notebook": str(out_nb),
+                "html": str(out_nb.with_suffix(".html")),
+                "parameters": dict(job.parameters),
+                "cell_timeout": self.cell_timeout,
+                "marker": marker,
+                "log_file": str(log_file),
+                "title": job.name,
+                "parent_pid": os.getpid(),
+            }
             reader, writer = self.ctx.Pipe(duplex=False)
-            proc = self.ctx.Process(target=child_main, args=(spec, writer), name=f"rbm-batch-{job.name}",
-                                    daemon=True)
+            proc = self.ctx.Process(target=child_main, args=(spec, writer), name=f"rbm-batch-{job.name}", daemon=True)
             proc.start()
             writer.close()
         except Exception as exc:  # noqa: BLE001 - one job's set-up failure never stops the batch
             got.release()
-            self.record(index, JobResult(job.name, "failed", round(time.monotonic() - t0, 3), type(exc).__name__,
-                                         shorten(exc)))
+            self.record(
+                index, JobResult(job.name, "failed", round(time.monotonic() - t0, 3), type(exc).__name__, shorten(exc))
+            )
             return
         self.running.append(_Running(got, index, proc, reader, staging, log_file, marker, t0, t0 + self.job_timeout))
 
@@ -206,25 +232,38 @@ class _LocalBatch:
             kill_job(run.proc, run.marker)
             run.drain()
             return run.result or {  # a result sent just before the deadline still counts
-                "status": "timeout", "error_name": "JobTimeout",
+                "status": "timeout",
+                "error_name": "JobTimeout",
                 "error_value": f"the job ran longer than {self.job_timeout} s; its processes were killed",
-                "error_cell": run.last_cell}
+                "error_cell": run.last_cell,
+            }
         run.drain()
         run.proc.join(_JOIN_S)
         stray = kill_marked(run.marker)
         if stray:
             log.warning("job %s left %d process(es) behind; killed: %s", job.name, len(stray), stray)
         return run.result or {
-            "status": "dead_kernel", "error_name": "ProcessDied",
+            "status": "dead_kernel",
+            "error_name": "ProcessDied",
             "error_value": f"the job's process ended with exit code {run.proc.exitcode} without a result",
-            "error_cell": run.last_cell}
+            "error_cell": run.last_cell,
+        }
 
     def finish(self, run: _Running, timed_out: bool) -> None:
         """Record the job's result, publishing it when it succeeded; release its lock."""
         try:
             outcome = self._outcome(run, timed_out)
-            self.record(run.index, finish_job(run.claim.job, run.claim.key, run.staging, outcome,
-                                              duration_s=time.monotonic() - run.started, log_file=run.log_file))
+            self.record(
+                run.index,
+                finish_job(
+                    run.claim.job,
+                    run.claim.key,
+                    run.staging,
+                    outcome,
+                    duration_s=time.monotonic() - run.started,
+                    log_file=run.log_file,
+                ),
+            )
         finally:
             try:
                 run.conn.close()
@@ -240,9 +279,17 @@ class _LocalBatch:
         self.running.clear()
 
 
-def run_notebooks(jobs: Iterable[Job], *, workers: int = 3, cell_timeout: int = 600, job_timeout: int = 1800,
-                  staging_root: Path, progress: bool = True, force: bool = False,
-                  run_id: str | None = None) -> list[JobResult]:
+def run_notebooks(
+    jobs: Iterable[Job],
+    *,
+    workers: int = 3,
+    cell_timeout: int = 600,
+    job_timeout: int = 1800,
+    staging_root: Path,
+    progress: bool = True,
+    force: bool = False,
+    run_id: str | None = None,
+) -> list[JobResult]:
     """Run ``jobs`` (at most ``workers`` at once) and publish each success; results in job order.
 
     A failing job never stops the others. Statuses: ``ok`` (published), ``failed`` (a cell
@@ -263,9 +310,16 @@ def run_notebooks(jobs: Iterable[Job], *, workers: int = 3, cell_timeout: int = 
     check_jobs(jobs)
     results: list[JobResult | None] = [None] * len(jobs)
     bar = progress_bar(len(jobs), progress)
-    batch = _LocalBatch(jobs, recorder(results, bar), workers=workers, cell_timeout=cell_timeout,
-                        job_timeout=job_timeout, staging_root=staging_root, force=force,
-                        run_id=run_id or uuid.uuid4().hex[:12])
+    batch = _LocalBatch(
+        jobs,
+        recorder(results, bar),
+        workers=workers,
+        cell_timeout=cell_timeout,
+        job_timeout=job_timeout,
+        staging_root=staging_root,
+        force=force,
+        run_id=run_id or uuid.uuid4().hex[:12],
+    )
     try:
         batch.run()
     finally:
@@ -287,10 +341,18 @@ def write_run_report(results: Iterable[JobResult], path: Path) -> Path:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "totals": {"jobs": len(results), **totals},
         "all_ok": all(r.status in ("ok", "skipped_unchanged") for r in results),
-        "jobs": [{"name": r.name, "status": r.status, "duration_s": round(float(r.duration_s), 3),
-                  "error_name": r.error_name, "error_value": r.error_value, "error_cell": r.error_cell,
-                  "attempts": r.attempts,
-                  "output_notebook": None if r.output_notebook is None else str(r.output_notebook)}
-                 for r in results],
+        "jobs": [
+            {
+                "name": r.name,
+                "status": r.status,
+                "duration_s": round(float(r.duration_s), 3),
+                "error_name": r.error_name,
+                "error_value": r.error_value,
+                "error_cell": r.error_cell,
+                "attempts": r.attempts,
+                "output_notebook": None if r.output_notebook is None else str(r.output_notebook),
+            }
+            for r in results
+        ],
     }
     return atomic_write_json(Path(path), report)

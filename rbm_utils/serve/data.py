@@ -15,6 +15,7 @@ Example:
     >>> publication("skipped_unchanged"), publication("timeout"), publication(None)
     ('published', 'failed', 'not reviewed')
 """
+
 from __future__ import annotations
 
 import json
@@ -132,7 +133,11 @@ def load_tables(outputs: Path, quarter: str | None, folder: str | None, config: 
     q = pick(quarter, published_quarters(outputs))
     if q is None:
         raise ValueError(f"quarter {quarter!r} is not published")
-    f = OVERVIEW if folder == OVERVIEW and has_overview(outputs, q) else pick(folder, published_units(outputs, q, config))
+    f = (
+        OVERVIEW
+        if folder == OVERVIEW and has_overview(outputs, q)
+        else pick(folder, published_units(outputs, q, config))
+    )
     if f is None:
         raise ValueError(f"{folder!r} has no published review for {q}")
     base = Path(outputs) / q / f
@@ -157,7 +162,9 @@ def load_joint_tables(outputs: Path, quarter: str | None, pair: str | None, conf
     if q is None or p is None:
         raise ValueError(f"no published joint review {pair!r} for {quarter!r}")
     base = Path(outputs) / q / JOINT / p
-    return {key: pd.read_parquet(base / f"{key}.parquet") for key in JOINT_TABLES if (base / f"{key}.parquet").is_file()}
+    return {
+        key: pd.read_parquet(base / f"{key}.parquet") for key in JOINT_TABLES if (base / f"{key}.parquet").is_file()
+    }
 
 
 def load_snapshot_table(outputs: Path, quarter: str | None, name: str) -> pd.DataFrame:
@@ -181,8 +188,14 @@ def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFr
         pub = publication(status.get(code)) if code in units or code in status else "not reviewed"
         if code in units and pub == "not reviewed":
             pub = "published"  # tables present but no run report entry (e.g. report rewritten)
-        row: dict[str, Any] = {"unit_code": code, "name": u.name, "type": u.type, "publication": pub,
-                               "n_kpis": 0, "red_flags": 0}
+        row: dict[str, Any] = {
+            "unit_code": code,
+            "name": u.name,
+            "type": u.type,
+            "publication": pub,
+            "n_kpis": 0,
+            "red_flags": 0,
+        }
         row.update({f"n_{s}": 0 for s in KPI_STATUSES})
         if code in units:
             t = load_tables(outputs, q, code, config)

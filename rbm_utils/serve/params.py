@@ -11,6 +11,7 @@ Example:
     >>> request_parameters("unit=AFR&quarter=2026-Q3&x=1", {"unit": ["AFR"], "quarter": ["2026-Q3"]})
     {'unit': 'AFR', 'quarter': '2026-Q3'}
 """
+
 from __future__ import annotations
 
 import logging

@@ -37,6 +37,7 @@ Example:
     >>> serve_command(opts)[1:3]
     ['-m', 'rbm_utils.serve.server']
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,19 +77,46 @@ LOOPBACK = "127.0.0.1"
 
 #: Environment variables a dashboard kernel may see (exact names, or prefixes ending in "_").
 #: Everything else of the server's environment (RBM_STORE, PG*, tokens, cloud keys ...) is dropped.
-KERNEL_ENV_NAMES = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "USER", "LOGNAME",
-                    "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUTF8",
-                    "MPLBACKEND", "MPLCONFIGDIR", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                    OUTPUTS_ENV, QUARTER_ENV, CONFIG_ENV,
-                    "QUERY_STRING", "SCRIPT_NAME", "PATH_INFO", "SERVER_NAME", "SERVER_PORT", "SERVER_SOFTWARE",
-                    "SERVER_PROTOCOL")
+KERNEL_ENV_NAMES = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "USER",
+    "LOGNAME",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHASHSEED",
+    "PYTHONIOENCODING",
+    "PYTHONUTF8",
+    "MPLBACKEND",
+    "MPLCONFIGDIR",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    OUTPUTS_ENV,
+    QUARTER_ENV,
+    CONFIG_ENV,
+    "QUERY_STRING",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_SOFTWARE",
+    "SERVER_PROTOCOL",
+)
 KERNEL_ENV_PREFIXES = ("LC_", "VOILA_", "JPY_", "JUPYTER_", "IPYTHON", "CONDA_")
 
 #: Content-Security-Policy of every page: scripts, styles, fonts, images and connections from this
 #: server only (plotly.js and the widget manager need inline/eval; data:/blob: for fonts and images).
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
-       "frame-src 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-src 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class ServeError(RuntimeError):
@@ -124,6 +152,7 @@ class ServeOptions:
 
 # --------------------------------------------------------------------------- configuration
 
+
 def kernel_environment(env: Mapping[str, str]) -> dict[str, str]:
     """The part of ``env`` a dashboard kernel may see.
 
@@ -153,12 +182,16 @@ def hardened_config(opts: ServeOptions) -> dict[str, dict[str, Any]]:
             "open_browser": False,
             "root_dir": str(opts.root),
             "tornado_settings": {
-                "allow_remote_access": False,          # Host header must be a loopback name/address
+                "allow_remote_access": False,  # Host header must be a loopback name/address
                 "local_hostnames": ["localhost"],
                 "xsrf_cookie_kwargs": {"samesite": "Strict"},
-                "headers": {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
-                            "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
-                            "Cross-Origin-Opener-Policy": "same-origin"},
+                "headers": {
+                    "Content-Security-Policy": CSP,
+                    "X-Frame-Options": "DENY",
+                    "Referrer-Policy": "no-referrer",
+                    "X-Content-Type-Options": "nosniff",
+                    "Cross-Origin-Opener-Policy": "same-origin",
+                },
             },
         },
         "VoilaConfiguration": {
@@ -167,7 +200,7 @@ def hardened_config(opts: ServeOptions) -> dict[str, dict[str, Any]]:
             "show_tracebacks": False,
             "allow_template_override": "NO",
             "allow_theme_override": "NO",
-            "file_allowlist": [],                      # /voila/files/ serves nothing
+            "file_allowlist": [],  # /voila/files/ serves nothing
             "file_denylist": [r".*\.(ipynb|py|parquet|json|yaml|yml|sqlite|db|xlsx|csv|html|j2)", r"(.*/)?\..*"],
             "preheat_kernel": False,
             "progressive_rendering": False,
@@ -204,7 +237,9 @@ def server_environment(opts: ServeOptions, base: Mapping[str, str], jupyter_path
     if opts.config_path:
         env[CONFIG_ENV] = str(Path(opts.config_path).resolve())
     if jupyter_path is not None:
-        env["JUPYTER_PATH"] = os.pathsep.join([str(jupyter_path), *([env["JUPYTER_PATH"]] if env.get("JUPYTER_PATH") else [])])
+        env["JUPYTER_PATH"] = os.pathsep.join(
+            [str(jupyter_path), *([env["JUPYTER_PATH"]] if env.get("JUPYTER_PATH") else [])]
+        )
     return env
 
 
@@ -221,10 +256,25 @@ def install_template(runtime: Path) -> Path:
 
 def serve_command(opts: ServeOptions, python: str | None = None) -> list[str]:
     """The command that runs the dashboards' server in a child process (for tests and services)."""
-    cmd = [python or sys.executable, "-m", "rbm_utils.serve.server", "--outputs", str(Path(opts.outputs).resolve()),
-           "--port", str(opts.port), "--cull-idle-timeout", str(opts.cull_idle_timeout),
-           "--cull-interval", str(opts.cull_interval), "--max-kernels", str(opts.max_kernels),
-           "--kernel-memory-mb", str(opts.kernel_memory_mb), "--cell-timeout", str(opts.cell_timeout)]
+    cmd = [
+        python or sys.executable,
+        "-m",
+        "rbm_utils.serve.server",
+        "--outputs",
+        str(Path(opts.outputs).resolve()),
+        "--port",
+        str(opts.port),
+        "--cull-idle-timeout",
+        str(opts.cull_idle_timeout),
+        "--cull-interval",
+        str(opts.cull_interval),
+        "--max-kernels",
+        str(opts.max_kernels),
+        "--kernel-memory-mb",
+        str(opts.kernel_memory_mb),
+        "--cell-timeout",
+        str(opts.cell_timeout),
+    ]
     if opts.quarter:
         cmd += ["--quarter", opts.quarter]
     if opts.config_path:
@@ -240,9 +290,13 @@ def check_options(opts: ServeOptions) -> ServeOptions:
         raise ServeError(f"no outputs folder {out}: run `rbm review` first (make run does)")
     quarters = published_quarters(out)
     if opts.quarter and opts.quarter not in quarters:
-        raise ServeError(f"quarter {opts.quarter} is not published in {out}; published: {', '.join(quarters) or 'none'}")
+        raise ServeError(
+            f"quarter {opts.quarter} is not published in {out}; published: {', '.join(quarters) or 'none'}"
+        )
     if opts.ip != LOOPBACK:
-        raise ServeError("the dashboards bind to 127.0.0.1 only; put a reverse proxy with sign-on in front to share them")
+        raise ServeError(
+            "the dashboards bind to 127.0.0.1 only; put a reverse proxy with sign-on in front to share them"
+        )
     if not 0 < int(opts.port) < 65536:
         raise ServeError(f"bad port {opts.port}")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -258,6 +312,7 @@ def check_options(opts: ServeOptions) -> ServeOptions:
 
 
 # --------------------------------------------------------------------------- the server
+
 
 def __getattr__(name: str) -> Any:
     # The Voila classes live in rbm_utils.serve.voila_app, which imports Voila (slow): they load on
@@ -289,12 +344,23 @@ def run(opts: ServeOptions) -> int:
     return 0
 
 
-def start_server(opts: ServeOptions, *, stdout: Any = subprocess.DEVNULL, stderr: Any = subprocess.STDOUT,
-                 env: Mapping[str, str] | None = None) -> subprocess.Popen:
+def start_server(
+    opts: ServeOptions,
+    *,
+    stdout: Any = subprocess.DEVNULL,
+    stderr: Any = subprocess.STDOUT,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen:
     """Start the server in a child process (its own process group, so it can be stopped whole)."""
-    return subprocess.Popen(serve_command(opts), stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                            env=dict(env if env is not None else os.environ), cwd=str(PROJECT_ROOT),
-                            start_new_session=True)
+    return subprocess.Popen(
+        serve_command(opts),
+        stdout=stdout,
+        stderr=stderr,
+        stdin=subprocess.DEVNULL,
+        env=dict(env if env is not None else os.environ),
+        cwd=str(PROJECT_ROOT),
+        start_new_session=True,
+    )
 
 
 def wait_until_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
@@ -335,8 +401,11 @@ def stop_server(proc: subprocess.Popen, timeout: float = 20.0) -> None:
 
 # --------------------------------------------------------------------------- child entry point
 
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rbm_utils.serve.server", description="Serve the managers' dashboards (see rbm serve).")
+    p = argparse.ArgumentParser(
+        prog="python -m rbm_utils.serve.server", description="Serve the managers' dashboards (see rbm serve)."
+    )
     d = ServeOptions(outputs=Path("outputs"))
     p.add_argument("--outputs", required=True)
     p.add_argument("--port", type=int, default=d.port)
@@ -351,11 +420,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def options_from_args(args: argparse.Namespace) -> ServeOptions:
-    return ServeOptions(outputs=Path(args.outputs), port=args.port, quarter=args.quarter,
-                        config_path=Path(args.config) if args.config else None,
-                        cull_idle_timeout=args.cull_idle_timeout, cull_interval=args.cull_interval,
-                        max_kernels=args.max_kernels, kernel_memory_mb=args.kernel_memory_mb,
-                        cell_timeout=args.cell_timeout)
+    return ServeOptions(
+        outputs=Path(args.outputs),
+        port=args.port,
+        quarter=args.quarter,
+        config_path=Path(args.config) if args.config else None,
+        cull_idle_timeout=args.cull_idle_timeout,
+        cull_interval=args.cull_interval,
+        max_kernels=args.max_kernels,
+        kernel_memory_mb=args.kernel_memory_mb,
+        cell_timeout=args.cell_timeout,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ Example:
     >>> filter_frame(d, status="off_track")["unit_code"].tolist()
     ['B']
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -26,12 +27,20 @@ from rbm_utils.present import charts
 from rbm_utils.serve.params import ALL
 
 #: Columns of a KPI's evidence table, newest report first.
-EVIDENCE_COLUMNS: tuple[str, ...] = ("period", "disaggregation", "value", "numerator", "denominator", "evidence",
-                                     "comment")
+EVIDENCE_COLUMNS: tuple[str, ...] = (
+    "period",
+    "disaggregation",
+    "value",
+    "numerator",
+    "denominator",
+    "evidence",
+    "comment",
+)
 
 
-def filter_frame(df: pd.DataFrame | None, *, unit: str | None = None, programme: str | None = None,
-                 status: str | None = None) -> pd.DataFrame:
+def filter_frame(
+    df: pd.DataFrame | None, *, unit: str | None = None, programme: str | None = None, status: str | None = None
+) -> pd.DataFrame:
     """Rows of ``df`` for a unit, a programme and a KPI status; ``None`` (or :data:`ALL`) keeps all.
     A filter on a column ``df`` lacks is skipped. Values are compared, never evaluated.
 
@@ -68,8 +77,10 @@ def kpi_options(progress: pd.DataFrame | None) -> list[tuple[str, str]]:
     """
     if progress is None or progress.empty:
         return []
-    return [(f"{r.kpi_id}: {r.name}" if isinstance(r.name, str) and r.name else str(r.kpi_id), str(r.kpi_id))
-            for r in progress[["kpi_id", "name"]].itertuples(index=False)]
+    return [
+        (f"{r.kpi_id}: {r.name}" if isinstance(r.name, str) and r.name else str(r.kpi_id), str(r.kpi_id))
+        for r in progress[["kpi_id", "name"]].itertuples(index=False)
+    ]
 
 
 def kpi_evidence(actuals: pd.DataFrame | None, unit: str, kpi_id: str) -> pd.DataFrame:
@@ -83,8 +94,9 @@ def kpi_evidence(actuals: pd.DataFrame | None, unit: str, kpi_id: str) -> pd.Dat
     return a[[c for c in cols if c in a.columns]].reset_index(drop=True)
 
 
-def kpi_figure(tables: Mapping[str, pd.DataFrame], milestones: pd.DataFrame, unit: str, kpi_id: str,
-               currency: str = "CHF") -> go.Figure:
+def kpi_figure(
+    tables: Mapping[str, pd.DataFrame], milestones: pd.DataFrame, unit: str, kpi_id: str, currency: str = "CHF"
+) -> go.Figure:
     """The trend chart of one KPI (baseline, milestones, target, forecast) from published rows;
     the same call as the published review's :func:`rbm_utils.present.reports.kpi_trends`."""
     prog = tables["progress"]
@@ -93,7 +105,11 @@ def kpi_figure(tables: Mapping[str, pd.DataFrame], milestones: pd.DataFrame, uni
         raise ValueError(f"no KPI {kpi_id!r} for {unit!r}")
     series = tables["series"]
     s = series[(series["unit_code"] == unit) & (series["kpi_id"] == kpi_id)]
-    m = milestones[(milestones["unit_code"] == unit) & (milestones["kpi_id"] == kpi_id)] if len(milestones) else milestones
+    m = (
+        milestones[(milestones["unit_code"] == unit) & (milestones["kpi_id"] == kpi_id)]
+        if len(milestones)
+        else milestones
+    )
     return charts.kpi_trend(s, row.iloc[0], m, currency=currency)
 
 

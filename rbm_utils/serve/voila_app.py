@@ -11,6 +11,7 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
   API, template static files only under our template; never reads voila.json or voila.py.
 - :func:`bound_lost_wakeups`: kernel sockets polled in short slices.
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,12 +91,17 @@ class DashboardKernelManager(AsyncMappingKernelManager):
 
     # jupyter_server's async manager overrides the synchronous signature of jupyter_client's too.
     async def start_kernel(  # type: ignore[override]
-            self, *, kernel_id: str | None = None, path: Any = None, **kwargs: Any) -> str:
+        self, *, kernel_id: str | None = None, path: Any = None, **kwargs: Any
+    ) -> str:
         if kernel_id is None:
             alive = len(self.list_kernel_ids())
             if alive + self._starting >= self.max_kernels:
-                self.log.warning("refused a dashboard kernel: %d kernels alive (max_kernels=%d)", alive, self.max_kernels)
-                raise web.HTTPError(503, "Too many dashboards are open right now; close a tab or try again in a few minutes.")
+                self.log.warning(
+                    "refused a dashboard kernel: %d kernels alive (max_kernels=%d)", alive, self.max_kernels
+                )
+                raise web.HTTPError(
+                    503, "Too many dashboards are open right now; close a tab or try again in a few minutes."
+                )
         # Without an env, jupyter_client would hand the kernel the server's whole environment.
         env = kwargs.get("env")
         kwargs["env"] = dashboard_kernel_environment(os.environ if env is None else env)
@@ -146,6 +152,8 @@ class DashboardVoila(Voila):
                 continue
             handlers.append((h[0], replace_by.get(h[1], h[1]), *h[2:]))
         landing = url_path_join(self.base_url, LANDING)
-        return [(url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
-                (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
-                *handlers]
+        return [
+            (url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
+            (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
+            *handlers,
+        ]

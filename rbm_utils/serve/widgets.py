@@ -17,6 +17,7 @@ Example:
     >>> calls.ignored
     [('on_unit', '../etc')]
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,8 +48,10 @@ def html(markup: str) -> HTML:
 
 def badge(text: str, color: str) -> str:
     """A small coloured label; ``text`` is escaped, ``color`` must come from our own maps."""
-    return (f'<span class="rbm-badge" style="display:inline-block;padding:1px 7px;margin:1px;border-radius:9px;'
-            f'color:#fff;background:{color};font-size:0.85em">{escape_text(text)}</span>')
+    return (
+        f'<span class="rbm-badge" style="display:inline-block;padding:1px 7px;margin:1px;border-radius:9px;'
+        f'color:#fff;background:{color};font-size:0.85em">{escape_text(text)}</span>'
+    )
 
 
 def heading(text: str) -> w.HTML:
@@ -77,11 +80,16 @@ def show(out: w.Output, *items: Any) -> None:
     out.outputs = tuple(output_item(item) for item in items)
 
 
-def dropdown(description: str, css_class: str, *, options: Sequence[Any] = (), value: Any = None,
-             min_width: str = "12em") -> w.Dropdown:
+def dropdown(
+    description: str, css_class: str, *, options: Sequence[Any] = (), value: Any = None, min_width: str = "12em"
+) -> w.Dropdown:
     """A filter drop-down with the house style and a CSS class the browser tests find it by."""
-    dd = w.Dropdown(description=description, options=list(options), style=FILTER_STYLE,
-                    layout=w.Layout(width="auto", min_width=min_width))
+    dd = w.Dropdown(
+        description=description,
+        options=list(options),
+        style=FILTER_STYLE,
+        layout=w.Layout(width="auto", min_width=min_width),
+    )
     if value is not None:
         dd.value = value
     dd.add_class(css_class)
@@ -96,8 +104,9 @@ class Callbacks:
         self.ignored: list[tuple[str, Any]] = []
         self.busy = False
 
-    def guard(self, handler: Callable[[str], None], allowed: Callable[[], Sequence[str]],
-              name: str | None = None) -> Callable[[dict], None]:
+    def guard(
+        self, handler: Callable[[str], None], allowed: Callable[[], Sequence[str]], name: str | None = None
+    ) -> Callable[[dict], None]:
         """A widget observer that calls ``handler`` with the offered option equal to the new value,
         and ignores (and records) anything else."""
         label: str = name or str(getattr(handler, "__name__", "callback"))
@@ -111,6 +120,7 @@ class Callbacks:
                 log.warning("dashboard: ignored a value not among the options of %s", label)
                 return
             handler(value)
+
         return callback
 
     @contextmanager

@@ -21,6 +21,7 @@ Example:
     ...     (out.status, len(st.state("AFR")["Results"]))
     ('stored', 1)
 """
+
 from __future__ import annotations
 
 import logging
@@ -168,20 +169,35 @@ class Store:
             METADATA.create_all(conn)
             found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is None:
-                conn.execute(sa.insert(meta), [
-                    {"key": "schema_version", "value": schema.SCHEMA_VERSION},
-                    {"key": "created_at", "value": _utcnow()},
-                ])
+                conn.execute(
+                    sa.insert(meta),
+                    [
+                        {"key": "schema_version", "value": schema.SCHEMA_VERSION},
+                        {"key": "created_at", "value": _utcnow()},
+                    ],
+                )
             elif found != schema.SCHEMA_VERSION:
-                raise StoreError(f"the store {self.safe_url} holds workbooks of schema version {found}, "
-                                 f"this workbench reads version {schema.SCHEMA_VERSION}; migrate the store first")
+                raise StoreError(
+                    f"the store {self.safe_url} holds workbooks of schema version {found}, "
+                    f"this workbench reads version {schema.SCHEMA_VERSION}; migrate the store first"
+                )
 
     # ---- ingest
 
     @guarded("store the submission")
-    def ingest(self, unit_code: str, quarter: QuarterLike, frames: Mapping[str, pd.DataFrame], *, file_name: str,
-               sha256: str, submitted_by: str, ingested_by: str, problems: Sequence[Problem] = (),
-               dry_run: bool = False) -> IngestOutcome:
+    def ingest(
+        self,
+        unit_code: str,
+        quarter: QuarterLike,
+        frames: Mapping[str, pd.DataFrame],
+        *,
+        file_name: str,
+        sha256: str,
+        submitted_by: str,
+        ingested_by: str,
+        problems: Sequence[Problem] = (),
+        dry_run: bool = False,
+    ) -> IngestOutcome:
         """Store a unit's validated workbook for ``quarter`` as a new submission.
 
         Non-periodic sheets are replaced whole (absent sheet = empty); periodic sheets
@@ -201,14 +217,15 @@ class Store:
         text = str(period)
         new = prepare_rows(frames)
         problems = list(problems)
-        with (self._read() if dry_run else self._write(unit_code)) as conn:
+        with self._read() if dry_run else self._write(unit_code) as conn:
             current = current_rows(conn, unit_code)
             diffs = diff_rows(current, new)
             changes = changes_frame(diffs)
             counts = counts_frame(diffs)
             subs = conn.execute(
                 sa.select(TABLES["submissions"].c.id, TABLES["submissions"].c.quarter)
-                .where(TABLES["submissions"].c.unit_code == unit_code).order_by(TABLES["submissions"].c.id)
+                .where(TABLES["submissions"].c.unit_code == unit_code)
+                .order_by(TABLES["submissions"].c.id)
             ).all()
             latest = subs[-1][0] if subs else None
 
@@ -216,19 +233,29 @@ class Store:
                 return IngestOutcome(status, sid, changes, message, counts, unit_code, text)
 
             if changes.empty and any(s == text for _, s in subs):
-                return outcome("unchanged", latest,
-                               f"{unit_code} {text}: no change since submission {latest}; nothing stored.")
+                return outcome(
+                    "unchanged", latest, f"{unit_code} {text}: no change since submission {latest}; nothing stored."
+                )
             refusal = _lock_refusal(conn, unit_code, period, diffs)
             if refusal:
                 return outcome("locked", None, refusal)
             said = summary(counts, len(changes))
             if dry_run:
-                return outcome("dry_run", None, f"Dry run for {unit_code} {text}: would store {said}; "
-                                                "nothing was written.")
-            sid = insert_submission(conn, unit_code, text, ingested_at=_utcnow(), file_name=file_name,
-                                    sha256=sha256, submitted_by=submitted_by, ingested_by=ingested_by,
-                                    n_warnings=sum(1 for p in problems if p.severity == WARNING),
-                                    n_changes=len(changes))
+                return outcome(
+                    "dry_run", None, f"Dry run for {unit_code} {text}: would store {said}; nothing was written."
+                )
+            sid = insert_submission(
+                conn,
+                unit_code,
+                text,
+                ingested_at=_utcnow(),
+                file_name=file_name,
+                sha256=sha256,
+                submitted_by=submitted_by,
+                ingested_by=ingested_by,
+                n_warnings=sum(1 for p in problems if p.severity == WARNING),
+                n_changes=len(changes),
+            )
             insert_problems(conn, sid, problems)
             close_versions(conn, sid, diffs)
             insert_versions(conn, unit_code, sid, diffs)
@@ -252,8 +279,9 @@ class Store:
         try:
             unit = config.unit(unit_code)
         except ConfigError:
-            raise ApprovalError(f"unknown unit {unit_code!r}: it is not listed in the workbench settings; "
-                                "there is nothing to approve") from None
+            raise ApprovalError(
+                f"unknown unit {unit_code!r}: it is not listed in the workbench settings; there is nothing to approve"
+            ) from None
         q = Quarter.parse_or_none(quarter)
         if q is None:
             raise ApprovalError(f"not a quarter: {quarter!r} (expected e.g. 2026-Q3)")
@@ -262,26 +290,41 @@ class Store:
         match = next((a for a in unit.approvers if a.casefold() == who.casefold()), None) if who else None
         if match is None:
             if not unit.approvers:
-                raise ApprovalError(f"No approver is listed for {unit_code} in the workbench settings; "
-                                    f"nobody may approve {unit_code}")
+                raise ApprovalError(
+                    f"No approver is listed for {unit_code} in the workbench settings; nobody may approve {unit_code}"
+                )
             role = unit.approver_role or "approver"
-            raise ApprovalError(f"Only the {role} of {unit_code} ({' or '.join(unit.approvers)}) "
-                                f"may approve {unit_code}")
+            raise ApprovalError(
+                f"Only the {role} of {unit_code} ({' or '.join(unit.approvers)}) may approve {unit_code}"
+            )
         subs, appr = TABLES["submissions"], TABLES["approvals"]
         with self._write(unit_code) as conn:
-            done = conn.execute(sa.select(appr.c.approved_by, appr.c.approved_at)
-                                .where(appr.c.unit_code == unit_code, appr.c.quarter == text)).first()
+            done = conn.execute(
+                sa.select(appr.c.approved_by, appr.c.approved_at).where(
+                    appr.c.unit_code == unit_code, appr.c.quarter == text
+                )
+            ).first()
             if done is not None:
-                raise ApprovalError(f"{unit_code} {text} was already approved by {done.approved_by} "
-                                    f"on {_show_time(done.approved_at)}")
-            has = conn.execute(sa.select(sa.func.count()).select_from(subs)
-                               .where(subs.c.unit_code == unit_code, subs.c.quarter == text)).scalar_one()
+                raise ApprovalError(
+                    f"{unit_code} {text} was already approved by {done.approved_by} on {_show_time(done.approved_at)}"
+                )
+            has = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(subs)
+                .where(subs.c.unit_code == unit_code, subs.c.quarter == text)
+            ).scalar_one()
             if not has:
                 raise ApprovalError(f"{unit_code} has no submission for {text}; there is nothing to approve")
-            sid = conn.execute(sa.select(sa.func.max(subs.c.id))
-                               .where(subs.c.unit_code == unit_code, subs.c.quarter <= text)).scalar_one()
-            row = {"unit_code": unit_code, "quarter": text, "approved_by": match,
-                   "approved_at": _utcnow(), "submission_id": int(sid)}
+            sid = conn.execute(
+                sa.select(sa.func.max(subs.c.id)).where(subs.c.unit_code == unit_code, subs.c.quarter <= text)
+            ).scalar_one()
+            row = {
+                "unit_code": unit_code,
+                "quarter": text,
+                "approved_by": match,
+                "approved_at": _utcnow(),
+                "submission_id": int(sid),
+            }
             conn.execute(sa.insert(appr), [row])
         log.info("%s %s approved by %s", unit_code, text, match)
         return row
@@ -294,17 +337,33 @@ class Store:
         subs, cl = TABLES["submissions"], TABLES["change_log"]
         with self._read() as conn:
             s = frame_of(conn.execute(sa.select(subs).where(subs.c.unit_code == unit_code).order_by(subs.c.id)))
-            q = (sa.select(cl.c.id, cl.c.submission_id, subs.c.quarter, cl.c.sheet, cl.c.key, cl.c.field,
-                           cl.c.old, cl.c.new, subs.c.submitted_by, subs.c.ingested_by, subs.c.ingested_at,
-                           subs.c.file_name, subs.c.sha256)
-                 .join(subs, subs.c.id == cl.c.submission_id)
-                 .where(cl.c.unit_code == unit_code).order_by(cl.c.id))
+            q = (
+                sa.select(
+                    cl.c.id,
+                    cl.c.submission_id,
+                    subs.c.quarter,
+                    cl.c.sheet,
+                    cl.c.key,
+                    cl.c.field,
+                    cl.c.old,
+                    cl.c.new,
+                    subs.c.submitted_by,
+                    subs.c.ingested_by,
+                    subs.c.ingested_at,
+                    subs.c.file_name,
+                    subs.c.sha256,
+                )
+                .join(subs, subs.c.id == cl.c.submission_id)
+                .where(cl.c.unit_code == unit_code)
+                .order_by(cl.c.id)
+            )
             c = frame_of(conn.execute(q))
         return s, c
 
     @guarded("read the unit's state")
-    def state(self, unit_code: str, quarter: QuarterLike | None = None,
-              submission_id: int | None = None) -> dict[str, pd.DataFrame]:
+    def state(
+        self, unit_code: str, quarter: QuarterLike | None = None, submission_id: int | None = None
+    ) -> dict[str, pd.DataFrame]:
         """The unit's content as of a submission, as of a quarter, or now.
 
         Returns every data sheet (conformed, sorted by key; empty when none) and ``"Unit"``:
@@ -322,8 +381,11 @@ class Store:
         as_of = str(_parse_quarter(quarter)) if quarter is not None else None
         subs = TABLES["submissions"]
         with self._read() as conn:
-            rows = conn.execute(sa.select(subs.c.id, subs.c.unit_code, subs.c.quarter, subs.c.submitted_by)
-                                .where(subs.c.unit_code == unit_code).order_by(subs.c.id)).all()
+            rows = conn.execute(
+                sa.select(subs.c.id, subs.c.unit_code, subs.c.quarter, subs.c.submitted_by)
+                .where(subs.c.unit_code == unit_code)
+                .order_by(subs.c.id)
+            ).all()
             pick: Sequence[Any]
             if submission_id is not None:
                 pick = [r for r in rows if r.id == submission_id]
@@ -339,9 +401,10 @@ class Store:
                 if pick:
                     t, s = TABLES[sh.table_name], pick[0].id
                     recs = conn.execute(
-                        sa.select(*[t.c[c] for c in sh.column_names])
-                        .where(t.c.unit_code == unit_code, t.c.sub_from <= s,
-                               sa.or_(t.c.sub_to.is_(None), t.c.sub_to > s))).all()
+                        sa.select(*[t.c[c] for c in sh.column_names]).where(
+                            t.c.unit_code == unit_code, t.c.sub_from <= s, sa.or_(t.c.sub_to.is_(None), t.c.sub_to > s)
+                        )
+                    ).all()
                 out[sh.name] = sheet_frame(sh, recs, with_unit=False)
         out["Unit"] = unit_frame([(r.unit_code, r.quarter, r.id, r.submitted_by) for r in pick])
         return out
@@ -367,15 +430,21 @@ class Store:
         with self._read() as conn:
             unit_rows = conn.execute(
                 sa.select(subs.c.unit_code, subs.c.quarter, subs.c.id, subs.c.submitted_by)
-                .join(latest, subs.c.id == latest.c.sid).order_by(subs.c.unit_code)).all()
+                .join(latest, subs.c.id == latest.c.sid)
+                .order_by(subs.c.unit_code)
+            ).all()
             out: dict[str, pd.DataFrame] = {}
             for sh in schema.DATA_SHEETS:
                 t = TABLES[sh.table_name]
-                recs = conn.execute(
-                    sa.select(t.c.unit_code, *[t.c[c] for c in sh.column_names])
-                    .join(latest, t.c.unit_code == latest.c.unit_code)
-                    .where(t.c.sub_from <= latest.c.sid,
-                           sa.or_(t.c.sub_to.is_(None), t.c.sub_to > latest.c.sid))).all() if unit_rows else []
+                recs = (
+                    conn.execute(
+                        sa.select(t.c.unit_code, *[t.c[c] for c in sh.column_names])
+                        .join(latest, t.c.unit_code == latest.c.unit_code)
+                        .where(t.c.sub_from <= latest.c.sid, sa.or_(t.c.sub_to.is_(None), t.c.sub_to > latest.c.sid))
+                    ).all()
+                    if unit_rows
+                    else []
+                )
                 out[sh.name] = sheet_frame(sh, recs, with_unit=True)
         out["Unit"] = unit_frame([tuple(r) for r in unit_rows])
         return out
@@ -417,15 +486,29 @@ class Store:
         t = TABLES["submission_problems"]
         with self._read() as conn:
             rows = conn.execute(sa.select(t).where(t.c.submission_id == submission_id).order_by(t.c.id)).all()
-        return problems_frame(Problem(r.code, r.severity, r.file or "", r.sheet or "", r.row or 0,
-                                      r.column or "", r.header or "", r.value, r.message or "") for r in rows)
+        return problems_frame(
+            Problem(
+                r.code,
+                r.severity,
+                r.file or "",
+                r.sheet or "",
+                r.row or 0,
+                r.column or "",
+                r.header or "",
+                r.value,
+                r.message or "",
+            )
+            for r in rows
+        )
 
     @guarded("read the store")
     def dump(self) -> dict[str, list[tuple]]:
         """Every table, every row, sorted: to check the store did not change."""
         with self._read() as conn:
-            return {t.name: sorted((tuple(r) for r in conn.execute(sa.select(t))), key=sort_key)
-                    for t in METADATA.sorted_tables}
+            return {
+                t.name: sorted((tuple(r) for r in conn.execute(sa.select(t))), key=sort_key)
+                for t in METADATA.sorted_tables
+            }
 
     @guarded("read the store's settings")
     def meta(self) -> dict[str, str]:
@@ -444,14 +527,15 @@ def _lock_refusal(conn: Connection, unit_code: str, quarter: Quarter, diffs: lis
 
     def said(q: str) -> str:
         a = approved[q]
-        return f"{unit_code} {q} was approved by {a.approved_by} on {_show_time(a.approved_at)}; changes to it are refused"
+        return (
+            f"{unit_code} {q} was approved by {a.approved_by} on {_show_time(a.approved_at)}; changes to it are refused"
+        )
 
     if str(quarter) in approved:
         return said(str(quarter))
     later = sorted((q for q in approved if Quarter.parse(q) > quarter), key=Quarter.parse)
     if later:
-        return (f"{said(later[-1])} (a submission for the earlier quarter {quarter} would change the "
-                f"approved figures)")
+        return f"{said(later[-1])} (a submission for the earlier quarter {quarter} would change the approved figures)"
     hits: dict[str, list[str]] = {}
     for d in diffs:
         if not d.sheet.periodic:

@@ -11,6 +11,7 @@ Example:
     >>> int(counts_frame(diffs).set_index("sheet").loc["Results", "added"]), len(changes_frame(diffs))
     (1, 3)
 """
+
 from __future__ import annotations
 
 import json
@@ -93,9 +94,9 @@ class SheetDiff:
     """One sheet's rows added, changed and removed by a submission."""
 
     sheet: schema.Sheet
-    added: list[tuple] = field(default_factory=list)      # new value tuples
-    changed: list[tuple] = field(default_factory=list)    # (row_id, old values, new values)
-    removed: list[tuple] = field(default_factory=list)    # (row_id, old values)
+    added: list[tuple] = field(default_factory=list)  # new value tuples
+    changed: list[tuple] = field(default_factory=list)  # (row_id, old values, new values)
+    removed: list[tuple] = field(default_factory=list)  # (row_id, old values)
 
     @property
     def empty(self) -> bool:
@@ -103,8 +104,12 @@ class SheetDiff:
 
     def touched(self) -> list[tuple]:
         """Every old or new value tuple involved in the diff."""
-        return ([v for v in self.added] + [o for _, o, _ in self.changed] + [n for _, _, n in self.changed]
-                + [o for _, o in self.removed])
+        return (
+            [v for v in self.added]
+            + [o for _, o, _ in self.changed]
+            + [n for _, _, n in self.changed]
+            + [o for _, o in self.removed]
+        )
 
 
 def prepare_rows(frames: Mapping[str, pd.DataFrame]) -> Rows:
@@ -165,8 +170,11 @@ def changes_frame(diffs: list[SheetDiff]) -> pd.DataFrame:
     for d in diffs:
         sh = d.sheet
         keyidx = [sh.column_names.index(k) for k in sh.key]
-        events = ([(v, None, v) for v in d.added] + [(o, o, n) for _, o, n in d.changed]
-                  + [(o, o, None) for _, o in d.removed])
+        events = (
+            [(v, None, v) for v in d.added]
+            + [(o, o, n) for _, o, n in d.changed]
+            + [(o, o, None) for _, o in d.removed]
+        )
         events.sort(key=lambda e: sort_key([e[0][j] for j in keyidx]))
         for vals, old, new in events:
             key = json.dumps([vals[j] for j in keyidx], ensure_ascii=False)
@@ -183,8 +191,9 @@ def changes_frame(diffs: list[SheetDiff]) -> pd.DataFrame:
 
 def counts_frame(diffs: list[SheetDiff]) -> pd.DataFrame:
     """One row per data sheet: rows added, changed, removed."""
-    return pd.DataFrame([(d.sheet.name, len(d.added), len(d.changed), len(d.removed)) for d in diffs],
-                        columns=COUNT_COLUMNS)
+    return pd.DataFrame(
+        [(d.sheet.name, len(d.added), len(d.changed), len(d.removed)) for d in diffs], columns=COUNT_COLUMNS
+    )
 
 
 def summary(counts: pd.DataFrame, n_changes: int) -> str:

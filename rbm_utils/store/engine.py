@@ -11,6 +11,7 @@ Example:
     ...
     rbm_utils.store.errors.StoreError: unsupported store mysql://x/y: use an SQLite file (sqlite:///path) or PostgreSQL (postgresql+psycopg://...)
 """
+
 from __future__ import annotations
 
 import functools
@@ -56,15 +57,18 @@ def make_engine(url: str) -> Engine:
     try:
         u = sa.engine.make_url(url)
     except (sa.exc.ArgumentError, ValueError, TypeError):
-        raise StoreError(f"not a valid store URL: {url!r}; expected e.g. sqlite:///data/rbm.sqlite "
-                         "or postgresql+psycopg://user@host/dbname") from None
+        raise StoreError(
+            f"not a valid store URL: {url!r}; expected e.g. sqlite:///data/rbm.sqlite "
+            "or postgresql+psycopg://user@host/dbname"
+        ) from None
     backend = u.get_backend_name()
     try:
         if backend == "sqlite":
             db = u.database or ""
             memory = db in ("", ":memory:") or u.query.get("mode") == "memory"
-            kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False,
-                                                      "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+            kwargs: dict[str, Any] = {
+                "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            }
             if memory:
                 kwargs["poolclass"] = sa.pool.StaticPool
             else:
@@ -81,8 +85,10 @@ def make_engine(url: str) -> Engine:
             return sa.create_engine(u, pool_pre_ping=True, connect_args=connect_args)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise StoreError(f"cannot use the store URL {u.render_as_string(hide_password=True)}: {exc}") from None
-    raise StoreError(f"unsupported store {u.render_as_string(hide_password=True)}: "
-                     "use an SQLite file (sqlite:///path) or PostgreSQL (postgresql+psycopg://...)")
+    raise StoreError(
+        f"unsupported store {u.render_as_string(hide_password=True)}: "
+        "use an SQLite file (sqlite:///path) or PostgreSQL (postgresql+psycopg://...)"
+    )
 
 
 def lock_key(name: str) -> int:

@@ -4,6 +4,7 @@ Example:
     >>> str(StoreError("not a quarter: 'Q3' (expected e.g. 2026-Q3)"))
     "not a quarter: 'Q3' (expected e.g. 2026-Q3)"
 """
+
 from __future__ import annotations
 
 

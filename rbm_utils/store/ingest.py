@@ -10,6 +10,7 @@ Example:
     ...     ingest_file("data/sample/AFR.xlsx", st, cfg, by="officer").status
     'stored'
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -59,13 +60,15 @@ class IngestReport:
         return int((self.problems["severity"] == "warning").sum()) if not self.problems.empty else 0
 
 
-def ingest_file(path: str | Path, store, config: Config, by: str, dry_run: bool = False,
-                today: dt.date | None = None) -> IngestReport:
+def ingest_file(
+    path: str | Path, store, config: Config, by: str, dry_run: bool = False, today: dt.date | None = None
+) -> IngestReport:
     """Validate ``path`` and store it unless it has errors. Never raises for bad input.
 
     The file is checked against the unit's state in the store too (a KPI's measure must not
     change; decreases, outliers and overspending look at the stored quarters).
     """
+
     def previous(unit_code: str):
         try:
             return store.state(unit_code)
@@ -79,19 +82,38 @@ def ingest_file(path: str | Path, store, config: Config, by: str, dry_run: bool 
     quarter = parsed.unit.get("reporting_quarter")
     if not parsed.ok:
         n = len(parsed.errors)
-        return IngestReport(parsed.file, "rejected",
-                            f"{parsed.file}: rejected with {n} error{'s' if n != 1 else ''} "
-                            f"and {len(parsed.warnings)} warning{'s' if len(parsed.warnings) != 1 else ''}; the store is unchanged.",
-                            unit, quarter, problems=table)
+        return IngestReport(
+            parsed.file,
+            "rejected",
+            f"{parsed.file}: rejected with {n} error{'s' if n != 1 else ''} "
+            f"and {len(parsed.warnings)} warning{'s' if len(parsed.warnings) != 1 else ''}; the store is unchanged.",
+            unit,
+            quarter,
+            problems=table,
+        )
     try:
         outcome = store.ingest(
-            unit, quarter, parsed.frames,
-            file_name=parsed.file, sha256=parsed.sha256,
-            submitted_by=str(parsed.unit.get("submitted_by") or ""), ingested_by=by,
-            problems=parsed.warnings, dry_run=dry_run,
+            unit,
+            quarter,
+            parsed.frames,
+            file_name=parsed.file,
+            sha256=parsed.sha256,
+            submitted_by=str(parsed.unit.get("submitted_by") or ""),
+            ingested_by=by,
+            problems=parsed.warnings,
+            dry_run=dry_run,
         )
     except StoreError as exc:
         log.warning("store refused %s: %s", parsed.file, exc)
         return IngestReport(parsed.file, "failed", f"{parsed.file}: not stored: {exc}", unit, quarter, problems=table)
-    return IngestReport(parsed.file, outcome.status, f"{parsed.file}: {outcome.message}",
-                        unit, quarter, outcome.submission_id, table, outcome.changes, outcome.counts)
+    return IngestReport(
+        parsed.file,
+        outcome.status,
+        f"{parsed.file}: {outcome.message}",
+        unit,
+        quarter,
+        outcome.submission_id,
+        table,
+        outcome.changes,
+        outcome.counts,
+    )

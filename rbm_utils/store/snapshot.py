@@ -15,6 +15,7 @@ Example:
     >>> frames["KPIs"].columns[0]                                              # doctest: +SKIP
     'unit_code'
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -105,7 +106,7 @@ PREVIOUS_PREFIX = "Previous_"
 
 
 def _base_name(name: str) -> str:
-    return name[len(PREVIOUS_PREFIX):] if name.startswith(PREVIOUS_PREFIX) else name
+    return name[len(PREVIOUS_PREFIX) :] if name.startswith(PREVIOUS_PREFIX) else name
 
 
 def _sort_keys(name: str, frame: pd.DataFrame) -> list[str]:
@@ -141,8 +142,9 @@ def _prepare(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         df = schema.conform(name, frame, with_unit=True)
     # Sort by unit and key, then by the whole row as a tie-break, so the order never
     # depends on the order the store returned the rows in.
-    row_text = [json.dumps([_canonical(v) for v in rec], ensure_ascii=False)
-                for rec in df.itertuples(index=False, name=None)]
+    row_text = [
+        json.dumps([_canonical(v) for v in rec], ensure_ascii=False) for rec in df.itertuples(index=False, name=None)
+    ]
     keyed = df.assign(__row=row_text)
     keyed = keyed.sort_values(_sort_keys(name, df) + ["__row"], kind="stable", na_position="first")
     return keyed.drop(columns="__row").reset_index(drop=True)
@@ -193,8 +195,11 @@ def read_manifest(snapshot_dir: Path) -> dict:
         raise SnapshotError(f"no snapshot manifest at {path}") from None
     except (OSError, ValueError) as exc:
         raise SnapshotError(f"snapshot manifest {path} is unreadable: {exc}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict) \
-            or not isinstance(manifest.get("content_sha256"), str):
+    if (
+        not isinstance(manifest, dict)
+        or not isinstance(manifest.get("tables"), dict)
+        or not isinstance(manifest.get("content_sha256"), str)
+    ):
         raise SnapshotError(f"snapshot manifest {path} lacks tables or content_sha256")
     return manifest
 
@@ -211,8 +216,9 @@ def snapshot_tables(store: BureauStore, quarter: QuarterLike) -> dict[str, pd.Da
     return {name: _prepare(name, frame) for name, frame in sorted(state.items())}
 
 
-def freeze_snapshot(store: BureauStore, quarter: QuarterLike, out_dir: Path, config: Config, *,
-                    force: bool = False) -> dict:
+def freeze_snapshot(
+    store: BureauStore, quarter: QuarterLike, out_dir: Path, config: Config, *, force: bool = False
+) -> dict:
     """Freeze ``store.bureau_state(quarter)`` into ``out_dir/<quarter>/snapshot/`` and return the manifest.
 
     Idempotent: when a snapshot with the same ``content_sha256`` exists it is left
@@ -237,8 +243,11 @@ def freeze_snapshot(store: BureauStore, quarter: QuarterLike, out_dir: Path, con
     known = set(getattr(config, "units", {}) or {})
     unit_df = tables[UNIT_FRAME]
     submissions = [
-        {"unit_code": _canonical(r.get("unit_code")), "submission_id": _canonical(r.get("submission_id")),
-         "quarter": _canonical(r.get("quarter"))}
+        {
+            "unit_code": _canonical(r.get("unit_code")),
+            "submission_id": _canonical(r.get("submission_id")),
+            "quarter": _canonical(r.get("quarter")),
+        }
         for r in unit_df.to_dict("records")
     ]
     unknown = sorted({s["unit_code"] for s in submissions} - known) if known else []
@@ -256,8 +265,16 @@ def freeze_snapshot(store: BureauStore, quarter: QuarterLike, out_dir: Path, con
         lock.release()
 
 
-def _publish(tables: dict[str, pd.DataFrame], table_hashes: dict[str, str], content: str, quarter: Quarter,
-             quarter_dir: Path, submissions: list[dict], config: Config, force: bool) -> dict:
+def _publish(
+    tables: dict[str, pd.DataFrame],
+    table_hashes: dict[str, str],
+    content: str,
+    quarter: Quarter,
+    quarter_dir: Path,
+    submissions: list[dict],
+    config: Config,
+    force: bool,
+) -> dict:
     """Under the quarter's lock: keep an unchanged snapshot, refuse or archive a changed one,
     write the new one beside it and move it into place."""
     final = quarter_dir / SNAPSHOT_DIR
@@ -274,7 +291,8 @@ def _publish(tables: dict[str, pd.DataFrame], table_hashes: dict[str, str], cont
             raise PublishedError(
                 f"quarter {quarter} is already published ({final}) and the store has changed since "
                 f"(published content {str(old_content)[:12]}, store now {content[:12]}). "
-                "Re-run with --force to re-publish; the current snapshot will be archived.")
+                "Re-run with --force to re-publish; the current snapshot will be archived."
+            )
 
     tmp = quarter_dir / f".snapshot-tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
@@ -284,8 +302,13 @@ def _publish(tables: dict[str, pd.DataFrame], table_hashes: dict[str, str], cont
         for name, df in tables.items():
             fname = f"{name}.parquet"
             _write_parquet(df, tmp / fname)
-            entries[name] = {"file": fname, "sha256": sha256_file(tmp / fname), "rows": int(len(df)),
-                             "columns": [str(c) for c in df.columns], "content_sha256": table_hashes[name]}
+            entries[name] = {
+                "file": fname,
+                "sha256": sha256_file(tmp / fname),
+                "rows": int(len(df)),
+                "columns": [str(c) for c in df.columns],
+                "content_sha256": table_hashes[name],
+            }
         manifest = {
             "manifest_version": MANIFEST_VERSION,
             "quarter": str(quarter),
@@ -341,9 +364,11 @@ def load_snapshot(snapshot_dir: Path) -> dict[str, pd.DataFrame]:
             raise SnapshotError(f"snapshot file missing: {path}")
         actual = sha256_file(path)
         if actual != entry.get("sha256"):
-            raise SnapshotError(f"snapshot file {path} does not match its manifest "
-                                f"(sha256 {actual[:12]}, expected {str(entry.get('sha256'))[:12]}): "
-                                "it was changed after the snapshot was frozen")
+            raise SnapshotError(
+                f"snapshot file {path} does not match its manifest "
+                f"(sha256 {actual[:12]}, expected {str(entry.get('sha256'))[:12]}): "
+                "it was changed after the snapshot was frozen"
+            )
         df = pq.read_table(path).to_pandas()
         base = _base_name(name)
         if base != UNIT_FRAME and base in schema.sheet_names() and schema.sheet(base).kind == "table":

@@ -11,6 +11,7 @@ Example:
     >>> list(unit_frame([("AFR", "2026-Q3", 1, "Ada")]).columns)
     ['unit_code', 'quarter', 'submission_id', 'submitted_by']
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,7 +38,8 @@ def _sa_type(column: schema.Column) -> sa.types.TypeEngine:
 def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     md = sa.MetaData()
     submissions = sa.Table(
-        "submissions", md,
+        "submissions",
+        md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("unit_code", sa.Text, nullable=False),
         sa.Column("quarter", sa.Text, nullable=False),
@@ -52,7 +54,8 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sqlite_autoincrement=True,
     )
     sa.Table(
-        "submission_problems", md,
+        "submission_problems",
+        md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False),
         sa.Column("code", sa.Text, nullable=False),
@@ -67,7 +70,8 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Index("ix_submission_problems_submission", "submission_id"),
     )
     sa.Table(
-        "change_log", md,
+        "change_log",
+        md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False),
         sa.Column("unit_code", sa.Text, nullable=False),
@@ -79,7 +83,8 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Index("ix_change_log_unit", "unit_code", "submission_id"),
     )
     sa.Table(
-        "approvals", md,
+        "approvals",
+        md,
         sa.Column("unit_code", sa.Text, primary_key=True),
         sa.Column("quarter", sa.Text, primary_key=True),
         sa.Column("approved_by", sa.Text, nullable=False),
@@ -87,7 +92,8 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("submission_id", sa.Integer, sa.ForeignKey(submissions.c.id), nullable=False),
     )
     sa.Table(
-        "meta", md,
+        "meta",
+        md,
         sa.Column("key", sa.Text, primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
     )
@@ -97,7 +103,8 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         if clash:  # pragma: no cover - guards the contract
             raise RuntimeError(f"sheet {sh.name}: column names {sorted(clash)} are reserved by the store")
         sa.Table(
-            sh.table_name, md,
+            sh.table_name,
+            md,
             sa.Column("row_id", sa.Integer, primary_key=True, autoincrement=True),
             sa.Column("unit_code", sa.Text, nullable=False),
             *[sa.Column(c.name, _sa_type(c)) for c in sh.columns],
@@ -112,6 +119,7 @@ METADATA, TABLES = _build_metadata()
 
 
 # --------------------------------------------------------------------------- rows to frames
+
 
 def frame_of(result: sa.engine.Result) -> pd.DataFrame:
     """Rows as a frame: whole-number columns Int64, text columns object with None for missing."""
@@ -129,8 +137,9 @@ def sheet_frame(sh: schema.Sheet, recs: Sequence, with_unit: bool) -> pd.DataFra
     if not recs:
         return schema.empty_frame(sh.name, with_unit=with_unit)
     cols = (["unit_code"] if with_unit else []) + list(sh.column_names)
-    df = schema.conform(sh.name, pd.DataFrame([tuple(r) for r in recs], columns=cols, dtype=object),
-                        with_unit=with_unit)
+    df = schema.conform(
+        sh.name, pd.DataFrame([tuple(r) for r in recs], columns=cols, dtype=object), with_unit=with_unit
+    )
     by = (["unit_code"] if with_unit else []) + list(sh.key)
     return df.sort_values(by, kind="stable", na_position="first").reset_index(drop=True)
 

@@ -15,6 +15,7 @@ Example:
     ...     (sid, len(current_rows(conn, "AFR")["Results"]))
     (1, 0)
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,8 +40,9 @@ def current_rows(conn: Connection, unit_code: str) -> Current:
         t = TABLES[sh.table_name]
         keyidx = [sh.column_names.index(k) for k in sh.key]
         cur: dict[tuple, tuple[int, tuple]] = {}
-        q = (sa.select(t.c.row_id, *[t.c[c] for c in sh.column_names])
-             .where(t.c.unit_code == unit_code, t.c.sub_to.is_(None)))
+        q = sa.select(t.c.row_id, *[t.c[c] for c in sh.column_names]).where(
+            t.c.unit_code == unit_code, t.c.sub_to.is_(None)
+        )
         for r in conn.execute(q):
             vals = tuple(norm_cell(c, v, c.name in sh.key, sh.name) for c, v in zip(sh.columns, r[1:]))
             cur[tuple(vals[j] for j in keyidx)] = (r[0], vals)
@@ -50,9 +52,14 @@ def current_rows(conn: Connection, unit_code: str) -> Current:
 
 def insert_submission(conn: Connection, unit_code: str, quarter: str, ingested_at: str, **fields: Any) -> int:
     """A new row of ``submissions``; returns its id."""
-    res = conn.execute(sa.insert(TABLES["submissions"]).values(
-        unit_code=unit_code, quarter=quarter, ingested_at=ingested_at,
-        **{k: (str(v) if k not in ("n_warnings", "n_changes") else int(v)) for k, v in fields.items()}))
+    res = conn.execute(
+        sa.insert(TABLES["submissions"]).values(
+            unit_code=unit_code,
+            quarter=quarter,
+            ingested_at=ingested_at,
+            **{k: (str(v) if k not in ("n_warnings", "n_changes") else int(v)) for k, v in fields.items()},
+        )
+    )
     key = res.inserted_primary_key
     if key is None:  # pragma: no cover - every supported database returns it
         raise StoreError("the store did not return the new submission's id")
@@ -63,9 +70,21 @@ def insert_problems(conn: Connection, sid: int, problems: list[Problem]) -> None
     """The warnings stored with submission ``sid``."""
     if not problems:
         return
-    rows = [{"submission_id": sid, "code": p.code, "severity": p.severity, "file": p.file, "sheet": p.sheet,
-             "row": int(p.row or 0), "column": p.column, "header": p.header,
-             "value": None if p.value is None else str(p.value), "message": p.message} for p in problems]
+    rows = [
+        {
+            "submission_id": sid,
+            "code": p.code,
+            "severity": p.severity,
+            "file": p.file,
+            "sheet": p.sheet,
+            "row": int(p.row or 0),
+            "column": p.column,
+            "header": p.header,
+            "value": None if p.value is None else str(p.value),
+            "message": p.message,
+        }
+        for p in problems
+    ]
     conn.execute(sa.insert(TABLES["submission_problems"]), rows)
 
 
@@ -75,8 +94,9 @@ def close_versions(conn: Connection, sid: int, diffs: list[SheetDiff]) -> None:
         ids = [r[0] for r in d.changed] + [r[0] for r in d.removed]
         t = TABLES[d.sheet.table_name]
         for i in range(0, len(ids), _CHUNK):
-            conn.execute(sa.update(t).where(t.c.row_id.in_(ids[i:i + _CHUNK]), t.c.sub_to.is_(None))
-                         .values(sub_to=sid))
+            conn.execute(
+                sa.update(t).where(t.c.row_id.in_(ids[i : i + _CHUNK]), t.c.sub_to.is_(None)).values(sub_to=sid)
+            )
 
 
 def insert_versions(conn: Connection, unit_code: str, sid: int, diffs: list[SheetDiff]) -> None:
@@ -94,6 +114,8 @@ def insert_change_log(conn: Connection, unit_code: str, sid: int, changes: pd.Da
     """One ``change_log`` row per field change of submission ``sid``."""
     if changes.empty:
         return
-    rows = [{"submission_id": sid, "unit_code": unit_code, "sheet": s, "key": k, "field": f, "old": o, "new": n}
-            for s, k, f, o, n in changes.itertuples(index=False, name=None)]
+    rows = [
+        {"submission_id": sid, "unit_code": unit_code, "sheet": s, "key": k, "field": f, "old": o, "new": n}
+        for s, k, f, o, n in changes.itertuples(index=False, name=None)
+    ]
     conn.execute(sa.insert(TABLES["change_log"]), rows)

@@ -1,4 +1,5 @@
 """The whole analytics bundle on the sample bureau and on a hand-made unit."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -34,8 +35,23 @@ def sample_results(sample_state):
 
 
 def test_every_table_is_computed_on_the_sample(sample_state, sample_results):
-    for key in ("progress", "series", "assumptions", "risks", "red_flags", "money", "burn", "flows",
-                "activities", "linkages", "scaleup_scores", "agenda", "changes", "nodes", "edges"):
+    for key in (
+        "progress",
+        "series",
+        "assumptions",
+        "risks",
+        "red_flags",
+        "money",
+        "burn",
+        "flows",
+        "activities",
+        "linkages",
+        "scaleup_scores",
+        "agenda",
+        "changes",
+        "nodes",
+        "edges",
+    ):
         assert not sample_results[key].empty, key
     assert len(sample_results["progress"]) == len(sample_state["KPIs"])
     assert set(analysis.PUBLISHED_TABLES.values()) <= set(sample_results)

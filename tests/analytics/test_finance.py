@@ -1,5 +1,6 @@
 """Money and people: in-year and cumulative sums, execution gap boundaries, burn vs delivery
 quadrants, cost per result, funding flows."""
+
 from __future__ import annotations
 
 import math
@@ -12,33 +13,67 @@ from rbm_utils.core import schema
 
 
 def _state() -> dict[str, pd.DataFrame]:
-    budget = pd.DataFrame([
-        ("AFR", "O1", "RB", 2025, 400, 4), ("AFR", "O1", "RB", 2026, 1000, 10), ("AFR", "O1", "Donor", 2026, 200, 0),
-        ("AFR", "O1", "RB", 2027, 999, 9),  # a later year: not counted at 2026-Q3
-        ("AFR", "O2", "RB", 2026, 100, 1), ("AFR", "O3", "RB", 2026, 100, 1),
-        ("AFR", "O5", "RB", 2026, 100, 1), ("AFR", "O6", "RB", 2026, 100, 1),
-    ], columns=["unit_code", "result_id", "funding_source", "year", "amount", "staff_months"])
-    spend = pd.DataFrame([
-        ("AFR", "O1", "RB", "2025-Q4", 300, 3), ("AFR", "O1", "RB", "2026-Q1", 200, 2),
-        ("AFR", "O1", "RB", "2026-Q3", 400, 3), ("AFR", "O1", "RB", "2026-Q4", 500, 5),  # after the quarter
-        ("AFR", "O1", "Donor", "2026-Q2", 180, 0),
-        ("AFR", "O2", "RB", "2026-Q2", 10, 0), ("AFR", "O3", "RB", "2026-Q3", 91, 0),
-        ("AFR", "O5", "RB", "2026-Q3", 20, 0), ("AFR", "O6", "RB", "2026-Q3", 100, 0),
-        ("ASP", "O9", "RB", "2026-Q1", 50, 1),
-    ], columns=["unit_code", "result_id", "funding_source", "period", "amount", "staff_months"])
-    results = pd.DataFrame([
-        ("AFR", "O1", "output", "Trainings", "Cyber"), ("AFR", "O2", "output", "Guides", "Cyber"),
-        ("AFR", "O3", "output", "Drills", ""), ("AFR", "O5", "output", "x", "Inclusion"),
-        ("AFR", "O6", "output", "y", "Inclusion"), ("ASP", "O9", "output", "z", "Cyber"),
-    ], columns=["unit_code", "result_id", "level", "title", "programme"])
-    return {"Budget": schema.conform("Budget", budget, with_unit=True),
-            "Expenditure": schema.conform("Expenditure", spend, with_unit=True),
-            "Results": schema.conform("Results", results, with_unit=True)}
+    budget = pd.DataFrame(
+        [
+            ("AFR", "O1", "RB", 2025, 400, 4),
+            ("AFR", "O1", "RB", 2026, 1000, 10),
+            ("AFR", "O1", "Donor", 2026, 200, 0),
+            ("AFR", "O1", "RB", 2027, 999, 9),  # a later year: not counted at 2026-Q3
+            ("AFR", "O2", "RB", 2026, 100, 1),
+            ("AFR", "O3", "RB", 2026, 100, 1),
+            ("AFR", "O5", "RB", 2026, 100, 1),
+            ("AFR", "O6", "RB", 2026, 100, 1),
+        ],
+        columns=["unit_code", "result_id", "funding_source", "year", "amount", "staff_months"],
+    )
+    spend = pd.DataFrame(
+        [
+            ("AFR", "O1", "RB", "2025-Q4", 300, 3),
+            ("AFR", "O1", "RB", "2026-Q1", 200, 2),
+            ("AFR", "O1", "RB", "2026-Q3", 400, 3),
+            ("AFR", "O1", "RB", "2026-Q4", 500, 5),  # after the quarter
+            ("AFR", "O1", "Donor", "2026-Q2", 180, 0),
+            ("AFR", "O2", "RB", "2026-Q2", 10, 0),
+            ("AFR", "O3", "RB", "2026-Q3", 91, 0),
+            ("AFR", "O5", "RB", "2026-Q3", 20, 0),
+            ("AFR", "O6", "RB", "2026-Q3", 100, 0),
+            ("ASP", "O9", "RB", "2026-Q1", 50, 1),
+        ],
+        columns=["unit_code", "result_id", "funding_source", "period", "amount", "staff_months"],
+    )
+    results = pd.DataFrame(
+        [
+            ("AFR", "O1", "output", "Trainings", "Cyber"),
+            ("AFR", "O2", "output", "Guides", "Cyber"),
+            ("AFR", "O3", "output", "Drills", ""),
+            ("AFR", "O5", "output", "x", "Inclusion"),
+            ("AFR", "O6", "output", "y", "Inclusion"),
+            ("ASP", "O9", "output", "z", "Cyber"),
+        ],
+        columns=["unit_code", "result_id", "level", "title", "programme"],
+    )
+    return {
+        "Budget": schema.conform("Budget", budget, with_unit=True),
+        "Expenditure": schema.conform("Expenditure", spend, with_unit=True),
+        "Results": schema.conform("Results", results, with_unit=True),
+    }
 
 
 def _progress(rows: list[tuple]) -> pd.DataFrame:
-    cols = ["unit_code", "kpi_id", "result_id", "level", "name", "measure", "direction", "baseline_value",
-            "current_value", "achievement", "expected", "status"]
+    cols = [
+        "unit_code",
+        "kpi_id",
+        "result_id",
+        "level",
+        "name",
+        "measure",
+        "direction",
+        "baseline_value",
+        "current_value",
+        "achievement",
+        "expected",
+        "status",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -100,17 +135,19 @@ def test_money_totals_recomputes_rates_from_sums():
 
 
 def test_burn_vs_delivery_quadrants():
-    progress = _progress([
-        ("AFR", "K1", "O1", "output", "a", "number", "increase", 0, 0, 0.5, 0.6, "off_track"),
-        ("AFR", "K2", "O1", "output", "b", "number", "increase", 0, 0, 2.0, 0.6, "target_met"),  # clipped to 1.5
-        ("AFR", "K3", "O1", "output", "c", "number", "increase", 0, 0, 0.2, 0.6, "off_track"),
-        ("AFR", "K4", "O2", "output", "d", "number", "increase", 0, 0, 0.1, 0.6, "off_track"),
-        ("AFR", "K5", "O3", "output", "e", "number", "increase", 0, 0, 0.2, 0.6, "off_track"),
-        ("AFR", "K6", "O5", "output", "f", "number", "increase", 0, 0, 0.9, 0.6, "on_track"),
-        ("AFR", "K7", "O6", "output", "g", "number", "increase", 0, 0, 0.7, 0.6, "on_track"),
-        ("AFR", "K8", "O4", "output", "h", "number", "increase", 0, 0, 0.7, 0.6, "on_track"),
-        ("AFR", "K9", "R1", "reach", "i", "number", "increase", 0, 0, 0.7, 0.6, "on_track"),  # not an output
-    ])
+    progress = _progress(
+        [
+            ("AFR", "K1", "O1", "output", "a", "number", "increase", 0, 0, 0.5, 0.6, "off_track"),
+            ("AFR", "K2", "O1", "output", "b", "number", "increase", 0, 0, 2.0, 0.6, "target_met"),  # clipped to 1.5
+            ("AFR", "K3", "O1", "output", "c", "number", "increase", 0, 0, 0.2, 0.6, "off_track"),
+            ("AFR", "K4", "O2", "output", "d", "number", "increase", 0, 0, 0.1, 0.6, "off_track"),
+            ("AFR", "K5", "O3", "output", "e", "number", "increase", 0, 0, 0.2, 0.6, "off_track"),
+            ("AFR", "K6", "O5", "output", "f", "number", "increase", 0, 0, 0.9, 0.6, "on_track"),
+            ("AFR", "K7", "O6", "output", "g", "number", "increase", 0, 0, 0.7, 0.6, "on_track"),
+            ("AFR", "K8", "O4", "output", "h", "number", "increase", 0, 0, 0.7, 0.6, "on_track"),
+            ("AFR", "K9", "R1", "reach", "i", "number", "increase", 0, 0, 0.7, 0.6, "on_track"),  # not an output
+        ]
+    )
     b = burn_vs_delivery(money_by_output(_state(), "2026-Q3"), progress).set_index(["unit_code", "result_id"])
     o1 = b.loc[("AFR", "O1")]
     # O1 across sources: 780 / 1200 = 0.65; median of 0.2, 0.5, 1.5 = 0.5; expected 0.6
@@ -127,10 +164,12 @@ def test_burn_vs_delivery_quadrants():
 
 def test_burn_vs_delivery_lagging_and_no_data():
     st = _state()
-    progress = _progress([
-        ("AFR", "K1", "O1", "output", "a", "number", "increase", 0, 0, 0.3, 0.6, "off_track"),
-        ("AFR", "K2", "O2", "output", "b", "number", "increase", 0, 0, float("nan"), 0.6, "no_data"),
-    ])
+    progress = _progress(
+        [
+            ("AFR", "K1", "O1", "output", "a", "number", "increase", 0, 0, 0.3, 0.6, "off_track"),
+            ("AFR", "K2", "O2", "output", "b", "number", "increase", 0, 0, float("nan"), 0.6, "no_data"),
+        ]
+    )
     b = burn_vs_delivery(money_by_output(st, "2026-Q3"), progress).set_index("result_id")
     assert b.loc["O1", "quadrant"] == "delivery lagging"  # spending on pace, delivery 0.3 vs 0.6
     assert b.loc["O2", "quadrant"] == "no delivery data" and b.loc["O2", "n_kpis_with_data"] == 0
@@ -138,14 +177,16 @@ def test_burn_vs_delivery_lagging_and_no_data():
 
 
 def test_cost_per_result():
-    progress = _progress([
-        ("AFR", "K1", "O1", "output", "People trained", "number", "increase", 10, 50, 0.5, 0.6, "on_track"),
-        ("AFR", "K2", "O1", "output", "Share passing", "percent", "increase", 10, 50, 0.5, 0.6, "on_track"),
-        ("AFR", "K3", "O1", "output", "Days lost", "number", "decrease", 10, 5, 0.5, 0.6, "on_track"),
-        ("AFR", "K4", "O2", "output", "Guides", "number", "increase", 0, 0, 0.0, 0.6, "off_track"),
-        ("AFR", "K5", "R1", "reach", "People reached", "number", "increase", 0, 200, 0.5, 0.6, "on_track"),
-        ("AFR", "K6", "I1", "impact", "Use", "number", "increase", 0, 200, 0.5, 0.6, "on_track"),
-    ])
+    progress = _progress(
+        [
+            ("AFR", "K1", "O1", "output", "People trained", "number", "increase", 10, 50, 0.5, 0.6, "on_track"),
+            ("AFR", "K2", "O1", "output", "Share passing", "percent", "increase", 10, 50, 0.5, 0.6, "on_track"),
+            ("AFR", "K3", "O1", "output", "Days lost", "number", "decrease", 10, 5, 0.5, 0.6, "on_track"),
+            ("AFR", "K4", "O2", "output", "Guides", "number", "increase", 0, 0, 0.0, 0.6, "off_track"),
+            ("AFR", "K5", "R1", "reach", "People reached", "number", "increase", 0, 200, 0.5, 0.6, "on_track"),
+            ("AFR", "K6", "I1", "impact", "Use", "number", "increase", 0, 200, 0.5, 0.6, "on_track"),
+        ]
+    )
     c = cost_per_result(_state(), "2026-Q3", progress).set_index("kpi_id")
     assert sorted(c.index) == ["K1", "K4", "K5"]
     # O1 spent up to 2026-Q3: 300 + 200 + 400 + 180 = 1080

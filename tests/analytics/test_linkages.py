@@ -1,4 +1,5 @@
 """Linkages: matrix counts and synergy pairs (only when no initiative nor activity is shared)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -10,21 +11,23 @@ from rbm_utils.core import schema
 def _state(links, results=(), activities=()) -> dict[str, pd.DataFrame]:
     cols = ["unit_code", "result_id", "body", "reference", "nature"]
     st = {"Linkages": schema.conform("Linkages", pd.DataFrame(list(links), columns=cols), with_unit=True)}
-    st["Results"] = schema.conform("Results", pd.DataFrame(
-        list(results), columns=["unit_code", "result_id", "initiative"]), with_unit=True)
-    st["Activities"] = schema.conform("Activities", pd.DataFrame(
-        list(activities), columns=["unit_code", "activity_id", "title"]), with_unit=True)
+    st["Results"] = schema.conform(
+        "Results", pd.DataFrame(list(results), columns=["unit_code", "result_id", "initiative"]), with_unit=True
+    )
+    st["Activities"] = schema.conform(
+        "Activities", pd.DataFrame(list(activities), columns=["unit_code", "activity_id", "title"]), with_unit=True
+    )
     return st
 
 
 LINKS = [
     ("AFR", "AFR-O1", "ITU-D SG1", "Q1/1", "contributes"),
-    ("AFR", "AFR-O2", "ITU-D SG1", "q1/1 ", "draws_on"),   # same reference, other spelling
+    ("AFR", "AFR-O2", "ITU-D SG1", "q1/1 ", "draws_on"),  # same reference, other spelling
     ("AFR", "AFR-O2", "ITU-T", "SG17", None),
     ("ASP", "ASP-O1", "ITU-D SG1", "Q1/1", "joint"),
     ("ASP", "ASP-O1", "ITU-T", "SG17", None),
     ("CYB", "CYB-O1", "ITU-T", "SG17", "informs"),
-    ("CYB", "CYB-O1", "ITU-R", "SG17", None),              # same reference text, other body
+    ("CYB", "CYB-O1", "ITU-R", "SG17", None),  # same reference text, other body
     ("EUR", "EUR-O1", "ITU-D SG2", "Q3/2", None),
 ]
 
@@ -59,8 +62,15 @@ def test_shared_initiative_removes_the_pair():
 
 
 def test_shared_activity_id_or_title_removes_the_pair():
-    st = _state(LINKS, activities=[("AFR", "ACT-1", "Cyber drill"), ("CYB", "ACT-1", "Other"),
-                                   ("ASP", "ACT-9", "  cyber  drill"), ("EUR", "ACT-7", "Cyber drill")])
+    st = _state(
+        LINKS,
+        activities=[
+            ("AFR", "ACT-1", "Cyber drill"),
+            ("CYB", "ACT-1", "Other"),
+            ("ASP", "ACT-9", "  cyber  drill"),
+            ("EUR", "ACT-7", "Cyber drill"),
+        ],
+    )
     pairs = set(zip(synergies(st)["unit_a"], synergies(st)["unit_b"]))
     # AFR-CYB share ACT-1; AFR-ASP share the title "cyber drill"; ASP-CYB share nothing
     assert pairs == {("ASP", "CYB")}

@@ -4,6 +4,7 @@ Inputs are the analytics output frames, built by hand with only the columns the 
 reads (hand-computed expectations), plus a few end-to-end checks on tests/factories.py
 ``minimal_unit()`` through the real analytics.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,9 +32,20 @@ def unit_state(unit_code: str = "AFR", **overrides) -> dict[str, pd.DataFrame]:
 
 
 def progress_frame(rows: list[dict]) -> pd.DataFrame:
-    base = dict(unit_code="AFR", level="output", measure="number", direction="increase", aggregation="sum",
-                baseline_value=0.0, baseline_period="2026-Q1", target_value=100.0, target_period="2027-Q1",
-                last_period=Q, quarters_since_report=0, n_reports=2)
+    base = dict(
+        unit_code="AFR",
+        level="output",
+        measure="number",
+        direction="increase",
+        aggregation="sum",
+        baseline_value=0.0,
+        baseline_period="2026-Q1",
+        target_value=100.0,
+        target_period="2027-Q1",
+        last_period=Q,
+        quarters_since_report=0,
+        n_reports=2,
+    )
     return pd.DataFrame([{**base, **r} for r in rows])
 
 
@@ -42,6 +54,7 @@ def rows_by(df: pd.DataFrame, col: str = "item_id") -> dict[str, dict]:
 
 
 # --------------------------------------------------------------------------- escape_text
+
 
 def test_escape_text_escapes_html_and_blanks():
     assert escape_text("<script>alert('x')</script>") == "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
@@ -62,15 +75,28 @@ def test_fmt_number():
 
 # --------------------------------------------------------------------------- quarter_changes
 
+
 def test_quarter_changes_kpi_status_directions():
-    prev = {"progress": pd.DataFrame({
-        "unit_code": ["AFR"] * 5, "kpi_id": ["K1", "K2", "K3", "K5", "K6"],
-        "name": ["One", "Two", "Three", "Five", "Six"],
-        "status": ["on_track", "off_track", "at_risk", "not_started", "no_data"]})}
-    cur = {"progress": pd.DataFrame({
-        "unit_code": ["AFR"] * 6, "kpi_id": ["K1", "K2", "K3", "K4", "K5", "K6"],
-        "name": ["One", "Two", "Three", "Four", "Five", "Six"],
-        "status": ["off_track", "at_risk", "at_risk", "on_track", "on_track", "off_track"]})}
+    prev = {
+        "progress": pd.DataFrame(
+            {
+                "unit_code": ["AFR"] * 5,
+                "kpi_id": ["K1", "K2", "K3", "K5", "K6"],
+                "name": ["One", "Two", "Three", "Five", "Six"],
+                "status": ["on_track", "off_track", "at_risk", "not_started", "no_data"],
+            }
+        )
+    }
+    cur = {
+        "progress": pd.DataFrame(
+            {
+                "unit_code": ["AFR"] * 6,
+                "kpi_id": ["K1", "K2", "K3", "K4", "K5", "K6"],
+                "name": ["One", "Two", "Three", "Four", "Five", "Six"],
+                "status": ["off_track", "at_risk", "at_risk", "on_track", "on_track", "off_track"],
+            }
+        )
+    }
     out = quarter_changes(cur, prev)
     assert list(out.columns) == CHANGE_COLUMNS
     assert set(out["kind"]) == {"kpi_status"}
@@ -80,8 +106,8 @@ def test_quarter_changes_kpi_status_directions():
         "K2": ("off_track", "at_risk", "better"),
         "K3": ("at_risk", "at_risk", "same"),
         "K4": ("", "on_track", "new"),
-        "K5": ("not_started", "on_track", "same"),   # not_started ranks as on_track
-        "K6": ("no_data", "off_track", "worse"),     # kpi.STATUS_ORDER: off_track is the worst
+        "K5": ("not_started", "on_track", "same"),  # not_started ranks as on_track
+        "K6": ("no_data", "off_track", "worse"),  # kpi.STATUS_ORDER: off_track is the worst
     }
     assert rows_by(out)["K2"]["title"] == "Two"
 
@@ -90,17 +116,25 @@ def test_quarter_changes_uses_latest_assumption_verdict():
     def tests(rows):
         return pd.DataFrame(rows, columns=["unit_code", "assumption_id", "period", "verdict", "statement"])
 
-    prev = {"assumptions": tests([
-        ("AFR", "A1", "2026-Q1", "broken", "Each workshop trains 30"),
-        ("AFR", "A1", "2026-Q2", "holds", "Each workshop trains 30"),
-        ("AFR", "A2", "2026-Q2", "untested", "Funding continues"),
-    ])}
-    cur = {"assumptions": tests([
-        ("AFR", "A1", "2026-Q1", "broken", "Each workshop trains 30"),
-        ("AFR", "A1", "2026-Q3", "weakening", "Each workshop trains 30"),
-        ("AFR", "A1", "2026-Q2", "holds", "Each workshop trains 30"),
-        ("AFR", "A2", "2026-Q3", "holds", "Funding continues"),
-    ])}
+    prev = {
+        "assumptions": tests(
+            [
+                ("AFR", "A1", "2026-Q1", "broken", "Each workshop trains 30"),
+                ("AFR", "A1", "2026-Q2", "holds", "Each workshop trains 30"),
+                ("AFR", "A2", "2026-Q2", "untested", "Funding continues"),
+            ]
+        )
+    }
+    cur = {
+        "assumptions": tests(
+            [
+                ("AFR", "A1", "2026-Q1", "broken", "Each workshop trains 30"),
+                ("AFR", "A1", "2026-Q3", "weakening", "Each workshop trains 30"),
+                ("AFR", "A1", "2026-Q2", "holds", "Each workshop trains 30"),
+                ("AFR", "A2", "2026-Q3", "holds", "Funding continues"),
+            ]
+        )
+    }
     got = rows_by(quarter_changes(cur, prev))
     assert (got["A1"]["previous"], got["A1"]["current"], got["A1"]["direction"]) == ("holds", "weakening", "worse")
     assert (got["A2"]["previous"], got["A2"]["current"], got["A2"]["direction"]) == ("untested", "holds", "better")
@@ -112,22 +146,30 @@ def test_quarter_changes_risk_scores_and_closing():
     def reg(rows):
         return pd.DataFrame(rows, columns=["unit_code", "risk_id", "title", "score", "rating", "status"])
 
-    prev = {"risks": reg([
-        ("AFR", "R1", "Funding", 12, "medium", "open"),
-        ("AFR", "R2", "Staff", 16, "high", "open"),
-        ("AFR", "R3", "Elections", 9, "low", "monitoring"),
-        ("AFR", "R5", "Old", 4, "low", "closed"),
-        ("AFR", "R6", "Back", 6, "low", "closed"),
-    ])}
-    cur = {"risks": reg([
-        ("AFR", "R1", "Funding", 16, "high", "open"),
-        ("AFR", "R2", "Staff", 10, "medium", "open"),
-        ("AFR", "R3", "Elections", 9, "low", "closed"),
-        ("AFR", "R4", "New one", 20, "critical", "open"),
-        ("AFR", "R5", "Old", 4, "low", "closed"),
-        ("AFR", "R6", "Back", 8, "low", "open"),
-        ("AFR", "R7", "Born closed", 3, "low", "closed"),
-    ])}
+    prev = {
+        "risks": reg(
+            [
+                ("AFR", "R1", "Funding", 12, "medium", "open"),
+                ("AFR", "R2", "Staff", 16, "high", "open"),
+                ("AFR", "R3", "Elections", 9, "low", "monitoring"),
+                ("AFR", "R5", "Old", 4, "low", "closed"),
+                ("AFR", "R6", "Back", 6, "low", "closed"),
+            ]
+        )
+    }
+    cur = {
+        "risks": reg(
+            [
+                ("AFR", "R1", "Funding", 16, "high", "open"),
+                ("AFR", "R2", "Staff", 10, "medium", "open"),
+                ("AFR", "R3", "Elections", 9, "low", "closed"),
+                ("AFR", "R4", "New one", 20, "critical", "open"),
+                ("AFR", "R5", "Old", 4, "low", "closed"),
+                ("AFR", "R6", "Back", 8, "low", "open"),
+                ("AFR", "R7", "Born closed", 3, "low", "closed"),
+            ]
+        )
+    }
     out = quarter_changes(cur, prev)
     got = {r["item_id"]: (r["previous"], r["current"], r["direction"]) for r in out.to_dict("records")}
     assert got == {
@@ -141,26 +183,45 @@ def test_quarter_changes_risk_scores_and_closing():
 
 def test_quarter_changes_spending():
     def money(rows):
-        return pd.DataFrame(rows, columns=["unit_code", "result_id", "title", "funding_source", "execution_rate",
-                                           "time_elapsed", "execution_gap", "flag"])
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "unit_code",
+                "result_id",
+                "title",
+                "funding_source",
+                "execution_rate",
+                "time_elapsed",
+                "execution_gap",
+                "flag",
+            ],
+        )
 
-    prev = {"money": money([
-        ("AFR", "O1", "Trainings", "RB", 0.5, 0.5, 0.0, "on pace"),
-        ("AFR", "O2", "Plans", "RB", 0.2, 0.5, -0.3, "underspending"),
-        ("AFR", "O2", "Plans", "Donor", 0.6, 0.5, 0.1, "on pace"),
-    ])}
-    cur = {"money": money([
-        ("AFR", "O1", "Trainings", "RB", 0.5, 0.75, -0.25, "underspending"),
-        ("AFR", "O2", "Plans", "RB", 0.55, 0.75, -0.2, "underspending"),
-        ("AFR", "O2", "Plans", "Donor", 0.8, 0.75, 0.05, "on pace"),
-        ("AFR", "O3", "Reach", "RB", 0.9, 0.75, 0.15, "on pace"),
-    ])}
+    prev = {
+        "money": money(
+            [
+                ("AFR", "O1", "Trainings", "RB", 0.5, 0.5, 0.0, "on pace"),
+                ("AFR", "O2", "Plans", "RB", 0.2, 0.5, -0.3, "underspending"),
+                ("AFR", "O2", "Plans", "Donor", 0.6, 0.5, 0.1, "on pace"),
+            ]
+        )
+    }
+    cur = {
+        "money": money(
+            [
+                ("AFR", "O1", "Trainings", "RB", 0.5, 0.75, -0.25, "underspending"),
+                ("AFR", "O2", "Plans", "RB", 0.55, 0.75, -0.2, "underspending"),
+                ("AFR", "O2", "Plans", "Donor", 0.8, 0.75, 0.05, "on pace"),
+                ("AFR", "O3", "Reach", "RB", 0.9, 0.75, 0.15, "on pace"),
+            ]
+        )
+    }
     out = quarter_changes(cur, prev)
     assert set(out["kind"]) == {"spending"}
     got = {r["title"]: (r["item_id"], r["direction"]) for r in out.to_dict("records")}
     assert got == {
         "Trainings — RB": ("O1", "worse"),
-        "Plans — RB": ("O2", "better"),       # |gap| 0.30 -> 0.20
+        "Plans — RB": ("O2", "better"),  # |gap| 0.30 -> 0.20
         "Plans — Donor": ("O2", "same"),
         "Reach — RB": ("O3", "new"),
     }
@@ -172,8 +233,14 @@ def test_quarter_changes_spending():
 def test_quarter_changes_kinds_in_order_and_empty():
     cur = {
         "money": pd.DataFrame({"unit_code": ["AFR"], "result_id": ["O1"], "flag": ["on pace"]}),
-        "progress": pd.DataFrame({"unit_code": ["CYB", "AFR"], "kpi_id": ["K9", "K1"], "name": ["x", "y"],
-                                  "status": ["on_track", "on_track"]}),
+        "progress": pd.DataFrame(
+            {
+                "unit_code": ["CYB", "AFR"],
+                "kpi_id": ["K9", "K1"],
+                "name": ["x", "y"],
+                "status": ["on_track", "on_track"],
+            }
+        ),
     }
     out = quarter_changes(cur, {})
     assert out["kind"].tolist() == ["kpi_status", "kpi_status", "spending"]
@@ -192,12 +259,20 @@ def test_quarter_changes_does_not_mutate_inputs():
 
 def test_quarter_changes_on_real_outputs_of_two_quarters():
     state = unit_state()
-    cur = {"progress": kpi.kpi_progress(state, Q), "money": finance.money_by_output(state, Q),
-           "risks": risks.risk_register(state, Q)}
-    prev = {"progress": kpi.kpi_progress(state, "2026-Q2"), "money": finance.money_by_output(state, "2026-Q2"),
-            "risks": risks.risk_register(state, "2026-Q2")}
-    got = {(r["kind"], r["item_id"]): (r["previous"], r["current"], r["direction"])
-           for r in quarter_changes(cur, prev).to_dict("records")}
+    cur = {
+        "progress": kpi.kpi_progress(state, Q),
+        "money": finance.money_by_output(state, Q),
+        "risks": risks.risk_register(state, Q),
+    }
+    prev = {
+        "progress": kpi.kpi_progress(state, "2026-Q2"),
+        "money": finance.money_by_output(state, "2026-Q2"),
+        "risks": risks.risk_register(state, "2026-Q2"),
+    }
+    got = {
+        (r["kind"], r["item_id"]): (r["previous"], r["current"], r["direction"])
+        for r in quarter_changes(cur, prev).to_dict("records")
+    }
     # K1: 170 of 400 at Q2 (expected 150 milestone -> on track), 270 at Q3 (performance 0.9 -> on track)
     assert got[("kpi_status", "AFR-K1")] == ("on_track", "on_track", "same")
     # K2: nothing reported in Q1-Q2 -> no data; 3 of 8 at Q3 -> off track
@@ -210,53 +285,226 @@ def test_quarter_changes_on_real_outputs_of_two_quarters():
 
 # --------------------------------------------------------------------------- review_agenda
 
+
 def agenda_inputs():
-    progress = progress_frame([
-        dict(kpi_id="K1", result_id="O1", name="People trained", current_value=25.0, achievement=0.25,
-             expected=0.5, performance=0.5, status="off_track"),
-        dict(kpi_id="K2", result_id="O2", name="Plans adopted", current_value=30.0, achievement=0.3,
-             expected=0.5, performance=0.6, status="off_track"),
-        dict(kpi_id="K3", result_id="R1", name="Countries reached", current_value=10.0, achievement=0.1,
-             expected=0.5, performance=0.2, status="no_data", last_period="2026-Q1", quarters_since_report=2),
-        dict(kpi_id="K4", result_id="R1", name="Fine KPI", current_value=60.0, achievement=0.6,
-             expected=0.5, performance=1.2, status="on_track"),
-    ])
-    kpis = schema.conform("KPIs", pd.DataFrame({
-        "unit_code": ["AFR", "AFR", "AFR"], "kpi_id": ["K1", "K3", "K4"], "result_id": ["O1", "R1", "R1"],
-        "responsible": ["Ana Lopes", None, "Reach lead"]}), with_unit=True)
-    tests = pd.DataFrame([
-        dict(unit_code="AFR", assumption_id="AS1", period=Q, test="min_value", kpi_id="K1", observed=25.0,
-             threshold=40.0, verdict="broken", explanation="K1 = 25 at 2026-Q3; below the threshold 40: broken",
-             from_result="O1", to_result="R1", statement="Trainings fill up"),
-        dict(unit_code="AFR", assumption_id="AS2", period="2026-Q2", test="min_value", kpi_id="K1", observed=5.0,
-             threshold=40.0, verdict="broken", explanation="old", from_result="O1", to_result="R1", statement="Old"),
-        dict(unit_code="AFR", assumption_id="AS3", period=Q, test="manual", kpi_id="", observed=np.nan,
-             threshold=np.nan, verdict="holds", explanation="fine", from_result="O1", to_result="R1", statement="Ok"),
-    ])
-    flags = pd.DataFrame([
-        dict(unit_code="AFR", risk_id="RK1", title="Donor funding delayed", owner="Risk Owner", category="Financial",
-             result_id="O1", status="open", score=20, rating="critical", n_reasons=1,
-             reasons="critical risk: score 20 = likelihood 4 x impact 5 (>= 20)"),
-        dict(unit_code="AFR", risk_id="RK2", title="Review late", owner=None, category="Operational",
-             result_id="O2", status="open", score=6, rating="low", n_reasons=1,
-             reasons="review overdue: due 2026-06-30, 92 days late"),
-    ])
-    money = pd.DataFrame([
-        dict(quarter=Q, unit_code="AFR", result_id="O1", title="Trainings", funding_source="RB", budget_year=100000.0,
-             spent_year=40000.0, execution_rate=0.4, time_elapsed=0.75, execution_gap=-0.35, flag="underspending"),
-        dict(quarter=Q, unit_code="AFR", result_id="O2", title="Plans", funding_source="RB", budget_year=10000.0,
-             spent_year=9500.0, execution_rate=0.95, time_elapsed=0.75, execution_gap=0.2, flag="overspending"),
-        dict(quarter=Q, unit_code="AFR", result_id="O3", title="Fine", funding_source="RB", budget_year=100.0,
-             spent_year=75.0, execution_rate=0.75, time_elapsed=0.75, execution_gap=0.0, flag="on pace"),
-        dict(quarter=Q, unit_code="AFR", result_id="O4", title="Extra", funding_source="Donor", budget_year=0.0,
-             spent_year=5000.0, execution_rate=np.nan, time_elapsed=0.75, execution_gap=np.nan, flag="unbudgeted"),
-        dict(quarter="2026-Q2", unit_code="AFR", result_id="O9", title="Old", funding_source="RB", budget_year=100.0,
-             spent_year=0.0, execution_rate=0.0, time_elapsed=0.5, execution_gap=-0.5, flag="underspending"),
-    ])
-    stalls = pd.DataFrame([dict(unit_code="AFR", source="O1", source_title="Trainings", source_status="on_track",
-                                target="R1", target_title="Countries reached", target_status="off_track",
-                                message="O1 'Trainings' is on track, but R1 'Countries reached', which it feeds, "
-                                        "is off track: check whether the link still holds.")])
+    progress = progress_frame(
+        [
+            dict(
+                kpi_id="K1",
+                result_id="O1",
+                name="People trained",
+                current_value=25.0,
+                achievement=0.25,
+                expected=0.5,
+                performance=0.5,
+                status="off_track",
+            ),
+            dict(
+                kpi_id="K2",
+                result_id="O2",
+                name="Plans adopted",
+                current_value=30.0,
+                achievement=0.3,
+                expected=0.5,
+                performance=0.6,
+                status="off_track",
+            ),
+            dict(
+                kpi_id="K3",
+                result_id="R1",
+                name="Countries reached",
+                current_value=10.0,
+                achievement=0.1,
+                expected=0.5,
+                performance=0.2,
+                status="no_data",
+                last_period="2026-Q1",
+                quarters_since_report=2,
+            ),
+            dict(
+                kpi_id="K4",
+                result_id="R1",
+                name="Fine KPI",
+                current_value=60.0,
+                achievement=0.6,
+                expected=0.5,
+                performance=1.2,
+                status="on_track",
+            ),
+        ]
+    )
+    kpis = schema.conform(
+        "KPIs",
+        pd.DataFrame(
+            {
+                "unit_code": ["AFR", "AFR", "AFR"],
+                "kpi_id": ["K1", "K3", "K4"],
+                "result_id": ["O1", "R1", "R1"],
+                "responsible": ["Ana Lopes", None, "Reach lead"],
+            }
+        ),
+        with_unit=True,
+    )
+    tests = pd.DataFrame(
+        [
+            dict(
+                unit_code="AFR",
+                assumption_id="AS1",
+                period=Q,
+                test="min_value",
+                kpi_id="K1",
+                observed=25.0,
+                threshold=40.0,
+                verdict="broken",
+                explanation="K1 = 25 at 2026-Q3; below the threshold 40: broken",
+                from_result="O1",
+                to_result="R1",
+                statement="Trainings fill up",
+            ),
+            dict(
+                unit_code="AFR",
+                assumption_id="AS2",
+                period="2026-Q2",
+                test="min_value",
+                kpi_id="K1",
+                observed=5.0,
+                threshold=40.0,
+                verdict="broken",
+                explanation="old",
+                from_result="O1",
+                to_result="R1",
+                statement="Old",
+            ),
+            dict(
+                unit_code="AFR",
+                assumption_id="AS3",
+                period=Q,
+                test="manual",
+                kpi_id="",
+                observed=np.nan,
+                threshold=np.nan,
+                verdict="holds",
+                explanation="fine",
+                from_result="O1",
+                to_result="R1",
+                statement="Ok",
+            ),
+        ]
+    )
+    flags = pd.DataFrame(
+        [
+            dict(
+                unit_code="AFR",
+                risk_id="RK1",
+                title="Donor funding delayed",
+                owner="Risk Owner",
+                category="Financial",
+                result_id="O1",
+                status="open",
+                score=20,
+                rating="critical",
+                n_reasons=1,
+                reasons="critical risk: score 20 = likelihood 4 x impact 5 (>= 20)",
+            ),
+            dict(
+                unit_code="AFR",
+                risk_id="RK2",
+                title="Review late",
+                owner=None,
+                category="Operational",
+                result_id="O2",
+                status="open",
+                score=6,
+                rating="low",
+                n_reasons=1,
+                reasons="review overdue: due 2026-06-30, 92 days late",
+            ),
+        ]
+    )
+    money = pd.DataFrame(
+        [
+            dict(
+                quarter=Q,
+                unit_code="AFR",
+                result_id="O1",
+                title="Trainings",
+                funding_source="RB",
+                budget_year=100000.0,
+                spent_year=40000.0,
+                execution_rate=0.4,
+                time_elapsed=0.75,
+                execution_gap=-0.35,
+                flag="underspending",
+            ),
+            dict(
+                quarter=Q,
+                unit_code="AFR",
+                result_id="O2",
+                title="Plans",
+                funding_source="RB",
+                budget_year=10000.0,
+                spent_year=9500.0,
+                execution_rate=0.95,
+                time_elapsed=0.75,
+                execution_gap=0.2,
+                flag="overspending",
+            ),
+            dict(
+                quarter=Q,
+                unit_code="AFR",
+                result_id="O3",
+                title="Fine",
+                funding_source="RB",
+                budget_year=100.0,
+                spent_year=75.0,
+                execution_rate=0.75,
+                time_elapsed=0.75,
+                execution_gap=0.0,
+                flag="on pace",
+            ),
+            dict(
+                quarter=Q,
+                unit_code="AFR",
+                result_id="O4",
+                title="Extra",
+                funding_source="Donor",
+                budget_year=0.0,
+                spent_year=5000.0,
+                execution_rate=np.nan,
+                time_elapsed=0.75,
+                execution_gap=np.nan,
+                flag="unbudgeted",
+            ),
+            dict(
+                quarter="2026-Q2",
+                unit_code="AFR",
+                result_id="O9",
+                title="Old",
+                funding_source="RB",
+                budget_year=100.0,
+                spent_year=0.0,
+                execution_rate=0.0,
+                time_elapsed=0.5,
+                execution_gap=-0.5,
+                flag="underspending",
+            ),
+        ]
+    )
+    stalls = pd.DataFrame(
+        [
+            dict(
+                unit_code="AFR",
+                source="O1",
+                source_title="Trainings",
+                source_status="on_track",
+                target="R1",
+                target_title="Countries reached",
+                target_status="off_track",
+                message="O1 'Trainings' is on track, but R1 'Countries reached', which it feeds, "
+                "is off track: check whether the link still holds.",
+            )
+        ]
+    )
     return progress, tests, flags, money, stalls, kpis
 
 
@@ -267,15 +515,15 @@ def test_review_agenda_items_order_and_owners():
     got = [(r["priority"], r["kind"], r["item_id"], r["owner"]) for r in out.to_dict("records")]
     assert got == [
         (1, "risk_red_flag", "RK1", "Risk Owner"),
-        (1, "kpi_off_track", "K1", "Ana Lopes"),       # performance 0.5 before 0.6
-        (1, "kpi_off_track", "K2", HEAD_OF_UNIT),      # no responsible known
+        (1, "kpi_off_track", "K1", "Ana Lopes"),  # performance 0.5 before 0.6
+        (1, "kpi_off_track", "K2", HEAD_OF_UNIT),  # no responsible known
         (1, "assumption_broken", "AS1", "Ana Lopes"),  # responsible of the tested KPI
-        (2, "risk_red_flag", "RK2", HEAD_OF_UNIT),     # low risk flagged for an overdue review; no owner
-        (2, "stalled_link", "O1->R1", "Reach lead"),   # responsible of the stalled result's KPI
-        (2, "spending_gap", "O4", HEAD_OF_UNIT),       # unbudgeted spending
-        (2, "spending_gap", "O1", HEAD_OF_UNIT),       # |gap| 0.35 >= 2 x 0.15
-        (3, "spending_gap", "O2", HEAD_OF_UNIT),       # |gap| 0.20
-        (3, "kpi_no_data", "K3", HEAD_OF_UNIT),        # responsible blank in KPIs
+        (2, "risk_red_flag", "RK2", HEAD_OF_UNIT),  # low risk flagged for an overdue review; no owner
+        (2, "stalled_link", "O1->R1", "Reach lead"),  # responsible of the stalled result's KPI
+        (2, "spending_gap", "O4", HEAD_OF_UNIT),  # unbudgeted spending
+        (2, "spending_gap", "O1", HEAD_OF_UNIT),  # |gap| 0.35 >= 2 x 0.15
+        (3, "spending_gap", "O2", HEAD_OF_UNIT),  # |gap| 0.20
+        (3, "kpi_no_data", "K3", HEAD_OF_UNIT),  # responsible blank in KPIs
     ]
 
 
@@ -285,17 +533,21 @@ def test_review_agenda_evidence_and_questions():
     by = {(r["kind"], r["item_id"]): r for r in out.to_dict("records")}
     k1 = by[("kpi_off_track", "K1")]
     assert k1["title"] == "People trained"
-    assert k1["evidence"] == ("current value 25 where 50 was expected by 2026-Q3 (target 100 by 2027-Q1); 25% of "
-                              "the way from baseline to target against 50% expected, performance 0.50")
+    assert k1["evidence"] == (
+        "current value 25 where 50 was expected by 2026-Q3 (target 100 by 2027-Q1); 25% of "
+        "the way from baseline to target against 50% expected, performance 0.50"
+    )
     assert "off track" in k1["question"] and k1["question"].endswith("?")
     k3 = by[("kpi_no_data", "K3")]
     assert k3["evidence"].startswith("last value reported for 2026-Q1 (2 quarters before 2026-Q3)")
     assert by[("assumption_broken", "AS1")]["evidence"] == (
-        "broken at 2026-Q3; K1 = 25 at 2026-Q3; below the threshold 40: broken")
+        "broken at 2026-Q3; K1 = 25 at 2026-Q3; below the threshold 40: broken"
+    )
     assert "O1 -> R1" in by[("assumption_broken", "AS1")]["question"]
     assert by[("risk_red_flag", "RK1")]["evidence"].startswith("score 20 (critical); critical risk")
     assert by[("spending_gap", "O1")]["evidence"] == (
-        "CHF 40,000 spent of CHF 100,000 budgeted for 2026 (40%) with 75% of the year elapsed: gap -35 points")
+        "CHF 40,000 spent of CHF 100,000 budgeted for 2026 (40%) with 75% of the year elapsed: gap -35 points"
+    )
     assert by[("spending_gap", "O1")]["title"] == "Trainings — RB"
     assert by[("spending_gap", "O4")]["evidence"] == "CHF 5,000 spent in 2026 with no budget for 2026"
     assert by[("stalled_link", "O1->R1")]["title"] == "Trainings -> Countries reached"
@@ -309,9 +561,9 @@ def test_review_agenda_excludes_other_quarters_and_good_items():
     ids = set(out["item_id"])
     assert "AS2" not in ids  # broken at 2026-Q2 only
     assert "AS3" not in ids  # holds
-    assert "O9" not in ids   # money row of another quarter
-    assert "O3" not in ids   # on pace
-    assert "K4" not in ids   # on track
+    assert "O9" not in ids  # money row of another quarter
+    assert "O3" not in ids  # on pace
+    assert "K4" not in ids  # on track
 
 
 def test_review_agenda_responsible_from_progress_and_threshold():
@@ -339,8 +591,15 @@ def test_review_agenda_on_real_outputs():
     progress = kpi.kpi_progress(state, Q)
     reg = risks.risk_register(state, Q)
     nodes, edges = pathway.pathway(state, progress)
-    out = review_agenda(progress, None, risks.red_flags(reg, progress), finance.money_by_output(state, Q),
-                        pathway.stalls(nodes, edges), Q, kpis=state["KPIs"])
+    out = review_agenda(
+        progress,
+        None,
+        risks.red_flags(reg, progress),
+        finance.money_by_output(state, Q),
+        pathway.stalls(nodes, edges),
+        Q,
+        kpis=state["KPIs"],
+    )
     got = [(r["priority"], r["kind"], r["item_id"], r["owner"]) for r in out.to_dict("records")]
     # K3 performance 0.444, K4 0.489, K2 0.5 (see test_kpi); spending 50% spent at 75% elapsed: gap -25 points
     assert got == [
@@ -356,17 +615,25 @@ def test_review_agenda_on_real_outputs():
 
 # --------------------------------------------------------------------------- results_statement
 
+
 def test_results_statement_mentions_figures_and_sections():
     state = unit_state()
     progress = kpi.kpi_progress(state, Q)
     text = results_statement(state, progress, "AFR", Q)
     assert text.startswith("## Results statement: AFR, 2026-Q3\n")
     headings = [line for line in text.splitlines() if line.startswith("### ")]
-    assert headings == ["### What was delivered", "### Whom it reached", "### What changed", "### Money spent",
-                        "### In short"]
+    assert headings == [
+        "### What was delivered",
+        "### Whom it reached",
+        "### What changed",
+        "### Money spent",
+        "### In short",
+    ]
     # output KPI: 80 + 90 + 100 = 270 of 400, 67.5% -> "68%", on track
-    assert ("People trained: 270 against a target of 400 by 2026-Q4, from a baseline of 0 (2025-Q4); "
-            "68% of the way to the target — on track.") in text
+    assert (
+        "People trained: 270 against a target of 400 by 2026-Q4, from a baseline of 0 (2025-Q4); "
+        "68% of the way to the target — on track."
+    ) in text
     # reach result with no KPI
     assert "**Countries reached** (AFR-R1, reach): no KPI measures this result yet." in text
     # percent KPIs in "What changed"
@@ -375,8 +642,10 @@ def test_results_statement_mentions_figures_and_sections():
     assert "Internet use: 40% against a target of 45% by 2026-Q4, from a baseline of 37.1% (2025-Q4)" in changed
     assert "off track" in changed
     # money: 20,000 + 30,000 spent of a 100,000 budget for 2026
-    assert ("CHF 50,000 spent up to 2026-Q3, CHF 50,000 of it in 2026: 50% of the 2026 budget of CHF 100,000 "
-            "with 75% of the year elapsed (underspending).") in text
+    assert (
+        "CHF 50,000 spent up to 2026-Q3, CHF 50,000 of it in 2026: 50% of the 2026 budget of CHF 100,000 "
+        "with 75% of the year elapsed (underspending)."
+    ) in text
     assert text.rstrip().endswith("4 KPIs: 3 off track, 1 on track.")
     assert "<" not in text  # no HTML
 

@@ -1,4 +1,5 @@
 """Risk register rules: score, rating boundaries, trend, overdue reviews, heat map, red flags."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,19 +29,29 @@ def test_quarter_end_dates():
 
 def test_rating_boundaries():
     assert rate(pd.Series([1, 9, 10, 14, 15, 19, 20, 25])).tolist() == [
-        "low", "low", "medium", "medium", "high", "high", "critical", "critical"]
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+        "critical",
+        "critical",
+    ]
     # thresholds are configurable
     assert rate(pd.Series([12]), {"risk_medium": 13}).tolist() == ["low"]
 
 
 def test_score_and_rating_boundaries_in_register():
-    state = _risks([
-        {"risk_id": "R12", "likelihood": 3, "impact": 4, "title": "x"},  # 14 cannot occur with 1-5 scales
-        {"risk_id": "R15", "likelihood": 3, "impact": 5, "title": "x"},
-        {"risk_id": "R20", "likelihood": 4, "impact": 5, "title": "x"},
-        {"risk_id": "R9", "likelihood": 3, "impact": 3, "title": "x"},
-        {"risk_id": "R10", "likelihood": 2, "impact": 5, "title": "x"},
-    ])
+    state = _risks(
+        [
+            {"risk_id": "R12", "likelihood": 3, "impact": 4, "title": "x"},  # 14 cannot occur with 1-5 scales
+            {"risk_id": "R15", "likelihood": 3, "impact": 5, "title": "x"},
+            {"risk_id": "R20", "likelihood": 4, "impact": 5, "title": "x"},
+            {"risk_id": "R9", "likelihood": 3, "impact": 3, "title": "x"},
+            {"risk_id": "R10", "likelihood": 2, "impact": 5, "title": "x"},
+        ]
+    )
     reg = _by_id(risk_register(state, "2026-Q3"))
     assert reg.loc["R12", "score"] == 12 and reg.loc["R12", "rating"] == "medium"
     assert reg.loc["R15", "score"] == 15 and reg.loc["R15", "rating"] == "high"
@@ -59,13 +70,15 @@ def test_register_does_not_mutate_input():
 
 
 def test_review_overdue_against_quarter_end_and_today():
-    state = _risks([
-        {"risk_id": "A", "likelihood": 1, "impact": 1, "review_on": "2026-09-29"},  # before 30 Sep
-        {"risk_id": "B", "likelihood": 1, "impact": 1, "review_on": "2026-09-30"},  # the end date itself
-        {"risk_id": "C", "likelihood": 1, "impact": 1, "review_on": "2026-01-01", "status": "closed"},
-        {"risk_id": "D", "likelihood": 1, "impact": 1, "review_on": None},
-        {"risk_id": "E", "likelihood": 1, "impact": 1, "review_on": "2026-08-31", "status": "monitoring"},
-    ])
+    state = _risks(
+        [
+            {"risk_id": "A", "likelihood": 1, "impact": 1, "review_on": "2026-09-29"},  # before 30 Sep
+            {"risk_id": "B", "likelihood": 1, "impact": 1, "review_on": "2026-09-30"},  # the end date itself
+            {"risk_id": "C", "likelihood": 1, "impact": 1, "review_on": "2026-01-01", "status": "closed"},
+            {"risk_id": "D", "likelihood": 1, "impact": 1, "review_on": None},
+            {"risk_id": "E", "likelihood": 1, "impact": 1, "review_on": "2026-08-31", "status": "monitoring"},
+        ]
+    )
     reg = _by_id(risk_register(state, "2026-Q3"))
     assert reg["review_overdue"].to_dict() == {"A": True, "B": False, "C": False, "D": False, "E": True}
     assert reg.loc["A", "days_overdue"] == 1
@@ -78,24 +91,34 @@ def test_review_overdue_against_quarter_end_and_today():
 
 
 def test_trend_against_previous_quarter():
-    prev = _risks([
-        {"risk_id": "UP", "likelihood": 2, "impact": 3},
-        {"risk_id": "DOWN", "likelihood": 4, "impact": 4},
-        {"risk_id": "SAME", "likelihood": 2, "impact": 2},
-        {"risk_id": "CLOSING", "likelihood": 2, "impact": 2},
-        {"risk_id": "REOPEN", "likelihood": 2, "impact": 2, "status": "closed"},
-    ])
-    cur = _risks([
-        {"risk_id": "UP", "likelihood": 3, "impact": 3},
-        {"risk_id": "DOWN", "likelihood": 3, "impact": 4},
-        {"risk_id": "SAME", "likelihood": 1, "impact": 4},  # 4 == 4
-        {"risk_id": "CLOSING", "likelihood": 2, "impact": 2, "status": "closed"},
-        {"risk_id": "REOPEN", "likelihood": 2, "impact": 2},
-        {"risk_id": "NEW", "likelihood": 1, "impact": 1},
-    ])
+    prev = _risks(
+        [
+            {"risk_id": "UP", "likelihood": 2, "impact": 3},
+            {"risk_id": "DOWN", "likelihood": 4, "impact": 4},
+            {"risk_id": "SAME", "likelihood": 2, "impact": 2},
+            {"risk_id": "CLOSING", "likelihood": 2, "impact": 2},
+            {"risk_id": "REOPEN", "likelihood": 2, "impact": 2, "status": "closed"},
+        ]
+    )
+    cur = _risks(
+        [
+            {"risk_id": "UP", "likelihood": 3, "impact": 3},
+            {"risk_id": "DOWN", "likelihood": 3, "impact": 4},
+            {"risk_id": "SAME", "likelihood": 1, "impact": 4},  # 4 == 4
+            {"risk_id": "CLOSING", "likelihood": 2, "impact": 2, "status": "closed"},
+            {"risk_id": "REOPEN", "likelihood": 2, "impact": 2},
+            {"risk_id": "NEW", "likelihood": 1, "impact": 1},
+        ]
+    )
     reg = _by_id(risk_register(cur, "2026-Q3", previous_state=prev))
     assert reg["trend"].to_dict() == {
-        "UP": "up", "DOWN": "down", "SAME": "same", "CLOSING": "closed", "REOPEN": "new", "NEW": "new"}
+        "UP": "up",
+        "DOWN": "down",
+        "SAME": "same",
+        "CLOSING": "closed",
+        "REOPEN": "new",
+        "NEW": "new",
+    }
     assert reg.loc["UP", "previous_score"] == 6
     assert reg.loc["CLOSING", "previous_status"] == "open"
     assert reg.loc["NEW", "previous_status"] is None
@@ -110,12 +133,14 @@ def test_trend_matches_on_unit_as_well_as_risk_id():
 
 
 def test_heatmap_counts_open_risks_only():
-    state = _risks([
-        {"risk_id": "A", "likelihood": 3, "impact": 5},
-        {"risk_id": "B", "likelihood": 3, "impact": 5, "status": "monitoring"},
-        {"risk_id": "C", "likelihood": 3, "impact": 5, "status": "closed"},
-        {"risk_id": "D", "likelihood": 1, "impact": 2},
-    ])
+    state = _risks(
+        [
+            {"risk_id": "A", "likelihood": 3, "impact": 5},
+            {"risk_id": "B", "likelihood": 3, "impact": 5, "status": "monitoring"},
+            {"risk_id": "C", "likelihood": 3, "impact": 5, "status": "closed"},
+            {"risk_id": "D", "likelihood": 1, "impact": 2},
+        ]
+    )
     hm = risk_heatmap(risk_register(state, "2026-Q3"))
     assert len(hm) == 25
     cell = hm[(hm["likelihood"] == 3) & (hm["impact"] == 5)].iloc[0]
@@ -125,31 +150,60 @@ def test_heatmap_counts_open_risks_only():
 
 
 def test_red_flags_reasons():
-    state = _risks([
-        {"risk_id": "HIGH", "title": "Donor delay", "likelihood": 3, "impact": 5, "review_on": "2026-12-01"},
-        {"risk_id": "MED", "title": "Staff turnover", "likelihood": 2, "impact": 5, "review_on": "2026-09-01"},
-        {"risk_id": "OFF", "title": "Low uptake", "likelihood": 1, "impact": 2, "result_id": "AFR-O1",
-         "review_on": "2027-01-01"},
-        {"risk_id": "CLOSED", "title": "Old", "likelihood": 5, "impact": 5, "status": "closed",
-         "result_id": "AFR-O1"},
-        {"risk_id": "QUIET", "title": "Fine", "likelihood": 1, "impact": 1, "result_id": "AFR-O2",
-         "review_on": "2027-01-01"},
-        {"risk_id": "CRIT", "title": "Conflict", "likelihood": 4, "impact": 5, "result_id": "AFR-O1",
-         "review_on": "2027-01-01"},
-    ])
-    progress = pd.DataFrame({
-        "unit_code": ["AFR", "AFR", "AFR", "ASP"],
-        "kpi_id": ["K2", "K1", "K3", "K9"],
-        "result_id": ["AFR-O1", "AFR-O1", "AFR-O2", "AFR-O2"],
-        "status": ["off_track", "off_track", "on_track", "off_track"],
-    })
+    state = _risks(
+        [
+            {"risk_id": "HIGH", "title": "Donor delay", "likelihood": 3, "impact": 5, "review_on": "2026-12-01"},
+            {"risk_id": "MED", "title": "Staff turnover", "likelihood": 2, "impact": 5, "review_on": "2026-09-01"},
+            {
+                "risk_id": "OFF",
+                "title": "Low uptake",
+                "likelihood": 1,
+                "impact": 2,
+                "result_id": "AFR-O1",
+                "review_on": "2027-01-01",
+            },
+            {
+                "risk_id": "CLOSED",
+                "title": "Old",
+                "likelihood": 5,
+                "impact": 5,
+                "status": "closed",
+                "result_id": "AFR-O1",
+            },
+            {
+                "risk_id": "QUIET",
+                "title": "Fine",
+                "likelihood": 1,
+                "impact": 1,
+                "result_id": "AFR-O2",
+                "review_on": "2027-01-01",
+            },
+            {
+                "risk_id": "CRIT",
+                "title": "Conflict",
+                "likelihood": 4,
+                "impact": 5,
+                "result_id": "AFR-O1",
+                "review_on": "2027-01-01",
+            },
+        ]
+    )
+    progress = pd.DataFrame(
+        {
+            "unit_code": ["AFR", "AFR", "AFR", "ASP"],
+            "kpi_id": ["K2", "K1", "K3", "K9"],
+            "result_id": ["AFR-O1", "AFR-O1", "AFR-O2", "AFR-O2"],
+            "status": ["off_track", "off_track", "on_track", "off_track"],
+        }
+    )
     flags = red_flags(risk_register(state, "2026-Q3"), progress).set_index("risk_id")
     assert list(flags.index) == ["CRIT", "HIGH", "MED", "OFF"]  # highest score first
     assert flags.loc["HIGH", "reasons"] == "high risk: score 15 = likelihood 3 x impact 5 (>= 15)"
     assert flags.loc["MED", "reasons"] == "review overdue: due 2026-09-01, 29 days late"
     assert flags.loc["OFF", "reasons"] == "its result has off-track KPIs: K1, K2"
     assert flags.loc["CRIT", "reasons"] == (
-        "critical risk: score 20 = likelihood 4 x impact 5 (>= 20); its result has off-track KPIs: K1, K2")
+        "critical risk: score 20 = likelihood 4 x impact 5 (>= 20); its result has off-track KPIs: K1, K2"
+    )
     assert flags.loc["CRIT", "n_reasons"] == 2
     assert flags.loc["CRIT", "owner"] == "Ana"
     # without progress: no off-track reason
@@ -157,13 +211,15 @@ def test_red_flags_reasons():
 
 
 def test_bureau_risks_aggregates_by_unit_and_category():
-    state = _risks([
-        {"risk_id": "A", "likelihood": 4, "impact": 5, "category": "Financial"},
-        {"risk_id": "B", "likelihood": 3, "impact": 5, "category": "Financial"},
-        {"risk_id": "C", "likelihood": 5, "impact": 5, "category": "Financial", "status": "closed"},
-        {"risk_id": "D", "likelihood": 1, "impact": 2, "category": "Political"},
-        {"risk_id": "E", "likelihood": 2, "impact": 5, "category": "Political", "unit_code": "ASP"},
-    ])
+    state = _risks(
+        [
+            {"risk_id": "A", "likelihood": 4, "impact": 5, "category": "Financial"},
+            {"risk_id": "B", "likelihood": 3, "impact": 5, "category": "Financial"},
+            {"risk_id": "C", "likelihood": 5, "impact": 5, "category": "Financial", "status": "closed"},
+            {"risk_id": "D", "likelihood": 1, "impact": 2, "category": "Political"},
+            {"risk_id": "E", "likelihood": 2, "impact": 5, "category": "Political", "unit_code": "ASP"},
+        ]
+    )
     b = bureau_risks(risk_register(state, "2026-Q3")).set_index(["unit_code", "category"])
     fin = b.loc[("AFR", "Financial")]
     assert (fin["n_risks"], fin["n_open"], fin["n_closed"]) == (3, 2, 1)

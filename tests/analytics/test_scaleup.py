@@ -1,4 +1,5 @@
 """Scale-up: initiative scores and composite rank by theme, replicate candidates with reasons."""
+
 from __future__ import annotations
 
 import math
@@ -9,55 +10,92 @@ from rbm_utils.analytics.scaleup import initiative_scores, scaleup_candidates
 from rbm_utils.core import schema
 
 Q = "2026-Q3"
-UNIT_TYPES = {"AFR": "region", "AMS": "region", "ARB": "region", "ASP": "region", "CIS": "region",
-              "EUR": "region", "CYB": "cluster"}
+UNIT_TYPES = {
+    "AFR": "region",
+    "AMS": "region",
+    "ARB": "region",
+    "ASP": "region",
+    "CIS": "region",
+    "EUR": "region",
+    "CYB": "cluster",
+}
 
 
 def _state() -> dict[str, pd.DataFrame]:
-    results = pd.DataFrame([
-        ("AFR", "AFR-O1", "output", "AFR3", "cybersecurity"),
-        ("ASP", "ASP-O1", "output", "ASP2", " Cybersecurity"),
-        ("ARB", "ARB-O1", "output", "ARB1", "cybersecurity"),
-        ("CIS", "CIS-O1", "output", "", "cybersecurity"),   # no initiative
-        ("EUR", "EUR-O1", "output", "EUR1", "youth"),
-    ], columns=["unit_code", "result_id", "level", "initiative", "theme"])
-    actuals = pd.DataFrame([
-        ("AFR", "K1", "2026-Q1", 1, "", "doc"), ("AFR", "K1", "2026-Q2", 1, "", "doc"),
-        ("AFR", "K1", "2026-Q2", 1, "sex=female", None),      # a breakdown: not counted
-        ("AFR", "K2", "2026-Q2", 1, "", None),
-        ("AFR", "K2", "2026-Q4", 1, "", None),                # after the quarter: not counted
-        ("ASP", "K3", "2026-Q3", 1, "", "doc"),
-        ("ARB", "K5", "2026-Q2", 1, "", "doc"), ("ARB", "K5", "2026-Q3", 1, "", None),
-    ], columns=["unit_code", "kpi_id", "period", "value", "disaggregation", "evidence"])
-    return {"Results": schema.conform("Results", results, with_unit=True),
-            "Actuals": schema.conform("Actuals", actuals, with_unit=True)}
+    results = pd.DataFrame(
+        [
+            ("AFR", "AFR-O1", "output", "AFR3", "cybersecurity"),
+            ("ASP", "ASP-O1", "output", "ASP2", " Cybersecurity"),
+            ("ARB", "ARB-O1", "output", "ARB1", "cybersecurity"),
+            ("CIS", "CIS-O1", "output", "", "cybersecurity"),  # no initiative
+            ("EUR", "EUR-O1", "output", "EUR1", "youth"),
+        ],
+        columns=["unit_code", "result_id", "level", "initiative", "theme"],
+    )
+    actuals = pd.DataFrame(
+        [
+            ("AFR", "K1", "2026-Q1", 1, "", "doc"),
+            ("AFR", "K1", "2026-Q2", 1, "", "doc"),
+            ("AFR", "K1", "2026-Q2", 1, "sex=female", None),  # a breakdown: not counted
+            ("AFR", "K2", "2026-Q2", 1, "", None),
+            ("AFR", "K2", "2026-Q4", 1, "", None),  # after the quarter: not counted
+            ("ASP", "K3", "2026-Q3", 1, "", "doc"),
+            ("ARB", "K5", "2026-Q2", 1, "", "doc"),
+            ("ARB", "K5", "2026-Q3", 1, "", None),
+        ],
+        columns=["unit_code", "kpi_id", "period", "value", "disaggregation", "evidence"],
+    )
+    return {
+        "Results": schema.conform("Results", results, with_unit=True),
+        "Actuals": schema.conform("Actuals", actuals, with_unit=True),
+    }
 
 
-PROGRESS = pd.DataFrame([
-    ("AFR", "K1", "AFR-O1", 1.2, "on_track"), ("AFR", "K2", "AFR-O1", 2.0, "target_met"),
-    ("ASP", "K3", "ASP-O1", 0.3, "off_track"), ("ASP", "K4", "ASP-O1", 0.5, "at_risk"),
-    ("ARB", "K5", "ARB-O1", 0.9, "on_track"),
-    ("EUR", "K6", "EUR-O1", 0.2, "off_track"),
-], columns=["unit_code", "kpi_id", "result_id", "achievement", "status"])
+PROGRESS = pd.DataFrame(
+    [
+        ("AFR", "K1", "AFR-O1", 1.2, "on_track"),
+        ("AFR", "K2", "AFR-O1", 2.0, "target_met"),
+        ("ASP", "K3", "ASP-O1", 0.3, "off_track"),
+        ("ASP", "K4", "ASP-O1", 0.5, "at_risk"),
+        ("ARB", "K5", "ARB-O1", 0.9, "on_track"),
+        ("EUR", "K6", "EUR-O1", 0.2, "off_track"),
+    ],
+    columns=["unit_code", "kpi_id", "result_id", "achievement", "status"],
+)
 
-MONEY = pd.DataFrame([
-    ("AFR", "AFR-O1", 2700.0), ("ASP", "ASP-O1", 800.0), ("ARB", "ARB-O1", 1800.0), ("EUR", "EUR-O1", 10.0),
-], columns=["unit_code", "result_id", "spent_cumulative"])
+MONEY = pd.DataFrame(
+    [
+        ("AFR", "AFR-O1", 2700.0),
+        ("ASP", "ASP-O1", 800.0),
+        ("ARB", "ARB-O1", 1800.0),
+        ("EUR", "EUR-O1", 10.0),
+    ],
+    columns=["unit_code", "result_id", "spent_cumulative"],
+)
 
-SERIES = pd.DataFrame([
-    ("AFR", "K1", "2026-Q1", "on_track"), ("AFR", "K1", "2026-Q2", "at_risk"), ("AFR", "K1", "2026-Q3", "on_track"),
-    ("AFR", "K1", "2025-Q4", "not_started"), ("AFR", "K2", "2026-Q3", "target_met"),
-    ("AFR", "K2", "2026-Q4", "off_track"),  # after the quarter
-    ("ASP", "K3", "2026-Q2", "off_track"), ("ASP", "K3", "2026-Q3", "off_track"), ("ASP", "K4", "2026-Q3", "on_track"),
-    ("ARB", "K5", "2026-Q2", "on_track"), ("ARB", "K5", "2026-Q3", "off_track"),
-], columns=["unit_code", "kpi_id", "period", "status"])
+SERIES = pd.DataFrame(
+    [
+        ("AFR", "K1", "2026-Q1", "on_track"),
+        ("AFR", "K1", "2026-Q2", "at_risk"),
+        ("AFR", "K1", "2026-Q3", "on_track"),
+        ("AFR", "K1", "2025-Q4", "not_started"),
+        ("AFR", "K2", "2026-Q3", "target_met"),
+        ("AFR", "K2", "2026-Q4", "off_track"),  # after the quarter
+        ("ASP", "K3", "2026-Q2", "off_track"),
+        ("ASP", "K3", "2026-Q3", "off_track"),
+        ("ASP", "K4", "2026-Q3", "on_track"),
+        ("ARB", "K5", "2026-Q2", "on_track"),
+        ("ARB", "K5", "2026-Q3", "off_track"),
+    ],
+    columns=["unit_code", "kpi_id", "period", "status"],
+)
 
 
 def test_initiative_scores_by_hand():
     s = initiative_scores(_state(), PROGRESS, MONEY, Q, SERIES, UNIT_TYPES).set_index("initiative")
     afr = s.loc["AFR3"]
     assert afr["theme"] == "cybersecurity" and afr["units"] == "AFR" and afr["regions"] == "AFR"
-    assert math.isclose(afr["mean_achievement"], (1.2 + 1.5) / 2)           # 2.0 clipped to 1.5
+    assert math.isclose(afr["mean_achievement"], (1.2 + 1.5) / 2)  # 2.0 clipped to 1.5
     assert math.isclose(afr["cost_per_target"], 2700 / 2.7)
     assert math.isclose(afr["evidence_share"], 2 / 3)
     assert math.isclose(afr["consistency"], 3 / 4)
@@ -92,11 +130,14 @@ def test_replicate_candidates_with_reasons():
     assert c["target_region"].tolist() == ["AMS", "ASP", "CIS", "EUR"]
     assert set(c["initiative"]) == {"AFR3"}  # EUR1, best on youth, is off track itself: no candidate
     by = c.set_index("target_region")
-    strength = ("AFR3 ranks 1 of 3 on cybersecurity (composite 0.84: mean achievement 135%, consistency 75%, "
-                "evidence 67%, 1,000 per target achieved)")
+    strength = (
+        "AFR3 ranks 1 of 3 on cybersecurity (composite 0.84: mean achievement 135%, consistency 75%, "
+        "evidence 67%, 1,000 per target achieved)"
+    )
     assert by.loc["ASP", "situation"] == "off track" and by.loc["ASP", "target_initiatives"] == "ASP2"
     assert by.loc["ASP", "reasons"] == (
-        strength + "; ASP's initiative(s) on cybersecurity are off track (ASP2: 1 of 2 KPIs off track)")
+        strength + "; ASP's initiative(s) on cybersecurity are off track (ASP2: 1 of 2 KPIs off track)"
+    )
     assert by.loc["CIS", "situation"] == "no initiative"
     assert by.loc["CIS", "reasons"] == strength + "; CIS has no initiative on cybersecurity"
     assert by.loc["AMS", "reasons"].endswith("AMS has no initiative on cybersecurity (no results from it in the data)")

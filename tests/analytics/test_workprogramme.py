@@ -1,4 +1,5 @@
 """Work programme rules: counts, the three delay rules with their boundaries, partners."""
+
 from __future__ import annotations
 
 import math
@@ -14,18 +15,28 @@ def _acts(rows: list[dict]) -> pd.DataFrame:
     return schema.conform("Activities", pd.DataFrame([{**base, **r} for r in rows]), with_unit=True)
 
 
-STATE = {"Activities": _acts([
-    {"activity_id": "A1", "status": "delayed", "title": "Marked late"},
-    {"activity_id": "A2", "planned_start": "2026-01-01", "planned_end": "2026-06-30", "percent_complete": 90},
-    {"activity_id": "A3", "status": "completed", "planned_end": "2026-03-31", "percent_complete": 100},
-    {"activity_id": "A4", "status": "cancelled", "planned_end": "2026-03-31"},
-    # 50 of 100 planned days elapsed at 30 Sep: planned share 50 %
-    {"activity_id": "A5", "planned_start": "2026-08-11", "planned_end": "2026-11-19", "percent_complete": 25},
-    {"activity_id": "A6", "planned_start": "2026-08-11", "planned_end": "2026-11-19", "percent_complete": 24},
-    {"activity_id": "A7", "planned_start": "2026-01-01", "planned_end": "2026-09-30"},
-    {"activity_id": "A8", "status": "planned", "planned_start": "2026-10-01", "planned_end": "2027-03-31",
-     "percent_complete": 0, "type": "regional_initiative"},
-])}
+STATE = {
+    "Activities": _acts(
+        [
+            {"activity_id": "A1", "status": "delayed", "title": "Marked late"},
+            {"activity_id": "A2", "planned_start": "2026-01-01", "planned_end": "2026-06-30", "percent_complete": 90},
+            {"activity_id": "A3", "status": "completed", "planned_end": "2026-03-31", "percent_complete": 100},
+            {"activity_id": "A4", "status": "cancelled", "planned_end": "2026-03-31"},
+            # 50 of 100 planned days elapsed at 30 Sep: planned share 50 %
+            {"activity_id": "A5", "planned_start": "2026-08-11", "planned_end": "2026-11-19", "percent_complete": 25},
+            {"activity_id": "A6", "planned_start": "2026-08-11", "planned_end": "2026-11-19", "percent_complete": 24},
+            {"activity_id": "A7", "planned_start": "2026-01-01", "planned_end": "2026-09-30"},
+            {
+                "activity_id": "A8",
+                "status": "planned",
+                "planned_start": "2026-10-01",
+                "planned_end": "2027-03-31",
+                "percent_complete": 0,
+                "type": "regional_initiative",
+            },
+        ]
+    )
+}
 
 
 def test_delay_rules_and_reasons():
@@ -33,7 +44,8 @@ def test_delay_rules_and_reasons():
     assert list(d.index) == ["A1", "A2", "A6"]
     assert d.loc["A1", "reasons"] == "status is delayed"
     assert d.loc["A2", "reasons"] == (
-        "planned end 2026-06-30 has passed (92 days before the end of 2026-Q3) and it is not completed")
+        "planned end 2026-06-30 has passed (92 days before the end of 2026-Q3) and it is not completed"
+    )
     assert d.loc["A2", "days_overdue"] == 92
     assert d.loc["A2", "planned_percent"] == 100.0  # clipped
     assert d.loc["A6", "reasons"] == "24% complete while 50% of the planned time has elapsed (26 points behind)"
@@ -57,8 +69,19 @@ def test_planned_end_on_the_last_day_of_the_quarter_is_not_late_yet():
 
 
 def test_several_reasons_are_joined():
-    st = {"Activities": _acts([{"activity_id": "X", "status": "delayed", "planned_start": "2026-01-01",
-                                "planned_end": "2026-03-31", "percent_complete": 10}])}
+    st = {
+        "Activities": _acts(
+            [
+                {
+                    "activity_id": "X",
+                    "status": "delayed",
+                    "planned_start": "2026-01-01",
+                    "planned_end": "2026-03-31",
+                    "percent_complete": 10,
+                }
+            ]
+        )
+    }
     d = delayed_activities(st, "2026-Q3")
     assert d.loc[0, "reasons"].split("; ") == [
         "status is delayed",
@@ -79,16 +102,46 @@ def test_activities_summary_counts():
 
 
 def test_partners_summary():
-    partners = schema.conform("Partners", pd.DataFrame([
-        {"unit_code": "AFR", "partner": "GSMA", "partner_type": "private", "activity_id": "A1",
-         "contribution_type": "cash", "amount": 1000},
-        {"unit_code": "AFR", "partner": "gsma", "partner_type": "private", "activity_id": "A2",
-         "contribution_type": "in-kind", "amount": 250},
-        {"unit_code": "AFR", "partner": "Telco", "partner_type": "private", "activity_id": "A2",
-         "contribution_type": "cash", "amount": 50},
-        {"unit_code": "AFR", "partner": "Uni", "partner_type": None, "activity_id": "A2",
-         "contribution_type": "in-kind", "amount": 10},
-    ]), with_unit=True)
+    partners = schema.conform(
+        "Partners",
+        pd.DataFrame(
+            [
+                {
+                    "unit_code": "AFR",
+                    "partner": "GSMA",
+                    "partner_type": "private",
+                    "activity_id": "A1",
+                    "contribution_type": "cash",
+                    "amount": 1000,
+                },
+                {
+                    "unit_code": "AFR",
+                    "partner": "gsma",
+                    "partner_type": "private",
+                    "activity_id": "A2",
+                    "contribution_type": "in-kind",
+                    "amount": 250,
+                },
+                {
+                    "unit_code": "AFR",
+                    "partner": "Telco",
+                    "partner_type": "private",
+                    "activity_id": "A2",
+                    "contribution_type": "cash",
+                    "amount": 50,
+                },
+                {
+                    "unit_code": "AFR",
+                    "partner": "Uni",
+                    "partner_type": None,
+                    "activity_id": "A2",
+                    "contribution_type": "in-kind",
+                    "amount": 10,
+                },
+            ]
+        ),
+        with_unit=True,
+    )
     p = partners_summary({"Partners": partners}).set_index(["unit_code", "partner_type"])
     priv = p.loc[("AFR", "private")]
     assert (priv["cash"], priv["in_kind"], priv["total"]) == (1050.0, 250.0, 1300.0)

@@ -1,4 +1,5 @@
 """Tests of the settings: parameters/workbench.yaml through the typed model (rbm_utils/core/config.py, settings.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,14 +43,21 @@ def _refused(tmp_path: Path, text: str) -> str:
 
 # ------------------------------------------------------------------------ the shipped file
 
+
 def test_the_shipped_settings_load_with_every_value():
     cfg = load_config(DEFAULT_CONFIG)
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     assert cfg.path == DEFAULT_CONFIG and cfg.raw == raw
     assert list(cfg.units) == [u["code"] for u in raw["units"]]
     assert len(cfg.regions) == 6 and len(cfg.clusters) == 7
-    assert cfg.unit("NDI") == Unit("NDI", "Network and digital infrastructure", "cluster", ("Ravi Menon",),
-                                   "Cluster Facilitator", ("broadband", "spectrum"))
+    assert cfg.unit("NDI") == Unit(
+        "NDI",
+        "Network and digital infrastructure",
+        "cluster",
+        ("Ravi Menon",),
+        "Cluster Facilitator",
+        ("broadband", "spectrum"),
+    )
     assert cfg.thresholds == raw["thresholds"] and cfg.ingest == raw["ingest"]
     assert (cfg.first_quarter, cfg.current_quarter) == ("2023-Q1", "2026-Q3")
     assert (cfg.name, cfg.currency) == (raw["workbench"]["name"], "CHF")
@@ -59,7 +67,9 @@ def test_the_shipped_settings_load_with_every_value():
 
 
 def test_defaults_are_the_model_defaults_and_keep_int_and_float():
-    assert DEFAULT_THRESHOLDS == ThresholdSettings().model_dump() and list(DEFAULT_THRESHOLDS) == list(ThresholdSettings.model_fields)
+    assert DEFAULT_THRESHOLDS == ThresholdSettings().model_dump() and list(DEFAULT_THRESHOLDS) == list(
+        ThresholdSettings.model_fields
+    )
     assert DEFAULT_INGEST_LIMITS == IngestSettings().model_dump()
     assert type(DEFAULT_THRESHOLDS["no_data_quarters"]) is int and type(DEFAULT_THRESHOLDS["on_track"]) is float
     assert get_args(UnitType) == schema.UNIT_TYPES
@@ -90,18 +100,25 @@ def test_rbm_config_and_rbm_store_from_the_environment(tmp_path: Path, monkeypat
 
 # ------------------------------------------------------------------------ unknown and misspelt keys
 
-@pytest.mark.parametrize("text, path, suggestion", [
-    (UNITS + "thresholds: {on_trak: 0.9}\n", "thresholds.on_trak", "thresholds.on_track"),
-    (UNITS + "treshold: {on_track: 0.9}\n", "treshold", "thresholds"),
-    (UNITS + "calender: {first_quarter: 2024-Q1}\n", "calender", "calendar"),
-    (UNITS + "ingest: {max_file_mbs: 10}\n", "ingest.max_file_mbs", "ingest.max_file_mb"),
-    (UNITS + "workbench: {currencies: EUR}\n", "workbench.currencies", "workbench.currency"),
-    (UNITS + "calendar: {current_quater: 2026-Q3}\n", "calendar.current_quater", "calendar.current_quarter"),
-    ("unit:\n  - {code: AFR, type: region}\n", "unit", "units"),
-    (UNITS + "store: {URL: 'sqlite://'}\n", "store.URL", "store.url"),
-    ("units:\n  - {code: AFR, type: region}\n  - {code: CYB, type: cluster, aprovers: [Bo]}\n",
-     "units[1].aprovers", "units[1].approvers"),
-])
+
+@pytest.mark.parametrize(
+    "text, path, suggestion",
+    [
+        (UNITS + "thresholds: {on_trak: 0.9}\n", "thresholds.on_trak", "thresholds.on_track"),
+        (UNITS + "treshold: {on_track: 0.9}\n", "treshold", "thresholds"),
+        (UNITS + "calender: {first_quarter: 2024-Q1}\n", "calender", "calendar"),
+        (UNITS + "ingest: {max_file_mbs: 10}\n", "ingest.max_file_mbs", "ingest.max_file_mb"),
+        (UNITS + "workbench: {currencies: EUR}\n", "workbench.currencies", "workbench.currency"),
+        (UNITS + "calendar: {current_quater: 2026-Q3}\n", "calendar.current_quater", "calendar.current_quarter"),
+        ("unit:\n  - {code: AFR, type: region}\n", "unit", "units"),
+        (UNITS + "store: {URL: 'sqlite://'}\n", "store.URL", "store.url"),
+        (
+            "units:\n  - {code: AFR, type: region}\n  - {code: CYB, type: cluster, aprovers: [Bo]}\n",
+            "units[1].aprovers",
+            "units[1].approvers",
+        ),
+    ],
+)
 def test_a_misspelt_key_names_file_path_and_nearest_key(tmp_path: Path, text: str, path: str, suggestion: str):
     message = _refused(tmp_path, text)
     assert message == f"{tmp_path / 'workbench.yaml'}: {path} is not a known setting; did you mean {suggestion}?"
@@ -109,8 +126,9 @@ def test_a_misspelt_key_names_file_path_and_nearest_key(tmp_path: Path, text: st
 
 def test_an_unknown_key_without_a_near_one_lists_the_known_keys(tmp_path: Path):
     message = _refused(tmp_path, UNITS + "colour: blue\n")
-    assert message.endswith("colour is not a known setting; known settings: "
-                            "workbench, calendar, store, units, thresholds, ingest")
+    assert message.endswith(
+        "colour is not a known setting; known settings: workbench, calendar, store, units, thresholds, ingest"
+    )
     message = _refused(tmp_path, UNITS + "thresholds: {zebra: 1}\n")
     assert "thresholds.zebra is not a known setting; known settings of thresholds: on_track, at_risk," in message
 
@@ -122,32 +140,48 @@ def test_a_file_inside_the_project_is_named_from_the_project_root():
 
 # ------------------------------------------------------------------------ wrong types and values
 
-@pytest.mark.parametrize("text, expected", [
-    (UNITS + "thresholds: {on_track: high}\n", "thresholds.on_track must be a number, not 'high'"),
-    (UNITS + "thresholds: {on_track: '0.9'}\n", "thresholds.on_track must be a number, not '0.9'"),
-    (UNITS + "thresholds: {at_risk: yes}\n", "thresholds.at_risk must be a number, not True"),
-    (UNITS + "thresholds: {on_track: .inf}\n", "thresholds.on_track must be a finite number, not inf"),
-    (UNITS + "thresholds: {no_data_quarters: 2.5}\n", "thresholds.no_data_quarters must be a whole number, not 2.5"),
-    (UNITS + "thresholds: {no_data_quarters: 0}\n", "thresholds.no_data_quarters must be at least 1, not 0"),
-    (UNITS + "ingest: {max_file_mb: 0}\n", "ingest.max_file_mb must be more than 0, not 0"),
-    (UNITS + "thresholds: [0.9]\n", "thresholds must be a mapping of names to values, not a list"),
-    (UNITS + "workbench: {name: [a, b]}\n", "workbench.name must be text (put it in quotes), not a list"),
-    (UNITS + "calendar: {current_quarter: 2026Q3}\n",
-     "calendar.current_quarter must be a quarter like 2026-Q3, not '2026Q3'"),
-    (UNITS + "calendar: {first_quarter: 2026-01-01}\n",
-     "calendar.first_quarter must be text (put it in quotes), not a date"),
-    ("units:\n  - {code: AFR, type: regoin}\n", "units[0].type must be one of 'region' or 'cluster', not 'regoin'"),
-    ("units:\n  - {code: AFR}\n", "units[0].type is required"),
-    ("units:\n  - {code: afr, type: region}\n",
-     f"units[0].code must be a unit code matching {schema.UNIT_CODE_RE.pattern}, not 'afr'"),
-    ("units:\n  - {code: AFR, type: region, approvers: Ann}\n", "units[0].approvers must be a list, not 'Ann'"),
-    ("units:\n  - {code: AFR, type: region, name: no}\n", "units[0].name must be text (put it in quotes), not False"),
-    ("units:\n  - {code: AFR, type: region}\n  - {code: AFR, type: cluster}\n", "units: unit AFR listed twice"),
-    ("units: []\n", "units: at least one unit is required"),
-    ("workbench: {name: x}\n", "units is required"),
-    ("units: {code: AFR}\n", "units must be a list, not a mapping"),
-    ("units:\n  - AFR\n", "units[0] must be a mapping of names to values, not 'AFR'"),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (UNITS + "thresholds: {on_track: high}\n", "thresholds.on_track must be a number, not 'high'"),
+        (UNITS + "thresholds: {on_track: '0.9'}\n", "thresholds.on_track must be a number, not '0.9'"),
+        (UNITS + "thresholds: {at_risk: yes}\n", "thresholds.at_risk must be a number, not True"),
+        (UNITS + "thresholds: {on_track: .inf}\n", "thresholds.on_track must be a finite number, not inf"),
+        (
+            UNITS + "thresholds: {no_data_quarters: 2.5}\n",
+            "thresholds.no_data_quarters must be a whole number, not 2.5",
+        ),
+        (UNITS + "thresholds: {no_data_quarters: 0}\n", "thresholds.no_data_quarters must be at least 1, not 0"),
+        (UNITS + "ingest: {max_file_mb: 0}\n", "ingest.max_file_mb must be more than 0, not 0"),
+        (UNITS + "thresholds: [0.9]\n", "thresholds must be a mapping of names to values, not a list"),
+        (UNITS + "workbench: {name: [a, b]}\n", "workbench.name must be text (put it in quotes), not a list"),
+        (
+            UNITS + "calendar: {current_quarter: 2026Q3}\n",
+            "calendar.current_quarter must be a quarter like 2026-Q3, not '2026Q3'",
+        ),
+        (
+            UNITS + "calendar: {first_quarter: 2026-01-01}\n",
+            "calendar.first_quarter must be text (put it in quotes), not a date",
+        ),
+        ("units:\n  - {code: AFR, type: regoin}\n", "units[0].type must be one of 'region' or 'cluster', not 'regoin'"),
+        ("units:\n  - {code: AFR}\n", "units[0].type is required"),
+        (
+            "units:\n  - {code: afr, type: region}\n",
+            f"units[0].code must be a unit code matching {schema.UNIT_CODE_RE.pattern}, not 'afr'",
+        ),
+        ("units:\n  - {code: AFR, type: region, approvers: Ann}\n", "units[0].approvers must be a list, not 'Ann'"),
+        (
+            "units:\n  - {code: AFR, type: region, name: no}\n",
+            "units[0].name must be text (put it in quotes), not False",
+        ),
+        ("units:\n  - {code: AFR, type: region}\n  - {code: AFR, type: cluster}\n", "units: unit AFR listed twice"),
+        ("units: []\n", "units: at least one unit is required"),
+        ("workbench: {name: x}\n", "units is required"),
+        ("units: {code: AFR}\n", "units must be a list, not a mapping"),
+        ("units:\n  - AFR\n", "units[0] must be a mapping of names to values, not 'AFR'"),
+    ],
+)
 def test_a_wrong_value_names_file_path_and_expectation(tmp_path: Path, text: str, expected: str):
     assert _refused(tmp_path, text) == f"{tmp_path / 'workbench.yaml'}: {expected}"
 
@@ -165,6 +199,7 @@ def test_the_model_is_immutable():
 
 # ------------------------------------------------------------------------ hostile files
 
+
 def _bomb(indent: str) -> str:
     """Nine levels of nine-fold aliases (9**9 strings if expanded), one anchored list per line."""
     lines = [f"{indent}- &a0 [" + ",".join(["lol"] * 9) + "]"]
@@ -172,18 +207,25 @@ def _bomb(indent: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("units: !!python/object/apply:os.system ['echo pwned']\n", "is not valid YAML"),
-    ("units:\n  - !!python/object/new:subprocess.Popen [['true']]\n", "is not valid YAML"),
-    ("calendar: !!python/name:os.system\n", "is not valid YAML"),
-    ("stash:\n" + _bomb("  ") + "units:\n  - {code: AFR, type: region, name: *a8}\n",
-     "stash is not a known setting; known settings:"),
-    ("units:\n  - code: AFR\n    type: region\n    themes:\n" + _bomb("      ") + "    name: *a8\n",
-     "must be text (put it in quotes), not a list"),
-    ("[" * 5000 + "]" * 5000 + "\n", "settings file"),
-    ("- just\n- a list\n", "expected a mapping at the top level"),
-    ("units: [{code: AFR, type: region}]\n1: x\n", "1 is not a valid key (keys are text)"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("units: !!python/object/apply:os.system ['echo pwned']\n", "is not valid YAML"),
+        ("units:\n  - !!python/object/new:subprocess.Popen [['true']]\n", "is not valid YAML"),
+        ("calendar: !!python/name:os.system\n", "is not valid YAML"),
+        (
+            "stash:\n" + _bomb("  ") + "units:\n  - {code: AFR, type: region, name: *a8}\n",
+            "stash is not a known setting; known settings:",
+        ),
+        (
+            "units:\n  - code: AFR\n    type: region\n    themes:\n" + _bomb("      ") + "    name: *a8\n",
+            "must be text (put it in quotes), not a list",
+        ),
+        ("[" * 5000 + "]" * 5000 + "\n", "settings file"),
+        ("- just\n- a list\n", "expected a mapping at the top level"),
+        ("units: [{code: AFR, type: region}]\n1: x\n", "1 is not a valid key (keys are text)"),
+    ],
+)
 @pytest.mark.timeout(120)  # generous: an expanded alias bomb would take hours and gigabytes
 def test_hostile_files_are_a_config_error_quickly(tmp_path: Path, text: str, expected: str):
     message = _refused(tmp_path, text)

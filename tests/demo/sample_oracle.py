@@ -6,6 +6,7 @@ this copy only checks that the real analytics and the sample agree. It covers th
 the sample aims at: KPI status (:func:`kpi_status`), assumption verdicts
 (:func:`assumption_check`) and spending against budget (:func:`budget_check`).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,13 @@ def _achievement(current: float, baseline: float, target: float, direction: str)
     return (current - baseline) / span
 
 
-def assess_one(kpi: Mapping[str, Any], rows: Sequence[Row], milestones: Mapping[int, float], qidx: int,
-               thresholds: Mapping[str, float]) -> dict[str, Any]:
+def assess_one(
+    kpi: Mapping[str, Any],
+    rows: Sequence[Row],
+    milestones: Mapping[int, float],
+    qidx: int,
+    thresholds: Mapping[str, float],
+) -> dict[str, Any]:
     """Status of one KPI at quarter index ``qidx`` from its total rows."""
     b, t = float(kpi["baseline_value"]), float(kpi["target_value"])
     bidx, tidx = _index(kpi["baseline_period"]), _index(kpi["target_period"])
@@ -45,8 +51,9 @@ def assess_one(kpi: Mapping[str, Any], rows: Sequence[Row], milestones: Mapping[
     reported = [r for r in rows if r[0] >= bidx]
     used = [r for r in rows if r[0] > bidx]
     agg = kpi["aggregation"]
-    pooled = (kpi["measure"] == "percent" and used
-              and all(r[2] is not None and r[3] is not None and r[3] > 0 for r in used))
+    pooled = (
+        kpi["measure"] == "percent" and used and all(r[2] is not None and r[3] is not None and r[3] > 0 for r in used)
+    )
     if not used:
         current = b
     elif pooled and agg == "latest":
@@ -90,8 +97,14 @@ def assess_one(kpi: Mapping[str, Any], rows: Sequence[Row], milestones: Mapping[
     else:
         status = "off_track"
     last = str(Quarter.from_index(reported[-1][0])) if reported else None
-    return {"current": current, "achievement": ach, "expected": expected, "performance": perf,
-            "status": status, "last_period": last}
+    return {
+        "current": current,
+        "achievement": ach,
+        "expected": expected,
+        "performance": perf,
+        "status": status,
+        "last_period": last,
+    }
 
 
 def _num(v: Any) -> float | None:
@@ -112,8 +125,9 @@ def _milestone_map(milestones: pd.DataFrame) -> dict[str, dict[int, float]]:
     return out
 
 
-def kpi_status(frames: Mapping[str, pd.DataFrame], quarter: QuarterLike,
-               thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+def kpi_status(
+    frames: Mapping[str, pd.DataFrame], quarter: QuarterLike, thresholds: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Status of every KPI at ``quarter`` by the default rules.
 
     Current value by aggregation (sum: baseline + increments after the baseline period;
@@ -130,8 +144,10 @@ def kpi_status(frames: Mapping[str, pd.DataFrame], quarter: QuarterLike,
     for k in frames["KPIs"].to_dict("records"):
         res = assess_one(k, rows.get(k["kpi_id"], []), ms.get(k["kpi_id"], {}), qidx, t)
         out.append({"kpi_id": k["kpi_id"], "result_id": k["result_id"], **res})
-    return pd.DataFrame(out, columns=["kpi_id", "result_id", "current", "achievement", "expected",
-                                      "performance", "status", "last_period"])
+    return pd.DataFrame(
+        out,
+        columns=["kpi_id", "result_id", "current", "achievement", "expected", "performance", "status", "last_period"],
+    )
 
 
 def assumption_check(frames: Mapping[str, pd.DataFrame], quarter: QuarterLike, margin: float = 0.10) -> pd.DataFrame:
@@ -174,8 +190,16 @@ def assumption_check(frames: Mapping[str, pd.DataFrame], quarter: QuarterLike, m
                 value = float(s["current"]) / ref if ref else None
             if value is not None:
                 verdict = "broken" if value < thr else "weakening" if value < thr * (1 + margin) else "holds"
-        out.append({"assumption_id": a["assumption_id"], "test": test, "kpi_id": a.get("kpi_id"),
-                    "value": value, "threshold": thr, "verdict": verdict})
+        out.append(
+            {
+                "assumption_id": a["assumption_id"],
+                "test": test,
+                "kpi_id": a.get("kpi_id"),
+                "value": value,
+                "threshold": thr,
+                "verdict": verdict,
+            }
+        )
     return pd.DataFrame(out, columns=["assumption_id", "test", "kpi_id", "value", "threshold", "verdict"])
 
 

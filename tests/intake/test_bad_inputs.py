@@ -6,6 +6,7 @@ unchanged for errors (``Store.dump()`` before and after), warnings stored with t
 submission, accepted inputs normalised into the store. Bombs are refused within 5 s and
 256 MB of peak memory, measured in a subprocess.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -73,6 +73,7 @@ def _cfg(case: dict):
 
 # --------------------------------------------------------------------------- the manifest
 
+
 def test_manifest_is_complete():
     bad = Counter(c["cat"] for c in BAD_CASES)
     assert len(BAD_CASES) >= 60, len(BAD_CASES)
@@ -87,16 +88,47 @@ def test_manifest_is_complete():
         assert {"sheet", "row", "column"} <= set(c), c
     # every category the issue names is there
     codes = {c["code"] for c in BAD_CASES}
-    assert {"unsupported_format", "corrupt_file", "encrypted_file", "unsafe_file", "sheet_too_large",
-            "missing_sheet", "missing_column", "header_not_on_row_1", "duplicate_column", "unknown_column",
-            "merged_cells", "hidden_data", "total_row", "not_a_number", "percent_scale", "not_a_date",
-            "formula_no_value", "formula_error", "placeholder", "boolean_value", "bad_encoding", "ragged_row",
-            "smart_incomplete", "period_order", "future_period", "duplicate_key", "negative_value",
-            "percent_over_100", "unknown_code", "measure_changed", "value_decreased", "disaggregation_mismatch",
-            "over_budget", "outlier", "unknown_unit"} <= codes
+    assert {
+        "unsupported_format",
+        "corrupt_file",
+        "encrypted_file",
+        "unsafe_file",
+        "sheet_too_large",
+        "missing_sheet",
+        "missing_column",
+        "header_not_on_row_1",
+        "duplicate_column",
+        "unknown_column",
+        "merged_cells",
+        "hidden_data",
+        "total_row",
+        "not_a_number",
+        "percent_scale",
+        "not_a_date",
+        "formula_no_value",
+        "formula_error",
+        "placeholder",
+        "boolean_value",
+        "bad_encoding",
+        "ragged_row",
+        "smart_incomplete",
+        "period_order",
+        "future_period",
+        "duplicate_key",
+        "negative_value",
+        "percent_over_100",
+        "unknown_code",
+        "measure_changed",
+        "value_decreased",
+        "disaggregation_mismatch",
+        "over_budget",
+        "outlier",
+        "unknown_unit",
+    } <= codes
 
 
 # --------------------------------------------------------------------------- every case
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
 def test_case(case: dict, corpus: dict[str, Path], base_store: Path, tmp_path: Path):
@@ -116,9 +148,15 @@ def test_case(case: dict, corpus: dict[str, Path], base_store: Path, tmp_path: P
                 got = state[sheet][column].tolist()
                 assert value in got, f"{sheet}.{column}: {value!r} not in {got}"
             return
-        hits = problems[(problems["code"] == case["code"]) & (problems["sheet"] == case["sheet"])
-                        & (problems["row"] == case["row"]) & (problems["column"] == case["column"])]
-        assert len(hits) >= 1, (f"expected {case['code']} at {case['sheet']}!{case['column']}{case['row']}; got:\n{shown}")
+        hits = problems[
+            (problems["code"] == case["code"])
+            & (problems["sheet"] == case["sheet"])
+            & (problems["row"] == case["row"])
+            & (problems["column"] == case["column"])
+        ]
+        assert len(hits) >= 1, (
+            f"expected {case['code']} at {case['sheet']}!{case['column']}{case['row']}; got:\n{shown}"
+        )
         hit = hits.iloc[0]
         assert hit["severity"] == case["severity"]
         assert hit["message"] and hit["file"].startswith(corpus[case["file"]].name)  # a CSV folder's: folder/KPIs.csv
@@ -134,6 +172,7 @@ def test_case(case: dict, corpus: dict[str, Path], base_store: Path, tmp_path: P
 
 # --------------------------------------------------------------------------- the command line
 
+
 def test_cli_ingest_prints_problems_never_a_traceback(corpus: dict[str, Path], base_store: Path, tmp_path: Path):
     """One `rbm ingest` over a sample of every category: each file rejected, each code shown."""
     sample = [c for c in BAD_CASES if c["severity"] == "error" and not c.get("limits")]
@@ -141,9 +180,22 @@ def test_cli_ingest_prints_problems_never_a_traceback(corpus: dict[str, Path], b
     sample = list({c["file"]: c for c in sample[::3] + list(picked.values())}.values())
     url = _copy_store(base_store, tmp_path / "rbm.sqlite")
     out = subprocess.run(
-        [sys.executable, "-m", "rbm_utils.cli", "ingest", *[str(corpus[c["file"]]) for c in sample],
-         "--store", url, "--by", "pytest"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "rbm_utils.cli",
+            "ingest",
+            *[str(corpus[c["file"]]) for c in sample],
+            "--store",
+            url,
+            "--by",
+            "pytest",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     text = out.stdout + out.stderr
     assert "Traceback" not in text, text[-3000:]
     assert out.returncode == 1, text[-3000:]
@@ -180,8 +232,13 @@ def test_bombs_are_refused_within_256_mb(corpus: dict[str, Path]):
     """Each bomb is refused before it expands: in bounded memory, and long before a generous limit
     (an expanded bomb takes minutes and gigabytes; the seconds are measured in make bench)."""
     assert len(BOMBS) >= 8
-    out = subprocess.run([sys.executable, "-c", _BOMB_SCRIPT, *[str(corpus[c["file"]]) for c in BOMBS]],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _BOMB_SCRIPT, *[str(corpus[c["file"]]) for c in BOMBS]],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout)
     for c, r in zip(BOMBS, report["results"]):
@@ -201,6 +258,7 @@ def test_a_far_cell_within_the_limits_is_read_sparsely(tmp_path: Path):
 
 # --------------------------------------------------------------------------- hostile text is legitimate
 
+
 @pytest.mark.parametrize("name", ["ok_hostile_text.xlsx", "ok_hostile_text_csv"])
 def test_hostile_text_is_stored_exactly_as_typed(name: str, corpus: dict[str, Path], base_store: Path, tmp_path: Path):
     url = _copy_store(base_store, tmp_path / "rbm.sqlite")
@@ -215,6 +273,7 @@ def test_hostile_text_is_stored_exactly_as_typed(name: str, corpus: dict[str, Pa
 
 # --------------------------------------------------------------------------- history checks
 
+
 def test_previous_state_can_be_given_as_a_mapping(corpus: dict[str, Path], base_store: Path):
     with Store(f"sqlite:///{base_store}") as st:
         state = st.state("AFR")
@@ -228,9 +287,13 @@ def test_previous_state_can_be_given_as_a_mapping(corpus: dict[str, Path], base_
     assert called == ["AFR"]
 
 
-@pytest.mark.parametrize("name,code", [("over_budget.xlsx", "over_budget"), ("outlier.xlsx", "outlier"),
-                                       ("value_decreased.xlsx", "value_decreased")])
-def test_history_warnings_are_given_once(name: str, code: str, corpus: dict[str, Path], base_store: Path, tmp_path: Path):
+@pytest.mark.parametrize(
+    "name,code",
+    [("over_budget.xlsx", "over_budget"), ("outlier.xlsx", "outlier"), ("value_decreased.xlsx", "value_decreased")],
+)
+def test_history_warnings_are_given_once(
+    name: str, code: str, corpus: dict[str, Path], base_store: Path, tmp_path: Path
+):
     """Once stored with its warning, the same rows sent again are not warned about again."""
     url = _copy_store(base_store, tmp_path / "rbm.sqlite")
     with Store(url) as st:
@@ -265,21 +328,28 @@ def test_outlier_rule_on_a_hand_computed_series(tmp_path: Path):
 
 # --------------------------------------------------------------------------- settings files
 
-@pytest.mark.parametrize("text", [
-    "units: !!python/object/apply:os.system ['echo pwned']\n",
-    "units:\n  - !!python/object/new:subprocess.Popen [['true']]\n",
-    "calendar: !!python/name:os.system\n",
-    "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n"
-    + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
-              f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n" for i in range(8))
-    + "units:\n  - {code: AFR, type: region, name: *i}\n",
-    "units: {code: AFR}\n",
-    "units:\n  - AFR\n",
-    "units:\n  - {code: [AFR], type: region}\n",
-    "units:\n  - {code: AFR, type: region}\nthresholds: {on_track: high}\n",
-    "units:\n  - {code: AFR, type: region}\ncalendar: [2026-Q3]\n",
-    "[" * 5000 + "]" * 5000 + "\n",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "units: !!python/object/apply:os.system ['echo pwned']\n",
+        "units:\n  - !!python/object/new:subprocess.Popen [['true']]\n",
+        "calendar: !!python/name:os.system\n",
+        "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n"
+        + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+            f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
+            for i in range(8)
+        )
+        + "units:\n  - {code: AFR, type: region, name: *i}\n",
+        "units: {code: AFR}\n",
+        "units:\n  - AFR\n",
+        "units:\n  - {code: [AFR], type: region}\n",
+        "units:\n  - {code: AFR, type: region}\nthresholds: {on_track: high}\n",
+        "units:\n  - {code: AFR, type: region}\ncalendar: [2026-Q3]\n",
+        "[" * 5000 + "]" * 5000 + "\n",
+    ],
+)
 @pytest.mark.timeout(120)  # generous: an expanded alias bomb would take hours
 def test_hostile_settings_raise_config_error(text: str, tmp_path: Path):
     path = tmp_path / "workbench.yaml"

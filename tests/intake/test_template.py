@@ -1,5 +1,6 @@
 """The officer's workbook writer: contract sheets, headers, comments, dropdowns, text safety,
 CSV folder, atomic writes, and a round trip through the reader and validator."""
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,13 @@ from rbm_utils.core.config import ConfigError, load_config
 from rbm_utils.intake import template as tpl
 from rbm_utils.intake import template_xlsx
 
-UNIT = {"unit_code": "AFR", "unit_name": "Regional Office for Africa", "unit_type": "region",
-        "reporting_quarter": "2026-Q3", "submitted_by": "Test Officer"}
+UNIT = {
+    "unit_code": "AFR",
+    "unit_name": "Regional Office for Africa",
+    "unit_type": "region",
+    "reporting_quarter": "2026-Q3",
+    "submitted_by": "Test Officer",
+}
 TRICKY = ["=SUM(A1)", "+1", "-x", "@x", "=1+1", "#N/A", "-1", "0012", " padded ", "tab\there", "line\nbreak"]
 TABLES = [s for s in schema.SHEETS if s.kind == "table"]
 LIST_RE = re.compile(r"^'?Lists'?!\$([A-Z]+)\$(\d+):\$([A-Z]+)\$(\d+)$")
@@ -30,22 +36,54 @@ LIST_RE = re.compile(r"^'?Lists'?!\$([A-Z]+)\$(\d+):\$([A-Z]+)\$(\d+)$")
 
 def _frames() -> dict[str, pd.DataFrame]:
     """A few rows in several sheets: numbers, integers, dates, missing values, tricky text."""
-    results = pd.DataFrame({
-        "result_id": [f"R{i}" for i in range(len(TRICKY))],
-        "level": ["output"] * len(TRICKY),
-        "title": TRICKY,
-    })
-    kpis = pd.DataFrame([{
-        "kpi_id": "K1", "result_id": "R0", "name": "People trained", "measure": "number", "direction": "increase",
-        "aggregation": "sum", "baseline_value": 0.0, "baseline_period": "2025-Q4", "target_value": 400.5,
-        "target_period": "2026-Q4", "data_source": "lists", "responsible": "PO",
-    }])
-    risks = pd.DataFrame([{
-        "risk_id": "RK1", "category": "Safety and Security", "title": "Delay", "likelihood": 4, "impact": 5,
-        "owner": "Head", "status": "open", "identified_on": "2026-01-15",
-    }])
-    budget = pd.DataFrame({"result_id": ["R0", "R1"], "funding_source": ["Regular budget", "ICT Development Fund"],
-                           "year": [2026, 2027], "amount": [1234567.5, 0.1], "staff_months": [12.0, np.nan]})
+    results = pd.DataFrame(
+        {
+            "result_id": [f"R{i}" for i in range(len(TRICKY))],
+            "level": ["output"] * len(TRICKY),
+            "title": TRICKY,
+        }
+    )
+    kpis = pd.DataFrame(
+        [
+            {
+                "kpi_id": "K1",
+                "result_id": "R0",
+                "name": "People trained",
+                "measure": "number",
+                "direction": "increase",
+                "aggregation": "sum",
+                "baseline_value": 0.0,
+                "baseline_period": "2025-Q4",
+                "target_value": 400.5,
+                "target_period": "2026-Q4",
+                "data_source": "lists",
+                "responsible": "PO",
+            }
+        ]
+    )
+    risks = pd.DataFrame(
+        [
+            {
+                "risk_id": "RK1",
+                "category": "Safety and Security",
+                "title": "Delay",
+                "likelihood": 4,
+                "impact": 5,
+                "owner": "Head",
+                "status": "open",
+                "identified_on": "2026-01-15",
+            }
+        ]
+    )
+    budget = pd.DataFrame(
+        {
+            "result_id": ["R0", "R1"],
+            "funding_source": ["Regular budget", "ICT Development Fund"],
+            "year": [2026, 2027],
+            "amount": [1234567.5, 0.1],
+            "staff_months": [12.0, np.nan],
+        }
+    )
     return {"Results": results, "KPIs": kpis, "Risks": risks, "Budget": budget}
 
 
@@ -71,17 +109,25 @@ def _validations(ws) -> dict[str, object]:
 
 # ------------------------------------------------------------------ unit_fields / template_frames
 
+
 def test_unit_fields_from_settings(tmp_path):
     cfg_file = tmp_path / "wb.yaml"
     cfg_file.write_text(
         "units:\n"
         "  - {code: AFR, name: 'Regional Office for Africa', type: region}\n"
-        "  - {code: CYB, name: Cybersecurity, type: cluster}\n", encoding="utf-8")
+        "  - {code: CYB, name: Cybersecurity, type: cluster}\n",
+        encoding="utf-8",
+    )
     cfg = load_config(cfg_file)
     got = tpl.unit_fields(cfg, "CYB", "2026-Q3", submitted_by="Ann")
     assert list(got) == list(schema.sheet("Unit").column_names)
-    assert got == {"unit_code": "CYB", "unit_name": "Cybersecurity", "unit_type": "cluster",
-                   "reporting_quarter": "2026-Q3", "submitted_by": "Ann"}
+    assert got == {
+        "unit_code": "CYB",
+        "unit_name": "Cybersecurity",
+        "unit_type": "cluster",
+        "reporting_quarter": "2026-Q3",
+        "submitted_by": "Ann",
+    }
     assert tpl.unit_fields(cfg, "AFR", "2026-Q1")["submitted_by"] == ""
     with pytest.raises(ConfigError):
         tpl.unit_fields(cfg, "XYZ", "2026-Q3")
@@ -100,7 +146,9 @@ def test_template_frames_empty_when_no_state():
 def test_template_frames_conforms_state_and_ignores_unit():
     state = {
         "Unit": pd.DataFrame({"field": ["unit_code"], "value": ["AFR"]}),
-        "Milestones": pd.DataFrame({"unit_code": ["AFR"], "target_value": [3], "kpi_id": ["K1"], "period": ["2026-Q1"]}),
+        "Milestones": pd.DataFrame(
+            {"unit_code": ["AFR"], "target_value": [3], "kpi_id": ["K1"], "period": ["2026-Q1"]}
+        ),
     }
     before = state["Milestones"].copy()
     frames = tpl.template_frames(state)
@@ -115,6 +163,7 @@ def test_template_frames_conforms_state_and_ignores_unit():
 
 
 # ------------------------------------------------------------------ workbook structure
+
 
 def test_sheets_in_contract_order_guide_first_lists_hidden(book):
     _, wb = book
@@ -140,7 +189,10 @@ def test_required_columns_marked_by_colour_not_text(book):
             assert cell.value == col.name
             assert cell.font.b
             colour = cell.fill.fgColor.rgb[-6:]
-            assert colour == (template_xlsx.REQUIRED_FILL if col.required else template_xlsx.OPTIONAL_FILL), (s.name, col.name)
+            assert colour == (template_xlsx.REQUIRED_FILL if col.required else template_xlsx.OPTIONAL_FILL), (
+                s.name,
+                col.name,
+            )
 
 
 def test_every_header_has_a_comment(book):
@@ -219,7 +271,7 @@ def test_guide_has_notice_and_lists_every_schema_column(book):
     assert "ILLUSTRATIVE DATA - invented figures" in texts
     assert any("AFR" in t and "2026-Q3" in t for t in texts[:2])
     start = next(i for i, r in enumerate(rows) if tuple(r[:6]) == template_xlsx.GUIDE_COLUMNS)
-    table = [r[:6] for r in rows[start + 1:] if r[0]]
+    table = [r[:6] for r in rows[start + 1 :] if r[0]]
     expected = [(s.name, c.name) for s in schema.SHEETS for c in s.columns]
     assert [(r[0], r[1]) for r in table] == expected
     by_key = {(r[0], r[1]): r for r in table}
@@ -230,6 +282,7 @@ def test_guide_has_notice_and_lists_every_schema_column(book):
 
 
 # ------------------------------------------------------------------ cell values
+
 
 def test_formula_looking_text_stays_text(book):
     path, wb = book
@@ -255,9 +308,9 @@ def test_numbers_stay_numeric_and_missing_stay_empty(book):
     assert b["D3"].value == 0.1 and b["E2"].value == 12 and b["E2"].data_type == "n"
     assert b["E3"].value is None
     k = wb["KPIs"]
-    assert k["H2"].value == 0 and k["H2"].data_type == "n"   # baseline 0 is a value, not empty
+    assert k["H2"].value == 0 and k["H2"].data_type == "n"  # baseline 0 is a value, not empty
     assert k["J2"].value == 400.5
-    assert k["M2"].value is None                              # frequency left empty
+    assert k["M2"].value is None  # frequency left empty
     r = wb["Risks"]
     assert (r["F2"].value, r["G2"].value) == (4, 5)
     assert r["K2"].is_date and r["K2"].value.date() == dt.date(2026, 1, 15)
@@ -272,7 +325,9 @@ def test_unwritable_values_are_refused_with_their_cell(tmp_path):
     long_text = {"Results": pd.DataFrame({"result_id": ["R1"], "level": ["output"], "title": ["x" * 32768]})}
     with pytest.raises(ValueError, match="32767"):
         tpl.write_workbook(tmp_path / "a.xlsx", UNIT, long_text)
-    inf = {"Budget": pd.DataFrame({"result_id": ["R1"], "funding_source": ["RB"], "year": [2026], "amount": [math.inf]})}
+    inf = {
+        "Budget": pd.DataFrame({"result_id": ["R1"], "funding_source": ["RB"], "year": [2026], "amount": [math.inf]})
+    }
     with pytest.raises(ValueError, match=r"Budget!D2 \(amount\)"):
         tpl.write_workbook(tmp_path / "a.xlsx", UNIT, inf)
     with pytest.raises(ValueError, match="Kpis"):
@@ -283,14 +338,17 @@ def test_unwritable_values_are_refused_with_their_cell(tmp_path):
 
 
 def test_validation_range_follows_data_and_rows_for_entry(tmp_path):
-    frames = {"Linkages": pd.DataFrame({"result_id": ["R1", "R2", "R3"], "body": ["ITU-T"] * 3, "reference": ["a", "b", "c"]})}
+    frames = {
+        "Linkages": pd.DataFrame({"result_id": ["R1", "R2", "R3"], "body": ["ITU-T"] * 3, "reference": ["a", "b", "c"]})
+    }
     wb = openpyxl.load_workbook(tpl.write_workbook(tmp_path / "x.xlsx", UNIT, frames, rows_for_entry=10))
     assert set(_validations(wb["Linkages"])) == {"B2:B13", "D2:D13"}
     assert set(_validations(wb["Partners"])) == {"B2:B10", "D2:D10"}  # rows 2..max(10, 0 + 10)
 
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=40).filter(
-    lambda s: not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", s))
+    lambda s: not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", s)
+)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -304,6 +362,7 @@ def test_any_text_round_trips_through_xlsx(tmp_path, texts):
 
 
 # ------------------------------------------------------------------ atomic writes
+
 
 def test_atomic_write_replaces_and_leaves_no_temp_file(tmp_path):
     target = tmp_path / "AFR.xlsx"
@@ -330,6 +389,7 @@ def test_failed_save_keeps_old_file_and_cleans_up(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ CSV folder
 
+
 def _read_csv(path: Path) -> list[list[str]]:
     raw = path.read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")
@@ -351,10 +411,12 @@ def test_csv_folder_one_file_per_sheet_with_exact_headers(tmp_path):
 
 def test_csv_values_plain_numbers_empty_missing_verbatim_text(tmp_path):
     frames = _frames()
-    frames["Milestones"] = pd.DataFrame({"kpi_id": ["K1", "K1"], "period": ["2026-Q1", "2026-Q2"],
-                                         "target_value": [1e-7, 2e16]})
-    frames["Actuals"] = pd.DataFrame({"kpi_id": ["K1"], "period": ["2026-Q1"], "value": [3.0],
-                                      "comment": ['says "hi", then\nleaves; é']})
+    frames["Milestones"] = pd.DataFrame(
+        {"kpi_id": ["K1", "K1"], "period": ["2026-Q1", "2026-Q2"], "target_value": [1e-7, 2e16]}
+    )
+    frames["Actuals"] = pd.DataFrame(
+        {"kpi_id": ["K1"], "period": ["2026-Q1"], "value": [3.0], "comment": ['says "hi", then\nleaves; é']}
+    )
     out = tpl.write_csv_folder(tmp_path / "AFR", UNIT, frames)
     budget = _read_csv(out / "Budget.csv")
     assert budget[1] == ["R0", "Regular budget", "2026", "1234567.5", "12"]
@@ -369,13 +431,14 @@ def test_csv_values_plain_numbers_empty_missing_verbatim_text(tmp_path):
 
 # ------------------------------------------------------------------ round trip through the reader
 
+
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
 def test_round_trip_through_reader_and_validator(tmp_path, fmt):
     validate = pytest.importorskip("rbm_utils.intake.validate")
     from factories import minimal_unit  # tests/ is on sys.path (pytest rootdir, no __init__.py)
 
     unit, frames = minimal_unit("AFR", "2026-Q3")
-    frames["Results"].loc[0, "title"] = "=1+1 workshops"   # formula-looking text survives
+    frames["Results"].loc[0, "title"] = "=1+1 workshops"  # formula-looking text survives
     frames["Actuals"].loc[0, "comment"] = "-dash, @at"
     if fmt == "xlsx":
         path = tpl.write_workbook(tmp_path / "AFR.xlsx", unit, frames, notice="ILLUSTRATIVE")
@@ -383,7 +446,7 @@ def test_round_trip_through_reader_and_validator(tmp_path, fmt):
         path = tpl.write_csv_folder(tmp_path / "AFR", unit, frames)
     parsed = validate.parse_source(path, load_config(), today=dt.date(2026, 10, 1))
     assert parsed.ok, parsed.problems_frame().to_string()
-    assert not parsed.problems, parsed.problems_frame().to_string()   # Guide/Lists raise nothing
+    assert not parsed.problems, parsed.problems_frame().to_string()  # Guide/Lists raise nothing
     assert parsed.unit == unit
     for name, frame in frames.items():
         pd.testing.assert_frame_equal(parsed.frames[name], frame, check_dtype=False, obj=name)

@@ -1,4 +1,5 @@
 """Each validation rule with a small bad fixture: code, sheet, Excel row and column letter."""
+
 from __future__ import annotations
 
 import copy
@@ -158,8 +159,8 @@ def test_structure_missing_sheet_and_columns(tmp_path, base_grids):
     grids = copy.deepcopy(base_grids)
     del grids["KPIs"]
     grids["Risks"] = [[c for c in row if True] for row in grids["Risks"]]
-    grids["Risks"][0][col_index("Risks", "owner")] = "Owner name"   # renamed header
-    grids["Results"][0].append("level")                               # duplicate header
+    grids["Risks"][0][col_index("Risks", "owner")] = "Owner name"  # renamed header
+    grids["Results"][0].append("level")  # duplicate header
     grids["Results"][1].append("output")
     grids["Extra"] = [["a"], [1]]
     parsed = _parse(tmp_path, grids)
@@ -251,8 +252,12 @@ def test_unreadable_inputs_never_raise(tmp_path):
     text.write_text("hello")
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"PK\x03\x04garbage")
-    for path, code in ((empty, "unsupported_format"), (text, "unsupported_format"), (broken, "corrupt_file"),
-                       (tmp_path / "absent.xlsx", "file_not_found")):
+    for path, code in (
+        (empty, "unsupported_format"),
+        (text, "unsupported_format"),
+        (broken, "corrupt_file"),
+        (tmp_path / "absent.xlsx", "file_not_found"),
+    ):
         parsed = parse_source(path, CFG, today=TODAY)
         assert not parsed.ok
         assert parsed.errors[0].code == code
@@ -265,7 +270,7 @@ def test_formula_cells(tmp_path, base_grids):
     path = write_grid_xlsx(tmp_path / "f.xlsx", copy.deepcopy(base_grids))
     wb = openpyxl.load_workbook(path)
     ws = wb["Actuals"]
-    ws["C2"] = "=1/0"          # formula, never calculated: no cached value
+    ws["C2"] = "=1/0"  # formula, never calculated: no cached value
     ws["C3"].value = "#REF!"
     ws["C3"].data_type = "e"
     wb.save(path)

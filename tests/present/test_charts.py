@@ -4,6 +4,7 @@ escapes free text, and references nothing on the internet.
 Frames are the analytics outputs, made by hand with the documented columns, or computed from
 tests/factories.py ``minimal_unit()`` (and the sample bureau, when rbm_utils.demo.sample exists).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,6 +48,7 @@ def assert_escaped(fig: go.Figure) -> None:
 
 # --------------------------------------------------------------------------- colour map
 
+
 def test_status_colors_come_from_kpi():
     for status, colour in kpi.STATUS_COLORS.items():
         assert STATUS_COLORS[status] == colour
@@ -57,11 +59,18 @@ def test_status_colors_come_from_kpi():
 
 # --------------------------------------------------------------------------- theory of change
 
+
 def toc_frames(title_o1: str = "Trainings"):
-    nodes = pd.DataFrame({
-        "unit_code": ["U"] * 4, "result_id": ["A1", "O1", "R1", "I1"],
-        "level": ["activity", "output", "reach", "impact"], "title": ["Workshops", title_o1, "People", "Trust"],
-        "n_kpis": [1, 2, 1, 0], "status": ["on_track", "on_track", "off_track", "no_kpi"]})
+    nodes = pd.DataFrame(
+        {
+            "unit_code": ["U"] * 4,
+            "result_id": ["A1", "O1", "R1", "I1"],
+            "level": ["activity", "output", "reach", "impact"],
+            "title": ["Workshops", title_o1, "People", "Trust"],
+            "n_kpis": [1, 2, 1, 0],
+            "status": ["on_track", "on_track", "off_track", "no_kpi"],
+        }
+    )
     edges = pd.DataFrame({"unit_code": ["U"] * 3, "source": ["A1", "O1", "R1"], "target": ["O1", "R1", "I1"]})
     return nodes, edges
 
@@ -73,8 +82,12 @@ def test_toc_diagram_traces_positions_and_colours():
     assert st[["source", "target"]].values.tolist() == [["O1", "R1"]]
     fig = charts.toc_diagram(nodes, edges, lay, st)
     assert [(t.type, t.name) for t in fig.data] == [
-        ("scatter", "Links"), ("scatter", "Stalled link"), ("scatter", "Off track"), ("scatter", "On track"),
-        ("scatter", "No KPI")]
+        ("scatter", "Links"),
+        ("scatter", "Stalled link"),
+        ("scatter", "Off track"),
+        ("scatter", "On track"),
+        ("scatter", "No KPI"),
+    ]
     links = trace(fig, "Links")
     # two plain links, each two points and a None separator; x = level order
     assert list(links.x) == [0.0, 1.0, None, 2.0, 5.0, None]
@@ -112,12 +125,16 @@ def test_toc_diagram_computes_layout_when_not_given():
 
 
 def test_toc_diagram_empty():
-    fig = charts.toc_diagram(pd.DataFrame(columns=pathway.NODE_COLUMNS), pd.DataFrame(columns=pathway.EDGE_COLUMNS),
-                             pd.DataFrame(columns=[*pathway.NODE_COLUMNS, "x", "y"]))
+    fig = charts.toc_diagram(
+        pd.DataFrame(columns=pathway.NODE_COLUMNS),
+        pd.DataFrame(columns=pathway.EDGE_COLUMNS),
+        pd.DataFrame(columns=[*pathway.NODE_COLUMNS, "x", "y"]),
+    )
     assert len(fig.data) == 0 and fig.layout.annotations
 
 
 # --------------------------------------------------------------------------- KPI trend
+
 
 def test_kpi_trend_from_real_series():
     state = unit_state()
@@ -147,14 +164,34 @@ def test_kpi_trend_from_real_series():
 
 
 def test_kpi_trend_hand_frames_escape_and_no_forecast():
-    series = pd.DataFrame({"unit_code": ["AFR"] * 3, "kpi_id": ["K9"] * 3, "period": ["2026-Q1", "2026-Q2", "2026-Q3"],
-                           "reported": [False, True, False], "value": [np.nan, 40.0, np.nan],
-                           "current": [50.0, 40.0, 40.0], "achievement": [0, 0.5, 0.5],
-                           "expected": [0.0, 0.25, 0.5], "performance": [np.nan, 2.0, 1.0],
-                           "status": ["not_started", "on_track", "on_track"]})
-    row = {"unit_code": "AFR", "kpi_id": "K9", "name": EVIL, "measure": "percent", "direction": "decrease",
-           "baseline_value": 50.0, "baseline_period": "2026-Q1", "target_value": 30.0, "target_period": "2027-Q1",
-           "status": "on_track", "forecast_value": np.nan, "likely_to_meet": pd.NA}
+    series = pd.DataFrame(
+        {
+            "unit_code": ["AFR"] * 3,
+            "kpi_id": ["K9"] * 3,
+            "period": ["2026-Q1", "2026-Q2", "2026-Q3"],
+            "reported": [False, True, False],
+            "value": [np.nan, 40.0, np.nan],
+            "current": [50.0, 40.0, 40.0],
+            "achievement": [0, 0.5, 0.5],
+            "expected": [0.0, 0.25, 0.5],
+            "performance": [np.nan, 2.0, 1.0],
+            "status": ["not_started", "on_track", "on_track"],
+        }
+    )
+    row = {
+        "unit_code": "AFR",
+        "kpi_id": "K9",
+        "name": EVIL,
+        "measure": "percent",
+        "direction": "decrease",
+        "baseline_value": 50.0,
+        "baseline_period": "2026-Q1",
+        "target_value": 30.0,
+        "target_period": "2027-Q1",
+        "status": "on_track",
+        "forecast_value": np.nan,
+        "likely_to_meet": pd.NA,
+    }
     fig = charts.kpi_trend(series, pd.DataFrame([row]), None)
     assert [t.name for t in fig.data] == ["Current value", "Expected", "Baseline", "Target"]
     assert list(trace(fig, "Expected").y) == pytest.approx([50.0, 45.0, 40.0])
@@ -168,9 +205,11 @@ def test_kpi_trend_hand_frames_escape_and_no_forecast():
 
 # --------------------------------------------------------------------------- status summary
 
+
 def test_status_summary_stacked_bars():
-    p = pd.DataFrame({"unit_code": ["AFR", "AFR", "AFR", EVIL],
-                      "status": ["on_track", "off_track", "on_track", "no_data"]})
+    p = pd.DataFrame(
+        {"unit_code": ["AFR", "AFR", "AFR", EVIL], "status": ["on_track", "off_track", "on_track", "no_data"]}
+    )
     fig = charts.status_summary(kpi.rollup(p, "unit_code"))
     assert [t.type for t in fig.data] == ["bar"] * 6
     assert [t.name for t in fig.data] == [kpi.STATUS_LABELS[s] for s in kpi.STATUS_ORDER]
@@ -196,11 +235,22 @@ def test_status_summary_bureau_and_multiple_keys():
 
 # --------------------------------------------------------------------------- risks
 
+
 def test_risk_heatmap_cells():
-    reg_in = schema.conform("Risks", pd.DataFrame({
-        "unit_code": ["AFR"] * 4, "risk_id": ["R1", "R2", "R3", "R4"], "title": ["a", "b", "c", "d"],
-        "likelihood": [4, 4, 1, 5], "impact": [4, 4, 2, 5], "status": ["open", "monitoring", "open", "closed"]}),
-        with_unit=True)
+    reg_in = schema.conform(
+        "Risks",
+        pd.DataFrame(
+            {
+                "unit_code": ["AFR"] * 4,
+                "risk_id": ["R1", "R2", "R3", "R4"],
+                "title": ["a", "b", "c", "d"],
+                "likelihood": [4, 4, 1, 5],
+                "impact": [4, 4, 2, 5],
+                "status": ["open", "monitoring", "open", "closed"],
+            }
+        ),
+        with_unit=True,
+    )
     heat = risks.risk_heatmap(risks.risk_register({"Risks": reg_in}, Q))
     fig = charts.risk_heatmap(heat)
     assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
@@ -209,25 +259,37 @@ def test_risk_heatmap_cells():
     assert z.shape == (5, 5)
     # rows = likelihood 1..5, columns = impact 1..5; rating index low 0 .. critical 3
     assert z[0][0] == 0 and z[3][3] == 2 and z[4][4] == 3 and z[1][4] == 1  # 1 low, 16 high, 25 critical, 10 medium
-    assert hm.text[3][3] == "2"   # two open risks at likelihood 4, impact 4
-    assert hm.text[0][1] == "1"   # likelihood 1, impact 2
-    assert hm.text[4][4] == ""    # the closed risk is not counted
+    assert hm.text[3][3] == "2"  # two open risks at likelihood 4, impact 4
+    assert hm.text[0][1] == "1"  # likelihood 1, impact 2
+    assert hm.text[4][4] == ""  # the closed risk is not counted
     assert hm.hovertext[3][3] == "Likelihood 4, impact 4: score 16 (high)<br>2 open risks"
     assert hm.showscale is False
 
 
 # --------------------------------------------------------------------------- money
 
+
 def test_burn_vs_delivery_quadrants():
-    frame = pd.DataFrame({
-        "unit_code": ["AFR"] * 4, "result_id": ["O1", "O2", "O3", "O4"], "title": [EVIL, "Plans", "Slow", "Nothing"],
-        "budget_year": [100.0, 100.0, 100.0, 0.0], "spent_year": [50.0, 95.0, 10.0, 0.0],
-        "share_spent": [0.5, 0.95, 0.1, np.nan], "time_elapsed": [0.75] * 4, "delivery": [0.8, 0.2, 0.1, 0.5],
-        "expected_delivery": [0.75, 0.75, 0.75, 0.75],
-        "quadrant": ["efficient", "overspending for delivery", "slow start", "no budget"]})
+    frame = pd.DataFrame(
+        {
+            "unit_code": ["AFR"] * 4,
+            "result_id": ["O1", "O2", "O3", "O4"],
+            "title": [EVIL, "Plans", "Slow", "Nothing"],
+            "budget_year": [100.0, 100.0, 100.0, 0.0],
+            "spent_year": [50.0, 95.0, 10.0, 0.0],
+            "share_spent": [0.5, 0.95, 0.1, np.nan],
+            "time_elapsed": [0.75] * 4,
+            "delivery": [0.8, 0.2, 0.1, 0.5],
+            "expected_delivery": [0.75, 0.75, 0.75, 0.75],
+            "quadrant": ["efficient", "overspending for delivery", "slow start", "no budget"],
+        }
+    )
     fig = charts.burn_vs_delivery(frame)
     assert [(t.type, t.name) for t in fig.data] == [
-        ("scatter", "Efficient"), ("scatter", "Slow start"), ("scatter", "Overspending for delivery")]
+        ("scatter", "Efficient"),
+        ("scatter", "Slow start"),
+        ("scatter", "Overspending for delivery"),
+    ]
     eff = trace(fig, "Efficient")
     assert (list(eff.x), list(eff.y)) == ([0.5], [0.8])
     assert eff.marker.color == labels.QUADRANT_COLORS["efficient"]
@@ -261,10 +323,17 @@ def test_money_sankey_nodes_and_links():
 
 
 def test_money_sankey_escapes_labels_and_keeps_same_names_apart():
-    flows = pd.DataFrame({
-        "source": [EVIL, "AFR"], "target": ["AFR", "AFR"], "amount": [10.0, 10.0],
-        "source_kind": ["source", "unit"], "target_kind": ["unit", "programme"],
-        "source_id": [f"source:{EVIL}", "unit:AFR"], "target_id": ["unit:AFR", "programme:AFR"]})
+    flows = pd.DataFrame(
+        {
+            "source": [EVIL, "AFR"],
+            "target": ["AFR", "AFR"],
+            "amount": [10.0, 10.0],
+            "source_kind": ["source", "unit"],
+            "target_kind": ["unit", "programme"],
+            "source_id": [f"source:{EVIL}", "unit:AFR"],
+            "target_id": ["unit:AFR", "programme:AFR"],
+        }
+    )
     fig = charts.money_sankey(flows)
     sk = fig.data[0]
     assert list(sk.node.label) == [EVIL_ESCAPED, "AFR", "AFR"]  # a programme named like the unit is its own node
@@ -274,11 +343,20 @@ def test_money_sankey_escapes_labels_and_keeps_same_names_apart():
 
 # --------------------------------------------------------------------------- linkages
 
+
 def test_linkage_network_heatmap():
-    links = schema.conform("Linkages", pd.DataFrame({
-        "unit_code": ["AFR", "AFR", "CYB", "CYB", "CYB"], "result_id": ["A-O1", "A-O2", "C-O1", "C-O2", "C-O3"],
-        "body": ["ITU-T", "ITU-T", "ITU-T", "ITU-D SG2", "other"], "reference": ["SG17", "SG17", "SG17", "Q3/2", EVIL]}),
-        with_unit=True)
+    links = schema.conform(
+        "Linkages",
+        pd.DataFrame(
+            {
+                "unit_code": ["AFR", "AFR", "CYB", "CYB", "CYB"],
+                "result_id": ["A-O1", "A-O2", "C-O1", "C-O2", "C-O3"],
+                "body": ["ITU-T", "ITU-T", "ITU-T", "ITU-D SG2", "other"],
+                "reference": ["SG17", "SG17", "SG17", "Q3/2", EVIL],
+            }
+        ),
+        with_unit=True,
+    )
     matrix = linkages.linkage_matrix({"Linkages": links})
     fig = charts.linkage_network(matrix)
     assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
@@ -299,19 +377,34 @@ def test_linkage_network_empty():
 
 # --------------------------------------------------------------------------- scale-up
 
+
 def scaleup_frames():
-    scores = pd.DataFrame({
-        "theme": ["cybersecurity", "cybersecurity", "cybersecurity", "broadband", "broadband"],
-        "initiative": ["AFR3", "EUR2", EVIL, "AFR2", "ASP1"], "units": ["AFR", "EUR", "ARB", "AFR", "ASP"],
-        "regions": ["AFR", "EUR", "ARB", "AFR", "ASP"], "off_track": [False, False, True, False, False],
-        "mean_achievement": [0.9, 0.6, 0.2, 0.7, np.nan], "consistency": [0.8, 0.5, 0.1, 0.6, np.nan],
-        "evidence_share": [1.0, 0.9, 0.5, 0.8, np.nan], "cost_per_target": [1000.0, 2000.0, np.inf, 500.0, np.nan],
-        "composite": [0.85, 0.6, 0.2, 0.7, np.nan], "rank": pd.array([1, 2, 3, 1, pd.NA], dtype="Int64"),
-        "n_in_theme": [3, 3, 3, 1, 1]})
-    cands = pd.DataFrame({
-        "theme": ["cybersecurity", "cybersecurity", "broadband"], "initiative": ["AFR3", "AFR3", "AFR2"],
-        "source_units": ["AFR", "AFR", "AFR"], "target_region": ["AMS", "ARB", "EUR"],
-        "situation": ["no initiative", "off track", "no initiative"], "composite": [0.85, 0.85, 0.7]})
+    scores = pd.DataFrame(
+        {
+            "theme": ["cybersecurity", "cybersecurity", "cybersecurity", "broadband", "broadband"],
+            "initiative": ["AFR3", "EUR2", EVIL, "AFR2", "ASP1"],
+            "units": ["AFR", "EUR", "ARB", "AFR", "ASP"],
+            "regions": ["AFR", "EUR", "ARB", "AFR", "ASP"],
+            "off_track": [False, False, True, False, False],
+            "mean_achievement": [0.9, 0.6, 0.2, 0.7, np.nan],
+            "consistency": [0.8, 0.5, 0.1, 0.6, np.nan],
+            "evidence_share": [1.0, 0.9, 0.5, 0.8, np.nan],
+            "cost_per_target": [1000.0, 2000.0, np.inf, 500.0, np.nan],
+            "composite": [0.85, 0.6, 0.2, 0.7, np.nan],
+            "rank": pd.array([1, 2, 3, 1, pd.NA], dtype="Int64"),
+            "n_in_theme": [3, 3, 3, 1, 1],
+        }
+    )
+    cands = pd.DataFrame(
+        {
+            "theme": ["cybersecurity", "cybersecurity", "broadband"],
+            "initiative": ["AFR3", "AFR3", "AFR2"],
+            "source_units": ["AFR", "AFR", "AFR"],
+            "target_region": ["AMS", "ARB", "EUR"],
+            "situation": ["no initiative", "off track", "no initiative"],
+            "composite": [0.85, 0.85, 0.7],
+        }
+    )
     return scores, cands
 
 
@@ -319,13 +412,16 @@ def test_scaleup_comparison_with_scores():
     scores, cands = scaleup_frames()
     fig = charts.scaleup_comparison(cands, scores)
     assert [(t.type, t.name) for t in fig.data] == [
-        ("scatter", "Best on its theme"), ("scatter", "Other initiatives"), ("scatter", "Off track")]
+        ("scatter", "Best on its theme"),
+        ("scatter", "Other initiatives"),
+        ("scatter", "Off track"),
+    ]
     best = trace(fig, "Best on its theme")
     assert sorted(zip(best.y, best.x)) == [("broadband", 0.7), ("cybersecurity", 0.85)]
     hover = dict(zip(best.y, best.hovertext))
     assert "Replicate in: AMS, ARB" in hover["cybersecurity"]
     assert "rank 1 of 3" in hover["cybersecurity"]
-    assert list(trace(fig, "Other initiatives").x) == [0.6]   # ASP1 has no composite: not drawn
+    assert list(trace(fig, "Other initiatives").x) == [0.6]  # ASP1 has no composite: not drawn
     assert trace(fig, "Off track").marker.color == kpi.STATUS_COLORS["off_track"]
     assert list(fig.layout.yaxis.categoryarray) == ["broadband", "cybersecurity"]
     assert_escaped(fig)
@@ -338,11 +434,14 @@ def test_scaleup_comparison_candidates_only():
     _, cands = scaleup_frames()
     fig = charts.scaleup_comparison(cands)
     assert len(fig.data) == 1 and fig.data[0].name == "Proposed for replication"
-    assert sorted(zip(fig.data[0].y, fig.data[0].text)) == [("broadband", "AFR2 → EUR"),
-                                                           ("cybersecurity", "AFR3 → AMS, ARB")]
+    assert sorted(zip(fig.data[0].y, fig.data[0].text)) == [
+        ("broadband", "AFR2 → EUR"),
+        ("cybersecurity", "AFR3 → AMS, ARB"),
+    ]
 
 
 # --------------------------------------------------------------------------- offline, sample
+
 
 def every_chart(state: dict[str, pd.DataFrame], unit: str, quarter: str) -> list[go.Figure]:
     progress = kpi.kpi_progress(state, quarter)
@@ -365,9 +464,12 @@ def every_chart(state: dict[str, pd.DataFrame], unit: str, quarter: str) -> list
     except ImportError:
         return figs
     types = {u: ("region" if u in schema.REGIONS else "cluster") for u in state["KPIs"]["unit_code"].unique()}
-    figs.append(charts.scaleup_comparison(
-        scaleup.scaleup_candidates(state, progress, money, quarter, series, unit_types=types),
-        scaleup.initiative_scores(state, progress, money, quarter, series, types)))
+    figs.append(
+        charts.scaleup_comparison(
+            scaleup.scaleup_candidates(state, progress, money, quarter, series, unit_types=types),
+            scaleup.initiative_scores(state, progress, money, quarter, series, types),
+        )
+    )
     return figs
 
 
@@ -378,7 +480,7 @@ def test_figures_reference_nothing_online():
         assert not re.search(r"https?://", fig.to_json())
         page = fig.to_html(include_plotlyjs=True, full_html=True)
         assert not re.search(r"<script[^>]+src=", page)  # plotly.js inline, no CDN
-        assert not re.search(r"<link[^>]+href=", page)   # no web font or stylesheet
+        assert not re.search(r"<link[^>]+href=", page)  # no web font or stylesheet
 
 
 def test_every_chart_on_sample_units():

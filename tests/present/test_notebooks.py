@@ -1,4 +1,5 @@
 """The notebook templates: thin, parameters declared, and they run on the sample (nbval, lax)."""
+
 from __future__ import annotations
 
 import json
@@ -59,9 +60,11 @@ def test_unit_parameter_files_match_the_template():
 
 def test_review_parameters_are_declared():
     """rbm review passes exactly parameters that each template declares."""
-    for name, needed in (("quarterly_review", {"unit", "quarter", "snapshot_dir", "config_path"}),
-                         ("joint_review", {"cluster", "region", "quarter", "snapshot_dir", "config_path"}),
-                         ("bdt_overview", {"quarter", "snapshot_dir", "config_path"})):
+    for name, needed in (
+        ("quarterly_review", {"unit", "quarter", "snapshot_dir", "config_path"}),
+        ("joint_review", {"cluster", "region", "quarter", "snapshot_dir", "config_path"}),
+        ("bdt_overview", {"quarter", "snapshot_dir", "config_path"}),
+    ):
         declared = set(pm.inspect_notebook(str(ROOT / "notebooks" / f"{name}.ipynb")))
         assert needed <= declared, (name, needed - declared)
 
@@ -71,8 +74,22 @@ def test_review_parameters_are_declared():
 def test_nbval_runs_every_template_on_the_sample(sample_bureau):
     env = {**os.environ, "RBM_STORE": sample_bureau["store_url"]}
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
-         *[str(p) for p in NOTEBOOKS]],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=580)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-lax",
+            "--nbval-current-env",
+            *[str(p) for p in NOTEBOOKS],
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=580,
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert re.search(r"\d+ passed", out.stdout)

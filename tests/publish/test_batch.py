@@ -4,6 +4,7 @@ The batch tests run real kernels on tests/fixtures/notebooks/probe.ipynb (a para
 cell, then a cell that raises / kills its kernel / loops / sleeps as told, optional
 plotly figures, and the sentinel cell). The others are in-process and fast.
 """
+
 from __future__ import annotations
 
 import errno
@@ -57,11 +58,16 @@ def without_plotlyjs(html: str) -> str:
 
 def plotly_figure_calls(html: str) -> list:
     """Run the page's figure scripts in node against a stub Plotly (and DOM); return newPlot's arguments."""
-    scripts = [s for s in re.findall(r"<script[^>]*>(.*?)</script>", html, re.S) if "newPlot(" in s and len(s) < 1_000_000]
-    js = ("var calls = []; var Plotly = {newPlot: function (id, data, layout) {"
-          " calls.push([id, data[0].y, layout.title.text]); }};"
-          " var window = {Plotly: Plotly}; var document = {getElementById: function (id) { return {id: id}; }};\n"
-          + "\n".join(scripts) + "\nconsole.log(JSON.stringify(calls));")
+    scripts = [
+        s for s in re.findall(r"<script[^>]*>(.*?)</script>", html, re.S) if "newPlot(" in s and len(s) < 1_000_000
+    ]
+    js = (
+        "var calls = []; var Plotly = {newPlot: function (id, data, layout) {"
+        " calls.push([id, data[0].y, layout.title.text]); }};"
+        " var window = {Plotly: Plotly}; var document = {getElementById: function (id) { return {id: id}; }};\n"
+        + "\n".join(scripts)
+        + "\nconsole.log(JSON.stringify(calls));"
+    )
     out = subprocess.run(["node", "-e", js], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)
@@ -83,12 +89,20 @@ def mixed_batch(tmp_path_factory):
         Job("OK", PROBE, {"mode": "ok", "n_figures": 2}, out / "OK", write_tidy),
     ]
     t0 = time.monotonic()
-    results = run_notebooks(jobs, workers=3, cell_timeout=600, job_timeout=15, staging_root=root / "staging",
-                            progress=False, run_id=run_id)
+    results = run_notebooks(
+        jobs, workers=3, cell_timeout=600, job_timeout=15, staging_root=root / "staging", progress=False, run_id=run_id
+    )
     elapsed = time.monotonic() - t0
     leftover = kernels_of_run(run_id)
-    return {"root": root, "out": out, "results": {r.name: r for r in results}, "order": [r.name for r in results],
-            "elapsed": elapsed, "leftover": leftover, "run_id": run_id}
+    return {
+        "root": root,
+        "out": out,
+        "results": {r.name: r for r in results},
+        "order": [r.name for r in results],
+        "elapsed": elapsed,
+        "leftover": leftover,
+        "run_id": run_id,
+    }
 
 
 @pytest.mark.slow
@@ -97,7 +111,11 @@ def test_batch_statuses(mixed_batch):
     res = mixed_batch["results"]
     assert mixed_batch["order"] == ["LOOP", "RAISE", "KILL", "OK"]
     assert {n: r.status for n, r in res.items()} == {
-        "LOOP": "timeout", "RAISE": "failed", "KILL": "dead_kernel", "OK": "ok"}
+        "LOOP": "timeout",
+        "RAISE": "failed",
+        "KILL": "dead_kernel",
+        "OK": "ok",
+    }
     raised = res["RAISE"]
     assert raised.error_name == "ValueError" and raised.error_value == "probe failure"
     # executed notebook: 0 markdown, 1 parameters, 2 injected parameters, 3 setup, 4 action
@@ -148,8 +166,10 @@ def test_published_html_has_no_code_and_plotlyjs_once(mixed_batch):
     assert re.search(r"<script[^>]*\bsrc=", html) is None and "cdn" not in page.lower()
     assert "probe mode: ok" in html  # outputs are kept
     if shutil.which("node"):
-        assert plotly_figure_calls(html) == [["rbm-plotly-0", [1, 2], "probe figure 0"],
-                                             ["rbm-plotly-1", [2, 3], "probe figure 1"]]
+        assert plotly_figure_calls(html) == [
+            ["rbm-plotly-0", [1, 2], "probe figure 0"],
+            ["rbm-plotly-1", [2, 3], "probe figure 1"],
+        ]
 
 
 @pytest.mark.slow
@@ -159,8 +179,15 @@ def test_run_report(mixed_batch, tmp_path):
     results = [mixed_batch["results"][n] for n in order]
     path = write_run_report(results, tmp_path / "run_report.json")
     report = json.loads(path.read_text())
-    assert report["totals"] == {"jobs": 4, "ok": 1, "failed": 1, "dead_kernel": 1, "timeout": 1,
-                                "skipped_unchanged": 0, "locked": 0}
+    assert report["totals"] == {
+        "jobs": 4,
+        "ok": 1,
+        "failed": 1,
+        "dead_kernel": 1,
+        "timeout": 1,
+        "skipped_unchanged": 0,
+        "locked": 0,
+    }
     assert report["all_ok"] is False
     by_name = {j["name"]: j for j in report["jobs"]}
     assert [j["name"] for j in report["jobs"]] == order
@@ -195,8 +222,10 @@ def test_rerun_is_skipped_byte_identical_and_force_archives(tmp_path):
     assert len(archives) == 1 and archives[0].name.startswith("AFR-") and archives[0].name.endswith("Z")
     assert tree_state(archives[0]) == before  # the previous version, intact
     assert sorted(tree_state(out / "AFR")) == sorted(before)
-    assert json.loads((out / "AFR" / "inputs.json").read_text())["content_key"] == \
-        json.loads((archives[0] / "inputs.json").read_text())["content_key"]
+    assert (
+        json.loads((out / "AFR" / "inputs.json").read_text())["content_key"]
+        == json.loads((archives[0] / "inputs.json").read_text())["content_key"]
+    )
 
 
 @pytest.mark.slow
@@ -206,8 +235,11 @@ def test_concurrent_runs_of_one_job_one_is_locked(tmp_path):
     job = Job("CYB", PROBE, {"mode": "sleep", "sleep_s": 4}, out / "CYB")
     run_id = "t" + uuid.uuid4().hex[:10]
     first: list[JobResult] = []
-    thread = threading.Thread(target=lambda: first.extend(run_notebooks(
-        [job], staging_root=tmp_path / "staging-a", progress=False, job_timeout=60, run_id=run_id)))
+    thread = threading.Thread(
+        target=lambda: first.extend(
+            run_notebooks([job], staging_root=tmp_path / "staging-a", progress=False, job_timeout=60, run_id=run_id)
+        )
+    )
     thread.start()
     deadline = time.monotonic() + 30
     while not kernels_of_run(run_id):  # the first run holds the lock and its kernel is up
@@ -230,15 +262,26 @@ def _figure(title: str, y: list) -> dict:
 
 
 def _executed_notebook(fig_titles=("first", "second")) -> nbformat.NotebookNode:
-    cells = [v4.new_markdown_cell("# Unit review"),
-             v4.new_code_cell("secret_code_marker = 1\nprint('hello manager')",
-                              outputs=[v4.new_output("stream", name="stdout", text="hello manager\n"),
-                                       v4.new_output("stream", name="stderr", text="STDERR-NOISE-4711: noise\n")])]
+    cells = [
+        v4.new_markdown_cell("# Unit review"),
+        v4.new_code_cell(
+            "secret_code_marker = 1\nprint('hello manager')",
+            outputs=[
+                v4.new_output("stream", name="stdout", text="hello manager\n"),
+                v4.new_output("stream", name="stderr", text="STDERR-NOISE-4711: noise\n"),
+            ],
+        ),
+    ]
     for i, title in enumerate(fig_titles):
-        cells.append(v4.new_code_cell(f"fig{i}.show()", outputs=[
-            v4.new_output("display_data", data={PLOTLY_MIME: _figure(title, [i + 1, i + 2])})]))
-    cells.append(v4.new_code_cell(f'print("{SENTINEL}")',
-                                  outputs=[v4.new_output("stream", name="stdout", text=SENTINEL + "\n")]))
+        cells.append(
+            v4.new_code_cell(
+                f"fig{i}.show()",
+                outputs=[v4.new_output("display_data", data={PLOTLY_MIME: _figure(title, [i + 1, i + 2])})],
+            )
+        )
+    cells.append(
+        v4.new_code_cell(f'print("{SENTINEL}")', outputs=[v4.new_output("stream", name="stdout", text=SENTINEL + "\n")])
+    )
     nb = v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
@@ -261,7 +304,10 @@ def test_notebook_to_html_embeds_plotlyjs_once_and_no_code():
     assert html.index(PLOTLYJS_HEADER) < html.index("rbm-plotly-0")
     if shutil.which("node"):
         calls = plotly_figure_calls(html)
-        assert calls == [["rbm-plotly-0", [1, 2], "first"], ["rbm-plotly-1", [2, 3], "x</script><script>alert(1)</script>"]]
+        assert calls == [
+            ["rbm-plotly-0", [1, 2], "first"],
+            ["rbm-plotly-1", [2, 3], "x</script><script>alert(1)</script>"],
+        ]
 
 
 def test_notebook_to_html_without_figures_has_no_plotlyjs():
@@ -274,8 +320,9 @@ def test_has_sentinel_only_in_last_code_cell():
     assert jobs.has_sentinel(nb)
     nb.cells.append(v4.new_code_cell("x = 1"))  # the sentinel is no longer in the last code cell
     assert not jobs.has_sentinel(nb)
-    nb.cells[-1] = v4.new_code_cell("x", outputs=[v4.new_output("execute_result", data={"text/plain": f"'{SENTINEL}'"},
-                                                                execution_count=3)])
+    nb.cells[-1] = v4.new_code_cell(
+        "x", outputs=[v4.new_output("execute_result", data={"text/plain": f"'{SENTINEL}'"}, execution_count=3)]
+    )
     assert jobs.has_sentinel(nb)
     assert not jobs.has_sentinel(v4.new_notebook())
 
@@ -299,14 +346,32 @@ def test_content_key_covers_template_parameters_and_snapshot(tmp_path):
 
 
 def test_write_run_report_totals(tmp_path):
-    results = [JobResult("AFR", "ok", 2.3456), JobResult("CYB", "skipped_unchanged", 0.01),
-               JobResult("AMS", "failed", 1.0, "KeyError", "'x'", {"index": 5, "source": "kpi.progress(df)"}),
-               JobResult("EUR", "locked", 0.0, "Locked", "busy")]
+    results = [
+        JobResult("AFR", "ok", 2.3456),
+        JobResult("CYB", "skipped_unchanged", 0.01),
+        JobResult("AMS", "failed", 1.0, "KeyError", "'x'", {"index": 5, "source": "kpi.progress(df)"}),
+        JobResult("EUR", "locked", 0.0, "Locked", "busy"),
+    ]
     report = json.loads(write_run_report(results, tmp_path / "r" / "run_report.json").read_text())
-    assert report["totals"] == {"jobs": 4, "ok": 1, "failed": 1, "dead_kernel": 0, "timeout": 0,
-                                "skipped_unchanged": 1, "locked": 1}
-    assert report["jobs"][0] == {"name": "AFR", "status": "ok", "duration_s": 2.346, "error_name": None,
-                                 "error_value": None, "error_cell": None, "attempts": 0, "output_notebook": None}
+    assert report["totals"] == {
+        "jobs": 4,
+        "ok": 1,
+        "failed": 1,
+        "dead_kernel": 0,
+        "timeout": 0,
+        "skipped_unchanged": 1,
+        "locked": 1,
+    }
+    assert report["jobs"][0] == {
+        "name": "AFR",
+        "status": "ok",
+        "duration_s": 2.346,
+        "error_name": None,
+        "error_value": None,
+        "error_cell": None,
+        "attempts": 0,
+        "output_notebook": None,
+    }
     assert report["jobs"][2]["error_cell"] == {"index": 5, "source": "kpi.progress(df)"}
     assert report["all_ok"] is False
     assert not [p for p in (tmp_path / "r").iterdir() if p.name != "run_report.json"]  # no temp file left
@@ -330,9 +395,17 @@ def test_duplicate_publish_targets_are_refused(tmp_path):
 def _spec(tmp_path: Path, **params) -> dict:
     out = tmp_path / "staging" / "probe.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    return {"name": "AFR", "template": str(PROBE), "output_notebook": str(out), "html": str(out.with_suffix(".html")),
-            "parameters": params, "cell_timeout": 600, "marker": "x:AFR", "log_file": str(tmp_path / "log"),
-            "title": "AFR"}
+    return {
+        "name": "AFR",
+        "template": str(PROBE),
+        "output_notebook": str(out),
+        "html": str(out.with_suffix(".html")),
+        "parameters": params,
+        "cell_timeout": 600,
+        "marker": "x:AFR",
+        "log_file": str(tmp_path / "log"),
+        "title": "AFR",
+    }
 
 
 class FakeExecute:

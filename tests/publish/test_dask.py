@@ -4,6 +4,7 @@ A ``LocalCluster`` of two worker processes (one thread each, loopback only) runs
 kernels on tests/fixtures/notebooks/probe.ipynb, then ``rbm review --scheduler`` runs a
 unit, a joint review and the overview of the sample bureau through it.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,14 @@ def wait_until(predicate, seconds: float, what: str):
 @pytest.fixture(scope="module")
 def cluster():
     """Two worker processes, one thread each, on 127.0.0.1; no dashboard."""
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=logging.ERROR) as c:
+    with distributed.LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as c:
         yield c
 
 
@@ -68,11 +75,18 @@ def mixed(cluster, tmp_path_factory):
         Job("OK", PROBE, {"mode": "ok", "n_figures": 2}, out / "OK", write_tidy),
     ]
     t0 = time.monotonic()
-    results = run_notebooks_distributed(jobs, cluster.scheduler_address, job_timeout=10, staging_root=root / "staging",
-                                        progress=False, run_id=run_id)
-    return {"root": root, "out": out, "jobs": jobs, "results": {r.name: r for r in results},
-            "order": [r.name for r in results], "elapsed": time.monotonic() - t0,
-            "leftover": processes.marked_pids(run_id + ":", prefix=True)}
+    results = run_notebooks_distributed(
+        jobs, cluster.scheduler_address, job_timeout=10, staging_root=root / "staging", progress=False, run_id=run_id
+    )
+    return {
+        "root": root,
+        "out": out,
+        "jobs": jobs,
+        "results": {r.name: r for r in results},
+        "order": [r.name for r in results],
+        "elapsed": time.monotonic() - t0,
+        "leftover": processes.marked_pids(run_id + ":", prefix=True),
+    }
 
 
 @pytest.mark.slow
@@ -80,8 +94,12 @@ def mixed(cluster, tmp_path_factory):
 def test_statuses_match_the_local_runner(mixed):
     res = mixed["results"]
     assert mixed["order"] == ["LOOP", "RAISE", "KILL", "OK"]
-    assert {n: r.status for n, r in res.items()} == {"LOOP": "timeout", "RAISE": "failed", "KILL": "dead_kernel",
-                                                     "OK": "ok"}
+    assert {n: r.status for n, r in res.items()} == {
+        "LOOP": "timeout",
+        "RAISE": "failed",
+        "KILL": "dead_kernel",
+        "OK": "ok",
+    }
     assert res["RAISE"].error_name == "ValueError" and res["RAISE"].error_value == "probe failure"
     assert res["RAISE"].error_cell["index"] == 4 and res["RAISE"].error_cell["source"] == ACTION_CELL
     assert res["KILL"].error_name == "DeadKernelError"
@@ -139,8 +157,9 @@ def test_a_job_whose_lock_is_held_is_not_submitted(cluster, tmp_path):
     job = Job("CYB", PROBE, {"mode": "ok"}, out / "CYB")
     lock = folders.acquire_lock(job)  # another runner publishing the same unit
     try:
-        res = run_notebooks_distributed([job], cluster.scheduler_address, staging_root=tmp_path / "staging",
-                                        progress=False, job_timeout=60)
+        res = run_notebooks_distributed(
+            [job], cluster.scheduler_address, staging_root=tmp_path / "staging", progress=False, job_timeout=60
+        )
     finally:
         lock.release()
     assert res[0].status == "locked" and res[0].error_name == "Locked"
@@ -158,8 +177,13 @@ def test_a_worker_killed_mid_job_leaves_no_kernel_and_the_job_publishes_once(clu
         import threading
 
         results: list = []
-        thread = threading.Thread(target=lambda: results.extend(run_notebooks_distributed(
-            [job], client, staging_root=tmp_path / "staging", progress=False, job_timeout=120, run_id=run_id)))
+        thread = threading.Thread(
+            target=lambda: results.extend(
+                run_notebooks_distributed(
+                    [job], client, staging_root=tmp_path / "staging", progress=False, job_timeout=120, run_id=run_id
+                )
+            )
+        )
         thread.start()
 
         def first_kernel():
@@ -179,8 +203,11 @@ def test_a_worker_killed_mid_job_leaves_no_kernel_and_the_job_publishes_once(clu
         assert child is not None, "the kernel does not descend from the worker's child process"
         worker = child.parent()
         os.kill(worker.pid, signal.SIGKILL)  # the Dask worker process this test's cluster started
-        wait_until(lambda: not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE, 15,
-                   "the orphaned kernel to stop")
+        wait_until(
+            lambda: not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE,
+            15,
+            "the orphaned kernel to stop",
+        )
         thread.join(180)
     finally:
         client.close()
@@ -197,14 +224,33 @@ def test_a_worker_killed_mid_job_leaves_no_kernel_and_the_job_publishes_once(clu
 @pytest.mark.timeout(600)
 def test_rbm_review_with_scheduler_publishes_like_the_local_batch(cluster, sample_bureau, tmp_path, capsys):
     q = sample_bureau["quarter"]
-    code = main(["review", "--unit", "AFR", "--joint", "CYB-AFR", "--quarter", q, "--store", sample_bureau["store_url"],
-                 "--outputs", str(tmp_path), "--scheduler", cluster.scheduler_address, "--quiet"])
+    code = main(
+        [
+            "review",
+            "--unit",
+            "AFR",
+            "--joint",
+            "CYB-AFR",
+            "--quarter",
+            q,
+            "--store",
+            sample_bureau["store_url"],
+            "--outputs",
+            str(tmp_path),
+            "--scheduler",
+            cluster.scheduler_address,
+            "--quiet",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     report = json.loads((tmp_path / q / "run_report.json").read_text())
     assert report["ok"] is True and report["totals"]["ok"] == 3
     assert [j["name"] for j in report["jobs"]] == ["AFR", "joint-CYB-AFR", "overview"]
-    for folder, stem in ((tmp_path / q / "AFR", "quarterly_review"), (tmp_path / q / "joint" / "CYB-AFR", "joint_review"),
-                         (tmp_path / q / "overview", "bdt_overview")):
+    for folder, stem in (
+        (tmp_path / q / "AFR", "quarterly_review"),
+        (tmp_path / q / "joint" / "CYB-AFR", "joint_review"),
+        (tmp_path / q / "overview", "bdt_overview"),
+    ):
         assert jobs.has_sentinel(nbformat.read(folder / f"{stem}.ipynb", as_version=4))
         html = (folder / f"{stem}.html").read_text(encoding="utf-8")
         figures = html.count("Plotly.newPlot(")
@@ -217,8 +263,11 @@ def test_rbm_review_with_scheduler_publishes_like_the_local_batch(cluster, sampl
 
     state, previous = split_previous(load_snapshot(tmp_path / q / "snapshot"))
     expected = analysis.unit_view(analysis.analyse(state, q, load_config(), previous_state=previous or None), "AFR")
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / q / "AFR" / "kpi_progress.parquet"),
-                                  expected["progress"].reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / q / "AFR" / "kpi_progress.parquet"),
+        expected["progress"].reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 # ---------------------------------------------------------------------------- fast
@@ -227,8 +276,14 @@ def test_rbm_review_with_scheduler_publishes_like_the_local_batch(cluster, sampl
 @pytest.mark.timeout(60)
 def test_unknown_parameter_fails_on_the_worker_and_its_temp_folder_is_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    spec = {"name": "X", "template_name": "probe.ipynb", "parameters": {"mode": "ok", "colour": "red"},
-            "cell_timeout": 30, "marker": "fast:X", "title": "X"}
+    spec = {
+        "name": "X",
+        "template_name": "probe.ipynb",
+        "parameters": {"mode": "ok", "colour": "red"},
+        "cell_timeout": 30,
+        "marker": "fast:X",
+        "title": "X",
+    }
     outcome = execute_on_worker(spec, PROBE.read_bytes(), 30)
     assert outcome["result"]["status"] == "failed"
     assert outcome["result"]["error_name"] == "UnknownParameter" and "colour" in outcome["result"]["error_value"]

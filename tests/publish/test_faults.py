@@ -13,6 +13,7 @@ The 16-unit batch uses tests/fixtures/notebooks/probe.ipynb; the others use a ti
 "generation" notebook made in code, whose printed output, parameters and tidy table all
 carry the generation number, so a mix of two versions is visible.
 """
+
 from __future__ import annotations
 
 import io
@@ -52,8 +53,10 @@ def marked_processes(run_id: str) -> list[int]:
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.environ().get(processes.MARK_ENV, "").startswith(run_id + ":") and \
-                    proc.status() != psutil.STATUS_ZOMBIE:
+            if (
+                proc.environ().get(processes.MARK_ENV, "").startswith(run_id + ":")
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
                 found.append(proc.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
@@ -80,12 +83,14 @@ def make_generation_notebook(path: Path) -> Path:
     """A template printing ``unit <unit> generation <n>``, then the sentinel."""
     params = v4.new_code_cell('unit = ""\ngeneration = 0\nsleep_s = 0.0')
     params.metadata["tags"] = ["parameters"]
-    nb = v4.new_notebook(cells=[
-        v4.new_markdown_cell("# Generation probe"),
-        params,
-        v4.new_code_cell("import time\ntime.sleep(float(sleep_s))\nprint(f'unit {unit} generation {generation}')"),
-        v4.new_code_cell(f'print("{jobs.SENTINEL}")'),
-    ])
+    nb = v4.new_notebook(
+        cells=[
+            v4.new_markdown_cell("# Generation probe"),
+            params,
+            v4.new_code_cell("import time\ntime.sleep(float(sleep_s))\nprint(f'unit {unit} generation {generation}')"),
+            v4.new_code_cell(f'print("{jobs.SENTINEL}")'),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, path)
@@ -94,13 +99,15 @@ def make_generation_notebook(path: Path) -> Path:
 
 def write_table(staging: Path, job: Job) -> None:
     """extra_files callback: a tidy table carrying the job's generation."""
-    pd.DataFrame({"unit": [job.parameters["unit"]], "generation": [int(job.parameters["generation"])]}) \
-        .to_parquet(staging / "table.parquet", index=False)
+    pd.DataFrame({"unit": [job.parameters["unit"]], "generation": [int(job.parameters["generation"])]}).to_parquet(
+        staging / "table.parquet", index=False
+    )
 
 
 def gen_jobs(template: Path, out: Path, units: list[str], generation: int, sleep_s: float = 0.0) -> list[Job]:
-    return [Job(u, template, {"unit": u, "generation": generation, "sleep_s": sleep_s}, out / u, write_table)
-            for u in units]
+    return [
+        Job(u, template, {"unit": u, "generation": generation, "sleep_s": sleep_s}, out / u, write_table) for u in units
+    ]
 
 
 def folder_generation(folder: Path, template: Path) -> int:
@@ -131,17 +138,34 @@ def batch16(tmp_path_factory):
     out = root / "outputs" / "2026-Q3"
     run_id = "f" + uuid.uuid4().hex[:10]
     # the looping job first: the batch is then bounded by one job_timeout plus the others' work
-    jobs = [Job("LOOP", PROBE, {"mode": "loop"}, out / "LOOP"),
-            Job("RAISE", PROBE, {"mode": "raise"}, out / "RAISE"),
-            Job("KILL", PROBE, {"mode": "kill"}, out / "KILL")]
+    jobs = [
+        Job("LOOP", PROBE, {"mode": "loop"}, out / "LOOP"),
+        Job("RAISE", PROBE, {"mode": "raise"}, out / "RAISE"),
+        Job("KILL", PROBE, {"mode": "kill"}, out / "KILL"),
+    ]
     jobs += [Job(f"U{i:02d}", PROBE, {"mode": "ok"}, out / f"U{i:02d}") for i in range(1, 14)]
     job_timeout = 20
     t0 = time.monotonic()
-    results = run_notebooks(jobs, workers=3, cell_timeout=600, job_timeout=job_timeout,
-                            staging_root=root / "staging", progress=False, run_id=run_id)
+    results = run_notebooks(
+        jobs,
+        workers=3,
+        cell_timeout=600,
+        job_timeout=job_timeout,
+        staging_root=root / "staging",
+        progress=False,
+        run_id=run_id,
+    )
     elapsed = time.monotonic() - t0
-    return {"root": root, "out": out, "results": {r.name: r for r in results}, "elapsed": elapsed,
-            "leftover": marked_processes(run_id), "run_id": run_id, "job_timeout": job_timeout, "jobs": jobs}
+    return {
+        "root": root,
+        "out": out,
+        "results": {r.name: r for r in results},
+        "elapsed": elapsed,
+        "leftover": marked_processes(run_id),
+        "run_id": run_id,
+        "job_timeout": job_timeout,
+        "jobs": jobs,
+    }
 
 
 @pytest.mark.slow
@@ -149,8 +173,12 @@ def batch16(tmp_path_factory):
 def test_sixteen_units_thirteen_publish_three_reported(batch16, tmp_path):
     res = batch16["results"]
     statuses = {n: r.status for n, r in res.items()}
-    assert statuses == {"LOOP": "timeout", "RAISE": "failed", "KILL": "dead_kernel",
-                        **{f"U{i:02d}": "ok" for i in range(1, 14)}}
+    assert statuses == {
+        "LOOP": "timeout",
+        "RAISE": "failed",
+        "KILL": "dead_kernel",
+        **{f"U{i:02d}": "ok" for i in range(1, 14)},
+    }
     assert res["RAISE"].error_name == "ValueError" and res["RAISE"].error_value == "probe failure"
     assert res["KILL"].error_name == "DeadKernelError"
     assert res["LOOP"].error_name == "JobTimeout"
@@ -161,12 +189,21 @@ def test_sixteen_units_thirteen_publish_three_reported(batch16, tmp_path):
         assert sorted(p.name for p in (out / name).iterdir()) == ["inputs.json", "probe.html", "probe.ipynb"]
         assert jobs.has_sentinel(nbformat.read(out / name / "probe.ipynb", as_version=4))
     report = json.loads(write_run_report([res[j.name] for j in batch16["jobs"]], tmp_path / "r.json").read_text())
-    assert report["totals"] == {"jobs": 16, "ok": 13, "failed": 1, "dead_kernel": 1, "timeout": 1,
-                                "skipped_unchanged": 0, "locked": 0}
-    print(f"\nFIGURE batch16: {batch16['elapsed']:.1f} s for 16 jobs (3 workers, job_timeout "
-          f"{batch16['job_timeout']} s); LOOP killed after {res['LOOP'].duration_s:.1f} s; "
-          f"ok jobs {min(r.duration_s for r in res.values() if r.status == 'ok'):.1f}-"
-          f"{max(r.duration_s for r in res.values() if r.status == 'ok'):.1f} s")
+    assert report["totals"] == {
+        "jobs": 16,
+        "ok": 13,
+        "failed": 1,
+        "dead_kernel": 1,
+        "timeout": 1,
+        "skipped_unchanged": 0,
+        "locked": 0,
+    }
+    print(
+        f"\nFIGURE batch16: {batch16['elapsed']:.1f} s for 16 jobs (3 workers, job_timeout "
+        f"{batch16['job_timeout']} s); LOOP killed after {res['LOOP'].duration_s:.1f} s; "
+        f"ok jobs {min(r.duration_s for r in res.values() if r.status == 'ok'):.1f}-"
+        f"{max(r.duration_s for r in res.values() if r.status == 'ok'):.1f} s"
+    )
 
 
 @pytest.mark.slow
@@ -174,7 +211,6 @@ def test_sixteen_units_thirteen_publish_three_reported(batch16, tmp_path):
 def test_sixteen_units_no_kernel_left_and_bounded(batch16):
     assert batch16["leftover"] == []
     assert processes.marked_pids(batch16["run_id"] + ":", prefix=True) == []
-    timeout = batch16["job_timeout"]
     res = batch16["results"]
     # the loop is killed at its deadline; every job ends with a status, none is left running.
     # No upper bound on seconds: a busy machine reaps late (times are measured in make bench).
@@ -207,6 +243,7 @@ class Reader(threading.Thread):
         """All files through one handle on the folder: one version, even while it is replaced."""
         dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         try:
+
             def read(name: str) -> bytes:
                 fd = os.open(name, os.O_RDONLY, dir_fd=dfd)
                 with os.fdopen(fd, "rb") as fh:
@@ -216,8 +253,11 @@ class Reader(threading.Thread):
             nb = nbformat.reads(read("gen.ipynb").decode("utf-8"), as_version=4)
             table = pd.read_parquet(io.BytesIO(read("table.parquet")))
             html = read("gen.html").decode("utf-8")
-            gens = {int(inputs["parameters"]["generation"]), int(nb.metadata["papermill"]["parameters"]["generation"]),
-                    int(table["generation"].iloc[0])}
+            gens = {
+                int(inputs["parameters"]["generation"]),
+                int(nb.metadata["papermill"]["parameters"]["generation"]),
+                int(table["generation"].iloc[0]),
+            }
             gens |= {int(g) for g in re.findall(r"unit [A-Z]+ generation (\d+)", html)}
             return gens
         finally:
@@ -247,8 +287,9 @@ def test_reader_never_sees_a_torn_or_mixed_file(tmp_path):
     template = make_generation_notebook(tmp_path / "gen.ipynb")
     out = tmp_path / "outputs" / "2026-Q3"
     units = ["AFR", "AMS", "CYB"]
-    first = run_notebooks(gen_jobs(template, out, units, 0), workers=3, job_timeout=60,
-                          staging_root=tmp_path / "staging", progress=False)
+    first = run_notebooks(
+        gen_jobs(template, out, units, 0), workers=3, job_timeout=60, staging_root=tmp_path / "staging", progress=False
+    )
     assert [r.status for r in first] == ["ok"] * 3
     reader = Reader(out, units)
     reader.start()
@@ -256,8 +297,14 @@ def test_reader_never_sees_a_torn_or_mixed_file(tmp_path):
     t0 = time.monotonic()
     try:
         for gen in range(1, rounds + 1):
-            res = run_notebooks(gen_jobs(template, out, units, gen), workers=3, job_timeout=60, force=True,
-                                staging_root=tmp_path / "staging", progress=False)
+            res = run_notebooks(
+                gen_jobs(template, out, units, gen),
+                workers=3,
+                job_timeout=60,
+                force=True,
+                staging_root=tmp_path / "staging",
+                progress=False,
+            )
             assert [r.status for r in res] == ["ok"] * 3
     finally:
         reader.stop.set()
@@ -269,13 +316,15 @@ def test_reader_never_sees_a_torn_or_mixed_file(tmp_path):
     for unit in units:
         assert folder_generation(out / unit, template) == rounds
     assert len(list((out / "archive").iterdir())) == 3 * rounds  # every replaced version was kept
-    print(f"\nFIGURE readers: {reader.reads} folder reads during {rounds} republishes of {len(units)} units "
-          f"({elapsed:.1f} s), 0 torn, 0 mixed; generations seen {sorted(reader.generations)}")
+    print(
+        f"\nFIGURE readers: {reader.reads} folder reads during {rounds} republishes of {len(units)} units "
+        f"({elapsed:.1f} s), 0 torn, 0 mixed; generations seen {sorted(reader.generations)}"
+    )
 
 
 # ---------------------------------------------------------------------------- kill -9 of the runner
 
-RUNNER = r'''
+RUNNER = r"""
 import json, os, random, sys, time
 from pathlib import Path
 import pandas as pd
@@ -301,7 +350,7 @@ jobs = [Job(u, template, {"unit": u, "generation": generation, "sleep_s": 0.0}, 
 res = run_notebooks(jobs, workers=3, job_timeout=60, staging_root=out.parent / ".staging" / out.name,
                     progress=False, run_id=run_id)
 print(json.dumps({r.name: r.status for r in res}))
-'''
+"""
 
 
 def tmp_folders(out: Path) -> set[tuple[str, int]]:
@@ -328,11 +377,15 @@ def publishing(out: Path, staging: Path, units: list[str], before: set, since_ns
     return bool(tmp_folders(out) - before)
 
 
-def start_runner(script: Path, out: Path, template: Path, run_id: str, generation: int, units: list[str],
-                 slow: float = 0.15) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(script), str(out), str(template), run_id, str(generation),
-                             str(slow), ",".join(units)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+def start_runner(
+    script: Path, out: Path, template: Path, run_id: str, generation: int, units: list[str], slow: float = 0.15
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(script), str(out), str(template), run_id, str(generation), str(slow), ",".join(units)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.slow
@@ -343,8 +396,13 @@ def test_kill_minus_9_during_publish_leaves_old_or_new(tmp_path):
     script.write_text(RUNNER, encoding="utf-8")
     out = tmp_path / "outputs" / "2026-Q3"
     units = ["AFR", "AMS", "CYB"]
-    first = run_notebooks(gen_jobs(template, out, units, 0), workers=3, job_timeout=60,
-                          staging_root=out.parent / ".staging" / out.name, progress=False)
+    first = run_notebooks(
+        gen_jobs(template, out, units, 0),
+        workers=3,
+        job_timeout=60,
+        staging_root=out.parent / ".staging" / out.name,
+        progress=False,
+    )
     assert [r.status for r in first] == ["ok"] * 3
     staging = out.parent / ".staging" / out.name
     rng = random.Random(6)
@@ -381,17 +439,24 @@ def test_kill_minus_9_during_publish_leaves_old_or_new(tmp_path):
     elapsed = time.monotonic() - t0
     assert kills_in_publish >= 2  # some kills really hit the publish step
     # the next run repairs what the killed ones left: no .tmp- folder, every version archived or live
-    final = run_notebooks(gen_jobs(template, out, units, 99), workers=3, job_timeout=60,
-                          staging_root=out.parent / ".staging" / out.name, progress=False)
+    final = run_notebooks(
+        gen_jobs(template, out, units, 99),
+        workers=3,
+        job_timeout=60,
+        staging_root=out.parent / ".staging" / out.name,
+        progress=False,
+    )
     assert [r.status for r in final] == ["ok"] * 3
     assert [p.name for p in out.iterdir() if p.name.startswith(".tmp-")] == []
     for unit in units:
         assert folder_generation(out / unit, template) == 99
     for arch in (out / "archive").iterdir():
         assert sorted(p.name for p in arch.iterdir()) == GEN_FILES, arch
-    print(f"\nFIGURE kill-9: {iterations} runners killed ({kills_in_publish} during a publication) "
-          f"in {elapsed:.1f} s; every unit folder old or new; generations seen "
-          f"{ {u: sorted(g) for u, g in seen.items()} }")
+    print(
+        f"\nFIGURE kill-9: {iterations} runners killed ({kills_in_publish} during a publication) "
+        f"in {elapsed:.1f} s; every unit folder old or new; generations seen "
+        f"{ {u: sorted(g) for u, g in seen.items()} }"
+    )
 
 
 @pytest.mark.slow
@@ -419,7 +484,9 @@ def test_killed_runner_leaves_no_job_process_or_kernel(tmp_path):
         assert wait_no_marked(run_id, 10) == []
         gone, alive = psutil.wait_procs(children, timeout=10)
         assert [c.pid for c in alive] == []
-        print(f"\nFIGURE orphans: job process and kernel gone {time.monotonic() - t0:.1f} s after kill -9 of the runner")
+        print(
+            f"\nFIGURE orphans: job process and kernel gone {time.monotonic() - t0:.1f} s after kill -9 of the runner"
+        )
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -488,11 +555,14 @@ def test_fallback_crash_between_renames_is_restored_by_the_next_run(tmp_path, mo
     assert folders.recover_publication(job) is None
 
 
-@pytest.mark.parametrize("left, expected_action, expected", [
-    ("old", "archived", {"AFR": "new", "archive/AFR-<stamp>-recovered": "old"}),  # killed after the exchange
-    ("new", "removed", {"AFR": "new"}),                                        # same version twice
-    (None, "removed", {"AFR": "new"}),                                         # no inputs.json: never complete
-])
+@pytest.mark.parametrize(
+    "left, expected_action, expected",
+    [
+        ("old", "archived", {"AFR": "new", "archive/AFR-<stamp>-recovered": "old"}),  # killed after the exchange
+        ("new", "removed", {"AFR": "new"}),  # same version twice
+        (None, "removed", {"AFR": "new"}),  # no inputs.json: never complete
+    ],
+)
 def test_leftover_tmp_beside_the_published_folder(tmp_path, left, expected_action, expected):
     out = tmp_path / "q"
     job = Job("AFR", PROBE, {}, out / "AFR")

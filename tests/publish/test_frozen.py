@@ -1,5 +1,6 @@
 """Compute once, read everywhere: the batch freezes the quarter's analysis beside the snapshot,
 the reviews read it and never recompute it, and the analysis refuses to run where it must not."""
+
 from __future__ import annotations
 
 import json
@@ -58,12 +59,17 @@ def test_per_unit_and_joint_tables_equal_what_the_reviews_computed(planned):
     fa = frozen.load_analysis(planned["dir"])
     state, results, q = planned["state"], planned["results"], planned["q"]
     for u in CFG.units:
-        pd.testing.assert_frame_equal(frozen.unit_rows(fa.per_unit["flows"], u),
-                                      money_flows(analysis.unit_state(state, u), q), obj=u)
-        pd.testing.assert_frame_equal(frozen.unit_rows(fa.per_unit["risk_heatmap"], u),
-                                      risk_heatmap(analysis.unit_view(results, u)["risks"], CFG.thresholds), obj=u)
+        pd.testing.assert_frame_equal(
+            frozen.unit_rows(fa.per_unit["flows"], u), money_flows(analysis.unit_state(state, u), q), obj=u
+        )
+        pd.testing.assert_frame_equal(
+            frozen.unit_rows(fa.per_unit["risk_heatmap"], u),
+            risk_heatmap(analysis.unit_view(results, u)["risks"], CFG.thresholds),
+            obj=u,
+        )
         assert frozen.unit_rows(fa.per_unit["statement"], u)["statement"].tolist() == [
-            results_statement(state, results["progress"], u, q, CFG.currency, money=results["money"])]
+            results_statement(state, results["progress"], u, q, CFG.currency, money=results["money"])
+        ]
     pairs = analysis.joint_pairs(state, CFG)
     assert fa.pairs == sorted(frozen.pair_name(p.cluster, p.region) for p in pairs.itertuples())
     for p in pairs.itertuples():

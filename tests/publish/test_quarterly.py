@@ -1,4 +1,5 @@
 """rbm review end to end on the sample bureau: snapshot, notebooks, atomic publish, reruns."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,8 +25,15 @@ from factories import PROBE, tree_state  # noqa: E402
 @pytest.fixture(scope="module")
 def published(sample_bureau, tmp_path_factory):
     out = tmp_path_factory.mktemp("outputs")
-    report = review_quarter(sample_bureau["quarter"], all_units=True, joint=["CYB-AFR"],
-                            store_url=sample_bureau["store_url"], outputs=out, workers=3, progress=False)
+    report = review_quarter(
+        sample_bureau["quarter"],
+        all_units=True,
+        joint=["CYB-AFR"],
+        store_url=sample_bureau["store_url"],
+        outputs=out,
+        workers=3,
+        progress=False,
+    )
     return out, report
 
 
@@ -38,11 +46,18 @@ def test_every_unit_and_the_overview_are_published(published, sample_bureau):
     names = {j["name"]: j for j in report["jobs"]}
     assert set(names) == set(CFG.units) | {"joint-CYB-AFR", "overview"}
     assert all(j["status"] == "ok" for j in names.values())
-    assert report["jobs"][-1]["name"] == "overview"           # the overview runs last
+    assert report["jobs"][-1]["name"] == "overview"  # the overview runs last
     for unit in CFG.units:
         d = out / q / unit
-        for f in ("quarterly_review.ipynb", "quarterly_review.html", "kpi_progress.parquet", "assumption_tests.parquet",
-                  "risks.parquet", "money.parquet", "inputs.json"):
+        for f in (
+            "quarterly_review.ipynb",
+            "quarterly_review.html",
+            "kpi_progress.parquet",
+            "assumption_tests.parquet",
+            "risks.parquet",
+            "money.parquet",
+            "inputs.json",
+        ):
             assert (d / f).is_file(), (unit, f)
     assert (out / q / "joint" / "CYB-AFR" / "joint_review.html").is_file()
     assert (out / q / "overview" / "bdt_overview.html").is_file()
@@ -68,13 +83,18 @@ def test_joint_tables_are_published_beside_the_joint_review(published, sample_bu
 @pytest.mark.timeout(300)
 def test_a_notebook_run_of_the_batch_cannot_compute_the_analysis(sample_bureau, tmp_path):
     """The review notebooks publish fine above although analyse() refuses to run in a batch job."""
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell('quarter = "2026-Q3"', metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("from rbm_utils.analytics import bureau\n"
-                                          "from rbm_utils.core.config import load_config\n"
-                                          "bureau.analyse({}, quarter, load_config())"),
-                nbformat.v4.new_code_cell('print("RBM-REVIEW-COMPLETE")')]
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell('quarter = "2026-Q3"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "from rbm_utils.analytics import bureau\n"
+            "from rbm_utils.core.config import load_config\n"
+            "bureau.analyse({}, quarter, load_config())"
+        ),
+        nbformat.v4.new_code_cell('print("RBM-REVIEW-COMPLETE")'),
+    ]
     template = tmp_path / "recompute.ipynb"
     nbformat.write(nb, template)
     job = Job("recompute", template, {"quarter": sample_bureau["quarter"]}, tmp_path / "out" / "recompute")
@@ -91,7 +111,7 @@ def test_html_has_no_code_and_renders_offline(published, sample_bureau):
         assert code not in html
     assert "RBM-REVIEW-COMPLETE" not in html
     assert "cdn.plot.ly/plotly" not in html and '<script src="http' not in html
-    assert html.count("PlotlyConfig") <= 1                       # plotly.js once per page
+    assert html.count("PlotlyConfig") <= 1  # plotly.js once per page
     assert "Regional Office for Africa" in html
     assert len(html.encode()) < 6 * 1024 * 1024
 
@@ -112,12 +132,14 @@ def test_rerun_without_force_changes_nothing_and_force_archives(published, sampl
     out, _ = published
     q = sample_bureau["quarter"]
     before = tree_state(out / q, skip=("archive", "run_report.json"))
-    report = review_quarter(q, units=["AFR", "CYB"], joint=[], store_url=sample_bureau["store_url"], outputs=out,
-                            progress=False)
+    report = review_quarter(
+        q, units=["AFR", "CYB"], joint=[], store_url=sample_bureau["store_url"], outputs=out, progress=False
+    )
     assert {j["status"] for j in report["jobs"]} == {"skipped_unchanged"}
     assert tree_state(out / q, skip=("archive", "run_report.json")) == before
-    report = review_quarter(q, units=["AFR"], joint=[], store_url=sample_bureau["store_url"], outputs=out,
-                            progress=False, force=True)
+    report = review_quarter(
+        q, units=["AFR"], joint=[], store_url=sample_bureau["store_url"], outputs=out, progress=False, force=True
+    )
     assert [j["status"] for j in report["jobs"]] == ["ok", "ok"]
     assert any(p.name.startswith("AFR-") for p in (out / q / "archive").iterdir())
 
@@ -126,22 +148,34 @@ def test_selection_errors(sample_bureau, tmp_path):
     with pytest.raises(ReviewError):
         plan_review(sample_bureau["quarter"], store_url=sample_bureau["store_url"], outputs=tmp_path)
     with pytest.raises(ReviewError, match="no submission"):
-        plan_review(sample_bureau["quarter"], units=["AFR"], store_url=f"sqlite:///{tmp_path / 'empty.sqlite'}",
-                    outputs=tmp_path)
+        plan_review(
+            sample_bureau["quarter"],
+            units=["AFR"],
+            store_url=f"sqlite:///{tmp_path / 'empty.sqlite'}",
+            outputs=tmp_path,
+        )
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_failing_units_never_stop_the_others(sample_bureau, tmp_path):
     q = sample_bureau["quarter"]
-    plan = plan_review(q, units=["AFR", "AMS", "ARB", "CYB"], joint=[], store_url=sample_bureau["store_url"],
-                       outputs=tmp_path, overview=False)
+    plan = plan_review(
+        q,
+        units=["AFR", "AMS", "ARB", "CYB"],
+        joint=[],
+        store_url=sample_bureau["store_url"],
+        outputs=tmp_path,
+        overview=False,
+    )
     jobs = list(plan.jobs)
     # AFR: a planted exception inside the real review (an unknown unit); AMS: its kernel is killed
     jobs[0] = dataclasses.replace(jobs[0], parameters={**jobs[0].parameters, "unit": "NOPE"})
     jobs[1] = dataclasses.replace(jobs[1], template=PROBE, parameters={"mode": "kill"}, extra_files=None)
-    results = {r.name: r for r in run_notebooks(jobs, workers=3, job_timeout=300, staging_root=tmp_path / ".staging",
-                                                progress=False)}
+    results = {
+        r.name: r
+        for r in run_notebooks(jobs, workers=3, job_timeout=300, staging_root=tmp_path / ".staging", progress=False)
+    }
     assert results["AFR"].status == "failed" and results["AFR"].error_name == "ConfigError"
     assert results["AMS"].status == "dead_kernel"
     assert results["ARB"].status == "ok" and results["CYB"].status == "ok"

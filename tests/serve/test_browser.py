@@ -6,6 +6,7 @@ regression and a firing XSS payload). Screenshots are kept in tests/artifacts/ (
 Needs /usr/bin/chromium: skipped when it is absent, except in CI (env CI set), where it fails.
 Never run `playwright install`: the system browser is used.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-LOAD_MS = 180_000   # generous: 2 shared cores, kernels start per page view
+LOAD_MS = 180_000  # generous: 2 shared cores, kernels start per page view
 
 
 def _unavailable(reason: str) -> None:
@@ -72,7 +73,7 @@ class Watched:
         self.ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
         self.ctx.set_default_timeout(LOAD_MS)
         self.ctx.route("**/*", self._route)
-        self.ctx.on("page", self._watch)      # every page of the context, also tabs opened by links
+        self.ctx.on("page", self._watch)  # every page of the context, also tabs opened by links
 
     def _route(self, route) -> None:
         url = route.request.url
@@ -104,11 +105,11 @@ def watched(browser):
     try:
         from playwright.sync_api import Error as PlaywrightError
 
-        for pg in w.ctx.pages:              # close the tabs like a manager: each page stops its kernel
+        for pg in w.ctx.pages:  # close the tabs like a manager: each page stops its kernel
             if not pg.is_closed():
                 try:
                     pg.close(run_before_unload=True)
-                except PlaywrightError:     # already closing
+                except PlaywrightError:  # already closing
                     pass
         w.check()
     finally:
@@ -138,7 +139,7 @@ def test_landing_page_loads_and_links_to_every_review(watched, server, site):
     assert pg.locator("a.rbm-joint").all_inner_texts() == [JOINT]
     assert pg.locator(".rbm-badge").count() >= len(UNITS)
     _shot(pg, "landing")
-    with watched.ctx.expect_page() as opened:     # rendered links open a new tab (target=_blank)
+    with watched.ctx.expect_page() as opened:  # rendered links open a new tab (target=_blank)
         pg.locator("a.rbm-unit", has_text="AFR").click()
     review = opened.value
     review.wait_for_load_state(timeout=LOAD_MS)
@@ -148,7 +149,9 @@ def test_landing_page_loads_and_links_to_every_review(watched, server, site):
 
 
 def test_unit_review_renders_all_its_charts(watched, server, site):
-    expected = len(unit_page.page(site["outputs"], load_config(), f"quarter={site['quarter']}&unit=AFR").state.figures())
+    expected = len(
+        unit_page.page(site["outputs"], load_config(), f"quarter={site['quarter']}&unit=AFR").state.figures()
+    )
     pg = watched.page()
     pg.goto(f"{server.base}/voila/render/review.ipynb?quarter={site['quarter']}&unit=AFR", timeout=LOAD_MS)
     assert _charts(pg, expected) == expected == 4
@@ -170,8 +173,10 @@ def test_a_filter_changes_what_is_shown(watched, server, site):
     pg.wait_for_function(f"document.querySelectorAll('{rows}').length === {n_off}")
     assert set(pg.locator(".rbm-kpi table.rbm-table tbody tr td:nth-child(9)").all_inner_texts()) == {"off_track"}
     first_off = prog[prog["status"] == "off_track"]["kpi_id"].iloc[0]
-    pg.wait_for_function(f"document.querySelector('.rbm-trend .gtitle') && "
-                         f"document.querySelector('.rbm-trend .gtitle').textContent.startsWith('{first_off}')")
+    pg.wait_for_function(
+        f"document.querySelector('.rbm-trend .gtitle') && "
+        f"document.querySelector('.rbm-trend .gtitle').textContent.startsWith('{first_off}')"
+    )
     assert _charts(pg, 4) == 4
     _shot(pg, "review_AFR_off_track")
 
@@ -182,22 +187,27 @@ def test_xss_payloads_render_as_text_and_fire_nothing(watched, server, site):
     pg.add_init_script("window.__xss = []; window.alert = (m) => window.__xss.push(String(m));")
     pg.goto(f"{server.base}/voila/render/review.ipynb?quarter={q}&unit={XSS_UNIT}", timeout=LOAD_MS)
     _charts(pg, 4)
-    assert IMG in pg.locator(".rbm-kpi").inner_text()                   # the KPI name, shown as text
-    assert SCRIPT in pg.locator(".rbm-risk").inner_text()                # the risk title
+    assert IMG in pg.locator(".rbm-kpi").inner_text()  # the KPI name, shown as text
+    assert SCRIPT in pg.locator(".rbm-risk").inner_text()  # the risk title
     values = pg.evaluate("Array.from(document.querySelectorAll('.rbm-kpi-filter select option')).map(o => o.value)")
     pg.locator(".rbm-kpi-filter select").select_option(value=next(v for v in values if IMG in v))
-    pg.wait_for_function("document.querySelector('.rbm-evidence') && "
-                         "document.querySelector('.rbm-evidence').innerText.includes('onerror=alert(1)><script>')")
-    assert IMG + SCRIPT in pg.locator(".rbm-evidence").inner_text()       # the comment
-    assert SCRIPT in pg.evaluate("Array.from(document.querySelectorAll('.rbm-programme-filter select option'))"
-                                 ".map(o => o.value).join(' ')")
-    pg.locator(".rbm-trend .js-plotly-plot").hover()                     # hover text is escaped too
+    pg.wait_for_function(
+        "document.querySelector('.rbm-evidence') && "
+        "document.querySelector('.rbm-evidence').innerText.includes('onerror=alert(1)><script>')"
+    )
+    assert IMG + SCRIPT in pg.locator(".rbm-evidence").inner_text()  # the comment
+    assert SCRIPT in pg.evaluate(
+        "Array.from(document.querySelectorAll('.rbm-programme-filter select option')).map(o => o.value).join(' ')"
+    )
+    pg.locator(".rbm-trend .js-plotly-plot").hover()  # hover text is escaped too
     time.sleep(0.5)
     assert pg.locator("img[src='x']").count() == 0
     assert pg.evaluate("window.__xss") == []
     _shot(pg, "review_xss")
-    for url in (f"{server.base}/voila/render/index.ipynb?quarter={q}",
-                f"{server.base}/voila/render/overview.ipynb?quarter={q}&unit={XSS_UNIT}"):
+    for url in (
+        f"{server.base}/voila/render/index.ipynb?quarter={q}",
+        f"{server.base}/voila/render/overview.ipynb?quarter={q}&unit={XSS_UNIT}",
+    ):
         pg.goto(url, timeout=LOAD_MS)
         pg.wait_for_selector(".rbm-unit, .rbm-dashboard")
         if "overview" in url:

@@ -1,6 +1,7 @@
 """rbm_utils.serve (params, data, views, pages): what a manager sees equals what was published; parameters and widget
 values are checked against what exists; free text is escaped. Runs the dashboards in-process
 on the site of tests/test_serve.py (published once per session)."""
+
 from __future__ import annotations
 
 import json
@@ -39,32 +40,47 @@ def _fig_json(fig) -> dict:
 
 def _shown(dash: review.ReviewDashboard) -> list[dict]:
     """Every output the dashboard's Output widgets show."""
-    outs = [dash.summary_out, dash.kpi_out, dash.trend_out, dash.evidence_out, dash.risk_out, dash.money_out, dash.agenda_out]
+    outs = [
+        dash.summary_out,
+        dash.kpi_out,
+        dash.trend_out,
+        dash.evidence_out,
+        dash.risk_out,
+        dash.money_out,
+        dash.agenda_out,
+    ]
     return [o["data"] for out in outs for o in out.outputs]
 
 
 # --------------------------------------------------------------------------- validation
 
+
 def test_pick_returns_the_listed_element_or_nothing():
     allowed = ["AFR", "CYB"]
     assert params.pick("CYB", allowed) == "CYB"
-    assert params.pick("cyb", allowed) is None and params.pick("../AFR", allowed) is None and params.pick("AFR\x00", allowed) is None
+    assert (
+        params.pick("cyb", allowed) is None
+        and params.pick("../AFR", allowed) is None
+        and params.pick("AFR\x00", allowed) is None
+    )
     assert params.pick(1, ["1"]) is None and params.pick(None, allowed) is None
 
 
 def test_request_parameters_keep_only_allowed_single_values():
     allowed = {"quarter": ["2026-Q3", "2026-Q2"], "unit": ["AFR", "CYB"]}
     assert params.request_parameters("quarter=2026-Q2&unit=CYB", allowed) == {"quarter": "2026-Q2", "unit": "CYB"}
-    assert params.request_parameters("unit=CYB&unit=AFR", allowed) == {}                    # ambiguous
+    assert params.request_parameters("unit=CYB&unit=AFR", allowed) == {}  # ambiguous
     assert params.request_parameters("unit=CYB&unit=CYB", allowed) == {"unit": "CYB"}
     assert params.request_parameters("unit=..%2F..%2Fetc&quarter=2026-Q3", allowed) == {"quarter": "2026-Q3"}
     assert params.request_parameters("template=reveal&x=1", allowed) == {}
-    assert params.request_parameters("unit=AFR&" + "a=1&" * 2000, allowed) == {}           # oversized: ignored whole
+    assert params.request_parameters("unit=AFR&" + "a=1&" * 2000, allowed) == {}  # oversized: ignored whole
     assert params.request_parameters(None, allowed) == {}
 
 
 def test_page_links_only_to_dashboard_pages():
-    assert params.page_link("joint.ipynb", quarter="2026-Q3", pair="CYB-AFR") == "joint.ipynb?quarter=2026-Q3&pair=CYB-AFR"
+    assert (
+        params.page_link("joint.ipynb", quarter="2026-Q3", pair="CYB-AFR") == "joint.ipynb?quarter=2026-Q3&pair=CYB-AFR"
+    )
     assert params.page_link("review.ipynb", unit="A&B") == "review.ipynb?unit=A%26B"
     with pytest.raises(ValueError):
         params.page_link("../data/rbm.sqlite")
@@ -75,18 +91,21 @@ def test_listings_show_only_what_is_published(tmp_path):
     for q in ("2026-Q3", "2026-Q2"):
         (out / q / "snapshot").mkdir(parents=True)
         (out / q / "snapshot" / "manifest.json").write_text("{}")
-    (out / "2026-Q1").mkdir()                      # no snapshot: not published
+    (out / "2026-Q1").mkdir()  # no snapshot: not published
     (out / "2026-Q9" / "snapshot").mkdir(parents=True)
     (out / "2026-Q9" / "snapshot" / "manifest.json").write_text("{}")
     (out / ".staging" / "snapshot").mkdir(parents=True)
     for unit in ("AFR", "XYZ", "afr"):
         (out / "2026-Q3" / unit).mkdir()
-        pd.DataFrame({"unit_code": [unit], "status": ["on_track"]}).to_parquet(out / "2026-Q3" / unit / "kpi_progress.parquet")
-    (out / "2026-Q3" / "CYB").mkdir()              # folder without tables
+        pd.DataFrame({"unit_code": [unit], "status": ["on_track"]}).to_parquet(
+            out / "2026-Q3" / unit / "kpi_progress.parquet"
+        )
+    (out / "2026-Q3" / "CYB").mkdir()  # folder without tables
     for pair in ("CYB-AFR", "AFR-CYB", "CYB-XYZ", "CYB-CYB"):
         (out / "2026-Q3" / "joint" / pair).mkdir(parents=True)
-    (out / "2026-Q3" / "run_report.json").write_text(json.dumps({"jobs": [{"name": "AFR", "status": "ok"},
-                                                                          {"name": "CYB", "status": "timeout"}]}))
+    (out / "2026-Q3" / "run_report.json").write_text(
+        json.dumps({"jobs": [{"name": "AFR", "status": "ok"}, {"name": "CYB", "status": "timeout"}]})
+    )
     assert data.published_quarters(out) == ["2026-Q3", "2026-Q2"]
     assert data.published_units(out, "2026-Q3", CFG) == ["AFR"]
     assert data.published_units(out, "../2026-Q3", CFG) == [] and data.published_units(out, "2026-Q1", CFG) == []
@@ -100,25 +119,40 @@ def test_listings_show_only_what_is_published(tmp_path):
     with pytest.raises(ValueError):
         data.load_tables(out, "2026-Q1", "AFR", CFG)
     with pytest.raises(ValueError):
-        data.load_snapshot_table(out, "2026-Q3", "Risks")   # only the tables the drill-down reads
+        data.load_snapshot_table(out, "2026-Q3", "Risks")  # only the tables the drill-down reads
     assert "Nothing is published yet" in landing.landing_html(tmp_path / "empty", None, CFG)
 
 
 def test_filter_frame_and_kpi_evidence_by_hand():
-    p = pd.DataFrame({"unit_code": ["A", "A", "B"], "programme": ["P1", "P2", "P1"], "status": ["on_track", "off_track", "off_track"]})
+    p = pd.DataFrame(
+        {
+            "unit_code": ["A", "A", "B"],
+            "programme": ["P1", "P2", "P1"],
+            "status": ["on_track", "off_track", "off_track"],
+        }
+    )
     assert views.filter_frame(p, unit="A", programme="P1").index.tolist() == [0]
     assert len(views.filter_frame(p, status="off_track")) == 2 and len(views.filter_frame(p, status=params.ALL)) == 3
-    assert views.filter_frame(p, programme="P1 or 1==1").empty   # compared, never evaluated
+    assert views.filter_frame(p, programme="P1 or 1==1").empty  # compared, never evaluated
     assert views.programmes(p) == ["P1", "P2"]
-    a = pd.DataFrame({"unit_code": ["A", "A", "A", "B"], "kpi_id": ["K", "K", "K", "K"],
-                      "period": ["2026-Q1", "2026-Q3", "2025-Q4", "2026-Q3"], "disaggregation": [None, None, None, None],
-                      "value": [1.0, 3.0, 0.5, 9.0], "evidence": ["e1", "e3", "e0", "x"], "comment": ["c1", None, None, "x"]})
+    a = pd.DataFrame(
+        {
+            "unit_code": ["A", "A", "A", "B"],
+            "kpi_id": ["K", "K", "K", "K"],
+            "period": ["2026-Q1", "2026-Q3", "2025-Q4", "2026-Q3"],
+            "disaggregation": [None, None, None, None],
+            "value": [1.0, 3.0, 0.5, 9.0],
+            "evidence": ["e1", "e3", "e0", "x"],
+            "comment": ["c1", None, None, "x"],
+        }
+    )
     ev = views.kpi_evidence(a, "A", "K")
     assert ev["period"].tolist() == ["2026-Q3", "2026-Q1", "2025-Q4"] and ev["value"].tolist() == [3.0, 1.0, 0.5]
     assert ev["comment"].tolist()[1] == "c1"
 
 
 # --------------------------------------------------------------------------- equality with what was published
+
 
 def test_figures_equal_the_published_review(site):
     """AFR: the status chart, the risk heatmap, money against delivery and every KPI trend the
@@ -137,7 +171,7 @@ def test_figures_equal_the_published_review(site):
     assert len(shown) == 4
     kpis = dash.state.kpis()["kpi_id"].tolist()
     assert len(kpis) == 16
-    for kid in kpis:                                   # the drill-down of every KPI
+    for kid in kpis:  # the drill-down of every KPI
         dash.kpi_dd.value = kid
         trend = dash.trend_out.outputs[0]["data"][PLOTLY]
         pub = by_title[trend["layout"]["title"]["text"]]
@@ -147,9 +181,13 @@ def test_figures_equal_the_published_review(site):
 def test_tables_equal_the_published_tables(site):
     q = site["quarter"]
     dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
-    pd.testing.assert_frame_equal(dash.state.kpis(), pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet"))
+    pd.testing.assert_frame_equal(
+        dash.state.kpis(), pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet")
+    )
     ov = overview.page(site["outputs"], CFG, f"quarter={q}")
-    pd.testing.assert_frame_equal(ov.state.kpis(), pd.read_parquet(site["outputs"] / q / "overview" / "kpi_progress.parquet"))
+    pd.testing.assert_frame_equal(
+        ov.state.kpis(), pd.read_parquet(site["outputs"] / q / "overview" / "kpi_progress.parquet")
+    )
     published = _nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", PLOTLY)
     mine = _fig_json(ov.state.figures()["status"])
     assert mine["data"] == next(f for f in published if f["layout"]["title"]["text"] == "KPI status by unit")["data"]
@@ -158,13 +196,16 @@ def test_tables_equal_the_published_tables(site):
 def test_joint_page_shows_the_published_joint_tables(site):
     q = site["quarter"]
     html_out = joint.joint_html(site["outputs"], q, JOINT, CFG)
-    tables = [t for t in _nb_outputs(site["outputs"] / q / "joint" / JOINT / "joint_review.ipynb", "text/html")
-              if "rbm-table" in t or "rbm-empty" in t]
+    tables = [
+        t
+        for t in _nb_outputs(site["outputs"] / q / "joint" / JOINT / "joint_review.ipynb", "text/html")
+        if "rbm-table" in t or "rbm-empty" in t
+    ]
     assert len(tables) >= len(joint.JOINT_SECTIONS)
     shown = [t for t in tables if t in html_out]
-    assert len(shown) == len(joint.JOINT_SECTIONS)      # every section's table, byte for byte
+    assert len(shown) == len(joint.JOINT_SECTIONS)  # every section's table, byte for byte
     with pytest.raises(ValueError):
-        joint.joint_html(site["outputs"], q, "CYB-EUR", CFG)   # not published
+        joint.joint_html(site["outputs"], q, "CYB-EUR", CFG)  # not published
 
 
 def test_joint_page_without_frozen_tables_says_so(tmp_path):
@@ -176,7 +217,8 @@ def test_joint_page_without_frozen_tables_says_so(tmp_path):
     page = joint.joint_html(out, "2026-Q3", "CYB-AFR", CFG)
     assert joint.NOT_PUBLISHED in page and "rbm-table" not in page
     pd.DataFrame({"unit_code": ["AFR"], "risk_id": ["R1"], "title": ["<b>x</b>"]}).to_parquet(
-        out / "2026-Q3" / "joint" / "CYB-AFR" / "risks.parquet")
+        out / "2026-Q3" / "joint" / "CYB-AFR" / "risks.parquet"
+    )
     page = joint.joint_html(out, "2026-Q3", "CYB-AFR", CFG)
     assert "&lt;b&gt;x&lt;/b&gt;" in page and page.count(joint.NOT_PUBLISHED) == len(joint.JOINT_SECTIONS) - 1
 
@@ -192,8 +234,10 @@ def test_no_page_recomputes_the_analysis(site, monkeypatch):
     q = site["quarter"]
     assert "Bureau overview" in landing.page(site["outputs"], CFG, f"quarter={q}").data
     assert "joint review" in joint.page(site["outputs"], CFG, f"quarter={q}&pair={JOINT}").data
-    for dash in (unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR"),
-                 overview.page(site["outputs"], CFG, f"quarter={q}")):
+    for dash in (
+        unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR"),
+        overview.page(site["outputs"], CFG, f"quarter={q}"),
+    ):
         assert len(dash.state.kpis()) and dash.state.figures()["trend"] is not None
     assert calls == []
 
@@ -203,7 +247,7 @@ def test_landing_page_lists_units_with_published_badges(site):
     html_out = landing.landing_html(site["outputs"], q, CFG)
     for unit in UNITS:
         assert f'href="review.ipynb?quarter={q}&amp;unit={unit}"' in html_out
-    assert 'href="review.ipynb?quarter=' + q + '&amp;unit=CYB"' not in html_out   # CYB was not reviewed
+    assert 'href="review.ipynb?quarter=' + q + '&amp;unit=CYB"' not in html_out  # CYB was not reviewed
     assert f'href="overview.ipynb?quarter={q}"' in html_out and f"pair={JOINT}" in html_out
     badges = data.unit_badges(site["outputs"], q, CFG).set_index("unit_code")
     prog = pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet")
@@ -216,12 +260,15 @@ def test_landing_page_lists_units_with_published_badges(site):
 
 # --------------------------------------------------------------------------- interaction
 
+
 def test_filters_change_what_is_shown(site):
     q = site["quarter"]
     dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
     prog = pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet")
     dash.status_dd.value = "off_track"
-    assert set(dash.state.kpis()["status"]) == {"off_track"} and len(dash.state.kpis()) == int((prog["status"] == "off_track").sum())
+    assert set(dash.state.kpis()["status"]) == {"off_track"} and len(dash.state.kpis()) == int(
+        (prog["status"] == "off_track").sum()
+    )
     assert [k for _, k in dash.kpi_dd.options] == dash.state.kpis()["kpi_id"].tolist()
     assert dash.state.kpi == dash.state.kpis()["kpi_id"].iloc[0]
     table = dash.kpi_out.outputs[0]["data"]["text/html"]
@@ -232,7 +279,7 @@ def test_filters_change_what_is_shown(site):
     programme = views.programmes(prog)[0]
     dash.programme_dd.value = programme
     assert len(dash.state.kpis()) == int((prog["programme"] == programme).sum())
-    dash.unit_dd.value = XSS_UNIT                          # another unit: its own published tables
+    dash.unit_dd.value = XSS_UNIT  # another unit: its own published tables
     assert set(dash.state.kpis()["unit_code"]) == {XSS_UNIT} and dash.state.programme == params.ALL
 
 
@@ -251,21 +298,38 @@ def test_hostile_widget_values_are_ignored(site):
 
     q = site["quarter"]
     dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
-    before = (dash.state.quarter, dash.state.unit, dash.state.status, dash.state.programme, dash.state.kpi, dash.state.kpis().copy())
+    before = (
+        dash.state.quarter,
+        dash.state.unit,
+        dash.state.status,
+        dash.state.programme,
+        dash.state.kpi,
+        dash.state.kpis().copy(),
+    )
     msg = lambda state: {"content": {"data": {"method": "update", "state": state, "buffer_paths": []}}, "buffers": []}  # noqa: E731
-    dash.unit_dd._handle_msg(msg({"index": 99}))         # refused by ipywidgets (logged, not applied)
+    dash.unit_dd._handle_msg(msg({"index": 99}))  # refused by ipywidgets (logged, not applied)
     with pytest.raises(TraitError):
         dash.unit_dd.set_state({"index": 99})
-    for cb_name, value in (("on_unit", "../../etc"), ("on_quarter", "2026-Q9"), ("on_status", "__import__('os')"),
-                           ("on_programme", "x' or 1==1"), ("on_kpi", "AFR-K01; rm -rf /"), ("on_unit", ["AFR"])):
-        allowed = {"on_unit": dash.state.unit_values, "on_quarter": lambda: dash.state.quarters,
-                   "on_status": lambda: [params.ALL, *kpi.STATUS_ORDER], "on_programme": lambda: [params.ALL],
-                   "on_kpi": lambda: [k for _, k in dash.state.kpi_choices()]}[cb_name]
+    for cb_name, value in (
+        ("on_unit", "../../etc"),
+        ("on_quarter", "2026-Q9"),
+        ("on_status", "__import__('os')"),
+        ("on_programme", "x' or 1==1"),
+        ("on_kpi", "AFR-K01; rm -rf /"),
+        ("on_unit", ["AFR"]),
+    ):
+        allowed = {
+            "on_unit": dash.state.unit_values,
+            "on_quarter": lambda: dash.state.quarters,
+            "on_status": lambda: [params.ALL, *kpi.STATUS_ORDER],
+            "on_programme": lambda: [params.ALL],
+            "on_kpi": lambda: [k for _, k in dash.state.kpi_choices()],
+        }[cb_name]
         dash.callbacks.guard(getattr(dash, cb_name), allowed)({"name": "value", "old": None, "new": value})
     assert len(dash.ignored) == 6
     assert (dash.state.quarter, dash.state.unit, dash.state.status, dash.state.programme, dash.state.kpi) == before[:5]
     pd.testing.assert_frame_equal(dash.state.kpis(), before[5])
-    dash.unit_dd._handle_msg(msg({"index": 1}))          # a legitimate change from the page goes through
+    dash.unit_dd._handle_msg(msg({"index": 1}))  # a legitimate change from the page goes through
     assert dash.state.unit == dash.state.units[1]
 
 
@@ -281,17 +345,17 @@ def test_workbook_text_is_escaped_wherever_it_becomes_html(site):
     q = site["quarter"]
     raw_markers = ("<img src=x", "<script>alert")
     dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit={XSS_UNIT}")
-    kid = next(k for label, k in dash.kpi_dd.options if IMG in label)   # the KPI named with the payload
+    kid = next(k for label, k in dash.kpi_dd.options if IMG in label)  # the KPI named with the payload
     dash.kpi_dd.value = kid
     shown = _shown(dash)
     html_all = "\n".join(o.get("text/html", "") for o in shown) + dash.title.value + dash.notice.value
     figs = json.dumps([o[PLOTLY] for o in shown if PLOTLY in o])
     for marker in raw_markers:
         assert marker not in html_all and marker not in figs
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html_all            # KPI name and comment, as text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_all         # risk title, programme
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html_all  # KPI name and comment, as text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_all  # risk title, programme
     assert "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;" in dash.evidence_out.outputs[0]["data"]["text/html"]
-    assert "&lt;img src=x onerror=alert(1)&gt;" in figs                  # chart title
+    assert "&lt;img src=x onerror=alert(1)&gt;" in figs  # chart title
     # Dropdown labels are plain text in the page (the browser test shows no dialog fires)
     assert any(IMG in label for label, _ in dash.kpi_dd.options)
     assert [label for label, _ in dash.programme_dd.options] == ["All", SCRIPT]

@@ -6,6 +6,7 @@ replaced by a workbook whose text fields hold XSS payloads) and the running serv
 once per session by :func:`published_site` and :func:`running_server`; tests/test_dashboard.py
 and tests/test_browser.py import them from here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,6 +47,7 @@ _SERVERS: dict = {}
 
 # --------------------------------------------------------------------------- shared fixtures
 
+
 def _copy_sqlite(url: str, dest: Path) -> str:
     src = sqlite3.connect(url.removeprefix("sqlite:///"))
     dst = sqlite3.connect(dest)
@@ -82,8 +84,15 @@ def published_site(sample_bureau: dict, tmp_path_factory: pytest.TempPathFactory
         rep = ingest_file(xss_workbook(root / "EUR_xss.xlsx"), st, CFG, by="pytest")
     assert rep.status == "stored", rep.message
     outputs = root / "outputs"
-    report = review_quarter(sample_bureau["quarter"], units=list(UNITS), joint=[JOINT], store_url=url,
-                            outputs=outputs, workers=3, progress=False)
+    report = review_quarter(
+        sample_bureau["quarter"],
+        units=list(UNITS),
+        joint=[JOINT],
+        store_url=url,
+        outputs=outputs,
+        workers=3,
+        progress=False,
+    )
     assert report["ok"], report
     _SITE.update(outputs=outputs, quarter=sample_bureau["quarter"], store_url=url, root=root)
     return _SITE
@@ -127,7 +136,11 @@ class Server:
         out = []
         for c in children:
             try:
-                if c.is_running() and c.status() != psutil.STATUS_ZOMBIE and "ipykernel_launcher" in " ".join(c.cmdline()):
+                if (
+                    c.is_running()
+                    and c.status() != psutil.STATUS_ZOMBIE
+                    and "ipykernel_launcher" in " ".join(c.cmdline())
+                ):
                     out.append(c)
             except psutil.Error:
                 continue
@@ -142,8 +155,15 @@ def running_server(request: pytest.FixtureRequest, site: dict, **overrides) -> S
     """Once per session (per set of overrides): the server on the published site."""
     key = tuple(sorted(overrides.items()))
     if key not in _SERVERS:
-        opts = ServeOptions(outputs=site["outputs"], port=free_port(), quarter=site["quarter"],
-                            cull_idle_timeout=60, cull_interval=5, max_kernels=16, cell_timeout=120)
+        opts = ServeOptions(
+            outputs=site["outputs"],
+            port=free_port(),
+            quarter=site["quarter"],
+            cull_idle_timeout=60,
+            cull_interval=5,
+            max_kernels=16,
+            cell_timeout=120,
+        )
         for k, v in overrides.items():
             opts = dataclasses.replace(opts, **{k: v})
         srv = Server(opts, site["root"] / f"server-{len(_SERVERS)}.log")
@@ -187,8 +207,11 @@ def view(url: str, timeout: float = 180) -> tuple[int, str]:
     if m:
         parts = urllib.parse.urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}"
-        req = urllib.request.Request(f"{base}/voila/api/shutdown/{m.group(1)}", method="POST",
-                                     data=urllib.parse.urlencode({"_xsrf": xsrf}).encode())
+        req = urllib.request.Request(
+            f"{base}/voila/api/shutdown/{m.group(1)}",
+            method="POST",
+            data=urllib.parse.urlencode({"_xsrf": xsrf}).encode(),
+        )
         with opener.open(req, timeout=60) as r:
             assert r.status == 204
     return status, page
@@ -227,9 +250,17 @@ def notebook_code(name: str) -> list[str]:
 
 # --------------------------------------------------------------------------- configuration (no server)
 
+
 def test_hardened_configuration():
-    opts = ServeOptions(outputs=Path("/x"), port=9999, cull_idle_timeout=77, cull_interval=7, max_kernels=5,
-                        kernel_memory_mb=999, cell_timeout=33)
+    opts = ServeOptions(
+        outputs=Path("/x"),
+        port=9999,
+        cull_idle_timeout=77,
+        cull_interval=7,
+        max_kernels=5,
+        kernel_memory_mb=999,
+        cell_timeout=33,
+    )
     c = serve.hardened_config(opts)
     assert c["Voila"]["ip"] == "127.0.0.1" and c["Voila"]["port"] == 9999 and c["Voila"]["port_retries"] == 0
     assert c["Voila"]["open_browser"] is False
@@ -257,19 +288,38 @@ def test_every_configured_trait_exists_in_the_installed_voila():
     from voila.execute import VoilaExecutor
 
     c = serve.hardened_config(ServeOptions(outputs=Path("/x")))
-    classes = {"Voila": Voila, "VoilaConfiguration": VoilaConfiguration, "VoilaExecutor": VoilaExecutor,
-               "DashboardKernelManager": serve.DashboardKernelManager}
+    classes = {
+        "Voila": Voila,
+        "VoilaConfiguration": VoilaConfiguration,
+        "VoilaExecutor": VoilaExecutor,
+        "DashboardKernelManager": serve.DashboardKernelManager,
+    }
     for section, values in c.items():
         traits = classes[section].class_trait_names(config=True)
         assert set(values) <= set(traits), (section, set(values) - set(traits))
 
 
 def test_kernel_environment_keeps_only_what_a_dashboard_needs():
-    env = {"PATH": "/usr/bin", "HOME": "/root", "RBM_OUTPUTS": "/o", "QUERY_STRING": "unit=AFR", "LC_ALL": "C.UTF-8",
-           "RBM_STORE": "postgresql+psycopg://rbm:secret@db/rbm", "PGPASSWORD": "secret", "AWS_SECRET_ACCESS_KEY": "k",
-           "GITHUB_TOKEN": "t", "VOILA_KERNEL_ID": "k1"}
-    assert serve.kernel_environment(env) == {"PATH": "/usr/bin", "HOME": "/root", "RBM_OUTPUTS": "/o",
-                                             "QUERY_STRING": "unit=AFR", "LC_ALL": "C.UTF-8", "VOILA_KERNEL_ID": "k1"}
+    env = {
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "RBM_OUTPUTS": "/o",
+        "QUERY_STRING": "unit=AFR",
+        "LC_ALL": "C.UTF-8",
+        "RBM_STORE": "postgresql+psycopg://rbm:secret@db/rbm",
+        "PGPASSWORD": "secret",
+        "AWS_SECRET_ACCESS_KEY": "k",
+        "GITHUB_TOKEN": "t",
+        "VOILA_KERNEL_ID": "k1",
+    }
+    assert serve.kernel_environment(env) == {
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "RBM_OUTPUTS": "/o",
+        "QUERY_STRING": "unit=AFR",
+        "LC_ALL": "C.UTF-8",
+        "VOILA_KERNEL_ID": "k1",
+    }
 
 
 def test_dashboard_kernels_are_marked_frozen_only():
@@ -281,8 +331,17 @@ def test_dashboard_kernels_are_marked_frozen_only():
 
 
 def test_serve_command_round_trips_through_the_child_parser(tmp_path):
-    opts = ServeOptions(outputs=tmp_path, port=8123, quarter="2026-Q3", config_path=tmp_path / "w.yaml",
-                        cull_idle_timeout=30, cull_interval=3, max_kernels=4, kernel_memory_mb=512, cell_timeout=9)
+    opts = ServeOptions(
+        outputs=tmp_path,
+        port=8123,
+        quarter="2026-Q3",
+        config_path=tmp_path / "w.yaml",
+        cull_idle_timeout=30,
+        cull_interval=3,
+        max_kernels=4,
+        kernel_memory_mb=512,
+        cell_timeout=9,
+    )
     cmd = serve.serve_command(opts, python="py")
     assert cmd[:3] == ["py", "-m", "rbm_utils.serve.server"]
     back = serve.options_from_args(serve._parser().parse_args(cmd[3:]))
@@ -290,8 +349,11 @@ def test_serve_command_round_trips_through_the_child_parser(tmp_path):
 
 
 def test_server_environment_points_kernels_at_the_outputs(tmp_path):
-    env = serve.server_environment(ServeOptions(outputs=tmp_path, quarter="2026-Q3"), {"RBM_QUARTER": "old", "X": "1"},
-                                   jupyter_path=tmp_path / "share")
+    env = serve.server_environment(
+        ServeOptions(outputs=tmp_path, quarter="2026-Q3"),
+        {"RBM_QUARTER": "old", "X": "1"},
+        jupyter_path=tmp_path / "share",
+    )
     assert env["RBM_OUTPUTS"] == str(tmp_path.resolve()) and env["RBM_QUARTER"] == "2026-Q3"
     assert env["JUPYTER_PATH"] == str(tmp_path / "share") and env["X"] == "1"
     assert "RBM_QUARTER" not in serve.server_environment(ServeOptions(outputs=tmp_path), {"RBM_QUARTER": "old"})
@@ -334,13 +396,27 @@ def test_rbm_serve_reports_a_busy_port_without_traceback(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        out = subprocess.run([sys.executable, "-m", "rbm_utils.cli", "serve", "--outputs", str(tmp_path),
-                              "--port", str(s.getsockname()[1])], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rbm_utils.cli",
+                "serve",
+                "--outputs",
+                str(tmp_path),
+                "--port",
+                str(s.getsockname()[1]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert out.returncode == 1
     assert "in use" in out.stderr and "Traceback" not in out.stderr
 
 
 # --------------------------------------------------------------------------- the running server
+
 
 def test_landing_page_is_served_at_the_root(server, site):
     status, _ = raw(server.opts.port, "GET", "/")
@@ -382,32 +458,55 @@ def test_query_string_reaches_the_kernel_and_is_validated(server, site):
 
 
 REFUSED = [
-    ("GET", "/api/contents"), ("GET", "/api/contents/review.ipynb"), ("GET", "/api/kernels"), ("POST", "/api/kernels"),
-    ("GET", "/api/sessions"), ("GET", "/api/terminals"), ("GET", "/lab"), ("GET", "/tree"), ("GET", "/voila/tree"),
-    ("GET", "/voila/api/contents"), ("GET", "/voila/api/contents/review.ipynb"), ("GET", "/notebooks/review.ipynb"),
-    ("GET", "/files/review.ipynb"), ("GET", "/static/etc/passwd"), ("GET", "/static/../../../../etc/passwd"),
-    ("GET", "/voila/static/etc/passwd"), ("GET", "/voila/static/../../../../../../../../etc/passwd"),
+    ("GET", "/api/contents"),
+    ("GET", "/api/contents/review.ipynb"),
+    ("GET", "/api/kernels"),
+    ("POST", "/api/kernels"),
+    ("GET", "/api/sessions"),
+    ("GET", "/api/terminals"),
+    ("GET", "/lab"),
+    ("GET", "/tree"),
+    ("GET", "/voila/tree"),
+    ("GET", "/voila/api/contents"),
+    ("GET", "/voila/api/contents/review.ipynb"),
+    ("GET", "/notebooks/review.ipynb"),
+    ("GET", "/files/review.ipynb"),
+    ("GET", "/static/etc/passwd"),
+    ("GET", "/static/../../../../etc/passwd"),
+    ("GET", "/voila/static/etc/passwd"),
+    ("GET", "/voila/static/../../../../../../../../etc/passwd"),
     ("GET", "/voila/static/..%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd"),
     ("GET", "/voila/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
     ("GET", "/voila/static/%252e%252e/%252e%252e/%252e%252e/%252e%252e/etc/passwd"),
-    ("GET", "/voila/static//etc/passwd"), ("GET", "/voila/static/..\\..\\..\\..\\etc\\passwd"),
+    ("GET", "/voila/static//etc/passwd"),
+    ("GET", "/voila/static/..\\..\\..\\..\\etc\\passwd"),
     ("GET", "/voila/templates/rbm/static/../../../../../../../../etc/passwd"),
     ("GET", "/voila/templates/..%2F..%2F..%2F..%2F..%2Fetc/static/passwd"),
     ("GET", "/voila/labextensions/..%2F..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd"),
-    ("GET", "/voila/files/review.ipynb"), ("GET", "/voila/files/index.ipynb"),
+    ("GET", "/voila/files/review.ipynb"),
+    ("GET", "/voila/files/index.ipynb"),
     ("GET", "/voila/files/templates/rbm/index.html.j2"),
-    ("GET", "/voila/files/..%2Fparameters%2Fworkbench.yaml"), ("GET", "/voila/files/../parameters/workbench.yaml"),
-    ("GET", "/voila/files/..%2Fdata%2Frbm.sqlite"), ("GET", "/voila/files/..%2Foutputs%2F2026-Q3%2FAFR%2Fkpi_progress.parquet"),
-    ("GET", "/voila/files/%2Fetc%2Fpasswd"), ("GET", "/voila/render/..%2Fnotebooks%2Fquarterly_review.ipynb"),
-    ("GET", "/voila/render/../notebooks/quarterly_review.ipynb"), ("GET", "/voila/render/templates/rbm/index.html.j2"),
+    ("GET", "/voila/files/..%2Fparameters%2Fworkbench.yaml"),
+    ("GET", "/voila/files/../parameters/workbench.yaml"),
+    ("GET", "/voila/files/..%2Fdata%2Frbm.sqlite"),
+    ("GET", "/voila/files/..%2Foutputs%2F2026-Q3%2FAFR%2Fkpi_progress.parquet"),
+    ("GET", "/voila/files/%2Fetc%2Fpasswd"),
+    ("GET", "/voila/render/..%2Fnotebooks%2Fquarterly_review.ipynb"),
+    ("GET", "/voila/render/../notebooks/quarterly_review.ipynb"),
+    ("GET", "/voila/render/templates/rbm/index.html.j2"),
     ("GET", "/voila/render/%2Fetc%2Fpasswd"),
 ]
 
 
 @pytest.mark.parametrize(("method", "path"), REFUSED)
 def test_jupyter_api_files_and_path_traversal_are_refused(server, method, path):
-    status, body = raw(server.opts.port, method, path, body="{}" if method == "POST" else None,
-                       headers={"Content-Type": "application/json"} if method == "POST" else None)
+    status, body = raw(
+        server.opts.port,
+        method,
+        path,
+        body="{}" if method == "POST" else None,
+        headers={"Content-Type": "application/json"} if method == "POST" else None,
+    )
     assert status in (301, 302, 400, 403, 404, 405), (path, status)
     if status in (301, 302):  # only the redirect to a refused file URL is acceptable
         return
@@ -423,8 +522,12 @@ def test_redirects_of_non_notebooks_end_refused(server):
 
 def test_no_notebook_source_in_any_page(server, site):
     q = site["quarter"]
-    pages = {"index.ipynb": "", "review.ipynb": f"?quarter={q}&unit=AFR", "overview.ipynb": f"?quarter={q}",
-             "joint.ipynb": f"?quarter={q}&pair={JOINT}"}
+    pages = {
+        "index.ipynb": "",
+        "review.ipynb": f"?quarter={q}&unit=AFR",
+        "overview.ipynb": f"?quarter={q}",
+        "joint.ipynb": f"?quarter={q}&pair={JOINT}",
+    }
     for name, query in pages.items():
         status, page = view(f"{server.base}/voila/render/{name}{query}")
         assert status == 200, name
@@ -447,6 +550,7 @@ def test_pages_reference_nothing_outside_the_server(server, site):
 
 # --------------------------------------------------------------------------- the kernel websocket
 
+
 def _kernel_id(page: str) -> str:
     m = re.search(r"""kernelId["']?\s*:\s*["']([0-9a-f-]{36})["']""", page)
     assert m, "no kernel id in the page"
@@ -454,9 +558,21 @@ def _kernel_id(page: str) -> str:
 
 
 def _msg(msg_type: str, content: dict) -> dict:
-    return {"header": {"msg_id": uuid.uuid4().hex, "username": "attacker", "session": uuid.uuid4().hex,
-                       "msg_type": msg_type, "version": "5.3", "date": "2026-11-28T00:00:00Z"},
-            "parent_header": {}, "metadata": {}, "content": content, "channel": "shell", "buffers": []}
+    return {
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "username": "attacker",
+            "session": uuid.uuid4().hex,
+            "msg_type": msg_type,
+            "version": "5.3",
+            "date": "2026-11-28T00:00:00Z",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": content,
+        "channel": "shell",
+        "buffers": [],
+    }
 
 
 def test_kernel_websocket_refuses_code_completion_inspection_and_history(server, site, tmp_path):
@@ -466,17 +582,31 @@ def test_kernel_websocket_refuses_code_completion_inspection_and_history(server,
     status, page, _ = get(f"{server.base}/voila/render/review.ipynb?quarter={site['quarter']}&unit=AFR")
     assert status == 200
     kid = _kernel_id(page)
-    ws = websocket.create_connection(f"ws://127.0.0.1:{server.opts.port}/api/kernels/{kid}/channels?session_id={uuid.uuid4()}",
-                                     timeout=5, origin=server.base)
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{server.opts.port}/api/kernels/{kid}/channels?session_id={uuid.uuid4()}",
+        timeout=5,
+        origin=server.base,
+    )
     marker = tmp_path / "pwned"
     code = f"open({str(marker)!r}, 'w').write('x'); print('EXECUTED')"
     try:
         info = _msg("kernel_info_request", {})
-        refused = [_msg("execute_request", {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                                            "allow_stdin": False, "stop_on_error": False}),
-                   _msg("complete_request", {"code": "import o", "cursor_pos": 8}),
-                   _msg("inspect_request", {"code": "open", "cursor_pos": 4, "detail_level": 1}),
-                   _msg("history_request", {"output": True, "raw": True, "hist_access_type": "tail", "n": 100})]
+        refused = [
+            _msg(
+                "execute_request",
+                {
+                    "code": code,
+                    "silent": False,
+                    "store_history": True,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": False,
+                },
+            ),
+            _msg("complete_request", {"code": "import o", "cursor_pos": 8}),
+            _msg("inspect_request", {"code": "open", "cursor_pos": 4, "detail_level": 1}),
+            _msg("history_request", {"output": True, "raw": True, "hist_access_type": "tail", "n": 100}),
+        ]
         last = _msg("kernel_info_request", {})
         for m in [info, *refused, last]:
             ws.send(json.dumps(m))
@@ -487,8 +617,11 @@ def test_kernel_websocket_refuses_code_completion_inspection_and_history(server,
                 seen.append(json.loads(ws.recv()))
             except websocket.WebSocketTimeoutException:
                 continue
-            if any(s.get("parent_header", {}).get("msg_id") == last["header"]["msg_id"] and s["msg_type"] == "kernel_info_reply"
-                   for s in seen):
+            if any(
+                s.get("parent_header", {}).get("msg_id") == last["header"]["msg_id"]
+                and s["msg_type"] == "kernel_info_reply"
+                for s in seen
+            ):
                 break
         time.sleep(2)  # anything a refused request would have produced has had time to arrive
         ws.settimeout(0.5)
@@ -517,18 +650,29 @@ def test_kernel_websocket_refuses_a_foreign_origin(server, site):
     status, page, _ = get(f"{server.base}/voila/render/index.ipynb")
     kid = _kernel_id(page)
     with pytest.raises(websocket.WebSocketBadStatusException) as err:
-        websocket.create_connection(f"ws://127.0.0.1:{server.opts.port}/api/kernels/{kid}/channels",
-                                    timeout=10, origin="http://attacker.example")
+        websocket.create_connection(
+            f"ws://127.0.0.1:{server.opts.port}/api/kernels/{kid}/channels",
+            timeout=10,
+            origin="http://attacker.example",
+        )
     assert err.value.status_code in (403, 404)
 
 
 # --------------------------------------------------------------------------- kernels do not pile up
 
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kernels_are_capped_bounded_in_memory_stripped_of_secrets_and_culled(site, tmp_path):
-    opts = ServeOptions(outputs=site["outputs"], port=free_port(), quarter=site["quarter"], cull_idle_timeout=3,
-                        cull_interval=1, max_kernels=2, kernel_memory_mb=1024)
+    opts = ServeOptions(
+        outputs=site["outputs"],
+        port=free_port(),
+        quarter=site["quarter"],
+        cull_idle_timeout=3,
+        cull_interval=1,
+        max_kernels=2,
+        kernel_memory_mb=1024,
+    )
     env = {**os.environ, "RBM_STORE": "postgresql+psycopg://rbm:s3cret@db.example/rbm", "PGPASSWORD": "s3cret"}
     srv = Server(opts, tmp_path / "server.log", env=env)
     try:
@@ -550,7 +694,7 @@ def test_kernels_are_capped_bounded_in_memory_stripped_of_secrets_and_culled(sit
             assert line.split()[3] == str(1024 * 1024 * 1024), line
             kenv = k.environ()
             assert "RBM_STORE" not in kenv and "PGPASSWORD" not in kenv
-            assert kenv["RBM_FROZEN_ONLY"] == "1"           # the bureau analysis refuses to run there
+            assert kenv["RBM_FROZEN_ONLY"] == "1"  # the bureau analysis refuses to run there
             assert kenv["RBM_OUTPUTS"] == str(Path(site["outputs"]).resolve()) and "QUERY_STRING" in kenv
         deadline = time.monotonic() + 60
         while srv.kernels() and time.monotonic() < deadline:

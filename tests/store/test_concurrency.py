@@ -8,6 +8,7 @@ locked"), and every read equals one committed version: for each unit read, the c
 returned is exactly the store's content as of the submission the read reports (checked
 afterwards, when nothing writes), so no read mixes two submissions or sees half of one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,10 @@ def split_bureau(state: dict[str, pd.DataFrame]) -> dict[str, tuple[int, tuple]]
     out = {}
     for rec in state["Unit"].itertuples(index=False):
         unit = rec.unit_code
-        sheets = {sh.name: state[sh.name][state[sh.name]["unit_code"] == unit].drop(columns="unit_code")
-                  for sh in schema.DATA_SHEETS}
+        sheets = {
+            sh.name: state[sh.name][state[sh.name]["unit_code"] == unit].drop(columns="unit_code")
+            for sh in schema.DATA_SHEETS
+        }
         out[unit] = (int(rec.submission_id), unit_sig(sheets))
     return out
 
@@ -119,9 +122,16 @@ def run_concurrently(url: str, parsed: list, quarter: str) -> dict:
         for r in range(ROUNDS + 1):
             for p in parsed:
                 try:
-                    out = writer.ingest(p.unit["unit_code"], p.unit["reporting_quarter"], variant(p.frames, r),
-                                        file_name=p.file, sha256=p.sha256, submitted_by=f"round {r}",
-                                        ingested_by="test_concurrency", problems=p.warnings)
+                    out = writer.ingest(
+                        p.unit["unit_code"],
+                        p.unit["reporting_quarter"],
+                        variant(p.frames, r),
+                        file_name=p.file,
+                        sha256=p.sha256,
+                        submitted_by=f"round {r}",
+                        ingested_by="test_concurrency",
+                        problems=p.warnings,
+                    )
                     assert out.status == "stored", out.message
                     stored.append(out.submission_id)
                 except Exception as exc:  # noqa: BLE001
@@ -137,8 +147,14 @@ def run_concurrently(url: str, parsed: list, quarter: str) -> dict:
         subs = writer.submissions()
         for rec in subs.itertuples(index=False):
             committed[(rec.unit_code, int(rec.id))] = unit_sig(writer.state(rec.unit_code, submission_id=int(rec.id)))
-    return {"readers": readers, "writer_errors": writer_errors, "stored": stored, "committed": committed,
-            "write_s": write_s, "units": units}
+    return {
+        "readers": readers,
+        "writer_errors": writer_errors,
+        "stored": stored,
+        "committed": committed,
+        "write_s": write_s,
+        "units": units,
+    }
 
 
 def check(res: dict, backend: str) -> None:
@@ -157,9 +173,11 @@ def check(res: dict, backend: str) -> None:
     # the committed versions differ from each other (so a mixed read could not pass unnoticed)
     afr = sorted((sid, sig) for (u, sid), sig in res["committed"].items() if u == res["units"][0])
     assert len({sig for _, sig in afr}) == ROUNDS + 1
-    print(f"\nFIGURE concurrency {backend}: {len(res['stored'])} submissions written in {res['write_s']:.1f} s "
-          f"while {N_READERS} readers made {reads} reads ({len(seen)} unit states, {len(versions)} distinct "
-          "versions); 0 errors, 0 partial reads")
+    print(
+        f"\nFIGURE concurrency {backend}: {len(res['stored'])} submissions written in {res['write_s']:.1f} s "
+        f"while {N_READERS} readers made {reads} reads ({len(seen)} unit states, {len(versions)} distinct "
+        "versions); 0 errors, 0 partial reads"
+    )
 
 
 @pytest.mark.slow

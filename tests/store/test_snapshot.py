@@ -1,4 +1,5 @@
 """Tests for rbm_utils.store.snapshot: freezing the bureau state to parquet + manifest, and reading it back."""
+
 from __future__ import annotations
 
 import hashlib
@@ -44,16 +45,24 @@ class FakeStore:
         out: dict[str, pd.DataFrame] = {}
         per_unit = {u: minimal_unit(u, quarter)[1] for u in self.units}
         for sh in schema.DATA_SHEETS:
-            parts = [schema.conform(sh.name, per_unit[u].get(sh.name, schema.empty_frame(sh.name)).assign(unit_code=u),
-                                    with_unit=True) for u in self.units]
+            parts = [
+                schema.conform(
+                    sh.name, per_unit[u].get(sh.name, schema.empty_frame(sh.name)).assign(unit_code=u), with_unit=True
+                )
+                for u in self.units
+            ]
             df = pd.concat(parts, ignore_index=True) if parts else schema.empty_frame(sh.name, with_unit=True)
             if self.reverse_rows:
                 df = df.iloc[::-1].reset_index(drop=True)
             out[sh.name] = df
-        out["Unit"] = pd.DataFrame({
-            "unit_code": self.units, "quarter": [quarter] * len(self.units),
-            "submission_id": pd.array([SUBMISSION_IDS[u] for u in self.units], dtype="Int64"),
-            "submitted_by": ["Test Officer"] * len(self.units)})
+        out["Unit"] = pd.DataFrame(
+            {
+                "unit_code": self.units,
+                "quarter": [quarter] * len(self.units),
+                "submission_id": pd.array([SUBMISSION_IDS[u] for u in self.units], dtype="Int64"),
+                "submitted_by": ["Test Officer"] * len(self.units),
+            }
+        )
         if self.edit is not None:
             self.edit(out)
         return out
@@ -66,8 +75,11 @@ def config():
 
 def _file_state(folder: Path) -> dict[str, tuple[str, int]]:
     """sha256 and mtime_ns of every file under folder, by relative path."""
-    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_freeze_writes_every_table_and_a_manifest(tmp_path, config):
@@ -75,7 +87,9 @@ def test_freeze_writes_every_table_and_a_manifest(tmp_path, config):
     snap = tmp_path / QUARTER / "snapshot"
     expected_tables = {s.name for s in schema.DATA_SHEETS} | {"Unit"}
     assert set(manifest["tables"]) == expected_tables
-    assert sorted(p.name for p in snap.iterdir()) == sorted([f"{t}.parquet" for t in expected_tables] + ["manifest.json"])
+    assert sorted(p.name for p in snap.iterdir()) == sorted(
+        [f"{t}.parquet" for t in expected_tables] + ["manifest.json"]
+    )
     # minimal_unit: 6 results, 4 KPIs, 6 actuals, 2 assumptions, 2 expenditure lines per unit; two units
     rows = {t: e["rows"] for t, e in manifest["tables"].items()}
     assert rows["Results"] == 12 and rows["KPIs"] == 8 and rows["Actuals"] == 12
@@ -87,7 +101,8 @@ def test_freeze_writes_every_table_and_a_manifest(tmp_path, config):
     assert manifest["created_at"].endswith("Z")
     assert manifest["submissions"] == [
         {"unit_code": "AFR", "submission_id": 7, "quarter": QUARTER},
-        {"unit_code": "CYB", "submission_id": 12, "quarter": QUARTER}]
+        {"unit_code": "CYB", "submission_id": 12, "quarter": QUARTER},
+    ]
     assert json.loads((snap / "manifest.json").read_text()) == manifest
     assert not [p for p in (tmp_path / QUARTER).iterdir() if p.name.startswith(".snapshot-tmp")]
 
@@ -141,7 +156,9 @@ def test_changed_store_with_force_archives_the_old_snapshot(tmp_path, config):
     second = freeze_snapshot(FakeStore(edit=_bump_first_actual), QUARTER, tmp_path, config, force=True)
     assert second["content_sha256"] != first["content_sha256"]
     # only the changed table's content hash moved
-    changed = [t for t in first["tables"] if first["tables"][t]["content_sha256"] != second["tables"][t]["content_sha256"]]
+    changed = [
+        t for t in first["tables"] if first["tables"][t]["content_sha256"] != second["tables"][t]["content_sha256"]
+    ]
     assert changed == ["Actuals"]
     archives = list((tmp_path / QUARTER / "archive").iterdir())
     assert len(archives) == 1
@@ -164,7 +181,8 @@ def test_load_snapshot_round_trip(tmp_path, config):
         assert list(got.columns) == ["unit_code", *sh.column_names]
         assert len(got) == len(state[sh.name])
         assert table_content_sha256(got) == table_content_sha256(
-            state[sh.name].sort_values(["unit_code", *sh.key]).reset_index(drop=True))
+            state[sh.name].sort_values(["unit_code", *sh.key]).reset_index(drop=True)
+        )
     assert frames["Budget"]["year"].dtype == "Int64"
     assert frames["KPIs"]["target_value"].dtype == "float64"
     risks = frames["Risks"]

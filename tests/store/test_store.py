@@ -1,4 +1,5 @@
 """Tests of the versioned store, on SQLite and PostgreSQL (``store_url`` is parametrised)."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,11 @@ CONFIG = Config(
         "CYB": Unit("CYB", "Cybersecurity", "cluster", ("Sofia Marin", "Ola Nordmann"), "Cluster Facilitator"),
         "EMT": Unit("EMT", "Emergency telecommunications", "cluster", (), ""),
     },
-    thresholds={}, ingest={}, first_quarter="2023-Q1", current_quarter="2026-Q3", currency="CHF",
+    thresholds={},
+    ingest={},
+    first_quarter="2023-Q1",
+    current_quarter="2026-Q3",
+    currency="CHF",
     store_url="sqlite://",
 )
 
@@ -38,29 +43,60 @@ RESULTS = [
     {"result_id": "AFR-O1", "level": "output", "title": "Regulators trained", "contributes_to": "AFR-I1"},
     {"result_id": "AFR-I1", "level": "impact", "title": "Better regulation"},
 ]
-KPI_COMMON = {"measure": "number", "direction": "increase", "baseline_period": "2025-Q4",
-              "target_period": "2027-Q4", "data_source": "Attendance lists", "responsible": "M&E officer"}
+KPI_COMMON = {
+    "measure": "number",
+    "direction": "increase",
+    "baseline_period": "2025-Q4",
+    "target_period": "2027-Q4",
+    "data_source": "Attendance lists",
+    "responsible": "M&E officer",
+}
 KPIS = [
-    {"kpi_id": "K1", "result_id": "AFR-O1", "name": "Regulators trained", "aggregation": "sum",
-     "baseline_value": 0, "target_value": 100, **KPI_COMMON},
-    {"kpi_id": "K2", "result_id": "AFR-I1", "name": "Countries with updated regulation", "aggregation": "latest",
-     "baseline_value": 20, "target_value": 60, **KPI_COMMON},
+    {
+        "kpi_id": "K1",
+        "result_id": "AFR-O1",
+        "name": "Regulators trained",
+        "aggregation": "sum",
+        "baseline_value": 0,
+        "target_value": 100,
+        **KPI_COMMON,
+    },
+    {
+        "kpi_id": "K2",
+        "result_id": "AFR-I1",
+        "name": "Countries with updated regulation",
+        "aggregation": "latest",
+        "baseline_value": 20,
+        "target_value": 60,
+        **KPI_COMMON,
+    },
 ]
 Q2_ACTUALS = [("K1", "2026-Q2", 10.0), ("K2", "2026-Q2", 25.0)]
-RISK = {"risk_id": "R1", "category": "Financial", "title": "Donor delay", "likelihood": 4, "impact": 5,
-        "owner": "Head of office", "status": "open"}
+RISK = {
+    "risk_id": "R1",
+    "category": "Financial",
+    "title": "Donor delay",
+    "likelihood": 4,
+    "impact": 5,
+    "owner": "Head of office",
+    "status": "open",
+}
 
 
 def actuals(rows, **extra) -> pd.DataFrame:
-    return schema.conform("Actuals", pd.DataFrame(
-        [{"kpi_id": k, "period": p, "value": v, "disaggregation": "", **extra} for k, p, v in rows]))
+    return schema.conform(
+        "Actuals",
+        pd.DataFrame([{"kpi_id": k, "period": p, "value": v, "disaggregation": "", **extra} for k, p, v in rows]),
+    )
 
 
 def unit_frames(actual_rows=Q2_ACTUALS, results=RESULTS, kpis=KPIS, **sheets) -> dict[str, pd.DataFrame]:
     """A tiny unit: 2 results, 2 KPIs, its actuals; extra sheets as lists of dicts."""
-    out = {"Results": schema.conform("Results", pd.DataFrame(results)),
-           "KPIs": schema.conform("KPIs", pd.DataFrame(kpis)),
-           "Actuals": actuals(actual_rows)}
+    out = {
+        "Results": schema.conform("Results", pd.DataFrame(results)),
+        "KPIs": schema.conform("KPIs", pd.DataFrame(kpis)),
+        "Actuals": actuals(actual_rows),
+    }
     for name, rows in sheets.items():
         out[name] = schema.conform(name, pd.DataFrame(rows))
     return out
@@ -86,18 +122,26 @@ def current_keys(st: Store, sheet: str) -> list[tuple]:
     sh = schema.sheet(sheet)
     t = TABLES[sh.table_name]
     with st._engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(
-            sa.select(t.c.unit_code, *[t.c[k] for k in sh.key]).where(t.c.sub_to.is_(None)))]
+        return [
+            tuple(r)
+            for r in conn.execute(sa.select(t.c.unit_code, *[t.c[k] for k in sh.key]).where(t.c.sub_to.is_(None)))
+        ]
 
 
 # --------------------------------------------------------------------------- opening
+
 
 def test_open_creates_tables_once_and_records_schema_version(store_url):
     with Store(store_url) as st:
         assert st.meta()["schema_version"] == schema.SCHEMA_VERSION
         first = st.dump()
     expected = {s.table_name for s in schema.DATA_SHEETS} | {
-        "submissions", "submission_problems", "change_log", "approvals", "meta"}
+        "submissions",
+        "submission_problems",
+        "change_log",
+        "approvals",
+        "meta",
+    }
     assert set(first) == expected
     assert all(rows == [] for name, rows in first.items() if name != "meta")
     with Store(store_url) as again:  # idempotent: nothing recreated, nothing added
@@ -141,6 +185,7 @@ def test_bad_urls_give_plain_store_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------- ingest and history
+
 
 def test_history_after_two_ingests(st):
     first = put(st, unit_frames())
@@ -210,8 +255,9 @@ def test_changed_values_give_exact_change_log_rows(st):
 
 def test_added_and_removed_rows_log_every_non_null_field(st):
     first = put(st, unit_frames(Risks=[RISK]))
-    out = put(st, unit_frames(Linkages=[{"result_id": "AFR-O1", "body": "ITU-D SG1", "reference": "Q1/1"}]),
-              sha256="11" * 32)
+    out = put(
+        st, unit_frames(Linkages=[{"result_id": "AFR-O1", "body": "ITU-D SG1", "reference": "Q1/1"}]), sha256="11" * 32
+    )
     assert changes_of(out) == [
         ("Risks", '["R1"]', "risk_id", '"R1"', None),
         ("Risks", '["R1"]', "category", '"Financial"', None),
@@ -236,7 +282,10 @@ def test_periodic_sheets_replace_only_the_submitted_periods(st):
     out = put(st, unit_frames([("K1", "2026-Q3", 15.0)]), quarter="2026-Q3")
     now = st.state("AFR")
     assert list(zip(now["Actuals"]["kpi_id"], now["Actuals"]["period"], now["Actuals"]["value"])) == [
-        ("K1", "2026-Q2", 10.0), ("K1", "2026-Q3", 15.0), ("K2", "2026-Q2", 25.0)]
+        ("K1", "2026-Q2", 10.0),
+        ("K1", "2026-Q3", 15.0),
+        ("K2", "2026-Q2", 25.0),
+    ]
     assert now["Expenditure"]["amount"].tolist() == [5000.0]  # periodic sheet absent: kept
     assert now["Results"]["result_id"].tolist() == ["AFR-I1", "AFR-O1"]  # non-periodic: AFR-A1 dropped
     counts = out.counts.set_index("sheet")
@@ -253,8 +302,9 @@ def test_periodic_sheets_replace_only_the_submitted_periods(st):
 def test_state_as_of_quarter_and_submission(st):
     s1 = put(st, unit_frames(Risks=[RISK])).submission_id
     kpis = [dict(KPIS[0], target_value=120), KPIS[1]]
-    s2 = put(st, unit_frames([("K1", "2026-Q3", 15.0)], kpis=kpis), quarter="2026-Q3",
-             submitted_by="Bo Lee").submission_id
+    s2 = put(
+        st, unit_frames([("K1", "2026-Q3", 15.0)], kpis=kpis), quarter="2026-Q3", submitted_by="Bo Lee"
+    ).submission_id
     q2 = st.state("AFR", quarter="2026-Q2")
     by_sub = st.state("AFR", submission_id=s1)
     assert set(q2) == {s.name for s in schema.DATA_SHEETS} | {"Unit"}
@@ -263,7 +313,8 @@ def test_state_as_of_quarter_and_submission(st):
     assert q2["KPIs"]["target_value"].tolist() == [100.0, 60.0]
     assert q2["Actuals"]["period"].tolist() == ["2026-Q2", "2026-Q2"]
     assert q2["Unit"].to_dict("records") == [
-        {"unit_code": "AFR", "quarter": "2026-Q2", "submission_id": s1, "submitted_by": "Ada Obi"}]
+        {"unit_code": "AFR", "quarter": "2026-Q2", "submission_id": s1, "submitted_by": "Ada Obi"}
+    ]
     expected_kpis = schema.conform("KPIs", pd.DataFrame(kpis))
     pd.testing.assert_frame_equal(st.state("AFR")["KPIs"], expected_kpis)
     pd.testing.assert_frame_equal(st.state("AFR", quarter="2026-Q4")["KPIs"], expected_kpis)
@@ -305,7 +356,8 @@ def test_warnings_are_stored_with_the_submission(st):
     assert st.submissions()["n_warnings"].tolist() == [1]
     got = st.submission_problems(out.submission_id)
     assert got[["code", "severity", "where", "message"]].values.tolist() == [
-        ["missing_evidence", "warning", "Actuals!G3", "A reported value has no evidence."]]
+        ["missing_evidence", "warning", "Actuals!G3", "A reported value has no evidence."]
+    ]
     assert st.submission_problems(out.submission_id + 99).empty
 
 
@@ -326,6 +378,7 @@ def test_bad_input_is_refused_before_anything_is_written(st):
 
 # --------------------------------------------------------------------------- approvals
 
+
 def test_approval_rules(st, monkeypatch):
     monkeypatch.setattr(store_mod, "_utcnow", lambda: APPROVED_AT)
     put(st, unit_frames())
@@ -342,8 +395,13 @@ def test_approval_rules(st, monkeypatch):
         st.approve("AFR", "2026-Q3", "Amara Diallo", CONFIG)
     assert st.approvals().empty
     got = st.approve("AFR", "2026-Q2", " amara  DIALLO ", CONFIG)
-    assert got == {"unit_code": "AFR", "quarter": "2026-Q2", "approved_by": "Amara Diallo",
-                   "approved_at": APPROVED_AT, "submission_id": int(st.submissions("AFR")["id"].iloc[0])}
+    assert got == {
+        "unit_code": "AFR",
+        "quarter": "2026-Q2",
+        "approved_by": "Amara Diallo",
+        "approved_at": APPROVED_AT,
+        "submission_id": int(st.submissions("AFR")["id"].iloc[0]),
+    }
     with pytest.raises(ApprovalError) as info:
         st.approve("AFR", "2026-Q2", "Amara Diallo", CONFIG)
     assert str(info.value) == "AFR 2026-Q2 was already approved by Amara Diallo on 2026-10-03 14:02 UTC"
@@ -360,8 +418,9 @@ def test_approval_locks_the_quarter(st, monkeypatch):
     assert (changed.status, changed.submission_id, changed.message) == ("locked", None, LOCK_MSG)
     assert changes_of(changed) == [("Actuals", '["K1", "2026-Q2", ""]', "value", "10.0", "99.0")]
     # A later quarter's file that rewrites an approved quarter's actuals is refused too.
-    sneaky = put(st, unit_frames([("K1", "2026-Q2", 99.0), ("K2", "2026-Q2", 25.0), ("K1", "2026-Q3", 5.0)]),
-                 quarter="2026-Q3")
+    sneaky = put(
+        st, unit_frames([("K1", "2026-Q2", 99.0), ("K2", "2026-Q2", 25.0), ("K1", "2026-Q3", 5.0)]), quarter="2026-Q3"
+    )
     assert sneaky.status == "locked" and sneaky.message == LOCK_MSG + " (Actuals rows of 2026-Q2 differ)"
     # So is a file for an earlier quarter (it would become the approved quarter's state).
     assert put(st, unit_frames([("K1", "2026-Q1", 3.0)]), quarter="2026-Q1").status == "locked"
@@ -371,14 +430,16 @@ def test_approval_locks_the_quarter(st, monkeypatch):
     assert put(st, unit_frames()).status == "unchanged"
     assert st.dump() == before
     # The next quarter still works, and the approved state does not move.
-    nxt = put(st, unit_frames([("K1", "2026-Q3", 15.0)], kpis=[dict(KPIS[0], target_value=150), KPIS[1]]),
-              quarter="2026-Q3")
+    nxt = put(
+        st, unit_frames([("K1", "2026-Q3", 15.0)], kpis=[dict(KPIS[0], target_value=150), KPIS[1]]), quarter="2026-Q3"
+    )
     assert nxt.status == "stored"
     assert st.state("AFR", quarter="2026-Q2")["KPIs"]["target_value"].tolist() == [100.0, 60.0]
     assert st.state("AFR")["KPIs"]["target_value"].tolist() == [150.0, 60.0]
 
 
 # --------------------------------------------------------------------------- dry run, bureau
+
 
 def test_dry_run_writes_nothing(st):
     empty = st.dump()
@@ -399,21 +460,29 @@ def test_dry_run_writes_nothing(st):
 
 def test_bureau_state_concatenates_units(st):
     a1 = put(st, unit_frames()).submission_id
-    cyb = unit_frames([("C1", "2026-Q3", 7.0)], results=[{"result_id": "CYB-O1", "level": "output", "title": "CIRTs"}],
-                      kpis=[dict(KPIS[0], kpi_id="C1", result_id="CYB-O1", name="CIRTs set up")])
+    cyb = unit_frames(
+        [("C1", "2026-Q3", 7.0)],
+        results=[{"result_id": "CYB-O1", "level": "output", "title": "CIRTs"}],
+        kpis=[dict(KPIS[0], kpi_id="C1", result_id="CYB-O1", name="CIRTs set up")],
+    )
     c1 = put(st, cyb, quarter="2026-Q3", unit="CYB", submitted_by="Cy Ber").submission_id
     a2 = put(st, unit_frames([("K1", "2026-Q3", 15.0)]), quarter="2026-Q3").submission_id
 
     q2 = st.bureau_state("2026-Q2")
     assert q2["Unit"].to_dict("records") == [
-        {"unit_code": "AFR", "quarter": "2026-Q2", "submission_id": a1, "submitted_by": "Ada Obi"}]
+        {"unit_code": "AFR", "quarter": "2026-Q2", "submission_id": a1, "submitted_by": "Ada Obi"}
+    ]
     assert q2["Actuals"]["unit_code"].tolist() == ["AFR", "AFR"]
 
     q3 = st.bureau_state("2026-Q3")
     assert q3["Unit"][["unit_code", "submission_id"]].values.tolist() == [["AFR", a2], ["CYB", c1]]
     assert list(q3["Actuals"].columns) == ["unit_code", *schema.sheet("Actuals").column_names]
     assert list(zip(q3["Actuals"]["unit_code"], q3["Actuals"]["kpi_id"], q3["Actuals"]["period"])) == [
-        ("AFR", "K1", "2026-Q2"), ("AFR", "K1", "2026-Q3"), ("AFR", "K2", "2026-Q2"), ("CYB", "C1", "2026-Q3")]
+        ("AFR", "K1", "2026-Q2"),
+        ("AFR", "K1", "2026-Q3"),
+        ("AFR", "K2", "2026-Q2"),
+        ("CYB", "C1", "2026-Q3"),
+    ]
     for name in ("Results", "KPIs", "Actuals"):
         for unit in ("AFR", "CYB"):
             part = q3[name][q3[name]["unit_code"] == unit].drop(columns="unit_code").reset_index(drop=True)
@@ -433,6 +502,7 @@ def test_bureau_state_concatenates_units(st):
 
 
 # --------------------------------------------------------------------------- failures, concurrency
+
 
 def test_exception_mid_transaction_leaves_store_unchanged(st, monkeypatch):
     put(st, unit_frames(Risks=[RISK]))
@@ -510,9 +580,14 @@ def test_concurrent_ingests_of_one_unit_are_serialised(store_url, monkeypatch):
 
 _actual_rows = hs.dictionaries(
     hs.tuples(hs.sampled_from(["K1", "K2"]), hs.sampled_from(["2026-Q1", "2026-Q2", "2026-Q3"])),
-    hs.integers(0, 3).map(float), max_size=4)
-_submission = hs.tuples(hs.sampled_from(["2026-Q1", "2026-Q2", "2026-Q3"]), _actual_rows,
-                        hs.sampled_from(["Regulators trained", "People trained"]))
+    hs.integers(0, 3).map(float),
+    max_size=4,
+)
+_submission = hs.tuples(
+    hs.sampled_from(["2026-Q1", "2026-Q2", "2026-Q3"]),
+    _actual_rows,
+    hs.sampled_from(["Regulators trained", "People trained"]),
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -540,7 +615,7 @@ def test_versions_replay_like_a_model(sequence):
         # The change log replays to the current state.
         replay: dict[tuple, float] = {}
         _, log = store.history("AFR")
-        for (key, field, new) in log[log["sheet"] == "Actuals"][["key", "field", "new"]].itertuples(index=False):
+        for key, field, new in log[log["sheet"] == "Actuals"][["key", "field", "new"]].itertuples(index=False):
             kpi, period, _ = json.loads(key)
             if field == "value":
                 if new is None:

@@ -14,6 +14,7 @@ Example:
     >>> [t.name for t in status_summary(kpi.rollup(p, "unit_code")).data][:2]
     ['Off track', 'No data']
 """
+
 from __future__ import annotations
 
 from rbm_utils.present.charts.kpis import kpi_trend, status_summary
@@ -22,5 +23,13 @@ from rbm_utils.present.charts.portfolio import linkage_network, scaleup_comparis
 from rbm_utils.present.charts.risk import risk_heatmap
 from rbm_utils.present.charts.toc import toc_diagram
 
-__all__ = ["burn_vs_delivery", "kpi_trend", "linkage_network", "money_sankey", "risk_heatmap", "scaleup_comparison",
-           "status_summary", "toc_diagram"]
+__all__ = [
+    "burn_vs_delivery",
+    "kpi_trend",
+    "linkage_network",
+    "money_sankey",
+    "risk_heatmap",
+    "scaleup_comparison",
+    "status_summary",
+    "toc_diagram",
+]

@@ -12,6 +12,7 @@ Example:
     >>> fig.layout.title.text, fig.layout.annotations[0].text
     ('&lt;b&gt;KPIs&lt;/b&gt;', 'No KPIs.')
 """
+
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -26,15 +27,26 @@ MARGIN: dict[str, int] = dict(l=60, r=30, t=60, b=50)
 def new_figure(title: str | None) -> go.Figure:
     """An empty figure with the house template, margins and (escaped) title."""
     fig = go.Figure()
-    fig.update_layout(template=TEMPLATE, margin=MARGIN, title=dict(text=escape_text(title) if title else None),
-                      hoverlabel=dict(align="left"))
+    fig.update_layout(
+        template=TEMPLATE,
+        margin=MARGIN,
+        title=dict(text=escape_text(title) if title else None),
+        hoverlabel=dict(align="left"),
+    )
     return fig
 
 
 def empty_figure(fig: go.Figure, message: str) -> go.Figure:
     """``fig`` saying ``message`` in its middle, without axes (a chart with nothing to draw)."""
-    fig.add_annotation(text=escape_text(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font=dict(size=14, color="#555"))
+    fig.add_annotation(
+        text=escape_text(message),
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        font=dict(size=14, color="#555"),
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig

@@ -7,6 +7,7 @@ Example:
     >>> [t.name for t in fig.data][:2]
     ['Off track', 'No data']
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,12 @@ def quarter_axis(periods: Iterable[object]) -> list[str]:
     return [str(q) for q in Quarter.span(min(found), max(found))] if found else []
 
 
-def kpi_trend(series_one_kpi: pd.DataFrame, progress_row: pd.Series | pd.DataFrame | Mapping[str, Any],
-              milestones: pd.DataFrame | None = None, currency: str = "CHF") -> go.Figure:
+def kpi_trend(
+    series_one_kpi: pd.DataFrame,
+    progress_row: pd.Series | pd.DataFrame | Mapping[str, Any],
+    milestones: pd.DataFrame | None = None,
+    currency: str = "CHF",
+) -> go.Figure:
     """Trend of one KPI with its baseline, expected path, milestones, target and forecast.
 
     ``series_one_kpi``: rows of :func:`rbm_utils.analytics.kpi.kpi_series` (filtered to the KPI of
@@ -95,47 +100,101 @@ def kpi_trend(series_one_kpi: pd.DataFrame, progress_row: pd.Series | pd.DataFra
             + (f"<br>Status: {escape_text(status_label(x))}" if x else "")
             for p, c, v, r, x in zip(s["period"], cur, val, rep, st)
         ]
-        fig.add_trace(go.Scatter(
-            x=s["period"].tolist(), y=cur, mode="lines+markers", name="Current value",
-            line=dict(color="#34495e", width=2),
-            marker=dict(size=10, color=[status_color(x) for x in st],
-                        symbol=["circle" if r else "circle-open" for r in rep], line=dict(width=2, color=[status_color(x) for x in st])),
-            hovertext=hover, hoverinfo="text"))
+        fig.add_trace(
+            go.Scatter(
+                x=s["period"].tolist(),
+                y=cur,
+                mode="lines+markers",
+                name="Current value",
+                line=dict(color="#34495e", width=2),
+                marker=dict(
+                    size=10,
+                    color=[status_color(x) for x in st],
+                    symbol=["circle" if r else "circle-open" for r in rep],
+                    line=dict(width=2, color=[status_color(x) for x in st]),
+                ),
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
         if "expected" in s.columns and not (math.isnan(bv) or math.isnan(tv)):
             exp = s["expected"].astype("float64")
             ev = (bv + exp * (tv - bv)).tolist()
-            fig.add_trace(go.Scatter(
-                x=s["period"].tolist(), y=ev, mode="lines", name="Expected",
-                line=dict(color="#7f8c8d", width=1.5, dash="dot"),
-                hovertext=[f"{escape_text(p)}: expected {escape_text(fig_(v))}" for p, v in zip(s["period"], ev)], hoverinfo="text"))
+            fig.add_trace(
+                go.Scatter(
+                    x=s["period"].tolist(),
+                    y=ev,
+                    mode="lines",
+                    name="Expected",
+                    line=dict(color="#7f8c8d", width=1.5, dash="dot"),
+                    hovertext=[f"{escape_text(p)}: expected {escape_text(fig_(v))}" for p, v in zip(s["period"], ev)],
+                    hoverinfo="text",
+                )
+            )
     if bp and not math.isnan(bv):
-        fig.add_trace(go.Scatter(x=[bp], y=[bv], mode="markers", name="Baseline",
-                                 marker=dict(size=11, symbol="square", color="#7f8c8d"),
-                                 hovertext=[f"Baseline {escape_text(fig_(bv))} ({escape_text(bp)})"], hoverinfo="text"))
+        fig.add_trace(
+            go.Scatter(
+                x=[bp],
+                y=[bv],
+                mode="markers",
+                name="Baseline",
+                marker=dict(size=11, symbol="square", color="#7f8c8d"),
+                hovertext=[f"Baseline {escape_text(fig_(bv))} ({escape_text(bp)})"],
+                hoverinfo="text",
+            )
+        )
     if len(ms):
         ms = ms.assign(_p=quarters.index_of(ms["period"]))
         ms = ms.loc[ms["_p"].notna()].sort_values("_p", kind="stable")
         mv = ms["target_value"].astype("float64").tolist()
-        fig.add_trace(go.Scatter(x=ms["period"].tolist(), y=mv, mode="markers", name="Milestones",
-                                 marker=dict(size=11, symbol="diamond", color="#2e75b6"),
-                                 hovertext=[f"Milestone {escape_text(fig_(v))} by {escape_text(p)}" for p, v in zip(ms["period"], mv)],
-                                 hoverinfo="text"))
+        fig.add_trace(
+            go.Scatter(
+                x=ms["period"].tolist(),
+                y=mv,
+                mode="markers",
+                name="Milestones",
+                marker=dict(size=11, symbol="diamond", color="#2e75b6"),
+                hovertext=[f"Milestone {escape_text(fig_(v))} by {escape_text(p)}" for p, v in zip(ms["period"], mv)],
+                hoverinfo="text",
+            )
+        )
     if tp and not math.isnan(tv):
-        fig.add_trace(go.Scatter(x=[tp], y=[tv], mode="markers", name="Target",
-                                 marker=dict(size=15, symbol="star", color="#1b5e20"),
-                                 hovertext=[f"Target {escape_text(fig_(tv))} by {escape_text(tp)}"], hoverinfo="text"))
+        fig.add_trace(
+            go.Scatter(
+                x=[tp],
+                y=[tv],
+                mode="markers",
+                name="Target",
+                marker=dict(size=15, symbol="star", color="#1b5e20"),
+                hovertext=[f"Target {escape_text(fig_(tv))} by {escape_text(tp)}"],
+                hoverinfo="text",
+            )
+        )
     if tp and not math.isnan(fv) and len(s):
         rep_rows = s.loc[s["reported"].fillna(False).astype(bool).to_numpy()] if "reported" in s.columns else s
         if len(rep_rows):
             last = rep_rows.iloc[-1]
             likely = row.get("likely_to_meet")
-            words = "" if likely is None or likely is pd.NA or (isinstance(likely, float) and math.isnan(likely)) else (
-                "; likely to meet the target" if bool(likely) else "; not likely to meet the target")
-            fig.add_trace(go.Scatter(
-                x=[last["period"], tp], y=[float(last["current"]), fv], mode="lines+markers", name="Forecast",
-                line=dict(color="#8e44ad", width=1.5, dash="dash"), marker=dict(size=[0, 9], color="#8e44ad"),
-                hovertext=[f"Last reported {escape_text(last['period'])}: {escape_text(fig_(last['current']))}",
-                           f"Forecast {escape_text(fig_(fv))} by {escape_text(tp)}{escape_text(words)}"], hoverinfo="text"))
+            words = (
+                ""
+                if likely is None or likely is pd.NA or (isinstance(likely, float) and math.isnan(likely))
+                else ("; likely to meet the target" if bool(likely) else "; not likely to meet the target")
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[last["period"], tp],
+                    y=[float(last["current"]), fv],
+                    mode="lines+markers",
+                    name="Forecast",
+                    line=dict(color="#8e44ad", width=1.5, dash="dash"),
+                    marker=dict(size=[0, 9], color="#8e44ad"),
+                    hovertext=[
+                        f"Last reported {escape_text(last['period'])}: {escape_text(fig_(last['current']))}",
+                        f"Forecast {escape_text(fig_(fv))} by {escape_text(tp)}{escape_text(words)}",
+                    ],
+                    hoverinfo="text",
+                )
+            )
     if not fig.data:
         return empty_figure(fig, "Nothing to plot for this KPI.")
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=periods, title="Quarter")
@@ -149,6 +208,7 @@ def kpi_trend(series_one_kpi: pd.DataFrame, progress_row: pd.Series | pd.DataFra
 # status summary
 # --------------------------------------------------------------------------------------
 
+
 def status_summary(rollup_frame: pd.DataFrame, title: str | None = "KPI status") -> go.Figure:
     """Stacked horizontal bars of KPI counts per status for each group of
     :func:`rbm_utils.analytics.kpi.rollup` (group keys: every column that is not ``n_kpis``,
@@ -160,26 +220,45 @@ def status_summary(rollup_frame: pd.DataFrame, title: str | None = "KPI status")
     fig = new_figure(title)
     if rollup_frame is None or rollup_frame.empty:
         return empty_figure(fig, "No KPIs.")
-    keys = [c for c in rollup_frame.columns
-            if c != "n_kpis" and not c.startswith("n_") and not c.startswith("share_")]
+    keys = [c for c in rollup_frame.columns if c != "n_kpis" and not c.startswith("n_") and not c.startswith("share_")]
     if keys:
-        labels = [" / ".join(cell_text(v) or "(blank)" for v in vals)
-                  for vals in rollup_frame[keys].astype(object).itertuples(index=False)]
+        labels = [
+            " / ".join(cell_text(v) or "(blank)" for v in vals)
+            for vals in rollup_frame[keys].astype(object).itertuples(index=False)
+        ]
     else:
         labels = ["Bureau"] * len(rollup_frame)
     shown = [escape_text(x) for x in labels]
     total = rollup_frame["n_kpis"].astype("float64").tolist() if "n_kpis" in rollup_frame.columns else None
     for st in KPI_STATUSES:
         col = f"n_{st}"
-        counts = rollup_frame[col].astype("float64").fillna(0).tolist() if col in rollup_frame.columns else [0.0] * len(labels)
+        counts = (
+            rollup_frame[col].astype("float64").fillna(0).tolist()
+            if col in rollup_frame.columns
+            else [0.0] * len(labels)
+        )
         tot = total or [float("nan")] * len(labels)
-        hover = [f"{lab}<br>{escape_text(STATUS_LABELS[st])}: {int(c)} of {int(t) if not math.isnan(t) else '?'} KPIs"
-                 + (f" ({fmt_share(c / t)})" if t and not math.isnan(t) else "")
-                 for lab, c, t in zip(shown, counts, tot)]
-        fig.add_trace(go.Bar(y=shown, x=counts, orientation="h", name=escape_text(STATUS_LABELS[st]),
-                             marker=dict(color=STATUS_COLORS[st]), hovertext=hover, hoverinfo="text"))
-    fig.update_layout(barmode="stack", height=max(300, 60 + 32 * len(labels)),
-                      legend=dict(orientation="h", y=-0.15, traceorder="normal"))
+        hover = [
+            f"{lab}<br>{escape_text(STATUS_LABELS[st])}: {int(c)} of {int(t) if not math.isnan(t) else '?'} KPIs"
+            + (f" ({fmt_share(c / t)})" if t and not math.isnan(t) else "")
+            for lab, c, t in zip(shown, counts, tot)
+        ]
+        fig.add_trace(
+            go.Bar(
+                y=shown,
+                x=counts,
+                orientation="h",
+                name=escape_text(STATUS_LABELS[st]),
+                marker=dict(color=STATUS_COLORS[st]),
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        height=max(300, 60 + 32 * len(labels)),
+        legend=dict(orientation="h", y=-0.15, traceorder="normal"),
+    )
     fig.update_xaxes(title="KPIs")
     fig.update_yaxes(autorange="reversed", type="category")
     return fig

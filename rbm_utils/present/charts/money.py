@@ -6,6 +6,7 @@ Example:
     >>> list(money_sankey(flows).data[0].node.label)
     ['Regular budget', 'AFR']
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,9 @@ from rbm_utils.present.labels import FLOW_KIND_COLORS, FLOW_KIND_ORDER, QUADRANT
 log = logging.getLogger(__name__)
 
 
-def burn_vs_delivery(frame: pd.DataFrame, title: str | None = "Money spent against results delivered",
-                     currency: str = "CHF") -> go.Figure:
+def burn_vs_delivery(
+    frame: pd.DataFrame, title: str | None = "Money spent against results delivered", currency: str = "CHF"
+) -> go.Figure:
     """Quadrant scatter of :func:`rbm_utils.analytics.finance.burn_vs_delivery`: x = share of the
     year's budget spent, y = delivery (median clipped achievement of the output's KPIs), one
     marker trace per quadrant (coloured from :data:`rbm_utils.present.labels.QUADRANT_COLORS`, in that order). Outputs
@@ -31,8 +33,10 @@ def burn_vs_delivery(frame: pd.DataFrame, title: str | None = "Money spent again
     fig = new_figure(title)
     if frame is None or frame.empty:
         return empty_figure(fig, "No outputs with budget or KPIs.")
-    df = frame.assign(_x=pd.to_numeric(frame["share_spent"], errors="coerce").astype("float64"),
-                      _y=pd.to_numeric(frame["delivery"], errors="coerce").astype("float64"))
+    df = frame.assign(
+        _x=pd.to_numeric(frame["share_spent"], errors="coerce").astype("float64"),
+        _y=pd.to_numeric(frame["delivery"], errors="coerce").astype("float64"),
+    )
     lost = df["_x"].isna() | df["_y"].isna()
     if lost.any():
         log.info("burn_vs_delivery: %d output(s) lack share spent or delivery; not drawn", int(lost.sum()))
@@ -51,25 +55,57 @@ def burn_vs_delivery(frame: pd.DataFrame, title: str | None = "Money spent again
             f" ({fmt_share(x)}); {fmt_share(te)} of the year elapsed<br>Delivery {fmt_share(y)}"
             f" against {fmt_share(ed)} expected<br>{escape_text(q)}"
             for u, r, t, sp, b, x, te, y, ed in zip(
-                sel["unit_code"], sel["result_id"], sel.get("title", sel["result_id"]), sel.get("spent_year", sel["_x"]),
-                sel.get("budget_year", sel["_x"]), sel["_x"], sel.get("time_elapsed", sel["_x"]), sel["_y"],
-                sel.get("expected_delivery", sel["_y"]))
+                sel["unit_code"],
+                sel["result_id"],
+                sel.get("title", sel["result_id"]),
+                sel.get("spent_year", sel["_x"]),
+                sel.get("budget_year", sel["_x"]),
+                sel["_x"],
+                sel.get("time_elapsed", sel["_x"]),
+                sel["_y"],
+                sel.get("expected_delivery", sel["_y"]),
+            )
         ]
-        fig.add_trace(go.Scatter(
-            x=sel["_x"].tolist(), y=sel["_y"].tolist(), mode="markers+text", name=escape_text(q.capitalize()),
-            marker=dict(size=13, color=QUADRANT_COLORS.get(q, UNKNOWN_COLOR), line=dict(width=1, color="#333")),
-            text=[escape_text(r) for r in sel["result_id"]], textposition="top center", textfont=dict(size=9),
-            hovertext=hover, hoverinfo="text"))
-    te = pd.to_numeric(df.get("time_elapsed"), errors="coerce").dropna() if "time_elapsed" in df.columns else pd.Series(dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=sel["_x"].tolist(),
+                y=sel["_y"].tolist(),
+                mode="markers+text",
+                name=escape_text(q.capitalize()),
+                marker=dict(size=13, color=QUADRANT_COLORS.get(q, UNKNOWN_COLOR), line=dict(width=1, color="#333")),
+                text=[escape_text(r) for r in sel["result_id"]],
+                textposition="top center",
+                textfont=dict(size=9),
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
+    te = (
+        pd.to_numeric(df.get("time_elapsed"), errors="coerce").dropna()
+        if "time_elapsed" in df.columns
+        else pd.Series(dtype=float)
+    )
     if len(te):
         x0 = float(te.median())
-        fig.add_vline(x=x0, line=dict(color="#555", dash="dash", width=1),
-                      annotation_text=f"{fmt_share(x0)} of the year elapsed", annotation_position="top")
-    ed = pd.to_numeric(df.get("expected_delivery"), errors="coerce").dropna() if "expected_delivery" in df.columns else pd.Series(dtype=float)
+        fig.add_vline(
+            x=x0,
+            line=dict(color="#555", dash="dash", width=1),
+            annotation_text=f"{fmt_share(x0)} of the year elapsed",
+            annotation_position="top",
+        )
+    ed = (
+        pd.to_numeric(df.get("expected_delivery"), errors="coerce").dropna()
+        if "expected_delivery" in df.columns
+        else pd.Series(dtype=float)
+    )
     if len(ed):
         y0 = float(ed.median())
-        fig.add_hline(y=y0, line=dict(color="#555", dash="dot", width=1),
-                      annotation_text=f"expected delivery {fmt_share(y0)} (median)", annotation_position="right")
+        fig.add_hline(
+            y=y0,
+            line=dict(color="#555", dash="dot", width=1),
+            annotation_text=f"expected delivery {fmt_share(y0)} (median)",
+            annotation_position="right",
+        )
     fig.update_xaxes(title="Share of the year's budget spent", tickformat=".0%", rangemode="tozero")
     fig.update_yaxes(title="Delivery (share of the way to target)", tickformat=".0%", rangemode="tozero")
     fig.update_layout(height=500)
@@ -100,14 +136,30 @@ def money_sankey(flows: pd.DataFrame, title: str | None = "Where the money goes"
     labels = [escape_text(nodes[i][0]) for i in ids]
     amounts = pd.to_numeric(f["amount"], errors="coerce").astype("float64").tolist()
     money = lambda v: fmt_number(v, "currency", currency)  # noqa: E731
-    fig.add_trace(go.Sankey(
-        arrangement="snap",
-        node=dict(label=labels, color=[FLOW_KIND_COLORS.get(nodes[i][1], UNKNOWN_COLOR) for i in ids],
-                  pad=14, thickness=16, line=dict(color="#555", width=0.5),
-                  customdata=[escape_text(nodes[i][1]) for i in ids]),
-        link=dict(source=[index[cell_text(i)] for i in sid], target=[index[cell_text(i)] for i in tid], value=amounts,
-                  label=[f"{escape_text(s)} → {escape_text(t)}: {escape_text(money(a))}" for s, t, a in zip(f["source"], f["target"], amounts)],
-                  color="rgba(46,117,182,0.25)"),
-        valueformat=",.0f", valuesuffix=f" {escape_text(currency)}"))
+    fig.add_trace(
+        go.Sankey(
+            arrangement="snap",
+            node=dict(
+                label=labels,
+                color=[FLOW_KIND_COLORS.get(nodes[i][1], UNKNOWN_COLOR) for i in ids],
+                pad=14,
+                thickness=16,
+                line=dict(color="#555", width=0.5),
+                customdata=[escape_text(nodes[i][1]) for i in ids],
+            ),
+            link=dict(
+                source=[index[cell_text(i)] for i in sid],
+                target=[index[cell_text(i)] for i in tid],
+                value=amounts,
+                label=[
+                    f"{escape_text(s)} → {escape_text(t)}: {escape_text(money(a))}"
+                    for s, t, a in zip(f["source"], f["target"], amounts)
+                ],
+                color="rgba(46,117,182,0.25)",
+            ),
+            valueformat=",.0f",
+            valuesuffix=f" {escape_text(currency)}",
+        )
+    )
     fig.update_layout(height=max(420, 22 * len(ids)))
     return fig

@@ -6,6 +6,7 @@ Example:
     >>> linkage_network(m).data[0].text
     (['2'], ['1'])
 """
+
 from __future__ import annotations
 
 import math
@@ -37,21 +38,40 @@ def linkage_network(matrix: pd.DataFrame, title: str | None = "Links to study gr
     units = [str(u) for u in m.index]
     z = m.to_numpy(dtype=float)
     text = [[str(int(v)) if v else "" for v in row] for row in z]
-    hover = [[f"{escape_text(u)} — {escape_text(c)}: {int(v)} result{'s' if int(v) != 1 else ''} linked"
-              + (f"<br>linked by {int(n_units[c])} units" if int(n_units[c]) > 1 else "")
-              for c, v in zip(cols, row)] for u, row in zip(units, z)]
-    fig.add_trace(go.Heatmap(
-        x=[escape_text(c) for c in cols], y=[escape_text(u) for u in units], z=z.tolist(), text=text, texttemplate="%{text}",
-        colorscale=[[0, "#f7fbff"], [1, "#2e75b6"]], zmin=0, showscale=False, xgap=1, ygap=1,
-        hovertext=hover, hoverinfo="text", name="Linked results"))
+    hover = [
+        [
+            f"{escape_text(u)} — {escape_text(c)}: {int(v)} result{'s' if int(v) != 1 else ''} linked"
+            + (f"<br>linked by {int(n_units[c])} units" if int(n_units[c]) > 1 else "")
+            for c, v in zip(cols, row)
+        ]
+        for u, row in zip(units, z)
+    ]
+    fig.add_trace(
+        go.Heatmap(
+            x=[escape_text(c) for c in cols],
+            y=[escape_text(u) for u in units],
+            z=z.tolist(),
+            text=text,
+            texttemplate="%{text}",
+            colorscale=[[0, "#f7fbff"], [1, "#2e75b6"]],
+            zmin=0,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            hovertext=hover,
+            hoverinfo="text",
+            name="Linked results",
+        )
+    )
     fig.update_xaxes(type="category", tickangle=-45, title="Body and reference")
     fig.update_yaxes(type="category", autorange="reversed", title="Unit")
     fig.update_layout(height=max(320, 80 + 28 * len(units)))
     return fig
 
 
-def scaleup_comparison(candidates: pd.DataFrame, scores: pd.DataFrame | None = None,
-                       title: str | None = "Initiatives compared by theme") -> go.Figure:
+def scaleup_comparison(
+    candidates: pd.DataFrame, scores: pd.DataFrame | None = None, title: str | None = "Initiatives compared by theme"
+) -> go.Figure:
     """Dot plot comparing initiatives by theme: x = composite score, y = theme.
 
     With ``scores`` (:func:`rbm_utils.analytics.scaleup.initiative_scores`, or passed as the first
@@ -78,10 +98,14 @@ def scaleup_comparison(candidates: pd.DataFrame, scores: pd.DataFrame | None = N
             parts.append(f"Units: {escape_text(cell_text(r.get('units')) or cell_text(r.get('source_units')))}")
         if not math.isnan(cell_number(r.get("composite"))):
             rank = cell_number(r.get("rank"))
-            parts.append(f"Composite {cell_number(r.get('composite')):.2f}"
-                         + (f", rank {int(rank)} of {int(cell_number(r.get('n_in_theme')))}" if not math.isnan(rank) else ""))
-        parts.append(f"Mean achievement {fmt_share(r.get('mean_achievement')) or 'n/a'}, consistency "
-                     f"{fmt_share(r.get('consistency')) or 'n/a'}, evidence {fmt_share(r.get('evidence_share')) or 'n/a'}")
+            parts.append(
+                f"Composite {cell_number(r.get('composite')):.2f}"
+                + (f", rank {int(rank)} of {int(cell_number(r.get('n_in_theme')))}" if not math.isnan(rank) else "")
+            )
+        parts.append(
+            f"Mean achievement {fmt_share(r.get('mean_achievement')) or 'n/a'}, consistency "
+            f"{fmt_share(r.get('consistency')) or 'n/a'}, evidence {fmt_share(r.get('evidence_share')) or 'n/a'}"
+        )
         cpt = cell_number(r.get("cost_per_target"))
         if math.isfinite(cpt):
             parts.append(f"Cost per target achieved: {fmt_number(cpt)}")
@@ -95,34 +119,57 @@ def scaleup_comparison(candidates: pd.DataFrame, scores: pd.DataFrame | None = N
             return empty_figure(fig, "No initiative has KPI values to compare.")
         rank = pd.to_numeric(sc["rank"], errors="coerce")
         off = sc["off_track"].astype(object).eq(True) if "off_track" in sc.columns else pd.Series(False, index=sc.index)
-        groups = [("Best on its theme", (rank == 1) & ~off, "#1b5e20"),
-                  ("Other initiatives", (rank != 1) & ~off, "#2e75b6"),
-                  ("Off track", off, STATUS_COLORS["off_track"])]
+        groups = [
+            ("Best on its theme", (rank == 1) & ~off, "#1b5e20"),
+            ("Other initiatives", (rank != 1) & ~off, "#2e75b6"),
+            ("Off track", off, STATUS_COLORS["off_track"]),
+        ]
         themes = sorted({cell_text(t) for t in sc["theme"]}, key=str.casefold)
         for name, mask, color in groups:
             sel = sc.loc[mask.to_numpy()]
             if sel.empty:
                 continue
             recs = sel.to_dict("records")
-            fig.add_trace(go.Scatter(
-                x=sel["composite"].astype("float64").tolist(), y=[escape_text(cell_text(t)) for t in sel["theme"]],
-                mode="markers+text", name=name, marker=dict(size=14, color=color, line=dict(width=1, color="#333")),
-                text=[escape_text(shorten(cell_text(i), 18)) for i in sel["initiative"]], textposition="top center",
-                textfont=dict(size=9), hovertext=[dot_hover(r) for r in recs], hoverinfo="text"))
+            fig.add_trace(
+                go.Scatter(
+                    x=sel["composite"].astype("float64").tolist(),
+                    y=[escape_text(cell_text(t)) for t in sel["theme"]],
+                    mode="markers+text",
+                    name=name,
+                    marker=dict(size=14, color=color, line=dict(width=1, color="#333")),
+                    text=[escape_text(shorten(cell_text(i), 18)) for i in sel["initiative"]],
+                    textposition="top center",
+                    textfont=dict(size=9),
+                    hovertext=[dot_hover(r) for r in recs],
+                    hoverinfo="text",
+                )
+            )
     elif len(cand):
         first = cand.drop_duplicates(["theme", "initiative"])
         themes = sorted({cell_text(t) for t in first["theme"]}, key=str.casefold)
         recs = first.to_dict("records")
-        fig.add_trace(go.Scatter(
-            x=pd.to_numeric(first["composite"], errors="coerce").astype("float64").tolist(),
-            y=[escape_text(cell_text(t)) for t in first["theme"]], mode="markers+text", name="Proposed for replication",
-            marker=dict(size=14, color="#1b5e20", line=dict(width=1, color="#333")),
-            text=[f"{escape_text(shorten(cell_text(r['initiative']), 18))} → {escape_text(', '.join(sorted(set(targets.get((cell_text(r['theme']), cell_text(r['initiative'])), [])))))}"
-                  for r in recs],
-            textposition="top center", textfont=dict(size=9), hovertext=[dot_hover(r) for r in recs], hoverinfo="text"))
+        fig.add_trace(
+            go.Scatter(
+                x=pd.to_numeric(first["composite"], errors="coerce").astype("float64").tolist(),
+                y=[escape_text(cell_text(t)) for t in first["theme"]],
+                mode="markers+text",
+                name="Proposed for replication",
+                marker=dict(size=14, color="#1b5e20", line=dict(width=1, color="#333")),
+                text=[
+                    f"{escape_text(shorten(cell_text(r['initiative']), 18))} → {escape_text(', '.join(sorted(set(targets.get((cell_text(r['theme']), cell_text(r['initiative'])), [])))))}"
+                    for r in recs
+                ],
+                textposition="top center",
+                textfont=dict(size=9),
+                hovertext=[dot_hover(r) for r in recs],
+                hoverinfo="text",
+            )
+        )
     else:
         return empty_figure(fig, "No initiative to compare.")
     fig.update_xaxes(title="Composite score (0-1)", range=[-0.05, 1.05])
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=[escape_text(t) for t in themes], title="Theme")
+    fig.update_yaxes(
+        type="category", categoryorder="array", categoryarray=[escape_text(t) for t in themes], title="Theme"
+    )
     fig.update_layout(height=max(320, 90 + 60 * len(themes)), legend=dict(orientation="h", y=-0.2))
     return fig

@@ -6,6 +6,7 @@ Example:
     >>> fig.data[0].text[4][4], fig.data[0].z[4][4]
     ('2', 3)
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,11 @@ def risk_heatmap(heatmap_frame: pd.DataFrame, title: str | None = "Open risks: l
             n = int(cell_number(r.get("n_risks"))) if not math.isnan(cell_number(r.get("n_risks"))) else 0
             zr.append(RATING_ORDER.index(rating) if rating in RATING_ORDER else None)
             tr.append(str(n) if n else "")
-            hr.append(f"Likelihood {lk}, impact {im}: score {score}" + (f" ({escape_text(rating)})" if rating else "")
-                      + f"<br>{n} open risk{'s' if n != 1 else ''}")
+            hr.append(
+                f"Likelihood {lk}, impact {im}: score {score}"
+                + (f" ({escape_text(rating)})" if rating else "")
+                + f"<br>{n} open risk{'s' if n != 1 else ''}"
+            )
         z.append(zr)
         text.append(tr)
         hover.append(hr)
@@ -54,10 +58,25 @@ def risk_heatmap(heatmap_frame: pd.DataFrame, title: str | None = "Open risks: l
     scale = []
     for i, rating in enumerate(RATING_ORDER):
         scale += [[i / k, RATING_COLORS[rating]], [(i + 1) / k, RATING_COLORS[rating]]]
-    fig.add_trace(go.Heatmap(
-        x=rng, y=rng, z=z, text=text, texttemplate="%{text}", textfont=dict(size=16),
-        zmin=-0.5, zmax=k - 0.5, colorscale=scale, showscale=False, xgap=2, ygap=2,
-        hovertext=hover, hoverinfo="text", name="Open risks"))
+    fig.add_trace(
+        go.Heatmap(
+            x=rng,
+            y=rng,
+            z=z,
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=16),
+            zmin=-0.5,
+            zmax=k - 0.5,
+            colorscale=scale,
+            showscale=False,
+            xgap=2,
+            ygap=2,
+            hovertext=hover,
+            hoverinfo="text",
+            name="Open risks",
+        )
+    )
     fig.update_xaxes(title="Impact", tickvals=rng, constrain="domain")
     fig.update_yaxes(title="Likelihood", tickvals=rng, scaleanchor="x")
     fig.update_layout(height=460, width=520)

@@ -6,6 +6,7 @@ Example:
     >>> [t.name for t in toc_diagram(n, None, None).data]
     ['On track']
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,13 @@ EDGE_COLOR = "#8a8a8a"
 STALL_COLOR = "#c0392b"
 
 
-def toc_diagram(nodes: pd.DataFrame, edges: pd.DataFrame, layout: pd.DataFrame | None,
-                stalls: pd.DataFrame | None = None, title: str | None = "Theory of change") -> go.Figure:
+def toc_diagram(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    layout: pd.DataFrame | None,
+    stalls: pd.DataFrame | None = None,
+    title: str | None = "Theory of change",
+) -> go.Figure:
     """The theory of change as a left-to-right diagram (activity ... impact), each result a
     marker coloured by its status.
 
@@ -51,13 +57,17 @@ def toc_diagram(nodes: pd.DataFrame, edges: pd.DataFrame, layout: pd.DataFrame |
         return empty_figure(fig, "No results in the theory of change.")
     keys = ["unit_code", "result_id"]
     if layout is None:
-        layout = pathway_layout(nodes, edges if edges is not None else pd.DataFrame(columns=["unit_code", "source", "target"]))
+        layout = pathway_layout(
+            nodes, edges if edges is not None else pd.DataFrame(columns=["unit_code", "source", "target"])
+        )
     pos = layout[[*keys, "x", "y"]].drop_duplicates(keys)
     n = nodes.drop(columns=[c for c in ("x", "y") if c in nodes.columns]).merge(pos, on=keys, how="left")
     units = sorted(n["unit_code"].astype(str).unique())
     offset = {u: i for i, u in enumerate(units)}
-    n = n.assign(_x=n["x"].astype("float64"),
-                 _y=n["y"].astype("float64") + n["unit_code"].astype(str).map(offset).astype("float64"))
+    n = n.assign(
+        _x=n["x"].astype("float64"),
+        _y=n["y"].astype("float64") + n["unit_code"].astype(str).map(offset).astype("float64"),
+    )
     missing = n["_x"].isna() | n["_y"].isna()
     if missing.any():
         log.warning("toc_diagram: %d result(s) without a position are not drawn", int(missing.sum()))
@@ -78,15 +88,35 @@ def toc_diagram(nodes: pd.DataFrame, edges: pd.DataFrame, layout: pd.DataFrame |
     if stalls is not None and len(stalls):
         stalled = set(zip(stalls["unit_code"], stalls["source"], stalls["target"]))
     if edges is not None and len(edges):
-        plain = [(u, s, t) for u, s, t in zip(edges["unit_code"], edges["source"], edges["target"])
-                 if (u, s, t) not in stalled]
+        plain = [
+            (u, s, t)
+            for u, s, t in zip(edges["unit_code"], edges["source"], edges["target"])
+            if (u, s, t) not in stalled
+        ]
         xs, ys = segments(plain)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="Links", line=dict(color=EDGE_COLOR, width=1.5),
-                                 hoverinfo="skip", showlegend=False))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name="Links",
+                line=dict(color=EDGE_COLOR, width=1.5),
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
     if stalled:
         xs, ys = segments(sorted(stalled))
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="Stalled link",
-                                 line=dict(color=STALL_COLOR, width=2.5, dash="dash"), hoverinfo="skip"))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name="Stalled link",
+                line=dict(color=STALL_COLOR, width=2.5, dash="dash"),
+                hoverinfo="skip",
+            )
+        )
     status = n["status"].astype(object).map(cell_text)
     order = list(STATUS_LEGEND_ORDER) + sorted(set(status) - set(STATUS_LEGEND_ORDER))
     for st in order:
@@ -97,20 +127,39 @@ def toc_diagram(nodes: pd.DataFrame, edges: pd.DataFrame, layout: pd.DataFrame |
         hover = [
             f"<b>{escape_text(r)}</b> ({escape_text(u)})<br>{escape_text(t)}<br>Level: {escape_text(lv)}<br>Status: {escape_text(label)}"
             f"<br>KPIs: {int(cell_number(k)) if not math.isnan(cell_number(k)) else 0}"
-            for u, r, t, lv, k in zip(sel["unit_code"], sel["result_id"], sel["title"], sel["level"],
-                                      sel["n_kpis"] if "n_kpis" in sel.columns else [0] * len(sel))
+            for u, r, t, lv, k in zip(
+                sel["unit_code"],
+                sel["result_id"],
+                sel["title"],
+                sel["level"],
+                sel["n_kpis"] if "n_kpis" in sel.columns else [0] * len(sel),
+            )
         ]
-        text = [f"{escape_text(r)}<br>{escape_text(shorten(cell_text(t)))}" for r, t in zip(sel["result_id"], sel["title"])]
-        fig.add_trace(go.Scatter(
-            x=sel["_x"].tolist(), y=sel["_y"].tolist(), mode="markers+text", name=escape_text(label),
-            marker=dict(size=26, color=status_color(st), line=dict(width=1, color="#333333")),
-            text=text, textposition="bottom center", textfont=dict(size=10),
-            hovertext=hover, hoverinfo="text",
-        ))
+        text = [
+            f"{escape_text(r)}<br>{escape_text(shorten(cell_text(t)))}" for r, t in zip(sel["result_id"], sel["title"])
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=sel["_x"].tolist(),
+                y=sel["_y"].tolist(),
+                mode="markers+text",
+                name=escape_text(label),
+                marker=dict(size=26, color=status_color(st), line=dict(width=1, color="#333333")),
+                text=text,
+                textposition="bottom center",
+                textfont=dict(size=10),
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
     levels = list(schema.LEVELS)
-    fig.update_xaxes(tickvals=list(range(len(levels))), ticktext=[lv.capitalize() for lv in levels],
-                     range=[-0.6, max(len(levels) - 0.4, float(n["_x"].max()) + 0.6)], showgrid=False,
-                     zeroline=False)
+    fig.update_xaxes(
+        tickvals=list(range(len(levels))),
+        ticktext=[lv.capitalize() for lv in levels],
+        range=[-0.6, max(len(levels) - 0.4, float(n["_x"].max()) + 0.6)],
+        showgrid=False,
+        zeroline=False,
+    )
     fig.update_yaxes(visible=False, range=[-0.1, len(units) + 0.05])
     fig.update_layout(height=max(380, 300 * len(units)), legend=dict(orientation="h", y=-0.12))
     return fig

@@ -6,6 +6,7 @@ Example:
     >>> page_parameters(ctx, ("unit",))
     ({}, 'The link asked for a quarter or unit that is not published; showing what is.')
 """
+
 from __future__ import annotations
 
 import os
@@ -33,14 +34,21 @@ class PageContext:
     env: Mapping[str, str]
 
 
-def page_context(outputs: Path | None = None, config: Config | None = None, query_string: str | None = None,
-                 env: Mapping[str, str] | None = None) -> PageContext:
+def page_context(
+    outputs: Path | None = None,
+    config: Config | None = None,
+    query_string: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> PageContext:
     """The context of a page: arguments given (tests), else ``$RBM_OUTPUTS``, the settings file
     and ``$QUERY_STRING`` (Voila sets it per page view)."""
     env = os.environ if env is None else env
-    return PageContext(outputs=Path(outputs) if outputs is not None else data.outputs_dir(env),
-                       config=config or load_config(),
-                       query=env.get("QUERY_STRING", "") if query_string is None else query_string, env=env)
+    return PageContext(
+        outputs=Path(outputs) if outputs is not None else data.outputs_dir(env),
+        config=config or load_config(),
+        query=env.get("QUERY_STRING", "") if query_string is None else query_string,
+        env=env,
+    )
 
 
 def page_parameters(ctx: PageContext, names: Sequence[str] = ()) -> tuple[dict[str, str], str]:

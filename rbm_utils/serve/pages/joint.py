@@ -5,6 +5,7 @@ The page shows the joint tables the batch froze in ``outputs/<Q>/joint/<CLUSTER>
 (:func:`rbm_utils.serve.data.load_joint_tables`); it never recomputes the analysis. A quarter
 published before the batch froze joint tables says so instead.
 """
+
 from __future__ import annotations
 
 import html as html_text
@@ -28,13 +29,21 @@ NOT_PUBLISHED = "joint tables not published for this quarter; run rbm review"
 #: (heading, table of :data:`rbm_utils.publish.frozen.JOINT_TABLES`, columns, message when empty), in page order;
 #: the columns are the published joint review notebook's (:mod:`rbm_utils.present.columns`).
 JOINT_SECTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("The cluster's KPIs in the region", "cluster_kpis_in_region", columns.JOINT_KPIS_IN_REGION,
-     "No KPI broken down for this region."),
+    (
+        "The cluster's KPIs in the region",
+        "cluster_kpis_in_region",
+        columns.JOINT_KPIS_IN_REGION,
+        "No KPI broken down for this region.",
+    ),
     ("The cluster's activities in the region", "cluster_activities", columns.JOINT_ACTIVITIES, "No activity."),
     ("The region's KPIs on the cluster's themes", "region_kpis", columns.JOINT_REGION_KPIS, "No KPI on these themes."),
     ("Shared risks", "risks", columns.JOINT_RISKS, "No shared risk."),
-    ("Shared assumptions tested this quarter", "assumptions", columns.JOINT_ASSUMPTIONS,
-     "No shared assumption tested this quarter."),
+    (
+        "Shared assumptions tested this quarter",
+        "assumptions",
+        columns.JOINT_ASSUMPTIONS,
+        "No shared assumption tested this quarter.",
+    ),
     ("Money the cluster spent on outputs delivered there", "money", columns.JOINT_MONEY, "No spending recorded."),
     ("Review agenda", "agenda", columns.JOINT_AGENDA, "Nothing needs a decision."),
 )
@@ -50,10 +59,12 @@ def joint_html(outputs: Path, quarter: str, pair: str, config: Config) -> str:
     tables = data.load_joint_tables(outputs, quarter, pair, config)  # checks quarter and pair
     q = quarter
     cluster, region = pair.split("-", 1)
-    parts = [f'<h2 class="rbm-title">{escape_text(config.unit(cluster).name)} with {escape_text(config.unit(region).name)}: '
-             f"joint review {escape_text(q)}</h2>",
-             f'<p><a href="{escape_text(page_link("index.ipynb", quarter=q))}">All units</a> · '
-             "Figures as published by the quarterly review (frozen snapshot).</p>"]
+    parts = [
+        f'<h2 class="rbm-title">{escape_text(config.unit(cluster).name)} with {escape_text(config.unit(region).name)}: '
+        f"joint review {escape_text(q)}</h2>",
+        f'<p><a href="{escape_text(page_link("index.ipynb", quarter=q))}">All units</a> · '
+        "Figures as published by the quarterly review (frozen snapshot).</p>",
+    ]
     if not tables:
         return "".join(parts) + _not_published()
     for title, key, cols, empty in JOINT_SECTIONS:
@@ -67,8 +78,12 @@ def joint_html(outputs: Path, quarter: str, pair: str, config: Config) -> str:
     return "".join(parts)
 
 
-def page(outputs: Path | None = None, config: Config | None = None, query_string: str | None = None,
-         env: Mapping[str, str] | None = None) -> HTML:
+def page(
+    outputs: Path | None = None,
+    config: Config | None = None,
+    query_string: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> HTML:
     """The joint review page, or the list of published joint reviews when no valid pair is asked."""
     ctx = page_context(outputs, config, query_string, env)
     params, _ = page_parameters(ctx, ("pair",))
@@ -76,8 +91,12 @@ def page(outputs: Path | None = None, config: Config | None = None, query_string
     pair = params.get("pair")
     if q is None or pair is None:
         pairs = data.published_joint(ctx.outputs, q, ctx.config) if q else []
-        links = "".join(f'<li><a href="{escape_text(page_link("joint.ipynb", quarter=q or "", pair=x))}">{escape_text(x)}</a></li>'
-                        for x in pairs)
-        return html("<h2>Joint reviews</h2>" + (f"<p>Pick a joint review:</p><ul>{links}</ul>" if links
-                                                else "<p>No joint review is published.</p>"))
+        links = "".join(
+            f'<li><a href="{escape_text(page_link("joint.ipynb", quarter=q or "", pair=x))}">{escape_text(x)}</a></li>'
+            for x in pairs
+        )
+        return html(
+            "<h2>Joint reviews</h2>"
+            + (f"<p>Pick a joint review:</p><ul>{links}</ul>" if links else "<p>No joint review is published.</p>")
+        )
     return html(joint_html(ctx.outputs, q, pair, ctx.config))

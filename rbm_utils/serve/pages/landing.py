@@ -8,6 +8,7 @@ Example:
     >>> "Nothing is published yet" in landing_html(Path("/nonexistent"), None, load_config())
     True
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -30,8 +31,11 @@ RED_FLAG_COLOR = STATUS_COLORS["off_track"]
 
 def status_badges(row: Mapping[str, Any]) -> str:
     """A badge per KPI status of a unit's row of :func:`rbm_utils.serve.data.unit_badges` (counts > 0)."""
-    parts = [badge(f"{STATUS_LABELS[s]} {int(row[f'n_{s}'])}", STATUS_COLORS[s])
-             for s in KPI_STATUSES if int(row.get(f"n_{s}", 0))]
+    parts = [
+        badge(f"{STATUS_LABELS[s]} {int(row[f'n_{s}'])}", STATUS_COLORS[s])
+        for s in KPI_STATUSES
+        if int(row.get(f"n_{s}", 0))
+    ]
     return "".join(parts) or '<span style="color:#777">no KPI</span>'
 
 
@@ -44,11 +48,19 @@ def _units_table(outputs: Path, q: str, config: Config) -> str:
         else:
             cell = escape_text(r["unit_code"])
         pub = badge(r["publication"], BADGE_COLORS.get(r["publication"], UNKNOWN_COLOR))
-        flags = badge(f"{r['red_flags']} red flag{'s' if r['red_flags'] != 1 else ''}", RED_FLAG_COLOR) if r["red_flags"] else ""
-        rows.append(f"<tr><td>{cell}</td><td>{escape_text(r['name'])}</td><td>{escape_text(r['type'])}</td><td>{pub}</td>"
-                    f"<td>{status_badges(r)} {flags}</td></tr>")
-    return ('<h2>Units</h2><table class="rbm-table rbm-units"><thead><tr><th>unit</th><th>name</th><th>type</th>'
-            f'<th>review</th><th>KPI status</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        flags = (
+            badge(f"{r['red_flags']} red flag{'s' if r['red_flags'] != 1 else ''}", RED_FLAG_COLOR)
+            if r["red_flags"]
+            else ""
+        )
+        rows.append(
+            f"<tr><td>{cell}</td><td>{escape_text(r['name'])}</td><td>{escape_text(r['type'])}</td><td>{pub}</td>"
+            f"<td>{status_badges(r)} {flags}</td></tr>"
+        )
+    return (
+        '<h2>Units</h2><table class="rbm-table rbm-units"><thead><tr><th>unit</th><th>name</th><th>type</th>'
+        f"<th>review</th><th>KPI status</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _joint_list(outputs: Path, q: str, config: Config) -> str:
@@ -61,8 +73,10 @@ def _joint_list(outputs: Path, q: str, config: Config) -> str:
         c, r = name.split("-", 1)
         pub = data.publication(status.get(f"joint-{name}")) if f"joint-{name}" in status else "published"
         label = f"{config.unit(c).name} with {config.unit(r).name}"
-        items.append(f'<li><a class="rbm-joint" href="{escape_text(page_link("joint.ipynb", quarter=q, pair=name))}">'
-                     f"{escape_text(name)}</a> {escape_text(label)} {badge(pub, BADGE_COLORS.get(pub, UNKNOWN_COLOR))}</li>")
+        items.append(
+            f'<li><a class="rbm-joint" href="{escape_text(page_link("joint.ipynb", quarter=q, pair=name))}">'
+            f"{escape_text(name)}</a> {escape_text(label)} {badge(pub, BADGE_COLORS.get(pub, UNKNOWN_COLOR))}</li>"
+        )
     return f"<h2>Joint reviews</h2><ul>{''.join(items)}</ul>"
 
 
@@ -71,23 +85,37 @@ def landing_html(outputs: Path, quarter: str | None, config: Config) -> str:
     quarters = data.published_quarters(outputs)
     title = f"<h1>{escape_text(config.name)}: quarterly reviews</h1>"
     if not quarters:
-        return title + "<p>Nothing is published yet. The M&amp;E team runs <code>rbm review</code> to publish a quarter.</p>"
+        return (
+            title
+            + "<p>Nothing is published yet. The M&amp;E team runs <code>rbm review</code> to publish a quarter.</p>"
+        )
     q = pick(quarter, quarters) or quarters[0]
     nav = " ".join(
-        f"<b>{escape_text(x)}</b>" if x == q else f'<a href="{escape_text(page_link("index.ipynb", quarter=x))}">{escape_text(x)}</a>'
-        for x in quarters)
+        f"<b>{escape_text(x)}</b>"
+        if x == q
+        else f'<a href="{escape_text(page_link("index.ipynb", quarter=x))}">{escape_text(x)}</a>'
+        for x in quarters
+    )
     out = [title, f'<p class="rbm-quarters">Quarter: {nav}</p>']
     if data.has_overview(outputs, q):
-        out.append(f'<p><a class="rbm-overview" href="{escape_text(page_link("overview.ipynb", quarter=q))}">'
-                   f"Bureau overview {escape_text(q)}</a></p>")
+        out.append(
+            f'<p><a class="rbm-overview" href="{escape_text(page_link("overview.ipynb", quarter=q))}">'
+            f"Bureau overview {escape_text(q)}</a></p>"
+        )
     out.append(_units_table(outputs, q, config))
     out.append(_joint_list(outputs, q, config))
     return "".join(out)
 
 
-def page(outputs: Path | None = None, config: Config | None = None, query_string: str | None = None,
-         env: Mapping[str, str] | None = None) -> HTML:
+def page(
+    outputs: Path | None = None,
+    config: Config | None = None,
+    query_string: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> HTML:
     """The landing page (displayable HTML). Query string: ``quarter``."""
     ctx = page_context(outputs, config, query_string, env)
     params = request_parameters(ctx.query, {"quarter": data.published_quarters(ctx.outputs)})
-    return html(landing_html(ctx.outputs, params.get("quarter") or data.default_quarter(ctx.outputs, ctx.env), ctx.config))
+    return html(
+        landing_html(ctx.outputs, params.get("quarter") or data.default_quarter(ctx.outputs, ctx.env), ctx.config)
+    )

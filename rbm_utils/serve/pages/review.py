@@ -7,6 +7,7 @@ snapshot's Actuals and Milestones; figures are the published notebooks' own char
 (:func:`rbm_utils.serve.views.review_figures`). Every widget callback is guarded
 (:class:`rbm_utils.serve.widgets.Callbacks`): a value that is not among the options offered is ignored.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +39,11 @@ class ReviewState:
         self.outputs = Path(outputs)
         self.config = config
         self.bureau = bureau
-        self.quarters = [q for q in data.published_quarters(self.outputs)
-                         if (data.has_overview(self.outputs, q) if bureau else data.published_units(self.outputs, q, config))]
+        self.quarters = [
+            q
+            for q in data.published_quarters(self.outputs)
+            if (data.has_overview(self.outputs, q) if bureau else data.published_units(self.outputs, q, config))
+        ]
         self.quarter: str | None = self.quarters[0] if self.quarters else None
         self.units: list[str] = []
         self.unit: str | None = None
@@ -110,13 +114,15 @@ class ReviewState:
 
     def kpis(self) -> pd.DataFrame:
         """The KPIs shown: the unit's (or the bureau's, or one unit of it) after the filters."""
-        return filter_frame(self.tables.get("progress"), unit=self.scope_unit(), programme=self.programme,
-                            status=self.status)
+        return filter_frame(
+            self.tables.get("progress"), unit=self.scope_unit(), programme=self.programme, status=self.status
+        )
 
     def scoped(self, key: str, with_programme: bool = True) -> pd.DataFrame:
         """A published table cut to the unit shown (and the programme filter)."""
-        return filter_frame(self.tables.get(key), unit=self.scope_unit(),
-                            programme=self.programme if with_programme else None)
+        return filter_frame(
+            self.tables.get(key), unit=self.scope_unit(), programme=self.programme if with_programme else None
+        )
 
     def kpi_unit(self) -> str:
         """The unit of the drilled-down KPI (in the bureau, the unit of its row)."""
@@ -129,8 +135,11 @@ class ReviewState:
 
     def figures(self) -> dict[str, Any]:
         """The figures currently shown."""
-        tables = {"progress": self.kpis(), "risks": self.scoped("risks", with_programme=False),
-                  "burn": self.scoped("burn")}
+        tables = {
+            "progress": self.kpis(),
+            "risks": self.scoped("risks", with_programme=False),
+            "burn": self.scoped("burn"),
+        }
         figs = review_figures(tables, self.config, bureau=self.bureau and self.unit == ALL)
         if self.kpi:
             figs["trend"] = self.kpi_trend()
@@ -148,8 +157,16 @@ class ReviewDashboard:
     """The widgets of one unit's review (``bureau=False``) or of the bureau overview
     (``bureau=True``) over a :class:`ReviewState`. ``dash.widget`` is the box to display."""
 
-    def __init__(self, outputs: Path, config: Config, quarter: str | None = None, unit: str | None = None, *,
-                 bureau: bool = False, notice: str = "") -> None:
+    def __init__(
+        self,
+        outputs: Path,
+        config: Config,
+        quarter: str | None = None,
+        unit: str | None = None,
+        *,
+        bureau: bool = False,
+        notice: str = "",
+    ) -> None:
         self.state = ReviewState(outputs, config, bureau=bureau)
         self.callbacks = Callbacks()
         s = self.state
@@ -157,8 +174,12 @@ class ReviewDashboard:
         self.quarter_dd = dropdown("Quarter", "rbm-quarter-filter", options=s.quarters, value=s.quarter)
         self.unit_dd = dropdown("Unit", "rbm-unit-filter")
         self.programme_dd = dropdown("Programme", "rbm-programme-filter")
-        self.status_dd = dropdown("KPI status", "rbm-status-filter", value=ALL,
-                                  options=[("All", ALL)] + [(STATUS_LABELS[x], x) for x in KPI_STATUSES])
+        self.status_dd = dropdown(
+            "KPI status",
+            "rbm-status-filter",
+            value=ALL,
+            options=[("All", ALL)] + [(STATUS_LABELS[x], x) for x in KPI_STATUSES],
+        )
         self.kpi_dd = dropdown("KPI", "rbm-kpi-filter", min_width="30em")
         self.title = w.HTML()
         self.notice = w.HTML(f'<p class="rbm-notice">{escape_text(notice)}</p>' if notice else "")
@@ -166,8 +187,15 @@ class ReviewDashboard:
         for name in SECTIONS:
             self.outs[name] = w.Output()
             self.outs[name].add_class(f"rbm-{name}")
-        (self.summary_out, self.kpi_out, self.trend_out, self.evidence_out, self.risk_out, self.money_out,
-         self.agenda_out) = (self.outs[name] for name in SECTIONS)
+        (
+            self.summary_out,
+            self.kpi_out,
+            self.trend_out,
+            self.evidence_out,
+            self.risk_out,
+            self.money_out,
+            self.agenda_out,
+        ) = (self.outs[name] for name in SECTIONS)
 
         s.load(s.quarter, unit)
         self.sync_filters()
@@ -178,15 +206,29 @@ class ReviewDashboard:
         self.status_dd.observe(guard(self.on_status, s.status_values), names="value")
         self.kpi_dd.observe(guard(self.on_kpi, lambda: [k for _, k in s.kpi_choices()]), names="value")
 
-        self.widget = w.VBox([
-            self.title, self.notice,
-            w.HBox([self.quarter_dd, self.unit_dd, self.programme_dd, self.status_dd], layout=w.Layout(flex_flow="row wrap")),
-            heading("KPIs"), self.summary_out, self.kpi_out,
-            heading("One KPI: trend, evidence and comments"), self.kpi_dd, self.trend_out, self.evidence_out,
-            heading("Risks"), self.risk_out,
-            heading("Money and delivery"), self.money_out,
-            heading("Review agenda"), self.agenda_out,
-        ])
+        self.widget = w.VBox(
+            [
+                self.title,
+                self.notice,
+                w.HBox(
+                    [self.quarter_dd, self.unit_dd, self.programme_dd, self.status_dd],
+                    layout=w.Layout(flex_flow="row wrap"),
+                ),
+                heading("KPIs"),
+                self.summary_out,
+                self.kpi_out,
+                heading("One KPI: trend, evidence and comments"),
+                self.kpi_dd,
+                self.trend_out,
+                self.evidence_out,
+                heading("Risks"),
+                self.risk_out,
+                heading("Money and delivery"),
+                self.money_out,
+                heading("Review agenda"),
+                self.agenda_out,
+            ]
+        )
         self.widget.add_class("rbm-dashboard")
         self.render()
 
@@ -249,9 +291,11 @@ class ReviewDashboard:
     # ---- drawing
     def title_html(self) -> str:
         s = self.state
-        return (f'<h2 class="rbm-title">{escape_text(s.who())}: quarterly review {escape_text(s.quarter)}</h2>'
-                f'<p><a href="{escape_text(page_link("index.ipynb", quarter=s.quarter or ""))}">All units</a> · '
-                "Figures as published by the quarterly review (frozen snapshot).</p>")
+        return (
+            f'<h2 class="rbm-title">{escape_text(s.who())}: quarterly review {escape_text(s.quarter)}</h2>'
+            f'<p><a href="{escape_text(page_link("index.ipynb", quarter=s.quarter or ""))}">All units</a> · '
+            "Figures as published by the quarterly review (frozen snapshot).</p>"
+        )
 
     def render(self) -> None:
         """Redraw every section from the current (validated) state."""
@@ -264,12 +308,27 @@ class ReviewDashboard:
         show(self.summary_out, figs["status"])
         show(self.kpi_out, html(table_html(s.kpis(), columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
         self.render_kpi(figs.get("trend"))
-        show(self.risk_out, figs["risks"],
-             html(table_html(s.scoped("red_flags", with_programme=False), columns.RED_FLAGS, empty="No red flag.")),
-             html(table_html(s.scoped("risks", with_programme=False), columns.RISKS_SHORT)))
-        show(self.money_out, figs["burn"], html(table_html(s.scoped("money"), columns.MONEY_ACROSS_UNITS, empty="No budget line.")))
-        show(self.agenda_out, html(table_html(s.scoped("agenda", with_programme=False), columns.AGENDA_ACROSS_UNITS,
-                                              empty="Nothing needs a decision.")))
+        show(
+            self.risk_out,
+            figs["risks"],
+            html(table_html(s.scoped("red_flags", with_programme=False), columns.RED_FLAGS, empty="No red flag.")),
+            html(table_html(s.scoped("risks", with_programme=False), columns.RISKS_SHORT)),
+        )
+        show(
+            self.money_out,
+            figs["burn"],
+            html(table_html(s.scoped("money"), columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
+        )
+        show(
+            self.agenda_out,
+            html(
+                table_html(
+                    s.scoped("agenda", with_programme=False),
+                    columns.AGENDA_ACROSS_UNITS,
+                    empty="Nothing needs a decision.",
+                )
+            ),
+        )
 
     def render_kpi(self, fig: Any = None) -> None:
         s = self.state
@@ -278,5 +337,7 @@ class ReviewDashboard:
             show(self.evidence_out)
             return
         show(self.trend_out, fig if fig is not None else s.kpi_trend())
-        show(self.evidence_out, html(table_html(kpi_evidence(s.actuals, s.kpi_unit(), s.kpi),
-                                                empty="Nothing reported for this KPI.")))
+        show(
+            self.evidence_out,
+            html(table_html(kpi_evidence(s.actuals, s.kpi_unit(), s.kpi), empty="Nothing reported for this KPI.")),
+        )

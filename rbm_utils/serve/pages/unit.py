@@ -1,4 +1,5 @@
 """One unit's review (``dashboards/review.ipynb``): ``?quarter=2026-Q3&unit=AFR``."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -9,8 +10,12 @@ from rbm_utils.serve.pages.context import page_context, page_parameters
 from rbm_utils.serve.pages.review import ReviewDashboard
 
 
-def page(outputs: Path | None = None, config: Config | None = None, query_string: str | None = None,
-         env: Mapping[str, str] | None = None) -> ReviewDashboard:
+def page(
+    outputs: Path | None = None,
+    config: Config | None = None,
+    query_string: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ReviewDashboard:
     """The unit review dashboard. Query string: ``quarter``, ``unit`` (validated)."""
     ctx = page_context(outputs, config, query_string, env)
     params, notice = page_parameters(ctx, ("unit",))
