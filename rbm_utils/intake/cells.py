@@ -27,7 +27,7 @@ from typing import Any
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.schema import ID_RE, SMART_FIELDS, UNIT_CODE_RE, Column, Sheet
 from rbm_utils.core.text import is_blank, plain_spaces
-from rbm_utils.intake.workbook import CellError
+from rbm_utils.intake.raw import CellError
 
 #: Texts officers write instead of a value: never a value, never a code.
 PLACEHOLDERS = {"n/a", "na", "tbd", "tbc", "-", "--", "—", "–", "?", "..", "...", "x", "null", "none", "nil", "pending"}

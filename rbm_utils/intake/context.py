@@ -7,7 +7,7 @@ comes from where the column was found in the sheet).
 Example:
     >>> from rbm_utils.core.config import load_config
     >>> from pathlib import Path
-    >>> from rbm_utils.intake.workbook import RawWorkbook
+    >>> from rbm_utils.intake.raw import RawWorkbook
     >>> ctx = Context(RawWorkbook("AFR.xlsx", Path("AFR.xlsx"), "xlsx", ""), load_config())
     >>> ctx.letters["KPIs"] = {"kpi_id": "A"}
     >>> ctx.add("duplicate_key", "KPIs", 3, "kpi_id", "K1", "Same kpi_id as row 2.")
@@ -22,7 +22,7 @@ from typing import Any
 
 from rbm_utils.core.config import Config
 from rbm_utils.core.errors import Problem, problem
-from rbm_utils.intake.workbook import RawWorkbook
+from rbm_utils.intake.raw import RawWorkbook
 
 #: A sheet's rows as read: typed values by column name, and ``_row`` (the Excel row number).
 Record = dict[str, Any]

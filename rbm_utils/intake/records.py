@@ -20,7 +20,7 @@ from rbm_utils.core.schema import Column, Sheet, column_letter
 from rbm_utils.core.text import is_blank, plain_spaces
 from rbm_utils.intake.cells import coerce_cell
 from rbm_utils.intake.context import Context, Record
-from rbm_utils.intake.workbook import CellError, RawSheet
+from rbm_utils.intake.raw import CellError, RawSheet
 
 #: First cells that make a row a totals line.
 TOTAL_WORDS = {"total", "totals", "grand total", "sum", "subtotal", "sub-total", "total général", "total general"}

@@ -33,8 +33,9 @@ from rbm_utils.core.schema import HELPER_SHEETS, SHEETS, conform
 from rbm_utils.intake import checks
 from rbm_utils.intake.context import Context
 from rbm_utils.intake.history import check_history
+from rbm_utils.intake.raw import RawWorkbook
 from rbm_utils.intake.records import read_keyvalue, read_table
-from rbm_utils.intake.workbook import RawWorkbook, read_source
+from rbm_utils.intake.workbook import read_source
 
 #: The store's state of a unit (as :meth:`rbm_utils.store.database.Store.state` returns it), or a function
 #: giving it for a unit code: the history that measure, decrease, outlier and budget checks compare with.

@@ -1,0 +1,68 @@
+"""What the reader hands the validator: raw sheets of raw cells, and the file's identity.
+
+Example:
+    >>> RawSheet("KPIs", ["kpi_id"], [(2, ["K1"])]).rows[0]
+    (2, ['K1'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rbm_utils.core.errors import Problem
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A spreadsheet error value (``#REF!``...) or a formula with no saved value (``text`` = formula)."""
+
+    kind: str  # "error" or "no_value"
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class RawSheet:
+    """One sheet as read: header cells and data rows with the Excel row number of each.
+
+    Rows hold the cells up to the row's own last cell (shorter rows mean blank cells);
+    rows with no cell at all are absent.
+    """
+
+    name: str
+    headers: list[Any]
+    rows: list[tuple[int, list[Any]]]
+    header_row: int = 1
+    merged: list[str] = field(default_factory=list)
+    hidden: bool = False
+    hidden_rows: set[int] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+    decimal_comma: bool = False  # a ';'-separated CSV: numbers may use a decimal comma
+    from_csv: bool = False  # a CSV file: a row longer than the header is a ragged row
+
+
+@dataclass
+class RawWorkbook:
+    """Everything read from one input: the sheets, the file's sha256, container problems."""
+
+    file: str
+    path: Path
+    format: str  # "xlsx", "csv" or "" when unreadable
+    sha256: str
+    sheets: dict[str, RawSheet] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def sha256_folder(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for f in sorted(files, key=lambda p: p.name.lower()):
+        h.update(f.name.lower().encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()

@@ -1,0 +1,262 @@
+"""The container checks of an .xlsx before openpyxl opens it: zip entries, sizes and ratios,
+every XML part scanned for DOCTYPE/entity declarations and non-UTF-8 encodings, each sheet's
+declared dimension, last cell and cell count.
+
+Example:
+    >>> problems, has_formulas = check_zip(Path("AFR.xlsx"), "AFR.xlsx", limits)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import posixpath
+import re
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+
+from rbm_utils.core.errors import Problem, problem
+from rbm_utils.core.schema import column_letter
+
+log = logging.getLogger(__name__)
+
+_DIM_RE = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*?\bref="([A-Z]{1,3})(\d{1,9})(?::([A-Z]{1,3})(\d{1,9}))?"'
+)
+_ENTITY_RE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
+_NS = rb"(?:[A-Za-z_][\w.-]*:)?"  # elements may carry a namespace prefix (x:c): openpyxl reads both
+_CELL_REF_RE = re.compile(rb"<" + _NS + rb'c\s[^>]*?\br="([A-Z]{1,3})(\d{1,9})"')
+_CELL_TAG_RE = re.compile(rb"<" + _NS + rb"c[\s>/]")
+_ROW_REF_RE = re.compile(rb"<" + _NS + rb'row\s[^>]*?\br="(\d{1,9})"')
+_FORMULA_RE = re.compile(rb"<" + _NS + rb"f[\s>/]")
+_WORKSHEET_RE = re.compile(rb"<" + _NS + rb"(?:worksheet|sheetData)\b")
+_XML_DECL_RE = re.compile(rb'^<\?xml\b[^>]*?\bencoding\s*=\s*["\']([A-Za-z0-9._-]+)["\']')
+_TAG_RE = {kind: re.compile(rb"<" + kind + rb"\b[^>]*>") for kind in (b"sheet", b"Relationship")}
+_ATTR_RE = re.compile(rb'\b([\w:]+)\s*=\s*"([^"]*)"')
+_SAFE_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii"}
+_CHUNK = 1 << 20
+_OVERLAP = 256
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters.decode():
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+def _attrs(tag: bytes) -> dict[str, str]:
+    """Attributes of one tag, namespace prefixes dropped (``r:id`` -> ``id``)."""
+    return {k.decode().split(":")[-1]: html.unescape(v.decode("utf-8", "replace")) for k, v in _ATTR_RE.findall(tag)}
+
+
+def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
+    """{zip part name: sheet name} from xl/workbook.xml and its rels (read by regex: no XML parser yet)."""
+
+    def head(part: str) -> bytes:
+        if part not in names:
+            return b""
+        with zf.open(part) as fh:
+            return fh.read(4 * _CHUNK)
+
+    wb_xml, rels = head("xl/workbook.xml"), head("xl/_rels/workbook.xml.rels")
+    targets = {}
+    for tag in _TAG_RE[b"Relationship"].findall(rels):
+        a = _attrs(tag)
+        if "Id" in a and "Target" in a:
+            t = a["Target"]
+            targets[a["Id"]] = posixpath.normpath(t.lstrip("/") if t.startswith("/") else posixpath.join("xl", t))
+    out = {}
+    for tag in _TAG_RE[b"sheet"].findall(wb_xml):
+        a = _attrs(tag)
+        rid = a.get("id")
+        if rid in targets and "name" in a:
+            out[targets[rid]] = a["name"]
+    return out
+
+
+class _Refused(Exception):
+    def __init__(self, pr: Problem):
+        self.problem = pr
+
+
+def _scan_part(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    name: str,
+    sheet: str | None,
+    lim: Mapping[str, float],
+    totals: dict[str, int],
+) -> tuple[list[Problem], bool]:
+    """Stream one part: refuse DOCTYPE/entities and non-UTF-8 XML; for a worksheet, find its
+    extent (dimension, last row and column used) and count its cells. Returns (problems, has_formula)."""
+    problems: list[Problem] = []
+    has_formula = False
+    with zf.open(info) as fh:
+        first = fh.read(_CHUNK)
+        if first[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
+            raise _Refused(
+                problem(
+                    "unsafe_file",
+                    name,
+                    value=info.filename,
+                    message=(f"Part {info.filename} is XML in UTF-16, which Excel never writes; refused unopened."),
+                )
+            )
+        lead = first.lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+        if lead[:1] != b"<":
+            return problems, False  # not XML (an image, a printer setting...)
+        m = _XML_DECL_RE.match(lead)
+        if m and m.group(1).decode().lower() not in _SAFE_ENCODINGS:
+            raise _Refused(
+                problem(
+                    "unsafe_file",
+                    name,
+                    value=info.filename,
+                    message=(
+                        f"Part {info.filename} declares the encoding {m.group(1).decode()!r}; Excel writes UTF-8 only. Refused unopened."
+                    ),
+                )
+            )
+        if sheet is None and _WORKSHEET_RE.search(first):
+            sheet = posixpath.basename(info.filename)  # a worksheet wherever it sits in the zip
+        max_row = max_col = 0
+        dim: tuple[int, int] | None = None
+        chunk, tail = first, b""
+        while chunk:
+            buf = tail + chunk
+            if _ENTITY_RE.search(buf):
+                raise _Refused(
+                    problem(
+                        "unsafe_file",
+                        name,
+                        value=info.filename,
+                        message=(
+                            f"Part {info.filename} declares a DOCTYPE or XML entities (entity expansion or external "
+                            "entities); refused unopened."
+                        ),
+                    )
+                )
+            if sheet is not None:
+                if dim is None:
+                    d = _DIM_RE.search(buf)
+                    if d:
+                        dim = (int(d.group(4) or d.group(2)), _col_number(d.group(3) or d.group(1)))
+                for col, row in _CELL_REF_RE.findall(buf):
+                    max_col = max(max_col, _col_number(col))
+                    max_row = max(max_row, int(row))
+                for row in _ROW_REF_RE.findall(buf):
+                    max_row = max(max_row, int(row))
+                totals["cells"] += len(_CELL_TAG_RE.findall(chunk))
+                if not has_formula:
+                    has_formula = _FORMULA_RE.search(buf) is not None
+                if totals["cells"] > lim["max_cells"]:
+                    raise _Refused(
+                        problem(
+                            "sheet_too_large",
+                            name,
+                            sheet,
+                            value=f"over {int(lim['max_cells'])} cells",
+                            message=(
+                                f"The workbook holds over {int(lim['max_cells'])} cells (sheet {sheet} and before); a unit "
+                                "workbook holds a few thousand. Clear unused cells and save again."
+                            ),
+                        )
+                    )
+            tail = buf[-_OVERLAP:]
+            chunk = fh.read(_CHUNK)
+    if sheet is not None:
+        extents = ([("declares", *dim)] if dim else []) + [("uses", max_row, max_col)]
+        for what, rows, cols in extents:
+            if rows > lim["max_rows_per_sheet"] or cols > lim["max_columns_per_sheet"]:
+                problems.append(
+                    problem(
+                        "sheet_too_large",
+                        name,
+                        sheet,
+                        rows,
+                        column_letter(max(cols, 1) - 1),
+                        value=f"{rows} rows x {cols} columns",
+                        message=(
+                            f"Sheet {sheet} {what} {rows} rows x {cols} columns (limits {int(lim['max_rows_per_sheet'])} x "
+                            f"{int(lim['max_columns_per_sheet'])}). Clear the formatting of unused cells and save again."
+                        ),
+                    )
+                )
+                break
+    return problems, has_formula
+
+
+def check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Problem], bool]:
+    """Container checks before openpyxl touches the file. Returns (problems, has_formulas)."""
+    problems: list[Problem] = []
+    has_formulas = False
+    try:
+        with zipfile.ZipFile(p) as zf:
+            infos = zf.infolist()
+            if len(infos) > lim["max_zip_entries"]:
+                return [
+                    problem(
+                        "unsafe_file",
+                        name,
+                        value=len(infos),
+                        message=f"The workbook holds {len(infos)} parts (limit {int(lim['max_zip_entries'])}); refused unopened.",
+                    )
+                ], False
+            total = sum(i.file_size for i in infos)
+            packed = max(1, sum(i.compress_size for i in infos))
+            if total > lim["max_uncompressed_mb"] * 1024 * 1024 or total / packed > lim["max_compression_ratio"]:
+                return [
+                    problem(
+                        "unsafe_file",
+                        name,
+                        value=f"{total / 1e6:.0f} MB unpacked",
+                        message=(
+                            f"The workbook unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.2f} MB "
+                            f"(ratio {total / packed:.0f}); this looks like a decompression bomb and is refused unopened."
+                        ),
+                    )
+                ], False
+            if any(i.flag_bits & 0x1 for i in infos):
+                return [
+                    problem(
+                        "encrypted_file",
+                        name,
+                        message=(
+                            "The zip parts are encrypted: this is not a workbook Excel wrote. Save it again from Excel without a password."
+                        ),
+                    )
+                ], False
+            names = {i.filename for i in infos}
+            if "xl/workbook.xml" not in names:
+                return [
+                    problem(
+                        "unsupported_format",
+                        name,
+                        message="A zip file but not an Excel workbook (no xl/workbook.xml). Give the unit's .xlsx workbook.",
+                    )
+                ], False
+            parts = _sheet_parts(zf, names)
+            totals = {"cells": 0}
+            for info in infos:
+                if info.is_dir():
+                    continue
+                found, f = _scan_part(zf, info, name, parts.get(info.filename), lim, totals)
+                problems.extend(found)
+                has_formulas = has_formulas or f
+    except _Refused as refused:
+        return [refused.problem], False
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
+        log.info("zip check of %s failed: %r", p, exc)
+        return [
+            problem(
+                "corrupt_file",
+                name,
+                message=(
+                    f"The workbook is damaged (not a readable zip: {exc.__class__.__name__}). Save it again from Excel."
+                ),
+            )
+        ], False
+    return problems, has_formulas
