@@ -8,7 +8,7 @@ kernel floor, the runner's per-unit overhead, and the Dask scale-out.
   published ``inputs.json``, so the same frozen snapshot) with one ``papermill`` command
   per notebook, in sequence: what an officer would script without the batch runner.
 * :func:`kernel_floor` is the least any runner pays per notebook: start a kernel, import
-  what the reviews import (``from rbm_utils import charts, reports``), shut it down.
+  what the reviews import (``from rbm_utils.present import charts, reports``), shut it down.
 * :func:`runner_per_notebook` runs the floor notebook (bench/notebooks/floor.ipynb: that
   import and the sentinel) through :func:`rbm_utils.publish.runner.run_notebooks` one at a time;
   minus the floor, that is the runner's overhead per unit (process, papermill, parameter
@@ -38,7 +38,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 FLOOR_NOTEBOOK = BENCH / "notebooks" / "floor.ipynb"
-FLOOR_IMPORT = "from rbm_utils import charts, reports"
+FLOOR_IMPORT = "from rbm_utils.present import charts, reports"
 
 log = logging.getLogger(__name__)
 
