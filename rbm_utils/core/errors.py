@@ -136,7 +136,10 @@ CODES: dict[str, tuple[str, str]] = {
         ERROR,
         "A decision marked done or dropped needs a follow-up note: what was done, or why it was dropped.",
     ),
-    "decision_unknown_unit": (ERROR, "The other unit of a joint decision is not listed in parameters/workbench.yaml."),
+    "decision_unknown_unit": (
+        ERROR,
+        "The other unit of a joint decision is not another unit listed in parameters/workbench.yaml.",
+    ),
     # delegated authority (changes of the framework against the last approved quarter)
     "change_without_decision": (WARNING, "A change of the framework with no decision recorded for it."),
     "change_needs_bureau": (
