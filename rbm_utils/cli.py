@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from rbm_utils import __version__
+from rbm_utils.core.text import fmt_number, fmt_share
 
 log = logging.getLogger("rbm")
 
@@ -55,6 +56,31 @@ def _table(df: pd.DataFrame, columns: Sequence[str] | None = None, width: int = 
     view = view.astype(object).where(view.notna(), "")
     view = view.map(lambda v: (str(v)[: width - 1] + "…") if len(str(v)) > width else str(v))
     return view.to_string(index=False)
+
+
+def _framework_table(changes, currency: str = "") -> str:
+    """Framework changes (records or a frame) as a table: the change, old -> new, amount, share, who may approve."""
+    df = pd.DataFrame(changes)
+    if df.empty:
+        return "(none)"
+    money = df["change_kind"] == "budget_moved"
+    view = pd.DataFrame(
+        {
+            "change": df["change_kind"],
+            "item": df["item_id"],
+            "title": df["title"],
+            "old -> new": df["old"].astype(str) + " -> " + df["new"].astype(str),
+            "amount": [
+                fmt_number(a, "currency" if m and currency else "number", currency) for a, m in zip(df["amount"], money)
+            ],
+            "share": [fmt_share(v) for v in df["share"]],
+            "needs": df["authority"],
+            "decision": df["decision_id"],
+        }
+    )
+    if "status" in df.columns:
+        view["status"] = df["status"]
+    return _table(view)
 
 
 # --------------------------------------------------------------------------- commands
@@ -112,6 +138,12 @@ def cmd_ingest(args) -> int:
                 all_problems.append(rep.problems)
             if rep.counts is not None and not rep.counts.empty and rep.status in ("stored", "dry_run"):
                 print(textwrap.indent(_table(rep.counts), "  "))
+            fw = rep.framework_changes
+            if fw is not None and not fw.empty and rep.status in ("stored", "dry_run", "unchanged"):
+                print(
+                    f"  Changes of the framework since {rep.unit_code}'s last approved quarter, with who may approve:"
+                )
+                print(textwrap.indent(_framework_table(fw, cfg.currency), "  "))
             if not rep.accepted:
                 worst = 1
     if args.report:
@@ -133,10 +165,29 @@ def cmd_approve(args) -> int:
         except ApprovalError as exc:
             print(f"rbm approve: refused: {exc}", file=sys.stderr)
             return 1
-    print(
-        f"{args.unit} {args.quarter} approved by {rec.get('approved_by', args.by)} at {rec.get('approved_at', '')}; "
-        "later changes to it will be refused."
-    )
+    unit, quarter, who = rec["unit_code"], rec["quarter"], f"{rec['by']} ({rec['role']})"
+    changes = pd.DataFrame(rec["changes"])
+    if rec["approved_by"] == rec["by"]:
+        print(f"{unit} {quarter} approved by {who} at {rec['approved_at']}; later changes to it will be refused.")
+    if rec["bureau_approved_by"] == rec["by"]:
+        beyond = changes[changes["authority"] == "bureau"]
+        print(
+            f"Changes of {unit} {quarter} beyond the unit's authority approved by {who} at {rec['bureau_approved_at']}:"
+        )
+        print(textwrap.indent(_framework_table(beyond, cfg.currency), "  "))
+    if rec["state"] == "pending":
+        auth = cfg.authority
+        waiting = changes[changes["status"] == "pending"]
+        print(
+            f"Pending: {len(waiting)} change(s) beyond the unit's authority await the {auth.bureau_role} "
+            f"({' or '.join(auth.bureau_approvers) or 'nobody is listed in the settings'}): "
+            f"rbm approve {unit} {quarter} --by NAME"
+        )
+        print(textwrap.indent(_framework_table(waiting, cfg.currency), "  "))
+    elif not changes.empty and rec["approved_by"] == rec["by"]:
+        print(f"{len(changes)} change(s) of the framework since the last approved quarter, all approved:")
+        print(textwrap.indent(_framework_table(changes, cfg.currency), "  "))
+    print(f"{unit} {quarter} is {rec['state']}.")
     return 0
 
 
@@ -158,7 +209,7 @@ def cmd_status(args) -> int:
     quarter = args.quarter or cfg.current_quarter
     with _store(args) as st:
         state = st.bureau_state(quarter)
-        approvals = st.approvals()
+        approvals = st.approval_states(quarter, cfg.authority, cfg.currency).set_index("unit_code")
         subs = st.submissions()
     rows = []
     for code, unit in cfg.units.items():
@@ -175,11 +226,7 @@ def cmd_status(args) -> int:
             if acts is not None and not acts.empty
             else 0
         )
-        appr = (
-            approvals[(approvals.unit_code == code) & (approvals.quarter == quarter)]
-            if not approvals.empty
-            else approvals
-        )
+        appr = approvals.loc[code] if code in approvals.index else None
         rows.append(
             {
                 "unit": code,
@@ -192,12 +239,23 @@ def cmd_status(args) -> int:
                 f"actuals {quarter}": in_q,
                 "risks": count("Risks"),
                 "warnings": int(latest["n_warnings"]) if latest is not None else 0,
-                "approved": appr.iloc[0]["approved_by"] if len(appr) else "",
+                "approval": appr["state"] if appr is not None else "-",
+                "approved by": " + ".join(a for a in (appr["approved_by"], appr["bureau_approved_by"]) if a)
+                if appr is not None
+                else "",
             }
         )
     df = pd.DataFrame(rows)
     print(f"{cfg.name}: {len(df)} units, quarter {quarter}")
     print(_table(df))
+    pending = approvals[approvals["state"] == "pending"]
+    if not pending.empty:
+        auth = cfg.authority
+        print(
+            f"Pending escalations, awaiting the {auth.bureau_role} ({' or '.join(auth.bureau_approvers) or 'nobody'}):"
+        )
+        for code, row in pending.iterrows():
+            print(f"  {code}: {row['pending_summary']}")
     missing = df[df["submission"] == "-"]["unit"].tolist()
     if missing:
         print(f"No submission yet: {', '.join(missing)}")
@@ -321,16 +379,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--show-warnings", action="store_true", help="list warnings of accepted files too")
     sp.add_argument("--report", help="also write every problem to this CSV file")
 
-    sp = add("approve", "Approve (lock) a unit-quarter; only the unit's delegated authority may.", cmd_approve)
+    sp = add(
+        "approve",
+        "Approve (lock) a unit-quarter: the unit's approver within its delegated authority; changes beyond it "
+        "stay pending until a bureau approver approves them.",
+        cmd_approve,
+    )
     sp.add_argument("unit")
     sp.add_argument("quarter", help="e.g. 2026-Q3")
-    sp.add_argument("--by", required=True, help="approver's name as listed in parameters/workbench.yaml")
+    sp.add_argument(
+        "--by", required=True, help="approver's name as listed in parameters/workbench.yaml (unit or authority.bureau)"
+    )
 
     sp = add("history", "Show a unit's submissions and the changes each made.", cmd_history)
     sp.add_argument("unit")
     sp.add_argument("--changes", type=int, default=40, help="how many of the latest changes to list (default 40)")
 
-    sp = add("status", "Summary per unit of what the store holds for a quarter.", cmd_status)
+    sp = add("status", "Summary per unit of what the store holds for a quarter, and its approval state.", cmd_status)
     sp.add_argument("--quarter", help="default: the settings' current quarter")
 
     sp = add(
