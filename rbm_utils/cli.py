@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 
 from rbm_utils import __version__
-from rbm_utils.core.text import fmt_number, fmt_share
 
 log = logging.getLogger("rbm")
 
@@ -58,31 +57,6 @@ def _table(df: pd.DataFrame, columns: Sequence[str] | None = None, width: int = 
     return view.to_string(index=False)
 
 
-def _framework_table(changes, currency: str = "") -> str:
-    """Framework changes (records or a frame) as a table: the change, old -> new, amount, share, who may approve."""
-    df = pd.DataFrame(changes)
-    if df.empty:
-        return "(none)"
-    money = df["change_kind"] == "budget_moved"
-    view = pd.DataFrame(
-        {
-            "change": df["change_kind"],
-            "item": df["item_id"],
-            "title": df["title"],
-            "old -> new": df["old"].astype(str) + " -> " + df["new"].astype(str),
-            "amount": [
-                fmt_number(a, "currency" if m and currency else "number", currency) for a, m in zip(df["amount"], money)
-            ],
-            "share": [fmt_share(v) for v in df["share"]],
-            "needs": df["authority"],
-            "decision": df["decision_id"],
-        }
-    )
-    if "status" in df.columns:
-        view["status"] = df["status"]
-    return _table(view)
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -111,6 +85,7 @@ def cmd_template(args) -> int:
 
 
 def cmd_ingest(args) -> int:
+    from rbm_utils.store.authority import changes_view
     from rbm_utils.store.ingest import ingest_file
 
     cfg = _config(args)
@@ -143,7 +118,7 @@ def cmd_ingest(args) -> int:
                 print(
                     f"  Changes of the framework since {rep.unit_code}'s last approved quarter, with who may approve:"
                 )
-                print(textwrap.indent(_framework_table(fw, cfg.currency), "  "))
+                print(textwrap.indent(_table(changes_view(fw, cfg.currency)), "  "))
             if not rep.accepted:
                 worst = 1
     if args.report:
@@ -156,6 +131,7 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_approve(args) -> int:
+    from rbm_utils.store.approvals import approval_summary
     from rbm_utils.store.database import ApprovalError
 
     cfg = _config(args)
@@ -165,29 +141,7 @@ def cmd_approve(args) -> int:
         except ApprovalError as exc:
             print(f"rbm approve: refused: {exc}", file=sys.stderr)
             return 1
-    unit, quarter, who = rec["unit_code"], rec["quarter"], f"{rec['by']} ({rec['role']})"
-    changes = pd.DataFrame(rec["changes"])
-    if rec["approved_by"] == rec["by"]:
-        print(f"{unit} {quarter} approved by {who} at {rec['approved_at']}; later changes to it will be refused.")
-    if rec["bureau_approved_by"] == rec["by"]:
-        beyond = changes[changes["authority"] == "bureau"]
-        print(
-            f"Changes of {unit} {quarter} beyond the unit's authority approved by {who} at {rec['bureau_approved_at']}:"
-        )
-        print(textwrap.indent(_framework_table(beyond, cfg.currency), "  "))
-    if rec["state"] == "pending":
-        auth = cfg.authority
-        waiting = changes[changes["status"] == "pending"]
-        print(
-            f"Pending: {len(waiting)} change(s) beyond the unit's authority await the {auth.bureau_role} "
-            f"({' or '.join(auth.bureau_approvers) or 'nobody is listed in the settings'}): "
-            f"rbm approve {unit} {quarter} --by NAME"
-        )
-        print(textwrap.indent(_framework_table(waiting, cfg.currency), "  "))
-    elif not changes.empty and rec["approved_by"] == rec["by"]:
-        print(f"{len(changes)} change(s) of the framework since the last approved quarter, all approved:")
-        print(textwrap.indent(_framework_table(changes, cfg.currency), "  "))
-    print(f"{unit} {quarter} is {rec['state']}.")
+    print(approval_summary(rec, cfg.authority, cfg.currency))
     return 0
 
 

@@ -13,14 +13,17 @@ Example:
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rbm_utils.core.config import Authority, Config, ConfigError
 from rbm_utils.core.quarters import Quarter, QuarterLike
+from rbm_utils.store.authority import changes_view
 from rbm_utils.store.diff import SheetDiff
 from rbm_utils.store.errors import ApprovalError
 from rbm_utils.store.escalation import approval_rows, change_statuses, latest_submission, quarter_changes, state_of
@@ -178,6 +181,40 @@ def record_approval(
         "role": approver.role,
         "changes": changes.assign(status=change_statuses(state, bdone is not None, changes)).to_dict("records"),
     }
+
+
+def approval_summary(rec: dict, authority: Authority, currency: str = "") -> str:
+    """What an approval (:func:`record_approval`'s answer) did, in words: who approved, the changes
+    the bureau approved, what still awaits the bureau approver (with amounts), the state."""
+    unit, quarter, who = rec["unit_code"], rec["quarter"], f"{rec['by']} ({rec['role']})"
+    changes = pd.DataFrame(rec["changes"])
+
+    def table(frame: pd.DataFrame) -> str:
+        return textwrap.indent(changes_view(frame, currency).to_string(index=False), "  ")
+
+    lines = []
+    if rec["approved_by"] == rec["by"]:
+        lines.append(
+            f"{unit} {quarter} approved by {who} at {rec['approved_at']}; later changes to it will be refused."
+        )
+    if rec["bureau_approved_by"] == rec["by"]:
+        lines.append(
+            f"Changes of {unit} {quarter} beyond the unit's authority approved by {who} at {rec['bureau_approved_at']}:"
+        )
+        lines.append(table(changes[changes["authority"] == "bureau"]))
+    if rec["state"] == "pending":
+        waiting = changes[changes["status"] == "pending"]
+        lines.append(
+            f"Pending: {len(waiting)} change(s) beyond the unit's authority await the {authority.bureau_role} "
+            f"({' or '.join(authority.bureau_approvers) or 'nobody is listed in the settings'}): "
+            f"rbm approve {unit} {quarter} --by NAME"
+        )
+        lines.append(table(waiting))
+    elif not changes.empty and rec["approved_by"] == rec["by"]:
+        lines.append(f"{len(changes)} change(s) of the framework since the last approved quarter, all approved:")
+        lines.append(table(changes))
+    lines.append(f"{unit} {quarter} is {rec['state']}.")
+    return "\n".join(lines)
 
 
 def lock_refusal(conn: Connection, unit_code: str, quarter: Quarter, diffs: list[SheetDiff]) -> str:

@@ -326,6 +326,36 @@ def pending_summary(changes: pd.DataFrame, currency: str = "") -> str:
     return "; ".join(describe_change(r, currency) for r in changes.to_dict("records") if r["authority"] == "bureau")
 
 
+def changes_view(changes: pd.DataFrame | Sequence[Mapping[str, Any]], currency: str = "") -> pd.DataFrame:
+    """Framework changes (a frame or records) for reading: the change, its item, old -> new, the
+    amount (budget moves in ``currency``), the share, who may approve, the decision (and status).
+
+    >>> changes_view([{"change_kind": "budget_moved", "item_id": "2026", "title": "Budget 2026: O1 +80,000, O2 -80,000",
+    ...   "old": "400,000", "new": "400,000", "amount": 80000.0, "share": 0.2, "authority": "bureau",
+    ...   "decision_id": ""}], "CHF")[["old -> new", "amount", "share", "needs"]].values.tolist()
+    [['400,000 -> 400,000', 'CHF 80,000', '20%', 'bureau']]
+    """
+    df = pd.DataFrame(changes)
+    if df.empty:
+        return pd.DataFrame(columns=["change", "item", "title", "old -> new", "amount", "share", "needs", "decision"])
+    money = [k == "budget_moved" and bool(currency) for k in df["change_kind"]]
+    view = pd.DataFrame(
+        {
+            "change": df["change_kind"],
+            "item": df["item_id"],
+            "title": df["title"],
+            "old -> new": df["old"].astype(str) + " -> " + df["new"].astype(str),
+            "amount": [fmt_number(a, "currency" if m else "number", currency) for a, m in zip(df["amount"], money)],
+            "share": [fmt_share(v) for v in df["share"]],
+            "needs": df["authority"],
+            "decision": df["decision_id"],
+        }
+    )
+    if "status" in df.columns:
+        view["status"] = df["status"]
+    return view
+
+
 def _limit(kind: str, authority: Authority) -> str:
     """The unit approver's boundary that a bureau-level change of ``kind`` crosses, in words."""
     if kind == "target_value":

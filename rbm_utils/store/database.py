@@ -53,6 +53,7 @@ from rbm_utils.store.versions import (
     insert_problems,
     insert_submission,
     insert_versions,
+    read_problems,
     sheets_as_of,
 )
 
@@ -434,23 +435,8 @@ class Store:
     @guarded("read the submission's problems")
     def submission_problems(self, submission_id: int) -> pd.DataFrame:
         """The warnings stored with a submission, as :func:`rbm_utils.core.errors.problems_frame`."""
-        t = TABLES["submission_problems"]
         with self._read() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.submission_id == submission_id).order_by(t.c.id)).all()
-        return problems_frame(
-            Problem(
-                r.code,
-                r.severity,
-                r.file or "",
-                r.sheet or "",
-                r.row or 0,
-                r.column or "",
-                r.header or "",
-                r.value,
-                r.message or "",
-            )
-            for r in rows
-        )
+            return problems_frame(read_problems(conn, submission_id))
 
     @guarded("read the store")
     def dump(self) -> dict[str, list[tuple]]:

@@ -111,6 +111,26 @@ def insert_problems(conn: Connection, sid: int, problems: list[Problem]) -> None
     conn.execute(sa.insert(TABLES["submission_problems"]), rows)
 
 
+def read_problems(conn: Connection, sid: int) -> list[Problem]:
+    """The warnings stored with submission ``sid``, in the order they were stored."""
+    t = TABLES["submission_problems"]
+    rows = conn.execute(sa.select(t).where(t.c.submission_id == sid).order_by(t.c.id)).all()
+    return [
+        Problem(
+            r.code,
+            r.severity,
+            r.file or "",
+            r.sheet or "",
+            r.row or 0,
+            r.column or "",
+            r.header or "",
+            r.value,
+            r.message or "",
+        )
+        for r in rows
+    ]
+
+
 def close_versions(conn: Connection, sid: int, diffs: list[SheetDiff]) -> None:
     """Mark replaced and deleted row versions with ``sub_to``."""
     for d in diffs:
