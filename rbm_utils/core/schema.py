@@ -477,7 +477,7 @@ def conform(sheet_name: str, frame, with_unit: bool = False):
     import pandas as pd
 
     sh = sheet(sheet_name)
-    out = pd.DataFrame(index=frame.index)
+    out = {}  # every column first, then one frame: inserting columns one by one is slow
     names = (["unit_code"] if with_unit else []) + list(sh.column_names)
     for name in names:
         dtype = "object" if name == "unit_code" else pandas_dtype(sh.column(name))
@@ -493,4 +493,4 @@ def conform(sheet_name: str, frame, with_unit: bool = False):
         else:
             blank = "" if name != "unit_code" and sh.column(name).type == "disaggregation" else None
             out[name] = pd.Series([blank] * len(frame), index=frame.index, dtype=dtype)
-    return out.reset_index(drop=True)
+    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
