@@ -504,6 +504,29 @@ RISKS = (
     ),
 )
 
+#: Statements of the five assumptions of every unit, by test (``thr``: the threshold; ``name``: the KPI's).
+STATEMENTS = {
+    "min_ratio": "Each workshop or training session reaches at least {thr:g} participants, so delivery turns into reach.",
+    "min_value": "At least {thr:g} % of assessed participants pass, enough for institutions to act on what they learnt.",
+    "non_decreasing": "The share of former participants applying their skills keeps rising, so adoption reaches users.",
+    "min_achievement": "'{name}' has covered at least {thr:.0%} of the way to its target by now; otherwise the next level cannot follow.",
+    "manual": "Governments keep digital policy a priority through elections and budget cycles.",
+}
+#: Evidence of the manual assumption by its verdict (``q``: the quarter).
+MANUAL_EVIDENCE = {
+    "holds": "Minutes of the regional consultation with member states, {q} (illustrative)",
+    "weakening": "Two governments postponed the policy debate; letters on file, {q} (illustrative)",
+    "broken": "Budget laws cut the counterpart funds in three countries; gazette notices, {q} (illustrative)",
+}
+#: The officer's note on a tested assumption at the reporting quarter, by its verdict.
+VERDICT_NOTES = {
+    "broken": "Broken at the reporting quarter: re-plan the link.",
+    "weakening": "Close to the threshold: watch next quarter.",
+    "holds": None,
+}
+#: The officer's note on the manual assumption when it does not hold.
+MANUAL_NOTE = "Raised with the unit's management."
+
 #: Comments on the latest report of an off-track KPI.
 COMMENTS_SLOW = (
     "Country requests slower than planned",
