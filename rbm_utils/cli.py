@@ -261,11 +261,25 @@ def cmd_review(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from rbm_utils.demo.sample import build_sample
+    from rbm_utils.demo.load import SampleError, ingest_history, sample_stories, write_latest
 
     cfg = _config(args)
-    paths = build_sample(args.out, cfg, seed=args.seed)
-    print(f"Wrote {len(paths)} illustrative sample workbooks to {args.out}: {', '.join(p.stem for p in paths)}")
+    stories = sample_stories(cfg, seed=args.seed)
+    paths = write_latest(args.out, stories)
+    print(
+        f"Wrote {len(paths)} illustrative sample workbooks of {cfg.current_quarter} to {args.out}: "
+        f"{', '.join(p.stem for p in paths)}"
+    )
+    if args.store is None:
+        return 0
+    with _store(args) as st:
+        print(f"Ingesting the sample's history quarter by quarter into {st.safe_url} ...", flush=True)
+        try:
+            report = ingest_history(st, cfg, stories, progress=lambda line: print(line, flush=True))
+        except SampleError as exc:
+            print(f"rbm sample: {exc}", file=sys.stderr)
+            return 1
+    print(report.message)
     return 0
 
 
@@ -379,9 +393,23 @@ def build_parser() -> argparse.ArgumentParser:
         "(workers need this environment and the outputs folder at the same path; --jobs is ignored)",
     )
 
-    sp = add("sample", "Write the illustrative sample bureau: one workbook per unit.", cmd_sample, store=False)
+    sp = add(
+        "sample",
+        "Write the illustrative sample bureau: one workbook per unit for the current quarter; with --store, "
+        "also ingest its history quarter by quarter (past quarters approved, the current one a draft).",
+        cmd_sample,
+        store=False,
+    )
     sp.add_argument("--out", default="data/sample", help="folder (default data/sample)")
     sp.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    sp.add_argument(
+        "--store",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="also ingest the history into this store (alone: the settings' store.url or $RBM_STORE); "
+        "a store that already holds it is left alone",
+    )
 
     sp = add(
         "serve", "Serve the managers' dashboards (read-only Voila on 127.0.0.1) until Ctrl-C.", cmd_serve, store=False
