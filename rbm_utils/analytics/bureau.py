@@ -103,9 +103,12 @@ def analyse(
 ) -> dict[str, pd.DataFrame]:
     """All analytics of ``quarter`` for every unit in ``state`` (bureau frames with unit_code).
 
-    ``previous_state`` (the bureau as it stood at the previous quarter) gives risk trends;
-    without it the previous quarter's KPI statuses, verdicts and spending are recomputed from
-    ``state`` as of the previous quarter, which is what the data now says about it.
+    ``previous_state`` (the bureau as it stood at the previous quarter) gives risk trends,
+    the decisions no longer in this quarter's workbooks and the learning log (empty without
+    it); without it the previous quarter's KPI statuses, verdicts, spending and agenda (for
+    the items carried over) are recomputed from ``state`` as of the previous quarter, which is
+    what the data now says about it. ``state`` may carry the store's ``Approvals`` and
+    ``FrameworkChanges`` tables (keys ``approvals``, ``framework_changes``; empty without).
     Raises RuntimeError inside a batch notebook run or a dashboard kernel (:func:`ensure_may_compute`).
     """
     ensure_may_compute()

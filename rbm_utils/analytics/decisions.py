@@ -103,8 +103,8 @@ FRAMEWORK_CHANGE_COLUMNS = [
     "decision_id",
     "status",
 ]
-#: Numeric columns of the two passed-through tables.
-_NUMERIC = ("n_pending", "amount", "share")
+#: Numeric columns of the two passed-through tables and their dtypes.
+_NUMERIC = {"n_pending": "int64", "amount": "float64", "share": "float64"}
 
 
 def recorded_decisions(state: State, previous_state: State | None = None) -> pd.DataFrame:
@@ -320,15 +320,15 @@ def _pass_through(state: State, name: str, columns: list[str], quarter: Quarter)
     """A frozen store table with ``columns`` first (missing ones blank), rows of ``quarter``."""
     df = state.get(name)
     if df is None or df.empty:
-        out = pd.DataFrame({c: pd.Series(dtype="float64" if c in _NUMERIC else object) for c in columns})
-        return out
+        return pd.DataFrame({c: pd.Series(dtype=_NUMERIC.get(c, object)) for c in columns})
     out = df.copy()
     for c in columns:
         if c not in out.columns:
             out[c] = np.nan if c in _NUMERIC else ""
-    for c in _NUMERIC:
+    for c, dtype in _NUMERIC.items():
         if c in out.columns:
-            out[c] = number_column(out[c])
+            number = number_column(out[c])
+            out[c] = number.fillna(0).astype(dtype) if dtype == "int64" else number
     out = out[out["quarter"].astype(str).eq(str(quarter))] if len(out) else out
     rest = [c for c in out.columns if c not in columns]
     return out[[*columns, *rest]].reset_index(drop=True)

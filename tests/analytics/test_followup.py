@@ -362,7 +362,11 @@ def test_approvals_and_framework_changes_pass_through_for_the_quarter():
     }
     ap = approvals(state, Q)
     assert list(ap.columns) == APPROVAL_COLUMNS and ap["unit_code"].tolist() == ["AFR", "AMS"]
-    assert ap["n_pending"].tolist() == [1.0, 0.0] and ap["bureau_approved_by"].tolist() == ["", ""]
+    assert (
+        ap["n_pending"].tolist() == [1, 0]
+        and ap["n_pending"].dtype == "int64"
+        and ap["bureau_approved_by"].tolist() == ["", ""]
+    )
     ch = framework_changes(state, Q)
     assert list(ch.columns) == FRAMEWORK_CHANGE_COLUMNS
     assert pending_escalations(ch)["item_id"].tolist() == ["AFR-K1"]
