@@ -59,7 +59,7 @@ class HistoryReport:
 
     quarters: list[str] = field(default_factory=list)
     submissions: int = 0  # stored (new)
-    unchanged: int = 0  # already in the store as they are
+    already: int = 0  # unit-quarters already in the store (a run cut short), left as they are
     approvals: int = 0  # unit approvals recorded
     bureau_approvals: int = 0  # bureau approvals recorded
     warnings: int = 0
@@ -79,7 +79,7 @@ class HistoryReport:
         )
         return (
             f"Ingested the sample's history {span}: {self.submissions} submissions stored"
-            + (f" ({self.unchanged} already there)" if self.unchanged else "")
+            + (f" ({self.already} already there)" if self.already else "")
             + f", {self.approvals} quarters approved by the units"
             + (f" and {self.bureau_approvals} by the bureau" if self.bureau_approvals else "")
             + f"; framework changes: {changes or 'none'}"
@@ -169,7 +169,7 @@ def _approve(
         state = store.approve(code, q, unit.approvers[0], config).get("state")
         report.approvals += 1
     else:  # a run that stopped half-way: the unit had approved it
-        states = store.approval_states(q)
+        states = store.approval_states(q, config.authority)
         state = next(iter(states.loc[states["unit_code"] == code, "state"]), None)
     bureau = config.authority.bureau_approvers
     if state == "pending" and bureau:
@@ -191,8 +191,8 @@ def ingest_history(
     Each workbook goes through :func:`~rbm_utils.intake.validate.validate_raw` (with the unit's
     stored state as history) and :meth:`Store.ingest`; a rejected or locked workbook raises
     :class:`SampleError`. A store already holding the whole history is left alone
-    (``report.skipped``); one holding part of it is completed (submissions already there come
-    back unchanged). ``progress`` gets a line per quarter.
+    (``report.skipped``); one holding part of it is completed (the unit-quarters it holds are left
+    as they are, and approved if they were not). ``progress`` gets a line per quarter.
     """
     t0 = time.perf_counter()
     stories = stories if stories is not None else sample_stories(config, seed=seed)
@@ -203,10 +203,16 @@ def ingest_history(
         return report
     appr = store.approvals()
     approved = set(zip(appr["unit_code"], appr["quarter"])) if not appr.empty else set()
-    stored: dict[str, Mapping[str, Any]] = {}  # each unit's state in the store: its last submission's frames
+    subs = store.submissions()
+    held = set(zip(subs["unit_code"], subs["quarter"])) if not subs.empty else set()
+    stored: dict[str, Mapping[str, Any] | None] = {}  # each unit's state in the store (None: ask the store)
     for q in Quarter.span(first, final):
         for code, (parts, story) in stories.items():
-            stored[code] = _ingest_one(store, config, parts, story, q, report, today, stored.get(code))
+            if (code, str(q)) in held:
+                report.already += 1
+                stored[code] = None
+            else:
+                stored[code] = _ingest_one(store, config, parts, story, q, report, today, stored.get(code))
             if q < final:
                 _approve(store, config, code, q, approved, report)
         if progress is not None:
@@ -247,9 +253,6 @@ def _ingest_one(
         authority=config.authority,
         rows=parsed.rows,
     )
-    if out.status == "unchanged":
-        report.unchanged += 1
-        return parsed.frames
     if out.status != "stored":
         raise SampleError(f"the sample workbook {raw.file} was not stored: {out.message}")
     report.submissions += 1

@@ -142,12 +142,12 @@ class _Teller:
         self.asm = {r["test"]: r for r in asm}
         self.linked = {r[c] for r in asm for c in ("kpi_id", "reference_kpi_id") if r.get(c)}
         self.used: set[str] = set()
-        auth = getattr(parts.config, "authority", None)
-        self.target_share = float(getattr(getattr(auth, "unit", None), "target_change_share", 0.10))
-        self.move_amount = float(getattr(getattr(auth, "unit", None), "budget_move_amount", 50000))
-        self.move_share = float(getattr(getattr(auth, "unit", None), "budget_move_share", 0.10))
-        self.bureau_role = str(getattr(getattr(auth, "bureau", None), "role", "") or "bureau approver")
-        self.currency = getattr(parts.config, "currency", "CHF")
+        auth = parts.config.authority
+        self.target_share = auth.target_change_share
+        self.move_amount = auth.budget_move_amount
+        self.bureau_role = auth.bureau_role
+        self.move_share = auth.budget_move_share
+        self.currency = parts.config.currency
 
     # ---------------------------------------------------------------- helpers
 
@@ -265,7 +265,12 @@ class _Teller:
             return
         to, frm, total = found
         beyond = amount is not None
-        m = amount if amount is not None else round_to(min(0.05 * total, 0.9 * self.move_amount), 5000)
+        share = (0.02 + 0.01 * (self.p.position % 3)) * total  # a few per cent of the year, within both limits
+        m = (
+            amount
+            if amount is not None
+            else round_to(min(share, 0.9 * self.move_amount, 0.9 * self.move_share * total), 5000)
+        )
         if m <= 0:
             return
         key_to = (to["result_id"], to["funding_source"], int(to["year"]))
@@ -549,7 +554,7 @@ class _Teller:
                 m,
                 Step(m, "done", "Reviewed; nothing to change."),
             )
-        k = self.kpi_pick(("met", "on"), ("count", "pct", "currency", "level"))
+        k = self.kpi_pick(("met", "on"), ("count",))
         if k is not None:
             m = self.q(6 + pos % 3)
             end = (
