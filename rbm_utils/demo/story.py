@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rbm_utils.core.quarters import Quarter
-from rbm_utils.demo.catalogue import REGION_NAMES, STATEMENTS
+from rbm_utils.demo.catalogue import LESSONS, REGION_NAMES, STATEMENTS
 from rbm_utils.demo.kpis import round_to
 from rbm_utils.demo.parts import SampleParts
 
@@ -183,6 +183,11 @@ class _Teller:
                 out = c.old[name]
         return out
 
+    def lesson(self, test: str, lowered: bool, **values: Any) -> str:
+        """The officer's note on a threshold revised (one of the catalogue's wordings, by the unit's position)."""
+        wordings = LESSONS[(test, "lowered" if lowered else "raised")]
+        return wordings[self.p.position % len(wordings)].format(**values)
+
     def kpi_pick(self, intents: tuple[str, ...], kinds: tuple[str, ...] = ("count", "pct")) -> dict[str, Any] | None:
         """An illustrative KPI with one of ``intents``, free of milestones and assumptions, not used yet."""
         for intent in intents:
@@ -321,13 +326,7 @@ class _Teller:
             thr = float(a["threshold"])
             lowered = self.p.verdicts["min_ratio"] != "broken"
             old = thr + max(2.0, round(thr * 0.25)) if lowered else max(1.0, thr - max(2.0, round(thr * 0.2)))
-            note = (
-                f"Learnt at the {at - 1} review: sessions held online reach fewer people than workshops in the "
-                f"room; threshold lowered from {old:g} to {thr:g} participants per session."
-                if lowered
-                else f"Learnt at the {at - 1} review: regional events now gather larger groups than assumed; "
-                f"threshold raised from {old:g} to {thr:g} participants per session."
-            )
+            note = self.lesson("min_ratio", lowered, old=old, thr=thr, review=at - 1)
             self.change(
                 "Assumptions", a["assumption_id"], at, threshold=old, statement=STATEMENTS["min_ratio"].format(thr=old)
             )
@@ -344,13 +343,7 @@ class _Teller:
             thr = float(a["threshold"])
             lowered = self.p.verdicts["min_value"] != "broken" and thr + 5 <= 100
             old = thr + 5 if lowered else thr - 5
-            note = (
-                f"Learnt: the new post-training assessment is harder than the old one, and institutions act on "
-                f"what was learnt with fewer passes than thought; threshold lowered from {old:g} % to {thr:g} %."
-                if lowered
-                else f"Learnt: institutions act on what was learnt only when most participants pass; threshold "
-                f"raised from {old:g} % to {thr:g} %."
-            )
+            note = self.lesson("min_value", lowered, old=old, thr=thr, review=f - 1)
             self.change(
                 "Assumptions", a["assumption_id"], f, threshold=old, statement=STATEMENTS["min_value"].format(thr=old)
             )
@@ -378,12 +371,13 @@ class _Teller:
 
         a = self.asm.get("manual")
         if a is not None:
+            aid = a["assumption_id"]
+            added_note = None
             if pos % 3 == 2:
                 at = self.q(12 - pos % 3)
-                self.story.appears[("Assumptions", (a["assumption_id"],))] = at
-                revised[a["assumption_id"]] = (
-                    at,
-                    f"Added at the {at} review: elections in several countries make the policy priority uncertain.",
+                self.story.appears[("Assumptions", (aid,))] = at
+                added_note = (
+                    f"Added at the {at} review: elections in several countries make the policy priority uncertain."
                 )
                 self._revision_decision(
                     a,
@@ -392,20 +386,15 @@ class _Teller:
                     "Assumption added to the framework.",
                     before=0,
                 )
-            if self.p.verdicts["manual"] != "holds":
-                self.change("Assumptions", a["assumption_id"], self.q(1 + pos % 2), verdict="holds")
+            if self.p.verdicts["manual"] != "holds":  # it held until lately; the officer raised it then
+                self.change("Assumptions", aid, self.q(1 + pos % 2), verdict="holds", review_note=added_note)
+            elif added_note is not None:
+                self.story.sets.append(Change("Assumptions", (aid,), f, {"review_note": added_note}))
 
-        for r in self.p.records("Assumptions"):
-            aid, final_note = r["assumption_id"], r.get("review_note")
-            if aid not in revised:
-                if final_note is not None:
-                    self.change("Assumptions", aid, f, review_note=None)
-                continue
-            at, note = revised[aid]
-            if at == f:
-                self.story.sets.append(Change("Assumptions", (aid,), f, {"review_note": note}))
-            elif final_note != note:
-                self.change("Assumptions", aid, f, review_note=note)
+        # The note of a revision stays until the next one; a tested assumption never revised keeps its
+        # final note throughout (it changes nothing the learning log would show).
+        for aid, (at, note) in revised.items():
+            self.story.sets.append(Change("Assumptions", (aid,), f, {"review_note": note}))
             self.change("Assumptions", aid, at, review_note=None)
 
     def _revision_decision(self, a: Mapping[str, Any], at: Quarter, text: str, done: str, before: int = 1) -> None:
@@ -423,7 +412,7 @@ class _Teller:
 
         # r1, high and open: its likelihood rose lately; a mitigation is decided (overdue in every third unit)
         a1 = identified_at(r1)
-        rose = self.q(2 + pos % 3)
+        rose = self.q(pos % 3)
         if rose > a1 and int(r1["likelihood"]) > 1:
             self.change("Risks", r1["risk_id"], rose, likelihood=int(r1["likelihood"]) - 1)
         if pos % 3 == 0 and a1 <= f - 3:
@@ -484,7 +473,7 @@ class _Teller:
 
         # r4, now closed: closed after a review decided so
         a4 = identified_at(r4)
-        c = self.q(1 + pos % 4)
+        c = self.q(pos % 4)
         if c > a4:
             lk4 = int(r4["likelihood"])
             self.change("Risks", r4["risk_id"], c, status="monitoring", likelihood=min(5, lk4 + 1))
