@@ -204,6 +204,7 @@ def ingest_history(
     appr = store.approvals()
     approved = set(zip(appr["unit_code"], appr["quarter"])) if not appr.empty else set()
     subs = store.submissions()
+    _check_resumable(store, subs, list(stories), report.quarters)
     held = set(zip(subs["unit_code"], subs["quarter"])) if not subs.empty else set()
     stored: dict[str, Mapping[str, Any] | None] = {}  # each unit's state in the store (None: ask the store)
     for q in Quarter.span(first, final):
@@ -220,6 +221,24 @@ def ingest_history(
     report.seconds = time.perf_counter() - t0
     log.info(report.message)
     return report
+
+
+def _check_resumable(store: Any, subs: Any, units: Sequence[str], quarters: Sequence[str]) -> None:
+    """:class:`SampleError` unless what the store holds of ``units`` is the start of the sample's
+    history (its first quarters, ingested by this command): other submissions would be mixed with it."""
+    if subs.empty:
+        return
+    for code in units:
+        mine = subs[subs["unit_code"] == code]
+        if mine.empty:
+            continue
+        held = sorted(set(mine["quarter"]))
+        if held != list(quarters[: len(held)]) or (mine["ingested_by"] != INGESTED_BY).any():
+            raise SampleError(
+                f"the store {getattr(store, 'safe_url', store)} already holds submissions of {code} "
+                f"({', '.join(held)}) that are not the sample's history; ingest the history into an empty store "
+                "(remove this one, or give another with --store)"
+            )
 
 
 def _ingest_one(

@@ -316,3 +316,23 @@ def test_the_history_on_postgresql(cfg, stories, pg_url):
         dec = st.state("AFR", Q)["Decisions"]
         assert ((dec["due_quarter"] < Q) & dec["status"].isin(OPEN)).any()
         assert st.approve("NDI", Q, cfg.unit("NDI").approvers[0], cfg)["state"] == "pending"
+
+
+def test_a_store_holding_other_submissions_is_refused_not_mixed(cfg, stories, tmp_path):
+    from rbm_utils.demo.history import frames_at
+
+    parts, story = stories["AFR"]
+    with Store(f"sqlite:///{tmp_path / 'other.sqlite'}") as st:
+        st.ingest(
+            "AFR",
+            Q,
+            frames_at(parts, story, parts.quarter),
+            file_name="AFR.xlsx",
+            sha256="0" * 64,
+            submitted_by="officer",
+            ingested_by="officer",
+        )
+        before = len(st.submissions())
+        with pytest.raises(load_module.SampleError, match="not the sample's history"):
+            ingest_history(st, cfg, {"AFR": stories["AFR"]})
+        assert len(st.submissions()) == before
