@@ -281,5 +281,5 @@ def _ingest_one(
         for level, n in fc["authority"].value_counts().items():
             report.framework_changes[str(level)] = report.framework_changes.get(str(level), 0) + int(n)
         if q == Quarter.parse(config.current_quarter) and (fc["authority"] == "bureau").any():
-            report.pending.append(f"{code} {q}")
+            report.pending.append(f"{code} {q}" + (f" ({story.escalation})" if story.escalation else ""))
     return parsed.frames

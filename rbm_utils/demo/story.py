@@ -1,8 +1,8 @@
 """What happened at a sample unit's quarterly reviews: the decisions taken and how the framework moved.
 
 A unit's story is told backwards from its final state (:class:`~rbm_utils.demo.parts.SampleParts`),
-deterministically and without drawing anything, so the final state stays what the aimed generator made. The story
-says, looking back from the reporting quarter F:
+deterministically and without drawing anything, so the final state stays what the aimed generator
+made. The story says, looking back from the reporting quarter F:
 
 - **targets** adjusted within the unit's authority (a few per cent, an ``adjust_target`` decision);
   for the units of :data:`ESCALATIONS` a change beyond it in F (a target cut by a quarter, or a
@@ -11,12 +11,12 @@ says, looking back from the reporting quarter F:
 - **assumptions** revised with a note on what was learnt (threshold or statement; some in F, so
   F's learning log has entries), and one added later in some units;
 - **risks** whose scores move: one rising, one mitigated (its score falls when the decision is
-  done), one closed, one escalating to monitoring;
+  done), one closed, one moved from open to monitoring;
 - **activities** added to the work plan (``add_activity``) or cancelled (``drop_activity``);
 - decisions on KPIs (no change, scale up, dropped), a joint decision of each cluster with a
   region it works in, and for every third unit (AFR first) decisions overdue at F;
-- the bureau-wide KPI on institutions' focal teams added to one cluster's framework in F-10
-  (a change only the bureau may approve; it did).
+- the bureau-wide KPI on institutions' focal teams added to the last cluster's framework at its
+  baseline quarter (a change only the bureau may approve; it did).
 
 :mod:`rbm_utils.demo.history` turns the story into the unit's workbook of each quarter.
 
@@ -127,7 +127,7 @@ def identified_at(row: Mapping[str, Any]) -> Quarter:
 
 
 class _Teller:
-    """Draws one unit's story; each ``_``-method tells one thread of it."""
+    """Tells one unit's story: :meth:`tell` runs the threads (targets, budget, assumptions, risks, ...) in turn."""
 
     def __init__(self, parts: SampleParts) -> None:
         self.p = parts
