@@ -357,12 +357,14 @@ def framework_changes(state: State, quarter: QuarterLike) -> pd.DataFrame:
 
 
 def pending_escalations(changes: pd.DataFrame) -> pd.DataFrame:
-    """The changes that await the bureau's approver: authority ``bureau`` and status ``pending``.
+    """The changes that need the bureau's approver and do not have it yet: authority ``bureau``,
+    status not ``approved`` (``pending``: the unit's approver approved the quarter, the bureau's
+    has not; ``draft``: the quarter awaits the unit's approval first).
 
     >>> pending_escalations(framework_changes({}, "2026-Q3")).empty
     True
     """
     if changes is None:
         return framework_changes({}, "2026-Q1")
-    keep = column_text(changes, "authority").eq("bureau") & column_text(changes, "status").eq("pending")
+    keep = column_text(changes, "authority").eq("bureau") & column_text(changes, "status").ne("approved")
     return changes.loc[keep.to_numpy()].reset_index(drop=True)

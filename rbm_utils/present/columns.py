@@ -213,8 +213,8 @@ APPROVALS = (
 )
 #: The framework's changes against the last approved quarter, with the authority each needs.
 FRAMEWORK_CHANGES = ("change_kind", "item_id", "title", "old", "new", "amount", "share", "authority", "decision_id")
-#: Changes awaiting the bureau's approver, across units (overview, dashboards).
-PENDING_ESCALATIONS = ("unit_code", "change", "title", "old", "new", "amount", "share", "decision_id")
+#: Changes that need the bureau's approver and do not have it yet, across units (reviews, overview, dashboards).
+PENDING_ESCALATIONS = ("unit_code", "change", "title", "old", "new", "amount", "share", "decision_id", "status")
 #: What the unit learnt: its assumptions revised since last quarter.
 LEARNING = ("assumption_id", "what_changed", "before", "after", "verdict_before", "verdict_after", "review_note")
 #: The quarter's lessons across units (overview).

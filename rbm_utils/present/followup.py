@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from rbm_utils.analytics.decisions import FRAMEWORK_CHANGE_COLUMNS, pending_escalations
@@ -48,7 +50,8 @@ def approval_row(approvals: pd.DataFrame | None, unit: str) -> dict:
 
 
 def unit_escalations(changes: pd.DataFrame | None, unit: str | None = None, currency: str = "") -> pd.DataFrame:
-    """Changes awaiting the bureau's approver (of ``unit``, or of every unit), each with
+    """Changes that need the bureau's approver and do not have it yet (of ``unit``, or of every
+    unit; status ``pending`` or, before the unit approved the quarter, ``draft``), each with
     ``change`` in words (with its amount and share; budget amounts in ``currency``)."""
     pending = pending_escalations(changes if changes is not None else pd.DataFrame(columns=FRAMEWORK_CHANGE_COLUMNS))
     if unit is not None and len(pending):
@@ -75,15 +78,19 @@ def approval_text(
         bureau, bwhen = cell_text(row.get("bureau_approved_by")), _day(row.get("bureau_approved_at"))
         also = f"; the changes beyond the unit's authority approved by {bureau}" if bureau else ""
         return f"Approved{by}{also}" + (f" on {bwhen}" if bureau and bwhen else "") + "."
+    pending = unit_escalations(changes, unit, currency)
+    what = "; ".join(pending["change"]) or cell_text(row.get("pending_summary"))
+    stored = cell_number(row.get("n_pending"))
+    n = len(pending) or (0 if math.isnan(stored) else int(stored))
+    count = f"{n} change{'s' if n != 1 else ''}" if n else "changes"
     if state == "pending":
-        pending = unit_escalations(changes, unit, currency)
-        what = "; ".join(pending["change"]) or cell_text(row.get("pending_summary"))
-        n = len(pending) or int(cell_number(row.get("n_pending")) or 0)
-        count = f"{n} change{'s' if n != 1 else ''}" if n else "changes"
         return (
             f"Pending escalation: approved{by} within the unit's authority; {count} beyond it await the "
             f"{bureau_role}" + (f": {what}." if what else ".")
         )
+    if n or what:
+        verb = "needs" if n == 1 else "need"
+        return f"Draft: not approved yet; {count} beyond the unit's authority also {verb} the {bureau_role}: {what}."
     return "Draft: not approved yet."
 
 

@@ -370,6 +370,9 @@ def test_approvals_and_framework_changes_pass_through_for_the_quarter():
     ch = framework_changes(state, Q)
     assert list(ch.columns) == FRAMEWORK_CHANGE_COLUMNS
     assert pending_escalations(ch)["item_id"].tolist() == ["AFR-K1"]
+    # a draft quarter's bureau-level change is still to be escalated; an approved one is not
+    assert pending_escalations(ch.assign(status="draft"))["item_id"].tolist() == ["AFR-K1"]
+    assert pending_escalations(ch.assign(status="approved")).empty
     res = bureau.analyse({**unit_state(), **state}, Q, CFG)
     pd.testing.assert_frame_equal(res["approvals"], ap)
     assert bureau.unit_view(res, "AFR")["framework_changes"]["item_id"].tolist() == ["AFR-K1", "AFR-K2"]

@@ -36,7 +36,7 @@ CHANGES = pd.DataFrame(
 
 def test_approval_states_in_words():
     assert followup.approval_text(None, None, "AFR") == "Draft: not approved yet."
-    assert followup.approval_text(_approvals(), CHANGES, "AFR") == "Draft: not approved yet."
+    assert followup.approval_text(_approvals(), CHANGES.assign(status="approved"), "AFR") == "Draft: not approved yet."
     assert followup.approval_text(_approvals(unit_code="CYB"), None, "AFR") == "Draft: not approved yet."
     approved = _approvals(state="approved", approved_by="Amara Diallo", approved_at="2026-10-12T09:30:00Z")
     assert followup.approval_text(approved, None, "AFR") == "Approved by Amara Diallo on 2026-10-12."
@@ -60,6 +60,15 @@ def test_a_pending_escalation_names_each_change_and_its_amount():
     assert followup.approval_text(summary, None, "AFR").endswith(
         "await the bureau approver: target of AFR-K2 60 -> 72 (+20%)."
     )
+    # before the unit's approver approved the quarter, the changes are escalations to come
+    draft = _approvals(n_pending=2)
+    assert followup.approval_text(draft, CHANGES.assign(status="draft"), "AFR", "Deputy Director", "CHF") == (
+        "Draft: not approved yet; 2 changes beyond the unit's authority also need the Deputy Director: "
+        "target of AFR-K2 60 -> 72 (+20%); budget 2026: CHF 80,000 moved between outputs (20%)."
+    )
+    approved = CHANGES.assign(status="approved")
+    assert followup.approval_text(_approvals(state="approved"), approved, "AFR") == "Approved."
+    assert followup.unit_escalations(approved).empty
     esc = followup.unit_escalations(CHANGES)
     assert esc["item_id"].tolist() == ["AFR-K2", "2026", "CYB-K5"]  # the unit-level change is not escalated
     assert followup.unit_escalations(CHANGES, "CYB")["change"].tolist() == ["KPI CYB-K5 dropped"]
