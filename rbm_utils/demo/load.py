@@ -74,7 +74,7 @@ class HistoryReport:
         if self.skipped:
             return f"The store already holds the sample's history ({span}); nothing ingested."
         changes = ", ".join(
-            f"{n} {'within the unit' if k == 'unit' else 'needing the ' + k}'s authority"
+            f"{n} within the unit's authority" if k == "unit" else f"{n} needing the {k}"
             for k, n in sorted(self.framework_changes.items(), key=lambda kv: kv[0] != "unit")
         )
         return (

@@ -303,7 +303,7 @@ class _Teller:
                     f"it awaits the {self.bureau_role}'s approval.",
                 ),
             )
-            self.story.escalation = f"{said} moved"
+            self.story.escalation = f"moved {said}"
         else:
             self.decide(
                 at,
