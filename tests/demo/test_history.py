@@ -18,6 +18,7 @@ from rbm_utils.demo import load as load_module
 from rbm_utils.demo.load import HistoryReport, holds_history, ingest_history, sample_stories
 from rbm_utils.demo.sample import sample_unit
 from rbm_utils.demo.story import ESCALATIONS
+from rbm_utils.intake.validate import parse_source
 from rbm_utils.store.database import Store
 
 Q = "2026-Q3"
@@ -289,6 +290,12 @@ def test_rbm_sample_writes_the_latest_workbooks_and_ingests_the_history_once(
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{c}.xlsx" for c in cfg.units)
     said = capsys.readouterr().out
     assert "Wrote 13" in said and "history" not in said
+    parsed = parse_source(out / "AFR.xlsx", cfg)  # the officers' workbook: the current quarter, as stored
+    assert parsed.ok and parsed.unit["reporting_quarter"] == Q
+    with Store(history["url"]) as st:
+        stored = st.state("AFR", Q)["Decisions"]
+    written = parsed.frames["Decisions"].sort_values("decision_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(written, stored.sort_values("decision_id").reset_index(drop=True), check_dtype=False)
     # with --store: a store holding the history is recognised, not an error
     assert cli.main(["sample", "--out", str(out), "--store", history["url"]]) == 0
     assert "already holds the sample's history" in capsys.readouterr().out
