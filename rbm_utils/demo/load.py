@@ -6,7 +6,9 @@ in-memory raw sheets (what the reader would have read from the .xlsx, without wr
 validated frames to :meth:`Store.ingest <rbm_utils.store.database.Store.ingest>`, which measures the
 framework changes against the last approved quarter. Every quarter before the current one is then
 approved by the unit's approver, and by a bureau approver too when a change needed the bureau.
-The current quarter stays a draft. The latest workbooks are written as .xlsx for the officers.
+The current quarter stays a draft, except where a change needs the bureau: there the unit's approver
+has approved what lies within the unit's authority and the escalation is pending, awaiting the bureau
+approver. The latest workbooks are written as .xlsx for the officers.
 
 A store that already holds a submission of every unit for every quarter is left alone.
 
@@ -159,9 +161,17 @@ def holds_history(store: Any, config: Config, units: Sequence[str] | None = None
 
 
 def _approve(
-    store: Any, config: Config, code: str, q: Quarter, approved: set[tuple[str, str]], report: HistoryReport
+    store: Any,
+    config: Config,
+    code: str,
+    q: Quarter,
+    approved: set[tuple[str, str]],
+    report: HistoryReport,
+    *,
+    bureau_too: bool = True,
 ) -> None:
-    """The unit's approver approves ``q``; a bureau approver too when a change needs the bureau."""
+    """The unit's approver approves ``q``; a bureau approver too when a change needs the bureau
+    (unless ``bureau_too`` is False: the escalation then stays pending)."""
     unit = config.unit(code)
     if not unit.approvers:
         return
@@ -172,9 +182,16 @@ def _approve(
         states = store.approval_states(q, config.authority)
         state = next(iter(states.loc[states["unit_code"] == code, "state"]), None)
     bureau = config.authority.bureau_approvers
-    if state == "pending" and bureau:
+    if state == "pending" and bureau and bureau_too:
         store.approve(code, q, bureau[0], config)
         report.bureau_approvals += 1
+
+
+def _needs_bureau(store: Any, config: Config, code: str, q: Quarter) -> bool:
+    """True when a framework change of ``code`` in ``q`` lies beyond the unit approver's authority."""
+    changes = store.framework_changes(q, config.authority)
+    mine = changes[changes["unit_code"] == code] if not changes.empty else changes
+    return bool((mine["authority"] == "bureau").any()) if not mine.empty else False
 
 
 def ingest_history(
@@ -216,6 +233,8 @@ def ingest_history(
                 stored[code] = _ingest_one(store, config, parts, story, q, report, today, stored.get(code))
             if q < final:
                 _approve(store, config, code, q, approved, report)
+            elif _needs_bureau(store, config, code, q):  # the current quarter: approved by the unit, escalated
+                _approve(store, config, code, q, approved, report, bureau_too=False)
         if progress is not None:
             progress(f"  {q}: {len(stories)} units" + (" ingested and approved" if q < final else " ingested (draft)"))
     report.seconds = time.perf_counter() - t0
