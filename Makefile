@@ -24,7 +24,7 @@ sample: setup
 	$(BIN)/rbm sample --out $(SAMPLE)
 
 # The same workbooks, and the sample's history ingested quarter by quarter into the default store
-# (past quarters approved, the current one a draft); a store that already holds it is left alone.
+# (past quarters approved, the current one a draft or pending the bureau); a store that already holds it is left alone.
 ingest: setup
 	$(BIN)/rbm sample --out $(SAMPLE) --store
 	$(BIN)/rbm status --quarter $(QUARTER)
