@@ -83,13 +83,14 @@ def approval_text(
     stored = cell_number(row.get("n_pending"))
     n = len(pending) or (0 if math.isnan(stored) else int(stored))
     count = f"{n} change{'s' if n != 1 else ''}" if n else "changes"
+    single = n == 1
     if state == "pending":
         return (
-            f"Pending escalation: approved{by} within the unit's authority; {count} beyond it await the "
-            f"{bureau_role}" + (f": {what}." if what else ".")
+            f"Pending escalation: approved{by} within the unit's authority; {count} beyond it "
+            f"{'awaits' if single else 'await'} the {bureau_role}" + (f": {what}." if what else ".")
         )
     if n or what:
-        verb = "needs" if n == 1 else "need"
+        verb = "needs" if single else "need"
         return f"Draft: not approved yet; {count} beyond the unit's authority also {verb} the {bureau_role}: {what}."
     return "Draft: not approved yet."
 

@@ -69,6 +69,10 @@ def test_a_pending_escalation_names_each_change_and_its_amount():
     approved = CHANGES.assign(status="approved")
     assert followup.approval_text(_approvals(state="approved"), approved, "AFR") == "Approved."
     assert followup.unit_escalations(approved).empty
+    one = pending.assign(n_pending=1)
+    assert "; 1 change beyond it awaits the bureau approver: target of AFR-K2" in followup.approval_text(
+        one, CHANGES[CHANGES["change_kind"] != "budget_moved"], "AFR"
+    )
     esc = followup.unit_escalations(CHANGES)
     assert esc["item_id"].tolist() == ["AFR-K2", "2026", "CYB-K5"]  # the unit-level change is not escalated
     assert followup.unit_escalations(CHANGES, "CYB")["change"].tolist() == ["KPI CYB-K5 dropped"]
