@@ -85,7 +85,11 @@ class HistoryReport:
             + f", {self.approvals} quarters approved by the units"
             + (f" and {self.bureau_approvals} by the bureau" if self.bureau_approvals else "")
             + f"; framework changes: {changes or 'none'}"
-            + (f"; needing the bureau in the draft quarter: {', '.join(self.pending)}" if self.pending else "")
+            + (
+                f"; approved by the unit and pending the bureau approver: {', '.join(self.pending)}"
+                if self.pending
+                else ""
+            )
             + f" ({self.seconds:.0f} s)."
         )
 
@@ -236,7 +240,10 @@ def ingest_history(
             elif _needs_bureau(store, config, code, q):  # the current quarter: approved by the unit, escalated
                 _approve(store, config, code, q, approved, report, bureau_too=False)
         if progress is not None:
-            progress(f"  {q}: {len(stories)} units" + (" ingested and approved" if q < final else " ingested (draft)"))
+            progress(
+                f"  {q}: {len(stories)} units"
+                + (" ingested and approved" if q < final else " ingested (a draft, or pending the bureau)")
+            )
     report.seconds = time.perf_counter() - t0
     log.info(report.message)
     return report
