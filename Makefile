@@ -19,11 +19,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# The sample bureau's workbooks of the current quarter, one per unit, for officers to look at.
 sample: setup
 	$(BIN)/rbm sample --out $(SAMPLE)
 
-ingest: sample
-	$(BIN)/rbm ingest $(SAMPLE)/*.xlsx --by "make run"
+# The same workbooks, and the sample's history ingested quarter by quarter into the default store
+# (past quarters approved, the current one a draft or pending the bureau); a store that already holds it is left alone.
+ingest: setup
+	$(BIN)/rbm sample --out $(SAMPLE) --store
 	$(BIN)/rbm status --quarter $(QUARTER)
 
 # The quarterly batch: every unit's review, the joint reviews and the bureau overview.

@@ -85,6 +85,7 @@ def cmd_template(args) -> int:
 
 
 def cmd_ingest(args) -> int:
+    from rbm_utils.store.authority import changes_view
     from rbm_utils.store.ingest import ingest_file
 
     cfg = _config(args)
@@ -112,6 +113,12 @@ def cmd_ingest(args) -> int:
                 all_problems.append(rep.problems)
             if rep.counts is not None and not rep.counts.empty and rep.status in ("stored", "dry_run"):
                 print(textwrap.indent(_table(rep.counts), "  "))
+            fw = rep.framework_changes
+            if fw is not None and not fw.empty and rep.status in ("stored", "dry_run", "unchanged"):
+                print(
+                    f"  Changes of the framework since {rep.unit_code}'s last approved quarter, with who may approve:"
+                )
+                print(textwrap.indent(_table(changes_view(fw, cfg.currency)), "  "))
             if not rep.accepted:
                 worst = 1
     if args.report:
@@ -124,6 +131,7 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_approve(args) -> int:
+    from rbm_utils.store.approvals import approval_summary
     from rbm_utils.store.database import ApprovalError
 
     cfg = _config(args)
@@ -133,10 +141,7 @@ def cmd_approve(args) -> int:
         except ApprovalError as exc:
             print(f"rbm approve: refused: {exc}", file=sys.stderr)
             return 1
-    print(
-        f"{args.unit} {args.quarter} approved by {rec.get('approved_by', args.by)} at {rec.get('approved_at', '')}; "
-        "later changes to it will be refused."
-    )
+    print(approval_summary(rec, cfg.authority, cfg.currency))
     return 0
 
 
@@ -158,7 +163,7 @@ def cmd_status(args) -> int:
     quarter = args.quarter or cfg.current_quarter
     with _store(args) as st:
         state = st.bureau_state(quarter)
-        approvals = st.approvals()
+        approvals = st.approval_states(quarter, cfg.authority, cfg.currency).set_index("unit_code")
         subs = st.submissions()
     rows = []
     for code, unit in cfg.units.items():
@@ -175,11 +180,7 @@ def cmd_status(args) -> int:
             if acts is not None and not acts.empty
             else 0
         )
-        appr = (
-            approvals[(approvals.unit_code == code) & (approvals.quarter == quarter)]
-            if not approvals.empty
-            else approvals
-        )
+        appr = approvals.loc[code] if code in approvals.index else None
         rows.append(
             {
                 "unit": code,
@@ -192,12 +193,23 @@ def cmd_status(args) -> int:
                 f"actuals {quarter}": in_q,
                 "risks": count("Risks"),
                 "warnings": int(latest["n_warnings"]) if latest is not None else 0,
-                "approved": appr.iloc[0]["approved_by"] if len(appr) else "",
+                "approval": appr["state"] if appr is not None else "-",
+                "approved by": " + ".join(a for a in (appr["approved_by"], appr["bureau_approved_by"]) if a)
+                if appr is not None
+                else "",
             }
         )
     df = pd.DataFrame(rows)
     print(f"{cfg.name}: {len(df)} units, quarter {quarter}")
     print(_table(df))
+    pending = approvals[approvals["state"] == "pending"]
+    if not pending.empty:
+        auth = cfg.authority
+        print(
+            f"Pending escalations, awaiting the {auth.bureau_role} ({' or '.join(auth.bureau_approvers) or 'nobody'}):"
+        )
+        for code, row in pending.iterrows():
+            print(f"  {code}: {row['pending_summary']}")
     missing = df[df["submission"] == "-"]["unit"].tolist()
     if missing:
         print(f"No submission yet: {', '.join(missing)}")
@@ -249,11 +261,25 @@ def cmd_review(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from rbm_utils.demo.sample import build_sample
+    from rbm_utils.demo.load import SampleError, ingest_history, sample_stories, write_latest
 
     cfg = _config(args)
-    paths = build_sample(args.out, cfg, seed=args.seed)
-    print(f"Wrote {len(paths)} illustrative sample workbooks to {args.out}: {', '.join(p.stem for p in paths)}")
+    stories = sample_stories(cfg, seed=args.seed)
+    paths = write_latest(args.out, stories)
+    print(
+        f"Wrote {len(paths)} illustrative sample workbooks of {cfg.current_quarter} to {args.out}: "
+        f"{', '.join(p.stem for p in paths)}"
+    )
+    if args.store is None:
+        return 0
+    with _store(args) as st:
+        print(f"Ingesting the sample's history quarter by quarter into {st.safe_url} ...", flush=True)
+        try:
+            report = ingest_history(st, cfg, stories, progress=lambda line: print(line, flush=True))
+        except SampleError as exc:
+            print(f"rbm sample: {exc}", file=sys.stderr)
+            return 1
+    print(report.message)
     return 0
 
 
@@ -321,16 +347,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--show-warnings", action="store_true", help="list warnings of accepted files too")
     sp.add_argument("--report", help="also write every problem to this CSV file")
 
-    sp = add("approve", "Approve (lock) a unit-quarter; only the unit's delegated authority may.", cmd_approve)
+    sp = add(
+        "approve",
+        "Approve (lock) a unit-quarter: the unit's approver within its delegated authority; changes beyond it "
+        "stay pending until a bureau approver approves them.",
+        cmd_approve,
+    )
     sp.add_argument("unit")
     sp.add_argument("quarter", help="e.g. 2026-Q3")
-    sp.add_argument("--by", required=True, help="approver's name as listed in parameters/workbench.yaml")
+    sp.add_argument(
+        "--by", required=True, help="approver's name as listed in parameters/workbench.yaml (unit or authority.bureau)"
+    )
 
     sp = add("history", "Show a unit's submissions and the changes each made.", cmd_history)
     sp.add_argument("unit")
     sp.add_argument("--changes", type=int, default=40, help="how many of the latest changes to list (default 40)")
 
-    sp = add("status", "Summary per unit of what the store holds for a quarter.", cmd_status)
+    sp = add("status", "Summary per unit of what the store holds for a quarter, and its approval state.", cmd_status)
     sp.add_argument("--quarter", help="default: the settings' current quarter")
 
     sp = add(
@@ -360,9 +393,23 @@ def build_parser() -> argparse.ArgumentParser:
         "(workers need this environment and the outputs folder at the same path; --jobs is ignored)",
     )
 
-    sp = add("sample", "Write the illustrative sample bureau: one workbook per unit.", cmd_sample, store=False)
+    sp = add(
+        "sample",
+        "Write the illustrative sample bureau: one workbook per unit for the current quarter; with --store, "
+        "also ingest its history quarter by quarter (past quarters approved, the current one a draft).",
+        cmd_sample,
+        store=False,
+    )
     sp.add_argument("--out", default="data/sample", help="folder (default data/sample)")
     sp.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    sp.add_argument(
+        "--store",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="also ingest the history into this store (alone: the settings' store.url or $RBM_STORE); "
+        "a store that already holds it is left alone",
+    )
 
     sp = add(
         "serve", "Serve the managers' dashboards (read-only Voila on 127.0.0.1) until Ctrl-C.", cmd_serve, store=False

@@ -7,11 +7,15 @@ from typing import Any
 
 import pandas as pd
 
+from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.schema import SHEETS, conform, sheet
 
 
-def minimal_unit(unit_code: str = "AFR", quarter: str = "2026-Q3") -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """A tiny but complete valid unit: one result per level, four KPIs, every sheet filled."""
+def minimal_unit(
+    unit_code: str = "AFR", quarter: str = "2026-Q3", with_decisions: bool = False
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """A tiny but complete valid unit: one result per level, four KPIs, every sheet filled but
+    Decisions (optional sheet); ``with_decisions`` adds the review decisions of :func:`minimal_decisions`."""
     p = unit_code
     unit = {
         "unit_code": unit_code,
@@ -252,7 +256,70 @@ def minimal_unit(unit_code: str = "AFR", quarter: str = "2026-Q3") -> tuple[dict
         "Activities": activities,
         "Partners": partners,
     }
+    if with_decisions:
+        frames["Decisions"] = minimal_decisions(unit_code, quarter)
     return unit, {name: conform(name, df) for name, df in frames.items()}
+
+
+def minimal_decisions(unit_code: str = "AFR", quarter: str = "2026-Q3") -> pd.DataFrame:
+    """Four valid review decisions on :func:`minimal_unit`'s items: one taken at ``quarter`` (open),
+    one a quarter before (in progress), one two quarters before (done, with its note), one
+    dropped; a KPI, a risk, an activity and a budget line."""
+    p, q = unit_code, Quarter.parse(quarter)
+    row = {"owner": "Head of office", "other_unit": None, "follow_up": None}
+    return conform(
+        "Decisions",
+        pd.DataFrame(
+            [
+                {
+                    **row,
+                    "decision_id": f"{p}-D1",
+                    "meeting_quarter": str(q),
+                    "concerns": f"{p}-ACT1",
+                    "concerns_kind": "activity",
+                    "decision": "Scale the workshop series up to two more countries.",
+                    "kind": "scale_up",
+                    "due_quarter": str(q + 2),
+                    "status": "open",
+                },
+                {
+                    **row,
+                    "decision_id": f"{p}-D2",
+                    "meeting_quarter": str(q - 1),
+                    "concerns": f"{p}-K1",
+                    "concerns_kind": "kpi",
+                    "decision": "Lower the training target to what the budget allows.",
+                    "kind": "adjust_target",
+                    "due_quarter": str(q + 1),
+                    "status": "in_progress",
+                },
+                {
+                    **row,
+                    "decision_id": f"{p}-D3",
+                    "meeting_quarter": str(q - 2),
+                    "concerns": f"{p}-RK1",
+                    "concerns_kind": "risk",
+                    "decision": "Agree a back-up venue with the host country.",
+                    "kind": "mitigate_risk",
+                    "due_quarter": str(q - 1),
+                    "status": "done",
+                    "follow_up": "Back-up venue agreed; likelihood down.",
+                },
+                {
+                    **row,
+                    "decision_id": f"{p}-D4",
+                    "meeting_quarter": str(q - 2),
+                    "concerns": f"{p}-O1",
+                    "concerns_kind": "budget",
+                    "decision": "Move part of the training budget to the impact survey.",
+                    "kind": "reallocate_budget",
+                    "due_quarter": str(q - 1),
+                    "status": "dropped",
+                    "follow_up": "Survey funded by a partner instead.",
+                },
+            ]
+        ),
+    )
 
 
 def sheet_rows(unit: dict[str, Any], frames: dict[str, pd.DataFrame]) -> dict[str, list[list[Any]]]:

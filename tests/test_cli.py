@@ -150,3 +150,67 @@ def test_status_summary(tmp_path, store_url, grids, capsys):
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("AFR"))
     assert " 4 " in line  # 4 KPIs
     assert "No submission yet" in out and "CYB" in out
+
+
+def _q2_and_q3(tmp_path, grids, k1_target):
+    """AFR's 2026-Q2 workbook (no 2026-Q3 figures) and its 2026-Q3 one with K1's target set to ``k1_target``."""
+    unit, frames = minimal_unit(quarter="2026-Q2")
+    frames["Actuals"] = frames["Actuals"][frames["Actuals"]["period"] != "2026-Q3"]
+    q2 = write_grid_xlsx(tmp_path / "AFR_2026-Q2.xlsx", sheet_rows(unit, frames))
+    q3 = copy.deepcopy(grids)
+    row = next(r for r in q3["KPIs"] if r[col_index("KPIs", "kpi_id")] == "AFR-K1")
+    row[col_index("KPIs", "target_value")] = k1_target
+    return q2, write_grid_xlsx(tmp_path / "AFR_2026-Q3.xlsx", q3)
+
+
+def test_changes_beyond_authority_are_listed_on_ingest_and_pending_until_the_bureau_approves(
+    tmp_path, store_url, grids, capsys
+):
+    q2, q3 = _q2_and_q3(tmp_path, grids, 500)  # AFR-K1's target 400 -> 500: +25 %, beyond the unit's 10 %
+    assert main(["ingest", str(q2), "--store", store_url]) == 0
+    assert main(["approve", "AFR", "2026-Q2", "--by", "Amara Diallo", "--store", store_url]) == 0
+    capsys.readouterr()
+    assert main(["ingest", str(q3), "--store", store_url, "--show-warnings"]) == 0
+    out = capsys.readouterr().out
+    assert "Changes of the framework since AFR's last approved quarter" in out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("target_value"))
+    assert "AFR-K1" in line and "400 -> 500" in line and "25%" in line and "bureau" in line
+    assert "change_needs_bureau" in out and "change_without_decision" in out
+
+    assert main(["approve", "AFR", "2026-Q3", "--by", "amara diallo", "--store", store_url]) == 0
+    out = capsys.readouterr().out
+    assert "AFR 2026-Q3 approved by Amara Diallo (Regional Director)" in out
+    assert "Pending: 1 change(s) beyond the unit's authority await the Deputy Director (Nadia Rahman)" in out
+    assert "400 -> 500" in out and "AFR 2026-Q3 is pending." in out
+    assert main(["status", "--quarter", "2026-Q3", "--store", store_url]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("AFR"))
+    assert "pending" in line and "Amara Diallo" in line
+    assert "AFR: target of AFR-K1 400 -> 500 (+25%)" in out
+
+    assert main(["approve", "AFR", "2026-Q3", "--by", "Someone", "--store", store_url]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "Only the Regional Director of AFR (Amara Diallo) or the Deputy Director (Nadia Rahman) may approve AFR" in err
+    )
+    assert main(["approve", "AFR", "2026-Q3", "--by", "Nadia Rahman", "--store", store_url]) == 0
+    out = capsys.readouterr().out
+    assert "beyond the unit's authority approved by Nadia Rahman (Deputy Director)" in out
+    assert "AFR 2026-Q3 is approved." in out
+    assert main(["status", "--quarter", "2026-Q3", "--store", store_url]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("AFR"))
+    assert "approved" in line and "Amara Diallo + Nadia Rahman" in line
+    assert main(["history", "AFR", "--store", store_url]) == 0
+    assert '"Nadia Rahman"' in capsys.readouterr().out  # the approval events are in the change log
+
+
+def test_a_change_within_authority_is_approved_by_the_unit_alone(tmp_path, store_url, grids, capsys):
+    q2, q3 = _q2_and_q3(tmp_path, grids, 420)  # +5 %
+    assert main(["ingest", str(q2), "--store", store_url]) == 0
+    assert main(["approve", "AFR", "2026-Q2", "--by", "Amara Diallo", "--store", store_url]) == 0
+    assert main(["ingest", str(q3), "--store", store_url]) == 0
+    capsys.readouterr()
+    assert main(["approve", "AFR", "2026-Q3", "--by", "Amara Diallo", "--store", store_url]) == 0
+    out = capsys.readouterr().out
+    assert "1 change(s) of the framework since the last approved quarter, all approved" in out
+    assert "Pending" not in out and "AFR 2026-Q3 is approved." in out

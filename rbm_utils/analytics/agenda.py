@@ -24,12 +24,12 @@ import pandas as pd
 
 from rbm_utils.analytics.frames import TOLERANCE, column_text
 from rbm_utils.analytics.frames import thresholds as thresholds_with
-from rbm_utils.core.codes import AGENDA_KINDS, KPI_STATUS_WORDS, MoneyFlag
-from rbm_utils.core.quarters import Quarter, QuarterLike
+from rbm_utils.core.codes import AGENDA_KINDS, DECISION_OPEN_STATUSES, KPI_STATUS_WORDS, MoneyFlag
+from rbm_utils.core.quarters import Quarter, QuarterLike, index_of
 from rbm_utils.core.text import cell_number, cell_text, fmt_number, fmt_share
 
 #: Columns of :func:`review_agenda`.
-AGENDA_COLUMNS = ["unit_code", "priority", "kind", "item_id", "title", "owner", "evidence", "question"]
+AGENDA_COLUMNS = ["unit_code", "priority", "kind", "item_id", "title", "owner", "evidence", "question", "carried_over"]
 #: Owner of an item when no person is named in the workbook (KPI responsible, risk owner).
 HEAD_OF_UNIT = "Head of unit"
 #: Spending flags of :func:`rbm_utils.analytics.finance.money_by_output` that go on the agenda.
@@ -302,8 +302,10 @@ def review_agenda(
 
     Text is plain and unescaped: escape it where it becomes HTML.
 
-    >>> review_agenda(None, None, None, None, None, "2026-Q3").columns.tolist()
-    ['unit_code', 'priority', 'kind', 'item_id', 'title', 'owner', 'evidence', 'question']
+    ``carried_over`` is False here; :func:`carry_over` marks the items that come back.
+
+    >>> review_agenda(None, None, None, None, None, "2026-Q3").columns.tolist()[-3:]
+    ['evidence', 'question', 'carried_over']
     """
     q = Quarter.parse(quarter)
     t = thresholds_with(thresholds)
@@ -325,4 +327,51 @@ def review_agenda(
     out["_k"] = out["kind"].map({k: i for i, k in enumerate(AGENDA_KINDS)})
     out = out.sort_values(["priority", "_k", "_sev", "unit_code", "item_id"], kind="stable")
     out["priority"] = out["priority"].astype("int64")
+    out["carried_over"] = False
     return out[AGENDA_COLUMNS].reset_index(drop=True)
+
+
+def _decided(decisions: pd.DataFrame | None, quarter: Quarter) -> set[tuple[str, str]]:
+    """(unit_code, id) that a decision concerns: one taken at the previous review or later, or
+    one still open or in progress."""
+    if decisions is None or decisions.empty:
+        return set()
+    meeting = index_of(column_text(decisions, "meeting_quarter"))
+    recent = (meeting >= quarter.index - 1).fillna(False).to_numpy(dtype=bool)
+    live = column_text(decisions, "status").isin(DECISION_OPEN_STATUSES).to_numpy()
+    d = decisions.loc[recent | live]
+    return set(zip(column_text(d, "unit_code"), column_text(d, "concerns")))
+
+
+def carry_over(
+    agenda: pd.DataFrame, previous_agenda: pd.DataFrame | None, decisions: pd.DataFrame | None, quarter: QuarterLike
+) -> pd.DataFrame:
+    """The agenda with the items that come back marked (docs/rules.md, "Carried over").
+
+    An item is ``carried_over`` when the previous quarter's agenda had it (same unit and
+    item_id) and no decision concerns it (``decisions``: the follow-up table of
+    :func:`rbm_utils.analytics.decisions.follow_up`, where a joint decision is listed for both
+    units): none taken at the previous review or later, none still open or in progress. A
+    stalled link ``A->B`` is concerned by a decision on ``A`` or ``B``. A carried-over item
+    climbs one priority (1 stays 1) and comes first within its priority; the order is
+    otherwise kept. Returns a new frame.
+
+    >>> ag = pd.DataFrame({"unit_code": ["AFR", "AFR"], "priority": [1, 2], "item_id": ["K1", "R1"],
+    ...                    "carried_over": [False, False]})
+    >>> carry_over(ag, ag, None, "2026-Q3")[["item_id", "priority", "carried_over"]].values.tolist()
+    [['K1', 1, True], ['R1', 1, True]]
+    """
+    q = Quarter.parse(quarter)
+    out = agenda.copy()
+    out["carried_over"] = False
+    if out.empty or previous_agenda is None or previous_agenda.empty:
+        return out
+    before = set(zip(column_text(previous_agenda, "unit_code"), column_text(previous_agenda, "item_id")))
+    decided = _decided(decisions, q)
+    unit, item = column_text(out, "unit_code"), column_text(out, "item_id")
+    ends = item.str.split("->", n=1, regex=False)
+    carried = [(u, i) in before and not any((u, x) in decided for x in {i, *e}) for u, i, e in zip(unit, item, ends)]
+    out["carried_over"] = carried
+    out["priority"] = (out["priority"] - out["carried_over"].astype("int64")).clip(lower=1).astype("int64")
+    out = out.assign(_c=~out["carried_over"]).sort_values(["priority", "_c"], kind="stable")
+    return out.drop(columns="_c").reset_index(drop=True)

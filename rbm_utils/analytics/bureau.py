@@ -24,9 +24,11 @@ from rbm_utils.analytics import (
     agenda,
     assumptions,
     changes,
+    decisions,
     finance,
     kpi,
     kpi_regions,
+    learning,
     linkages,
     pathway,
     risks,
@@ -76,6 +78,10 @@ PUBLISHED_TABLES: dict[str, str] = {
     "linkages": "linkages",
     "agenda": "agenda",
     "changes": "changes",
+    "decisions": "decisions",
+    "approvals": "approvals",
+    "framework_changes": "framework_changes",
+    "learning": "learning",
 }
 
 
@@ -97,9 +103,12 @@ def analyse(
 ) -> dict[str, pd.DataFrame]:
     """All analytics of ``quarter`` for every unit in ``state`` (bureau frames with unit_code).
 
-    ``previous_state`` (the bureau as it stood at the previous quarter) gives risk trends;
-    without it the previous quarter's KPI statuses, verdicts and spending are recomputed from
-    ``state`` as of the previous quarter, which is what the data now says about it.
+    ``previous_state`` (the bureau as it stood at the previous quarter) gives risk trends,
+    the decisions no longer in this quarter's workbooks and the learning log (empty without
+    it); without it the previous quarter's KPI statuses, verdicts, spending and agenda (for
+    the items carried over) are recomputed from ``state`` as of the previous quarter, which is
+    what the data now says about it. ``state`` may carry the store's ``Approvals`` and
+    ``FrameworkChanges`` tables (keys ``approvals``, ``framework_changes``; empty without).
     Raises RuntimeError inside a batch notebook run or a dashboard kernel (:func:`ensure_may_compute`).
     """
     ensure_may_compute()
@@ -149,21 +158,55 @@ def analyse(
         "scaleup_scores": scaleup.initiative_scores(state, progress, money, q, series, unit_types),
         "scaleup": scaleup.scaleup_candidates(state, progress, money, q, series, unit_types=unit_types),
     }
-    kpis = state.get("KPIs")
-    out["agenda"] = agenda.review_agenda(
-        progress, tests, flags, money, stall, q, kpis=kpis, thresholds=th, currency=config.currency
-    )
+    prev_series = kpi.kpi_series(prev_state, prev_q, th)
     previous = {
         "progress": kpi.kpi_progress(prev_state, prev_q, th),
-        "assumptions": assumptions.assumption_tests(
-            prev_state, prev_q, kpi.kpi_series(prev_state, prev_q, th), None, th
-        ),
+        "assumptions": assumptions.assumption_tests(prev_state, prev_q, prev_series, None, th),
         "risks": risks.risk_register(prev_state, prev_q, None, th),
         "money": finance.money_by_output(prev_state, prev_q, th),
     }
+    out["decisions"] = decisions.follow_up(
+        state,
+        q,
+        previous_state=previous_state,
+        series=series,
+        previous_series=prev_series,
+        progress=progress,
+        register=register,
+        tests=tests,
+        previous_tests=previous["assumptions"],
+    )
+    out["approvals"] = decisions.approvals(state, q)
+    out["framework_changes"] = decisions.framework_changes(state, q)
+    out["learning"] = learning.lessons(state, previous_state, q, tests, previous["assumptions"])
+    agenda_now = agenda.review_agenda(
+        progress, tests, flags, money, stall, q, kpis=state.get("KPIs"), thresholds=th, currency=config.currency
+    )
+    out["agenda"] = agenda.carry_over(
+        agenda_now, _previous_agenda(prev_state, prev_q, previous, config), out["decisions"], q
+    )
     current = {"progress": progress, "assumptions": tests, "risks": register, "money": money}
     out["changes"] = changes.quarter_changes(current, previous)
     return out
+
+
+def _previous_agenda(
+    prev_state: State, prev_q: Quarter, previous: Mapping[str, pd.DataFrame], config: Config
+) -> pd.DataFrame:
+    """The review agenda of the previous quarter, recomputed from its state and analytics."""
+    th = config.thresholds
+    nodes, edges = pathway.pathway(prev_state, previous["progress"])
+    return agenda.review_agenda(
+        previous["progress"],
+        previous["assumptions"],
+        risks.red_flags(previous["risks"], previous["progress"], th),
+        previous["money"],
+        pathway.stalls(nodes, edges),
+        prev_q,
+        kpis=prev_state.get("KPIs"),
+        thresholds=th,
+        currency=config.currency,
+    )
 
 
 def unit_view(results: Mapping[str, pd.DataFrame], unit_code: str) -> dict[str, pd.DataFrame]:
@@ -211,7 +254,8 @@ def joint_view(
 ) -> dict[str, pd.DataFrame]:
     """What a cluster and a regional office review together: the cluster's KPIs broken down for
     the region, its activities there, the region's results on the cluster's themes, the risks
-    and assumptions on those, and the money the cluster spent on outputs delivered there.
+    and assumptions on those, the money the cluster spent on outputs delivered there, and the
+    decisions either unit recorded as taken jointly with the other (``other_unit``).
     """
     themes = set(config.unit(cluster).themes)
     out: dict[str, pd.DataFrame] = {}
@@ -260,4 +304,10 @@ def joint_view(
         )
     )
     out["agenda"] = ag[keep].reset_index(drop=True)
+    dec = results.get("decisions")
+    if dec is None:
+        dec = decisions.empty_follow_up()
+    pair = {cluster, region}
+    joint = (dec["unit_code"] == dec["recorded_by"]) & dec["unit_code"].isin(pair) & dec["other_unit"].isin(pair)
+    out["decisions"] = dec[joint & (dec["unit_code"] != dec["other_unit"])].reset_index(drop=True)
     return out

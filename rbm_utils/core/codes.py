@@ -61,3 +61,37 @@ AGENDA_KINDS: tuple[AgendaKind, ...] = get_args(AgendaKind)
 #: Outcome of one notebook job of the quarterly batch.
 JobStatus = Literal["ok", "failed", "dead_kernel", "timeout", "skipped_unchanged", "locked"]
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
+
+#: What a review decision concerns (the kind of id in its ``concerns`` column).
+DecisionTarget = Literal["kpi", "result", "risk", "assumption", "budget", "activity", "initiative"]
+DECISION_TARGETS: tuple[DecisionTarget, ...] = get_args(DecisionTarget)
+
+#: What a review decision does.
+DecisionKind = Literal[
+    "adjust_target",
+    "reallocate_budget",
+    "revise_assumption",
+    "mitigate_risk",
+    "close_risk",
+    "add_activity",
+    "drop_activity",
+    "replace_activity",
+    "escalate",
+    "scale_up",
+    "no_change",
+]
+DECISION_KINDS: tuple[DecisionKind, ...] = get_args(DecisionKind)
+
+#: Where a review decision stands; ``done`` and ``dropped`` close it.
+DecisionStatus = Literal["open", "in_progress", "done", "dropped"]
+DECISION_STATUSES: tuple[DecisionStatus, ...] = get_args(DecisionStatus)
+#: The statuses of a decision still to be carried out (carried into the next quarter's template).
+DECISION_OPEN_STATUSES: tuple[DecisionStatus, ...] = ("open", "in_progress")
+
+#: Approval state of a unit-quarter: not approved, approved, or approved by the unit but waiting for the bureau.
+ApprovalState = Literal["draft", "approved", "pending"]
+APPROVAL_STATES: tuple[ApprovalState, ...] = get_args(ApprovalState)
+
+#: Who may approve a framework change: the unit's own approver, or only the bureau.
+AuthorityLevel = Literal["unit", "bureau"]
+AUTHORITY_LEVELS: tuple[AuthorityLevel, ...] = get_args(AuthorityLevel)

@@ -24,7 +24,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from rbm_utils.core.settings import IngestSettings, Settings, ThresholdSettings, settings_problem
+from rbm_utils.core.settings import (
+    AuthoritySettings,
+    IngestSettings,
+    Settings,
+    ThresholdSettings,
+    settings_problem,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "parameters" / "workbench.yaml"
@@ -53,6 +59,38 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class Authority:
+    """Delegated authority (``authority:`` of the settings): what a unit's approver may decide
+    alone, and who approves beyond that (the bureau approvers, any unit).
+
+    >>> a = Authority()
+    >>> a.target_change_share, a.budget_move_amount, a.add_drop_results, a.bureau_approvers
+    (0.1, 50000, False, ())
+    """
+
+    bureau_role: str = "bureau approver"
+    bureau_approvers: tuple[str, ...] = ()
+    target_change_share: float = 0.10
+    budget_move_share: float = 0.10
+    budget_move_amount: float = 50000
+    add_drop_activities: bool = True
+    add_drop_results: bool = False
+
+    @classmethod
+    def from_settings(cls, s: AuthoritySettings) -> Authority:
+        """The checked ``authority:`` section as an :class:`Authority`."""
+        return cls(
+            bureau_role=s.bureau.role,
+            bureau_approvers=s.bureau.approvers,
+            target_change_share=s.unit.target_change_share,
+            budget_move_share=s.unit.budget_move_share,
+            budget_move_amount=s.unit.budget_move_amount,
+            add_drop_activities=s.unit.add_drop_activities,
+            add_drop_results=s.unit.add_drop_results,
+        )
+
+
+@dataclass(frozen=True)
 class Config:
     """The checked settings; ``thresholds`` and ``ingest`` hold every key (defaults filled in)."""
 
@@ -64,6 +102,7 @@ class Config:
     currency: str
     store_url: str
     name: str = "RBM workbench"
+    authority: Authority = field(default_factory=Authority)
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -162,6 +201,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         currency=settings.workbench.currency,
         store_url=_resolve_store_url(os.environ.get("RBM_STORE") or settings.store.url),
         name=settings.workbench.name,
+        authority=Authority.from_settings(settings.authority),
         path=p,
         raw=data,
     )

@@ -125,6 +125,27 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "over_budget": (WARNING, "Spending of an output from a funding source in a year exceeds that year's budget line."),
     "approved_locked": (ERROR, "The unit-quarter was approved; changes to it are refused."),
+    # review decisions (sheet Decisions)
+    "decision_unknown_concern": (
+        ERROR,
+        "The decision concerns an id that the workbook does not define for its kind (concerns_kind).",
+    ),
+    "decision_due_before_meeting": (ERROR, "The decision is due before the quarter of the meeting that took it."),
+    "decision_meeting_after_report": (ERROR, "The meeting's quarter is after the reporting quarter."),
+    "decision_closed_without_note": (
+        ERROR,
+        "A decision marked done or dropped needs a follow-up note: what was done, or why it was dropped.",
+    ),
+    "decision_unknown_unit": (
+        ERROR,
+        "The other unit of a joint decision is not another unit listed in parameters/workbench.yaml.",
+    ),
+    # delegated authority (changes of the framework against the last approved quarter)
+    "change_without_decision": (WARNING, "A change of the framework with no decision recorded for it."),
+    "change_needs_bureau": (
+        WARNING,
+        "A change beyond the unit approver's authority; it will stay pending until the bureau approves.",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rbm_utils.core.codes import DECISION_KINDS, DECISION_STATUSES, DECISION_TARGETS
 from rbm_utils.core.quarters import QUARTER_RE, Quarter
 
 SCHEMA_VERSION = "1.0"
@@ -321,6 +322,29 @@ SHEETS: tuple[Sheet, ...] = (
             _c("amount", "number", True, "Value of the contribution.", min=0),
         ),
     ),
+    Sheet(
+        "Decisions",
+        key=("decision_id",),
+        note="Decisions taken at review meetings, followed up quarter by quarter until done or dropped.",
+        columns=(
+            _c("decision_id", "id", True, "Unique id of the decision, e.g. AFR-D7."),
+            _c("meeting_quarter", "period", True, "Quarter of the review meeting that took it."),
+            _c(
+                "concerns",
+                "id",
+                True,
+                "Id of what it concerns: a kpi_id, result_id, risk_id, assumption_id, activity_id, a Budget line's result_id, or an initiative code.",
+            ),
+            _c("concerns_kind", "code", True, "The kind of id in concerns.", DECISION_TARGETS),
+            _c("other_unit", "id", False, "For a joint review: the other unit's code."),
+            _c("decision", "text", True, "The decision, in words."),
+            _c("kind", "code", True, "What the decision does.", DECISION_KINDS),
+            _c("owner", "text", True, "Who carries it out."),
+            _c("due_quarter", "period", True, "Quarter by which it is done; not before the meeting."),
+            _c("status", "code", True, "open, in_progress, done or dropped.", DECISION_STATUSES),
+            _c("follow_up", "text", False, "Follow-up note: what was done, or why it was dropped."),
+        ),
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SHEETS}
@@ -371,16 +395,6 @@ def sheet_names() -> tuple[str, ...]:
 
 # The period helpers below are the text-in, text-out face of :mod:`rbm_utils.core.quarters`
 # for the callers that still pass ``YYYY-Qn`` text; new code takes a ``Quarter`` instead.
-
-
-def parse_period(text: str) -> tuple[int, int] | None:
-    """``'2026-Q3'`` -> ``(2026, 3)``; None if not a period (:meth:`Quarter.parse_or_none`).
-
-    >>> parse_period("2026-Q3")
-    (2026, 3)
-    """
-    q = Quarter.parse_or_none(str(text))
-    return (q.year, q.q) if q is not None else None
 
 
 def period_index(text: str) -> int:
@@ -463,7 +477,7 @@ def conform(sheet_name: str, frame, with_unit: bool = False):
     import pandas as pd
 
     sh = sheet(sheet_name)
-    out = pd.DataFrame(index=frame.index)
+    out = {}  # every column first, then one frame: inserting columns one by one is slow
     names = (["unit_code"] if with_unit else []) + list(sh.column_names)
     for name in names:
         dtype = "object" if name == "unit_code" else pandas_dtype(sh.column(name))
@@ -479,4 +493,4 @@ def conform(sheet_name: str, frame, with_unit: bool = False):
         else:
             blank = "" if name != "unit_code" and sh.column(name).type == "disaggregation" else None
             out[name] = pd.Series([blank] * len(frame), index=frame.index, dtype=dtype)
-    return out.reset_index(drop=True)
+    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)

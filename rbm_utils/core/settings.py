@@ -29,6 +29,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictStr,
     ValidationError,
     field_validator,
@@ -159,6 +160,44 @@ class IngestSettings(Section):
     max_cells: Annotated[Count, Field(ge=1)] = 500000
 
 
+class BureauAuthority(Section):
+    """``authority.bureau:`` who approves changes beyond every unit's boundaries."""
+
+    role: StrictStr = "bureau approver"
+    approvers: tuple[StrictStr, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (k in ("role", "approvers") and v is None)}
+        return data
+
+
+class UnitAuthority(Section):
+    """``authority.unit:`` what a unit's own approver may decide alone (docs/rules.md)."""
+
+    target_change_share: Annotated[Number, Field(ge=0)] = 0.10
+    budget_move_share: Annotated[Number, Field(ge=0)] = 0.10
+    budget_move_amount: Annotated[Number, Field(ge=0)] = 50000
+    add_drop_activities: StrictBool = True
+    add_drop_results: StrictBool = False
+
+
+class AuthoritySettings(Section):
+    """``authority:`` delegated authority: the unit approver's boundaries and the bureau approvers."""
+
+    bureau: BureauAuthority = BureauAuthority()
+    unit: UnitAuthority = UnitAuthority()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (k in cls.model_fields and v is None)}
+        return data
+
+
 class Settings(Section):
     """The whole file. Only ``units`` is required; a blank section counts as absent."""
 
@@ -168,6 +207,7 @@ class Settings(Section):
     units: Annotated[tuple[UnitSettings, ...], Field(min_length=1)]
     thresholds: ThresholdSettings = ThresholdSettings()
     ingest: IngestSettings = IngestSettings()
+    authority: AuthoritySettings = AuthoritySettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -204,6 +244,7 @@ _EXPECTED = {
     "dict_type": "a mapping of names to values",
     "model_type": "a mapping of names to values",
     "model_attributes_type": "a mapping of names to values",
+    "bool_type": "true or false",
 }
 
 

@@ -504,6 +504,62 @@ RISKS = (
     ),
 )
 
+#: Statements of the five assumptions of every unit, by test (``thr``: the threshold; ``name``: the KPI's).
+STATEMENTS = {
+    "min_ratio": "Each workshop or training session reaches at least {thr:g} participants, so delivery turns into reach.",
+    "min_value": "At least {thr:g} % of assessed participants pass, enough for institutions to act on what they learnt.",
+    "non_decreasing": "The share of former participants applying their skills keeps rising, so adoption reaches users.",
+    "min_achievement": "'{name}' has covered at least {thr:.0%} of the way to its target by now; otherwise the next level cannot follow.",
+    "manual": "Governments keep digital policy a priority through elections and budget cycles.",
+}
+#: Evidence of the manual assumption by its verdict (``q``: the quarter).
+MANUAL_EVIDENCE = {
+    "holds": "Minutes of the regional consultation with member states, {q} (illustrative)",
+    "weakening": "Two governments postponed the policy debate; letters on file, {q} (illustrative)",
+    "broken": "Budget laws cut the counterpart funds in three countries; gazette notices, {q} (illustrative)",
+}
+#: The officer's note on a tested assumption at the reporting quarter, by its verdict.
+VERDICT_NOTES = {
+    "broken": "Broken at the reporting quarter: re-plan the link.",
+    "weakening": "Close to the threshold: watch next quarter.",
+    "holds": None,
+}
+#: The officer's note on the manual assumption when it does not hold.
+MANUAL_NOTE = "Raised with the unit's management."
+
+#: What an officer learnt when revising a threshold, by (test, lowered or raised); ``review`` is the
+#: review that found it, ``old`` and ``thr`` the thresholds before and after.
+LESSONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("min_ratio", "lowered"): (
+        "Learnt at the {review} review: sessions held online reach fewer people than workshops in the room; "
+        "threshold lowered from {old:g} to {thr:g} participants per session.",
+        "Learnt at the {review} review: smaller national sessions replaced the large regional ones, by design; "
+        "threshold lowered from {old:g} to {thr:g} participants per session.",
+        "Learnt at the {review} review: attendance lists never reached the planned group size, even where the "
+        "training went well; threshold lowered from {old:g} to {thr:g} participants per session.",
+    ),
+    ("min_ratio", "raised"): (
+        "Learnt at the {review} review: regional events now gather larger groups than assumed; threshold raised "
+        "from {old:g} to {thr:g} participants per session.",
+        "Learnt at the {review} review: hybrid sessions draw more people than planned, so the old bar could not "
+        "tell a weak session; threshold raised from {old:g} to {thr:g} participants per session.",
+    ),
+    ("min_value", "lowered"): (
+        "Learnt: the new post-training assessment is harder than the old one, and institutions act on what was "
+        "learnt with fewer passes than thought; threshold lowered from {old:g} % to {thr:g} %.",
+        "Learnt: the follow-up survey shows institutions acting on the training where only two in three "
+        "participants passed; threshold lowered from {old:g} % to {thr:g} %.",
+        "Learnt: pass rates differ by the language of the course more than by what is learnt; threshold lowered "
+        "from {old:g} % to {thr:g} % until the assessments are aligned.",
+    ),
+    ("min_value", "raised"): (
+        "Learnt: institutions act on what was learnt only when most participants pass; threshold raised from "
+        "{old:g} % to {thr:g} %.",
+        "Learnt: where fewer than four in five participants passed, no institution changed its practice; "
+        "threshold raised from {old:g} % to {thr:g} %.",
+    ),
+}
+
 #: Comments on the latest report of an off-track KPI.
 COMMENTS_SLOW = (
     "Country requests slower than planned",

@@ -41,18 +41,23 @@ from rbm_utils.demo.catalogue import (
     COVERAGE_5G,
     GENDER_PARITY,
     INTERNET_USE,
+    MANUAL_EVIDENCE,
+    MANUAL_NOTE,
     NOTICE,
     PARTNERS,
     PLANS,
     REGION_NAMES,
     RISKS,
+    STATEMENTS,
     THEME_LINKS,
     THEME_PROGRAMME,
+    VERDICT_NOTES,
     Plan,
     generic_plan,
     public_quarter,
     stable_hash,
 )
+from rbm_utils.demo.history import frames_at
 from rbm_utils.demo.kpis import (
     SampleKpi,
     TotalRow,
@@ -63,6 +68,8 @@ from rbm_utils.demo.kpis import (
     round_to,
     unit_kpis,
 )
+from rbm_utils.demo.parts import SampleParts
+from rbm_utils.demo.story import make_story
 from rbm_utils.intake.template import write_workbook
 
 log = logging.getLogger(__name__)
@@ -82,7 +89,8 @@ __all__ = [
 def sample_unit(
     config: Config, unit_code: str, *, seed: int = 2026, quarter: QuarterLike | None = None
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """The Unit fields and one conformed frame per table sheet for ``unit_code``.
+    """The Unit fields and one conformed frame per table sheet for ``unit_code``: its state at
+    the reporting quarter, with the decisions of its reviews so far (:mod:`rbm_utils.demo.story`).
 
     Deterministic: ``numpy.random.default_rng(seed + crc32(unit_code))``. The reporting
     quarter defaults to ``config.current_quarter``; periods run from ``config.first_quarter``
@@ -93,6 +101,15 @@ def sample_unit(
     >>> unit["unit_code"], sorted(frames)[:3]
     ('DIN', ['Activities', 'Actuals', 'Assumptions'])
     """
+    parts = sample_parts(config, unit_code, seed=seed, quarter=quarter)
+    return parts.unit, frames_at(parts, make_story(parts), parts.quarter)
+
+
+def sample_parts(
+    config: Config, unit_code: str, *, seed: int = 2026, quarter: QuarterLike | None = None
+) -> SampleParts:
+    """The unit's final state at the reporting quarter (no review decisions yet) and what it
+    was aimed at: the parts :mod:`rbm_utils.demo.story` draws the unit's history from."""
     u = config.unit(unit_code)
     q = Quarter.parse(quarter or config.current_quarter)
     first = Quarter.parse(config.first_quarter)
@@ -281,7 +298,21 @@ def sample_unit(
     }
     unit_fields = {c: unit_fields[c] for c in schema.sheet("Unit").column_names}
     log.info("sample %s: %d KPIs, %d actuals", code, len(frames["KPIs"]), len(frames["Actuals"]))
-    return unit_fields, frames
+    return SampleParts(
+        config=config,
+        unit=unit_fields,
+        frames=frames,
+        position=position,
+        unit_type=u.type,
+        plan=plan,
+        regions=regions,
+        first=first,
+        quarter=q,
+        intents=intents,
+        roles={role: k.kpi_id for role, k in by_role.items()},
+        milestone_kpis=frozenset(milestones),
+        verdicts={t: "broken" if t == broken else "weakening" if t == weakening else "holds" for t in tests},
+    )
 
 
 def _assumptions(
@@ -320,7 +351,7 @@ def _assumptions(
             "kpi_id": p.kpi_id,
             "reference_kpi_id": w.kpi_id,
             "threshold": thr,
-            "statement": f"Each workshop or training session reaches at least {thr:g} participants, so delivery turns into reach.",
+            "statement": STATEMENTS["min_ratio"].format(thr=thr),
         }
     )
 
@@ -341,7 +372,7 @@ def _assumptions(
             "test": "min_value",
             "kpi_id": pr.kpi_id,
             "threshold": thr,
-            "statement": f"At least {thr:g} % of assessed participants pass, enough for institutions to act on what they learnt.",
+            "statement": STATEMENTS["min_value"].format(thr=thr),
         }
     )
 
@@ -352,7 +383,7 @@ def _assumptions(
             "to_result": f"{code}-I1",
             "test": "non_decreasing",
             "kpi_id": ap.kpi_id,
-            "statement": "The share of former participants applying their skills keeps rising, so adoption reaches users.",
+            "statement": STATEMENTS["non_decreasing"],
         }
     )
 
@@ -386,36 +417,27 @@ def _assumptions(
             "test": "min_achievement",
             "kpi_id": pick.kpi_id,
             "threshold": round(thr, 2),
-            "statement": f"'{pick.name}' has covered at least {thr:.0%} of the way to its target by now; otherwise the next level cannot follow.",
+            "statement": STATEMENTS["min_achievement"].format(name=pick.name, thr=thr),
         }
     )
 
     how = verdict_of("manual")
-    evidence = {
-        "holds": "Minutes of the regional consultation with member states, {q} (illustrative)",
-        "weakening": "Two governments postponed the policy debate; letters on file, {q} (illustrative)",
-        "broken": "Budget laws cut the counterpart funds in three countries; gazette notices, {q} (illustrative)",
-    }[how]
     out.append(
         {
             "from_result": f"{code}-B1",
             "to_result": f"{code}-I1",
             "test": "manual",
             "verdict": how,
-            "evidence": evidence.format(q=q),
-            "statement": "Governments keep digital policy a priority through elections and budget cycles.",
+            "evidence": MANUAL_EVIDENCE[how].format(q=q),
+            "statement": STATEMENTS["manual"],
         }
     )
     for i, a_ in enumerate(out, start=1):
         a_["assumption_id"] = f"{code}-AS{i:02d}"
         if a_["test"] != "manual":
-            a_["review_note"] = {
-                "broken": "Broken at the reporting quarter: re-plan the link.",
-                "weakening": "Close to the threshold: watch next quarter.",
-                "holds": None,
-            }[verdict_of(a_["test"])]
+            a_["review_note"] = VERDICT_NOTES[verdict_of(a_["test"])]
         else:
-            a_["review_note"] = None if how == "holds" else "Raised with the unit's management."
+            a_["review_note"] = None if how == "holds" else MANUAL_NOTE
     return out
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from rbm_utils.core import schema
+from rbm_utils.core.codes import DECISION_OPEN_STATUSES
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.intake.template_csv import csv_files
 from rbm_utils.intake.template_xlsx import build_workbook
@@ -36,6 +37,7 @@ __all__ = [
     "write_workbook",
     "write_csv_folder",
     "template_frames",
+    "conformed_frames",
     "unit_fields",
 ]
 
@@ -78,19 +80,37 @@ def _check_sheet_keys(frames: Mapping[str, Any], what: str) -> None:
 
 
 def template_frames(state: Mapping[str, pd.DataFrame] | None) -> dict[str, pd.DataFrame]:
-    """Frames to pre-fill a unit's workbook with: every table sheet of the contract, conformed
-    to the schema (columns, order, dtypes). A ``"Unit"`` entry of ``state`` is ignored; a
-    missing sheet comes back empty. Never mutates ``state``.
+    """Frames to pre-fill the next quarter's workbook of a unit with its stored ``state``: every
+    table sheet of the contract, conformed to the schema (columns, order, dtypes). Of the
+    Decisions, only those still open or in progress are carried; done and dropped ones stay in
+    the store's history. A ``"Unit"`` entry of ``state`` is ignored; a missing sheet comes back
+    empty. Never mutates ``state``.
 
     >>> frames = template_frames(None)
     >>> list(frames)[:2], len(frames["KPIs"])
     (['Results', 'KPIs'], 0)
+    >>> decisions = pd.DataFrame({"decision_id": ["D1", "D2"], "status": ["open", "done"]})
+    >>> list(template_frames({"Decisions": decisions})["Decisions"]["decision_id"])
+    ['D1']
     """
-    state = state or {}
-    _check_sheet_keys(state, "template_frames")
+    out = conformed_frames(state, "template_frames")
+    decisions = out["Decisions"]
+    out["Decisions"] = decisions[decisions["status"].isin(DECISION_OPEN_STATUSES)].reset_index(drop=True)
+    return out
+
+
+def conformed_frames(frames: Mapping[str, pd.DataFrame] | None, what: str = "frames") -> dict[str, pd.DataFrame]:
+    """Every table sheet of the contract, from ``frames`` as they are (conformed to the schema),
+    a missing sheet empty; ``ValueError`` naming ``what`` for a sheet outside the contract.
+
+    >>> len(conformed_frames(None)["Decisions"])
+    0
+    """
+    frames = frames or {}
+    _check_sheet_keys(frames, what)
     out: dict[str, pd.DataFrame] = {}
     for sh in schema.DATA_SHEETS:
-        frame = state.get(sh.name)
+        frame = frames.get(sh.name)
         out[sh.name] = schema.empty_frame(sh.name) if frame is None else schema.conform(sh.name, frame)
     return out
 
@@ -160,7 +180,7 @@ def write_workbook(
     if int(rows_for_entry) < 0:
         raise ValueError(f"rows_for_entry must be 0 or more, not {rows_for_entry}")
     values = _unit_values(unit)
-    data = template_frames(frames)
+    data = conformed_frames(frames, "frames")
     wb = build_workbook(values, data, notice, int(rows_for_entry))
     target = Path(path)
     _atomic_write(target, lambda tmp: wb.save(tmp))
@@ -182,7 +202,7 @@ def write_csv_folder(
     PosixPath('/tmp/AFR')
     """
     values = _unit_values(unit)
-    data = template_frames(frames)
+    data = conformed_frames(frames, "frames")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     for name, payload in csv_files(values, data).items():

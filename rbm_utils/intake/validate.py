@@ -2,13 +2,15 @@
 
 Checks structure (sheets, columns), types (numbers, dates, periods ``YYYY-Qn``), code lists,
 references between sheets, ranges, duplicates, periods against the reporting quarter, SMART
-completeness of every KPI and the needs of every assumption test. Each problem names file,
-sheet, Excel row, column letter and header, the value and a plain-language message.
+completeness of every KPI, the needs of every assumption test and the review decisions. Each
+problem names file, sheet, Excel row, column letter and header, the value and a plain-language
+message.
 Everything derives from :mod:`rbm_utils.core.schema`.
 
 This module runs the steps in order: :mod:`~rbm_utils.intake.records` (sheets to typed records,
 cell by cell with :mod:`~rbm_utils.intake.cells`), :mod:`~rbm_utils.intake.checks` (across rows
-and sheets) and :mod:`~rbm_utils.intake.history` (against the unit's stored history).
+and sheets), :mod:`~rbm_utils.intake.decision_checks` (the Decisions sheet) and
+:mod:`~rbm_utils.intake.history` (against the unit's stored history).
 
 Example:
     >>> from rbm_utils.core.config import load_config
@@ -32,6 +34,7 @@ from rbm_utils.core.errors import ERROR, WARNING, Problem, problems_frame
 from rbm_utils.core.schema import HELPER_SHEETS, SHEETS, conform
 from rbm_utils.intake import checks
 from rbm_utils.intake.context import Context
+from rbm_utils.intake.decision_checks import check_decisions
 from rbm_utils.intake.history import check_history
 from rbm_utils.intake.raw import RawWorkbook
 from rbm_utils.intake.records import read_keyvalue, read_table
@@ -86,7 +89,8 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None,
     With ``previous`` (the unit's stored state, or a function of the unit code returning it) a
     KPI whose measure differs from the stored one is an error (``measure_changed``), and the
     decrease, outlier and over-budget warnings look at the stored quarters the file does not
-    carry too; rows identical to stored ones are not warned about again.
+    carry too; rows identical to stored ones are not warned about again. Given as a function,
+    it also gives the other unit's stored state, where a joint decision's concern may be defined.
     """
     ctx = Context(raw, config, today)
     parsed = Parsed(raw.file, raw.path, raw.format, raw.sha256)
@@ -108,6 +112,7 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None,
     checks.check_activities(ctx)
     checks.check_percent_scale(ctx)
     checks.check_disaggregations(ctx)
+    check_decisions(ctx, unit, previous if callable(previous) else None)
     code = unit.get("unit_code")
     prev = None
     if previous is not None and code and code in config.units:

@@ -149,12 +149,84 @@ SYNERGIES_COUNTED = ("unit_a", "unit_b", "n_shared", "shared_references")
 SCALEUP = ("theme", "initiative", "source_units", "target_region", "situation", "reasons")
 #: Changes since the previous quarter.
 CHANGES = ("kind", "item_id", "title", "previous", "current", "direction")
-#: One unit's review agenda.
-AGENDA = ("priority", "kind", "item_id", "title", "owner", "evidence", "question")
+#: One unit's review agenda (``carried_over``: back from last quarter with no decision).
+AGENDA = ("priority", "carried_over", "kind", "item_id", "title", "owner", "evidence", "question")
 #: An agenda of several units (joint review, dashboard).
-AGENDA_ACROSS_UNITS = ("unit_code", "priority", "kind", "item_id", "title", "owner", "question")
+AGENDA_ACROSS_UNITS = ("unit_code", "priority", "carried_over", "kind", "item_id", "title", "owner", "question")
 #: The bureau's agenda of priority-1 items (overview).
-BUREAU_AGENDA = ("unit_code", "kind", "item_id", "title", "owner", "question")
+BUREAU_AGENDA = ("unit_code", "carried_over", "kind", "item_id", "title", "owner", "question")
+
+# --------------------------------------------------------------------------- decisions, approval, learning
+
+#: Decisions of earlier reviews, followed up (one unit's review and dashboard).
+DECISIONS = (
+    "decision_id",
+    "meeting_quarter",
+    "concerns",
+    "kind",
+    "decision",
+    "owner",
+    "due_quarter",
+    "status",
+    "overdue",
+    "quarters_overdue",
+    "moved",
+    "follow_up",
+)
+#: Decisions recorded at this quarter's review meeting.
+DECISIONS_TAKEN = ("decision_id", "concerns", "kind", "decision", "owner", "due_quarter", "status", "other_unit")
+#: Decisions a cluster and a region took together (joint review).
+JOINT_DECISIONS = (
+    "unit_code",
+    "decision_id",
+    "meeting_quarter",
+    "concerns",
+    "decision",
+    "owner",
+    "due_quarter",
+    "status",
+    "overdue",
+    "moved",
+)
+#: Overdue decisions across units (overview).
+OVERDUE_DECISIONS = (
+    "unit_code",
+    "decision_id",
+    "meeting_quarter",
+    "concerns",
+    "decision",
+    "owner",
+    "due_quarter",
+    "quarters_overdue",
+    "status",
+    "moved",
+)
+#: Every unit's approval state (overview).
+APPROVALS = (
+    "unit_code",
+    "state",
+    "approved_by",
+    "approved_at",
+    "bureau_approved_by",
+    "bureau_approved_at",
+    "n_pending",
+)
+#: The framework's changes against the last approved quarter, with the authority each needs.
+FRAMEWORK_CHANGES = ("change_kind", "item_id", "title", "old", "new", "amount", "share", "authority", "decision_id")
+#: Changes that need the bureau's approver and do not have it yet, across units (reviews, overview, dashboards).
+PENDING_ESCALATIONS = ("unit_code", "change", "title", "old", "new", "amount", "share", "decision_id", "status")
+#: What the unit learnt: its assumptions revised since last quarter.
+LEARNING = ("assumption_id", "what_changed", "before", "after", "verdict_before", "verdict_after", "review_note")
+#: The quarter's lessons across units (overview).
+LEARNING_ACROSS_UNITS = (
+    "unit_code",
+    "assumption_id",
+    "what_changed",
+    "before",
+    "after",
+    "verdict_after",
+    "review_note",
+)
 
 # --------------------------------------------------------------------------- joint review
 

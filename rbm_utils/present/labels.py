@@ -32,6 +32,8 @@ from rbm_utils.core.codes import (
 )
 
 __all__ = [
+    "APPROVAL_COLORS",
+    "APPROVAL_LABELS",
     "BADGE_COLORS",
     "FLOW_KIND_COLORS",
     "FLOW_KIND_ORDER",
@@ -94,6 +96,10 @@ QUADRANT_COLORS: dict[str, str] = {
 #: Layers of the money flows (:func:`rbm_utils.analytics.finance.money_flows` kinds), in order, and their colours.
 FLOW_KIND_ORDER: tuple[str, ...] = ("source", "unit", "programme", "output")
 FLOW_KIND_COLORS: dict[str, str] = {"source": "#1f4e79", "unit": "#2e75b6", "programme": "#9dc3e6", "output": "#c9d9ea"}
+
+#: Approval state of a unit-quarter (:data:`rbm_utils.core.codes.APPROVAL_STATES`): colours and words.
+APPROVAL_COLORS: dict[str, str] = {"draft": "#9e9e9e", "approved": "#2e9e4f", "pending": "#f0a30a"}
+APPROVAL_LABELS: dict[str, str] = {"draft": "Draft", "approved": "Approved", "pending": "Pending escalation"}
 
 #: Publication badges of the dashboards' landing page (a review published, failed or not run).
 BADGE_COLORS: dict[str, str] = {"published": "#2e9e4f", "failed": "#c0392b", "not reviewed": "#9e9e9e"}

@@ -30,11 +30,11 @@ from rbm_utils.analytics import bureau as analysis
 from rbm_utils.core.config import Config, load_config
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import charts, columns
+from rbm_utils.present import charts, columns, followup
 from rbm_utils.publish import frozen
 from rbm_utils.publish.frozen import split_previous
 from rbm_utils.store.database import Store
-from rbm_utils.store.snapshot import PREVIOUS_PREFIX, load_snapshot, read_manifest
+from rbm_utils.store.snapshot import APPROVALS, FRAMEWORK_CHANGES, PREVIOUS_PREFIX, load_snapshot, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,19 @@ __all__ = [
     "PREVIOUS_PREFIX",
     "SENTINEL",
     "Review",
+    "approval",
     "columns",
+    "decisions_taken",
     "done",
+    "earlier_decisions",
+    "escalations",
     "header",
     "involving",
     "kpi_trends",
     "load_joint",
     "load_overview",
     "load_review",
+    "overdue_decisions",
     "provenance",
     "scaleup_for",
     "split_previous",
@@ -109,6 +114,8 @@ def _open(quarter: Quarter, config: Config, snapshot_dir: str, store_url: str, u
     with Store(store_url or config.store_url) as st:
         state = st.bureau_state(str(quarter))
         previous = st.bureau_state(str(quarter.previous))
+        state[APPROVALS] = st.approval_states(quarter, config.authority, config.currency)
+        state[FRAMEWORK_CHANGES] = st.framework_changes(quarter, config.authority)
         source = f"live store {st.safe_url}"
     results = analysis.analyse(state, quarter, config, previous_state=previous)
     per_unit = frozen.per_unit_tables(state, results, quarter, config, units=units)
@@ -341,3 +348,42 @@ def unit_heatmap(r: Review) -> pd.DataFrame:
 def this_quarter(r: Review, frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``frame`` whose ``period`` is the review's quarter."""
     return frame[frame["period"] == str(r.quarter)]
+
+
+# --------------------------------------------------------------------------- the review loop
+
+
+def approval(r: Review):
+    """The approval state of the unit's quarter: draft, approved by whom and when, or pending
+    escalation with each change beyond the unit's authority and its amount."""
+    if not r.unit:
+        raise ValueError("an approval state is of one unit; the overview lists them all")
+    return _html(
+        followup.approval_html(
+            r.view.get("approvals"),
+            r.view.get("framework_changes"),
+            r.unit,
+            r.config.authority.bureau_role,
+            r.config.currency,
+        )
+    )
+
+
+def escalations(r: Review) -> pd.DataFrame:
+    """Changes awaiting the bureau's approver: the unit's, or every unit's in the overview."""
+    return followup.unit_escalations(r.view.get("framework_changes"), r.unit, r.config.currency)
+
+
+def earlier_decisions(r: Review) -> pd.DataFrame:
+    """Decisions of the unit's earlier reviews, followed up (overdue first)."""
+    return followup.earlier(r.view.get("decisions"), r.quarter)
+
+
+def decisions_taken(r: Review) -> pd.DataFrame:
+    """Decisions recorded at this quarter's review meeting."""
+    return followup.taken_at(r.view.get("decisions"), r.quarter)
+
+
+def overdue_decisions(r: Review) -> pd.DataFrame:
+    """Overdue decisions of the review's units, each once."""
+    return followup.overdue(r.view.get("decisions"))

@@ -75,6 +75,7 @@ JOINT_TABLES = (
     "assumptions",
     "money",
     "agenda",
+    "decisions",
 )
 _LOCK_WAIT_S = 60.0
 

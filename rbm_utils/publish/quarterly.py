@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 
 from rbm_utils.analytics import bureau as analysis
-from rbm_utils.core.config import PROJECT_ROOT, Config, load_config
+from rbm_utils.core.config import PROJECT_ROOT, Authority, Config, load_config
 from rbm_utils.core.files import atomic_write_json
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.publish import frozen
@@ -58,7 +58,8 @@ class ReviewError(RuntimeError):
 
 
 class _WithPrevious:
-    """A store whose bureau state also carries the previous quarter's tables (``Previous_*``)."""
+    """A store whose bureau state also carries the previous quarter's tables (``Previous_*``);
+    the approval states and framework changes of the quarter come from the store itself."""
 
     def __init__(self, store: Store):
         self.store = store
@@ -67,6 +68,12 @@ class _WithPrevious:
         cur = self.store.bureau_state(quarter)
         prev = self.store.bureau_state(quarter.previous)
         return {**cur, **{PREVIOUS_PREFIX + k: v for k, v in prev.items()}}
+
+    def approval_states(self, quarter: Quarter, authority: Authority | None = None, currency: str = "") -> pd.DataFrame:
+        return self.store.approval_states(quarter, authority, currency)
+
+    def framework_changes(self, quarter: Quarter, authority: Authority | None = None) -> pd.DataFrame:
+        return self.store.framework_changes(quarter, authority)
 
 
 def unit_parameters(unit: str, config: Config) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,13 +35,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rbm_utils.core import schema
-from rbm_utils.core.config import Config
+from rbm_utils.core.config import Authority, Config
 from rbm_utils.core.errors import WARNING, Problem, problems_frame
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.store.approvals import authorised_approver, lock_refusal, record_approval
+from rbm_utils.store.authority import FRAMEWORK_SHEETS, change_problems, item_rows
 from rbm_utils.store.diff import changes_frame, counts_frame, diff_rows, prepare_rows, sort_key, summary
 from rbm_utils.store.engine import guarded, lock_key, make_engine
 from rbm_utils.store.errors import ApprovalError, StoreError
+from rbm_utils.store.escalation import approval_frames, quarter_changes
+from rbm_utils.store.outcome import STATUSES, IngestOutcome
 from rbm_utils.store.tables import METADATA, TABLES, frame_of, sheet_frame, unit_frame
 from rbm_utils.store.versions import (
     close_versions,
@@ -51,13 +53,13 @@ from rbm_utils.store.versions import (
     insert_problems,
     insert_submission,
     insert_versions,
+    read_problems,
+    sheets_as_of,
 )
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Store", "IngestOutcome", "StoreError", "ApprovalError", "STATUSES"]
-
-STATUSES = ("stored", "unchanged", "locked", "dry_run")
 
 
 def _utcnow() -> str:
@@ -76,28 +78,6 @@ def _parse_quarter(quarter: QuarterLike) -> Quarter:
     if q is None:
         raise StoreError(f"not a quarter: {quarter!r} (expected e.g. 2026-Q3)")
     return q
-
-
-@dataclass
-class IngestOutcome:
-    """What :meth:`Store.ingest` did (or, for ``dry_run``/``locked``, would have done).
-
-    ``changes`` has columns sheet, key, field, old, new (JSON text, None for missing), one
-    row per field change, exactly as written to ``change_log``; ``counts`` has one row per
-    data sheet with the number of rows added, changed and removed.
-    """
-
-    status: str
-    submission_id: int | None
-    changes: pd.DataFrame
-    message: str
-    counts: pd.DataFrame
-    unit_code: str = ""
-    quarter: str = ""
-
-    @property
-    def n_changes(self) -> int:
-        return len(self.changes)
 
 
 class Store:
@@ -189,12 +169,17 @@ class Store:
         ingested_by: str,
         problems: Sequence[Problem] = (),
         dry_run: bool = False,
+        authority: Authority | None = None,
+        rows: Mapping[str, Sequence[int]] | None = None,
     ) -> IngestOutcome:
         """Store a unit's validated workbook for ``quarter`` as a new submission.
 
         Non-periodic sheets are replaced whole (absent sheet = empty); periodic sheets
         (Actuals, Expenditure) only for the periods the submission carries. No change ->
-        ``unchanged`` and nothing written; an approved quarter -> ``locked``.
+        ``unchanged`` and nothing written; an approved quarter -> ``locked``. The framework
+        changes against the last approved quarter are classified by ``authority`` (default:
+        the settings' defaults) and their warnings stored with the submission; ``rows`` (the
+        reader's Excel row of each record, by sheet) places the warnings.
 
         Example:
             >>> res = schema.conform("Results", pd.DataFrame(
@@ -208,7 +193,6 @@ class Store:
         period = _parse_quarter(quarter)
         text = str(period)
         new = prepare_rows(frames)
-        problems = list(problems)
         with self._read() if dry_run else self._write(unit_code) as conn:
             current = current_rows(conn, unit_code)
             diffs = diff_rows(current, new)
@@ -221,8 +205,13 @@ class Store:
             ).all()
             latest = subs[-1][0] if subs else None
 
+            auth = authority or Authority()
+            submitted = {n: frames[n] for n in (*FRAMEWORK_SHEETS, "Decisions") if frames.get(n) is not None}
+            framework = quarter_changes(conn, unit_code, text, auth, submitted)
+            warnings = change_problems(framework, file_name, auth, item_rows(frames, rows or {}))
+
             def outcome(status: str, sid: int | None, message: str) -> IngestOutcome:
-                return IngestOutcome(status, sid, changes, message, counts, unit_code, text)
+                return IngestOutcome(status, sid, changes, message, counts, unit_code, text, framework, warnings)
 
             if changes.empty and any(s == text for _, s in subs):
                 return outcome(
@@ -245,10 +234,10 @@ class Store:
                 sha256=sha256,
                 submitted_by=submitted_by,
                 ingested_by=ingested_by,
-                n_warnings=sum(1 for p in problems if p.severity == WARNING),
+                n_warnings=sum(1 for p in [*problems, *warnings] if p.severity == WARNING),
                 n_changes=len(changes),
             )
-            insert_problems(conn, sid, problems)
+            insert_problems(conn, sid, [*problems, *warnings])
             close_versions(conn, sid, diffs)
             insert_versions(conn, unit_code, sid, diffs)
             insert_change_log(conn, unit_code, sid, changes)
@@ -259,20 +248,48 @@ class Store:
 
     @guarded("record the approval")
     def approve(self, unit_code: str, quarter: QuarterLike, by: str, config: Config) -> dict:
-        """Approve (lock) a unit-quarter. Only an approver listed in the settings may.
+        """Approve (lock) a unit-quarter. Only the unit's approvers or a bureau approver listed in
+        the settings may; changes beyond the unit's authority keep it ``pending`` until a bureau
+        approver approves it too (a second event).
 
-        Returns the approval: unit_code, quarter, approved_by, approved_at, submission_id
-        (the submission the approved state rests on). Raises :class:`ApprovalError`.
+        Returns the approval (:func:`rbm_utils.store.approvals.record_approval`): unit_code,
+        quarter, approved_by, approved_at, submission_id (the submission the approved state
+        rests on), bureau_approved_by/at, state, by, role, changes. Raises :class:`ApprovalError`.
 
         Example:
-            >>> st.approve("AFR", "2026-Q3", "Amara Diallo", cfg)["approved_by"]  # doctest: +SKIP
-            'Amara Diallo'
+            >>> st.approve("AFR", "2026-Q3", "Amara Diallo", cfg)["state"]  # doctest: +SKIP
+            'pending'
         """
-        text, match = authorised_approver(unit_code, quarter, by, config)
+        text, approver = authorised_approver(unit_code, quarter, by, config)
         with self._write(unit_code) as conn:
-            row = record_approval(conn, unit_code, text, match, _utcnow())
-        log.info("%s %s approved by %s", unit_code, text, match)
+            row = record_approval(conn, unit_code, text, approver, _utcnow(), config.authority)
+        log.info("%s %s approved by %s (%s): %s", unit_code, text, approver.name, approver.role, row["state"])
         return row
+
+    @guarded("read the approval states")
+    def approval_states(
+        self, quarter: QuarterLike, authority: Authority | None = None, currency: str = ""
+    ) -> pd.DataFrame:
+        """Each unit's approval state of ``quarter`` (draft, approved, pending), one row per unit
+        with a submission up to it: :data:`rbm_utils.store.escalation.APPROVAL_COLUMNS`.
+
+        ``authority`` classifies the changes (default: the settings' defaults).
+
+        Example:
+            >>> with Store("sqlite://") as st:
+            ...     list(st.approval_states("2026-Q3").columns[:3])
+            ['unit_code', 'quarter', 'state']
+        """
+        with self._read() as conn:
+            return approval_frames(conn, str(_parse_quarter(quarter)), authority or Authority(), currency)[0]
+
+    @guarded("read the framework changes")
+    def framework_changes(self, quarter: QuarterLike, authority: Authority | None = None) -> pd.DataFrame:
+        """Every unit's framework changes of ``quarter`` against its last approved quarter, with the
+        authority each needs, its covering decision and its status:
+        :data:`rbm_utils.store.escalation.FRAMEWORK_CHANGE_COLUMNS`."""
+        with self._read() as conn:
+            return approval_frames(conn, str(_parse_quarter(quarter)), authority or Authority())[1]
 
     # ---- reading
 
@@ -340,17 +357,7 @@ class Store:
                 pick = [r for r in rows if r.quarter <= as_of][-1:]
             else:
                 pick = rows[-1:]
-            out: dict[str, pd.DataFrame] = {}
-            for sh in schema.DATA_SHEETS:
-                recs: Sequence[Any] = []
-                if pick:
-                    t, s = TABLES[sh.table_name], pick[0].id
-                    recs = conn.execute(
-                        sa.select(*[t.c[c] for c in sh.column_names]).where(
-                            t.c.unit_code == unit_code, t.c.sub_from <= s, sa.or_(t.c.sub_to.is_(None), t.c.sub_to > s)
-                        )
-                    ).all()
-                out[sh.name] = sheet_frame(sh, recs, with_unit=False)
+            out = sheets_as_of(conn, unit_code, pick[0].id if pick else None)
         out["Unit"] = unit_frame([(r.unit_code, r.quarter, r.id, r.submitted_by) for r in pick])
         return out
 
@@ -428,23 +435,8 @@ class Store:
     @guarded("read the submission's problems")
     def submission_problems(self, submission_id: int) -> pd.DataFrame:
         """The warnings stored with a submission, as :func:`rbm_utils.core.errors.problems_frame`."""
-        t = TABLES["submission_problems"]
         with self._read() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.submission_id == submission_id).order_by(t.c.id)).all()
-        return problems_frame(
-            Problem(
-                r.code,
-                r.severity,
-                r.file or "",
-                r.sheet or "",
-                r.row or 0,
-                r.column or "",
-                r.header or "",
-                r.value,
-                r.message or "",
-            )
-            for r in rows
-        )
+            return problems_frame(read_problems(conn, submission_id))
 
     @guarded("read the store")
     def dump(self) -> dict[str, list[tuple]]:

@@ -46,6 +46,7 @@ class IngestReport:
     problems: pd.DataFrame = field(default_factory=lambda: problems_frame([]))
     changes: pd.DataFrame | None = None
     counts: pd.DataFrame | None = None
+    framework_changes: pd.DataFrame | None = None
 
     @property
     def accepted(self) -> bool:
@@ -66,7 +67,9 @@ def ingest_file(
     """Validate ``path`` and store it unless it has errors. Never raises for bad input.
 
     The file is checked against the unit's state in the store too (a KPI's measure must not
-    change; decreases, outliers and overspending look at the stored quarters).
+    change; decreases, outliers and overspending look at the stored quarters). The changes of
+    the framework against the last approved quarter come back in ``framework_changes`` with
+    the authority each needs (``config.authority``); their warnings join the problems.
     """
 
     def previous(unit_code: str):
@@ -102,6 +105,8 @@ def ingest_file(
             ingested_by=by,
             problems=parsed.warnings,
             dry_run=dry_run,
+            authority=config.authority,
+            rows=parsed.rows,
         )
     except StoreError as exc:
         log.warning("store refused %s: %s", parsed.file, exc)
@@ -113,7 +118,8 @@ def ingest_file(
         unit,
         quarter,
         outcome.submission_id,
-        table,
+        problems_frame([*parsed.problems, *outcome.warnings]),
         outcome.changes,
         outcome.counts,
+        outcome.framework_changes,
     )

@@ -36,10 +36,12 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from rbm_utils.core import schema
-from rbm_utils.core.config import Config
+from rbm_utils.core.config import Authority, Config
 from rbm_utils.core.files import atomic_write_json, exchange_dirs, sha256_file, utc_stamp
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.core.text import is_missing
+from rbm_utils.store.authority import CHANGE_KINDS
+from rbm_utils.store.escalation import APPROVAL_COLUMNS, FRAMEWORK_CHANGE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +65,22 @@ class PublishedError(SnapshotError):
 
 
 class BureauStore(Protocol):
-    """What :func:`freeze_snapshot` needs from a store (duck-typed; see rbm_utils.store.database)."""
+    """What :func:`freeze_snapshot` needs from a store (duck-typed; see rbm_utils.store.database).
+
+    A store that also has ``approval_states(quarter, authority, currency)`` and
+    ``framework_changes(quarter, authority)`` fills the ``Approvals`` and ``FrameworkChanges``
+    tables; without them both are frozen empty.
+    """
 
     def bureau_state(self, quarter: Quarter) -> dict[str, pd.DataFrame]: ...
+
+
+#: Tables frozen beside the contract sheets: each unit-quarter's approval state and its framework
+#: changes against the last approved quarter (:mod:`rbm_utils.store.escalation`), with their columns.
+APPROVALS = "Approvals"
+FRAMEWORK_CHANGES = "FrameworkChanges"
+AUTHORITY_TABLES: dict[str, list[str]] = {APPROVALS: APPROVAL_COLUMNS, FRAMEWORK_CHANGES: FRAMEWORK_CHANGE_COLUMNS}
+_NUMBERS = {"amount": "float64", "share": "float64", "n_pending": "int64"}
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -111,11 +126,24 @@ def _base_name(name: str) -> str:
 
 def _sort_keys(name: str, frame: pd.DataFrame) -> list[str]:
     name = _base_name(name)
-    if name == UNIT_FRAME:
+    if name in (UNIT_FRAME, APPROVALS):
         keys = ["unit_code"]
     else:
         keys = ["unit_code", *schema.sheet(name).key]
     return [k for k in keys if k in frame.columns]
+
+
+def _authority_table(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
+    """An ``Approvals`` or ``FrameworkChanges`` frame with its columns and dtypes (text: "" for missing)."""
+    cols = AUTHORITY_TABLES[name]
+    df = pd.DataFrame(columns=cols) if frame is None else frame.reindex(columns=cols)
+    for c in cols:
+        if c in _NUMBERS:
+            df[c] = pd.to_numeric(df[c]).astype(_NUMBERS[c])
+        else:
+            df[c] = [("" if is_missing(v) else str(v)) for v in df[c]]
+            df[c] = df[c].astype(object)
+    return df
 
 
 def _prepare(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -123,7 +151,9 @@ def _prepare(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     if not _SHEET_NAME_RE.match(name):
         raise ValueError(f"not a valid table name for a snapshot file: {name!r}")
     name = _base_name(name)
-    if name == UNIT_FRAME:
+    if name in AUTHORITY_TABLES:
+        df = _authority_table(name, frame)
+    elif name == UNIT_FRAME:
         df = frame.copy()
         if "submission_id" in df.columns:
             df["submission_id"] = pd.to_numeric(df["submission_id"]).astype("Int64")
@@ -146,8 +176,13 @@ def _prepare(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         json.dumps([_canonical(v) for v in rec], ensure_ascii=False) for rec in df.itertuples(index=False, name=None)
     ]
     keyed = df.assign(__row=row_text)
-    keyed = keyed.sort_values(_sort_keys(name, df) + ["__row"], kind="stable", na_position="first")
-    return keyed.drop(columns="__row").reset_index(drop=True)
+    if name == FRAMEWORK_CHANGES:  # a unit's changes in the order of their kinds
+        keyed["__kind"] = [CHANGE_KINDS.index(k) if k in CHANGE_KINDS else len(CHANGE_KINDS) for k in df["change_kind"]]
+        keys = ["unit_code", "__kind", "item_id"]
+    else:
+        keys = _sort_keys(name, df)
+    keyed = keyed.sort_values(keys + ["__row"], kind="stable", na_position="first")
+    return keyed.drop(columns=[c for c in ("__row", "__kind") if c in keyed]).reset_index(drop=True)
 
 
 def table_content_sha256(frame: pd.DataFrame) -> str:
@@ -204,16 +239,32 @@ def read_manifest(snapshot_dir: Path) -> dict:
     return manifest
 
 
-def snapshot_tables(store: BureauStore, quarter: QuarterLike) -> dict[str, pd.DataFrame]:
-    """The bureau state of ``quarter`` as it would be frozen: conformed, in a stable row order.
+def snapshot_tables(
+    store: BureauStore, quarter: QuarterLike, authority: Authority | None = None, currency: str = ""
+) -> dict[str, pd.DataFrame]:
+    """The bureau state of ``quarter`` as it would be frozen: conformed, in a stable row order,
+    with the ``Approvals`` and ``FrameworkChanges`` tables (changes classified by ``authority``).
 
     >>> snapshot_tables(store, "2026-Q3")["Risks"].columns[0]  # doctest: +SKIP
     'unit_code'
     """
-    state = store.bureau_state(_parse_quarter(quarter))
+    q = _parse_quarter(quarter)
+    state = store.bureau_state(q)
     if UNIT_FRAME not in state:
         raise ValueError("bureau_state returned no 'Unit' frame (each unit's latest submission)")
-    return {name: _prepare(name, frame) for name, frame in sorted(state.items())}
+    if AUTHORITY_TABLES.keys() & state.keys():
+        raise ValueError(
+            f"bureau_state returned {sorted(AUTHORITY_TABLES.keys() & state.keys())}, tables of the store's own"
+        )
+    states, changes = getattr(store, "approval_states", None), getattr(store, "framework_changes", None)
+    auth = authority or Authority()
+    extra = {
+        APPROVALS: states(q, auth, currency) if states is not None else None,
+        FRAMEWORK_CHANGES: changes(q, auth) if changes is not None else None,
+    }
+    tables = {name: _prepare(name, frame) for name, frame in state.items()}
+    tables.update({name: _prepare(name, _authority_table(name, frame)) for name, frame in extra.items()})
+    return dict(sorted(tables.items()))
 
 
 def freeze_snapshot(
@@ -235,7 +286,7 @@ def freeze_snapshot(
         ['Activities', 'Actuals']
     """
     q = _parse_quarter(quarter)
-    tables = snapshot_tables(store, q)
+    tables = snapshot_tables(store, q, getattr(config, "authority", None), str(getattr(config, "currency", "")))
     table_hashes = {name: table_content_sha256(df) for name, df in tables.items()}
     content = _content_sha256(table_hashes)
     quarter_dir = Path(out_dir) / str(q)
@@ -373,6 +424,8 @@ def load_snapshot(snapshot_dir: Path) -> dict[str, pd.DataFrame]:
         base = _base_name(name)
         if base != UNIT_FRAME and base in schema.sheet_names() and schema.sheet(base).kind == "table":
             df = schema.conform(base, df, with_unit=True)
+        elif base in AUTHORITY_TABLES:
+            df = _authority_table(base, df)
         elif base == UNIT_FRAME:
             for col in df.columns:
                 if col != "submission_id":

@@ -1,9 +1,11 @@
 """The store's tables (SQLAlchemy Core), derived from the workbook contract, and rows back to frames.
 
-``submissions``, ``submission_problems``, ``change_log``, ``approvals`` and ``meta``, plus one
-table per data sheet of :mod:`rbm_utils.core.schema` (``sheet_<name>``): the sheet's columns,
-the ``unit_code``, and the submissions that added (``sub_from``) and replaced or deleted
-(``sub_to``, NULL while current) each row version.
+``submissions``, ``submission_problems``, ``change_log``, ``approvals`` (the unit-level approval
+that locks a unit-quarter), ``bureau_approvals`` (the bureau's approval of the changes beyond the
+unit's authority) and ``meta``, plus one table per data sheet of :mod:`rbm_utils.core.schema`
+(``sheet_<name>``): the sheet's columns, the ``unit_code``, and the submissions that added
+(``sub_from``) and replaced or deleted (``sub_to``, NULL while current) each row version. Opening
+a store creates the tables it lacks, so a store written by an older version gains the new ones.
 
 Example:
     >>> [c.name for c in TABLES["sheet_risks"].columns][:3]
@@ -84,6 +86,15 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     )
     sa.Table(
         "approvals",
+        md,
+        sa.Column("unit_code", sa.Text, primary_key=True),
+        sa.Column("quarter", sa.Text, primary_key=True),
+        sa.Column("approved_by", sa.Text, nullable=False),
+        sa.Column("approved_at", sa.Text, nullable=False),
+        sa.Column("submission_id", sa.Integer, sa.ForeignKey(submissions.c.id), nullable=False),
+    )
+    sa.Table(
+        "bureau_approvals",
         md,
         sa.Column("unit_code", sa.Text, primary_key=True),
         sa.Column("quarter", sa.Text, primary_key=True),

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -28,7 +29,7 @@ from rbm_utils.core import schema
 from rbm_utils.core.errors import Problem
 from rbm_utils.store.diff import Current, SheetDiff, norm_cell
 from rbm_utils.store.errors import StoreError
-from rbm_utils.store.tables import TABLES
+from rbm_utils.store.tables import DATA_SHEETS, TABLES, sheet_frame
 
 _CHUNK = 500
 
@@ -47,6 +48,28 @@ def current_rows(conn: Connection, unit_code: str) -> Current:
             vals = tuple(norm_cell(c, v, c.name in sh.key, sh.name) for c, v in zip(sh.columns, r[1:]))
             cur[tuple(vals[j] for j in keyidx)] = (r[0], vals)
         out[sh.name] = cur
+    return out
+
+
+def sheets_as_of(
+    conn: Connection, unit_code: str, sid: int | None, names: Sequence[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The unit's sheets (all data sheets, or ``names`` that the contract has) as of submission
+    ``sid``, conformed and sorted by key; every sheet empty when ``sid`` is None."""
+    out: dict[str, pd.DataFrame] = {}
+    for name in names if names is not None else list(DATA_SHEETS):
+        sh = DATA_SHEETS.get(name)
+        if sh is None:
+            continue
+        recs: Sequence[Any] = []
+        if sid is not None:
+            t = TABLES[sh.table_name]
+            recs = conn.execute(
+                sa.select(*[t.c[c] for c in sh.column_names]).where(
+                    t.c.unit_code == unit_code, t.c.sub_from <= sid, sa.or_(t.c.sub_to.is_(None), t.c.sub_to > sid)
+                )
+            ).all()
+        out[name] = sheet_frame(sh, recs, with_unit=False)
     return out
 
 
@@ -86,6 +109,26 @@ def insert_problems(conn: Connection, sid: int, problems: list[Problem]) -> None
         for p in problems
     ]
     conn.execute(sa.insert(TABLES["submission_problems"]), rows)
+
+
+def read_problems(conn: Connection, sid: int) -> list[Problem]:
+    """The warnings stored with submission ``sid``, in the order they were stored."""
+    t = TABLES["submission_problems"]
+    rows = conn.execute(sa.select(t).where(t.c.submission_id == sid).order_by(t.c.id)).all()
+    return [
+        Problem(
+            r.code,
+            r.severity,
+            r.file or "",
+            r.sheet or "",
+            r.row or 0,
+            r.column or "",
+            r.header or "",
+            r.value,
+            r.message or "",
+        )
+        for r in rows
+    ]
 
 
 def close_versions(conn: Connection, sid: int, diffs: list[SheetDiff]) -> None:

@@ -16,6 +16,7 @@ from rbm_utils.core.config import (
     DEFAULT_THRESHOLDS,
     MAX_CONFIG_BYTES,
     PROJECT_ROOT,
+    Authority,
     ConfigError,
     Unit,
     load_config,
@@ -86,6 +87,29 @@ def test_a_short_file_gets_the_defaults(tmp_path: Path, monkeypatch: pytest.Monk
     assert cfg.thresholds == {**DEFAULT_THRESHOLDS, "on_track": 1, "outlier_z": 4}
 
 
+def test_authority_defaults_and_the_shipped_bureau_approver(tmp_path: Path):
+    shipped = load_config(DEFAULT_CONFIG).authority
+    assert shipped == Authority(bureau_role="Deputy Director", bureau_approvers=("Nadia Rahman",))
+    assert (shipped.target_change_share, shipped.budget_move_share, shipped.budget_move_amount) == (0.10, 0.10, 50000)
+    assert (shipped.add_drop_activities, shipped.add_drop_results) == (True, False)
+    # absent or blank section: the defaults, nobody at bureau level
+    assert _load(tmp_path, UNITS).authority == Authority()
+    assert _load(tmp_path, UNITS + "authority:\n").authority == Authority()
+    assert _load(tmp_path, UNITS + "authority: {bureau: {approvers: }, unit: }\n").authority == Authority()
+    cfg = _load(
+        tmp_path,
+        UNITS + "authority:\n  bureau: {role: Director, approvers: [Zoe, Bo]}\n"
+        "  unit: {target_change_share: 0.2, budget_move_amount: 10000, add_drop_results: true}\n",
+    )
+    assert cfg.authority == Authority(
+        bureau_role="Director",
+        bureau_approvers=("Zoe", "Bo"),
+        target_change_share=0.2,
+        budget_move_amount=10000,
+        add_drop_results=True,
+    )
+
+
 def test_rbm_config_and_rbm_store_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     path = tmp_path / "other.yaml"
     path.write_text(UNITS + "store: {url: 'sqlite:///db/x.sqlite'}\n", encoding="utf-8")
@@ -113,6 +137,13 @@ def test_rbm_config_and_rbm_store_from_the_environment(tmp_path: Path, monkeypat
         ("unit:\n  - {code: AFR, type: region}\n", "unit", "units"),
         (UNITS + "store: {URL: 'sqlite://'}\n", "store.URL", "store.url"),
         (
+            UNITS + "authority: {unit: {target_change_shares: 0.2}}\n",
+            "authority.unit.target_change_shares",
+            "authority.unit.target_change_share",
+        ),
+        (UNITS + "authority: {bureau: {approver: [Bo]}}\n", "authority.bureau.approver", "authority.bureau.approvers"),
+        (UNITS + "autority: {}\n", "autority", "authority"),
+        (
             "units:\n  - {code: AFR, type: region}\n  - {code: CYB, type: cluster, aprovers: [Bo]}\n",
             "units[1].aprovers",
             "units[1].approvers",
@@ -127,7 +158,7 @@ def test_a_misspelt_key_names_file_path_and_nearest_key(tmp_path: Path, text: st
 def test_an_unknown_key_without_a_near_one_lists_the_known_keys(tmp_path: Path):
     message = _refused(tmp_path, UNITS + "colour: blue\n")
     assert message.endswith(
-        "colour is not a known setting; known settings: workbench, calendar, store, units, thresholds, ingest"
+        "colour is not a known setting; known settings: workbench, calendar, store, units, thresholds, ingest, authority"
     )
     message = _refused(tmp_path, UNITS + "thresholds: {zebra: 1}\n")
     assert "thresholds.zebra is not a known setting; known settings of thresholds: on_track, at_risk," in message
@@ -177,6 +208,15 @@ def test_a_file_inside_the_project_is_named_from_the_project_root():
         ),
         ("units:\n  - {code: AFR, type: region}\n  - {code: AFR, type: cluster}\n", "units: unit AFR listed twice"),
         ("units: []\n", "units: at least one unit is required"),
+        (
+            UNITS + "authority: {unit: {target_change_share: -0.1}}\n",
+            "authority.unit.target_change_share must be at least 0, not -0.1",
+        ),
+        (
+            UNITS + "authority: {unit: {add_drop_results: 'no'}}\n",
+            "authority.unit.add_drop_results must be true or false, not 'no'",
+        ),
+        (UNITS + "authority: {bureau: {approvers: Nadia}}\n", "authority.bureau.approvers must be a list, not 'Nadia'"),
         ("workbench: {name: x}\n", "units is required"),
         ("units: {code: AFR}\n", "units must be a list, not a mapping"),
         ("units:\n  - AFR\n", "units[0] must be a mapping of names to values, not 'AFR'"),

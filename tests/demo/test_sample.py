@@ -20,7 +20,7 @@ from rbm_utils.analytics import assumptions, finance, kpi
 from rbm_utils.core import schema
 from rbm_utils.core.config import DEFAULT_CONFIG, load_config
 from rbm_utils.core.quarters import Quarter, index_of
-from rbm_utils.demo import catalogue, kpis
+from rbm_utils.demo import catalogue, history, kpis, load, story
 from rbm_utils.demo import sample as sample_module
 from rbm_utils.demo.sample import NOTICE, build_sample, public_quarter, sample_unit
 from rbm_utils.intake.validate import parse_source
@@ -538,7 +538,7 @@ def test_the_analytics_and_the_oracle_agree_on_every_assumption(bureau):
 
 
 def test_the_demo_package_holds_no_copy_of_the_rules():
-    for module in (sample_module, kpis, catalogue):
+    for module in (sample_module, kpis, catalogue, story, history, load):
         for name in ("kpi_status", "assumption_check", "budget_check", "_assess_one", "_achievement"):
             assert not hasattr(module, name), (module.__name__, name)
 

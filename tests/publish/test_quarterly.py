@@ -56,9 +56,15 @@ def test_every_unit_and_the_overview_are_published(published, sample_bureau):
             "assumption_tests.parquet",
             "risks.parquet",
             "money.parquet",
+            "decisions.parquet",
+            "approvals.parquet",
+            "framework_changes.parquet",
+            "learning.parquet",
             "inputs.json",
         ):
             assert (d / f).is_file(), (unit, f)
+    for f in ("decisions", "approvals", "framework_changes", "learning"):
+        assert (out / q / "overview" / f"{f}.parquet").is_file(), f
     assert (out / q / "joint" / "CYB-AFR" / "joint_review.html").is_file()
     assert (out / q / "overview" / "bdt_overview.html").is_file()
     manifest = json.loads((out / q / "snapshot" / "manifest.json").read_text())
@@ -77,6 +83,23 @@ def test_joint_tables_are_published_beside_the_joint_review(published, sample_bu
         got = pd.read_parquet(out / q / "joint" / "CYB-AFR" / f"{key}.parquet")
         expected = pd.read_parquet(out / q / "analysis" / "joint" / "CYB-AFR" / f"{key}.parquet")
         pd.testing.assert_frame_equal(got, expected, obj=key)
+
+
+@pytest.mark.slow
+def test_the_review_loop_is_published_per_unit(published, sample_bureau):
+    """decisions.parquet holds at least the issue's columns; each unit's approvals row is its own;
+    a joint decision of the pair is published beside the joint review."""
+    out, _ = published
+    q = sample_bureau["quarter"]
+    for unit in CFG.units:
+        dec = pd.read_parquet(out / q / unit / "decisions.parquet")
+        needed = {"decision_id", "concerns", "kind", "owner", "due_quarter", "status", "overdue"}
+        assert needed <= set(dec.columns), unit
+        assert set(dec["unit_code"]) <= {unit}
+        approvals = pd.read_parquet(out / q / unit / "approvals.parquet")
+        assert set(approvals["unit_code"]) <= {unit} and len(approvals) <= 1
+    joint = pd.read_parquet(out / q / "joint" / "CYB-AFR" / "decisions.parquet")
+    assert set(joint["unit_code"]) <= {"CYB", "AFR"} and set(joint["other_unit"]) <= {"CYB", "AFR"}
 
 
 @pytest.mark.slow

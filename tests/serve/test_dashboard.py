@@ -14,6 +14,8 @@ from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site
 
 from rbm_utils.analytics import kpi
 from rbm_utils.core.config import load_config
+from rbm_utils.present import columns, followup
+from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data, params, views
 from rbm_utils.serve.pages import joint, landing, overview, review
 from rbm_utils.serve.pages import unit as unit_page
@@ -41,6 +43,7 @@ def _fig_json(fig) -> dict:
 def _shown(dash: review.ReviewDashboard) -> list[dict]:
     """Every output the dashboard's Output widgets show."""
     outs = [
+        dash.followup_out,
         dash.summary_out,
         dash.kpi_out,
         dash.trend_out,
@@ -191,6 +194,30 @@ def test_tables_equal_the_published_tables(site):
     published = _nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", PLOTLY)
     mine = _fig_json(ov.state.figures()["status"])
     assert mine["data"] == next(f for f in published if f["layout"]["title"]["text"] == "KPI status by unit")["data"]
+
+
+def test_unit_dashboard_shows_its_approval_and_decisions_as_published(site):
+    """The header states the unit-quarter's approval as the published review does; the decisions
+    table is the published decisions.parquet; the overview lists the published pending escalations."""
+    q = site["quarter"]
+    folder = site["outputs"] / q / "AFR"
+    approvals = pd.read_parquet(folder / "approvals.parquet")
+    changes = pd.read_parquet(folder / "framework_changes.parquet")
+    words = followup.approval_html(approvals, changes, "AFR", CFG.authority.bureau_role, CFG.currency)
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    assert words in dash.title.value
+    published = "".join(_nb_outputs(folder / "quarterly_review.ipynb", "text/html"))
+    assert words in published  # the review opens with the same words
+    decisions = pd.read_parquet(folder / "decisions.parquet")
+    table = dash.followup_out.outputs[0]["data"]["text/html"]
+    assert table == table_html(decisions, columns.DECISIONS, empty="No decision recorded.")
+    ov = overview.page(site["outputs"], CFG, f"quarter={q}")
+    pending = followup.unit_escalations(
+        pd.read_parquet(site["outputs"] / q / "overview" / "framework_changes.parquet"), None, CFG.currency
+    )
+    shown = ov.followup_out.outputs[0]["data"]["text/html"]
+    assert shown == table_html(pending, columns.PENDING_ESCALATIONS, empty="No change awaits the bureau's approval.")
+    assert shown in "".join(_nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", "text/html"))
 
 
 def test_joint_page_shows_the_published_joint_tables(site):

@@ -85,7 +85,7 @@ def _file_state(folder: Path) -> dict[str, tuple[str, int]]:
 def test_freeze_writes_every_table_and_a_manifest(tmp_path, config):
     manifest = freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
     snap = tmp_path / QUARTER / "snapshot"
-    expected_tables = {s.name for s in schema.DATA_SHEETS} | {"Unit"}
+    expected_tables = {s.name for s in schema.DATA_SHEETS} | {"Unit", "Approvals", "FrameworkChanges"}
     assert set(manifest["tables"]) == expected_tables
     assert sorted(p.name for p in snap.iterdir()) == sorted(
         [f"{t}.parquet" for t in expected_tables] + ["manifest.json"]
@@ -174,7 +174,7 @@ def test_load_snapshot_round_trip(tmp_path, config):
     store = FakeStore()
     freeze_snapshot(store, QUARTER, tmp_path, config)
     frames = load_snapshot(tmp_path / QUARTER / "snapshot")
-    assert set(frames) == {s.name for s in schema.DATA_SHEETS} | {"Unit"}
+    assert set(frames) == {s.name for s in schema.DATA_SHEETS} | {"Unit", "Approvals", "FrameworkChanges"}
     state = store.bureau_state(QUARTER)
     for sh in schema.DATA_SHEETS:
         got = frames[sh.name]
@@ -189,6 +189,15 @@ def test_load_snapshot_round_trip(tmp_path, config):
     assert risks["likelihood"].tolist() == [4, 4] and risks["unit_code"].tolist() == ["AFR", "CYB"]
     assert frames["Unit"]["submission_id"].tolist() == [7, 12]
     assert frames["Actuals"]["comment"].tolist() == [None] * 12
+
+
+def test_a_store_without_approvals_freezes_empty_authority_tables(tmp_path, config):
+    freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    frames = load_snapshot(tmp_path / QUARTER / "snapshot")
+    assert list(frames["Approvals"].columns) == snapshot.AUTHORITY_TABLES["Approvals"] and frames["Approvals"].empty
+    changes = frames["FrameworkChanges"]
+    assert list(changes.columns) == snapshot.AUTHORITY_TABLES["FrameworkChanges"] and changes.empty
+    assert changes["amount"].dtype == "float64" and frames["Approvals"]["n_pending"].dtype == "int64"
 
 
 def test_load_snapshot_detects_a_tampered_parquet(tmp_path, config):

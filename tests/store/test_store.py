@@ -140,6 +140,7 @@ def test_open_creates_tables_once_and_records_schema_version(store_url):
         "submission_problems",
         "change_log",
         "approvals",
+        "bureau_approvals",
         "meta",
     }
     assert set(first) == expected
@@ -395,17 +396,26 @@ def test_approval_rules(st, monkeypatch):
         st.approve("AFR", "2026-Q3", "Amara Diallo", CONFIG)
     assert st.approvals().empty
     got = st.approve("AFR", "2026-Q2", " amara  DIALLO ", CONFIG)
-    assert got == {
+    record = {
         "unit_code": "AFR",
         "quarter": "2026-Q2",
         "approved_by": "Amara Diallo",
         "approved_at": APPROVED_AT,
         "submission_id": int(st.submissions("AFR")["id"].iloc[0]),
     }
+    assert got == {
+        **record,
+        "bureau_approved_by": "",
+        "bureau_approved_at": "",
+        "state": "approved",
+        "by": "Amara Diallo",
+        "role": "Regional Director",
+        "changes": [],
+    }
     with pytest.raises(ApprovalError) as info:
         st.approve("AFR", "2026-Q2", "Amara Diallo", CONFIG)
     assert str(info.value) == "AFR 2026-Q2 was already approved by Amara Diallo on 2026-10-03 14:02 UTC"
-    assert st.approvals().to_dict("records") == [got]
+    assert st.approvals().to_dict("records") == [record]
     assert isinstance(info.value, StoreError)
 
 

@@ -45,6 +45,7 @@ JOINT_SECTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
         "No shared assumption tested this quarter.",
     ),
     ("Money the cluster spent on outputs delivered there", "money", columns.JOINT_MONEY, "No spending recorded."),
+    ("Joint decisions", "decisions", columns.JOINT_DECISIONS, "No joint decision recorded."),
     ("Review agenda", "agenda", columns.JOINT_AGENDA, "Nothing needs a decision."),
 )
 

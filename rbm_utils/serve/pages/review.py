@@ -19,7 +19,7 @@ import pandas as pd
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import columns
+from rbm_utils.present import columns, followup
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data
@@ -28,7 +28,7 @@ from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_op
 from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
 
 #: The Output widgets of the page, each with the CSS class ``rbm-<name>``.
-SECTIONS = ("summary", "kpi", "trend", "evidence", "risk", "money", "agenda")
+SECTIONS = ("followup", "summary", "kpi", "trend", "evidence", "risk", "money", "agenda")
 
 
 class ReviewState:
@@ -188,6 +188,7 @@ class ReviewDashboard:
             self.outs[name] = w.Output()
             self.outs[name].add_class(f"rbm-{name}")
         (
+            self.followup_out,
             self.summary_out,
             self.kpi_out,
             self.trend_out,
@@ -214,6 +215,8 @@ class ReviewDashboard:
                     [self.quarter_dd, self.unit_dd, self.programme_dd, self.status_dd],
                     layout=w.Layout(flex_flow="row wrap"),
                 ),
+                heading("Pending escalations and overdue decisions" if bureau else "Decisions of the reviews"),
+                self.followup_out,
                 heading("KPIs"),
                 self.summary_out,
                 self.kpi_out,
@@ -295,6 +298,34 @@ class ReviewDashboard:
             f'<h2 class="rbm-title">{escape_text(s.who())}: quarterly review {escape_text(s.quarter)}</h2>'
             f'<p><a href="{escape_text(page_link("index.ipynb", quarter=s.quarter or ""))}">All units</a> · '
             "Figures as published by the quarterly review (frozen snapshot).</p>"
+            + (self.approval_html() if not s.bureau and s.unit else "")
+        )
+
+    def approval_html(self) -> str:
+        """The unit-quarter's approval state: draft, approved by whom and when, or pending
+        escalation with each change beyond the unit's authority and its amount (escaped)."""
+        s, cfg = self.state, self.state.config
+        return followup.approval_html(
+            s.tables.get("approvals"),
+            s.tables.get("framework_changes"),
+            s.unit or "",
+            cfg.authority.bureau_role,
+            cfg.currency,
+        )
+
+    def render_followup(self) -> None:
+        """The unit's decisions followed up; in the bureau, pending escalations and overdue decisions."""
+        s = self.state
+        if not s.bureau:
+            decisions = s.scoped("decisions", with_programme=False)
+            show(self.followup_out, html(table_html(decisions, columns.DECISIONS, empty="No decision recorded.")))
+            return
+        pending = followup.unit_escalations(s.tables.get("framework_changes"), s.scope_unit(), s.config.currency)
+        late = followup.overdue(s.scoped("decisions", with_programme=False))
+        show(
+            self.followup_out,
+            html(table_html(pending, columns.PENDING_ESCALATIONS, empty="No change awaits the bureau's approval.")),
+            html(table_html(late, columns.OVERDUE_DECISIONS, empty="No decision is overdue.")),
         )
 
     def render(self) -> None:
@@ -304,6 +335,7 @@ class ReviewDashboard:
             self.title.value = "<h2>Nothing is published yet.</h2>"
             return
         self.title.value = self.title_html()
+        self.render_followup()
         figs = s.figures()
         show(self.summary_out, figs["status"])
         show(self.kpi_out, html(table_html(s.kpis(), columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
