@@ -16,6 +16,8 @@ STAGES = ("core", "intake", "store", "analytics", "publish", "present", "serve")
 #: Wiring and the sample bureau may import any stage.
 FREE = ("demo", "cli")
 MAX_LINES = 500
+#: What a citation of the steering folder beside the repository looks like (built, so this file cites nothing).
+OUTSIDE = tuple(prefix + "shared" + suffix for prefix, suffix in ((".." + "/", ""), ("", "/DESIGN"), ("", "/STACK")))
 
 
 def _modules() -> list[Path]:
@@ -118,10 +120,10 @@ def test_the_project_cites_nothing_outside_the_repository():
         p = ROOT / name
         if p.suffix not in {".py", ".md", ".ipynb", ".yml", ".yaml", ".toml", ".txt", ".cfg"} and p.name != "Makefile":
             continue
-        if name == "tests/test_layout.py" or not p.is_file():
+        if not p.is_file():
             continue
         text = p.read_text(encoding="utf-8", errors="replace")
-        if "../shared" in text or "shared/DESIGN" in text or "shared/STACK" in text:
+        if any(needle in text for needle in OUTSIDE):
             cited.append(name)
     assert cited == []
 

@@ -44,7 +44,8 @@ def wait_until(predicate, seconds: float, what: str):
         value = predicate()
         if value:
             return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.1)
 
 
