@@ -56,7 +56,8 @@ def badge(text: str, color: str) -> str:
 
 def heading(text: str) -> w.HTML:
     """A section heading widget (text escaped)."""
-    return w.HTML(f"<h3>{escape_text(text)}</h3>")
+    markup = "<h3>" + escape_text(text) + "</h3>"
+    return w.HTML(markup)
 
 
 def output_item(item: Any) -> dict:

@@ -182,7 +182,7 @@ class ReviewDashboard:
         )
         self.kpi_dd = dropdown("KPI", "rbm-kpi-filter", min_width="30em")
         self.title = w.HTML()
-        self.notice = w.HTML(f'<p class="rbm-notice">{escape_text(notice)}</p>' if notice else "")
+        self.notice = w.HTML('<p class="rbm-notice">' + escape_text(notice) + "</p>" if notice else "")
         self.outs: dict[str, w.Output] = {}
         for name in SECTIONS:
             self.outs[name] = w.Output()
