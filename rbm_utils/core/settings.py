@@ -147,7 +147,7 @@ class ThresholdSettings(Section):
     outlier_z: Annotated[Number, Field(gt=0)] = 3.5
     outlier_min_points: Annotated[Count, Field(ge=1)] = 5
     synergy_common_share: Annotated[Number, Field(ge=0, le=1)] = 0.5
-    scaleup_min_achievement: Annotated[Number, Field(ge=0)] = 0.8
+    scaleup_min_achievement: Annotated[Number, Field(ge=0)] = 0.7
     scaleup_min_consistency: Annotated[Number, Field(ge=0, le=1)] = 0.6
     scaleup_min_quarters: Annotated[Count, Field(ge=1)] = 3
 
