@@ -24,6 +24,7 @@ from rbm_utils.analytics import (
     agenda,
     assumptions,
     changes,
+    data_health,
     decisions,
     finance,
     kpi,
@@ -82,6 +83,7 @@ PUBLISHED_TABLES: dict[str, str] = {
     "approvals": "approvals",
     "framework_changes": "framework_changes",
     "learning": "learning",
+    "data_health": "data_health",
 }
 
 
@@ -178,6 +180,9 @@ def analyse(
     )
     out["approvals"] = decisions.approvals(state, q)
     out["framework_changes"] = decisions.framework_changes(state, q)
+    out["data_health"] = data_health.data_health(
+        state, q, th, previous_state, report_due_days=config.report_due_days, units=config.units
+    )
     out["learning"] = learning.lessons(state, previous_state, q, tests, previous["assumptions"])
     agenda_now = agenda.review_agenda(
         progress, tests, flags, money, stall, q, kpis=state.get("KPIs"), thresholds=th, currency=config.currency
