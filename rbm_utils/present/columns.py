@@ -142,11 +142,11 @@ PARTNERS = ("partner_type", "cash", "in_kind", "total", "n_partners")
 #: Links to study groups and other sectors.
 LINKAGES = ("body", "reference", "label", "n_results", "natures")
 #: Units with shared references but no joint work (one unit's review).
-SYNERGIES = ("unit_a", "unit_b", "shared_references")
+SYNERGIES = ("unit_a", "unit_b", "shared_references", "weight")
 #: The same, with the count of shared references (bureau overview).
-SYNERGIES_COUNTED = ("unit_a", "unit_b", "n_shared", "shared_references")
+SYNERGIES_COUNTED = ("rank", "unit_a", "unit_b", "n_shared", "shared_references", "weight")
 #: Cross-regional scale-up candidates.
-SCALEUP = ("theme", "initiative", "source_units", "target_region", "situation", "reasons")
+SCALEUP = ("theme", "initiative", "source_units", "target_region", "situation", "reasons", "partners")
 #: Changes since the previous quarter.
 CHANGES = ("kind", "item_id", "title", "previous", "current", "direction")
 #: One unit's review agenda (``carried_over``: back from last quarter with no decision).
@@ -226,6 +226,21 @@ LEARNING_ACROSS_UNITS = (
     "after",
     "verdict_after",
     "review_note",
+)
+#: Data health of a unit's quarter: expected against arrived, on time, evidence, outliers, score.
+DATA_HEALTH = (
+    "unit_code",
+    "kpis_due",
+    "kpis_reported",
+    "expenditure_expected",
+    "expenditure_reported",
+    "risk_reviews_due",
+    "risk_reviews_done",
+    "on_time",
+    "evidence_share",
+    "outliers",
+    "score",
+    "missing",
 )
 
 # --------------------------------------------------------------------------- joint review
