@@ -143,6 +143,9 @@ class ThresholdSettings(Section):
     risk_medium: Annotated[Count, Field(ge=1)] = 10
     risk_high: Annotated[Count, Field(ge=1)] = 15
     risk_critical: Annotated[Count, Field(ge=1)] = 20
+    escalate_critical: Annotated[Count, Field(ge=1)] = 20
+    escalate_high: Annotated[Count, Field(ge=1)] = 15
+    escalate_overdue_days: Annotated[Count, Field(ge=0)] = 30
     execution_gap: Annotated[Number, Field(ge=0)] = 0.15
     percent_scale_max: Annotated[Number, Field(gt=0)] = 100
     activity_lag_points: Annotated[Number, Field(ge=0)] = 25
