@@ -85,7 +85,7 @@ RISKS = (
 #: The risk register, short (dashboard).
 RISKS_SHORT = ("unit_code", "risk_id", "category", "title", "owner", "score", "rating", "status", "trend")
 #: Risks escalated to the bureau.
-RED_FLAGS = ("unit_code", "risk_id", "title", "owner", "score", "rating", "reasons")
+RED_FLAGS = ("unit_code", "risk_id", "title", "owner", "score", "rating", "rule", "asks", "mitigation", "reasons")
 #: Open risks per unit and category (bureau overview).
 BUREAU_RISKS = ("unit_code", "category", "n_open", "medium", "high", "critical", "max_score", "n_review_overdue")
 
