@@ -188,7 +188,7 @@ def analyse(
         progress, tests, flags, money, stall, q, kpis=state.get("KPIs"), thresholds=th, currency=config.currency
     )
     out["agenda"] = agenda.carry_over(
-        agenda_now, _previous_agenda(prev_state, prev_q, previous, config), out["decisions"], q
+        agenda_now, _previous_agenda(prev_state, prev_q, previous, config), out["decisions"], q, thresholds=th
     )
     current = {"progress": progress, "assumptions": tests, "risks": register, "money": money}
     out["changes"] = changes.quarter_changes(current, previous)

@@ -155,6 +155,17 @@ class ThresholdSettings(Section):
     scaleup_min_achievement: Annotated[Number, Field(ge=0)] = 0.7
     scaleup_min_consistency: Annotated[Number, Field(ge=0, le=1)] = 0.6
     scaleup_min_quarters: Annotated[Count, Field(ge=1)] = 3
+    # review agenda priority score (docs/rules.md, "Priority score"): weights and where a part counts fully
+    agenda_weight_severity: Annotated[Number, Field(ge=0)] = 40
+    agenda_weight_money: Annotated[Number, Field(ge=0)] = 15
+    agenda_weight_people: Annotated[Number, Field(ge=0)] = 10
+    agenda_weight_reach: Annotated[Number, Field(ge=0)] = 10
+    agenda_weight_waited: Annotated[Number, Field(ge=0)] = 10
+    agenda_weight_carried: Annotated[Number, Field(ge=0)] = 15
+    agenda_money_full: Annotated[Number, Field(gt=0)] = 500000
+    agenda_people_full: Annotated[Number, Field(gt=0)] = 24
+    agenda_reach_full: Annotated[Number, Field(gt=0)] = 3
+    agenda_wait_full: Annotated[Number, Field(gt=0)] = 4
 
 
 class IngestSettings(Section):
