@@ -8,8 +8,8 @@ unit first, for tables that mix units (a joint review, the overview, a dashboard
 Example:
     >>> KPIS[:3]
     ('kpi_id', 'level', 'name')
-    >>> RED_FLAGS[0], AGENDA_ACROSS_UNITS[0]
-    ('unit_code', 'unit_code')
+    >>> RED_FLAGS[0], AGENDA_ACROSS_UNITS[:3]
+    ('unit_code', ('rank', 'score', 'unit_code'))
 """
 
 from __future__ import annotations
@@ -149,12 +149,28 @@ SYNERGIES_COUNTED = ("rank", "unit_a", "unit_b", "n_shared", "shared_references"
 SCALEUP = ("theme", "initiative", "source_units", "target_region", "situation", "reasons", "partners")
 #: Changes since the previous quarter.
 CHANGES = ("kind", "item_id", "title", "previous", "current", "direction")
-#: One unit's review agenda (``carried_over``: back from last quarter with no decision).
-AGENDA = ("priority", "carried_over", "kind", "item_id", "title", "owner", "evidence", "question")
+#: One unit's review agenda, by priority score (``rank``: across the bureau, 1 = most in need of a
+#: decision; ``carried_over``: back from last quarter with no decision).
+AGENDA = ("rank", "score", "priority", "carried_over", "kind", "item_id", "title", "owner", "evidence", "question")
 #: An agenda of several units (joint review, dashboard).
-AGENDA_ACROSS_UNITS = ("unit_code", "priority", "carried_over", "kind", "item_id", "title", "owner", "question")
-#: The bureau's agenda of priority-1 items (overview).
-BUREAU_AGENDA = ("unit_code", "carried_over", "kind", "item_id", "title", "owner", "question")
+AGENDA_ACROSS_UNITS = (
+    "rank",
+    "score",
+    "unit_code",
+    "priority",
+    "carried_over",
+    "kind",
+    "item_id",
+    "title",
+    "owner",
+    "question",
+)
+#: The items that most need the bureau's decision (the overview opens with them).
+TOP_AGENDA = ("rank", "score", "unit_code", "kind", "title", "owner", "evidence", "question", "carried_over")
+#: The rest of the bureau's agenda, by rank (overview).
+BUREAU_AGENDA = ("rank", "score", "unit_code", "carried_over", "kind", "item_id", "title", "owner", "question")
+#: A unit's data health in one line (overview).
+DATA_HEALTH_SHORT = ("unit_code", "score", "missing")
 
 # --------------------------------------------------------------------------- decisions, approval, learning
 
