@@ -24,16 +24,50 @@ import pandas as pd
 
 from rbm_utils.analytics.frames import TOLERANCE, column_text
 from rbm_utils.analytics.frames import thresholds as thresholds_with
+from rbm_utils.analytics.priority import SCORE_PARTS, at_stake, priority_score, ranked, stakes_by_result
 from rbm_utils.core.codes import AGENDA_KINDS, DECISION_OPEN_STATUSES, KPI_STATUS_WORDS, MoneyFlag
 from rbm_utils.core.quarters import Quarter, QuarterLike, index_of
 from rbm_utils.core.text import cell_number, cell_text, fmt_number, fmt_share
 
 #: Columns of :func:`review_agenda`.
-AGENDA_COLUMNS = ["unit_code", "priority", "kind", "item_id", "title", "owner", "evidence", "question", "carried_over"]
+AGENDA_COLUMNS = [
+    "unit_code",
+    "priority",
+    "kind",
+    "item_id",
+    "title",
+    "owner",
+    "evidence",
+    "question",
+    "carried_over",
+    *SCORE_PARTS,
+    "score",
+    "rank",
+]
 #: Owner of an item when no person is named in the workbook (KPI responsible, risk owner).
 HEAD_OF_UNIT = "Head of unit"
 #: Spending flags of :func:`rbm_utils.analytics.finance.money_by_output` that go on the agenda.
 SPENDING_GAP_FLAGS: tuple[MoneyFlag, ...] = ("underspending", "overspending", "unbudgeted")
+
+# Severity (0..1) of each kind of item, the main part of the priority score (docs/rules.md,
+# "Priority score"); off-track KPIs: 1 - performance; red flags: risk score / 25; spending gaps:
+# |gap| / (4 x execution_gap), capped at 1.
+#: Half of an item's severity comes from its priority, half from its kind's own severity.
+PRIORITY_SEVERITY = {1: 1.0, 2: 0.5, 3: 0.0}
+#: Severity of a KPI with no recent data.
+NO_DATA_SEVERITY = 0.4
+#: Severity of a broken assumption.
+BROKEN_ASSUMPTION_SEVERITY = 0.8
+#: Severity of a stalled link.
+STALLED_LINK_SEVERITY = 0.6
+#: Severity of unbudgeted spending.
+UNBUDGETED_SEVERITY = 0.7
+#: Severity of a red flag on a risk with no score.
+UNSCORED_RISK_SEVERITY = 0.5
+#: Highest risk score (likelihood 5 x impact 5).
+MAX_RISK_SCORE = 25.0
+#: Days in a quarter, to count a risk review's days overdue in quarters.
+DAYS_PER_QUARTER = 91.25
 
 
 def _responsible(kpis: pd.DataFrame | None, progress: pd.DataFrame | None) -> tuple[dict, dict]:
@@ -94,6 +128,7 @@ def _agenda_kpis(progress: pd.DataFrame, quarter: Quarter, by_kpi: dict) -> list
                 "the target with a justification?"
             )
             kind, severity = "kpi_off_track", perf if not math.isnan(perf) else -1.0
+            sev01, waited = 1.0 - min(max(perf, 0.0), 1.0) if not math.isnan(perf) else 1.0, 0.0
         else:
             q = cell_number(r.get("quarters_since_report"))
             if last:
@@ -107,6 +142,9 @@ def _agenda_kpis(progress: pd.DataFrame, quarter: Quarter, by_kpi: dict) -> list
                 evidence = f"no value reported since the baseline; target {fmt_number(target, measure)} by {tp}"
             question = f"No recent data for '{label}': who will report it, and by when?"
             kind, severity = "kpi_no_data", -(q if not math.isnan(q) else 1e9)
+            since = Quarter.parse_or_none(last or cell_text(r.get("baseline_period")))
+            waited = q if not math.isnan(q) else float(quarter - since) if since is not None else 0.0
+            sev01 = NO_DATA_SEVERITY
         rows.append(
             dict(
                 unit_code=unit,
@@ -118,6 +156,9 @@ def _agenda_kpis(progress: pd.DataFrame, quarter: Quarter, by_kpi: dict) -> list
                 evidence=evidence,
                 question=question,
                 _sev=severity,
+                severity=sev01,
+                waited=waited,
+                _results=(cell_text(r.get("result_id")),),
             )
         )
     return rows
@@ -156,6 +197,9 @@ def _agenda_assumptions(tests: pd.DataFrame, quarter: Quarter, by_kpi: dict) -> 
                     "or the activities that rely on it?"
                 ),
                 _sev=0.0,
+                severity=BROKEN_ASSUMPTION_SEVERITY,
+                waited=0.0,
+                _results=(cell_text(r.get("from_result")), cell_text(r.get("to_result"))),
             )
         )
     return rows
@@ -182,6 +226,11 @@ def _agenda_risks(flags: pd.DataFrame) -> list[dict]:
                     "to bureau management?"
                 ),
                 _sev=-(score if not math.isnan(score) else 0.0),
+                severity=min(score / MAX_RISK_SCORE, 1.0) if not math.isnan(score) else UNSCORED_RISK_SEVERITY,
+                waited=max(cell_number(r.get("days_overdue")), 0.0) / DAYS_PER_QUARTER
+                if not math.isnan(cell_number(r.get("days_overdue")))
+                else 0.0,
+                _results=(cell_text(r.get("result_id")),),
             )
         )
     return rows
@@ -207,7 +256,7 @@ def _agenda_money(money: pd.DataFrame, quarter: Quarter, gap_threshold: float, c
         if flag == "unbudgeted":
             evidence = f"{fmt_number(spent, 'currency', currency)} spent in {year} with no budget for {year}"
             question = "Money was spent with no budget line: which budget covers it, or must it be reversed?"
-            sev, priority = -np.inf, 2
+            sev, priority, sev01 = -np.inf, 2, UNBUDGETED_SEVERITY
         else:
             evidence = (
                 f"{fmt_number(spent, 'currency', currency)} spent of {fmt_number(budget, 'currency', currency)} "
@@ -220,6 +269,7 @@ def _agenda_money(money: pd.DataFrame, quarter: Quarter, gap_threshold: float, c
                 question = "Spending is ahead of the calendar: does delivery justify it, or must spending be contained?"
             big = not math.isnan(gap) and abs(gap) >= 2 * gap_threshold - TOLERANCE
             sev, priority = -(abs(gap) if not math.isnan(gap) else 0.0), 2 if big else 3
+            sev01 = min(abs(gap) / (4 * gap_threshold), 1.0) if not math.isnan(gap) and gap_threshold > 0 else 0.0
         rows.append(
             dict(
                 unit_code=cell_text(r.get("unit_code")),
@@ -231,6 +281,9 @@ def _agenda_money(money: pd.DataFrame, quarter: Quarter, gap_threshold: float, c
                 evidence=evidence,
                 question=question,
                 _sev=sev,
+                severity=sev01,
+                waited=0.0,
+                _results=(rid,),
             )
         )
     return rows
@@ -259,6 +312,9 @@ def _agenda_stalls(stalls: pd.DataFrame, by_result: dict) -> list[dict]:
                     "for the progress to carry through?"
                 ),
                 _sev=0.0,
+                severity=STALLED_LINK_SEVERITY,
+                waited=0.0,
+                _results=(src, tgt),
             )
         )
     return rows
@@ -296,16 +352,30 @@ def review_agenda(
     priority: 1 = high-or-critical red-flag risks, off-track KPIs, broken assumptions;
     2 = other red flags (overdue review, off-track result), stalled links, unbudgeted spending
     and spending gaps of at least twice ``execution_gap`` (30 points); 3 = other spending gaps
-    and KPIs with no recent data. Sorted by priority, then kind in :data:`AGENDA_KINDS` order,
-    then severity (risk score highest first, KPI performance lowest first, spending gap
-    largest first, longest silence first), then unit_code and item_id.
+    and KPIs with no recent data.
+
+    Priority score (docs/rules.md, "Priority score"; :mod:`rbm_utils.analytics.priority`):
+    ``severity`` 0..1, the mean of the priority's (1: 1, 2: 0.5, 3: 0) and the kind's own
+    (off-track KPI: 1 - performance, clipped to 0..1; no data: 0.4; broken assumption: 0.8;
+    red flag: risk score / 25; stalled link: 0.6; unbudgeted: 0.7; spending gap:
+    |gap| / (4 x ``execution_gap``), capped at 1); ``money_at_stake`` and
+    ``people_at_stake``: the year's budget and planned staff-months (``money`` of ``quarter``)
+    of the results the item touches (``n_results``: the KPI's, risk's or output's result, both
+    ends of an assumption's link or of a stalled link); ``waited``: quarters since the last
+    value (KPIs with no data; since the baseline when never reported) or a risk review's days
+    overdue / 91.25 (when ``red_flags`` has ``days_overdue``), else 0. ``score`` weighs them
+    with the ``agenda_weight_*`` thresholds. Sorted by score (highest first), ties by
+    priority, kind in :data:`AGENDA_KINDS` order, then the kind's own severity (risk score
+    highest first, KPI performance lowest first, spending gap largest first, longest silence
+    first), unit_code and item_id; ``rank`` 1..n follows that order (1 = most in need of a
+    decision; across every unit given).
 
     Text is plain and unescaped: escape it where it becomes HTML.
 
     ``carried_over`` is False here; :func:`carry_over` marks the items that come back.
 
     >>> review_agenda(None, None, None, None, None, "2026-Q3").columns.tolist()[-3:]
-    ['evidence', 'question', 'carried_over']
+    ['waited', 'score', 'rank']
     """
     q = Quarter.parse(quarter)
     t = thresholds_with(thresholds)
@@ -324,11 +394,19 @@ def review_agenda(
     if not rows:
         return pd.DataFrame(columns=AGENDA_COLUMNS)
     out = pd.DataFrame(rows)
-    out["_k"] = out["kind"].map({k: i for i, k in enumerate(AGENDA_KINDS)})
-    out = out.sort_values(["priority", "_k", "_sev", "unit_code", "item_id"], kind="stable")
+    stakes = stakes_by_result(money, q)
+    parts = [at_stake(u, rs, stakes) for u, rs in zip(out["unit_code"], out["_results"])]
+    out["money_at_stake"] = [p[0] for p in parts]
+    out["people_at_stake"] = [p[1] for p in parts]
+    out["n_results"] = np.array([p[2] for p in parts], dtype="int64")
+    out["waited"] = out["waited"].astype(float)
     out["priority"] = out["priority"].astype("int64")
+    out["severity"] = ((out["priority"].map(PRIORITY_SEVERITY).astype(float) + out["severity"]) / 2).round(4)
     out["carried_over"] = False
-    return out[AGENDA_COLUMNS].reset_index(drop=True)
+    out["score"] = priority_score(out, t)
+    out["_k"] = out["kind"].map({k: i for i, k in enumerate(AGENDA_KINDS)})
+    out = ranked(out, ["priority", "_k", "_sev", "unit_code", "item_id"])
+    return out[AGENDA_COLUMNS]
 
 
 def _decided(decisions: pd.DataFrame | None, quarter: Quarter) -> set[tuple[str, str]]:
@@ -344,7 +422,12 @@ def _decided(decisions: pd.DataFrame | None, quarter: Quarter) -> set[tuple[str,
 
 
 def carry_over(
-    agenda: pd.DataFrame, previous_agenda: pd.DataFrame | None, decisions: pd.DataFrame | None, quarter: QuarterLike
+    agenda: pd.DataFrame,
+    previous_agenda: pd.DataFrame | None,
+    decisions: pd.DataFrame | None,
+    quarter: QuarterLike,
+    *,
+    thresholds: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """The agenda with the items that come back marked (docs/rules.md, "Carried over").
 
@@ -354,7 +437,9 @@ def carry_over(
     units): none taken at the previous review or later, none still open or in progress. A
     stalled link ``A->B`` is concerned by a decision on ``A`` or ``B``. A carried-over item
     climbs one priority (1 stays 1) and comes first within its priority; the order is
-    otherwise kept. Returns a new frame.
+    otherwise kept. When ``agenda`` has a ``score``, it is recomputed with the carried-over
+    weight (``thresholds``), the rows are sorted by it again (a carried-over item first among
+    equal scores, the order otherwise kept) and ``rank`` renumbered. Returns a new frame.
 
     >>> ag = pd.DataFrame({"unit_code": ["AFR", "AFR"], "priority": [1, 2], "item_id": ["K1", "R1"],
     ...                    "carried_over": [False, False]})
@@ -373,5 +458,9 @@ def carry_over(
     carried = [(u, i) in before and not any((u, x) in decided for x in {i, *e}) for u, i, e in zip(unit, item, ends)]
     out["carried_over"] = carried
     out["priority"] = (out["priority"] - out["carried_over"].astype("int64")).clip(lower=1).astype("int64")
-    out = out.assign(_c=~out["carried_over"]).sort_values(["priority", "_c"], kind="stable")
+    out = out.assign(_c=~out["carried_over"])
+    if "score" in out.columns:
+        out["score"] = priority_score(out, thresholds)
+        return ranked(out, ["_c"]).drop(columns="_c")
+    out = out.sort_values(["priority", "_c"], kind="stable")
     return out.drop(columns="_c").reset_index(drop=True)

@@ -24,6 +24,7 @@ from rbm_utils.analytics import (
     agenda,
     assumptions,
     changes,
+    data_health,
     decisions,
     finance,
     kpi,
@@ -82,6 +83,7 @@ PUBLISHED_TABLES: dict[str, str] = {
     "approvals": "approvals",
     "framework_changes": "framework_changes",
     "learning": "learning",
+    "data_health": "data_health",
 }
 
 
@@ -154,9 +156,9 @@ def analyse(
         "partners": workprogramme.partners_summary(state),
         "linkages": linkages.linkage_counts(state),
         "linkage_matrix": linkages.linkage_matrix(state),
-        "synergies": linkages.synergies(state),
-        "scaleup_scores": scaleup.initiative_scores(state, progress, money, q, series, unit_types),
-        "scaleup": scaleup.scaleup_candidates(state, progress, money, q, series, unit_types=unit_types),
+        "synergies": linkages.synergies(state, th),
+        "scaleup_scores": scaleup.initiative_scores(state, progress, money, q, series, unit_types, th),
+        "scaleup": scaleup.scaleup_candidates(state, progress, money, q, series, unit_types=unit_types, thresholds=th),
     }
     prev_series = kpi.kpi_series(prev_state, prev_q, th)
     previous = {
@@ -178,12 +180,15 @@ def analyse(
     )
     out["approvals"] = decisions.approvals(state, q)
     out["framework_changes"] = decisions.framework_changes(state, q)
+    out["data_health"] = data_health.data_health(
+        state, q, th, previous_state, report_due_days=config.report_due_days, units=config.units
+    )
     out["learning"] = learning.lessons(state, previous_state, q, tests, previous["assumptions"])
     agenda_now = agenda.review_agenda(
         progress, tests, flags, money, stall, q, kpis=state.get("KPIs"), thresholds=th, currency=config.currency
     )
     out["agenda"] = agenda.carry_over(
-        agenda_now, _previous_agenda(prev_state, prev_q, previous, config), out["decisions"], q
+        agenda_now, _previous_agenda(prev_state, prev_q, previous, config), out["decisions"], q, thresholds=th
     )
     current = {"progress": progress, "assumptions": tests, "risks": register, "money": money}
     out["changes"] = changes.quarter_changes(current, previous)

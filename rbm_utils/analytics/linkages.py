@@ -1,16 +1,18 @@
 """Linkages to study groups and other sectors: who links to what, and collaboration candidates.
 
 A *reference* is a (body, reference) pair of sheet Linkages, e.g. ("ITU-D SG2", "Q3/2").
-References are matched ignoring case and repeated spaces ("q3/2 " is "Q3/2").
+References are matched ignoring case and repeated spaces ("q3/2 " is "Q3/2"). For synergies,
+initiatives and themes of sheet Results are references too, each weighted by its rarity
+(docs/rules.md, "Linkages").
 
-Example:
+Example (four units; SG17 is held by two of them, half the units, so it is still specific):
     >>> import pandas as pd
     >>> from rbm_utils.core import schema
-    >>> links = schema.conform("Linkages", pd.DataFrame({"unit_code": ["AFR", "CYB"],
-    ...     "result_id": ["AFR-O1", "CYB-O1"], "body": ["ITU-T", "ITU-T"], "reference": ["SG17", "SG17"]}),
-    ...     with_unit=True)
-    >>> synergies({"Linkages": links})[["unit_a", "unit_b", "shared_references"]].values.tolist()
-    [['AFR', 'CYB', 'ITU-T SG17']]
+    >>> links = schema.conform("Linkages", pd.DataFrame({"unit_code": ["AFR", "CYB", "EUR", "ASP"],
+    ...     "result_id": ["AFR-O1", "CYB-O1", "EUR-O1", "ASP-O1"], "body": ["ITU-T"] * 4,
+    ...     "reference": ["SG17", "SG17", "SG2", "SG3"]}), with_unit=True)
+    >>> synergies({"Linkages": links})[["unit_a", "unit_b", "shared_references", "weight"]].round(3).values.tolist()
+    [['AFR', 'CYB', 'ITU-T SG17', 0.693]]
 """
 
 from __future__ import annotations
@@ -18,15 +20,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from rbm_utils.analytics.frames import match_key as _key
 from rbm_utils.analytics.frames import sheet_frame as _sheet
+from rbm_utils.analytics.frames import thresholds as _thresholds
 from rbm_utils.core.text import text_column as _text
 
 log = logging.getLogger(__name__)
 
-SYNERGY_COLUMNS = ["unit_a", "unit_b", "n_shared", "shared_references", "results_a", "results_b"]
+SYNERGY_COLUMNS = [
+    "unit_a",
+    "unit_b",
+    "n_shared",
+    "shared_references",
+    "results_a",
+    "results_b",
+    "weight",
+    "rank",
+    "shared_weights",
+    "common_references",
+]
 
 
 def linkage_counts(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -85,59 +100,125 @@ def linkage_matrix(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return m.reset_index()
 
 
-def synergies(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Pairs of units (unit_a < unit_b) that link to at least one same reference (same body
-    and reference) but share no initiative (a non-blank Results.initiative present in both,
-    compared ignoring case) and no activity (the same Activities.activity_id, or the same
-    activity title ignoring case and spaces): candidates for collaboration.
+def reference_weights(state: Mapping[str, pd.DataFrame], thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Every reference a unit holds, weighted by its rarity: columns unit_code, kind
+    (``linkage``, ``initiative``, ``theme``), key, label, result_id, n_units, weight.
 
-    Columns :data:`SYNERGY_COLUMNS`: n_shared references, shared_references ("; "-joined
-    labels), results_a / results_b (the linked result_ids of each unit, "; "-joined).
+    References are the (body, reference) pairs of sheet Linkages (label "ITU-T SG17"), the
+    Results.initiative codes (label "initiative AFR3") and the Results.theme values (label
+    "theme cybersecurity"), matched ignoring case and spaces. With N units holding any
+    reference and n of them holding this one, weight = ln(N / n) (idf), and 0 when n / N is
+    above ``synergy_common_share`` (a bureau-wide programme, not a synergy).
+
+    >>> reference_weights({}).columns.tolist()
+    ['unit_code', 'kind', 'key', 'label', 'result_id', 'n_units', 'weight']
+    """
+    th = _thresholds(thresholds)
+    cols = ["unit_code", "kind", "key", "label", "result_id", "n_units", "weight"]
+    lk = _links(state)
+    parts = [
+        pd.DataFrame(
+            {
+                "unit_code": lk["unit_code"],
+                "kind": "linkage",
+                "key": lk["body"].str.casefold() + "|" + lk["ref_key"],
+                "label": lk["body"] + " " + lk["reference"],
+                "result_id": lk["result_id"],
+            }
+        )
+    ]
+    res = _sheet(state, "Results")
+    for kind in ("initiative", "theme"):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unit_code": res["unit_code"],
+                    "kind": kind,
+                    "key": _key(res[kind]),
+                    "label": kind + " " + _text(res[kind]).str.replace(r"\s+", " ", regex=True),
+                    "result_id": _text(res["result_id"]),
+                }
+            )
+        )
+    refs = pd.concat(parts, ignore_index=True)
+    refs = refs[refs["key"] != ""]
+    if refs.empty:
+        return pd.DataFrame(columns=cols)
+    # one display spelling per reference (the first met)
+    refs["label"] = refs.groupby(["kind", "key"])["label"].transform("first")
+    n_all = refs["unit_code"].nunique()
+    refs["n_units"] = refs.groupby(["kind", "key"])["unit_code"].transform("nunique").astype("int64")
+    idf = np.log(n_all / refs["n_units"])
+    refs["weight"] = np.where(refs["n_units"] / n_all > th["synergy_common_share"], 0.0, idf).astype("float64")
+    return refs[cols].drop_duplicates().reset_index(drop=True)
+
+
+def synergies(state: Mapping[str, pd.DataFrame], thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Pairs of units (unit_a < unit_b) that share at least one *specific* reference (weight
+    above 0 in :func:`reference_weights`: a study-group question, an initiative or a theme
+    held by at most ``synergy_common_share`` of the units) and no activity yet (the same
+    Activities.activity_id, or the same activity title ignoring case and spaces): candidates
+    for collaboration, ranked by weight.
+
+    Columns :data:`SYNERGY_COLUMNS`: n_shared specific references, shared_references ("; "-joined
+    labels, heaviest first), results_a / results_b (the results of each unit holding them),
+    weight (sum of the shared references' weights), rank (1 = heaviest; ties: more references,
+    then unit codes), shared_weights ("label (weight, n units)"), common_references (shared
+    references ignored as common).
 
     >>> synergies({}).empty
     True
     """
-    lk = _links(state)
-    if lk.empty:
+    refs = reference_weights(state, thresholds)
+    if refs.empty:
         return pd.DataFrame(columns=SYNERGY_COLUMNS)
-    labels = linkage_counts(state).drop_duplicates(["body", "reference"])
-    lk = lk.drop(columns="reference").merge(
-        labels.assign(ref_key=_key(labels["reference"]))[["body", "ref_key", "label"]], on=["body", "ref_key"]
-    )
-    pairs = lk.merge(lk, on=["body", "ref_key", "label"], suffixes=("_a", "_b"))
+    pairs = refs.merge(refs[["unit_code", "kind", "key", "result_id"]], on=["kind", "key"], suffixes=("_a", "_b"))
     pairs = pairs[pairs["unit_code_a"] < pairs["unit_code_b"]]
-    if pairs.empty:
-        return pd.DataFrame(columns=SYNERGY_COLUMNS)
-    shared = _shared_pairs(state)
-    pairs = pairs.merge(shared, on=["unit_code_a", "unit_code_b"], how="left", indicator=True)
+    pairs = pairs.merge(_shared_pairs(state), on=["unit_code_a", "unit_code_b"], how="left", indicator=True)
     pairs = pairs[pairs["_merge"] == "left_only"].drop(columns="_merge")
+    common = pairs[pairs["weight"] <= 0]
+    pairs = pairs[pairs["weight"] > 0]
     if pairs.empty:
         return pd.DataFrame(columns=SYNERGY_COLUMNS)
 
     def join(s: pd.Series) -> str:
-        return "; ".join(sorted(set(s)))
+        return "; ".join(sorted({x for x in s if x}))
 
-    g = pairs.groupby(["unit_code_a", "unit_code_b"])
+    keys = ["unit_code_a", "unit_code_b"]
+    per_ref = pairs.drop_duplicates([*keys, "kind", "key"]).sort_values(
+        [*keys, "weight", "label"], ascending=[True, True, False, True], kind="stable"
+    )
+    per_ref = per_ref.assign(
+        shown=per_ref["label"]
+        + " ("
+        + per_ref["weight"].map("{:.2f}".format)
+        + ", "
+        + per_ref["n_units"].astype(str)
+        + " units)"
+    )
+    g = per_ref.groupby(keys, sort=False)
     out = g.agg(
-        n_shared=("label", "nunique"),
-        shared_references=("label", join),
-        results_a=("result_id_a", join),
-        results_b=("result_id_b", join),
-    ).reset_index()
+        n_shared=("label", "size"),
+        shared_references=("label", "; ".join),
+        weight=("weight", "sum"),
+        shared_weights=("shown", "; ".join),
+    )
+    res = pairs.groupby(keys).agg(results_a=("result_id_a", join), results_b=("result_id_b", join))
+    com = common.drop_duplicates([*keys, "label"]).groupby(keys)["label"].agg(join).rename("common_references")
+    out = out.join(res).join(com).reset_index()
+    out["common_references"] = out["common_references"].fillna("")
     out = out.rename(columns={"unit_code_a": "unit_a", "unit_code_b": "unit_b"})
-    return out.sort_values(["n_shared", "unit_a", "unit_b"], ascending=[False, True, True], kind="stable")[
-        SYNERGY_COLUMNS
-    ].reset_index(drop=True)
+    out = out.sort_values(
+        ["weight", "n_shared", "unit_a", "unit_b"], ascending=[False, False, True, True], kind="stable"
+    ).reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
+    return out[SYNERGY_COLUMNS]
 
 
 def _shared_pairs(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Unit pairs (a < b) that share an initiative, an activity_id or an activity title."""
-    res = _sheet(state, "Results")
+    """Unit pairs (a < b) that already share an activity: the same activity_id or title."""
     acts = _sheet(state, "Activities")
     keys = [
-        pd.DataFrame({"unit_code": res["unit_code"], "k": "i:" + _key(res["initiative"])})[
-            _key(res["initiative"]) != ""
-        ],
         pd.DataFrame({"unit_code": acts["unit_code"], "k": "a:" + _key(acts["activity_id"])})[
             _key(acts["activity_id"]) != ""
         ],

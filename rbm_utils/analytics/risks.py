@@ -77,6 +77,9 @@ RED_FLAG_COLUMNS = [
     "status",
     "score",
     "rating",
+    "rule",
+    "asks",
+    "mitigation",
     "n_reasons",
     "reasons",
 ]
@@ -209,15 +212,62 @@ def _off_track_results(progress: pd.DataFrame | None) -> pd.DataFrame:
     )
 
 
+#: The escalation rules of :func:`red_flags`, in precedence order: code -> the decision it asks for.
+#: ``{result}`` is the result the risk threatens.
+ESCALATION_RULES: dict[str, str] = {
+    "critical": "Bureau decision: accept this critical risk, fund more mitigation, or change the plan of {result}.",
+    "worsening": "Bureau decision: reinforce the mitigation (people, money) or accept the higher exposure.",
+    "off_track_result": "Bureau decision: re-plan or re-target {result}, whose KPIs are off track under this risk.",
+    "no_mitigation": "Bureau decision: assign a mitigation and its owner, or formally accept the risk.",
+    "review_overdue": "Bureau decision: require the owner to review the risk by a date, or reassign it.",
+}
+
+
+def _fired(r: Mapping[str, object], t: Mapping[str, float]) -> list[tuple[str, str]]:
+    """The (rule, reason) pairs that fire for one register row, in precedence order."""
+    score = pd.to_numeric(pd.Series([r["score"]]), errors="coerce").astype("float64").iloc[0]
+    if not r["is_open"] or np.isnan(score):
+        return []
+    head = f"score {int(score)} = likelihood {r['likelihood']} x impact {r['impact']}"
+    fired: list[tuple[str, str]] = []
+    if score >= t["escalate_critical"]:
+        fired.append(("critical", f"critical risk: {head} (>= {t['escalate_critical']:g})"))
+    if score < t["escalate_high"]:
+        return fired
+    floor = f"(>= {t['escalate_high']:g})"
+    prev = r["previous_score"]
+    if r["trend"] == "up":
+        fired.append(("worsening", f"worsening: {head} {floor}, up from {prev} last quarter"))
+    off = r["off_track_kpis"]
+    if isinstance(off, str) and off:
+        fired.append(("off_track_result", f"threatens {r['result_id']}, whose KPIs are off track: {off}"))
+    if not _text(pd.Series([r["mitigation"]])).iloc[0]:
+        fired.append(("no_mitigation", f"no mitigation for a risk scoring {int(score)} {floor}"))
+    days = pd.to_numeric(pd.Series([r["days_overdue"]]), errors="coerce").astype("float64").iloc[0]
+    if bool(r["review_overdue"]) and days > t["escalate_overdue_days"]:
+        fired.append(
+            (
+                "review_overdue",
+                f"review overdue: due {r['review_on']}, {int(days)} days late (> {t['escalate_overdue_days']:g})",
+            )
+        )
+    return fired
+
+
 def red_flags(
     register: pd.DataFrame,
     progress: pd.DataFrame | None = None,
     thresholds: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Escalation list: risks that are not closed and are high or critical, or whose review is
-    overdue, or that threaten a result with an off-track KPI (``progress`` status
-    ``off_track``, matched on unit_code and result_id). Columns :data:`RED_FLAG_COLUMNS`;
-    ``reasons`` joins every reason with "; ". Sorted by score (highest first), unit, risk_id.
+    """Escalation list: the open risks that need a decision above the unit (docs/rules.md,
+    "Red flags"). An open risk is flagged when it scores at least ``escalate_critical``
+    (rule ``critical``), or scores at least ``escalate_high`` and its score went up since last
+    quarter (``worsening``), or threatens a result with an off-track KPI (``progress`` status
+    ``off_track``, matched on unit_code and result_id; ``off_track_result``), or has no
+    mitigation (``no_mitigation``), or its review is more than ``escalate_overdue_days`` late
+    (``review_overdue``). ``rule`` is the first rule that fired in that order and ``asks`` the
+    decision it asks for; ``reasons`` spells out every rule that fired, "; "-joined.
+    Columns :data:`RED_FLAG_COLUMNS`, sorted by score (highest first), unit, risk_id.
 
     >>> red_flags(risk_register({}, "2026-Q3")).empty
     True
@@ -225,39 +275,32 @@ def red_flags(
     t = _thresholds(thresholds)
     if register.empty:
         return pd.DataFrame(columns=RED_FLAG_COLUMNS)
-    reg = register[register["status"] != "closed"].copy()
+    reg = register[register["is_open"].astype(bool)].copy()
     reg = reg.merge(_off_track_results(progress), on=["unit_code", "result_id"], how="left")
-    reasons: list[str] = []
-    counts: list[int] = []
-    for rating, score, lik, imp, is_open, overdue, review_on, days, off, _status in zip(
-        reg["rating"],
-        reg["score"],
-        reg["likelihood"],
-        reg["impact"],
-        reg["is_open"],
-        reg["review_overdue"],
-        reg["review_on"],
-        reg["days_overdue"],
-        reg["off_track_kpis"],
-        reg["status"],
-    ):
-        why = []
-        if is_open and rating in ("high", "critical"):
-            floor = t["risk_critical"] if rating == "critical" else t["risk_high"]
-            why.append(f"{rating} risk: score {score} = likelihood {lik} x impact {imp} (>= {floor:g})")
-        if overdue:
-            why.append(f"review overdue: due {review_on}, {days} days late")
-        if is_open and isinstance(off, str) and off:
-            why.append(f"its result has off-track KPIs: {off}")
-        reasons.append("; ".join(why))
-        counts.append(len(why))
-    reg["reasons"] = reasons
-    reg["n_reasons"] = counts
+    fired = [_fired(r, t) for r in reg.to_dict("records")]
+    reg["rule"] = [f[0][0] if f else "" for f in fired]
+    reg["asks"] = [
+        ESCALATION_RULES[f[0][0]].format(result=r or "its result") if f else ""
+        for f, r in zip(fired, _text(reg["result_id"]))
+    ]
+    reg["reasons"] = ["; ".join(why for _, why in f) for f in fired]
+    reg["n_reasons"] = [len(f) for f in fired]
     out = reg[reg["n_reasons"] > 0]
     out = out.assign(_s=out["score"].astype("float64").fillna(-1)).sort_values(
         ["_s", "unit_code", "risk_id"], ascending=[False, True, True], kind="stable"
     )
     return out[RED_FLAG_COLUMNS].reset_index(drop=True)
+
+
+def red_flag_share(register: pd.DataFrame, flags: pd.DataFrame) -> float:
+    """Share of the open risks that are red-flagged (0-1; NaN when no risk is open).
+
+    >>> reg = pd.DataFrame({"is_open": [True, True, True, False]})
+    >>> red_flag_share(reg, pd.DataFrame({"risk_id": ["R1"]}))
+    0.3333333333333333
+    """
+    n_open = int(register["is_open"].astype(bool).sum()) if len(register) else 0
+    return len(flags) / n_open if n_open else float("nan")
 
 
 def bureau_risks(register: pd.DataFrame) -> pd.DataFrame:

@@ -24,9 +24,17 @@ Scores of each (theme, initiative) as of a quarter (docs/rules.md, "Scale-up"):
 - off_track: at least half of its KPIs with a rated status (on_track, at_risk, off_track,
   target_met) are off_track.
 
-Candidates: for each theme, the rank-1 initiative X (if it is not off track) is proposed
-for each region Y (``unit_types`` value ``region``) where X does not work and which either
-has no initiative on the theme, or whose initiatives on the theme are all off track.
+Success (thresholds in parameters/workbench.yaml, docs/rules.md): an initiative is a
+*success* when its mean_achievement >= ``scaleup_min_achievement``, its consistency >=
+``scaleup_min_consistency`` and its KPIs have a rated status in at least
+``scaleup_min_quarters`` distinct quarters (n_quarters), and it is not off track.
+
+Candidates: for each theme, the best-ranked initiative X that is a success (a weak initiative
+is never proposed, however alone on its theme) is proposed for each region Y (``unit_types``
+value ``region``) where X does not work and which either has no initiative on the theme, or
+whose initiatives on the theme all perform worse: a lower composite than X and none of them a
+success. Each candidate names the partners who funded X (sheet Partners, via the activities
+that deliver X's results).
 
 Example:
     >>> scaleup_candidates({}, pd.DataFrame(), pd.DataFrame(), "2026-Q3", unit_types={"AFR": "region"}).empty
@@ -44,6 +52,7 @@ import pandas as pd
 from rbm_utils.analytics.finance import ACHIEVEMENT_CLIP
 from rbm_utils.analytics.frames import match_key as _key
 from rbm_utils.analytics.frames import sheet_frame as _sheet
+from rbm_utils.analytics.frames import thresholds as _thresholds
 from rbm_utils.core.quarters import Quarter, QuarterLike, index_of
 from rbm_utils.core.text import text_column as _text
 
@@ -74,6 +83,8 @@ SCORE_COLUMNS = [
     "composite",
     "rank",
     "n_in_theme",
+    "n_quarters",
+    "success",
 ]
 CANDIDATE_COLUMNS = [
     "theme",
@@ -88,6 +99,9 @@ CANDIDATE_COLUMNS = [
     "evidence_share",
     "cost_per_target",
     "reasons",
+    "n_quarters",
+    "partners",
+    "target_composite",
 ]
 
 
@@ -118,6 +132,7 @@ def initiative_scores(
     quarter: QuarterLike,
     series: pd.DataFrame | None = None,
     unit_types: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Scores and rank of every (theme, initiative), columns :data:`SCORE_COLUMNS` (rules in
     the module docstring). ``progress`` is :func:`rbm_utils.analytics.kpi.kpi_progress` (unit_code,
@@ -125,12 +140,15 @@ def initiative_scores(
     :func:`rbm_utils.analytics.finance.money_by_output` (unit_code, result_id, spent_cumulative),
     ``series`` is :func:`rbm_utils.analytics.kpi.kpi_series` (None: consistency is not scored).
     ``units`` / ``regions``: "; "-joined units where the initiative has results, and those
-    of them that are regions according to ``unit_types``.
+    of them that are regions according to ``unit_types``. ``n_quarters``: distinct quarters
+    in which its KPIs have a rated status; ``success``: the success rule of the module
+    docstring with ``thresholds`` (defaults: the settings' defaults).
 
     >>> initiative_scores({}, pd.DataFrame(), pd.DataFrame(), "2026-Q3").empty
     True
     """
     types = dict(unit_types or {})
+    th = _thresholds(thresholds)
     tagged = _tagged_results(state)
     if tagged.empty:
         return pd.DataFrame(columns=SCORE_COLUMNS)
@@ -200,10 +218,12 @@ def initiative_scores(
         out = out.join(
             s.assign(good=s["status"].isin(GOOD)).groupby(ikeys)["good"].mean().rename("consistency"), how="left"
         )
+        out = out.join(s.groupby(ikeys)["pidx"].nunique().rename("n_quarters"), how="left")
     else:
         out["consistency"] = np.nan
+        out["n_quarters"] = 0
     out = out.reset_index()
-    for c in ("n_kpis", "n_kpis_rated", "n_off_track"):
+    for c in ("n_kpis", "n_kpis_rated", "n_off_track", "n_quarters"):
         out[c] = pd.to_numeric(out[c], errors="coerce").fillna(0).astype("int64")
     for c in ("mean_achievement", "ach_sum", "spent", "evidence_share", "consistency"):
         out[c] = out[c].astype("float64")
@@ -234,11 +254,64 @@ def initiative_scores(
     ordered["rank"] = ordered.groupby("theme_key").cumcount() + 1
     ordered["rank"] = ordered["rank"].where(ordered["composite"].notna()).astype("Int64")
     ordered["n_in_theme"] = ordered.groupby("theme_key")["composite"].transform("count").astype("int64")
+    ordered["success"] = (
+        (ordered["mean_achievement"] >= th["scaleup_min_achievement"])
+        & (ordered["consistency"] >= th["scaleup_min_consistency"])
+        & (ordered["n_quarters"] >= th["scaleup_min_quarters"])
+        & ~ordered["off_track"]
+    ).astype(bool)
     return ordered[SCORE_COLUMNS].reset_index(drop=True)
 
 
 def _pct(x: float) -> str:
     return "n/a" if pd.isna(x) else f"{x:.0%}"
+
+
+def initiative_partners(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Partners who funded each initiative: columns theme_key, initiative_key, partners
+    ("; "-joined "name (amount)" with amounts summed over the activities delivering the
+    initiative's results, largest first). Sheet Partners gives the activity, sheet Activities
+    the result it delivers.
+
+    >>> initiative_partners({}).columns.tolist()
+    ['theme_key', 'initiative_key', 'partners']
+    """
+    cols = ["theme_key", "initiative_key", "partners"]
+    pa = _sheet(state, "Partners")
+    ac = _sheet(state, "Activities")
+    tagged = _tagged_results(state)
+    if pa.empty or ac.empty or tagged.empty:
+        return pd.DataFrame(columns=cols)
+    pa = pd.DataFrame(
+        {
+            "unit_code": pa["unit_code"],
+            "partner": _text(pa["partner"]),
+            "activity_id": _text(pa["activity_id"]),
+            "amount": pd.to_numeric(pa["amount"], errors="coerce").fillna(0.0).astype("float64"),
+        }
+    )
+    ac = pd.DataFrame(
+        {"unit_code": ac["unit_code"], "activity_id": _text(ac["activity_id"]), "result_id": _text(ac["result_id"])}
+    )
+    m = pa[pa["partner"] != ""].merge(ac, on=["unit_code", "activity_id"]).merge(tagged, on=["unit_code", "result_id"])
+    if m.empty:
+        return pd.DataFrame(columns=cols)
+    by = m.groupby(["theme_key", "initiative_key", "partner"], as_index=False)["amount"].sum()
+    by = by.sort_values(["theme_key", "initiative_key", "amount", "partner"], ascending=[True, True, False, True])
+    by["shown"] = by["partner"] + " (" + by["amount"].map("{:,.0f}".format) + ")"
+    out = by.groupby(["theme_key", "initiative_key"], sort=True)["shown"].agg("; ".join).rename("partners")
+    return out.reset_index()[cols]
+
+
+def _strengths(x: pd.Series, th: Mapping[str, float]) -> str:
+    cost = f", {x['cost_per_target']:,.0f} per target achieved" if np.isfinite(x["cost_per_target"]) else ""
+    return (
+        f"{x['initiative']} ranks {x['rank']} of {x['n_in_theme']} on {x['theme']} (composite {x['composite']:.2f}: "
+        f"mean achievement {_pct(x['mean_achievement'])}, consistency {_pct(x['consistency'])}, "
+        f"evidence {_pct(x['evidence_share'])}{cost}); a success: achievement >= "
+        f"{_pct(th['scaleup_min_achievement'])} and consistency >= {_pct(th['scaleup_min_consistency'])} over "
+        f"{x['n_quarters']} quarters (at least {int(th['scaleup_min_quarters'])})"
+    )
 
 
 def scaleup_candidates(
@@ -249,71 +322,94 @@ def scaleup_candidates(
     series: pd.DataFrame | None = None,
     *,
     unit_types: Mapping[str, str],
+    thresholds: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Candidates "replicate initiative X in region Y", columns :data:`CANDIDATE_COLUMNS`
     (rule in the module docstring). ``unit_types`` maps unit code -> ``region`` or
     ``cluster`` (e.g. ``{u.code: u.type for u in load_config().units.values()}``); every region
     in it is considered, including one with no data (the reasons say so).
-    ``situation`` is ``no initiative`` or ``off track``; ``target_initiatives`` lists Y's
-    initiatives on the theme; ``reasons`` spells out both sides, "; "-joined.
+    ``situation`` is ``no initiative``, ``off track`` (Y's initiatives on the theme all off
+    track) or ``performing worse``; ``target_initiatives`` lists Y's initiatives on the theme
+    and ``target_composite`` the best of their composites; ``partners`` who funded X;
+    ``reasons`` spells out both sides, "; "-joined.
 
     >>> scaleup_candidates({}, pd.DataFrame(), pd.DataFrame(), "2026-Q3", unit_types={}).columns.tolist()[:3]
     ['theme', 'initiative', 'source_units']
     """
-    scores = initiative_scores(state, progress, money, quarter, series, unit_types)
+    th = _thresholds(thresholds)
+    scores = initiative_scores(state, progress, money, quarter, series, unit_types, th)
     if scores.empty:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
     regions = sorted(u for u, t in unit_types.items() if t == "region")
     tagged = _tagged_results(state)
     seen_units = set(_sheet(state, "Results")["unit_code"])
     sc = scores.assign(theme_key=_key(scores["theme"]), initiative_key=_key(scores["initiative"]))
+    funders = {(t, i): p for t, i, p in initiative_partners(state).itertuples(index=False)}
     # which initiatives each unit runs on each theme
     runs = (
         tagged[["unit_code", "theme_key", "initiative_key"]]
         .drop_duplicates()
         .merge(
-            sc[["theme_key", "initiative_key", "initiative", "off_track", "n_off_track", "n_kpis_rated"]],
+            sc[
+                [
+                    "theme_key",
+                    "initiative_key",
+                    "initiative",
+                    "off_track",
+                    "n_off_track",
+                    "n_kpis_rated",
+                    "composite",
+                    "success",
+                ]
+            ],
             on=["theme_key", "initiative_key"],
             how="left",
         )
     )
     rows = []
     for theme_key, grp in sc.groupby("theme_key", sort=True):
-        best = grp[grp["rank"] == 1]
-        if best.empty:
+        good = grp[grp["success"] & grp["rank"].notna()].sort_values("rank")
+        if good.empty:
+            log.info("theme %s: no initiative meets the success thresholds; no candidate", grp["theme"].iloc[0])
             continue
-        x = best.iloc[0]
-        if x["off_track"]:
-            log.info("theme %s: best initiative %s is off track; no candidate", x["theme"], x["initiative"])
-            continue
+        x = good.iloc[0]
         x_units = set(x["units"].split("; "))
-        strengths = (
-            f"{x['initiative']} ranks 1 of {x['n_in_theme']} on {x['theme']} (composite {x['composite']:.2f}: "
-            f"mean achievement {_pct(x['mean_achievement'])}, consistency {_pct(x['consistency'])}, "
-            f"evidence {_pct(x['evidence_share'])}"
-            + (f", {x['cost_per_target']:,.0f} per target achieved" if np.isfinite(x["cost_per_target"]) else "")
-            + ")"
-        )
+        partners = funders.get((theme_key, x["initiative_key"]), "")
+        strengths = _strengths(x, th) + (f"; funded by {partners}" if partners else "")
         for y in regions:
             if y in x_units:
                 continue
             mine = runs[(runs["unit_code"] == y) & (runs["theme_key"] == theme_key)]
+            best = mine["composite"].max() if not mine.empty else np.nan
             if mine.empty:
                 situation = "no initiative"
                 why = f"{y} has no initiative on {x['theme']}"
                 if y not in seen_units:
                     why += " (no results from it in the data)"
                 names = ""
-            elif mine["off_track"].fillna(False).astype(bool).all():
-                situation = "off track"
-                names = "; ".join(sorted(mine["initiative"]))
-                detail = ", ".join(
-                    f"{i}: {int(n)} of {int(r)} KPIs off track"
-                    for i, n, r in sorted(zip(mine["initiative"], mine["n_off_track"], mine["n_kpis_rated"]))
-                )
-                why = f"{y}'s initiative(s) on {x['theme']} are off track ({detail})"
-            else:
+            elif (
+                mine["success"].fillna(False).astype(bool).any()
+                or not (mine["composite"].fillna(-1) < x["composite"]).all()
+            ):
                 continue
+            else:
+                names = "; ".join(sorted(mine["initiative"]))
+                if mine["off_track"].fillna(False).astype(bool).all():
+                    situation = "off track"
+                    detail = ", ".join(
+                        f"{i}: {int(n)} of {int(r)} KPIs off track"
+                        for i, n, r in sorted(zip(mine["initiative"], mine["n_off_track"], mine["n_kpis_rated"]))
+                    )
+                    why = f"{y}'s initiative(s) on {x['theme']} are off track ({detail})"
+                else:
+                    situation = "performing worse"
+                    detail = ", ".join(
+                        f"{i}: composite {_num(c)}" for i, c in sorted(zip(mine["initiative"], mine["composite"]))
+                    )
+                    why = (
+                        f"{y}'s initiative(s) on {x['theme']} perform worse ({detail}, below "
+                        f"{x['composite']:.2f}) and none is a success"
+                    )
             rows.append(
                 {
                     "theme": x["theme"],
@@ -328,8 +424,18 @@ def scaleup_candidates(
                     "evidence_share": x["evidence_share"],
                     "cost_per_target": x["cost_per_target"],
                     "reasons": f"{strengths}; {why}",
+                    "n_quarters": x["n_quarters"],
+                    "partners": partners,
+                    "target_composite": best,
                 }
             )
     if not rows:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
-    return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
+    out = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
+    out["n_quarters"] = out["n_quarters"].astype("int64")
+    out["target_composite"] = out["target_composite"].astype("float64")
+    return out
+
+
+def _num(x: float) -> str:
+    return "n/a" if pd.isna(x) else f"{x:.2f}"

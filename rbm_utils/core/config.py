@@ -103,6 +103,7 @@ class Config:
     store_url: str
     name: str = "RBM workbench"
     authority: Authority = field(default_factory=Authority)
+    report_due_days: int = 20
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -202,6 +203,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         store_url=_resolve_store_url(os.environ.get("RBM_STORE") or settings.store.url),
         name=settings.workbench.name,
         authority=Authority.from_settings(settings.authority),
+        report_due_days=settings.calendar.report_due_days,
         path=p,
         raw=data,
     )

@@ -112,6 +112,8 @@ class CalendarSettings(Section):
 
     first_quarter: StrictStr = "2020-Q1"
     current_quarter: StrictStr | None = None  # None: the first quarter
+    #: Days after a quarter's last day by which its workbook is due (data health: on time or late).
+    report_due_days: Annotated[Count, Field(ge=0)] = 20
 
     @field_validator("first_quarter", "current_quarter")
     @classmethod
@@ -141,11 +143,29 @@ class ThresholdSettings(Section):
     risk_medium: Annotated[Count, Field(ge=1)] = 10
     risk_high: Annotated[Count, Field(ge=1)] = 15
     risk_critical: Annotated[Count, Field(ge=1)] = 20
+    escalate_critical: Annotated[Count, Field(ge=1)] = 20
+    escalate_high: Annotated[Count, Field(ge=1)] = 15
+    escalate_overdue_days: Annotated[Count, Field(ge=0)] = 30
     execution_gap: Annotated[Number, Field(ge=0)] = 0.15
     percent_scale_max: Annotated[Number, Field(gt=0)] = 100
     activity_lag_points: Annotated[Number, Field(ge=0)] = 25
     outlier_z: Annotated[Number, Field(gt=0)] = 3.5
     outlier_min_points: Annotated[Count, Field(ge=1)] = 5
+    synergy_common_share: Annotated[Number, Field(ge=0, le=1)] = 0.5
+    scaleup_min_achievement: Annotated[Number, Field(ge=0)] = 0.7
+    scaleup_min_consistency: Annotated[Number, Field(ge=0, le=1)] = 0.6
+    scaleup_min_quarters: Annotated[Count, Field(ge=1)] = 3
+    # review agenda priority score (docs/rules.md, "Priority score"): weights and where a part counts fully
+    agenda_weight_severity: Annotated[Number, Field(ge=0)] = 40
+    agenda_weight_money: Annotated[Number, Field(ge=0)] = 15
+    agenda_weight_people: Annotated[Number, Field(ge=0)] = 10
+    agenda_weight_reach: Annotated[Number, Field(ge=0)] = 10
+    agenda_weight_waited: Annotated[Number, Field(ge=0)] = 10
+    agenda_weight_carried: Annotated[Number, Field(ge=0)] = 15
+    agenda_money_full: Annotated[Number, Field(gt=0)] = 500000
+    agenda_people_full: Annotated[Number, Field(gt=0)] = 24
+    agenda_reach_full: Annotated[Number, Field(gt=0)] = 3
+    agenda_wait_full: Annotated[Number, Field(gt=0)] = 4
 
 
 class IngestSettings(Section):

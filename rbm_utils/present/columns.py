@@ -8,8 +8,8 @@ unit first, for tables that mix units (a joint review, the overview, a dashboard
 Example:
     >>> KPIS[:3]
     ('kpi_id', 'level', 'name')
-    >>> RED_FLAGS[0], AGENDA_ACROSS_UNITS[0]
-    ('unit_code', 'unit_code')
+    >>> RED_FLAGS[0], AGENDA_ACROSS_UNITS[:3]
+    ('unit_code', ('rank', 'score', 'unit_code'))
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ RISKS = (
 #: The risk register, short (dashboard).
 RISKS_SHORT = ("unit_code", "risk_id", "category", "title", "owner", "score", "rating", "status", "trend")
 #: Risks escalated to the bureau.
-RED_FLAGS = ("unit_code", "risk_id", "title", "owner", "score", "rating", "reasons")
+RED_FLAGS = ("unit_code", "risk_id", "title", "owner", "score", "rating", "rule", "asks", "mitigation", "reasons")
 #: Open risks per unit and category (bureau overview).
 BUREAU_RISKS = ("unit_code", "category", "n_open", "medium", "high", "critical", "max_score", "n_review_overdue")
 
@@ -142,19 +142,35 @@ PARTNERS = ("partner_type", "cash", "in_kind", "total", "n_partners")
 #: Links to study groups and other sectors.
 LINKAGES = ("body", "reference", "label", "n_results", "natures")
 #: Units with shared references but no joint work (one unit's review).
-SYNERGIES = ("unit_a", "unit_b", "shared_references")
+SYNERGIES = ("unit_a", "unit_b", "shared_references", "weight")
 #: The same, with the count of shared references (bureau overview).
-SYNERGIES_COUNTED = ("unit_a", "unit_b", "n_shared", "shared_references")
+SYNERGIES_COUNTED = ("rank", "unit_a", "unit_b", "n_shared", "shared_references", "weight")
 #: Cross-regional scale-up candidates.
-SCALEUP = ("theme", "initiative", "source_units", "target_region", "situation", "reasons")
+SCALEUP = ("theme", "initiative", "source_units", "target_region", "situation", "reasons", "partners")
 #: Changes since the previous quarter.
 CHANGES = ("kind", "item_id", "title", "previous", "current", "direction")
-#: One unit's review agenda (``carried_over``: back from last quarter with no decision).
-AGENDA = ("priority", "carried_over", "kind", "item_id", "title", "owner", "evidence", "question")
+#: One unit's review agenda, by priority score (``rank``: across the bureau, 1 = most in need of a
+#: decision; ``carried_over``: back from last quarter with no decision).
+AGENDA = ("rank", "score", "priority", "carried_over", "kind", "item_id", "title", "owner", "evidence", "question")
 #: An agenda of several units (joint review, dashboard).
-AGENDA_ACROSS_UNITS = ("unit_code", "priority", "carried_over", "kind", "item_id", "title", "owner", "question")
-#: The bureau's agenda of priority-1 items (overview).
-BUREAU_AGENDA = ("unit_code", "carried_over", "kind", "item_id", "title", "owner", "question")
+AGENDA_ACROSS_UNITS = (
+    "rank",
+    "score",
+    "unit_code",
+    "priority",
+    "carried_over",
+    "kind",
+    "item_id",
+    "title",
+    "owner",
+    "question",
+)
+#: The items that most need the bureau's decision (the overview opens with them).
+TOP_AGENDA = ("rank", "score", "unit_code", "kind", "title", "owner", "evidence", "question", "carried_over")
+#: The rest of the bureau's agenda, by rank (overview).
+BUREAU_AGENDA = ("rank", "score", "unit_code", "carried_over", "kind", "item_id", "title", "owner", "question")
+#: A unit's data health in one line (overview).
+DATA_HEALTH_SHORT = ("unit_code", "score", "missing")
 
 # --------------------------------------------------------------------------- decisions, approval, learning
 
@@ -226,6 +242,21 @@ LEARNING_ACROSS_UNITS = (
     "after",
     "verdict_after",
     "review_note",
+)
+#: Data health of a unit's quarter: expected against arrived, on time, evidence, outliers, score.
+DATA_HEALTH = (
+    "unit_code",
+    "kpis_due",
+    "kpis_reported",
+    "expenditure_expected",
+    "expenditure_reported",
+    "risk_reviews_due",
+    "risk_reviews_done",
+    "on_time",
+    "evidence_share",
+    "outliers",
+    "score",
+    "missing",
 )
 
 # --------------------------------------------------------------------------- joint review

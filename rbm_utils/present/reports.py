@@ -43,7 +43,12 @@ __all__ = [
     "SENTINEL",
     "Review",
     "approval",
+    "TOP_N",
+    "agenda_rest",
+    "agenda_top",
+    "by_rank",
     "columns",
+    "data_health_short",
     "decisions_taken",
     "done",
     "earlier_decisions",
@@ -387,3 +392,53 @@ def decisions_taken(r: Review) -> pd.DataFrame:
 def overdue_decisions(r: Review) -> pd.DataFrame:
     """Overdue decisions of the review's units, each once."""
     return followup.overdue(r.view.get("decisions"))
+
+
+# --------------------------------------------------------------------------- the ranked agenda, data health
+
+#: How many agenda items open the overview: those that most need the bureau's decision.
+TOP_N = 10
+
+
+def by_rank(agenda: pd.DataFrame | None) -> pd.DataFrame:
+    """``agenda`` ordered by ``rank`` (1 first); kept in its order when it has no rank; empty when None.
+
+    >>> by_rank(pd.DataFrame({"item_id": ["B", "A"], "rank": [2, 1]}))["item_id"].tolist()
+    ['A', 'B']
+    """
+    if agenda is None:
+        return pd.DataFrame(columns=["rank"])
+    if "rank" not in agenda.columns:
+        return agenda.reset_index(drop=True)
+    return agenda.sort_values("rank", kind="stable").reset_index(drop=True)
+
+
+def agenda_top(agenda: pd.DataFrame | None, n: int = TOP_N) -> pd.DataFrame:
+    """The ``n`` items of ``agenda`` that most need a decision (lowest ``rank``).
+
+    >>> agenda_top(pd.DataFrame({"item_id": list("ABC"), "rank": [3, 1, 2]}), 2)["item_id"].tolist()
+    ['B', 'C']
+    """
+    return by_rank(agenda).head(n).reset_index(drop=True)
+
+
+def agenda_rest(agenda: pd.DataFrame | None, n: int = TOP_N) -> pd.DataFrame:
+    """The items of ``agenda`` after the first ``n`` by rank.
+
+    >>> agenda_rest(pd.DataFrame({"item_id": list("ABC"), "rank": [3, 1, 2]}), 2)["item_id"].tolist()
+    ['A']
+    """
+    return by_rank(agenda).iloc[n:].reset_index(drop=True)
+
+
+def data_health_short(r: Review) -> pd.DataFrame:
+    """Each unit's data health score and what is missing, this quarter's rows (columns
+    :data:`rbm_utils.present.columns.DATA_HEALTH_SHORT`); empty when ``r.view`` has no
+    ``data_health`` table."""
+    df = r.view.get("data_health")
+    cols = list(columns.DATA_HEALTH_SHORT)
+    if df is None or df.empty:
+        return pd.DataFrame(columns=cols)
+    if "quarter" in df.columns:
+        df = df[df["quarter"].astype(str) == str(r.quarter)]
+    return df[[c for c in cols if c in df.columns]].reset_index(drop=True)

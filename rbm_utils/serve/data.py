@@ -177,9 +177,25 @@ def load_snapshot_table(outputs: Path, quarter: str | None, name: str) -> pd.Dat
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["unit_code", "kpi_id", "period"])
 
 
+def health_score(table: pd.DataFrame | None, quarter: str | None) -> float | None:
+    """The score of ``quarter``'s row of a unit's published data_health table (None when absent).
+
+    >>> health_score(pd.DataFrame({"quarter": ["2026-Q3"], "score": [87.5]}), "2026-Q3")
+    87.5
+    >>> health_score(None, "2026-Q3") is None
+    True
+    """
+    if table is None or not len(table) or "score" not in table.columns:
+        return None
+    rows = table[table["quarter"].astype(str) == str(quarter)] if "quarter" in table.columns else table
+    scores = rows["score"].dropna()
+    return float(scores.iloc[0]) if len(scores) else None
+
+
 def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFrame:
     """One row per unit of the settings: publication word, KPI counts per status (``n_<status>``
-    for each of :data:`rbm_utils.core.codes.KPI_STATUSES`), red flags."""
+    for each of :data:`rbm_utils.core.codes.KPI_STATUSES`), red flags and the data health score
+    (``data_health``, 0-100; missing when the unit's data_health table is not published)."""
     q = pick(quarter, published_quarters(outputs))
     status = run_status(outputs, q) if q else {}
     units = set(published_units(outputs, q, config)) if q else set()
@@ -195,6 +211,7 @@ def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFr
             "publication": pub,
             "n_kpis": 0,
             "red_flags": 0,
+            "data_health": None,
         }
         row.update({f"n_{s}": 0 for s in KPI_STATUSES})
         if code in units:
@@ -205,5 +222,6 @@ def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFr
                 row["n_kpis"] = int(len(prog))
                 row.update({f"n_{s}": int(counts.get(s, 0)) for s in KPI_STATUSES})
             row["red_flags"] = int(len(t.get("red_flags", [])))
+            row["data_health"] = health_score(t.get("data_health"), q)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -513,18 +513,20 @@ def test_review_agenda_items_order_and_owners():
     out = review_agenda(progress, tests, flags, money, stalls, Q, kpis=kpis)
     assert list(out.columns) == AGENDA_COLUMNS
     got = [(r["priority"], r["kind"], r["item_id"], r["owner"]) for r in out.to_dict("records")]
+    # ordered by priority score (test_agenda_priority.py computes each score by hand)
     assert got == [
-        (1, "risk_red_flag", "RK1", "Risk Owner"),
-        (1, "kpi_off_track", "K1", "Ana Lopes"),  # performance 0.5 before 0.6
-        (1, "kpi_off_track", "K2", HEAD_OF_UNIT),  # no responsible known
-        (1, "assumption_broken", "AS1", "Ana Lopes"),  # responsible of the tested KPI
-        (2, "risk_red_flag", "RK2", HEAD_OF_UNIT),  # low risk flagged for an overdue review; no owner
-        (2, "stalled_link", "O1->R1", "Reach lead"),  # responsible of the stalled result's KPI
-        (2, "spending_gap", "O4", HEAD_OF_UNIT),  # unbudgeted spending
-        (2, "spending_gap", "O1", HEAD_OF_UNIT),  # |gap| 0.35 >= 2 x 0.15
-        (3, "spending_gap", "O2", HEAD_OF_UNIT),  # |gap| 0.20
-        (3, "kpi_no_data", "K3", HEAD_OF_UNIT),  # responsible blank in KPIs
+        (1, "assumption_broken", "AS1", "Ana Lopes"),  # responsible of the tested KPI; 45.67
+        (1, "risk_red_flag", "RK1", "Risk Owner"),  # 42.33
+        (1, "kpi_off_track", "K1", "Ana Lopes"),  # performance 0.5; 36.33
+        (2, "stalled_link", "O1->R1", "Reach lead"),  # responsible of the stalled result's KPI; 31.67
+        (1, "kpi_off_track", "K2", HEAD_OF_UNIT),  # no responsible known; 31.63
+        (2, "spending_gap", "O1", HEAD_OF_UNIT),  # |gap| 0.35 >= 2 x 0.15; 28.00
+        (2, "spending_gap", "O4", HEAD_OF_UNIT),  # unbudgeted spending; 27.33
+        (2, "risk_red_flag", "RK2", HEAD_OF_UNIT),  # low risk flagged for an overdue review; no owner; 18.43
+        (3, "kpi_no_data", "K3", HEAD_OF_UNIT),  # responsible blank in KPIs; 16.33
+        (3, "spending_gap", "O2", HEAD_OF_UNIT),  # |gap| 0.20; 10.30
     ]
+    assert out["rank"].tolist() == list(range(1, 11))
 
 
 def test_review_agenda_evidence_and_questions():

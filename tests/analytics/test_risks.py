@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
-from rbm_utils.analytics.risks import bureau_risks, rate, red_flags, risk_heatmap, risk_register
+from rbm_utils.analytics.risks import bureau_risks, rate, red_flag_share, red_flags, risk_heatmap, risk_register
 from rbm_utils.core import schema
 from rbm_utils.core.quarters import Quarter
 
@@ -149,65 +149,91 @@ def test_heatmap_counts_open_risks_only():
     assert hm[(hm["likelihood"] == 5) & (hm["impact"] == 4)]["rating"].item() == "critical"
 
 
-def test_red_flags_reasons():
-    state = _risks(
+def _flag_register() -> pd.DataFrame:
+    """A small register, hand-computed: 2026-Q3 ends 30 Sep; progress has AFR-O1 off track."""
+    m = {"mitigation": "Plan B"}
+    prev = _risks(
         [
-            {"risk_id": "HIGH", "title": "Donor delay", "likelihood": 3, "impact": 5, "review_on": "2026-12-01"},
-            {"risk_id": "MED", "title": "Staff turnover", "likelihood": 2, "impact": 5, "review_on": "2026-09-01"},
-            {
-                "risk_id": "OFF",
-                "title": "Low uptake",
-                "likelihood": 1,
-                "impact": 2,
-                "result_id": "AFR-O1",
-                "review_on": "2027-01-01",
-            },
-            {
-                "risk_id": "CLOSED",
-                "title": "Old",
-                "likelihood": 5,
-                "impact": 5,
-                "status": "closed",
-                "result_id": "AFR-O1",
-            },
-            {
-                "risk_id": "QUIET",
-                "title": "Fine",
-                "likelihood": 1,
-                "impact": 1,
-                "result_id": "AFR-O2",
-                "review_on": "2027-01-01",
-            },
-            {
-                "risk_id": "CRIT",
-                "title": "Conflict",
-                "likelihood": 4,
-                "impact": 5,
-                "result_id": "AFR-O1",
-                "review_on": "2027-01-01",
-            },
+            {"risk_id": "WORSE", "likelihood": 3, "impact": 4, **m},  # 12 -> 16: up
+            {"risk_id": "STEADY", "likelihood": 4, "impact": 4, **m},  # 16 -> 16: same
+            {"risk_id": "MEDUP", "likelihood": 2, "impact": 3, **m},  # 6 -> 12: up, but only medium
         ]
     )
-    progress = pd.DataFrame(
-        {
-            "unit_code": ["AFR", "AFR", "AFR", "ASP"],
-            "kpi_id": ["K2", "K1", "K3", "K9"],
-            "result_id": ["AFR-O1", "AFR-O1", "AFR-O2", "AFR-O2"],
-            "status": ["off_track", "off_track", "on_track", "off_track"],
-        }
+    cur = _risks(
+        [
+            {"risk_id": "CRIT", "likelihood": 4, "impact": 5, "result_id": "AFR-O1", "review_on": "2027-01-01", **m},
+            {"risk_id": "WORSE", "likelihood": 4, "impact": 4, "review_on": "2027-01-01", **m},
+            {"risk_id": "STEADY", "likelihood": 4, "impact": 4, "review_on": "2027-01-01", **m},
+            {"risk_id": "MEDUP", "likelihood": 3, "impact": 4, "review_on": "2027-01-01", **m},
+            {"risk_id": "OFF", "likelihood": 3, "impact": 5, "result_id": "AFR-O1", "review_on": "2027-01-01", **m},
+            {"risk_id": "OFFMED", "likelihood": 2, "impact": 5, "result_id": "AFR-O1", "review_on": "2027-01-01", **m},
+            {"risk_id": "BARE", "likelihood": 5, "impact": 3, "review_on": "2027-01-01"},
+            {"risk_id": "LATE", "likelihood": 3, "impact": 5, "review_on": "2026-08-01", **m},  # 60 days
+            {"risk_id": "LATE30", "likelihood": 3, "impact": 5, "review_on": "2026-08-31", **m},  # 30 days
+            {"risk_id": "LOWLATE", "likelihood": 1, "impact": 2, "review_on": "2026-01-01"},
+            {"risk_id": "GONE", "likelihood": 5, "impact": 5, "status": "closed", "result_id": "AFR-O1"},
+        ]
     )
-    flags = red_flags(risk_register(state, "2026-Q3"), progress).set_index("risk_id")
-    assert list(flags.index) == ["CRIT", "HIGH", "MED", "OFF"]  # highest score first
-    assert flags.loc["HIGH", "reasons"] == "high risk: score 15 = likelihood 3 x impact 5 (>= 15)"
-    assert flags.loc["MED", "reasons"] == "review overdue: due 2026-09-01, 29 days late"
-    assert flags.loc["OFF", "reasons"] == "its result has off-track KPIs: K1, K2"
+    return risk_register(cur, "2026-Q3", previous_state=prev)
+
+
+_PROGRESS = pd.DataFrame(
+    {
+        "unit_code": ["AFR", "AFR", "AFR", "ASP"],
+        "kpi_id": ["K2", "K1", "K3", "K9"],
+        "result_id": ["AFR-O1", "AFR-O1", "AFR-O2", "AFR-O2"],
+        "status": ["off_track", "off_track", "on_track", "off_track"],
+    }
+)
+
+
+def test_red_flags_one_rule_each_hand_computed():
+    flags = red_flags(_flag_register(), _PROGRESS).set_index("risk_id")
+    # highest score first; STEADY (16, same score, mitigated, reviewed), MEDUP and OFFMED (medium),
+    # LATE30 (exactly 30 days: not more), LOWLATE (low) and GONE (closed) stay with the unit
+    assert list(flags.index) == ["CRIT", "WORSE", "BARE", "LATE", "OFF"]
+    assert flags["rule"].to_dict() == {
+        "CRIT": "critical",
+        "WORSE": "worsening",
+        "BARE": "no_mitigation",
+        "LATE": "review_overdue",
+        "OFF": "off_track_result",
+    }
     assert flags.loc["CRIT", "reasons"] == (
-        "critical risk: score 20 = likelihood 4 x impact 5 (>= 20); its result has off-track KPIs: K1, K2"
+        "critical risk: score 20 = likelihood 4 x impact 5 (>= 20); threatens AFR-O1, whose KPIs are off track: K1, K2"
     )
     assert flags.loc["CRIT", "n_reasons"] == 2
+    assert flags.loc["CRIT", "asks"].startswith("Bureau decision: accept this critical risk")
+    assert "AFR-O1" in flags.loc["CRIT", "asks"]
+    assert flags.loc["WORSE", "reasons"] == (
+        "worsening: score 16 = likelihood 4 x impact 4 (>= 15), up from 12 last quarter"
+    )
+    assert flags.loc["OFF", "reasons"] == "threatens AFR-O1, whose KPIs are off track: K1, K2"
+    assert flags.loc["BARE", "reasons"] == "no mitigation for a risk scoring 15 (>= 15)"
+    assert flags.loc["LATE", "reasons"] == "review overdue: due 2026-08-01, 60 days late (> 30)"
+    assert flags.loc["LATE", "mitigation"] == "Plan B" and flags.loc["BARE", "mitigation"] in ("", None)
     assert flags.loc["CRIT", "owner"] == "Ana"
-    # without progress: no off-track reason
-    assert "OFF" not in set(red_flags(risk_register(state, "2026-Q3"))["risk_id"])
+    assert all(flags["asks"].str.startswith("Bureau decision: "))
+
+
+def test_red_flag_thresholds_come_from_the_settings():
+    reg = _flag_register()
+    # without progress the off-track rule cannot fire
+    assert "OFF" not in set(red_flags(reg)["risk_id"])
+    # lowering the floor brings the medium risks in: MEDUP worsening, OFFMED on the off-track result
+    low = red_flags(reg, _PROGRESS, {"escalate_high": 10}).set_index("risk_id")
+    assert low.loc["MEDUP", "rule"] == "worsening" and low.loc["OFFMED", "rule"] == "off_track_result"
+    # a shorter grace period catches LATE30; a higher critical bar demotes CRIT to its other rule
+    assert "LATE30" in set(red_flags(reg, _PROGRESS, {"escalate_overdue_days": 29})["risk_id"])
+    crit = red_flags(reg, _PROGRESS, {"escalate_critical": 25}).set_index("risk_id")
+    assert crit.loc["CRIT", "rule"] == "off_track_result"
+
+
+def test_red_flag_share():
+    reg = _flag_register()
+    flags = red_flags(reg, _PROGRESS)
+    assert red_flag_share(reg, flags) == 5 / 10  # GONE is closed: 10 open risks
+    assert pd.isna(red_flag_share(risk_register({}, "2026-Q3"), flags.iloc[:0]))
 
 
 def test_bureau_risks_aggregates_by_unit_and_category():

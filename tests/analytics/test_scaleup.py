@@ -1,4 +1,4 @@
-"""Scale-up: initiative scores and composite rank by theme, replicate candidates with reasons."""
+"""Scale-up: initiative scores, success thresholds, replicate candidates with reasons and partners."""
 
 from __future__ import annotations
 
@@ -45,9 +45,25 @@ def _state() -> dict[str, pd.DataFrame]:
         ],
         columns=["unit_code", "kpi_id", "period", "value", "disaggregation", "evidence"],
     )
+    activities = pd.DataFrame(
+        [("AFR", "A1", "AFR-O1"), ("AFR", "A2", "AFR-O1"), ("ASP", "A3", "ASP-O1")],
+        columns=["unit_code", "activity_id", "result_id"],
+    )
+    partners = pd.DataFrame(
+        [
+            ("AFR", "GSMA", "A1", "cash", 100.0),
+            ("AFR", "GSMA", "A2", "in_kind", 50.0),
+            ("AFR", "EU", "A1", "cash", 300.0),
+            ("AFR", "Nobody", "A9", "cash", 999.0),  # no such activity
+            ("ASP", "JICA", "A3", "cash", 10.0),
+        ],
+        columns=["unit_code", "partner", "activity_id", "contribution_type", "amount"],
+    )
     return {
         "Results": schema.conform("Results", results, with_unit=True),
         "Actuals": schema.conform("Actuals", actuals, with_unit=True),
+        "Activities": schema.conform("Activities", activities, with_unit=True),
+        "Partners": schema.conform("Partners", partners, with_unit=True),
     }
 
 
@@ -124,30 +140,78 @@ def test_money_spent_with_nothing_achieved_scores_zero_on_cost():
     assert math.isinf(s.loc["ARB1", "cost_per_target"]) and s.loc["ARB1", "cost_score"] == 0.0
 
 
-def test_replicate_candidates_with_reasons():
+STRENGTH = (
+    "AFR3 ranks 1 of 3 on cybersecurity (composite 0.84: mean achievement 135%, consistency 75%, "
+    "evidence 67%, 1,000 per target achieved); a success: achievement >= 70% and consistency >= 60% "
+    "over 3 quarters (at least 3); funded by EU (300); GSMA (150)"
+)
+
+
+def test_success_needs_achievement_consistency_and_quarters():
+    s = initiative_scores(_state(), PROGRESS, MONEY, Q, SERIES, UNIT_TYPES).set_index("initiative")
+    # AFR3: 1.35 >= 0.7, 3/4 >= 0.6, rated in 2026-Q1, Q2, Q3 (3 quarters)
+    assert s.loc["AFR3", "n_quarters"] == 3 and s.loc["AFR3", "success"]
+    assert s.loc["ARB1", "n_quarters"] == 2 and not s.loc["ARB1", "success"]  # consistency 1/2 < 0.6
+    assert not s.loc["ASP2", "success"]  # 0.4 < 0.7 and off track
+    t = initiative_scores(_state(), PROGRESS, MONEY, Q, SERIES, UNIT_TYPES, {"scaleup_min_quarters": 4})
+    assert not t.set_index("initiative").loc["AFR3", "success"]
+
+
+def test_replicate_candidates_with_reasons_and_partners():
     c = scaleup_candidates(_state(), PROGRESS, MONEY, Q, SERIES, unit_types=UNIT_TYPES)
-    # AFR3 is best on cybersecurity; ARB runs an initiative that is not off track; AFR is AFR3's own
-    assert c["target_region"].tolist() == ["AMS", "ASP", "CIS", "EUR"]
-    assert set(c["initiative"]) == {"AFR3"}  # EUR1, best on youth, is off track itself: no candidate
+    # AFR3 is best on cybersecurity; AFR is AFR3's own; ARB1 and ASP2 perform worse and fail the thresholds
+    assert c["target_region"].tolist() == ["AMS", "ARB", "ASP", "CIS", "EUR"]
+    assert set(c["initiative"]) == {"AFR3"}  # EUR1, alone on youth, is weak: no candidate
     by = c.set_index("target_region")
-    strength = (
-        "AFR3 ranks 1 of 3 on cybersecurity (composite 0.84: mean achievement 135%, consistency 75%, "
-        "evidence 67%, 1,000 per target achieved)"
-    )
+    assert by.loc["ASP", "partners"] == "EU (300); GSMA (150)" and by.loc["ASP", "n_quarters"] == 3
     assert by.loc["ASP", "situation"] == "off track" and by.loc["ASP", "target_initiatives"] == "ASP2"
     assert by.loc["ASP", "reasons"] == (
-        strength + "; ASP's initiative(s) on cybersecurity are off track (ASP2: 1 of 2 KPIs off track)"
+        STRENGTH + "; ASP's initiative(s) on cybersecurity are off track (ASP2: 1 of 2 KPIs off track)"
+    )
+    assert by.loc["ARB", "situation"] == "performing worse"
+    assert math.isclose(by.loc["ARB", "target_composite"], 0.54)
+    assert by.loc["ARB", "reasons"] == (
+        STRENGTH + "; ARB's initiative(s) on cybersecurity perform worse (ARB1: composite 0.54, below 0.84)"
+        " and none is a success"
     )
     assert by.loc["CIS", "situation"] == "no initiative"
-    assert by.loc["CIS", "reasons"] == strength + "; CIS has no initiative on cybersecurity"
+    assert by.loc["CIS", "reasons"] == STRENGTH + "; CIS has no initiative on cybersecurity"
     assert by.loc["AMS", "reasons"].endswith("AMS has no initiative on cybersecurity (no results from it in the data)")
     assert by.loc["EUR", "situation"] == "no initiative"
 
 
-def test_a_region_with_a_working_initiative_is_not_a_candidate():
-    progress = PROGRESS.assign(status=PROGRESS["status"].where(PROGRESS["kpi_id"] != "K3", "at_risk"))
-    c = scaleup_candidates(_state(), progress, MONEY, Q, SERIES, unit_types=UNIT_TYPES)
-    assert "ASP" not in set(c["target_region"])
+def test_a_region_with_a_successful_initiative_is_not_a_target():
+    series = SERIES.assign(status=SERIES["status"].where(SERIES["kpi_id"] != "K5", "on_track"))
+    th = {"scaleup_min_quarters": 2}  # ARB1: 0.9, 2 of 2 quarters on track: a success
+    c = scaleup_candidates(_state(), PROGRESS, MONEY, Q, series, unit_types=UNIT_TYPES, thresholds=th)
+    assert "ARB" not in set(c["target_region"]) and "ASP" in set(c["target_region"])
+
+
+def test_a_weak_source_is_never_proposed_even_alone():
+    # nobody reaches 140 % achievement: no source at all
+    c = scaleup_candidates(
+        _state(), PROGRESS, MONEY, Q, SERIES, unit_types=UNIT_TYPES, thresholds={"scaleup_min_achievement": 1.4}
+    )
+    assert c.empty
+    # without quarterly statuses there is no evidence of consistency: no source
+    assert scaleup_candidates(_state(), PROGRESS, MONEY, Q, None, unit_types=UNIT_TYPES).empty
+    # EUR1 is alone on youth but fails: no youth candidate even with a low bar on consistency
+    c = scaleup_candidates(
+        _state(), PROGRESS, MONEY, Q, SERIES, unit_types=UNIT_TYPES, thresholds={"scaleup_min_consistency": 0.0}
+    )
+    assert "youth" not in set(c["theme"])
+
+
+def test_the_best_successful_initiative_is_the_source_when_rank_1_is_weak():
+    # ARB1 on track in both its quarters: consistency 1; composite 0.4*0.6 + 0.2*1 + 0.2*0.5 + 0.2*0.5 = 0.64
+    series = SERIES.assign(status=SERIES["status"].where(SERIES["kpi_id"] != "K5", "on_track"))
+    th = {"scaleup_min_consistency": 0.8, "scaleup_min_quarters": 2}  # AFR3 (consistency 0.75) fails
+    c = scaleup_candidates(_state(), PROGRESS, MONEY, Q, series, unit_types=UNIT_TYPES, thresholds=th)
+    assert set(c["initiative"]) == {"ARB1"}
+    assert c["reasons"].iloc[0].startswith("ARB1 ranks 2 of 3 on cybersecurity (composite 0.64")
+    # AFR's AFR3 performs better than ARB1 (0.84): AFR is no target; ASP2 (0.57) is worse
+    assert c["target_region"].tolist() == ["AMS", "ASP", "CIS", "EUR"]
+    assert c["partners"].tolist() == [""] * 4  # no partner funds ARB1's activities
 
 
 def test_clusters_are_never_targets_and_empty_inputs():

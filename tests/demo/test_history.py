@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from rbm_utils import cli
+from rbm_utils.analytics import bureau, risks
 from rbm_utils.core import schema
 from rbm_utils.core.config import DEFAULT_CONFIG, load_config
 from rbm_utils.core.quarters import Quarter
@@ -350,3 +351,14 @@ def test_a_store_holding_other_submissions_is_refused_not_mixed(cfg, stories, tm
         with pytest.raises(load_module.SampleError, match="not the sample's history"):
             ingest_history(st, cfg, {"AFR": stories["AFR"]})
         assert len(st.submissions()) == before
+
+
+# ------------------------------------------------------------------------ escalation is the exception
+
+
+def test_red_flags_are_under_a_third_of_the_open_risks_and_name_their_rule(cfg, store):
+    prev = Quarter.parse(Q).previous
+    r = bureau.analyse(store.bureau_state(Q), Q, cfg, previous_state=store.bureau_state(prev))
+    share = risks.red_flag_share(r["risks"], r["red_flags"])
+    assert 0 < share < 1 / 3
+    assert set(r["red_flags"]["rule"]) <= set(risks.ESCALATION_RULES) and r["red_flags"]["asks"].all()

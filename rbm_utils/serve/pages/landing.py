@@ -39,6 +39,17 @@ def status_badges(row: Mapping[str, Any]) -> str:
     return "".join(parts) or '<span style="color:#777">no KPI</span>'
 
 
+def health_cell(score: float | None) -> str:
+    """The data health score (0-100, docs/rules.md) as a table cell's text; a dash when not published.
+
+    >>> health_cell(87.46), health_cell(None)
+    ('<span class="rbm-health">87/100</span>', '<span style="color:#777">&#8212;</span>')
+    """
+    if score is None or score != score:  # None or NaN
+        return '<span style="color:#777">&#8212;</span>'
+    return f'<span class="rbm-health">{score:.0f}/100</span>'
+
+
 def _units_table(outputs: Path, q: str, config: Config) -> str:
     rows = []
     for r in data.unit_badges(outputs, q, config).to_dict("records"):
@@ -55,11 +66,11 @@ def _units_table(outputs: Path, q: str, config: Config) -> str:
         )
         rows.append(
             f"<tr><td>{cell}</td><td>{escape_text(r['name'])}</td><td>{escape_text(r['type'])}</td><td>{pub}</td>"
-            f"<td>{status_badges(r)} {flags}</td></tr>"
+            f"<td>{status_badges(r)} {flags}</td><td>{health_cell(r.get('data_health'))}</td></tr>"
         )
     return (
         '<h2>Units</h2><table class="rbm-table rbm-units"><thead><tr><th>unit</th><th>name</th><th>type</th>'
-        f"<th>review</th><th>KPI status</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<th>review</th><th>KPI status</th><th>data health</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import columns, followup
+from rbm_utils.present import columns, followup, reports
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data
@@ -28,7 +28,9 @@ from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_op
 from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
 
 #: The Output widgets of the page, each with the CSS class ``rbm-<name>``.
-SECTIONS = ("followup", "summary", "kpi", "trend", "evidence", "risk", "money", "agenda")
+SECTIONS = ("followup", "summary", "kpi", "trend", "evidence", "risk", "money", "agenda", "top")
+#: Heading of the section the bureau overview opens with.
+TOP_HEADING = "The ten decisions the bureau must take first"
 
 
 class ReviewState:
@@ -196,6 +198,7 @@ class ReviewDashboard:
             self.risk_out,
             self.money_out,
             self.agenda_out,
+            self.top_out,
         ) = (self.outs[name] for name in SECTIONS)
 
         s.load(s.quarter, unit)
@@ -215,6 +218,7 @@ class ReviewDashboard:
                     [self.quarter_dd, self.unit_dd, self.programme_dd, self.status_dd],
                     layout=w.Layout(flex_flow="row wrap"),
                 ),
+                *((heading(TOP_HEADING), self.top_out) if bureau else ()),
                 heading("Pending escalations and overdue decisions" if bureau else "Decisions of the reviews"),
                 self.followup_out,
                 heading("KPIs"),
@@ -228,7 +232,7 @@ class ReviewDashboard:
                 self.risk_out,
                 heading("Money and delivery"),
                 self.money_out,
-                heading("Review agenda"),
+                heading("The rest of the bureau agenda" if bureau else "Review agenda"),
                 self.agenda_out,
             ]
         )
@@ -351,16 +355,17 @@ class ReviewDashboard:
             figs["burn"],
             html(table_html(s.scoped("money"), columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
         )
-        show(
-            self.agenda_out,
-            html(
-                table_html(
-                    s.scoped("agenda", with_programme=False),
-                    columns.AGENDA_ACROSS_UNITS,
-                    empty="Nothing needs a decision.",
-                )
-            ),
-        )
+        self.render_agenda()
+
+    def render_agenda(self) -> None:
+        """The agenda by rank; in the bureau, the top ten first in their own section, then the rest."""
+        s = self.state
+        agenda = reports.by_rank(s.scoped("agenda", with_programme=False))
+        if s.bureau:
+            top = reports.agenda_top(agenda)
+            show(self.top_out, html(table_html(top, columns.TOP_AGENDA, empty="Nothing needs the bureau's decision.")))
+            agenda = reports.agenda_rest(agenda)
+        show(self.agenda_out, html(table_html(agenda, columns.AGENDA_ACROSS_UNITS, empty="Nothing needs a decision.")))
 
     def render_kpi(self, fig: Any = None) -> None:
         s = self.state
