@@ -84,24 +84,16 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("new", sa.Text),
         sa.Index("ix_change_log_unit", "unit_code", "submission_id"),
     )
-    sa.Table(
-        "approvals",
-        md,
-        sa.Column("unit_code", sa.Text, primary_key=True),
-        sa.Column("quarter", sa.Text, primary_key=True),
-        sa.Column("approved_by", sa.Text, nullable=False),
-        sa.Column("approved_at", sa.Text, nullable=False),
-        sa.Column("submission_id", sa.Integer, sa.ForeignKey(submissions.c.id), nullable=False),
-    )
-    sa.Table(
-        "bureau_approvals",
-        md,
-        sa.Column("unit_code", sa.Text, primary_key=True),
-        sa.Column("quarter", sa.Text, primary_key=True),
-        sa.Column("approved_by", sa.Text, nullable=False),
-        sa.Column("approved_at", sa.Text, nullable=False),
-        sa.Column("submission_id", sa.Integer, sa.ForeignKey(submissions.c.id), nullable=False),
-    )
+    for name in ("approvals", "bureau_approvals"):  # the unit approver's event (the lock), the bureau's
+        sa.Table(
+            name,
+            md,
+            sa.Column("unit_code", sa.Text, primary_key=True),
+            sa.Column("quarter", sa.Text, primary_key=True),
+            sa.Column("approved_by", sa.Text, nullable=False),
+            sa.Column("approved_at", sa.Text, nullable=False),
+            sa.Column("submission_id", sa.Integer, sa.ForeignKey(submissions.c.id), nullable=False),
+        )
     sa.Table(
         "meta",
         md,
