@@ -44,6 +44,7 @@ from rbm_utils.store.diff import changes_frame, counts_frame, diff_rows, prepare
 from rbm_utils.store.engine import guarded, lock_key, make_engine
 from rbm_utils.store.errors import ApprovalError, StoreError
 from rbm_utils.store.escalation import approval_frames, quarter_changes
+from rbm_utils.store.migrate import upgrade
 from rbm_utils.store.outcome import STATUSES, IngestOutcome
 from rbm_utils.store.tables import METADATA, TABLES, frame_of, sheet_frame, unit_frame
 from rbm_utils.store.versions import (
@@ -148,11 +149,13 @@ class Store:
                         {"key": "created_at", "value": _utcnow()},
                     ],
                 )
-            elif found != schema.SCHEMA_VERSION:
-                raise StoreError(
-                    f"the store {self.safe_url} holds workbooks of schema version {found}, "
-                    f"this workbench reads version {schema.SCHEMA_VERSION}; migrate the store first"
-                )
+            else:  # an older store gains this contract's new columns; a newer one is refused
+                added = upgrade(conn, found, self.safe_url)
+                if found != schema.SCHEMA_VERSION:
+                    conn.execute(
+                        sa.update(meta).where(meta.c.key == "schema_version").values(value=schema.SCHEMA_VERSION)
+                    )
+                    log.info("store %s upgraded from schema %s: added %s", self.safe_url, found, added or "nothing")
 
     # ---- ingest
 

@@ -162,12 +162,34 @@ def test_sqlite_store_creates_folder_and_uses_wal_and_foreign_keys(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_schema_version_mismatch_is_refused(tmp_path, monkeypatch):
+def test_store_of_a_newer_schema_is_refused(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'rbm.sqlite'}"
     Store(url).close()
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", "9.9")
-    with pytest.raises(StoreError, match="schema version 1.0.*version 9.9"):
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", "0.9")
+    with pytest.raises(StoreError, match="schema version 1.0.*reads version 0.9; use a newer workbench"):
         Store(url)
+
+
+def test_older_store_gains_new_columns_and_keeps_its_rows(store_url, monkeypatch):
+    """A store written before a column existed: the column is added (a text key defaults to ""),
+    old rows keep their values, the version is raised, and the store reads and ingests as usual."""
+    money = unit_frames(
+        Expenditure=[{"result_id": "AFR-O1", "period": "2026-Q3", "funding_source": "RB", "amount": 120}]
+    )
+    with Store(store_url) as st:
+        put(st, money, quarter="2026-Q3")
+        with st._engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE sheet_expenditure DROP COLUMN funding_source")
+            conn.exec_driver_sql("ALTER TABLE sheet_expenditure DROP COLUMN staff_months")
+            conn.exec_driver_sql("UPDATE meta SET value = '0.9' WHERE key = 'schema_version'")
+    with Store(store_url) as st:
+        assert st.meta()["schema_version"] == schema.SCHEMA_VERSION
+        spent = st.state("AFR")["Expenditure"]
+        assert spent["funding_source"].tolist() == [""] and spent["amount"].tolist() == [120.0]
+        assert spent["staff_months"].isna().all()
+        out = put(st, money, quarter="2026-Q3", sha256="cd" * 32)
+        assert out.status == "stored"  # the blank key became the submitted one: a change, not an error
+        assert st.state("AFR")["Expenditure"]["funding_source"].tolist() == ["RB"]
 
 
 def test_bad_urls_give_plain_store_errors(tmp_path):
