@@ -95,3 +95,36 @@ APPROVAL_STATES: tuple[ApprovalState, ...] = get_args(ApprovalState)
 #: Who may approve a framework change: the unit's own approver, or only the bureau.
 AuthorityLevel = Literal["unit", "bureau"]
 AUTHORITY_LEVELS: tuple[AuthorityLevel, ...] = get_args(AuthorityLevel)
+
+# ---- Code lists of the workbook contract (rbm_utils.core.schema re-exports them).
+
+LEVELS = ("activity", "output", "reach", "capacity", "behaviour", "impact")
+MEASURES = ("number", "percent", "currency", "ratio")
+DIRECTIONS = ("increase", "decrease")
+AGGREGATIONS = ("sum", "latest", "max", "mean")
+FREQUENCIES = ("quarterly", "semi-annual", "annual")
+UNIT_TYPES = ("region", "cluster")
+ASSUMPTION_TESTS = ("min_ratio", "min_value", "min_achievement", "non_decreasing", "manual")
+VERDICTS = ("holds", "weakening", "broken", "untested")
+RISK_CATEGORIES = (
+    "Strategic",
+    "Financial",
+    "Operational",
+    "Organizational",
+    "Political",
+    "Regulatory",
+    "Safety and Security",
+    "Social and Environmental",
+)
+RISK_STATUSES = ("open", "monitoring", "closed")
+LINKAGE_BODIES = ("ITU-D SG1", "ITU-D SG2", "ITU-T", "ITU-R", "other")
+LINKAGE_NATURES = ("contributes", "draws_on", "joint", "informs")
+ACTIVITY_TYPES = ("operational_plan", "project", "regional_initiative", "other")
+ACTIVITY_STATUSES = ("planned", "ongoing", "completed", "delayed", "cancelled")
+CONTRIBUTION_TYPES = ("cash", "in-kind")
+PARTNER_TYPES = ("government", "regulator", "private", "academia", "un_agency", "ngo", "development_bank", "other")
+#: Stages of a partner's contribution in the resource mobilisation register, in the order a deal moves.
+PARTNER_STAGES = ("prospect", "proposal_submitted", "pledged", "agreement_signed", "received", "declined")
+#: What a KPI measured from the register counts: the amounts received, or secured (signed or received).
+KPI_REGISTER_MEASURES = ("register_received", "register_secured")
+REGIONS = ("AFR", "AMS", "ARB", "ASP", "CIS", "EUR")

@@ -17,8 +17,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rbm_utils.core.codes import DECISION_KINDS, DECISION_STATUSES, DECISION_TARGETS
-from rbm_utils.core.quarters import QUARTER_RE, Quarter
+from rbm_utils.core.codes import (  # the contract's code lists, re-exported: schema.LEVELS etc.
+    ACTIVITY_STATUSES,
+    ACTIVITY_TYPES,
+    AGGREGATIONS,
+    ASSUMPTION_TESTS,
+    CONTRIBUTION_TYPES,
+    DECISION_KINDS,
+    DECISION_STATUSES,
+    DECISION_TARGETS,
+    DIRECTIONS,
+    FREQUENCIES,
+    KPI_REGISTER_MEASURES,
+    LEVELS,
+    LINKAGE_BODIES,
+    LINKAGE_NATURES,
+    MEASURES,
+    PARTNER_STAGES,
+    PARTNER_TYPES,
+    REGIONS,
+    RISK_CATEGORIES,
+    RISK_STATUSES,
+    UNIT_TYPES,
+    VERDICTS,
+)
+from rbm_utils.core.quarters import QUARTER_RE
 
 SCHEMA_VERSION = "1.0"
 
@@ -33,33 +56,6 @@ TYPES = ("text", "id", "code", "number", "integer", "period", "year", "date", "i
 PERIOD_RE = QUARTER_RE
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")
 UNIT_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_-]{1,15}$")
-
-LEVELS = ("activity", "output", "reach", "capacity", "behaviour", "impact")
-MEASURES = ("number", "percent", "currency", "ratio")
-DIRECTIONS = ("increase", "decrease")
-AGGREGATIONS = ("sum", "latest", "max", "mean")
-FREQUENCIES = ("quarterly", "semi-annual", "annual")
-UNIT_TYPES = ("region", "cluster")
-ASSUMPTION_TESTS = ("min_ratio", "min_value", "min_achievement", "non_decreasing", "manual")
-VERDICTS = ("holds", "weakening", "broken", "untested")
-RISK_CATEGORIES = (
-    "Strategic",
-    "Financial",
-    "Operational",
-    "Organizational",
-    "Political",
-    "Regulatory",
-    "Safety and Security",
-    "Social and Environmental",
-)
-RISK_STATUSES = ("open", "monitoring", "closed")
-LINKAGE_BODIES = ("ITU-D SG1", "ITU-D SG2", "ITU-T", "ITU-R", "other")
-LINKAGE_NATURES = ("contributes", "draws_on", "joint", "informs")
-ACTIVITY_TYPES = ("operational_plan", "project", "regional_initiative", "other")
-ACTIVITY_STATUSES = ("planned", "ongoing", "completed", "delayed", "cancelled")
-CONTRIBUTION_TYPES = ("cash", "in-kind")
-PARTNER_TYPES = ("government", "regulator", "private", "academia", "un_agency", "ngo", "development_bank", "other")
-REGIONS = ("AFR", "AMS", "ARB", "ASP", "CIS", "EUR")
 
 #: Sheets that the template writes for the officer's help; the reader skips them.
 HELPER_SHEETS = ("Guide", "Lists")
@@ -185,6 +181,13 @@ SHEETS: tuple[Sheet, ...] = (
             _c("data_source", "text", True, "Where the figure comes from."),
             _c("frequency", "code", False, "How often it is reported.", FREQUENCIES),
             _c("responsible", "text", True, "Who reports it."),
+            _c(
+                "measured_from",
+                "code",
+                False,
+                "Blank, or the partner register's amounts this KPI reports: received, or secured (checked).",
+                KPI_REGISTER_MEASURES,
+            ),
         ),
     ),
     Sheet(
@@ -269,27 +272,29 @@ SHEETS: tuple[Sheet, ...] = (
     ),
     Sheet(
         "Budget",
-        key=("result_id", "funding_source", "year"),
-        note="Budget by deliverable (an output) and funding source.",
+        key=("result_id", "funding_source", "year", "region"),
+        note="Budget by deliverable (an output), funding source and, for a cluster, region.",
         columns=(
             _c("result_id", "id", True, "An output-level result_id."),
             _c("funding_source", "text", True, "Regular budget, ICT Development Fund, extra-budgetary donor..."),
             _c("year", "year", True, "Budget year."),
             _c("amount", "number", True, "Amount in the workbench currency.", min=0),
             _c("staff_months", "number", False, "People planned, in staff months.", min=0),
+            _c("region", "code", False, "A cluster's money spent in one region; blank: not by region.", REGIONS),
         ),
     ),
     Sheet(
         "Expenditure",
-        key=("result_id", "period", "funding_source"),
+        key=("result_id", "period", "funding_source", "region"),
         periodic="period",
-        note="Spending by deliverable, quarter and funding source.",
+        note="Spending by deliverable, quarter, funding source and, for a cluster, region.",
         columns=(
             _c("result_id", "id", True, "An output-level result_id."),
             _c("period", "period", True, "Quarter of the spending; not after the reporting quarter."),
             _c("funding_source", "text", True, "As in sheet Budget."),
             _c("amount", "number", True, "Amount spent.", min=0),
             _c("staff_months", "number", False, "People used, in staff months.", min=0),
+            _c("region", "code", False, "A cluster's money spent in one region; blank: not by region.", REGIONS),
         ),
     ),
     Sheet(
@@ -312,14 +317,21 @@ SHEETS: tuple[Sheet, ...] = (
     ),
     Sheet(
         "Partners",
-        key=("partner", "activity_id", "contribution_type"),
-        note="Partners' contributions: resources mobilised.",
+        key=("partner", "result_id", "initiative", "activity_id", "contribution_type"),
+        note="Resource mobilisation register: each partner's contribution to an output, initiative or activity.",
         columns=(
             _c("partner", "text", True, "Partner's name."),
             _c("partner_type", "code", False, "Kind of partner.", PARTNER_TYPES),
-            _c("activity_id", "id", True, "An activity_id of sheet Activities."),
-            _c("contribution_type", "code", True, "cash or in-kind.", CONTRIBUTION_TYPES),
+            _c("result_id", "id", False, "The output it funds (or give an initiative or an activity)."),
+            _c("initiative", "text", False, "The initiative it funds, e.g. AFR3."),
+            _c("activity_id", "id", False, "The activity it funds, an activity_id of sheet Activities."),
+            _c("contribution_type", "code", False, "cash or in-kind.", CONTRIBUTION_TYPES),
+            _c("stage", "code", False, "Where the deal stands; blank in an old workbook: received.", PARTNER_STAGES),
             _c("amount", "number", True, "Value of the contribution.", min=0),
+            _c("expected_date", "date", False, "When the next stage (or the money) is expected."),
+            _c("actual_date", "date", False, "When the current stage was reached."),
+            _c("owner", "text", False, "Staff member who owns the relationship."),
+            _c("note", "text", False, "Why the stage moved back or the amount changed."),
         ),
     ),
     Sheet(
@@ -366,6 +378,7 @@ REFERENCES: tuple[tuple[str, str, str, str, bool], ...] = (
     ("Expenditure", "result_id", "Results", "result_id", True),
     ("Activities", "result_id", "Results", "result_id", False),
     ("Partners", "activity_id", "Activities", "activity_id", False),
+    ("Partners", "result_id", "Results", "result_id", True),
 )
 
 #: What each assumption test needs besides its link (column names of sheet Assumptions).
@@ -391,40 +404,6 @@ def sheet(name: str) -> Sheet:
 
 def sheet_names() -> tuple[str, ...]:
     return tuple(_BY_NAME)
-
-
-# The period helpers below are the text-in, text-out face of :mod:`rbm_utils.core.quarters`
-# for the callers that still pass ``YYYY-Qn`` text; new code takes a ``Quarter`` instead.
-
-
-def period_index(text: str) -> int:
-    """A period as a count of quarters (:attr:`Quarter.index`); ValueError if not a period.
-
-    >>> period_index("2026-Q1") - period_index("2025-Q4")
-    1
-    """
-    q = Quarter.parse_or_none(str(text))
-    if q is None:
-        raise ValueError(f"not a period (YYYY-Qn): {text!r}")
-    return q.index
-
-
-def period_from_index(index: int) -> str:
-    """Inverse of :func:`period_index` (:meth:`Quarter.from_index`).
-
-    >>> period_from_index(period_index("2026-Q3"))
-    '2026-Q3'
-    """
-    return str(Quarter.from_index(index))
-
-
-def period_range(first: str, last: str) -> list[str]:
-    """Every quarter from ``first`` to ``last`` inclusive (:meth:`Quarter.span`).
-
-    >>> period_range("2025-Q4", "2026-Q2")
-    ['2025-Q4', '2026-Q1', '2026-Q2']
-    """
-    return [str(q) for q in Quarter.span(first, last)]
 
 
 def column_letter(index: int) -> str:
@@ -487,6 +466,8 @@ def conform(sheet_name: str, frame, with_unit: bool = False):
                 s = s.astype(object).where(s.notna(), None)
                 if name != "unit_code" and sh.column(name).type == "disaggregation":
                     s = s.map(lambda v: "" if v is None else v)
+                elif name in sh.key and not sh.column(name).required:  # the store keys a blank as ""
+                    s = s.map(lambda v: None if v == "" else v)
             else:
                 s = pd.to_numeric(s).astype(dtype)
             out[name] = s

@@ -91,6 +91,7 @@ class SampleKpi:
     data_source: str
     frequency: str
     responsible: str
+    measured_from: str | None = None  # register_received / register_secured: checked against Partners
     kind: str = "count"  # count | currency | pct | level | public
     role: str = ""
     split: bool = False  # clusters: report by region too

@@ -278,8 +278,8 @@ class _Teller:
         )
         if m <= 0:
             return
-        key_to = (to["result_id"], to["funding_source"], int(to["year"]))
-        key_from = (frm["result_id"], frm["funding_source"], int(frm["year"]))
+        key_to = (to["result_id"], to["funding_source"], int(to["year"]), to.get("region"))
+        key_from = (frm["result_id"], frm["funding_source"], int(frm["year"]), frm.get("region"))
         to_now = float(self.value("Budget", key_to, "amount", to["amount"], at))
         from_now = float(self.value("Budget", key_from, "amount", frm["amount"], at))
         if to_now - m <= 0:

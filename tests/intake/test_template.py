@@ -257,7 +257,7 @@ def test_lists_sheet_has_one_column_per_code_list(book):
 def test_panes_frozen_and_autofilter(book):
     _, wb = book
     assert wb["Results"].auto_filter.ref == f"A1:G{len(TRICKY) + 1}"
-    assert wb["Partners"].auto_filter.ref == "A1:E1"
+    assert wb["Partners"].auto_filter.ref == "A1:L1"
     for s in TABLES:
         assert wb[s.name].freeze_panes == "A2", s.name
         assert wb[s.name].column_dimensions["A"].width >= len(s.columns[0].name)
@@ -343,7 +343,7 @@ def test_validation_range_follows_data_and_rows_for_entry(tmp_path):
     }
     wb = openpyxl.load_workbook(tpl.write_workbook(tmp_path / "x.xlsx", UNIT, frames, rows_for_entry=10))
     assert set(_validations(wb["Linkages"])) == {"B2:B13", "D2:D13"}
-    assert set(_validations(wb["Partners"])) == {"B2:B10", "D2:D10"}  # rows 2..max(10, 0 + 10)
+    assert set(_validations(wb["Partners"])) == {"B2:B10", "F2:F10", "G2:G10"}  # rows 2..max(10, 0 + 10)
 
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=40).filter(
@@ -419,8 +419,8 @@ def test_csv_values_plain_numbers_empty_missing_verbatim_text(tmp_path):
     )
     out = tpl.write_csv_folder(tmp_path / "AFR", UNIT, frames)
     budget = _read_csv(out / "Budget.csv")
-    assert budget[1] == ["R0", "Regular budget", "2026", "1234567.5", "12"]
-    assert budget[2] == ["R1", "ICT Development Fund", "2027", "0.1", ""]
+    assert budget[1] == ["R0", "Regular budget", "2026", "1234567.5", "12", ""]
+    assert budget[2] == ["R1", "ICT Development Fund", "2027", "0.1", "", ""]
     assert [r[2] for r in _read_csv(out / "Milestones.csv")[1:]] == ["0.0000001", "20000000000000000"]
     assert _read_csv(out / "Actuals.csv")[1] == ["K1", "2026-Q1", "3", "", "", "", "", 'says "hi", then\nleaves; é']
     assert [r[2] for r in _read_csv(out / "Results.csv")[1:]] == TRICKY
