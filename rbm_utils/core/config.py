@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from rbm_utils.core.settings import (
     AuthoritySettings,
+    FundingSettings,
     IngestSettings,
     Settings,
     ThresholdSettings,
@@ -91,6 +92,25 @@ class Authority:
 
 
 @dataclass(frozen=True)
+class Funding:
+    """Resource mobilisation settings (``funding:``): the weight of each open stage in the
+    weighted pipeline and the Budget funding sources counted as secured (compared ignoring case).
+
+    >>> f = Funding()
+    >>> f.pipeline_weights["pledged"], f.regular_budget_sources
+    (0.7, ('Regular budget',))
+    """
+
+    pipeline_weights: dict[str, float] = field(default_factory=lambda: FundingSettings().pipeline_weights.model_dump())
+    regular_budget_sources: tuple[str, ...] = ("Regular budget",)
+
+    @classmethod
+    def from_settings(cls, s: FundingSettings) -> Funding:
+        """The checked ``funding:`` section as a :class:`Funding`."""
+        return cls(pipeline_weights=s.pipeline_weights.model_dump(), regular_budget_sources=s.regular_budget_sources)
+
+
+@dataclass(frozen=True)
 class Config:
     """The checked settings; ``thresholds`` and ``ingest`` hold every key (defaults filled in)."""
 
@@ -104,6 +124,7 @@ class Config:
     name: str = "RBM workbench"
     authority: Authority = field(default_factory=Authority)
     report_due_days: int = 20
+    funding: Funding = field(default_factory=Funding)
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -204,6 +225,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         name=settings.workbench.name,
         authority=Authority.from_settings(settings.authority),
         report_due_days=settings.calendar.report_due_days,
+        funding=Funding.from_settings(settings.funding),
         path=p,
         raw=data,
     )

@@ -218,6 +218,23 @@ class AuthoritySettings(Section):
         return data
 
 
+class PipelineWeights(Section):
+    """``funding.pipeline_weights:`` the share of an open deal's amount counted in the weighted
+    pipeline, by stage (docs/rules.md, "Funding framework"); signed and received deals are
+    secured, declined ones count for nothing."""
+
+    prospect: Annotated[Number, Field(ge=0, le=1)] = 0.1
+    proposal_submitted: Annotated[Number, Field(ge=0, le=1)] = 0.3
+    pledged: Annotated[Number, Field(ge=0, le=1)] = 0.7
+
+
+class FundingSettings(Section):
+    """``funding:`` resource mobilisation: pipeline weights and the budget sources counted as secured."""
+
+    pipeline_weights: PipelineWeights = PipelineWeights()
+    regular_budget_sources: tuple[StrictStr, ...] = ("Regular budget",)
+
+
 class Settings(Section):
     """The whole file. Only ``units`` is required; a blank section counts as absent."""
 
@@ -228,6 +245,7 @@ class Settings(Section):
     thresholds: ThresholdSettings = ThresholdSettings()
     ingest: IngestSettings = IngestSettings()
     authority: AuthoritySettings = AuthoritySettings()
+    funding: FundingSettings = FundingSettings()
 
     @model_validator(mode="before")
     @classmethod
