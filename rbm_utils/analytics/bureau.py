@@ -27,10 +27,12 @@ from rbm_utils.analytics import (
     data_health,
     decisions,
     finance,
+    funding,
     kpi,
     kpi_regions,
     learning,
     linkages,
+    partners,
     pathway,
     risks,
     scaleup,
@@ -76,6 +78,12 @@ PUBLISHED_TABLES: dict[str, str] = {
     "cost_per_result": "cost",
     "activities_delayed": "delayed",
     "partners": "partners",
+    "partner_types": "partner_types",
+    "funding": "funding",
+    "partners_largest": "partners_largest",
+    "partner_concentration": "partner_concentration",
+    "partner_owners": "partner_owners",
+    "resources_by_stage": "resources_by_stage",
     "linkages": "linkages",
     "agenda": "agenda",
     "changes": "changes",
@@ -153,13 +161,14 @@ def analyse(
         "flows": finance.money_flows(state, q),
         "activities": workprogramme.activities_summary(state),
         "delayed": workprogramme.delayed_activities(state, q, th),
-        "partners": workprogramme.partners_summary(state),
+        "partner_types": workprogramme.partners_summary(state),
         "linkages": linkages.linkage_counts(state),
         "linkage_matrix": linkages.linkage_matrix(state),
         "synergies": linkages.synergies(state, th),
         "scaleup_scores": scaleup.initiative_scores(state, progress, money, q, series, unit_types, th),
         "scaleup": scaleup.scaleup_candidates(state, progress, money, q, series, unit_types=unit_types, thresholds=th),
     }
+    out |= _resources(state, q, config)
     prev_series = kpi.kpi_series(prev_state, prev_q, th)
     previous = {
         "progress": kpi.kpi_progress(prev_state, prev_q, th),
@@ -193,6 +202,20 @@ def analyse(
     current = {"progress": progress, "assumptions": tests, "risks": register, "money": money}
     out["changes"] = changes.quarter_changes(current, previous)
     return out
+
+
+def _resources(state: State, q: Quarter, config: Config) -> dict[str, pd.DataFrame]:
+    """Funding framework and partners (issue 14): the tables of :mod:`rbm_utils.analytics.funding`
+    and :mod:`rbm_utils.analytics.partners`."""
+    by_unit = partners.partner_units(state, q, config.funding)
+    return {
+        "funding": funding.funding_framework(state, q, config.funding),
+        "partners": by_unit,
+        "partners_largest": partners.largest_partners(by_unit),
+        "partner_concentration": partners.concentration(by_unit),
+        "partner_owners": partners.owner_pipeline(state, config.funding),
+        "resources_by_stage": partners.resources_by_stage(state, config.funding),
+    }
 
 
 def _previous_agenda(

@@ -161,7 +161,9 @@ def funding_framework(
     tagged = lines[lines["initiative_key"] != ""]
     init_rows = tagged.groupby(["unit_code", "initiative_key"], as_index=False)[_PARTS].sum()
     init_rows["level"] = "initiative"
-    init_rows["initiative"] = [spelled.get((u, k), k) for u, k in zip(init_rows["unit_code"], init_rows["initiative_key"])]
+    init_rows["initiative"] = [
+        spelled.get((u, k), k) for u, k in zip(init_rows["unit_code"], init_rows["initiative_key"])
+    ]
     parts.append(init_rows.drop(columns="initiative_key"))
     unit_rows = lines.groupby("unit_code", as_index=False)[_PARTS].sum()
     unit_rows["level"] = "unit"

@@ -154,10 +154,7 @@ def register(state: Mapping[str, pd.DataFrame], funding: Funding | None = None) 
     from_result = pd.Series([res_init.get((u, r), "") for u, r in zip(units, result)], index=p.index, dtype=object)
     initiative = initiative.where((result == "") | (from_result == ""), from_result)
     theme = pd.Series(
-        [
-            res_theme.get((u, r), "") or init_theme.get((u, i), "")
-            for u, r, i in zip(units, result, _key(initiative))
-        ],
+        [res_theme.get((u, r), "") or init_theme.get((u, i), "") for u, r, i in zip(units, result, _key(initiative))],
         index=p.index,
         dtype=object,
     )
@@ -219,7 +216,9 @@ def _first_years(reg: pd.DataFrame) -> pd.Series:
 
 def _spelling(reg: pd.DataFrame) -> pd.DataFrame:
     """First spelling and type of each partner (by partner_key)."""
-    return reg.groupby("partner_key", sort=False).agg(partner=("partner", "first"), partner_type=("partner_type", "first"))
+    return reg.groupby("partner_key", sort=False).agg(
+        partner=("partner", "first"), partner_type=("partner_type", "first")
+    )
 
 
 def partner_units(

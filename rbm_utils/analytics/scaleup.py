@@ -33,8 +33,9 @@ Candidates: for each theme, the best-ranked initiative X that is a success (a we
 is never proposed, however alone on its theme) is proposed for each region Y (``unit_types``
 value ``region``) where X does not work and which either has no initiative on the theme, or
 whose initiatives on the theme all perform worse: a lower composite than X and none of them a
-success. Each candidate names the partners who funded X (sheet Partners, via the activities
-that deliver X's results).
+success. Each candidate names the partners who funded X (the register's signed or received
+amounts for X or its outputs, directly or through their activities) and Y's partners on the
+theme (any stage but declined), whom a scale-up would approach first.
 
 Example:
     >>> scaleup_candidates({}, pd.DataFrame(), pd.DataFrame(), "2026-Q3", unit_types={"AFR": "region"}).empty
@@ -53,6 +54,7 @@ from rbm_utils.analytics.finance import ACHIEVEMENT_CLIP
 from rbm_utils.analytics.frames import match_key as _key
 from rbm_utils.analytics.frames import sheet_frame as _sheet
 from rbm_utils.analytics.frames import thresholds as _thresholds
+from rbm_utils.analytics.partners import SECURED_STAGES, register
 from rbm_utils.core.quarters import Quarter, QuarterLike, index_of
 from rbm_utils.core.text import text_column as _text
 
@@ -102,6 +104,7 @@ CANDIDATE_COLUMNS = [
     "n_quarters",
     "partners",
     "target_composite",
+    "target_partners",
 ]
 
 
@@ -267,40 +270,49 @@ def _pct(x: float) -> str:
     return "n/a" if pd.isna(x) else f"{x:.0%}"
 
 
+def _shown(by: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
+    """ "; "-joined "partner (amount)" per ``keys``, amounts summed per partner, largest first."""
+    by = by.groupby([*keys, "partner_key"], as_index=False).agg(partner=("partner", "first"), amount=("amount", "sum"))
+    by = by.sort_values([*keys, "amount", "partner"], ascending=[True] * len(keys) + [False, True])
+    by["shown"] = by["partner"] + " (" + by["amount"].map("{:,.0f}".format) + ")"
+    return by.groupby(keys, sort=True)["shown"].agg("; ".join).rename(name).reset_index()
+
+
 def initiative_partners(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Partners who funded each initiative: columns theme_key, initiative_key, partners
-    ("; "-joined "name (amount)" with amounts summed over the activities delivering the
-    initiative's results, largest first). Sheet Partners gives the activity, sheet Activities
-    the result it delivers.
+    ("; "-joined "name (amount)", largest first): the register's signed or received amounts
+    (a blank stage is received) for the initiative itself or for an output tagged with it
+    (directly or through one of its activities).
 
     >>> initiative_partners({}).columns.tolist()
     ['theme_key', 'initiative_key', 'partners']
     """
     cols = ["theme_key", "initiative_key", "partners"]
-    pa = _sheet(state, "Partners")
-    ac = _sheet(state, "Activities")
-    tagged = _tagged_results(state)
-    if pa.empty or ac.empty or tagged.empty:
-        return pd.DataFrame(columns=cols)
-    pa = pd.DataFrame(
-        {
-            "unit_code": pa["unit_code"],
-            "partner": _text(pa["partner"]),
-            "activity_id": _text(pa["activity_id"]),
-            "amount": pd.to_numeric(pa["amount"], errors="coerce").fillna(0.0).astype("float64"),
-        }
+    reg = register(state)
+    reg = reg[reg["stage"].isin(SECURED_STAGES)].assign(
+        theme_key=_key(reg["theme"]), initiative_key=_key(reg["initiative"])
     )
-    ac = pd.DataFrame(
-        {"unit_code": ac["unit_code"], "activity_id": _text(ac["activity_id"]), "result_id": _text(ac["result_id"])}
-    )
-    m = pa[pa["partner"] != ""].merge(ac, on=["unit_code", "activity_id"]).merge(tagged, on=["unit_code", "result_id"])
-    if m.empty:
+    reg = reg[(reg["theme_key"] != "") & (reg["initiative_key"] != "")]
+    if reg.empty:
         return pd.DataFrame(columns=cols)
-    by = m.groupby(["theme_key", "initiative_key", "partner"], as_index=False)["amount"].sum()
-    by = by.sort_values(["theme_key", "initiative_key", "amount", "partner"], ascending=[True, True, False, True])
-    by["shown"] = by["partner"] + " (" + by["amount"].map("{:,.0f}".format) + ")"
-    out = by.groupby(["theme_key", "initiative_key"], sort=True)["shown"].agg("; ".join).rename("partners")
-    return out.reset_index()[cols]
+    return _shown(reg, ["theme_key", "initiative_key"], "partners")[cols]
+
+
+def region_partners(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each unit's partners on each theme: columns unit_code, theme_key, target_partners
+    ("; "-joined "name (amount)", largest first) over the register's rows at any stage but
+    declined whose output or initiative is on the theme.
+
+    >>> region_partners({}).columns.tolist()
+    ['unit_code', 'theme_key', 'target_partners']
+    """
+    cols = ["unit_code", "theme_key", "target_partners"]
+    reg = register(state)
+    reg = reg[reg["stage"] != "declined"].assign(theme_key=_key(reg["theme"]))
+    reg = reg[reg["theme_key"] != ""]
+    if reg.empty:
+        return pd.DataFrame(columns=cols)
+    return _shown(reg, ["unit_code", "theme_key"], "target_partners")[cols]
 
 
 def _strengths(x: pd.Series, th: Mapping[str, float]) -> str:
@@ -331,7 +343,7 @@ def scaleup_candidates(
     ``situation`` is ``no initiative``, ``off track`` (Y's initiatives on the theme all off
     track) or ``performing worse``; ``target_initiatives`` lists Y's initiatives on the theme
     and ``target_composite`` the best of their composites; ``partners`` who funded X;
-    ``reasons`` spells out both sides, "; "-joined.
+    ``target_partners`` Y's partners on the theme; ``reasons`` spells out both sides, "; "-joined.
 
     >>> scaleup_candidates({}, pd.DataFrame(), pd.DataFrame(), "2026-Q3", unit_types={}).columns.tolist()[:3]
     ['theme', 'initiative', 'source_units']
@@ -345,6 +357,7 @@ def scaleup_candidates(
     seen_units = set(_sheet(state, "Results")["unit_code"])
     sc = scores.assign(theme_key=_key(scores["theme"]), initiative_key=_key(scores["initiative"]))
     funders = {(t, i): p for t, i, p in initiative_partners(state).itertuples(index=False)}
+    locals_ = {(u, t): p for u, t, p in region_partners(state).itertuples(index=False)}
     # which initiatives each unit runs on each theme
     runs = (
         tagged[["unit_code", "theme_key", "initiative_key"]]
@@ -410,6 +423,9 @@ def scaleup_candidates(
                         f"{y}'s initiative(s) on {x['theme']} perform worse ({detail}, below "
                         f"{x['composite']:.2f}) and none is a success"
                     )
+            local = locals_.get((y, theme_key), "")
+            if local:
+                why += f"; {y} works on {x['theme']} with {local}"
             rows.append(
                 {
                     "theme": x["theme"],
@@ -427,6 +443,7 @@ def scaleup_candidates(
                     "n_quarters": x["n_quarters"],
                     "partners": partners,
                     "target_composite": best,
+                    "target_partners": local,
                 }
             )
     if not rows:

@@ -135,7 +135,105 @@ DELAYED_ACTIVITIES = (
     "reasons",
 )
 #: Partner contributions by type.
-PARTNERS = ("partner_type", "cash", "in_kind", "total", "n_partners")
+PARTNER_TYPES = ("partner_type", "cash", "in_kind", "total", "n_partners")
+
+# --------------------------------------------------------------------------- funding and partners
+
+#: One unit's funding framework per output (and the unit's total last).
+FUNDING = (
+    "result_id",
+    "initiative",
+    "title",
+    "required",
+    "secured",
+    "received",
+    "spent",
+    "gap",
+    "weighted_pipeline",
+    "gap_after_pipeline",
+    "secured_share",
+)
+#: The same per initiative.
+FUNDING_INITIATIVES = (
+    "initiative",
+    "required",
+    "secured",
+    "received",
+    "spent",
+    "gap",
+    "weighted_pipeline",
+    "gap_after_pipeline",
+    "secured_share",
+)
+#: Funding per unit and the bureau's total (overview).
+FUNDING_UNITS = (
+    "unit_code",
+    "required",
+    "secured",
+    "received",
+    "spent",
+    "gap",
+    "pipeline",
+    "weighted_pipeline",
+    "gap_after_pipeline",
+    "secured_share",
+)
+#: Funding per output of several units (dashboard filter).
+FUNDING_ACROSS_UNITS = ("unit_code", *FUNDING)
+#: One unit's partners: amounts by stage, what they fund, who owns the relationship.
+PARTNERS = (
+    "partner",
+    "partner_type",
+    "secured",
+    "received",
+    "pipeline",
+    "weighted_pipeline",
+    "initiatives",
+    "outputs",
+    "owners",
+    "new_this_year",
+)
+#: Partners of several units.
+PARTNERS_ACROSS_UNITS = ("unit_code", *PARTNERS)
+#: The bureau's largest partners.
+LARGEST_PARTNERS = (
+    "rank",
+    "partner",
+    "partner_type",
+    "n_units",
+    "units",
+    "initiatives",
+    "secured",
+    "received",
+    "pipeline",
+    "share_of_secured",
+    "new_this_year",
+)
+#: Concentration on few partners, per unit and for the bureau.
+CONCENTRATION = (
+    "unit_code",
+    "n_partners",
+    "secured",
+    "largest_partner",
+    "largest_share",
+    "top3_share",
+    "herfindahl",
+    "n_new_partners",
+)
+#: Pipeline per relationship owner.
+PARTNER_OWNERS = ("unit_code", "owner", "n_open", "pipeline", "weighted_pipeline", "secured", "next_expected")
+#: Resources mobilised by stage, per unit and for the bureau.
+RESOURCES_BY_STAGE = (
+    "unit_code",
+    "prospect",
+    "proposal_submitted",
+    "pledged",
+    "agreement_signed",
+    "received",
+    "declined",
+    "weighted_pipeline",
+    "n_partners",
+)
 
 # --------------------------------------------------------------------------- linkages, scale-up, changes, agenda
 
@@ -146,7 +244,16 @@ SYNERGIES = ("unit_a", "unit_b", "shared_references", "weight")
 #: The same, with the count of shared references (bureau overview).
 SYNERGIES_COUNTED = ("rank", "unit_a", "unit_b", "n_shared", "shared_references", "weight")
 #: Cross-regional scale-up candidates.
-SCALEUP = ("theme", "initiative", "source_units", "target_region", "situation", "reasons", "partners")
+SCALEUP = (
+    "theme",
+    "initiative",
+    "source_units",
+    "target_region",
+    "situation",
+    "reasons",
+    "partners",
+    "target_partners",
+)
 #: Changes since the previous quarter.
 CHANGES = ("kind", "item_id", "title", "previous", "current", "direction")
 #: One unit's review agenda, by priority score (``rank``: across the bureau, 1 = most in need of a

@@ -36,6 +36,10 @@ __all__ = [
     "APPROVAL_LABELS",
     "BADGE_COLORS",
     "FLOW_KIND_COLORS",
+    "FUNDING_COLORS",
+    "FUNDING_LABELS",
+    "STAGE_COLORS",
+    "STAGE_LABELS",
     "FLOW_KIND_ORDER",
     "KPI_STATUSES",
     "KpiStatus",
@@ -98,6 +102,33 @@ FLOW_KIND_ORDER: tuple[str, ...] = ("source", "unit", "programme", "output")
 FLOW_KIND_COLORS: dict[str, str] = {"source": "#1f4e79", "unit": "#2e75b6", "programme": "#9dc3e6", "output": "#c9d9ea"}
 
 #: Approval state of a unit-quarter (:data:`rbm_utils.core.codes.APPROVAL_STATES`): colours and words.
+#: Stages of the partner register (funding charts), from the first contact to the money received.
+STAGE_COLORS: dict[str, str] = {
+    "prospect": "#d9e7f5",
+    "proposal_submitted": "#9dc3e6",
+    "pledged": "#5b9bd5",
+    "agreement_signed": "#2e75b6",
+    "received": "#1f4e79",
+    "declined": "#bdbdbd",
+}
+STAGE_LABELS: dict[str, str] = {s: s.replace("_", " ").capitalize() for s in STAGE_COLORS}
+#: The measures of the funding framework chart, in the order drawn.
+FUNDING_COLORS: dict[str, str] = {
+    "required": "#9e9e9e",
+    "secured": "#2e75b6",
+    "received": "#1f4e79",
+    "spent": "#2e9e4f",
+    "gap": "#c0392b",
+    "weighted_pipeline": "#f0a30a",
+}
+FUNDING_LABELS: dict[str, str] = {
+    "required": "Required",
+    "secured": "Secured",
+    "received": "Received",
+    "spent": "Spent",
+    "gap": "Funding gap",
+    "weighted_pipeline": "Pipeline (weighted)",
+}
 APPROVAL_COLORS: dict[str, str] = {"draft": "#9e9e9e", "approved": "#2e9e4f", "pending": "#f0a30a"}
 APPROVAL_LABELS: dict[str, str] = {"draft": "Draft", "approved": "Approved", "pending": "Pending escalation"}
 

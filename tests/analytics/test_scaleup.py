@@ -167,7 +167,10 @@ def test_replicate_candidates_with_reasons_and_partners():
     assert by.loc["ASP", "situation"] == "off track" and by.loc["ASP", "target_initiatives"] == "ASP2"
     assert by.loc["ASP", "reasons"] == (
         STRENGTH + "; ASP's initiative(s) on cybersecurity are off track (ASP2: 1 of 2 KPIs off track)"
+        "; ASP works on cybersecurity with JICA (10)"
     )
+    # the target region's partners on the theme: JICA funds ASP-O1 (cybersecurity) through A3
+    assert by.loc["ASP", "target_partners"] == "JICA (10)" and by.loc["ARB", "target_partners"] == ""
     assert by.loc["ARB", "situation"] == "performing worse"
     assert math.isclose(by.loc["ARB", "target_composite"], 0.54)
     assert by.loc["ARB", "reasons"] == (
@@ -222,3 +225,22 @@ def test_clusters_are_never_targets_and_empty_inputs():
     s = initiative_scores(_state(), PROGRESS.iloc[0:0], MONEY, Q)
     assert s["rank"].isna().all()
     assert scaleup_candidates(_state(), PROGRESS.iloc[0:0], MONEY, Q, unit_types=UNIT_TYPES).empty
+
+
+def test_partners_from_the_register_by_stage_and_initiative():
+    """Source partners: signed or received only, for the initiative itself or its outputs; the
+    target region's partners: any stage but declined, on the theme."""
+    st = dict(_state())
+    extra = pd.DataFrame(
+        [
+            ("AFR", "ITU-D donor", None, None, "AFR3", "agreement_signed", 70.0),  # funds the initiative itself
+            ("AFR", "Prospect Co", "AFR-O1", None, None, "prospect", 500.0),  # not secured: not named
+            ("ASP", "Bank", "ASP-O1", None, None, "pledged", 40.0),  # open: a partner of ASP on the theme
+            ("ASP", "Gone", "ASP-O1", None, None, "declined", 80.0),  # declined: never named
+        ],
+        columns=["unit_code", "partner", "result_id", "activity_id", "initiative", "stage", "amount"],
+    )
+    st["Partners"] = schema.conform("Partners", pd.concat([st["Partners"], extra]), with_unit=True)
+    c = scaleup_candidates(st, PROGRESS, MONEY, Q, SERIES, unit_types=UNIT_TYPES).set_index("target_region")
+    assert c.loc["ASP", "partners"] == "EU (300); GSMA (150); ITU-D donor (70)"
+    assert c.loc["ASP", "target_partners"] == "Bank (40); JICA (10)"

@@ -19,7 +19,7 @@ import pandas as pd
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import columns, followup, reports
+from rbm_utils.present import columns, followup, funding, reports
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data
@@ -28,7 +28,7 @@ from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_op
 from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
 
 #: The Output widgets of the page, each with the CSS class ``rbm-<name>``.
-SECTIONS = ("followup", "summary", "kpi", "trend", "evidence", "risk", "money", "agenda", "top")
+SECTIONS = ("followup", "summary", "kpi", "trend", "evidence", "risk", "money", "agenda", "top", "funding")
 #: Heading of the section the bureau overview opens with.
 TOP_HEADING = "The ten decisions the bureau must take first"
 
@@ -199,6 +199,7 @@ class ReviewDashboard:
             self.money_out,
             self.agenda_out,
             self.top_out,
+            self.funding_out,
         ) = (self.outs[name] for name in SECTIONS)
 
         s.load(s.quarter, unit)
@@ -232,6 +233,8 @@ class ReviewDashboard:
                 self.risk_out,
                 heading("Money and delivery"),
                 self.money_out,
+                heading("Partners and resource mobilisation" if bureau else "Funding and partners"),
+                self.funding_out,
                 heading("The rest of the bureau agenda" if bureau else "Review agenda"),
                 self.agenda_out,
             ]
@@ -355,7 +358,20 @@ class ReviewDashboard:
             figs["burn"],
             html(table_html(s.scoped("money"), columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
         )
+        self.render_funding()
         self.render_agenda()
+
+    def render_funding(self) -> None:
+        """Funding and partners (the published notebooks' section): the bureau's totals and
+        partners across units in the overview of all units, else the unit's (or the chosen unit's)."""
+        s = self.state
+        keys = ("funding", "partners", "partner_owners", "partners_largest", "partner_concentration")
+        if s.bureau and s.unit == ALL:
+            tables = {k: s.tables.get(k) for k in (*keys, "resources_by_stage")}
+            parts = funding.bureau_parts(tables, s.config.currency)
+        else:
+            parts = funding.unit_parts({k: s.scoped(k, with_programme=False) for k in keys}, s.config.currency)
+        show(self.funding_out, *(html(p) if isinstance(p, str) else p for p in parts))
 
     def render_agenda(self) -> None:
         """The agenda by rank; in the bureau, the top ten first in their own section, then the rest."""
