@@ -13,8 +13,8 @@ Rules (docs/rules.md, "Partners and resource mobilisation"):
   weight (``funding.pipeline_weights``); declined counts nowhere but its own column;
 - a row's *year* is the year its money is due: for ``received`` its actual_date (else its
   expected_date), for the other stages its expected_date (else its actual_date); undated: none;
-- a partner is *new this year* when the earliest year of its rows is the reporting year
-  (a partner with no dated row is never new);
+- a partner is *new this year* when the earliest year of its rows (declined ones left out),
+  anywhere in the bureau, is the reporting year (a partner with no dated row is never new);
 - concentration, over secured amounts: the top-3 share (the three largest partners' share of the
   total) and the Herfindahl index (the sum of every partner's squared share: 1 = one partner
   holds everything, 1/n = n equal partners).
@@ -210,8 +210,8 @@ def stage_sums(reg: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def _first_years(reg: pd.DataFrame) -> pd.Series:
-    """Earliest year of each partner's rows (by partner_key), across the bureau."""
-    return reg.groupby("partner_key")["year"].min()
+    """Earliest year of each partner's rows but declined ones (by partner_key), across the bureau."""
+    return reg[reg["stage"] != "declined"].groupby("partner_key")["year"].min()
 
 
 def _spelling(reg: pd.DataFrame) -> pd.DataFrame:
