@@ -158,7 +158,7 @@ def test_a_misspelt_key_names_file_path_and_nearest_key(tmp_path: Path, text: st
 def test_an_unknown_key_without_a_near_one_lists_the_known_keys(tmp_path: Path):
     message = _refused(tmp_path, UNITS + "colour: blue\n")
     assert message.endswith(
-        "colour is not a known setting; known settings: workbench, calendar, store, units, thresholds, ingest, authority"
+        "colour is not a known setting; known settings: workbench, calendar, store, units, thresholds, ingest, authority, funding"
     )
     message = _refused(tmp_path, UNITS + "thresholds: {zebra: 1}\n")
     assert "thresholds.zebra is not a known setting; known settings of thresholds: on_track, at_risk," in message
@@ -283,3 +283,17 @@ def test_too_large_or_not_utf8_or_missing(tmp_path: Path):
         load_config(latin)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_funding_settings_are_read_and_checked(tmp_path: Path):
+    cfg = _load(
+        tmp_path,
+        UNITS + "funding:\n  pipeline_weights: {pledged: 0.5}\n  regular_budget_sources: [Regular budget, Core fund]\n",
+    )
+    assert cfg.funding.pipeline_weights == {"prospect": 0.1, "proposal_submitted": 0.3, "pledged": 0.5}
+    assert cfg.funding.regular_budget_sources == ("Regular budget", "Core fund")
+    message = _refused(tmp_path, UNITS + "funding:\n  pipeline_weights: {pledged: 1.5}\n")
+    assert "funding.pipeline_weights.pledged" in message
+    assert "did you mean funding.pipeline_weights.pledged" in _refused(
+        tmp_path, UNITS + "funding:\n  pipeline_weights: {pleged: 0.5}\n"
+    )
