@@ -89,6 +89,10 @@ CODES: dict[str, tuple[str, str]] = {
     # references
     "unknown_reference": (ERROR, "Points at an id that is not defined in the workbook."),
     "not_an_output": (ERROR, "Budget and expenditure must point at an output-level result."),
+    "foreign_region": (
+        ERROR,
+        "A regional office's budget or expenditure line names another region; leave region blank or give the office's own code.",
+    ),
     "cycle": (ERROR, "The results chain loops back on itself."),
     # ranges
     "out_of_range": (ERROR, "The value is outside the allowed range."),
