@@ -136,12 +136,12 @@ def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> N
     budget: dict[tuple[str, str, int], dict[str, Any]] = {}
     for r in ctx.records.get("Budget", []):
         if r.get("result_id") and r.get("funding_source") and r.get("year") is not None and r.get("amount") is not None:
-            line = budget.setdefault(
+            entry = budget.setdefault(
                 (r["result_id"], norm(r["funding_source"]), int(r["year"])),
                 {"amount": 0.0, "rows": [], "funding_source": r["funding_source"]},
             )
-            line["amount"] += r["amount"]
-            line["rows"].append(r["_row"])
+            entry["amount"] += r["amount"]
+            entry["rows"].append(r["_row"])
     if not budget:
         return
     file_rows = [
