@@ -34,6 +34,7 @@ from rbm_utils.analytics import (
     linkages,
     partners,
     pathway,
+    regional_money,
     risks,
     scaleup,
     workprogramme,
@@ -159,6 +160,7 @@ def analyse(
         "burn": finance.burn_vs_delivery(money, progress, th),
         "cost": finance.cost_per_result(state, q, progress),
         "flows": finance.money_flows(state, q),
+        "regional_money": regional_money.regional_money(state, q, config.clusters),
         "activities": workprogramme.activities_summary(state),
         "delayed": workprogramme.delayed_activities(state, q, th),
         "partner_types": workprogramme.partners_summary(state),
@@ -257,11 +259,13 @@ def unit_state(state: State, unit_code: str) -> dict[str, pd.DataFrame]:
 
 
 def joint_pairs(state: State, config: Config) -> pd.DataFrame:
-    """Cluster x region pairs with work in common: the cluster has activities in the region or
-    actuals broken down by that region. Columns cluster, region, n_activities, n_region_actuals.
+    """Cluster x region pairs with work in common: the cluster has activities in the region,
+    actuals broken down by that region or budget and expenditure lines of that region. Columns
+    cluster, region, n_activities, n_region_actuals, n_money_lines.
     """
     clusters = set(config.clusters)
     regions = set(config.regions)
+    cols = ["cluster", "region", "n_activities", "n_region_actuals", "n_money_lines"]
     acts = state.get("Activities", pd.DataFrame(columns=["unit_code", "region"]))
     a = acts[acts["unit_code"].isin(clusters) & acts["region"].isin(regions)]
     a = a.groupby(["unit_code", "region"]).size().rename("n_activities")
@@ -270,11 +274,65 @@ def joint_pairs(state: State, config: Config) -> pd.DataFrame:
     b = actuals.assign(region=reg)
     b = b[b["unit_code"].isin(clusters) & b["region"].isin(regions)]
     b = b.groupby(["unit_code", "region"]).size().rename("n_region_actuals")
-    pairs = pd.concat([a, b], axis=1).fillna(0).astype(int).reset_index()
+    lines = [
+        df[["unit_code", "region"]]
+        for name in ("Budget", "Expenditure")
+        if (df := state.get(name)) is not None and "region" in df.columns
+    ]
+    m = pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=["unit_code", "region"])
+    m = m[m["unit_code"].isin(clusters) & m["region"].isin(regions)]
+    m = m.groupby(["unit_code", "region"]).size().rename("n_money_lines")
+    pairs = pd.concat([a, b, m], axis=1).fillna(0).astype(int).reset_index()
     pairs = pairs.rename(columns={"unit_code": "cluster"})
     if pairs.empty:
-        return pd.DataFrame(columns=["cluster", "region", "n_activities", "n_region_actuals"])
-    return pairs.sort_values(["cluster", "region"]).reset_index(drop=True)
+        return pd.DataFrame(columns=cols)
+    return pairs.reindex(columns=cols).sort_values(["cluster", "region"]).reset_index(drop=True)
+
+
+def _ids(frame: pd.DataFrame, unit: str, id_col: str, mask: pd.Series | None = None) -> set[str]:
+    """The ``id_col`` values of ``unit``'s rows of ``frame`` (where ``mask``)."""
+    if frame is None or frame.empty or id_col not in frame.columns:
+        return set()
+    keep = frame["unit_code"] == unit
+    if mask is not None:
+        keep = keep & mask
+    return set(frame.loc[keep, id_col].dropna().astype(str))
+
+
+def _touches(frame: pd.DataFrame, columns: tuple[str, ...], results: set[str]) -> pd.Series:
+    """Rows of ``frame`` whose ``columns`` (those present) name one of ``results``."""
+    hit = pd.Series(False, index=frame.index)
+    for c in columns:
+        if c in frame.columns:
+            hit = hit | frame[c].isin(results)
+    return hit
+
+
+def _joint_agenda(
+    ag: pd.DataFrame,
+    results: Mapping[str, pd.DataFrame],
+    units: Mapping[str, tuple[set[str], set[str]]],
+    decided: set[tuple[str, str]],
+) -> pd.DataFrame:
+    """The agenda items of each unit of ``units`` (unit -> (its results that concern the other
+    unit, its KPIs broken down for the other unit)) on those results or KPIs: KPIs of the results
+    (or the KPIs given), risks on them, assumptions and stalled links with an end among them,
+    spending gaps of them; and the items a joint decision of the pair concerns (``decided``)."""
+    prog, rk, at = results["progress"], results["risks"], results["assumptions"]
+    allowed: set[tuple[str, str]] = set(decided)
+    for unit, (res, kpi_ids) in units.items():
+        ids = set(kpi_ids) | _ids(prog, unit, "kpi_id", prog["result_id"].isin(res)) | res
+        ids |= _ids(rk, unit, "risk_id", rk["result_id"].isin(res))
+        ids |= _ids(at, unit, "assumption_id", _touches(at, ("from_result", "to_result"), res))
+        allowed |= {(unit, i) for i in ids}
+    unit_col, item = ag["unit_code"].astype(str), ag["item_id"].astype(str)
+    ends = item.str.split("->", n=1, regex=False)
+    results_of = {u: res for u, (res, _) in units.items()}
+    keep = [
+        (u, i) in allowed or (len(e) == 2 and any(x in results_of.get(u, ()) for x in e))
+        for u, i, e in zip(unit_col, item, ends)
+    ]
+    return ag[keep].reset_index(drop=True)
 
 
 def joint_view(
@@ -282,8 +340,13 @@ def joint_view(
 ) -> dict[str, pd.DataFrame]:
     """What a cluster and a regional office review together: the cluster's KPIs broken down for
     the region, its activities there, the region's results on the cluster's themes, the risks
-    and assumptions on those, the money the cluster spent on outputs delivered there, and the
-    decisions either unit recorded as taken jointly with the other (``other_unit``).
+    and assumptions on those, the cluster's money and staff months attributed to the region
+    (``money``, by output and basis, :mod:`rbm_utils.analytics.regional_money`; ``money_summary``
+    beside the cluster's total), the decisions either unit recorded as taken jointly with the
+    other (``other_unit``), and the agenda items that concern both (docs/rules.md, "Joint
+    reviews"): the region's items on its results of the cluster's themes, the cluster's items on
+    its KPIs broken down for the region and its outputs delivered there (activities or money
+    lines in the region), and the items a joint decision concerns.
     """
     themes = set(config.unit(cluster).themes)
     out: dict[str, pd.DataFrame] = {}
@@ -296,46 +359,36 @@ def joint_view(
     res = state["Results"]
     region_results = res[(res["unit_code"] == region) & res["theme"].isin(themes)]
     out["region_results"] = region_results.reset_index(drop=True)
+    region_ids = set(region_results["result_id"])
     prog = results["progress"]
-    out["region_kpis"] = prog[
-        (prog["unit_code"] == region) & prog["result_id"].isin(region_results["result_id"])
-    ].reset_index(drop=True)
-    cluster_outputs = set(out["cluster_activities"]["result_id"])
+    out["region_kpis"] = prog[(prog["unit_code"] == region) & prog["result_id"].isin(region_ids)].reset_index(drop=True)
+    regional = results.get("regional_money")
+    money = regional_money.pair_money(regional, cluster, region)
+    lines = money.loc[money["basis"] == "lines", "result_id"] if len(money) else pd.Series(dtype=object)
+    cluster_outputs = set(out["cluster_activities"]["result_id"]) | set(lines)
     rk = results["risks"]
     out["risks"] = rk[
         ((rk["unit_code"] == cluster) & rk["result_id"].isin(cluster_outputs))
-        | ((rk["unit_code"] == region) & rk["result_id"].isin(region_results["result_id"]))
+        | ((rk["unit_code"] == region) & rk["result_id"].isin(region_ids))
     ].reset_index(drop=True)
     at = results["assumptions"]
+    ends = ("from_result", "to_result")
     out["assumptions"] = at[
-        (
-            (at["unit_code"] == region)
-            & (at["to_result"].isin(region_results["result_id"]) | at["from_result"].isin(region_results["result_id"]))
-        )
-        | (
-            (at["unit_code"] == cluster)
-            & (at["from_result"].isin(cluster_outputs) | at["to_result"].isin(cluster_outputs))
-        )
+        ((at["unit_code"] == region) & _touches(at, ends, region_ids))
+        | ((at["unit_code"] == cluster) & _touches(at, ends, cluster_outputs))
     ].reset_index(drop=True)
-    money = results["money"]
-    out["money"] = money[(money["unit_code"] == cluster) & money["result_id"].isin(cluster_outputs)].reset_index(
-        drop=True
-    )
-    ag = results["agenda"]
-    keep = (ag["unit_code"] == region) | (
-        (ag["unit_code"] == cluster)
-        & ag["item_id"].isin(
-            set(out["cluster_kpis_in_region"]["kpi_id"])
-            | set(out["risks"]["risk_id"])
-            | set(out["assumptions"]["assumption_id"])
-            | cluster_outputs
-        )
-    )
-    out["agenda"] = ag[keep].reset_index(drop=True)
+    out["money"] = money
+    out["money_summary"] = regional_money.pair_summary(regional, cluster, region)
     dec = results.get("decisions")
     if dec is None:
         dec = decisions.empty_follow_up()
     pair = {cluster, region}
     joint = (dec["unit_code"] == dec["recorded_by"]) & dec["unit_code"].isin(pair) & dec["other_unit"].isin(pair)
     out["decisions"] = dec[joint & (dec["unit_code"] != dec["other_unit"])].reset_index(drop=True)
+    decided = set(zip(out["decisions"]["unit_code"].astype(str), out["decisions"]["concerns"].astype(str)))
+    units = {
+        cluster: (cluster_outputs, set(out["cluster_kpis_in_region"]["kpi_id"])),
+        region: (region_ids, set()),
+    }
+    out["agenda"] = _joint_agenda(results["agenda"], results, units, decided)
     return out

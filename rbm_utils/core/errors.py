@@ -89,6 +89,10 @@ CODES: dict[str, tuple[str, str]] = {
     # references
     "unknown_reference": (ERROR, "Points at an id that is not defined in the workbook."),
     "not_an_output": (ERROR, "Budget and expenditure must point at an output-level result."),
+    "foreign_region": (
+        ERROR,
+        "A regional office's budget or expenditure line names another region; leave region blank or give the office's own code.",
+    ),
     "cycle": (ERROR, "The results chain loops back on itself."),
     # ranges
     "out_of_range": (ERROR, "The value is outside the allowed range."),
@@ -123,7 +127,10 @@ CODES: dict[str, tuple[str, str]] = {
         WARNING,
         "A KPI's quarterly value with a modified z-score over 3.5 (0.6745 (x - median) / MAD, at least 5 quarters, MAD above 0).",
     ),
-    "over_budget": (WARNING, "Spending of an output from a funding source in a year exceeds that year's budget line."),
+    "over_budget": (
+        WARNING,
+        "Spending of an output from a funding source in a year exceeds that year's budget (a cluster's lines of every region added up).",
+    ),
     "approved_locked": (ERROR, "The unit-quarter was approved; changes to it are refused."),
     # review decisions (sheet Decisions)
     "decision_unknown_concern": (

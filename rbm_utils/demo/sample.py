@@ -282,6 +282,7 @@ def sample_parts(
     frames_raw["Budget"], frames_raw["Expenditure"] = budget, spend
     activities = _activities(code, u.type, plan, out_ids, regions or [code], position, first, q, rng)
     frames_raw["Activities"] = activities
+    frames_raw["Budget"], frames_raw["Expenditure"] = _by_region(code, budget, spend, activities)
     frames_raw["Partners"] = _partners(activities, rng)
 
     frames: dict[str, pd.DataFrame] = {}
@@ -539,6 +540,51 @@ def _money(
                     }
                 )
     return budget, spend
+
+
+#: Clusters whose project money is booked by region (cluster -> (output index, funding source)):
+#: the line's money goes to the regions of the output's activities; every other line stays
+#: without a region and is shared by the activities in the analysis.
+REGIONAL_LINES: dict[str, tuple[int, str]] = {
+    "CYB": (0, "ICT Development Fund"),
+    "EMT": (1, "Extra-budgetary: donor agreement (illustrative)"),
+}
+#: How a regional line is split between the regions of the output's activities, in activity order.
+REGIONAL_SPLIT = (0.6, 0.4)
+
+
+def _by_region(
+    code: str, budget: list[dict[str, Any]], spend: list[dict[str, Any]], activities: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The budget and spending lines with the :data:`REGIONAL_LINES` of ``code`` split between
+    the regions of the output's activities (60 % to the first, the rest to the second; whole when
+    they are in one region). Totals per output and funding source are kept exactly."""
+    if code not in REGIONAL_LINES:
+        return budget, spend
+    j, source = REGIONAL_LINES[code]
+    oid = f"{code}-O{j + 1}"
+    regions = list(dict.fromkeys(a["region"] for a in activities if a["result_id"] == oid and a["region"]))
+    if not regions:
+        return budget, spend
+
+    def split(rows: list[dict[str, Any]], step: float) -> list[dict[str, Any]]:
+        out = []
+        for r in rows:
+            if r["result_id"] != oid or r["funding_source"] != source:
+                out.append(r)
+                continue
+            left, staff = float(r["amount"]), r.get("staff_months")
+            shares = REGIONAL_SPLIT if len(regions) > 1 else (1.0,)
+            for i, (region, share) in enumerate(zip(regions, shares)):
+                amount = left if i == len(shares) - 1 else round_to(float(r["amount"]) * share, step)
+                part = {**r, "amount": amount, "region": region}
+                if staff is not None:
+                    part["staff_months"] = round(float(staff) * share, 1)
+                left -= amount
+                out.append(part)
+        return out
+
+    return split(budget, 5000), split(spend, 100)
 
 
 def _activities(

@@ -2,8 +2,8 @@
 
 The Unit sheet against the settings, duplicate keys, references between sheets, loops in the
 results chain, KPI values and SMART periods, periods against the reporting quarter,
-assumption tests' needs, activity dates, percent KPIs written as fractions, and breakdowns
-that must add up to their total. Each check reads ``ctx.records`` and files problems with
+assumption tests' needs, activity dates, the region of a regional office's money lines,
+percent KPIs written as fractions, and breakdowns that must add up to their total. Each check reads ``ctx.records`` and files problems with
 :meth:`rbm_utils.intake.context.Context.add`.
 
 Example:
@@ -353,6 +353,32 @@ def check_activities(ctx: Context) -> None:
                     r[a],
                     f"An actual date cannot be in the future (today is {today}); use planned dates for what is to come.",
                     severity=ERROR,
+                )
+
+
+#: Sheets whose lines may name the region the money was spent in (a cluster's work across regions).
+MONEY_REGION_SHEETS = ("Budget", "Expenditure")
+
+
+def check_money_regions(ctx: Context, unit: dict[str, Any]) -> None:
+    """A regional office's budget and expenditure lines are its own: their region is blank or
+    the office's own code (a cluster's lines may name any region)."""
+    code = unit.get("unit_code")
+    u = ctx.config.units.get(code) if isinstance(code, str) else None
+    if u is None or u.type != "region":
+        return
+    for name in MONEY_REGION_SHEETS:
+        for r in ctx.records.get(name, []):
+            region = r.get("region")
+            if region is not None and region != code:
+                ctx.add(
+                    "foreign_region",
+                    name,
+                    r["_row"],
+                    "region",
+                    region,
+                    f"{code} is a regional office: its {name.lower()} lines are its own region's. Leave region "
+                    f"blank or write {code}; money a cluster spends in {region} goes in the cluster's workbook.",
                 )
 
 

@@ -129,14 +129,19 @@ def _norm_source(s: Any) -> str:
 
 
 def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> None:
-    """Spending of a (result, funding source, year) above that year's budget line: a warning on the
-    file's expenditure row of the latest quarter in that group."""
+    """Spending of a (result, funding source, year) above that year's budget: a warning on the
+    file's expenditure row of the latest quarter in that group. A cluster's lines by region count
+    together (the budget and spending of every region and of no region added up)."""
     norm = _norm_source
-    budget = {
-        (r["result_id"], norm(r["funding_source"]), int(r["year"])): r
-        for r in ctx.records.get("Budget", [])
-        if r.get("result_id") and r.get("funding_source") and r.get("year") is not None and r.get("amount") is not None
-    }
+    budget: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in ctx.records.get("Budget", []):
+        if r.get("result_id") and r.get("funding_source") and r.get("year") is not None and r.get("amount") is not None:
+            entry = budget.setdefault(
+                (r["result_id"], norm(r["funding_source"]), int(r["year"])),
+                {"amount": 0.0, "rows": [], "funding_source": r["funding_source"]},
+            )
+            entry["amount"] += r["amount"]
+            entry["rows"].append(r["_row"])
     if not budget:
         return
     file_rows = [
@@ -148,8 +153,13 @@ def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> N
         and r.get("amount") is not None
     ]
     file_periods = {r["period"] for r in file_rows}
+
+    def line_key(r: Mapping[str, Any]) -> tuple[str, str, str, str]:
+        region = r.get("region")
+        return (r["result_id"], r["period"], norm(r["funding_source"]), "" if is_missing(region) else str(region))
+
     stored = {
-        (r["result_id"], r["period"], norm(r["funding_source"])): float(r["amount"])
+        line_key(r): float(r["amount"])
         for r in frame_records(previous, "Expenditure")
         if r.get("result_id") and is_quarter(r.get("period")) and r.get("amount") is not None
     }
@@ -161,12 +171,8 @@ def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> N
         )
         g["spent"] += r["amount"]
         g["rows"].append(r)
-        g["new"] = (
-            g["new"]
-            or previous is None
-            or stored.get((r["result_id"], r["period"], norm(r["funding_source"]))) != r["amount"]
-        )
-    for (rid, period, src), amount in stored.items():
+        g["new"] = g["new"] or previous is None or stored.get(line_key(r)) != r["amount"]
+    for (rid, period, src, _), amount in stored.items():
         key = (rid, src, Quarter.parse(period).year)
         if period not in file_periods and key in groups:
             groups[key]["spent"] += amount
@@ -175,6 +181,7 @@ def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> N
         if line is None or not g["new"] or g["spent"] <= line["amount"] + 0.005:
             continue
         last = max(g["rows"], key=lambda r: (Quarter.parse(r["period"]), r["_row"]))
+        rows = ", ".join(str(n) for n in line["rows"])
         ctx.add(
             "over_budget",
             "Expenditure",
@@ -183,6 +190,7 @@ def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> N
             last["amount"],
             (
                 f"Spending on {key[0]} from '{line['funding_source']}' in {key[2]} reaches {g['spent']:,.0f}, over its budget "
-                f"of {line['amount']:,.0f} (sheet Budget, row {line['_row']}). Check the figures or revise the budget."
+                f"of {line['amount']:,.0f} (sheet Budget, row{'s' if len(line['rows']) > 1 else ''} {rows}). Check the "
+                "figures or revise the budget."
             ),
         )

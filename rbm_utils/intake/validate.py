@@ -110,6 +110,7 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None,
     checks.check_periods(ctx, unit.get("reporting_quarter"))
     checks.check_assumptions(ctx)
     checks.check_activities(ctx)
+    checks.check_money_regions(ctx, unit)
     checks.check_percent_scale(ctx)
     checks.check_disaggregations(ctx)
     check_decisions(ctx, unit, previous if callable(previous) else None)

@@ -387,7 +387,28 @@ JOINT_REGION_KPIS = ("kpi_id", "name", "initiative", "theme", "current_value", "
 JOINT_RISKS = ("unit_code", "risk_id", "title", "owner", "score", "rating", "status")
 #: Assumptions the cluster and the region share, tested this quarter.
 JOINT_ASSUMPTIONS = ("unit_code", "assumption_id", "statement", "verdict", "explanation")
-#: Money the cluster spent on outputs delivered in the region.
-JOINT_MONEY = ("result_id", "title", "funding_source", "budget_year", "spent_year", "execution_rate", "flag")
+#: The cluster's money and staff months attributed to the region, by output and basis
+#: (:mod:`rbm_utils.analytics.regional_money`; ``basis`` in words, :mod:`rbm_utils.present.joint`).
+JOINT_MONEY = (
+    "result_id",
+    "title",
+    "basis",
+    "share",
+    "budget_year",
+    "spent_year",
+    "spent_cumulative",
+    "staff_months_planned_year",
+    "staff_months_used_year",
+)
+#: The same in the region in all, beside the cluster's total.
+JOINT_MONEY_SUMMARY = (
+    "scope",
+    "basis",
+    "budget_year",
+    "spent_year",
+    "share_of_spending",
+    "staff_months_planned_year",
+    "staff_months_used_year",
+)
 #: The joint agenda.
 JOINT_AGENDA = AGENDA_ACROSS_UNITS

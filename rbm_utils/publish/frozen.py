@@ -74,6 +74,7 @@ JOINT_TABLES = (
     "risks",
     "assumptions",
     "money",
+    "money_summary",
     "agenda",
     "decisions",
 )

@@ -82,6 +82,9 @@ CELL_CASES = [
     ("Budget", 2, "amount", -100, "negative_value"),
     ("Budget", 2, "year", 26.5, "not_a_year"),
     ("Expenditure", 2, "result_id", "AFR-A1", "not_an_output"),
+    ("Budget", 2, "region", "EUR", "foreign_region"),
+    ("Expenditure", 3, "region", "CYB", "unknown_code"),
+    ("Expenditure", 3, "region", "ASP", "foreign_region"),
     ("Assumptions", 2, "reference_kpi_id", None, "incomplete_test"),
     ("Assumptions", 3, "verdict", None, "incomplete_test"),
     ("Assumptions", 2, "to_result", "AFR-Z1", "unknown_reference"),
@@ -278,3 +281,76 @@ def test_formula_cells(tmp_path, base_grids):
     got = {(p.code, p.row, p.column) for p in parsed.errors}
     assert ("formula_no_value", 2, "C") in got
     assert ("formula_error", 3, "C") in got
+
+
+# --------------------------------------------------------------------------- money by region
+
+
+def test_a_regional_office_may_name_its_own_region_on_its_money_lines(tmp_path, base_grids):
+    grids = copy.deepcopy(base_grids)
+    _set(grids, "Budget", 2, "region", "AFR")
+    _set(grids, "Expenditure", 2, "region", "AFR")
+    parsed = _parse(tmp_path, grids)
+    assert parsed.ok and parsed.problems == [], parsed.problems_frame().to_string()
+    assert parsed.frames["Budget"]["region"].tolist() == ["AFR"]
+    assert parsed.frames["Expenditure"]["region"].fillna("").tolist() == ["AFR", ""]
+
+
+def test_a_foreign_region_is_reported_at_each_line_naming_the_unit(tmp_path, base_grids):
+    grids = copy.deepcopy(base_grids)
+    _set(grids, "Expenditure", 2, "region", "EUR")
+    _set(grids, "Expenditure", 3, "region", "ARB")
+    parsed = _parse(tmp_path, grids)
+    hits = [p for p in parsed.problems if p.code == "foreign_region"]
+    letter = column_letter(col_index("Expenditure", "region"))
+    assert [(p.where, p.value) for p in hits] == [(f"Expenditure!{letter}2", "EUR"), (f"Expenditure!{letter}3", "ARB")]
+    assert "AFR is a regional office" in hits[0].message and not parsed.ok
+
+
+def _cluster_grids():
+    unit, frames = minimal_unit("CYB")
+    grids = sheet_rows(unit, frames)
+    _set(grids, "Unit", 0, "unit_name", CFG.unit("CYB").name)
+    return grids
+
+
+def _money_rows(grids, sheet, rows):
+    """Replace the data rows of a money sheet with ``rows`` (dicts by column name)."""
+    header = grids[sheet][0]
+    grids[sheet] = [header] + [[r.get(c) for c in header] for r in rows]
+
+
+def test_a_cluster_may_split_an_output_by_region_beside_a_line_without_region(tmp_path):
+    """Same output, period and source, once for AFR, once for EUR and once with no region: three
+    keys, no duplicate; the budget of the three lines (60 000) covers the spending (55 000)."""
+    grids = _cluster_grids()
+    line = {"result_id": "CYB-O1", "funding_source": "Regular budget", "year": 2026, "staff_months": 2}
+    _money_rows(grids, "Budget", [{**line, "amount": 20000, "region": r} for r in ("AFR", "EUR", None)])
+    spent = {"result_id": "CYB-O1", "period": "2026-Q2", "funding_source": "Regular budget", "staff_months": 1}
+    _money_rows(
+        grids,
+        "Expenditure",
+        [
+            {**spent, "amount": 25000, "region": "AFR"},
+            {**spent, "amount": 20000, "region": "EUR"},
+            {**spent, "amount": 10000, "region": None},
+        ],
+    )
+    parsed = _parse(tmp_path, grids, "CYB.xlsx")
+    assert parsed.ok and not parsed.problems, parsed.problems_frame().to_string()
+    assert parsed.frames["Expenditure"]["region"].fillna("").tolist() == ["AFR", "EUR", ""]
+
+
+def test_over_budget_adds_up_the_lines_of_every_region(tmp_path):
+    """Budget 20 000 for AFR + 20 000 for EUR = 40 000; spending 25 000 + 20 000 = 45 000 is over
+    the output's budget (though EUR alone is within its line): one warning naming both lines."""
+    grids = _cluster_grids()
+    line = {"result_id": "CYB-O1", "funding_source": "Regular budget", "year": 2026}
+    _money_rows(grids, "Budget", [{**line, "amount": 20000, "region": r} for r in ("AFR", "EUR")])
+    spent = {"result_id": "CYB-O1", "period": "2026-Q2", "funding_source": "Regular budget"}
+    _money_rows(
+        grids, "Expenditure", [{**spent, "amount": 25000, "region": "AFR"}, {**spent, "amount": 20000, "region": "EUR"}]
+    )
+    parsed = _parse(tmp_path, grids, "CYB.xlsx")
+    (hit,) = [p for p in parsed.problems if p.code == "over_budget"]
+    assert "45,000" in hit.message and "40,000" in hit.message and "rows 2, 3" in hit.message

@@ -3,7 +3,9 @@
 
 The page shows the joint tables the batch froze in ``outputs/<Q>/joint/<CLUSTER>-<REGION>/``
 (:func:`rbm_utils.serve.data.load_joint_tables`); it never recomputes the analysis. A quarter
-published before the batch froze joint tables says so instead.
+published before the batch froze joint tables says so instead. The money section shows the
+cluster's money and staff months attributed to the region, with how each was attributed, beside
+the cluster's total (:mod:`rbm_utils.present.joint`, as the joint review notebook shows it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from IPython.display import HTML
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
 from rbm_utils.present import columns
+from rbm_utils.present import joint as regional
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data
 from rbm_utils.serve.pages.context import page_context, page_parameters
@@ -44,7 +47,12 @@ JOINT_SECTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
         columns.JOINT_ASSUMPTIONS,
         "No shared assumption tested this quarter.",
     ),
-    ("Money the cluster spent on outputs delivered there", "money", columns.JOINT_MONEY, "No spending recorded."),
+    (
+        "The cluster's money and people in the region, beside its total",
+        "money",
+        columns.JOINT_MONEY,
+        "No money of the cluster is attributed to the region.",
+    ),
     ("Joint decisions", "decisions", columns.JOINT_DECISIONS, "No joint decision recorded."),
     ("Review agenda", "agenda", columns.JOINT_AGENDA, "Nothing needs a decision."),
 )
@@ -72,6 +80,10 @@ def joint_html(outputs: Path, quarter: str, pair: str, config: Config) -> str:
         frame = tables.get(key)
         if frame is None:
             parts.append(f"<h3>{html_text.escape(title)}</h3>" + _not_published())
+            continue
+        if key == "money":  # the region's share beside the cluster's total, then by output (with money_summary)
+            shown = regional.money_html(tables, region) if "money_summary" in tables else _not_published()
+            parts.append(f"<h3>{html_text.escape(title)}</h3>" + shown)
             continue
         if key == "assumptions" and "period" in frame.columns:
             frame = frame[frame["period"] == q]
