@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from rbm_utils.core.settings import (
     AuthoritySettings,
+    IatiSettings,
     IngestSettings,
     Settings,
     ThresholdSettings,
@@ -104,6 +105,7 @@ class Config:
     name: str = "RBM workbench"
     authority: Authority = field(default_factory=Authority)
     report_due_days: int = 20
+    iati: IatiSettings = field(default_factory=IatiSettings)
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -204,6 +206,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         name=settings.workbench.name,
         authority=Authority.from_settings(settings.authority),
         report_due_days=settings.calendar.report_due_days,
+        iati=settings.iati,
         path=p,
         raw=data,
     )
