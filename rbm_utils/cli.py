@@ -309,48 +309,6 @@ def cmd_serve(args) -> int:
         return 1
 
 
-def cmd_export_iati(args) -> int:
-    from rbm_utils.exchange.iati_export import IatiExportError, export_iati
-    from rbm_utils.store.snapshot import SnapshotError
-
-    cfg = _config(args)
-    quarter = args.quarter or cfg.current_quarter
-    if not args.all and not args.unit:
-        raise UsageError("name the units to export with --unit U ... or give --all")
-    try:
-        rep = export_iati(quarter, cfg, args.out, units=args.unit, outputs=args.outputs, store_url=args.store)
-    except (IatiExportError, SnapshotError) as exc:
-        print(f"rbm export iati: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"Wrote {rep.path}: IATI 2.03, {rep.activities} activities, {rep.results} results, {rep.indicators} "
-        f"indicators, {rep.periods} periods of {quarter} from {rep.source}; valid against the IATI schema and rules."
-    )
-    return 0
-
-
-def cmd_import_iati(args) -> int:
-    from rbm_utils.exchange.iati_import import import_iati
-    from rbm_utils.intake.iati import IatiFileError
-
-    cfg = _config(args)
-    try:
-        rep = import_iati(args.file, cfg, theme=args.theme or "", name=args.name or "", folder=args.folder)
-    except IatiFileError as exc:
-        print(f"rbm import iati: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"Kept {rep.path}: {rep.indicators} indicators of {rep.activities} activities, {rep.rows} rows"
-        + (f", {rep.with_warnings} with warnings (see the warnings column)" if rep.with_warnings else "")
-        + (f"; theme {args.theme}." if args.theme else "; no theme given: the overview cannot match it to KPIs.")
-    )
-    return 0
-
-
-def _format_missing(args) -> int:
-    raise UsageError("name the format: iati")
-
-
 # --------------------------------------------------------------------------- parser
 
 
@@ -453,37 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
         "a store that already holds it is left alone",
     )
 
-    sp = add("export", "Export the bureau's results in an exchange format (iati).", _format_missing, store=False)
-    fmt = sp.add_subparsers(dest="format", metavar="FORMAT")
-    sp = fmt.add_parser(
-        "iati",
-        help="a quarter's results as an IATI 2.03 activity file",
-        description="Write a quarter's results, budgets, spending and partners as an IATI 2.03 activity file, "
-        "one activity per unit, checked against the official schema and the IATI rules on dates.",
-        epilog=EPILOG,
-    )
-    sp.set_defaults(func=cmd_export_iati)
-    sp.add_argument("--quarter", help="quarter to export (default: the settings' current quarter)")
-    sp.add_argument("--unit", action="append", metavar="U", help="a unit to export (repeat for more)")
-    sp.add_argument("--all", action="store_true", help="every unit with KPIs")
-    sp.add_argument("--out", required=True, metavar="FILE.xml", help="file to write")
-    sp.add_argument("--outputs", help="outputs folder holding frozen quarters (default outputs/)")
-    sp.add_argument("--store", help="store URL when the quarter is not frozen (default: the settings' store.url)")
+    from rbm_utils.exchange.commands import add_exchange_commands
 
-    sp = add("import", "Import another organisation's published results (iati) as a benchmark.", _format_missing, store=False)
-    fmt = sp.add_subparsers(dest="format", metavar="FORMAT")
-    sp = fmt.add_parser(
-        "iati",
-        help="another organisation's IATI activity file, kept as a benchmark",
-        description="Read the results of an IATI 2.03 activity file (indicators, baselines, targets and actuals "
-        "per period) into the benchmarks folder; the overview shows them beside the KPIs of the same theme.",
-        epilog=EPILOG,
-    )
-    sp.set_defaults(func=cmd_import_iati)
-    sp.add_argument("file", metavar="FILE.xml", help="an IATI activity file")
-    sp.add_argument("--theme", help="the theme it compares with, as in the Results sheet, e.g. cybersecurity")
-    sp.add_argument("--name", help="name to keep it under (default: the file's name); the same name replaces it")
-    sp.add_argument("--folder", help="benchmarks folder (default: the settings' iati.benchmarks_dir)")
+    add_exchange_commands(sub, _config, UsageError, EPILOG)
 
     sp = add(
         "serve", "Serve the managers' dashboards (read-only Voila on 127.0.0.1) until Ctrl-C.", cmd_serve, store=False

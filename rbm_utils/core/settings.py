@@ -238,7 +238,9 @@ class IatiSettings(Section):
     def _prefix_starts_with_ref(self) -> IatiSettings:
         if not self.activity_prefix.startswith(self.reporting_org_ref):
             raise PydanticCustomError(
-                "iati_prefix", "activity_prefix must start with reporting_org_ref {ref}", {"ref": self.reporting_org_ref}
+                "iati_prefix",
+                "activity_prefix must start with reporting_org_ref {ref}",
+                {"ref": self.reporting_org_ref},
             )
         return self
 

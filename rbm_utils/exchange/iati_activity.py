@@ -211,8 +211,12 @@ def period_targets(kpi: Mapping[str, Any], milestones: Mapping[str, float], peri
 
 
 def _indicator(
-    result_el: etree._Element, kpi: Mapping[str, Any], frames: Mapping[str, pd.DataFrame], series: pd.DataFrame,
-    quarter: Quarter, currency: str,
+    result_el: etree._Element,
+    kpi: Mapping[str, Any],
+    frames: Mapping[str, pd.DataFrame],
+    series: pd.DataFrame,
+    quarter: Quarter,
+    currency: str,
 ) -> None:
     kid = kpi["kpi_id"]
     ascending = "1" if kpi["direction"] == "increase" else "0"
@@ -233,7 +237,9 @@ def _indicator(
     milestones = dict(zip(mil.get("period", []), mil.get("target_value", []), strict=True))
     own = series[series["kpi_id"] == kid] if not series.empty else series
     reported = own[own["reported"].astype(bool)] if not own.empty else own
-    totals = {Quarter.parse(p): float(v) for p, v in zip(reported.get("period", []), reported.get("current", []), strict=True)}
+    totals = {
+        Quarter.parse(p): float(v) for p, v in zip(reported.get("period", []), reported.get("current", []), strict=True)
+    }
     acts = _rows(frames, "Actuals")
     acts = acts[(acts["kpi_id"] == kid)] if not acts.empty else acts
     breakdown: dict[Quarter, list[tuple[str, float]]] = {}
@@ -278,7 +284,11 @@ def unit_activity(
     """Append the ``iati-activity`` of ``unit`` (its rows of each sheet in ``frames``, its
     :func:`rbm_utils.analytics.kpi.kpi_series` rows in ``series``) to ``parent``."""
     act = sub(
-        parent, "iati-activity", last_updated_datetime=stamp, xml_lang=settings.language, default_currency=currency,
+        parent,
+        "iati-activity",
+        last_updated_datetime=stamp,
+        xml_lang=settings.language,
+        default_currency=currency,
         hierarchy="1",
     )
     sub(act, "iati-identifier", clean(settings.activity_prefix + unit.code))
@@ -286,7 +296,8 @@ def unit_activity(
     sub(org, "narrative", clean(settings.reporting_org_name))
     narrative(act, "title", f"{unit.name} ({unit.code}): results framework")
     narrative(
-        act, "description",
+        act,
+        "description",
         f"The results, indicators, budget and spending of {unit.name} ({unit.code}) as reviewed for {quarter}.",
     ).set("type", "1")
     _participants(act, settings, _rows(frames, "Partners"))

@@ -15,7 +15,7 @@ result's description instead). The quarter is read as it was frozen by ``rbm rev
 
 Example:
     >>> xsd_errors(b'<iati-activities version="2.03"/>')[0]
-    "Element 'iati-activities': Missing child element(s). Expected is ( iati-activity )."
+    "Element 'iati-activities': Missing child element(s). Expected is ( iati-activity ). (line 1)"
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from rbm_utils.analytics.kpi import kpi_series
 from rbm_utils.core.config import Config
 from rbm_utils.core.files import atomic_write_bytes
 from rbm_utils.core.quarters import Quarter, QuarterLike
-from rbm_utils.exchange.iati_activity import sub, unit_activity
+from rbm_utils.exchange.iati_activity import unit_activity
 from rbm_utils.intake.iati import IatiFileError, read_iati
 from rbm_utils.intake.iati_rules import activity_problems
 from rbm_utils.publish.frozen import split_previous

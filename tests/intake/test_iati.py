@@ -67,9 +67,7 @@ def test_several_indicators_annual_periods_and_missing_baselines():
         + _period("2025-01-01", "2025-12-31", "40", "41")
         + "</indicator>"
         '<indicator measure="1"><title><narrative>Teachers trained</narrative></title>'
-        '<baseline year="2023" value="100"/>'
-        + _period("2025-01-01", "2025-12-31", "500")
-        + "</indicator></result>"
+        '<baseline year="2023" value="100"/>' + _period("2025-01-01", "2025-12-31", "500") + "</indicator></result>"
         '<result type="3"><title><narrative>Learning</narrative></title>'
         '<indicator measure="5" ascending="false"><title><narrative>Dropout</narrative></title>'
         '<baseline year="2022"/></indicator></result>'
@@ -77,7 +75,10 @@ def test_several_indicators_annual_periods_and_missing_baselines():
     t = read_iati(_file(_activity(results))).table
     share = t[t["indicator"] == "Share of schools online"]
     assert share["baseline_year"].isna().all() and share["baseline_value"].isna().all()
-    assert share[["period_end", "target", "actual"]].values.tolist() == [["2024-12-31", 30.0, 28.0], ["2025-12-31", 40.0, 41.0]]
+    assert share[["period_end", "target", "actual"]].values.tolist() == [
+        ["2024-12-31", 30.0, 28.0],
+        ["2025-12-31", 40.0, 41.0],
+    ]
     teachers = t[t["indicator"] == "Teachers trained"].iloc[0]
     assert (teachers["baseline_year"], teachers["target"]) == (2023, 500.0) and pd.isna(teachers["actual"])
     dropout = t[t["indicator"] == "Dropout"].iloc[0]  # a baseline only: one row, no period
@@ -96,7 +97,11 @@ def test_unknown_codes_and_non_numbers_are_kept_with_a_warning():
     row = read_iati(_file(_activity(results))).table.iloc[0]
     assert row["result_type"] == "7" and row["measure"] == "42"
     assert pd.isna(row["target"]) and row["actual"] == 12.0
-    for words in ("unknown result type code '7'", "unknown indicator measure code '42'", "target 'n/a' is not a number"):
+    for words in (
+        "unknown result type code '7'",
+        "unknown indicator measure code '42'",
+        "target 'n/a' is not a number",
+    ):
         assert words in row["warnings"]
 
 
@@ -140,7 +145,11 @@ def test_activity_rules():
         dates=[("2", "2027-01-01"), ("3", "2030-01-01")],
     )
     problems = activity_problems(facts)
-    assert [p.split(":")[0] for p in problems] == ["budget_period", "transaction_not_future", "activity_date_not_future"]
+    assert [p.split(":")[0] for p in problems] == [
+        "budget_period",
+        "transaction_not_future",
+        "activity_date_not_future",
+    ]
     assert "2026-10-01" in problems[1] and "start date 2027-01-01" in problems[2]
 
 
@@ -216,7 +225,9 @@ def test_a_large_file_is_read_streaming(tmp_path):
     """Many activities, each dropped once read: every indicator comes back."""
     one = (
         '<result type="1"><title><narrative>R</narrative></title><indicator measure="1">'
-        "<title><narrative>I</narrative></title>" + _period("2025-01-01", "2025-12-31", "10", "7") + "</indicator></result>"
+        "<title><narrative>I</narrative></title>"
+        + _period("2025-01-01", "2025-12-31", "10", "7")
+        + "</indicator></result>"
     )
     path = tmp_path / "large.xml"
     n = 3000
