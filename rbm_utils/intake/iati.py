@@ -33,6 +33,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,14 +91,16 @@ class IatiRead:
 
 
 def _refuse_doctype(head: bytes, name: str) -> None:
-    text = head.decode("utf-8", errors="replace") if not head.startswith((b"\xff\xfe", b"\xfe\xff")) else ""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = head.decode("utf-16", errors="replace")
-    upper = text.upper()
-    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+    """Refuse a document type declaration in the prolog (what comes before the root element)."""
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    text = head.decode("utf-16" if utf16 else "utf-8", errors="replace")
+    root = _ROOT_START.search(text)
+    prolog = text[: root.start()] if root else text
+    if "<!DOCTYPE" in prolog.upper() or "<!ENTITY" in prolog.upper():
         raise IatiFileError(_DOCTYPE_MESSAGE.format(name=name))
 
 
+_ROOT_START = re.compile(r"<[A-Za-z_]")
 _DOCTYPE_MESSAGE = (
     "{name}: refused: the file declares a document type (<!DOCTYPE or <!ENTITY); IATI files have none, "
     "and such declarations can expand to huge text or read other files"
@@ -290,6 +293,7 @@ def read_iati(source: str | os.PathLike | bytes, theme: str = "") -> IatiRead:
     generated = ""
     root_seen = False
     depth = 0
+    etree.clear_error_log()  # the message below names this file's first error, not an earlier one's
     try:
         for event, el in _events(src):
             if event == "start":
@@ -316,8 +320,10 @@ def read_iati(source: str | os.PathLike | bytes, theme: str = "") -> IatiRead:
                 while parent is not None and el.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as exc:
-        msg = str(exc).split("\n")[0][:200]
-        if "entit" in msg.lower():
+        first = next(iter(exc.error_log), None)
+        where = f" (line {first.line}, column {first.column})" if first is not None else ""
+        msg = ((first.message if first is not None else "") or str(exc)).split("\n")[0][:200] + where
+        if "entity reference loop" in msg.lower() or "amplification" in msg.lower():
             raise IatiFileError(_DOCTYPE_MESSAGE.format(name=name)) from None
         raise IatiFileError(f"{name}: not well-formed XML: {msg}") from None
     if not root_seen:

@@ -84,3 +84,18 @@ def test_the_sample_quarter_exports_valid_and_comes_back(tmp_path, sample_bureau
     with Store(sample_bureau["store_url"]) as st:
         state = st.bureau_state(q)
     assert_round_trip(state, read_iati(data).table, q)
+
+
+def test_a_frozen_quarter_is_exported_from_its_snapshot(tmp_path, afr_store, capsys):
+    from rbm_utils.core.config import load_config
+    from rbm_utils.store.snapshot import freeze_snapshot
+
+    outputs = tmp_path / "outputs"
+    with Store(afr_store) as st:
+        freeze_snapshot(st, "2026-Q3", outputs, load_config())
+    live, frozen = tmp_path / "live.xml", tmp_path / "frozen.xml"
+    base = ["export", "iati", "--quarter", "2026-Q3", "--all", "--store", afr_store]
+    assert main([*base, "--out", str(live), "--outputs", str(tmp_path / "none")]) == 0
+    assert main([*base, "--out", str(frozen), "--outputs", str(outputs)]) == 0
+    assert "from the frozen snapshot" in capsys.readouterr().out
+    assert frozen.read_bytes() == live.read_bytes()  # the same quarter, the same file

@@ -238,3 +238,11 @@ def test_a_large_file_is_read_streaming(tmp_path):
         fh.write(b"</iati-activities>")
     t = read_iati(path).table
     assert len(t) == 3 * n and t["activity_id"].nunique() == n and (t["actual"] == 7.0).all()
+
+
+def test_doctype_words_in_the_text_are_not_a_declaration():
+    """Only a declaration before the root element is refused; an undefined entity is plain bad XML."""
+    results = '<result type="1"><title><narrative>Why &lt;!DOCTYPE is refused</narrative></title></result>'
+    assert read_iati(_file(_activity(results))).table.empty  # a result without indicators: no row
+    with pytest.raises(IatiFileError, match="not well-formed XML: Entity 'nbsp' not defined"):
+        read_iati(_file(_activity("<!-- <!DOCTYPE x> --><title><narrative>a&nbsp;b</narrative></title>")))
