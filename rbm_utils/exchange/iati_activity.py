@@ -189,7 +189,7 @@ def _participants(parent: etree._Element, settings: IatiSettings, partners: pd.D
 
 def period_targets(kpi: Mapping[str, Any], milestones: Mapping[str, float], periods: list[Quarter]) -> list[float]:
     """Each period's target: the milestone where one is set, else the value expected on the
-    straight line from baseline to target (docs/rules.md, "Expected progress"), the target from
+    straight line from baseline to target (docs/rules.md, "Expected progress by now"), the target from
     the target quarter on.
 
     >>> k = {"baseline_value": 0.0, "baseline_period": "2026-Q1", "target_value": 100.0, "target_period": "2027-Q1"}

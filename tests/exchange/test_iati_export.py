@@ -257,3 +257,10 @@ def test_settings_refuse_an_activity_prefix_outside_the_org_ref(tmp_path):
     with pytest.raises(ConfigError, match="activity_prefix must start with reporting_org_ref XM-DAC-41114"):
         load_config(bad)
     assert dataclasses.is_dataclass(CFG) and CFG.iati.language == "en"
+
+
+def test_the_iati_standard_example_is_valid_against_the_carried_schema():
+    example = SCHEMA_DIR.parents[2] / "tests" / "fixtures" / "iati" / "activity-standard-example-annotated.xml"
+    assert xsd_errors(example.read_bytes()) == []
+    renamed = example.read_bytes().replace(b"iati-identifier>", b"iati-ident>", 2)
+    assert "iati-ident" in xsd_errors(renamed)[0]
