@@ -89,7 +89,7 @@ def add_exchange_commands(
     sp.add_argument("--unit", action="append", metavar="U", help="a unit to export (repeat for more)")
     sp.add_argument("--all", action="store_true", help="every unit with KPIs")
     sp.add_argument("--out", required=True, metavar="FILE.xml", help="file to write")
-    sp.add_argument("--outputs", help="outputs folder holding frozen quarters (default outputs/)")
+    sp.add_argument("--outputs", help="outputs folder holding frozen quarters (default: the project's outputs/)")
     sp.add_argument("--store", help="store URL when the quarter is not frozen (default: the settings' store.url)")
 
     sp = group("import", "Import another organisation's published results (iati) as a benchmark.").add_parser(

@@ -30,7 +30,7 @@ import pandas as pd
 from lxml import etree
 
 from rbm_utils.analytics.kpi import kpi_series
-from rbm_utils.core.config import Config
+from rbm_utils.core.config import PROJECT_ROOT, Config
 from rbm_utils.core.files import atomic_write_bytes
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.exchange.iati_activity import unit_activity
@@ -98,7 +98,7 @@ def quarter_state(
     """The bureau of ``quarter``: the frozen snapshot under ``outputs`` when ``rbm review``
     froze one, else the store's state; and where it came from, in words."""
     q = Quarter.parse(quarter)
-    snap = Path(outputs or "outputs") / str(q) / SNAPSHOT_DIR
+    snap = Path(outputs or PROJECT_ROOT / "outputs") / str(q) / SNAPSHOT_DIR
     if (snap / MANIFEST).is_file():
         state, _ = split_previous(load_snapshot(snap))
         return state, f"the frozen snapshot {snap}"
