@@ -411,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
         "a store that already holds it is left alone",
     )
 
+    from rbm_utils.exchange.commands import add_exchange_commands
+
+    add_exchange_commands(sub, _config, UsageError, EPILOG)
+
     sp = add(
         "serve", "Serve the managers' dashboards (read-only Voila on 127.0.0.1) until Ctrl-C.", cmd_serve, store=False
     )

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from rbm_utils.core.settings import (
     AuthoritySettings,
     FundingSettings,
+    IatiSettings,
     IngestSettings,
     Settings,
     ThresholdSettings,
@@ -125,6 +126,7 @@ class Config:
     authority: Authority = field(default_factory=Authority)
     report_due_days: int = 20
     funding: Funding = field(default_factory=Funding)
+    iati: IatiSettings = field(default_factory=IatiSettings)
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -226,6 +228,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         authority=Authority.from_settings(settings.authority),
         report_due_days=settings.calendar.report_due_days,
         funding=Funding.from_settings(settings.funding),
+        iati=settings.iati,
         path=p,
         raw=data,
     )

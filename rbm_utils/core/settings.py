@@ -235,6 +235,33 @@ class FundingSettings(Section):
     regular_budget_sources: tuple[StrictStr, ...] = ("Regular budget",)
 
 
+class IatiSettings(Section):
+    """``iati:`` who publishes the IATI file (``rbm export iati``) and where imported results go
+    (``rbm import iati``); docs/exports.md."""
+
+    #: The reporting organisation's IATI organisation identifier, e.g. ``XM-DAC-41114``.
+    reporting_org_ref: StrictStr = "XM-DAC-00000"
+    reporting_org_name: StrictStr = "Reporting organisation"
+    #: IATI OrganisationType code of the reporting organisation (40: multilateral).
+    reporting_org_type: StrictStr = "40"
+    #: Prefix of each activity's iati-identifier (the unit code follows); starts with the org ref.
+    activity_prefix: StrictStr = "XM-DAC-00000-"
+    #: ISO 639-1 code of the language of the text (the activity's default xml:lang).
+    language: StrictStr = "en"
+    #: Folder of the other organisations' results imported with ``rbm import iati`` (from the project root).
+    benchmarks_dir: StrictStr = "data/benchmarks"
+
+    @model_validator(mode="after")
+    def _prefix_starts_with_ref(self) -> IatiSettings:
+        if not self.activity_prefix.startswith(self.reporting_org_ref):
+            raise PydanticCustomError(
+                "iati_prefix",
+                "activity_prefix must start with reporting_org_ref {ref}",
+                {"ref": self.reporting_org_ref},
+            )
+        return self
+
+
 class Settings(Section):
     """The whole file. Only ``units`` is required; a blank section counts as absent."""
 
@@ -246,6 +273,7 @@ class Settings(Section):
     ingest: IngestSettings = IngestSettings()
     authority: AuthoritySettings = AuthoritySettings()
     funding: FundingSettings = FundingSettings()
+    iati: IatiSettings = IatiSettings()
 
     @model_validator(mode="before")
     @classmethod

@@ -16,6 +16,21 @@ from __future__ import annotations
 
 # --------------------------------------------------------------------------- KPIs and the chain
 
+#: Other organisations' IATI results (``rbm import iati``) beside the bureau's KPIs on the same theme.
+BENCHMARKS = (
+    "theme",
+    "source_org",
+    "indicator",
+    "measure",
+    "baseline_year",
+    "baseline_value",
+    "period_end",
+    "target",
+    "actual",
+    "bureau_kpis",
+    "warnings",
+)
+
 #: One unit's KPIs: value, achievement, expected progress by now, status, forecast.
 KPIS = (
     "kpi_id",

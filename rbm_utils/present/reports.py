@@ -43,6 +43,7 @@ __all__ = [
     "SENTINEL",
     "Review",
     "approval",
+    "benchmarks",
     "TOP_N",
     "agenda_rest",
     "agenda_top",
@@ -328,6 +329,15 @@ def done() -> None:
 
 def manifest_json(r: Review) -> str:
     return json.dumps(r.manifest or {}, indent=1, sort_keys=True)
+
+
+def benchmarks(r: Review):
+    """Other organisations' IATI results beside the bureau's KPIs on the same theme
+    (:mod:`rbm_utils.present.benchmarks`), or one line saying none was imported."""
+    from rbm_utils.present.benchmarks import NO_BENCHMARK, overview_benchmarks
+
+    frame = overview_benchmarks(r.config, r.results.get("progress", pd.DataFrame()))
+    return table(frame, columns.BENCHMARKS, empty=NO_BENCHMARK)
 
 
 def unit_flows(r: Review) -> pd.DataFrame:

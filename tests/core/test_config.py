@@ -158,7 +158,7 @@ def test_a_misspelt_key_names_file_path_and_nearest_key(tmp_path: Path, text: st
 def test_an_unknown_key_without_a_near_one_lists_the_known_keys(tmp_path: Path):
     message = _refused(tmp_path, UNITS + "colour: blue\n")
     assert message.endswith(
-        "colour is not a known setting; known settings: workbench, calendar, store, units, thresholds, ingest, authority, funding"
+        "colour is not a known setting; known settings: workbench, calendar, store, units, thresholds, ingest, authority, funding, iati"
     )
     message = _refused(tmp_path, UNITS + "thresholds: {zebra: 1}\n")
     assert "thresholds.zebra is not a known setting; known settings of thresholds: on_track, at_risk," in message
