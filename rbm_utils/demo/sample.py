@@ -754,6 +754,12 @@ def _partners(
         amount = round_to(rng.uniform(80_000, 400_000), 5000)
         note = DECLINED_NOTES[(stable_hash(code) + i) % len(DECLINED_NOTES)]
         add("cash", d, "declined", amount, d - dt.timedelta(days=int(rng.integers(0, 30))), note=note)
+    rows.sort(key=lambda r: r["actual_date"])
+    per_year: dict[str, int] = {}
+    for r in rows:  # the unit's file reference, numbered by year in the order the rows reached their stage
+        year = r["actual_date"][:4]
+        per_year[year] = per_year.get(year, 0) + 1
+        r["reference"] = f"{code}-RM-{year}-{per_year[year]:02d}"
     return rows
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from rbm_utils.core.quarters import Quarter, is_quarter
+from rbm_utils.core.schema import sheet
 from rbm_utils.core.text import is_missing
 from rbm_utils.intake.context import Context, Record
 from rbm_utils.intake.register import moved_back, row_label
@@ -193,10 +194,7 @@ def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> N
 
 
 def _register_key(r: Record) -> tuple:
-    return tuple(
-        "" if r.get(c) is None else str(r[c]).strip()
-        for c in ("partner", "result_id", "initiative", "activity_id", "contribution_type")
-    )
+    return tuple("" if r.get(c) is None else str(r[c]).strip() for c in sheet("Partners").key)
 
 
 def check_stage_moves(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> None:

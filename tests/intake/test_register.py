@@ -294,3 +294,13 @@ def test_breakdown_rows_and_kpis_not_measured_from_the_register_are_not_reconcil
     part = {"kpi_id": "AFR-K5", "period": "2026-Q3", "value": 100000, "disaggregation": "type=cash", "evidence": "x"}
     frames["Actuals"] = conform("Actuals", pd.concat([frames["Actuals"], pd.DataFrame([part])]))
     assert _codes(_parse(tmp_path, unit, frames), "register_mismatch") == []
+
+
+def test_two_tranches_of_one_partner_to_one_output_are_two_rows_by_their_reference(tmp_path):
+    first = dict(EXTRA[0], amount=60000, actual_date="2026-07-10", reference="AFR-RM-2026-03")
+    second = dict(EXTRA[0], amount=40000, actual_date="2026-08-10", reference="AFR-RM-2026-04")
+    parsed = _parse(tmp_path, *_frames([first, second], kpi={}, actuals=[("2026-Q2", 15000), ("2026-Q3", 100000)]))
+    assert parsed.problems == [], parsed.problems_frame().to_string()
+    parsed = _parse(tmp_path, *_frames([first, dict(second, reference="AFR-RM-2026-03")]))
+    (e,) = parsed.errors
+    assert (e.code, e.row) == ("duplicate_key", 4)
