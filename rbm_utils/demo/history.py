@@ -118,7 +118,7 @@ def partner_stages(row: Mapping[str, Any]) -> list[tuple[str, str]]:
         return []
     day = dt.date.fromisoformat(str(row["actual_date"]))
     out = [(path[-1], day)]
-    ident = "|".join(str(row.get(c)) for c in schema.sheet("Partners").key)
+    ident = "|".join(str(row.get(c)) for c in schema.sheet("Partners").key if c != "reference")  # set last
     for stage in reversed(path[:-1]):
         day = day - dt.timedelta(days=35 + stable_hash(f"{ident}|{stage}") % 70)
         out.append((stage, day))

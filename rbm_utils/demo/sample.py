@@ -57,7 +57,7 @@ from rbm_utils.demo.catalogue import (
     public_quarter,
     stable_hash,
 )
-from rbm_utils.demo.history import frames_at
+from rbm_utils.demo.history import frames_at, partner_stages
 from rbm_utils.demo.kpis import (
     SampleKpi,
     TotalRow,
@@ -713,9 +713,8 @@ def _partners(
             return True
         return False
 
-    def day_in(p: Quarter, last: dt.date | None = None) -> dt.date:
-        d = p.start + dt.timedelta(days=int(rng.integers(5, 85)))
-        return min(d, last or p.end, p.end)
+    def day_in(p: Quarter) -> dt.date:
+        return min(p.start + dt.timedelta(days=int(rng.integers(5, 85))), p.end)
 
     # money received: exactly the KPI's reported increments
     measured = [k for k in kpis if k.measured_from == "register_received"]
@@ -733,7 +732,7 @@ def _partners(
                 pieces = [("cash", v)]
             for kind, amount in pieces:
                 d = day_in(p)
-                expected = d + dt.timedelta(days=int(rng.integers(-20, 60)))  # most money arrives late
+                expected = d - dt.timedelta(days=int(rng.integers(-20, 60)))  # most money arrives late
                 if not add(kind, d, "received", amount, max(expected, first.start)):
                     raise ValueError(f"{code}: no partner and target left for a contribution received in {p}")
     # the pipeline: (stage, quarters back of the date reached, days to the next step)
@@ -754,10 +753,11 @@ def _partners(
         amount = round_to(rng.uniform(80_000, 400_000), 5000)
         note = DECLINED_NOTES[(stable_hash(code) + i) % len(DECLINED_NOTES)]
         add("cash", d, "declined", amount, d - dt.timedelta(days=int(rng.integers(0, 30))), note=note)
-    rows.sort(key=lambda r: r["actual_date"])
+    opened = {id(r): partner_stages(r)[0][1] for r in rows}  # the day the file was opened (its first stage)
+    rows.sort(key=lambda r: opened[id(r)])
     per_year: dict[str, int] = {}
-    for r in rows:  # the unit's file reference, numbered by year in the order the rows reached their stage
-        year = r["actual_date"][:4]
+    for r in rows:  # the unit's file reference, numbered by year in the order the files were opened
+        year = opened[id(r)][:4]
         per_year[year] = per_year.get(year, 0) + 1
         r["reference"] = f"{code}-RM-{year}-{per_year[year]:02d}"
     return rows
