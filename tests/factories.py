@@ -239,7 +239,11 @@ def minimal_unit(
                 "partner_type": "private",
                 "activity_id": f"{p}-ACT1",
                 "contribution_type": "in-kind",
+                "stage": "received",
                 "amount": 15000,
+                "expected_date": "2026-04-30",
+                "actual_date": "2026-05-20",
+                "owner": "Head of unit",
             }
         ]
     )

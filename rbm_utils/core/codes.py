@@ -127,4 +127,13 @@ PARTNER_TYPES = ("government", "regulator", "private", "academia", "un_agency", 
 PARTNER_STAGES = ("prospect", "proposal_submitted", "pledged", "agreement_signed", "received", "declined")
 #: What a KPI measured from the register counts: the amounts received, or secured (signed or received).
 KPI_REGISTER_MEASURES = ("register_received", "register_secured")
+#: The stage a register row with a blank stage (an older workbook) is read as; the store keeps the blank.
+PARTNER_STAGE_IF_BLANK = "received"
+#: The stages whose amounts each register measure counts (docs/rules.md, "Resource mobilisation register").
+REGISTER_MEASURE_STAGES: dict[str, tuple[str, ...]] = {
+    "register_received": ("received",),
+    "register_secured": ("agreement_signed", "received"),
+}
+#: Stages that need the date they were reached (``actual_date``).
+PARTNER_DATED_STAGES = ("agreement_signed", "received")
 REGIONS = ("AFR", "AMS", "ARB", "ASP", "CIS", "EUR")

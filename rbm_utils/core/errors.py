@@ -120,6 +120,22 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "missing_evidence": (WARNING, "A reported value has no evidence."),
     "date_in_future": (ERROR, "An actual date lies in the future."),
+    # the partner register (sheet Partners) and the KPIs measured from it
+    "partner_stage_missing": (
+        WARNING,
+        "Rows of the partner register without a stage (an older workbook) are read as received; one warning names them all.",
+    ),
+    "partner_funds_nothing": (ERROR, "A partner's contribution names no output, initiative or activity it funds."),
+    "partner_date_missing": (ERROR, "A contribution at stage agreement_signed or received has no actual_date."),
+    "partner_date_after_quarter": (ERROR, "A contribution's actual_date is after the end of the reporting quarter."),
+    "partner_date_order": (
+        ERROR,
+        "A contribution at an open stage expects its next step (expected_date) before it reached its stage (actual_date).",
+    ),
+    "register_mismatch": (
+        WARNING,
+        "A KPI measured from the partner register reports a total that differs from the register's figure (beyond 0.5 %, or 1).",
+    ),
     # against history (the store's state of the unit)
     "measure_changed": (ERROR, "A KPI's unit of measure differs from the one already in the store."),
     "value_decreased": (WARNING, "A latest/max KPI that should increase falls from one reported quarter to the next."),
@@ -130,6 +146,10 @@ CODES: dict[str, tuple[str, str]] = {
     "over_budget": (
         WARNING,
         "Spending of an output from a funding source in a year exceeds that year's budget (a cluster's lines of every region added up).",
+    ),
+    "partner_stage_moved_back": (
+        WARNING,
+        "A partner's contribution moves back since the stored register (to an earlier stage, out of declined, or from received to declined) without a new note.",
     ),
     "approved_locked": (ERROR, "The unit-quarter was approved; changes to it are refused."),
     # review decisions (sheet Decisions)

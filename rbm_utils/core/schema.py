@@ -317,7 +317,7 @@ SHEETS: tuple[Sheet, ...] = (
     ),
     Sheet(
         "Partners",
-        key=("partner", "result_id", "initiative", "activity_id", "contribution_type"),
+        key=("partner", "result_id", "initiative", "activity_id", "contribution_type", "reference"),
         note="Resource mobilisation register: each partner's contribution to an output, initiative or activity.",
         columns=(
             _c("partner", "text", True, "Partner's name."),
@@ -332,6 +332,12 @@ SHEETS: tuple[Sheet, ...] = (
             _c("actual_date", "date", False, "When the current stage was reached."),
             _c("owner", "text", False, "Staff member who owns the relationship."),
             _c("note", "text", False, "Why the stage moved back or the amount changed."),
+            _c(
+                "reference",
+                "text",
+                False,
+                "Agreement or tranche reference: two contributions of a partner to one thing.",
+            ),
         ),
     ),
     Sheet(

@@ -4,8 +4,9 @@ The workbook of quarter q holds what an officer would have sent then: the framew
 budget lines, assumptions before the later revisions; KPIs, activities and assumptions added later
 left out), the actuals and expenditure up to q, the risks identified by q with the scores and
 statuses they had, activities as their dates put them at q (not started, under way with a share
-done, completed), partners of the activities then planned, and the decisions of the reviews up
-to q with the status each had then. At the final quarter it is the final state itself.
+done, completed), the partner register with each contribution at the stage it had reached by
+then (and those funding an activity only once it is planned), and the decisions of the reviews
+up to q with the status each had then. At the final quarter it is the final state itself.
 
 Example:
     >>> from rbm_utils.core.config import load_config
@@ -26,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from rbm_utils.core import schema
+from rbm_utils.core.codes import PARTNER_STAGES
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.demo.catalogue import MANUAL_EVIDENCE, stable_hash
 from rbm_utils.demo.parts import SampleParts
@@ -96,6 +98,64 @@ def activity_at(row: Mapping[str, Any], q: Quarter, first: Quarter, final: Quart
     return r
 
 
+#: The stages a contribution went through to reach its final stage, in order.
+_PATHS = {
+    "declined": ("prospect", "proposal_submitted", "declined"),
+    **{s: PARTNER_STAGES[: PARTNER_STAGES.index(s) + 1] for s in PARTNER_STAGES if s != "declined"},
+}
+
+
+def partner_stages(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The stages a register row went through and the date each was reached: its final stage at its
+    ``actual_date``, each earlier one 35 to 104 days before the next (by a stable hash of the row).
+
+    >>> row = {"partner": "P", "stage": "pledged", "actual_date": "2026-05-01"}
+    >>> [s for s, _ in partner_stages(row)], partner_stages(row)[-1][1]
+    (['prospect', 'proposal_submitted', 'pledged'], '2026-05-01')
+    """
+    path = _PATHS[row.get("stage") or "received"]
+    if not row.get("actual_date"):
+        return []
+    day = dt.date.fromisoformat(str(row["actual_date"]))
+    out = [(path[-1], day)]
+    ident = "|".join(str(row.get(c)) for c in schema.sheet("Partners").key if c != "reference")  # set last
+    for stage in reversed(path[:-1]):
+        day = day - dt.timedelta(days=35 + stable_hash(f"{ident}|{stage}") % 70)
+        out.append((stage, day))
+    return [(s, d.isoformat()) for s, d in reversed(out)]
+
+
+def partner_at(row: Mapping[str, Any], q: Quarter, final: Quarter) -> dict[str, Any] | None:
+    """A register row as it stood at quarter ``q``: at the last stage it had reached by the quarter's end,
+    dated then, the next step expected when it came (the money when it was expected); None before
+    its first stage. Stages only move forward.
+
+    >>> row = {"partner": "P", "stage": "received", "actual_date": "2026-08-10", "expected_date": "2026-07-31", "note": None}
+    >>> at = partner_at(row, Quarter(2026, 2), Quarter(2026, 3))
+    >>> at["stage"], at["expected_date"]
+    ('agreement_signed', '2026-07-31')
+    """
+    if q >= final:
+        return dict(row)
+    stages = partner_stages(row)
+    end = q.end.isoformat()
+    reached = [i for i, (_, day) in enumerate(stages) if day <= end]
+    if not stages or len(reached) == len(stages):
+        return dict(row)
+    if not reached:
+        return None
+    i = reached[-1]
+    (stage, day), (after, next_day) = stages[i], stages[i + 1]
+    expected = row.get("expected_date") if after == "received" else None
+    return {
+        **row,
+        "stage": stage,
+        "actual_date": day,
+        "expected_date": expected if expected and expected >= day else next_day,
+        "note": None,
+    }
+
+
 def _risks_at(rows: list[dict[str, Any]], q: Quarter, final: Quarter) -> Iterator[dict[str, Any]]:
     """Risks identified by the end of ``q``, with the next review date as far after q as it is after the final quarter."""
     for r in rows:
@@ -129,8 +189,10 @@ def records_at(parts: SampleParts, story: Story, q: Quarter) -> Records:
             rows = [r for r in rows if r[sh.periodic] <= text]  # YYYY-Qn text sorts as the quarters do
         if "kpi_id" in sh.column_names and sh.name != "Assumptions":
             rows = [r for r in rows if r["kpi_id"] in kpis]
-        if sh.name in ("Activities", "Partners"):
+        if sh.name == "Activities":
             rows = [r for r in rows if r["activity_id"] in acts]
+        elif sh.name == "Partners":  # a row funding an output or initiative stays; one funding an activity needs it
+            rows = [p for r in rows if r["activity_id"] in acts | {None} and (p := partner_at(r, q, final))]
         rows = _apply(rows, sh, story.sets, story.changes, q)
         if sh.name == "Activities":
             rows = [activity_at(r, q, first, final) for r in rows]

@@ -228,6 +228,7 @@ def unit_kpis(
         den=(60, 160),
         semiannual=False,
         frequency="quarterly",
+        measured_from=None,
     ) -> None:
         ks.append(
             SampleKpi(
@@ -245,6 +246,7 @@ def unit_kpis(
                 "Illustrative: " + source,
                 frequency,
                 resp,
+                measured_from=measured_from,
                 kind=kind,
                 role=role,
                 split=split_,
@@ -293,13 +295,15 @@ def unit_kpis(
     add(
         "A1",
         "Partner resources mobilised (CHF)",
-        "Cash and in-kind contributions signed with partners in the quarter, in CHF (increment).",
+        "Cash and in-kind contributions received from partners in the quarter, in CHF (increment): the amounts "
+        "at stage received in the resource mobilisation register (sheet Partners), by the date received.",
         "currency",
         "sum",
         0,
         round_to(rng.uniform(0.8e6, 2.0e6), 50000),
-        "partnership agreements register",
+        "resource mobilisation register (sheet Partners)",
         kind="currency",
+        measured_from="register_received",
     )
     add(
         "A2",

@@ -57,7 +57,7 @@ from rbm_utils.demo.catalogue import (
     public_quarter,
     stable_hash,
 )
-from rbm_utils.demo.history import frames_at
+from rbm_utils.demo.history import frames_at, partner_stages
 from rbm_utils.demo.kpis import (
     SampleKpi,
     TotalRow,
@@ -283,7 +283,7 @@ def sample_parts(
     activities = _activities(code, u.type, plan, out_ids, regions or [code], position, first, q, rng)
     frames_raw["Activities"] = activities
     frames_raw["Budget"], frames_raw["Expenditure"] = _by_region(code, budget, spend, activities)
-    frames_raw["Partners"] = _partners(activities, rng)
+    frames_raw["Partners"] = _partners(code, results, activities, kpis, actual_rows, first, q, rng)
 
     frames: dict[str, pd.DataFrame] = {}
     for sh in schema.DATA_SHEETS:
@@ -670,53 +670,142 @@ def _activities(
     return rows
 
 
-def _partners(activities: list[dict[str, Any]], rng: np.random.Generator) -> list[dict[str, Any]]:
-    live = [a for a in activities if a["status"] != "cancelled"]
-    picks = rng.permutation(len(PARTNERS))[:4]
-    rows, seen = [], set()
-    for i, pi in enumerate(picks):
-        name, ptype = PARTNERS[pi]
-        act = live[int(rng.integers(len(live)))]
-        kinds = (
-            ["cash", "in-kind"]
-            if (ptype == "private" and i == 0)
-            else (["cash"] if ptype in CASH_TYPES else ["in-kind"])
-        )
-        for kind in kinds:
-            key = (name, act["activity_id"], kind)
+#: Invented staff who own partner relationships (names illustrative).
+RELATIONSHIP_OWNERS = (
+    "Amina Diallo",
+    "Kofi Mensah",
+    "Lucia Ortega",
+    "Rania Haddad",
+    "Mei Lin",
+    "Dmitri Volkov",
+    "Sofia Lindqvist",
+    "Tomas Herrera",
+    "Aisha Karim",
+    "Jonas Weber",
+    "Priya Nair",
+    "Samuel Okoro",
+)
+#: Why an offer was declined (a note on each declined row).
+DECLINED_NOTES = (
+    "Declined: the donor's call closed to new regional projects this cycle.",
+    "Declined: the partner's priorities moved to other sectors.",
+    "Declined: co-funding conditions could not be met by the host countries.",
+)
+
+
+def _partners(
+    code: str,
+    results: list[dict[str, Any]],
+    activities: list[dict[str, Any]],
+    kpis: Sequence[SampleKpi],
+    actual_rows: list[dict[str, Any]],
+    first: Quarter,
+    q: Quarter,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """The unit's resource mobilisation register at quarter ``q``.
+
+    Money received: the reported increments of the KPI measured from the register
+    (``register_received``), one or two contributions per quarter dated within it, so the KPI
+    agrees with the register in every quarter; early ones fund outputs and initiatives, later
+    ones may fund activities already under way. The pipeline: prospects, proposals, pledges
+    and signed agreements of the last quarters (some expected dates already passed), and
+    offers declined with a note. :func:`rbm_utils.demo.history.partner_at` winds each row back
+    through its stages for the workbooks of earlier quarters.
+    """
+    outputs = [r["result_id"] for r in results if r["level"] == "output"]
+    initiatives = sorted({r["initiative"] for r in results if r.get("initiative")})
+    started = [a for a in activities if a["status"] != "cancelled" and a.get("actual_start")]
+    live = [a for a in activities if a["status"] in ("planned", "ongoing", "delayed")]
+    cash_partners = [p for p in PARTNERS if p[1] in CASH_TYPES]
+    kind_partners = [p for p in PARTNERS if p[1] not in CASH_TYPES or p[1] == "private"]
+    owners = [RELATIONSHIP_OWNERS[i] + " (illustrative)" for i in rng.permutation(len(RELATIONSHIP_OWNERS))[:3]]
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple] = set()
+
+    def add(kind: str, day: dt.date, stage: str, amount: float, expected: dt.date | None, **extra: Any) -> bool:
+        """One row on a partner and target not used yet with this kind of contribution (False if none is left)."""
+        pool = cash_partners if kind == "cash" else kind_partners
+        targets: list[tuple[str | None, str | None, str | None]] = [(o, None, None) for o in outputs]
+        targets += [(None, i, None) for i in initiatives]
+        acts = started if stage == "received" else live
+        targets += [
+            (None, None, a["activity_id"]) for a in acts if stage != "received" or a["actual_start"] <= day.isoformat()
+        ]
+        for _ in range(40):
+            name, ptype = pool[int(rng.integers(len(pool)))]
+            rid, ini, act = targets[int(rng.integers(len(targets)))]
+            key = (name, rid, ini, act, kind)
             if key in seen:
                 continue
             seen.add(key)
-            amount = round_to(rng.uniform(20_000, 400_000) if kind == "cash" else rng.uniform(5_000, 80_000), 1000)
             rows.append(
                 {
                     "partner": name,
                     "partner_type": ptype,
-                    "activity_id": act["activity_id"],
+                    "result_id": rid,
+                    "initiative": ini,
+                    "activity_id": act,
                     "contribution_type": kind,
-                    "amount": amount,
+                    "stage": stage,
+                    "amount": float(amount),
+                    "expected_date": expected.isoformat() if expected else None,
+                    "actual_date": day.isoformat(),
+                    "owner": owners[int(rng.integers(len(owners)))],
+                    "note": None,
+                    **extra,
                 }
             )
-    if not any(r["contribution_type"] == "in-kind" for r in rows):
-        rows.append(
-            {
-                "partner": "Regional university (illustrative)",
-                "partner_type": "academia",
-                "activity_id": live[0]["activity_id"],
-                "contribution_type": "in-kind",
-                "amount": 15000.0,
-            }
-        )
-    if not any(r["contribution_type"] == "cash" for r in rows):
-        rows.append(
-            {
-                "partner": "Donor government (illustrative)",
-                "partner_type": "government",
-                "activity_id": live[-1]["activity_id"],
-                "contribution_type": "cash",
-                "amount": 150000.0,
-            }
-        )
+            return True
+        return False
+
+    def day_in(p: Quarter) -> dt.date:
+        return min(p.start + dt.timedelta(days=int(rng.integers(5, 85))), p.end)
+
+    # money received: exactly the KPI's reported increments
+    measured = [k for k in kpis if k.measured_from == "register_received"]
+    for k in measured:
+        for r in actual_rows:
+            if r["kpi_id"] != k.kpi_id or r["disaggregation"] or not r["value"]:
+                continue
+            p, v = Quarter.parse(r["period"]), float(r["value"])
+            if v < 25_000:
+                pieces = [("in-kind", v)]
+            elif v >= 100_000 and rng.random() < 0.6:
+                share = round_to(v * rng.uniform(0.1, 0.3), 1000)
+                pieces = [("cash", v - share), ("in-kind", share)]
+            else:
+                pieces = [("cash", v)]
+            for kind, amount in pieces:
+                d = day_in(p)
+                expected = d - dt.timedelta(days=int(rng.integers(-20, 60)))  # most money arrives late
+                if not add(kind, d, "received", amount, max(expected, first.start)):
+                    raise ValueError(f"{code}: no partner and target left for a contribution received in {p}")
+    # the pipeline: (stage, quarters back of the date reached, days to the next step)
+    pipeline = [
+        ("agreement_signed", 1, int(rng.integers(100, 200))),
+        ("agreement_signed", 2, int(rng.integers(30, 90))),  # money expected by now: overdue
+        ("pledged", 1, int(rng.integers(90, 180))),
+        ("proposal_submitted", 0, int(rng.integers(60, 120))),
+        ("proposal_submitted", 1, int(rng.integers(30, 100))),
+        ("prospect", 0, int(rng.integers(60, 180))),
+    ][: 4 + int(rng.integers(0, 3))]
+    for stage, back, ahead in pipeline:
+        d = day_in(max(q - back, first))
+        amount = round_to(rng.uniform(50_000, 600_000), 5000)
+        add("cash", d, stage, amount, d + dt.timedelta(days=ahead))
+    for i in range(1 + int(rng.integers(0, 2))):
+        d = day_in(max(q - int(rng.integers(2, 7)), first))
+        amount = round_to(rng.uniform(80_000, 400_000), 5000)
+        note = DECLINED_NOTES[(stable_hash(code) + i) % len(DECLINED_NOTES)]
+        add("cash", d, "declined", amount, d - dt.timedelta(days=int(rng.integers(0, 30))), note=note)
+    opened = {id(r): partner_stages(r)[0][1] for r in rows}  # the day the file was opened (its first stage)
+    rows.sort(key=lambda r: opened[id(r)])
+    per_year: dict[str, int] = {}
+    for r in rows:  # the unit's file reference, numbered by year in the order the files were opened
+        year = opened[id(r)][:4]
+        per_year[year] = per_year.get(year, 0) + 1
+        r["reference"] = f"{code}-RM-{year}-{per_year[year]:02d}"
     return rows
 
 

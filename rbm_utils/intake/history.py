@@ -1,7 +1,9 @@
 """Checks of a workbook against the unit's history in the store.
 
 A KPI keeps its unit of measure; a KPI that should only rise does not fall; a quarter's figure
-far from the KPI's other quarters is an outlier; spending does not pass the year's budget line.
+far from the KPI's other quarters is an outlier; spending does not pass the year's budget line;
+a partner's contribution moves forward through the stages of the register, or the move back is
+explained in its note.
 The series are the file's rows plus, given the unit's stored state, the stored quarters the
 file does not carry. Warnings are only raised for rows that are new or changed.
 
@@ -21,8 +23,10 @@ from typing import Any
 import pandas as pd
 
 from rbm_utils.core.quarters import Quarter, is_quarter
+from rbm_utils.core.schema import sheet
 from rbm_utils.core.text import is_missing
 from rbm_utils.intake.context import Context, Record
+from rbm_utils.intake.register import moved_back, row_label
 
 
 def frame_records(previous: Mapping[str, pd.DataFrame] | None, sheet_name: str) -> list[Record]:
@@ -122,6 +126,7 @@ def check_history(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> 
                             ),
                         )
     check_budget(ctx, previous)
+    check_stage_moves(ctx, previous)
 
 
 def _norm_source(s: Any) -> str:
@@ -192,5 +197,38 @@ def check_budget(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> N
                 f"Spending on {key[0]} from '{line['funding_source']}' in {key[2]} reaches {g['spent']:,.0f}, over its budget "
                 f"of {line['amount']:,.0f} (sheet Budget, row{'s' if len(line['rows']) > 1 else ''} {rows}). Check the "
                 "figures or revise the budget."
+            ),
+        )
+
+
+def _register_key(r: Record) -> tuple:
+    return tuple("" if r.get(c) is None else str(r[c]).strip() for c in sheet("Partners").key)
+
+
+def check_stage_moves(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> None:
+    """A register row whose stage moves back since the stored register (to an earlier stage, out
+    of declined, or from received to declined) without a new note: a warning naming both stages.
+    Rows are matched on the sheet's key; a stored row without a stage (an older workbook) is not
+    compared, and neither is a row whose stage is blank now."""
+    stored = {_register_key(r): r for r in frame_records(previous, "Partners")}
+    for r in ctx.records.get("Partners", []):
+        old_row = stored.get(_register_key(r))
+        if old_row is None or not old_row.get("stage") or not r.get("stage"):
+            continue
+        old, new = str(old_row["stage"]), str(r["stage"])
+        if not moved_back(old, new):
+            continue
+        note = (r.get("note") or "").strip()
+        if note and note != (old_row.get("note") or "").strip():
+            continue  # the move is explained
+        ctx.add(
+            "partner_stage_moved_back",
+            "Partners",
+            r["_row"],
+            "stage",
+            new,
+            (
+                f"{row_label(r)} moves back from {old} (as stored) to {new}. If that is right, say why in the "
+                "note column (a new note); otherwise keep the stage it had reached."
             ),
         )

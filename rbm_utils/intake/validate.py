@@ -9,7 +9,8 @@ Everything derives from :mod:`rbm_utils.core.schema`.
 
 This module runs the steps in order: :mod:`~rbm_utils.intake.records` (sheets to typed records,
 cell by cell with :mod:`~rbm_utils.intake.cells`), :mod:`~rbm_utils.intake.checks` (across rows
-and sheets), :mod:`~rbm_utils.intake.decision_checks` (the Decisions sheet) and
+and sheets), :mod:`~rbm_utils.intake.register` (the partner register and the KPIs measured from
+it), :mod:`~rbm_utils.intake.decision_checks` (the Decisions sheet) and
 :mod:`~rbm_utils.intake.history` (against the unit's stored history).
 
 Example:
@@ -32,7 +33,7 @@ import pandas as pd
 from rbm_utils.core.config import Config
 from rbm_utils.core.errors import ERROR, WARNING, Problem, problems_frame
 from rbm_utils.core.schema import HELPER_SHEETS, SHEETS, conform
-from rbm_utils.intake import checks
+from rbm_utils.intake import checks, register
 from rbm_utils.intake.context import Context
 from rbm_utils.intake.decision_checks import check_decisions
 from rbm_utils.intake.history import check_history
@@ -113,6 +114,8 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None,
     checks.check_money_regions(ctx, unit)
     checks.check_percent_scale(ctx)
     checks.check_disaggregations(ctx)
+    register.check_register(ctx, unit.get("reporting_quarter"))
+    register.check_reconciliation(ctx)
     check_decisions(ctx, unit, previous if callable(previous) else None)
     code = unit.get("unit_code")
     prev = None

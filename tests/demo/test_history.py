@@ -362,3 +362,21 @@ def test_red_flags_are_under_a_third_of_the_open_risks_and_name_their_rule(cfg, 
     share = risks.red_flag_share(r["risks"], r["red_flags"])
     assert 0 < share < 1 / 3
     assert set(r["red_flags"]["rule"]) <= set(risks.ESCALATION_RULES) and r["red_flags"]["asks"].all()
+
+
+def test_partner_contributions_move_forward_through_their_stages(cfg, store, quarters):
+    order = {s: i for i, s in enumerate(schema.PARTNER_STAGES)}
+    key = list(schema.sheet("Partners").key)
+    moved = 0
+    for code in ("AFR", "STA"):
+        seen: dict[tuple, list[str]] = {}
+        for q in quarters:
+            p = store.state(code, q)["Partners"]
+            for r in p.to_dict("records"):
+                seen.setdefault(tuple(r[c] for c in key), []).append(r["stage"])
+        for stages in seen.values():
+            ranks = [order[s] for s in stages if s != "declined"]
+            assert ranks == sorted(ranks), stages
+            assert "declined" not in stages or stages[-1] == "declined"
+            moved += len(set(stages)) >= 3
+    assert moved >= 10

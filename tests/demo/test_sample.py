@@ -327,6 +327,26 @@ def test_activities_of_all_types_and_clusters_in_regions(cfg, bureau):
     assert set(part["contribution_type"]) == {"cash", "in-kind"}
 
 
+def test_the_partner_register_has_a_pipeline_and_agrees_with_the_kpi_measured_from_it(cfg, bureau):
+    from rbm_utils.intake.register import register_figure
+
+    part = _all(bureau, "Partners")
+    assert set(part["stage"]) == set(schema.PARTNER_STAGES)
+    assert part[["result_id", "initiative", "activity_id"]].notna().any(axis=1).all()  # each funds something
+    assert part["owner"].notna().all() and part["reference"].is_unique
+    assert part.loc[part["stage"] == "declined", "note"].notna().all()
+    assert part["amount"].between(1000, 1_000_000).all()
+    for code, (_, f) in bureau.items():
+        measured = f["KPIs"][f["KPIs"]["measured_from"] == "register_received"]
+        assert len(measured) == 1, code
+        k = measured.iloc[0]
+        rows = [{c: (None if pd.isna(v) else v) for c, v in r.items()} for r in f["Partners"].to_dict("records")]
+        totals = f["Actuals"][(f["Actuals"]["kpi_id"] == k["kpi_id"]) & (f["Actuals"]["disaggregation"] == "")]
+        assert len(totals) >= 8, code
+        for period, value in zip(totals["period"], totals["value"]):
+            assert register_figure(rows, k["measured_from"], Quarter.parse(period), cumulative=False)[0] == value
+
+
 def test_cluster_region_rows_add_up_to_the_total(cfg, bureau):
     checked = 0
     for code in cfg.clusters:

@@ -257,7 +257,7 @@ def test_lists_sheet_has_one_column_per_code_list(book):
 def test_panes_frozen_and_autofilter(book):
     _, wb = book
     assert wb["Results"].auto_filter.ref == f"A1:G{len(TRICKY) + 1}"
-    assert wb["Partners"].auto_filter.ref == "A1:L1"
+    assert wb["Partners"].auto_filter.ref == "A1:M1"
     for s in TABLES:
         assert wb[s.name].freeze_panes == "A2", s.name
         assert wb[s.name].column_dimensions["A"].width >= len(s.columns[0].name)
@@ -440,6 +440,19 @@ def test_round_trip_through_reader_and_validator(tmp_path, fmt):
     unit, frames = minimal_unit("AFR", "2026-Q3")
     frames["Results"].loc[0, "title"] = "=1+1 workshops"  # formula-looking text survives
     frames["Actuals"].loc[0, "comment"] = "-dash, @at"
+    pledge = {  # the register carries its stages, dates, owner and note both ways
+        "partner": "Development bank",
+        "partner_type": "development_bank",
+        "initiative": "AFR3",
+        "contribution_type": "cash",
+        "stage": "pledged",
+        "amount": 250000,
+        "expected_date": "2026-11-15",
+        "actual_date": "2026-08-20",
+        "owner": "A. Diallo",
+        "note": "Pledged at the regional forum",
+    }
+    frames["Partners"] = schema.conform("Partners", pd.concat([frames["Partners"], pd.DataFrame([pledge])]))
     if fmt == "xlsx":
         path = tpl.write_workbook(tmp_path / "AFR.xlsx", unit, frames, notice="ILLUSTRATIVE")
     else:
