@@ -108,8 +108,8 @@ def action_plan(
     fig.update_layout(
         title=dict(text=escape_text(title)) if title else None,
         barmode="overlay",
-        height=max(320, 100 + 40 * len(shown)),
-        legend=dict(orientation="h", y=-0.2, traceorder="grouped"),
+        height=max(420, 220 + 45 * len(shown)),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, traceorder="normal"),
     )
     fig.update_xaxes(title_text="KPIs", row=1, col=1)
     fig.update_xaxes(title_text=escape_text(currency), row=1, col=2)
