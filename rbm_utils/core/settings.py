@@ -3,7 +3,9 @@
 Each section forbids keys it does not know, so a misspelt key is refused instead of silently
 ignored. :func:`settings_problem` turns pydantic's first error into one plain sentence that
 names the key path and, for an unknown key, the nearest valid key;
-:func:`rbm_utils.core.config.load_config` adds the file name.
+:func:`rbm_utils.core.config.load_config` adds the file name. Lists that refer to each other
+are checked too: a theme's programme must be a listed programme and a unit's themes listed
+themes (``action_plan:``), each refusal naming the key path and the nearest listed code.
 
 Example:
     >>> s = Settings.model_validate({"units": [{"code": "AFR", "type": "region"}],
