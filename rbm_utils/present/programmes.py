@@ -11,6 +11,10 @@ Example:
     True
     >>> programme_options(["connectivity", "Free text"], {"connectivity": "Affordable connectivity"})
     [('Affordable connectivity', 'connectivity'), ('Free text', 'Free text')]
+    >>> named(pd.DataFrame({"programme": ["connectivity", "Free text"]}), {"connectivity": "Affordable connectivity"})
+               programme
+    0  Affordable connectivity
+    1                Free text
 """
 
 from __future__ import annotations
@@ -37,3 +41,11 @@ def programme_options(codes: Iterable[str], names: Mapping[str, str]) -> list[tu
     """(label, value) pairs of a programme filter: the programme's name for a listed code, the
     value as written otherwise."""
     return [(names.get(c, c), c) for c in codes]
+
+
+def named(frame: pd.DataFrame | None, names: Mapping[str, str]) -> pd.DataFrame | None:
+    """A copy of ``frame`` to show, its ``programme`` column holding each listed code's name
+    (other values as written); ``frame`` itself when it has no such column."""
+    if frame is None or "programme" not in frame.columns or not names:
+        return frame
+    return frame.assign(programme=frame["programme"].map(lambda p: names.get(p, p) if isinstance(p, str) else p))

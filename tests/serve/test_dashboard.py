@@ -216,8 +216,11 @@ def test_overview_shows_the_work_against_the_action_plan_as_published(site):
         _nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", "text/html")
     )
     assert "Affordable connectivity" in table["text/html"]
-    # the programme filter offers the names, its values are the codes
+    # the programme filter offers the names, its values are the codes; the KPI table shows names
     assert ("Affordable connectivity", "connectivity") in ov.programme_dd.options
+    kpi_table = ov.kpi_out.outputs[0]["data"]["text/html"]
+    assert "<td>Affordable connectivity</td>" in kpi_table
+    assert not any(f"<td>{code}</td>" in kpi_table for code in CFG.action_plan.programmes)
     unit_page_dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
     assert not unit_page_dash.plan_out.outputs  # a unit's page has no such section
 

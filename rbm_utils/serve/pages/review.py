@@ -351,7 +351,9 @@ class ReviewDashboard:
         self.render_followup()
         figs = s.figures()
         show(self.summary_out, figs["status"])
-        show(self.kpi_out, html(table_html(s.kpis(), columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
+        names = s.config.action_plan.programmes
+        kpis = plan.named(s.kpis(), names)
+        show(self.kpi_out, html(table_html(kpis, columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
         self.render_kpi(figs.get("trend"))
         show(
             self.risk_out,
@@ -362,7 +364,7 @@ class ReviewDashboard:
         show(
             self.money_out,
             figs["burn"],
-            html(table_html(s.scoped("money"), columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
+            html(table_html(plan.named(s.scoped("money"), names), columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
         )
         self.render_plan()
         self.render_agenda()
