@@ -206,7 +206,8 @@ def test_overview_shows_the_work_against_the_action_plan_as_published(site):
     assert frame["programme"].tolist()[:5] == list(CFG.action_plan.programmes)
     assert frame["programme_name"].tolist()[:5] == list(CFG.action_plan.programmes.values())
     ov = overview.page(site["outputs"], CFG, f"quarter={q}")
-    chart, table = (o["data"] for o in ov.plan_out.outputs)
+    note, chart, table = (o["data"] for o in ov.plan_out.outputs)
+    assert review.PLAN_NOTE in note["text/html"]
     assert table["text/html"] == table_html(frame, columns.PROGRAMME_ROLLUP, empty="No programme.")
     published = _nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", PLOTLY)
     mine = _fig_json(charts.action_plan(frame, currency=CFG.currency))

@@ -34,6 +34,10 @@ SECTIONS = ("followup", "summary", "kpi", "trend", "evidence", "risk", "money", 
 TOP_HEADING = "The ten decisions the bureau must take first"
 #: Heading of the overview's roll-up by programme (after the KPIs, as in the overview notebook).
 PLAN_HEADING = "Work against the Action Plan"
+#: What the roll-up by programme covers, said above it.
+PLAN_NOTE = (
+    "The whole bureau, by programme of the Action Plan; the unit, programme and status filters do not apply here."
+)
 
 
 class ReviewState:
@@ -377,6 +381,7 @@ class ReviewDashboard:
         frame = plan.rollup(s.tables)
         show(
             self.plan_out,
+            html(f'<p class="rbm-note">{escape_text(PLAN_NOTE)}</p>'),
             charts.action_plan(frame, currency=s.config.currency),
             html(table_html(frame, columns.PROGRAMME_ROLLUP, empty="No programme.")),
         )
