@@ -2,7 +2,9 @@
 invented partners, risks and comments the generator draws from.
 
 Only the impact figures are public (ITU Facts and Figures, edition kept with every value);
-initiative codes and titles are real; everything else is illustrative.
+initiative codes and titles are real, and the programmes are the Kigali Action Plan's
+priorities, read from the package's copy of the public reference notes
+(``reference/itu_reference.yaml``); everything else is illustrative.
 
 Example:
     >>> PLANS["AFR"].outputs[0].initiative, REGION_NAMES["ASP"]
