@@ -88,3 +88,23 @@ def test_every_problem_code_is_documented():
     doc = (ROOT / "docs" / "ingest.md").read_text()
     missing = [c for c in CODES if f"`{c}`" not in doc]
     assert not missing, f"codes missing from docs/ingest.md: {missing}"
+
+
+def test_package_data_ships_every_file_the_package_reads():
+    """Files inside the package that are not Python (the sample's reference notes) are package data."""
+    from rbm_utils.demo import catalogue
+
+    data = _pyproject()["tool"]["setuptools"]["package-data"]
+    shipped = [
+        f
+        for package, patterns in data.items()
+        for pattern in patterns
+        for f in (ROOT / package.replace(".", "/")).glob(pattern)
+    ]
+    assert catalogue.REFERENCE in shipped
+    loose = [
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "rbm_utils").rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts and p not in shipped
+    ]
+    assert not loose, f"files in the package that a wheel would leave out: {loose}"

@@ -34,6 +34,7 @@ from rbm_utils.analytics import (
     linkages,
     partners,
     pathway,
+    programmes,
     regional_money,
     risks,
     scaleup,
@@ -93,6 +94,12 @@ PUBLISHED_TABLES: dict[str, str] = {
     "framework_changes": "framework_changes",
     "learning": "learning",
     "data_health": "data_health",
+}
+
+#: Tables published in the bureau overview's folder only (file stem -> key of :func:`analyse`):
+#: bureau-wide roll-ups with no unit_code to cut a unit's rows by.
+OVERVIEW_TABLES: dict[str, str] = {
+    "programmes": "programmes",
 }
 
 
@@ -159,8 +166,15 @@ def analyse(
         "money_units": finance.money_totals(money, ["unit_code"]),
         "burn": finance.burn_vs_delivery(money, progress, th),
         "cost": finance.cost_per_result(state, q, progress),
-        "flows": finance.money_flows(state, q),
         "regional_money": regional_money.regional_money(state, q, config.clusters),
+        "flows": finance.money_flows(state, q, programme_names=config.action_plan.programmes),
+        "programmes": programmes.programme_rollup(
+            state.get("Results"),
+            progress,
+            money,
+            config.action_plan.programmes,
+            config.action_plan.theme_programme,
+        ),
         "activities": workprogramme.activities_summary(state),
         "delayed": workprogramme.delayed_activities(state, q, th),
         "partner_types": workprogramme.partners_summary(state),

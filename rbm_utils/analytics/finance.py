@@ -394,14 +394,19 @@ def cost_per_result(state: Mapping[str, pd.DataFrame], quarter: QuarterLike, pro
     )
 
 
-def money_flows(state: Mapping[str, pd.DataFrame], quarter: QuarterLike, measure: str = "budget_year") -> pd.DataFrame:
+def money_flows(
+    state: Mapping[str, pd.DataFrame],
+    quarter: QuarterLike,
+    measure: str = "budget_year",
+    programme_names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Links of a Sankey diagram funding source -> unit -> programme -> output, columns
     :data:`FLOW_COLUMNS`. ``measure`` is one of :data:`FLOW_MEASURES` (a column of
     :func:`money_by_output`). Node ids are unique across layers: ``source:<name>``,
     ``unit:<code>``, ``programme:<name>`` (a programme is one node bureau-wide; blank
     programmes are "(no programme)") and ``output:<unit>/<result_id>``; labels are the
-    name, code, programme and result_id. Zero flows are dropped; every layer carries the
-    same total.
+    name, code, programme (its name in ``programme_names`` when listed there) and result_id.
+    Zero flows are dropped; every layer carries the same total.
 
     >>> money_flows({}, "2026-Q3").empty
     True
@@ -442,4 +447,8 @@ def money_flows(state: Mapping[str, pd.DataFrame], quarter: QuarterLike, measure
     out = pd.concat(parts, ignore_index=True)
     is_out = out["target_kind"] == "output"
     out.loc[is_out, "target"] = out.loc[is_out, "target"].str.split("/", n=1).str[1]
+    names = dict(programme_names or {})
+    for end in ("source", "target"):
+        is_prog = out[f"{end}_kind"] == "programme"
+        out.loc[is_prog, end] = out.loc[is_prog, end].map(lambda p: names.get(p, p))
     return out[FLOW_COLUMNS]

@@ -25,6 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from rbm_utils.core.settings import (
+    ActionPlanSettings,
     AuthoritySettings,
     FundingSettings,
     IatiSettings,
@@ -111,6 +112,42 @@ class Funding:
         return cls(pipeline_weights=s.pipeline_weights.model_dump(), regular_budget_sources=s.regular_budget_sources)
 
 
+class ActionPlan:
+    """The code lists of Results.programme and Results.theme (``action_plan:`` of the settings).
+
+    ``programmes``: code -> name; ``themes``: code -> name; ``theme_programme``: theme code ->
+    its programme's code. Empty lists leave the column free text.
+
+    >>> plan = ActionPlan({"connectivity": "Affordable connectivity"}, {"broadband": "Broadband"},
+    ...                   {"broadband": "connectivity"})
+    >>> plan.programme_of("", "broadband"), plan.programme_of("other", "broadband"), plan.name("connectivity")
+    ('connectivity', 'other', 'Affordable connectivity')
+    >>> ActionPlan().name("Free text"), ActionPlan().programme_of("", "broadband")
+    ('Free text', '')
+    """
+
+    programmes: dict[str, str] = field(default_factory=dict)
+    themes: dict[str, str] = field(default_factory=dict)
+    theme_programme: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, s: ActionPlanSettings) -> ActionPlan:
+        """The checked ``action_plan:`` section as an :class:`ActionPlan`."""
+        return cls(
+            {p.code: p.name for p in s.programmes},
+            {t.code: t.name for t in s.themes},
+            {t.code: t.programme for t in s.themes},
+        )
+
+    def name(self, programme: str) -> str:
+        """The programme's name (a value that is not a listed code is shown as it is)."""
+        return self.programmes.get(programme, programme)
+
+    def programme_of(self, programme: str, theme: str) -> str:
+        """The programme a result counts under: its own, else its theme's (blank if neither)."""
+        return programme or self.theme_programme.get(theme, "")
+
+
 @dataclass(frozen=True)
 class Config:
     """The checked settings; ``thresholds`` and ``ingest`` hold every key (defaults filled in)."""
@@ -127,6 +164,7 @@ class Config:
     report_due_days: int = 20
     funding: Funding = field(default_factory=Funding)
     iati: IatiSettings = field(default_factory=IatiSettings)
+    action_plan: ActionPlan = field(default_factory=ActionPlan)
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -229,6 +267,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         report_due_days=settings.calendar.report_due_days,
         funding=Funding.from_settings(settings.funding),
         iati=settings.iati,
+        action_plan=ActionPlan.from_settings(settings.action_plan),
         path=p,
         raw=data,
     )

@@ -86,6 +86,19 @@ CODES: dict[str, tuple[str, str]] = {
         "The unit code is not listed in parameters/workbench.yaml, or is not a unit code at all (path-like, over 16 characters).",
     ),
     "unit_mismatch": (ERROR, "The unit's name or type does not match parameters/workbench.yaml."),
+    # the Action Plan (action_plan: of parameters/workbench.yaml)
+    "unknown_programme": (
+        ERROR,
+        "Results.programme is not a programme code of action_plan in parameters/workbench.yaml (the nearest code is suggested).",
+    ),
+    "unknown_theme": (
+        ERROR,
+        "Results.theme is not a theme code of action_plan in parameters/workbench.yaml (the nearest code is suggested).",
+    ),
+    "programme_theme_mismatch": (
+        WARNING,
+        "Results.programme is not the programme the result's theme is filed under in parameters/workbench.yaml.",
+    ),
     # references
     "unknown_reference": (ERROR, "Points at an id that is not defined in the workbook."),
     "not_an_output": (ERROR, "Budget and expenditure must point at an output-level result."),

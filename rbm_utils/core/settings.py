@@ -3,7 +3,9 @@
 Each section forbids keys it does not know, so a misspelt key is refused instead of silently
 ignored. :func:`settings_problem` turns pydantic's first error into one plain sentence that
 names the key path and, for an unknown key, the nearest valid key;
-:func:`rbm_utils.core.config.load_config` adds the file name.
+:func:`rbm_utils.core.config.load_config` adds the file name. Lists that refer to each other
+are checked too: a theme's programme must be a listed programme and a unit's themes listed
+themes (``action_plan:``), each refusal naming the key path and the nearest listed code.
 
 Example:
     >>> s = Settings.model_validate({"units": [{"code": "AFR", "type": "region"}],
@@ -259,6 +261,85 @@ class IatiSettings(Section):
                 "activity_prefix must start with reporting_org_ref {ref}",
                 {"ref": self.reporting_org_ref},
             )
+
+
+class ProgrammeSettings(Section):
+    """One programme under ``action_plan.programmes``: a short code and its name."""
+
+    code: StrictStr
+    name: StrictStr
+
+
+class ThemeSettings(Section):
+    """One theme under ``action_plan.themes``: its code, name and the code of its programme."""
+
+    code: StrictStr
+    name: StrictStr = ""
+    programme: StrictStr
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if not (k == "name" and v is None)}
+            if "name" not in data and isinstance(data.get("code"), str):
+                data["name"] = data["code"]
+        return data
+
+
+def _nearest(value: str, valid: list[str]) -> str:
+    """``"; did you mean X?"`` for the nearest of ``valid`` (ignoring case), or the list of them.
+
+    >>> _nearest("brodband", ["broadband", "spectrum"]), _nearest("zzz", ["a", "b"])
+    ('; did you mean broadband?', '; listed: a, b')
+    """
+    lowered = {v.lower(): v for v in valid}
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=1)
+    if close:
+        return f"; did you mean {lowered[close[0]]}?"
+    return f"; listed: {', '.join(valid)}" if valid else "; none is listed"
+
+
+class ActionPlanSettings(Section):
+    """``action_plan:`` the code lists of Results.programme and Results.theme (empty: free text).
+
+    Each theme names the programme it is filed under, which must be a listed programme.
+    """
+
+    programmes: tuple[ProgrammeSettings, ...] = ()
+    themes: tuple[ThemeSettings, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (k in cls.model_fields and v is None)}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ActionPlanSettings:
+        lists: tuple[tuple[str, list[str]], ...] = (
+            ("programmes", [p.code for p in self.programmes]),
+            ("themes", [t.code for t in self.themes]),
+        )
+        for key, listed in lists:
+            seen: set[str] = set()
+            for i, code in enumerate(listed):
+                if code in seen:
+                    raise PydanticCustomError(
+                        "action_plan",
+                        "action_plan.{key}[{i}].code: {code} is listed twice",
+                        {"key": key, "i": i, "code": code},
+                    )
+                seen.add(code)
+        codes = [p.code for p in self.programmes]
+        for i, t in enumerate(self.themes):
+            if t.programme not in codes:
+                raise PydanticCustomError(
+                    "action_plan",
+                    "action_plan.themes[{i}].programme: '{value}' is not a code of action_plan.programmes{hint}",
+                    {"i": i, "value": t.programme, "hint": _nearest(t.programme, codes)},
+                )
         return self
 
 
@@ -274,6 +355,7 @@ class Settings(Section):
     authority: AuthoritySettings = AuthoritySettings()
     funding: FundingSettings = FundingSettings()
     iati: IatiSettings = IatiSettings()
+    action_plan: ActionPlanSettings = ActionPlanSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -291,6 +373,22 @@ class Settings(Section):
                 raise PydanticCustomError("duplicate_unit", "unit {code} listed twice", {"code": u.code})
             seen.add(u.code)
         return units
+
+    @model_validator(mode="after")
+    def _unit_themes_listed(self) -> Settings:
+        """With themes listed under ``action_plan``, each unit's themes must be among them."""
+        themes = [t.code for t in self.action_plan.themes]
+        if not themes:
+            return self
+        for i, u in enumerate(self.units):
+            for j, theme in enumerate(u.themes):
+                if theme not in themes:
+                    raise PydanticCustomError(
+                        "action_plan",
+                        "units[{i}].themes[{j}]: '{value}' is not a code of action_plan.themes{hint}",
+                        {"i": i, "j": j, "value": theme, "hint": _nearest(theme, themes)},
+                    )
+        return self
 
     @property
     def current_quarter(self) -> str:
@@ -383,6 +481,8 @@ def settings_problem(exc: ValidationError) -> str:
         return f"{path} is not a valid key (keys are text)"
     if kind == "missing":
         return f"{path} is required"
+    if kind == "action_plan":
+        return str(err["msg"])  # the message names the key path itself
     if kind == "too_short" and loc == ("units",):
         return "units: at least one unit is required"
     if kind in ("number", "whole_number", "unit_code", "quarter"):

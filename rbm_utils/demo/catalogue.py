@@ -2,11 +2,15 @@
 invented partners, risks and comments the generator draws from.
 
 Only the impact figures are public (ITU Facts and Figures, edition kept with every value);
-initiative codes and titles are real; everything else is illustrative.
+initiative codes and titles are real, and the programmes are the Kigali Action Plan's
+priorities, read from the package's copy of the public reference notes
+(``reference/itu_reference.yaml``); everything else is illustrative.
 
 Example:
     >>> PLANS["AFR"].outputs[0].initiative, REGION_NAMES["ASP"]
     ('AFR2', 'Asia-Pacific')
+    >>> THEME_PROGRAMME["broadband"], PROGRAMMES["connectivity"]
+    ('connectivity', 'Affordable connectivity')
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from rbm_utils.core.quarters import Quarter
 
@@ -63,21 +70,41 @@ REGION_NAMES = {
     "World": "World",
 }
 
-#: Kigali Action Plan (WTDC-22) priority each theme is filed under.
+#: The public reference notes the sample's structure comes from (a copy kept in the package).
+REFERENCE = Path(__file__).resolve().parent / "reference" / "itu_reference.yaml"
+
+#: Short code of each Kigali Action Plan (WTDC-22) priority, in the reference's order.
+PROGRAMME_CODES = ("connectivity", "transformation", "enabling_env", "cooperation", "inclusive_secure")
+
+
+def _programmes() -> dict[str, str]:
+    """Programme code -> name: the Kigali Action Plan priorities of :data:`REFERENCE`."""
+    names = yaml.safe_load(REFERENCE.read_text(encoding="utf-8"))["kigali_action_plan_2022_priorities"]
+    if len(names) != len(PROGRAMME_CODES):
+        raise ValueError(
+            f"{REFERENCE.name} lists {len(names)} Kigali priorities, the sample codes {len(PROGRAMME_CODES)}"
+        )
+    return dict(zip(PROGRAMME_CODES, names, strict=True))
+
+
+#: The sample's programmes (parameters/workbench.yaml ``action_plan.programmes``): code -> name.
+PROGRAMMES = _programmes()
+
+#: Code of the Kigali Action Plan priority each theme is filed under (``action_plan.themes``).
 THEME_PROGRAMME = {
-    "broadband": "Affordable connectivity",
-    "spectrum": "Affordable connectivity",
-    "cybersecurity": "Inclusive and secure telecommunications/ICTs for sustainable development",
-    "accessibility": "Inclusive and secure telecommunications/ICTs for sustainable development",
-    "gender": "Inclusive and secure telecommunications/ICTs for sustainable development",
-    "youth": "Inclusive and secure telecommunications/ICTs for sustainable development",
-    "emergency": "Inclusive and secure telecommunications/ICTs for sustainable development",
-    "environment": "Inclusive and secure telecommunications/ICTs for sustainable development",
-    "digital_services": "Digital transformation",
-    "innovation": "Digital transformation",
-    "capacity": "Digital transformation",
-    "policy_regulation": "Enabling policy and regulatory environment",
-    "statistics": "Enabling policy and regulatory environment",
+    "broadband": "connectivity",
+    "spectrum": "connectivity",
+    "cybersecurity": "inclusive_secure",
+    "accessibility": "inclusive_secure",
+    "gender": "inclusive_secure",
+    "youth": "inclusive_secure",
+    "emergency": "inclusive_secure",
+    "environment": "inclusive_secure",
+    "digital_services": "transformation",
+    "innovation": "transformation",
+    "capacity": "transformation",
+    "policy_regulation": "enabling_env",
+    "statistics": "enabling_env",
 }
 
 #: Links of each theme to study-group questions, ITU-T/ITU-R study groups and other bodies.

@@ -37,6 +37,7 @@ from rbm_utils.intake import checks, register
 from rbm_utils.intake.context import Context
 from rbm_utils.intake.decision_checks import check_decisions
 from rbm_utils.intake.history import check_history
+from rbm_utils.intake.plan_checks import check_action_plan
 from rbm_utils.intake.raw import RawWorkbook
 from rbm_utils.intake.records import read_keyvalue, read_table
 from rbm_utils.intake.workbook import read_source
@@ -106,6 +107,7 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None,
     checks.check_unit(ctx, unit)
     checks.check_duplicates(ctx)
     checks.check_references(ctx)
+    check_action_plan(ctx)
     checks.check_cycles(ctx)
     checks.check_kpis(ctx)
     checks.check_periods(ctx, unit.get("reporting_quarter"))

@@ -74,6 +74,26 @@ UNIT_ROLLUP = (
     "n_not_started",
     "share_on_track",
 )
+#: KPIs, money and people by programme of the Action Plan (bureau overview).
+PROGRAMME_ROLLUP = (
+    "programme_name",
+    "n_units",
+    "units",
+    "n_results",
+    "n_kpis",
+    "n_on_track",
+    "n_target_met",
+    "n_at_risk",
+    "n_off_track",
+    "n_no_data",
+    "n_not_started",
+    "share_off_track",
+    "budget_year",
+    "spent_year",
+    "execution_rate",
+    "staff_months_planned_year",
+    "staff_months_used_year",
+)
 #: Links of the results chain where it stalls.
 STALLS = ("source", "source_status", "target", "target_status", "message")
 #: Assumptions tested this quarter against last quarter's verdict.

@@ -142,7 +142,7 @@ def per_unit_tables(
     flows, heat, text = {}, {}, {}
     register = results["risks"]
     for u in codes:
-        flows[u] = money_flows(bureau.unit_state(state, u), q)
+        flows[u] = money_flows(bureau.unit_state(state, u), q, programme_names=config.action_plan.programmes)
         heat[u] = risk_heatmap(register[register["unit_code"] == u].reset_index(drop=True), config.thresholds)
         text[u] = pd.DataFrame(
             {

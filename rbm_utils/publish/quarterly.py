@@ -93,7 +93,8 @@ def _tables_writer(results: Mapping[str, pd.DataFrame], unit: str | None) -> Cal
 
     def write(staging: Path, job: Job) -> None:
         view = analysis.unit_view(results, unit) if unit else results
-        for stem, key in analysis.PUBLISHED_TABLES.items():
+        published = analysis.PUBLISHED_TABLES if unit else {**analysis.PUBLISHED_TABLES, **analysis.OVERVIEW_TABLES}
+        for stem, key in published.items():
             frame = view.get(key)
             if isinstance(frame, pd.DataFrame):
                 frame.to_parquet(staging / f"{stem}.parquet", index=False)

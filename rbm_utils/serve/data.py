@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from rbm_utils.analytics.bureau import PUBLISHED_TABLES
+from rbm_utils.analytics.bureau import OVERVIEW_TABLES, PUBLISHED_TABLES
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import PROJECT_ROOT, Config
 from rbm_utils.core.quarters import Quarter
@@ -142,7 +142,8 @@ def load_tables(outputs: Path, quarter: str | None, folder: str | None, config: 
         raise ValueError(f"{folder!r} has no published review for {q}")
     base = Path(outputs) / q / f
     out: dict[str, pd.DataFrame] = {}
-    for stem, key in PUBLISHED_TABLES.items():
+    published = {**PUBLISHED_TABLES, **OVERVIEW_TABLES} if f == OVERVIEW else PUBLISHED_TABLES
+    for stem, key in published.items():
         path = base / f"{stem}.parquet"
         if path.is_file():
             out[key] = pd.read_parquet(path)

@@ -55,9 +55,25 @@ def test_every_table_is_computed_on_the_sample(sample_state, sample_results):
         assert not sample_results[key].empty, key
     assert len(sample_results["progress"]) == len(sample_state["KPIs"])
     assert set(analysis.PUBLISHED_TABLES.values()) <= set(sample_results)
+    assert set(analysis.OVERVIEW_TABLES.values()) <= set(sample_results)
     # roll-up counts add up to the number of KPIs per unit
     ru = sample_results["rollup_unit"].set_index("unit_code")["n_kpis"]
     assert ru.to_dict() == sample_state["KPIs"].groupby("unit_code").size().to_dict()
+
+
+def test_the_action_plan_rollup_covers_the_whole_bureau(sample_results, sample_state):
+    """Every listed programme has a row; the KPIs, results and year's money of the bureau are
+    all counted under some programme (the sample writes a programme on every result)."""
+    plan = load_config().action_plan
+    p = sample_results["programmes"]
+    assert p["programme"].tolist() == list(plan.programmes)
+    assert p["programme_name"].tolist() == list(plan.programmes.values())
+    assert p["n_kpis"].sum() == len(sample_results["progress"]) and p["n_results"].sum() == len(sample_state["Results"])
+    money = sample_results["money"]
+    assert p["budget_year"].sum() == pytest.approx(money["budget_year"].sum())
+    assert p["staff_months_used_year"].sum() == pytest.approx(money["staff_months_used_year"].sum())
+    # both regional offices work on broadband, filed under affordable connectivity
+    assert p.set_index("programme").loc["connectivity", "units"].split(", ")[:2] == ["AFR", "ASP"]
 
 
 def test_agenda_holds_every_off_track_kpi(sample_results):

@@ -16,6 +16,7 @@ from rbm_utils.core.config import (
     DEFAULT_THRESHOLDS,
     MAX_CONFIG_BYTES,
     PROJECT_ROOT,
+    ActionPlan,
     Authority,
     ConfigError,
     Unit,
@@ -143,6 +144,12 @@ def test_rbm_config_and_rbm_store_from_the_environment(tmp_path: Path, monkeypat
         ),
         (UNITS + "authority: {bureau: {approver: [Bo]}}\n", "authority.bureau.approver", "authority.bureau.approvers"),
         (UNITS + "autority: {}\n", "autority", "authority"),
+        (UNITS + "action_plan: {programs: []}\n", "action_plan.programs", "action_plan.programmes"),
+        (
+            UNITS + "action_plan: {programmes: [{code: p, name: P}], themes: [{code: t, programe: p}]}\n",
+            "action_plan.themes[0].programe",
+            "action_plan.themes[0].programme",
+        ),
         (
             "units:\n  - {code: AFR, type: region}\n  - {code: CYB, type: cluster, aprovers: [Bo]}\n",
             "units[1].aprovers",
@@ -158,7 +165,8 @@ def test_a_misspelt_key_names_file_path_and_nearest_key(tmp_path: Path, text: st
 def test_an_unknown_key_without_a_near_one_lists_the_known_keys(tmp_path: Path):
     message = _refused(tmp_path, UNITS + "colour: blue\n")
     assert message.endswith(
-        "colour is not a known setting; known settings: workbench, calendar, store, units, thresholds, ingest, authority, funding, iati"
+        "colour is not a known setting; known settings: workbench, calendar, store, units, thresholds, ingest, authority, funding, iati, "
+        "action_plan"
     )
     message = _refused(tmp_path, UNITS + "thresholds: {zebra: 1}\n")
     assert "thresholds.zebra is not a known setting; known settings of thresholds: on_track, at_risk," in message
@@ -217,6 +225,31 @@ def test_a_file_inside_the_project_is_named_from_the_project_root():
             "authority.unit.add_drop_results must be true or false, not 'no'",
         ),
         (UNITS + "authority: {bureau: {approvers: Nadia}}\n", "authority.bureau.approvers must be a list, not 'Nadia'"),
+        (
+            UNITS + "action_plan: {programmes: [{code: connectivity, name: C}], "
+            "themes: [{code: broadband, programme: conectivity}]}\n",
+            "action_plan.themes[0].programme: 'conectivity' is not a code of action_plan.programmes; "
+            "did you mean connectivity?",
+        ),
+        (
+            UNITS + "action_plan: {programmes: [{code: p, name: P}], themes: [{code: t, programme: zzz}]}\n",
+            "action_plan.themes[0].programme: 'zzz' is not a code of action_plan.programmes; listed: p",
+        ),
+        (
+            UNITS + "action_plan: {themes: [{code: t, programme: p}]}\n",
+            "action_plan.themes[0].programme: 'p' is not a code of action_plan.programmes; none is listed",
+        ),
+        (
+            UNITS + "action_plan: {programmes: [{code: p, name: P}, {code: p, name: Q}]}\n",
+            "action_plan.programmes[1].code: p is listed twice",
+        ),
+        (
+            "units:\n  - {code: AFR, type: region}\n  - {code: NDI, type: cluster, themes: [broadband, spectrm]}\n"
+            "action_plan:\n  programmes: [{code: connectivity, name: C}]\n"
+            "  themes: [{code: broadband, programme: connectivity}, {code: spectrum, programme: connectivity}]\n",
+            "units[1].themes[1]: 'spectrm' is not a code of action_plan.themes; did you mean spectrum?",
+        ),
+        (UNITS + "action_plan: {programmes: [{code: p}]}\n", "action_plan.programmes[0].name is required"),
         ("workbench: {name: x}\n", "units is required"),
         ("units: {code: AFR}\n", "units must be a list, not a mapping"),
         ("units:\n  - AFR\n", "units[0] must be a mapping of names to values, not 'AFR'"),
@@ -224,6 +257,40 @@ def test_a_file_inside_the_project_is_named_from_the_project_root():
 )
 def test_a_wrong_value_names_file_path_and_expectation(tmp_path: Path, text: str, expected: str):
     assert _refused(tmp_path, text) == f"{tmp_path / 'workbench.yaml'}: {expected}"
+
+
+def test_the_shipped_action_plan_is_the_kigali_action_plan():
+    """Programmes are the five Kigali Action Plan priorities of the reference copy, in its order;
+    every theme is filed under one of them, and every unit's themes are listed."""
+    plan = load_config(DEFAULT_CONFIG).action_plan
+    ref = PROJECT_ROOT / "rbm_utils" / "demo" / "reference" / "itu_reference.yaml"
+    kigali = yaml.safe_load(ref.read_text(encoding="utf-8"))["kigali_action_plan_2022_priorities"]
+    assert list(plan.programmes.values()) == kigali
+    assert list(plan.programmes) == [
+        "connectivity",
+        "transformation",
+        "enabling_env",
+        "cooperation",
+        "inclusive_secure",
+    ]
+    assert set(plan.theme_programme.values()) <= set(plan.programmes)
+    assert (
+        plan.theme_programme["broadband"] == "connectivity" and plan.name("connectivity") == "Affordable connectivity"
+    )
+    units = load_config(DEFAULT_CONFIG).units.values()
+    assert {t for u in units for t in u.themes} <= set(plan.themes)
+
+
+def test_without_an_action_plan_programme_and_theme_stay_free_text(tmp_path: Path):
+    cfg = _load(tmp_path, UNITS.replace("approvers: [Ann]}", "approvers: [Ann], themes: [anything]}"))
+    assert cfg.action_plan == ActionPlan() and cfg.unit("AFR").themes == ("anything",)
+    assert cfg.action_plan.programme_of("", "anything") == "" and cfg.action_plan.name("Free") == "Free"
+    cfg = _load(tmp_path, UNITS + "action_plan:\n")
+    assert cfg.action_plan == ActionPlan()
+    cfg = _load(
+        tmp_path, UNITS + "action_plan: {programmes: [{code: p, name: P}], themes: [{code: t, programme: p}]}\n"
+    )
+    assert cfg.action_plan == ActionPlan({"p": "P"}, {"t": "t"}, {"t": "p"})  # a theme's name defaults to its code
 
 
 def test_key_paths():

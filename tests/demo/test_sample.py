@@ -376,6 +376,28 @@ def test_regions_use_real_initiatives_with_shared_themes(cfg, bureau):
     assert (regions_per_theme >= 2).sum() >= 4  # cybersecurity, accessibility, emergency, spectrum...
 
 
+def test_programmes_and_themes_are_the_action_plans_codes(cfg, bureau):
+    """The sample writes codes of the settings' Action Plan: every result a programme code (a
+    theme's results its theme's programme), every output a theme code."""
+    plan = cfg.action_plan
+    res = _all(bureau, "Results")
+    assert set(res["programme"]) <= set(plan.programmes)
+    themed = res[res["theme"].notna() & (res["theme"] != "")]
+    assert set(themed["theme"]) <= set(plan.themes) and len(themed) >= len(cfg.units)
+    assert (themed["programme"] == themed["theme"].map(plan.theme_programme)).all()
+    assert res["programme"].nunique() >= 3  # several priorities of the Kigali Action Plan are worked on
+
+
+def test_the_catalogue_and_the_settings_share_the_kigali_action_plan(cfg):
+    """The catalogue's programmes come from its copy of the public reference notes, and equal the
+    settings' lists; the copy names its source."""
+    assert catalogue.PROGRAMMES == cfg.action_plan.programmes
+    assert catalogue.THEME_PROGRAMME == cfg.action_plan.theme_programme
+    text = catalogue.REFERENCE.read_text(encoding="utf-8")
+    assert text.startswith("# Copied from the project's shared reference notes") and "public facts" in text
+    assert "kigali_action_plan_2022_priorities" in text  # (tests/test_layout.py: nothing cites outside the repo)
+
+
 def test_budget_per_output_with_under_and_over_spending(bureau):
     money = finance.money_by_output(_state(bureau), Q)
     assert set(money["flag"]) == {"underspending", "overspending", "on pace"}

@@ -18,6 +18,7 @@ from factories import minimal_unit
 
 from rbm_utils.analytics import finance, kpi, linkages, pathway, risks
 from rbm_utils.core import schema
+from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.text import escape_text
 from rbm_utils.present import charts, labels
@@ -312,12 +313,14 @@ def test_burn_vs_delivery_from_finance():
 
 
 def test_money_sankey_nodes_and_links():
-    flows = finance.money_flows(unit_state(), Q)
+    flows = finance.money_flows(unit_state(), Q, programme_names={"inclusive_secure": "Inclusive and secure ICTs"})
     fig = charts.money_sankey(flows)
     assert len(fig.data) == 1 and fig.data[0].type == "sankey"
     sk = fig.data[0]
-    # Regular budget -> AFR -> Cybersecurity -> AFR-O1, 100,000 each
-    assert list(sk.node.label) == ["Regular budget", "AFR", "Cybersecurity", "AFR-O1"]
+    # Regular budget -> AFR -> programme inclusive_secure, by its name -> AFR-O1, 100,000 each
+    assert list(sk.node.label) == ["Regular budget", "AFR", "Inclusive and secure ICTs", "AFR-O1"]
+    assert "programme:inclusive_secure" in set(flows["target_id"])  # the node is the code, its label the name
+    assert "inclusive_secure" in set(finance.money_flows(unit_state(), Q)["target"])  # no names: the code
     assert list(sk.link.source) == [0, 1, 2] and list(sk.link.target) == [1, 2, 3]
     assert list(sk.link.value) == [100000.0] * 3
     assert list(sk.node.color) == [labels.FLOW_KIND_COLORS[k] for k in labels.FLOW_KIND_ORDER]
@@ -340,6 +343,49 @@ def test_money_sankey_escapes_labels_and_keeps_same_names_apart():
     assert list(sk.node.label) == [EVIL_ESCAPED, "AFR", "AFR"]  # a programme named like the unit is its own node
     assert list(sk.link.source) == [0, 1] and list(sk.link.target) == [1, 2]
     assert_escaped(fig)
+
+
+# --------------------------------------------------------------------------- the Action Plan
+
+
+def _plan_rollup(name: str = "Affordable connectivity") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "programme": ["connectivity", ""],
+            "programme_name": [name, "(no programme)"],
+            "n_kpis": [4, 1],
+            "n_off_track": [1, 0],
+            "n_on_track": [2, 1],
+            "n_no_data": [1, 0],
+            "budget_year": [1700.0, 0.0],
+            "spent_year": [450.0, 0.0],
+            "staff_months_planned_year": [13.0, 0.0],
+            "staff_months_used_year": [4.0, 0.0],
+        }
+    )
+
+
+def test_action_plan_stacks_kpis_by_status_and_draws_spent_inside_budget():
+    fig = charts.action_plan(_plan_rollup(), currency="CHF")
+    status = [t for t in fig.data if t.legendgroup == "status"]
+    money = [t for t in fig.data if t.legendgroup == "money"]
+    assert [t.name for t in status] == [labels.STATUS_LABELS[s] for s in KPI_STATUSES]
+    assert list(status[0].y) == ["Affordable connectivity", "(no programme)"]
+    # each status starts where the previous ones end: off track 1, no data after it, then on track
+    by = {t.name: t for t in status}
+    assert list(by["Off track"].x) == [1, 0] and list(by["No data"].base) == [1, 0]
+    assert list(by["On track"].base) == [2, 0] and list(by["On track"].x) == [2, 1]
+    assert fig.layout.barmode == "overlay"
+    assert [t.name for t in money] == ["Budget of the year", "Spent so far this year"]
+    assert list(money[0].x) == [1700.0, 0.0] and list(money[1].x) == [450.0, 0.0] and money[1].width < money[0].width
+    assert "CHF 450 (26%)" in money[1].hovertext[0] and "Staff-months planned 13, used 4" in money[1].hovertext[0]
+    assert charts.action_plan(pd.DataFrame()).layout.annotations[0].text == "No programme."
+
+
+def test_action_plan_escapes_and_shortens_names():
+    fig = charts.action_plan(_plan_rollup(EVIL + " and a very long programme name indeed"))
+    assert_escaped(fig)
+    assert fig.data[0].y[0].endswith("…") and len(fig.data[0].y[0]) < len(escape_text(EVIL)) + 30
 
 
 # --------------------------------------------------------------------------- linkages

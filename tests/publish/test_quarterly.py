@@ -63,8 +63,9 @@ def test_every_unit_and_the_overview_are_published(published, sample_bureau):
             "inputs.json",
         ):
             assert (d / f).is_file(), (unit, f)
-    for f in ("decisions", "approvals", "framework_changes", "learning"):
+    for f in ("decisions", "approvals", "framework_changes", "learning", "programmes"):
         assert (out / q / "overview" / f"{f}.parquet").is_file(), f
+    assert not any((out / q / unit / "programmes.parquet").exists() for unit in CFG.units)  # bureau-wide only
     assert (out / q / "joint" / "CYB-AFR" / "joint_review.html").is_file()
     assert (out / q / "overview" / "bdt_overview.html").is_file()
     manifest = json.loads((out / q / "snapshot" / "manifest.json").read_text())

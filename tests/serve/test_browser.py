@@ -220,7 +220,8 @@ def test_overview_and_joint_review_render(watched, server, site):
     q = site["quarter"]
     pg = watched.page()
     pg.goto(f"{server.base}/voila/render/overview.ipynb?quarter={q}", timeout=LOAD_MS)
-    assert _charts(pg, 4) == 4
+    assert _charts(pg, 5) == 5  # status, trend, risks, money and the work against the Action Plan
+    assert "Affordable connectivity" in pg.locator(".rbm-plan").inner_text()
     pg.locator(".rbm-unit-filter select").select_option(label="AFR Regional Office for Africa")
     pg.wait_for_function("document.querySelector('.rbm-title').textContent.includes('(AFR)')")
     _shot(pg, "overview")

@@ -14,7 +14,7 @@ from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site
 
 from rbm_utils.analytics import kpi
 from rbm_utils.core.config import load_config
-from rbm_utils.present import columns, followup
+from rbm_utils.present import charts, columns, followup
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data, params, views
 from rbm_utils.serve.pages import joint, landing, overview, review
@@ -51,6 +51,7 @@ def _shown(dash: review.ReviewDashboard) -> list[dict]:
         dash.risk_out,
         dash.money_out,
         dash.agenda_out,
+        dash.plan_out,
     ]
     return [o["data"] for out in outs for o in out.outputs]
 
@@ -194,6 +195,35 @@ def test_tables_equal_the_published_tables(site):
     published = _nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", PLOTLY)
     mine = _fig_json(ov.state.figures()["status"])
     assert mine["data"] == next(f for f in published if f["layout"]["title"]["text"] == "KPI status by unit")["data"]
+
+
+def test_overview_shows_the_work_against_the_action_plan_as_published(site):
+    """The overview's roll-up by programme: the published programmes.parquet (overview folder
+    only), drawn and tabled as in the published overview notebook, programmes by name."""
+    q = site["quarter"]
+    frame = pd.read_parquet(site["outputs"] / q / "overview" / "programmes.parquet")
+    assert not (site["outputs"] / q / "AFR" / "programmes.parquet").exists()
+    assert frame["programme"].tolist()[:5] == list(CFG.action_plan.programmes)
+    assert frame["programme_name"].tolist()[:5] == list(CFG.action_plan.programmes.values())
+    ov = overview.page(site["outputs"], CFG, f"quarter={q}")
+    note, chart, table = (o["data"] for o in ov.plan_out.outputs)
+    assert review.PLAN_NOTE in note["text/html"]
+    assert table["text/html"] == table_html(frame, columns.PROGRAMME_ROLLUP, empty="No programme.")
+    published = _nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", PLOTLY)
+    mine = _fig_json(charts.action_plan(frame, currency=CFG.currency))
+    pub = next(f for f in published if f["layout"]["title"]["text"] == "Work against the Action Plan")
+    assert pub["data"] == mine["data"] and PLOTLY in chart
+    assert table["text/html"] in "".join(
+        _nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", "text/html")
+    )
+    assert "Affordable connectivity" in table["text/html"]
+    # the programme filter offers the names, its values are the codes; the KPI table shows names
+    assert ("Affordable connectivity", "connectivity") in ov.programme_dd.options
+    kpi_table = ov.kpi_out.outputs[0]["data"]["text/html"]
+    assert "<td>Affordable connectivity</td>" in kpi_table
+    assert not any(f"<td>{code}</td>" in kpi_table for code in CFG.action_plan.programmes)
+    unit_page_dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    assert not unit_page_dash.plan_out.outputs  # a unit's page has no such section
 
 
 def test_unit_dashboard_shows_its_approval_and_decisions_as_published(site):

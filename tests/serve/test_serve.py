@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from factories import minimal_unit, sheet_rows, write_grid_xlsx
 
-from rbm_utils.core.config import load_config
+from rbm_utils.core.config import ActionPlan, load_config
 from rbm_utils.serve import server as serve
 from rbm_utils.serve.server import ServeError, ServeOptions
 
@@ -81,7 +81,9 @@ def published_site(sample_bureau: dict, tmp_path_factory: pytest.TempPathFactory
     root = tmp_path_factory.mktemp("dashboards_site")
     url = _copy_sqlite(sample_bureau["store_url"], root / "rbm.sqlite")
     with Store(url) as st:
-        rep = ingest_file(xss_workbook(root / "EUR_xss.xlsx"), st, CFG, by="pytest")
+        # the payload programme is free text: ingested as under settings without the Action Plan's code lists
+        free_text = dataclasses.replace(CFG, action_plan=ActionPlan())
+        rep = ingest_file(xss_workbook(root / "EUR_xss.xlsx"), st, free_text, by="pytest")
     assert rep.status == "stored", rep.message
     outputs = root / "outputs"
     report = review_quarter(

@@ -4,6 +4,7 @@ Each function takes the frame an analytics function returns (never recomputes it
 a :class:`plotly.graph_objects.Figure`; notebooks and dashboards call them as
 ``charts.<name>(...)``. One module per subject: :mod:`.toc` (theory of change), :mod:`.kpis`
 (KPI trend, status counts), :mod:`.risk`, :mod:`.money`, :mod:`.funding` (funding framework, resources by stage), :mod:`.portfolio` (linkages, scale-up);
+(KPI trend, status counts), :mod:`.risk`, :mod:`.money`, :mod:`.portfolio` (linkages, scale-up), :mod:`.programmes` (work against the Action Plan);
 :mod:`.figure` holds what they share. Colours and words of the status codes come from
 :mod:`rbm_utils.present.labels`; free text is escaped with :func:`rbm_utils.core.text.escape_text`.
 
@@ -21,10 +22,12 @@ from rbm_utils.present.charts.funding import funding_framework, resources_by_sta
 from rbm_utils.present.charts.kpis import kpi_trend, status_summary
 from rbm_utils.present.charts.money import burn_vs_delivery, money_sankey
 from rbm_utils.present.charts.portfolio import linkage_network, scaleup_comparison
+from rbm_utils.present.charts.programmes import action_plan
 from rbm_utils.present.charts.risk import risk_heatmap
 from rbm_utils.present.charts.toc import toc_diagram
 
 __all__ = [
+    "action_plan",
     "burn_vs_delivery",
     "funding_framework",
     "kpi_trend",

@@ -19,7 +19,8 @@ import pandas as pd
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import columns, followup, funding, reports
+from rbm_utils.present import charts, columns, followup, funding, reports
+from rbm_utils.present import programmes as plan
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data
@@ -31,6 +32,12 @@ from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
 SECTIONS = ("followup", "summary", "kpi", "trend", "evidence", "risk", "money", "agenda", "top", "funding")
 #: Heading of the section the bureau overview opens with.
 TOP_HEADING = "The ten decisions the bureau must take first"
+#: Heading of the overview's roll-up by programme (after the KPIs, as in the overview notebook).
+PLAN_HEADING = "Work against the Action Plan"
+#: What the roll-up by programme covers, said above it.
+PLAN_NOTE = (
+    "The whole bureau, by programme of the Action Plan; the unit, programme and status filters do not apply here."
+)
 
 
 class ReviewState:
@@ -69,6 +76,10 @@ class ReviewState:
 
     def programme_values(self) -> list[str]:
         return [ALL, *self.programme_names()]
+
+    def programme_options(self) -> list[tuple[str, str]]:
+        """The programme filter's choices: each programme's name (a listed code's), its code as value."""
+        return [("All", ALL), *plan.programme_options(self.programme_names(), self.config.action_plan.programmes)]
 
     def status_values(self) -> list[str]:
         return [ALL, *KPI_STATUSES]
@@ -186,7 +197,7 @@ class ReviewDashboard:
         self.title = w.HTML()
         self.notice = w.HTML('<p class="rbm-notice">' + escape_text(notice) + "</p>" if notice else "")
         self.outs: dict[str, w.Output] = {}
-        for name in SECTIONS:
+        for name in (*SECTIONS, "plan"):
             self.outs[name] = w.Output()
             self.outs[name].add_class(f"rbm-{name}")
         (
@@ -201,6 +212,7 @@ class ReviewDashboard:
             self.top_out,
             self.funding_out,
         ) = (self.outs[name] for name in SECTIONS)
+        self.plan_out = self.outs["plan"]
 
         s.load(s.quarter, unit)
         self.sync_filters()
@@ -229,6 +241,7 @@ class ReviewDashboard:
                 self.kpi_dd,
                 self.trend_out,
                 self.evidence_out,
+                *((heading(PLAN_HEADING), self.plan_out) if bureau else ()),
                 heading("Risks"),
                 self.risk_out,
                 heading("Money and delivery"),
@@ -254,7 +267,7 @@ class ReviewDashboard:
             self.quarter_dd.value = s.quarter
             self.unit_dd.options = s.unit_options()
             self.unit_dd.value = s.unit
-            self.programme_dd.options = [("All", ALL)] + [(p, p) for p in s.programme_names()]
+            self.programme_dd.options = s.programme_options()
             self.programme_dd.value = s.programme
         self.sync_kpi()
 
@@ -345,7 +358,9 @@ class ReviewDashboard:
         self.render_followup()
         figs = s.figures()
         show(self.summary_out, figs["status"])
-        show(self.kpi_out, html(table_html(s.kpis(), columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
+        names = s.config.action_plan.programmes
+        kpis = plan.named(s.kpis(), names)
+        show(self.kpi_out, html(table_html(kpis, columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
         self.render_kpi(figs.get("trend"))
         show(
             self.risk_out,
@@ -356,7 +371,7 @@ class ReviewDashboard:
         show(
             self.money_out,
             figs["burn"],
-            html(table_html(s.scoped("money"), columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
+            html(table_html(plan.named(s.scoped("money"), names), columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
         )
         self.render_funding()
         self.render_agenda()
@@ -372,6 +387,21 @@ class ReviewDashboard:
         else:
             parts = funding.unit_parts({k: s.scoped(k, with_programme=False) for k in keys}, s.config.currency)
         show(self.funding_out, *(html(p) if isinstance(p, str) else p for p in parts))
+        self.render_plan()
+        self.render_agenda()
+
+    def render_plan(self) -> None:
+        """The overview's work against the Action Plan: the bureau's roll-up by programme, as published."""
+        s = self.state
+        if not s.bureau:
+            return
+        frame = plan.rollup(s.tables)
+        show(
+            self.plan_out,
+            html(f'<p class="rbm-note">{escape_text(PLAN_NOTE)}</p>'),
+            charts.action_plan(frame, currency=s.config.currency),
+            html(table_html(frame, columns.PROGRAMME_ROLLUP, empty="No programme.")),
+        )
 
     def render_agenda(self) -> None:
         """The agenda by rank; in the bureau, the top ten first in their own section, then the rest."""
