@@ -112,6 +112,7 @@ class Funding:
         return cls(pipeline_weights=s.pipeline_weights.model_dump(), regular_budget_sources=s.regular_budget_sources)
 
 
+@dataclass(frozen=True)
 class ActionPlan:
     """The code lists of Results.programme and Results.theme (``action_plan:`` of the settings).
 

@@ -261,6 +261,7 @@ class IatiSettings(Section):
                 "activity_prefix must start with reporting_org_ref {ref}",
                 {"ref": self.reporting_org_ref},
             )
+        return self
 
 
 class ProgrammeSettings(Section):
