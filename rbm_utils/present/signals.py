@@ -30,7 +30,7 @@ RULE_WORDS: dict[str, str] = {
 
 
 def red_flag_summary(risks: pd.DataFrame | None, flags: pd.DataFrame | None) -> str:
-    """"N of M open risks are red-flagged (P %)" and how many red flags each rule fired for
+    """ "N of M open risks are red-flagged (P %)" and how many red flags each rule fired for
     (a risk that meets several rules counts under each). Plain text, unescaped.
 
     >>> red_flag_summary(pd.DataFrame({"is_open": [False]}), None)

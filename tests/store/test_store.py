@@ -664,7 +664,7 @@ def test_versions_replay_like_a_model(sequence):
 
 
 def test_received_at_is_stored_and_the_unit_frame_keeps_the_first_and_latest_times(st):
-    utc = dt.timezone.utc
+    utc = dt.UTC
     put(st, unit_frames(), received_at=dt.datetime(2026, 7, 14, 9, 0, tzinfo=utc))
     first = dt.datetime(2026, 10, 12, 11, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))  # 09:30 UTC
     s2 = put(st, unit_frames([("K1", "2026-Q3", 15.0)]), quarter="2026-Q3", received_at=first).submission_id
