@@ -40,6 +40,7 @@ AGENDA_COLUMNS = [
     "evidence",
     "question",
     "carried_over",
+    "carried_reviews",
     *SCORE_PARTS,
     "score",
     "rank",
@@ -372,7 +373,8 @@ def review_agenda(
 
     Text is plain and unescaped: escape it where it becomes HTML.
 
-    ``carried_over`` is False here; :func:`carry_over` marks the items that come back.
+    ``carried_over`` is False and ``carried_reviews`` 0 here; :func:`carry_over` marks the items
+    that come back.
 
     >>> review_agenda(None, None, None, None, None, "2026-Q3").columns.tolist()[-3:]
     ['waited', 'score', 'rank']
@@ -403,6 +405,7 @@ def review_agenda(
     out["priority"] = out["priority"].astype("int64")
     out["severity"] = ((out["priority"].map(PRIORITY_SEVERITY).astype(float) + out["severity"]) / 2).round(4)
     out["carried_over"] = False
+    out["carried_reviews"] = np.zeros(len(out), dtype="int64")
     out["score"] = priority_score(out, t)
     out["_k"] = out["kind"].map({k: i for i, k in enumerate(AGENDA_KINDS)})
     out = ranked(out, ["priority", "_k", "_sev", "unit_code", "item_id"])
@@ -441,6 +444,12 @@ def carry_over(
     weight (``thresholds``), the rows are sorted by it again (a carried-over item first among
     equal scores, the order otherwise kept) and ``rank`` renumbered. Returns a new frame.
 
+    ``carried_reviews`` counts the reviews in a row the item has come back without a decision:
+    1 for an item carried over from an agenda that did not carry it, the previous agenda's
+    ``carried_reviews`` + 1 when that agenda carried it too (0 when the previous agenda has no
+    such column); 0 for an item not carried over. The score's carried-over part grows with it
+    (:func:`rbm_utils.analytics.priority.priority_score`).
+
     >>> ag = pd.DataFrame({"unit_code": ["AFR", "AFR"], "priority": [1, 2], "item_id": ["K1", "R1"],
     ...                    "carried_over": [False, False]})
     >>> carry_over(ag, ag, None, "2026-Q3")[["item_id", "priority", "carried_over"]].values.tolist()
@@ -449,14 +458,24 @@ def carry_over(
     q = Quarter.parse(quarter)
     out = agenda.copy()
     out["carried_over"] = False
+    out["carried_reviews"] = np.zeros(len(out), dtype="int64")
     if out.empty or previous_agenda is None or previous_agenda.empty:
         return out
-    before = set(zip(column_text(previous_agenda, "unit_code"), column_text(previous_agenda, "item_id")))
+    keys = zip(column_text(previous_agenda, "unit_code"), column_text(previous_agenda, "item_id"))
+    times = (
+        pd.to_numeric(previous_agenda["carried_reviews"], errors="coerce").fillna(0).astype(int).tolist()
+        if "carried_reviews" in previous_agenda.columns
+        else [0] * len(previous_agenda)
+    )
+    before = dict(zip(keys, times))
     decided = _decided(decisions, q)
     unit, item = column_text(out, "unit_code"), column_text(out, "item_id")
     ends = item.str.split("->", n=1, regex=False)
     carried = [(u, i) in before and not any((u, x) in decided for x in {i, *e}) for u, i, e in zip(unit, item, ends)]
     out["carried_over"] = carried
+    out["carried_reviews"] = np.array(
+        [before[(u, i)] + 1 if c else 0 for u, i, c in zip(unit, item, carried)], dtype="int64"
+    )
     out["priority"] = (out["priority"] - out["carried_over"].astype("int64")).clip(lower=1).astype("int64")
     out = out.assign(_c=~out["carried_over"])
     if "score" in out.columns:

@@ -213,7 +213,11 @@ def analyse(
         progress, tests, flags, money, stall, q, kpis=state.get("KPIs"), thresholds=th, currency=config.currency
     )
     out["agenda"] = agenda.carry_over(
-        agenda_now, _previous_agenda(prev_state, prev_q, previous, config), out["decisions"], q, thresholds=th
+        agenda_now,
+        _previous_agenda(prev_state, prev_q, previous, config, out["decisions"]),
+        out["decisions"],
+        q,
+        thresholds=th,
     )
     current = {"progress": progress, "assumptions": tests, "risks": register, "money": money}
     out["changes"] = changes.quarter_changes(current, previous)
@@ -235,19 +239,49 @@ def _resources(state: State, q: Quarter, config: Config) -> dict[str, pd.DataFra
 
 
 def _previous_agenda(
-    prev_state: State, prev_q: Quarter, previous: Mapping[str, pd.DataFrame], config: Config
+    prev_state: State,
+    prev_q: Quarter,
+    previous: Mapping[str, pd.DataFrame],
+    config: Config,
+    decisions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The review agenda of the previous quarter, recomputed from its state and analytics."""
+    """The review agenda of the previous quarter, recomputed from its state and analytics, with
+    its items carried over (``carried_reviews``): the agendas of the quarters before it, as far as
+    ``agenda_carried_full`` reviews back, are recomputed from ``prev_state`` as of each quarter."""
     th = config.thresholds
-    nodes, edges = pathway.pathway(prev_state, previous["progress"])
+    depth = int(th.get("agenda_carried_full", 3)) - 1
+    earlier = [_agenda_at(prev_state, prev_q - k, config) for k in range(depth, 0, -1)]
+    ag = _agenda_at(prev_state, prev_q, config, previous)
+    chain = [*earlier, ag]
+    for k, now in enumerate(chain[1:], start=1):
+        chain[k] = agenda.carry_over(now, chain[k - 1], decisions, prev_q - (len(chain) - 1 - k), thresholds=th)
+    return chain[-1]
+
+
+def _agenda_at(
+    state: State, q: Quarter, config: Config, analytics: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """The review agenda of quarter ``q`` (no item carried over) from ``state`` as of ``q``, or from
+    ``analytics`` (its progress, assumptions, risks and money) when given."""
+    th = config.thresholds
+    if analytics is None:
+        progress = kpi.kpi_progress(state, q, th)
+        series = kpi.kpi_series(state, q, th)
+        analytics = {
+            "progress": progress,
+            "assumptions": assumptions.assumption_tests(state, q, series, None, th),
+            "risks": risks.risk_register(state, q, None, th),
+            "money": finance.money_by_output(state, q, th),
+        }
+    nodes, edges = pathway.pathway(state, analytics["progress"])
     return agenda.review_agenda(
-        previous["progress"],
-        previous["assumptions"],
-        risks.red_flags(previous["risks"], previous["progress"], th),
-        previous["money"],
+        analytics["progress"],
+        analytics["assumptions"],
+        risks.red_flags(analytics["risks"], analytics["progress"], th),
+        analytics["money"],
         pathway.stalls(nodes, edges),
-        prev_q,
-        kpis=prev_state.get("KPIs"),
+        q,
+        kpis=state.get("KPIs"),
         thresholds=th,
         currency=config.currency,
     )

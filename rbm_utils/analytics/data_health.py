@@ -12,10 +12,12 @@ Expected in quarter ``q`` of a unit:
   or is blank. It is done when the risk is now closed or its ``review_on`` now lies after the
   quarter (reviewed and rescheduled).
 
-Arrived: ``submitted_at`` is when the unit's workbook for ``q`` came in, read from a
-``submitted_at`` column of the state's ``Unit`` frame; the frozen snapshot does not carry it
-yet, so ``on_time`` is unknown (``<NA>``) unless the unit has no workbook for ``q`` at all
-(then False). The deadline is ``report_due_days`` after ``q``'s last day (calendar settings).
+Arrived: ``submitted_at`` is when the unit's FIRST workbook for ``q`` came in, the
+``first_received_at`` of the state's ``Unit`` frame (the store and the frozen snapshot carry it;
+a re-submission to correct a workbook does not make it late). ``on_time``: that day (UTC) is on
+or before the deadline, ``report_due_days`` after ``q``'s last day (calendar settings); False
+when the unit has no workbook for ``q`` at all; unknown (``<NA>``) when the Unit frame carries
+no time.
 ``evidence_share`` is the share of the quarter's total actuals with evidence; ``outliers``
 counts the quarter's total actuals whose modified z-score against the KPI's own series
 exceeds ``outlier_z`` (with at least ``outlier_min_points`` values): the rule intake warns by.
@@ -213,12 +215,16 @@ def risk_reviews(
     return sorted(due), sorted(done)
 
 
+#: Columns of the ``Unit`` frame read for the time the quarter's first workbook arrived, in order.
+RECEIVED_COLUMNS = ("first_received_at", "submitted_at")
+
+
 def _submission(units: pd.DataFrame, unit: str, q: Quarter) -> tuple[bool, str | None]:
-    """(a workbook for q arrived, its time as ISO text when the Unit frame carries submitted_at)."""
+    """(a workbook for q arrived, when the first one did as ISO text, when the Unit frame carries it)."""
     rows = units[(units["unit_code"] == unit) & (units["quarter"].astype(str) == str(q))]
     if rows.empty:
         return False, None
-    at = _text(rows["submitted_at"].iloc[0]) if "submitted_at" in rows else ""
+    at = next((t for c in RECEIVED_COLUMNS if c in rows and (t := _text(rows[c].iloc[0]))), "")
     return True, at or None
 
 

@@ -8,15 +8,17 @@ the full score, 100 with the defaults):
 - money at stake: the year's budget of the results the item touches, full at ``agenda_money_full``;
 - people at stake: the year's planned staff-months of those results, full at ``agenda_people_full``;
 - reach: how many results it touches, full at ``agenda_reach_full``;
-- waited: quarters it has waited (no data for so long, review overdue), full at ``agenda_wait_full``;
-- carried over: 1 when the item is back from last quarter with no decision.
+- waited: quarters it has waited (no data for so long, a risk review's days overdue / 91.25),
+  full at ``agenda_wait_full``;
+- carried over: how many reviews in a row the item came back without a decision
+  (``carried_reviews``), full at ``agenda_carried_full`` (3: one review a third, two two thirds).
 
-Example (severity 0.5, no money or people, one result of three, no wait, carried over):
+Example (severity 0.5, no money or people, one result of three, no wait, back for a second review):
     >>> import pandas as pd
     >>> ag = pd.DataFrame({"severity": [0.5], "money_at_stake": [0.0], "people_at_stake": [0.0],
-    ...                    "n_results": [1], "waited": [0.0], "carried_over": [True]})
-    >>> round(float(priority_score(ag).iloc[0]), 2)  # 40*0.5 + 10*1/3 + 15
-    38.33
+    ...                    "n_results": [1], "waited": [0.0], "carried_over": [True], "carried_reviews": [2]})
+    >>> round(float(priority_score(ag).iloc[0]), 2)  # 40*0.5 + 10*1/3 + 15*2/3
+    33.33
 """
 
 from __future__ import annotations
@@ -32,21 +34,22 @@ from rbm_utils.core.quarters import QuarterLike
 
 #: The columns the score reads (besides ``carried_over``), published with the agenda.
 SCORE_PARTS = ("severity", "money_at_stake", "people_at_stake", "n_results", "waited")
-#: Threshold key of each weight, by part (``carried_over`` included).
+#: Threshold key of each weight, by part (``carried_reviews`` included).
 WEIGHTS = {
     "severity": "agenda_weight_severity",
     "money_at_stake": "agenda_weight_money",
     "people_at_stake": "agenda_weight_people",
     "n_results": "agenda_weight_reach",
     "waited": "agenda_weight_waited",
-    "carried_over": "agenda_weight_carried",
+    "carried_reviews": "agenda_weight_carried",
 }
-#: Threshold key at which a part counts fully (severity and carried_over are already 0..1).
+#: Threshold key at which a part counts fully (severity is already 0..1).
 FULL_AT = {
     "money_at_stake": "agenda_money_full",
     "people_at_stake": "agenda_people_full",
     "n_results": "agenda_reach_full",
     "waited": "agenda_wait_full",
+    "carried_reviews": "agenda_carried_full",
 }
 
 
@@ -100,15 +103,22 @@ def at_stake(
 def priority_score(agenda: pd.DataFrame, thresholds: Mapping[str, float] | None = None) -> pd.Series:
     """The priority score (0..sum of the weights, 100 by default) of each agenda row.
 
-    Reads :data:`SCORE_PARTS` and ``carried_over``; a missing or blank part counts 0. Each part
-    is divided by its ``FULL_AT`` threshold and capped at 1, then weighted (module docstring).
+    Reads :data:`SCORE_PARTS` and ``carried_reviews`` (without it, ``carried_over`` True counts
+    as one review); a missing or blank part counts 0. Each part is divided by its ``FULL_AT``
+    threshold and capped at 1, then weighted (module docstring).
+
+    >>> round(float(priority_score(pd.DataFrame({"carried_over": [True]})).iloc[0]), 2)  # 15 x 1/3
+    5.0
     """
     t = thresholds_with(thresholds)
     score = pd.Series(0.0, index=agenda.index)
+    columns = dict(agenda.items())
+    if "carried_reviews" not in columns and "carried_over" in columns:
+        columns["carried_reviews"] = agenda["carried_over"].fillna(False).astype(bool).astype(float)
     for part, key in WEIGHTS.items():
-        if part not in agenda.columns:
+        if part not in columns:
             continue
-        v = pd.to_numeric(agenda[part], errors="coerce").astype(float).fillna(0.0)
+        v = pd.to_numeric(columns[part], errors="coerce").astype(float).fillna(0.0)
         if part in FULL_AT:
             full = float(t[FULL_AT[part]])
             v = v / full if full > 0 else (v > 0).astype(float)

@@ -7,7 +7,7 @@ Rules (docs/rules.md, section "Risks"):
   ``risk_high`` (15), ``critical`` from ``risk_critical`` (20);
 - a risk is *open* when its status is ``open`` or ``monitoring``;
 - review overdue: ``review_on`` strictly before the end date of the quarter (or ``today``
-  when given) and the status is not ``closed``;
+  when given) and the status is not ``closed``; ``days_overdue`` the days it is late (0 if not);
 - trend against the previous quarter's register: ``closed`` (closed now), ``new`` (not in the
   previous register, or closed there), ``up`` / ``down`` / ``same`` (score compared).
 
@@ -78,8 +78,11 @@ RED_FLAG_COLUMNS = [
     "score",
     "rating",
     "rule",
+    "rules",
     "asks",
     "mitigation",
+    "review_on",
+    "days_overdue",
     "n_reasons",
     "reasons",
 ]
@@ -113,7 +116,7 @@ def risk_register(
     ``previous_state`` is the state as it stood at the previous quarter; its register gives
     ``previous_score``, ``previous_status`` and ``trend``. Without it every risk that is not
     closed is ``new``. ``days_overdue`` counts days from ``review_on`` to the reference date
-    (end of the quarter, or ``today``). Sorted by unit, score (highest first), risk_id.
+    (end of the quarter, or ``today``) when the review is overdue, else 0. Sorted by unit, score (highest first), risk_id.
 
     >>> risk_register({}, "2026-Q3").empty
     True
@@ -135,7 +138,7 @@ def risk_register(
     overdue = (review < ref).fillna(False).astype(bool) & (status != "closed")
     out["review_overdue"] = overdue
     days = (ref - review).dt.days
-    out["days_overdue"] = days.where(overdue).astype("Int64")
+    out["days_overdue"] = days.where(overdue, 0).astype("Int64")
 
     if previous_state is not None:
         prev = risk_register(previous_state, q.previous, thresholds=t)
@@ -266,7 +269,9 @@ def red_flags(
     ``off_track``, matched on unit_code and result_id; ``off_track_result``), or has no
     mitigation (``no_mitigation``), or its review is more than ``escalate_overdue_days`` late
     (``review_overdue``). ``rule`` is the first rule that fired in that order and ``asks`` the
-    decision it asks for; ``reasons`` spells out every rule that fired, "; "-joined.
+    decision it asks for; ``rules`` lists every rule that fired (", "-joined, in that order) and
+    ``reasons`` spells each out, "; "-joined. ``review_on`` and ``days_overdue`` come from the
+    register (days the review is late at the quarter's end, 0 when not late).
     Columns :data:`RED_FLAG_COLUMNS`, sorted by score (highest first), unit, risk_id.
 
     >>> red_flags(risk_register({}, "2026-Q3")).empty
@@ -279,6 +284,7 @@ def red_flags(
     reg = reg.merge(_off_track_results(progress), on=["unit_code", "result_id"], how="left")
     fired = [_fired(r, t) for r in reg.to_dict("records")]
     reg["rule"] = [f[0][0] if f else "" for f in fired]
+    reg["rules"] = [", ".join(code for code, _ in f) for f in fired]
     reg["asks"] = [
         ESCALATION_RULES[f[0][0]].format(result=r or "its result") if f else ""
         for f, r in zip(fired, _text(reg["result_id"]))
@@ -301,6 +307,19 @@ def red_flag_share(register: pd.DataFrame, flags: pd.DataFrame) -> float:
     """
     n_open = int(register["is_open"].astype(bool).sum()) if len(register) else 0
     return len(flags) / n_open if n_open else float("nan")
+
+
+def red_flag_rules(flags: pd.DataFrame) -> dict[str, int]:
+    """How many red flags each escalation rule fired for (a risk counts under every rule in its
+    ``rules``), in :data:`ESCALATION_RULES` order, rules that fired for none left out.
+
+    >>> red_flag_rules(pd.DataFrame({"rules": ["critical, review_overdue", "no_mitigation", "critical"]}))
+    {'critical': 2, 'no_mitigation': 1, 'review_overdue': 1}
+    """
+    if flags.empty or "rules" not in flags.columns:
+        return {}
+    fired = [c.strip() for text in _text(flags["rules"]) for c in text.split(",") if c.strip()]
+    return {rule: n for rule in ESCALATION_RULES if (n := fired.count(rule))}
 
 
 def bureau_risks(register: pd.DataFrame) -> pd.DataFrame:

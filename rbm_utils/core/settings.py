@@ -168,6 +168,7 @@ class ThresholdSettings(Section):
     agenda_people_full: Annotated[Number, Field(gt=0)] = 24
     agenda_reach_full: Annotated[Number, Field(gt=0)] = 3
     agenda_wait_full: Annotated[Number, Field(gt=0)] = 4
+    agenda_carried_full: Annotated[Count, Field(ge=1)] = 3
 
 
 class IngestSettings(Section):

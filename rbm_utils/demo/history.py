@@ -157,13 +157,16 @@ def partner_at(row: Mapping[str, Any], q: Quarter, final: Quarter) -> dict[str, 
 
 
 def _risks_at(rows: list[dict[str, Any]], q: Quarter, final: Quarter) -> Iterator[dict[str, Any]]:
-    """Risks identified by the end of ``q``, with the next review date as far after q as it is after the final quarter."""
+    """Risks identified by the end of ``q``, with the next review date as far after q as it is after the final
+    quarter; a review overdue in the final quarter was on time (15-59 days after the quarter) before."""
     for r in rows:
         if identified_at(r) > q:
             continue
         r = dict(r)
         fin = r.get("review_on")
-        days = (dt.date.fromisoformat(fin) - final.end).days if fin else 15 + stable_hash(r["risk_id"]) % 45
+        days = (dt.date.fromisoformat(fin) - final.end).days if fin else -1
+        if days < 0 and (q < final or not fin):
+            days = 15 + stable_hash(r["risk_id"]) % 45
         r["review_on"] = None if r["status"] == "closed" else (q.end + dt.timedelta(days=days)).isoformat()
         yield r
 

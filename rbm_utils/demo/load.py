@@ -6,9 +6,11 @@ in-memory raw sheets (what the reader would have read from the .xlsx, without wr
 validated frames to :meth:`Store.ingest <rbm_utils.store.database.Store.ingest>`, which measures the
 framework changes against the last approved quarter. Every quarter before the current one is then
 approved by the unit's approver, and by a bureau approver too when a change needed the bureau.
-The current quarter stays a draft, except where a change needs the bureau: there the unit's approver
-has approved what lies within the unit's authority and the escalation is pending, awaiting the bureau
-approver. The latest workbooks are written as .xlsx for the officers.
+Each workbook is stamped with when it reached the store (:func:`received_at`: a few days after
+its quarter, two of the current quarter after the deadline). The current quarter stays a draft,
+except where a change needs the bureau: there the unit's approver has approved what lies within
+the unit's authority and the escalation is pending, awaiting the bureau approver. The latest
+workbooks are written as .xlsx for the officers.
 
 A store that already holds a submission of every unit for every quarter is left alone.
 
@@ -35,7 +37,7 @@ from typing import Any
 from rbm_utils.core import schema
 from rbm_utils.core.config import Config
 from rbm_utils.core.quarters import Quarter
-from rbm_utils.demo.catalogue import NOTICE
+from rbm_utils.demo.catalogue import NOTICE, stable_hash
 from rbm_utils.demo.history import Records, frames_of, records_at, unit_at
 from rbm_utils.demo.parts import SampleParts
 from rbm_utils.demo.sample import sample_parts
@@ -49,6 +51,23 @@ log = logging.getLogger(__name__)
 
 #: Who the history's submissions are ingested by.
 INGESTED_BY = "rbm sample"
+#: Units whose workbook of the current quarter came in late: days after the quarter's end (the
+#: deadline is ``calendar.report_due_days``, 20 by default). Every other workbook came in 4 to 17
+#: days after its quarter.
+LATE_IN_CURRENT = {"ASP": 27, "DSA": 24}
+
+
+def received_at(code: str, q: Quarter, current: Quarter, now: dt.datetime | None = None) -> dt.datetime:
+    """When the sample's workbook of ``code`` for ``q`` reached the store (UTC, never after ``now``).
+
+    >>> now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    >>> received_at("ASP", Quarter(2026, 3), Quarter(2026, 3), now).date().isoformat()
+    '2026-10-27'
+    """
+    h = stable_hash(f"{code} {q}")
+    days = LATE_IN_CURRENT[code] if q == current and code in LATE_IN_CURRENT else 4 + h % 14
+    at = dt.datetime.combine(q.end + dt.timedelta(days=days), dt.time(8 + h % 9, h % 60), tzinfo=dt.UTC)
+    return min(at, now or dt.datetime.now(dt.UTC))
 
 
 class SampleError(RuntimeError):
@@ -297,6 +316,7 @@ def _ingest_one(
         problems=parsed.warnings,
         authority=config.authority,
         rows=parsed.rows,
+        received_at=received_at(code, q, Quarter.parse(config.current_quarter)),
     )
     if out.status != "stored":
         raise SampleError(f"the sample workbook {raw.file} was not stored: {out.message}")

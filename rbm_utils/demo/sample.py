@@ -442,6 +442,14 @@ def _assumptions(
     return out
 
 
+#: Units whose review of a high risk (by its number, RSK05 = 5) slipped in the reporting quarter,
+#: by ``REVIEW_SLIPPED_DAYS`` before the quarter's end (reviews were on time before).
+REVIEW_SLIPPED = {"DIN": 5, "EMT": 1}
+REVIEW_SLIPPED_DAYS = 40
+#: Units that raised a high risk in the reporting quarter with no mitigation agreed yet.
+NEW_UNMITIGATED = ("EUR",)
+
+
 def _risks(
     code: str,
     utype: str,
@@ -452,7 +460,9 @@ def _risks(
     q: Quarter,
     rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
-    """Five risks: a high open one everywhere, a critical open one in every other unit."""
+    """Five risks: a high open one everywhere, a critical open one in every other unit; in the units of
+    :data:`REVIEW_SLIPPED` one review is overdue, in those of :data:`NEW_UNMITIGATED` a sixth, high risk
+    raised this quarter has no mitigation yet."""
     high = [(3, 5), (5, 3), (4, 4)]
     critical = [(4, 5), (5, 4), (5, 5)]
     medium = [(3, 4), (2, 5), (4, 3)]
@@ -488,6 +498,27 @@ def _risks(
                 "status": status,
                 "identified_on": identified.isoformat(),
                 "review_on": review,
+            }
+        )
+    slipped = REVIEW_SLIPPED.get(code)
+    if slipped is not None:  # the review date passed weeks ago and nobody reviewed the risk
+        rows[slipped - 1]["review_on"] = (q_end - dt.timedelta(days=REVIEW_SLIPPED_DAYS)).isoformat()
+    if code in NEW_UNMITIGATED:  # raised this quarter; the mitigation is for the review to agree
+        cat, title, cause, _ = next(t for t in RISKS if t not in templates)
+        rows.append(
+            {
+                "risk_id": f"{code}-RSK{len(rows) + 1:02d}",
+                "category": cat,
+                "title": title.format(topic=plan.outputs[0].theme.replace("_", " ")),
+                "cause": cause,
+                "result_id": out_ids[0],
+                "likelihood": 3,
+                "impact": 5,
+                "owner": rows[0]["owner"],
+                "mitigation": None,
+                "status": "open",
+                "identified_on": (q.start + dt.timedelta(days=40)).isoformat(),
+                "review_on": (q_end + dt.timedelta(days=30)).isoformat(),
             }
         )
     return rows

@@ -68,6 +68,20 @@ def _utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _received(at: datetime | None) -> str:
+    """When a workbook was received, as UTC ISO text (now when not given); a time without a zone is refused.
+
+    >>> from datetime import timedelta, timezone
+    >>> _received(datetime(2026, 10, 12, 11, 0, tzinfo=timezone(timedelta(hours=2))))
+    '2026-10-12T09:00:00Z'
+    """
+    if at is None:
+        return _utcnow()
+    if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+        raise StoreError(f"the time a workbook was received needs its time zone (e.g. UTC): {at!r}")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _check_unit_code(unit_code: str) -> None:
     if not isinstance(unit_code, str) or not schema.UNIT_CODE_RE.match(unit_code):
         raise StoreError(f"not a unit code: {unit_code!r} (expected e.g. AFR or CYB)")
@@ -174,6 +188,7 @@ class Store:
         dry_run: bool = False,
         authority: Authority | None = None,
         rows: Mapping[str, Sequence[int]] | None = None,
+        received_at: datetime | None = None,
     ) -> IngestOutcome:
         """Store a unit's validated workbook for ``quarter`` as a new submission.
 
@@ -182,7 +197,9 @@ class Store:
         ``unchanged`` and nothing written; an approved quarter -> ``locked``. The framework
         changes against the last approved quarter are classified by ``authority`` (default:
         the settings' defaults) and their warnings stored with the submission; ``rows`` (the
-        reader's Excel row of each record, by sheet) places the warnings.
+        reader's Excel row of each record, by sheet) places the warnings. ``received_at`` (a time
+        with its zone; default now) is when the workbook arrived, stored as the submission's
+        ``ingested_at``: a history can be loaded with the times its workbooks came in.
 
         Example:
             >>> res = schema.conform("Results", pd.DataFrame(
@@ -195,6 +212,7 @@ class Store:
         _check_unit_code(unit_code)
         period = _parse_quarter(quarter)
         text = str(period)
+        at = _received(received_at)
         new = prepare_rows(frames)
         with self._read() if dry_run else self._write(unit_code) as conn:
             current = current_rows(conn, unit_code)
@@ -232,7 +250,7 @@ class Store:
                 conn,
                 unit_code,
                 text,
-                ingested_at=_utcnow(),
+                ingested_at=at,
                 file_name=file_name,
                 sha256=sha256,
                 submitted_by=submitted_by,
@@ -332,9 +350,10 @@ class Store:
         """The unit's content as of a submission, as of a quarter, or now.
 
         Returns every data sheet (conformed, sorted by key; empty when none) and ``"Unit"``:
-        one row with unit_code, quarter, submission_id, submitted_by (no row if the unit
-        has no submission). As of a quarter means as of the unit's latest submission for
-        that quarter or an earlier one.
+        one row (:data:`~rbm_utils.store.tables.UNIT_COLUMNS`: unit_code, quarter, submission_id,
+        submitted_by, first_received_at, ingested_at; no row if the unit has no submission), where
+        ``first_received_at`` is when the unit's first submission for that quarter arrived. As of a
+        quarter means as of the unit's latest submission for that quarter or an earlier one.
 
         Example:
             >>> with Store("sqlite://") as st:
@@ -347,7 +366,7 @@ class Store:
         subs = TABLES["submissions"]
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(subs.c.id, subs.c.unit_code, subs.c.quarter, subs.c.submitted_by)
+                sa.select(subs.c.id, subs.c.unit_code, subs.c.quarter, subs.c.submitted_by, subs.c.ingested_at)
                 .where(subs.c.unit_code == unit_code)
                 .order_by(subs.c.id)
             ).all()
@@ -361,7 +380,10 @@ class Store:
             else:
                 pick = rows[-1:]
             out = sheets_as_of(conn, unit_code, pick[0].id if pick else None)
-        out["Unit"] = unit_frame([(r.unit_code, r.quarter, r.id, r.submitted_by) for r in pick])
+        first = {r.quarter: r.ingested_at for r in reversed(rows)}  # the earliest submission of each quarter
+        out["Unit"] = unit_frame(
+            [(r.unit_code, r.quarter, r.id, r.submitted_by, first[r.quarter], r.ingested_at) for r in pick]
+        )
         return out
 
     @guarded("read the bureau's state")
@@ -369,7 +391,8 @@ class Store:
         """Every unit's state as of ``quarter``, concatenated with a leading ``unit_code``.
 
         Units without a submission up to ``quarter`` are absent; ``"Unit"`` lists each
-        unit's submission used. One query per sheet.
+        unit's submission used, with when its first submission for that quarter arrived
+        (``first_received_at``) and when this one did (``ingested_at``). One query per sheet.
 
         Example:
             >>> with Store("sqlite://") as st:
@@ -382,10 +405,25 @@ class Store:
         if units is not None:
             latest_q = latest_q.where(subs.c.unit_code.in_(list(units)))
         latest = latest_q.group_by(subs.c.unit_code).subquery("latest")
+        firsts = (
+            sa.select(subs.c.unit_code, subs.c.quarter, sa.func.min(subs.c.id).label("fid"))
+            .group_by(subs.c.unit_code, subs.c.quarter)
+            .subquery("firsts")
+        )
+        first = subs.alias("first_sub")
         with self._read() as conn:
             unit_rows = conn.execute(
-                sa.select(subs.c.unit_code, subs.c.quarter, subs.c.id, subs.c.submitted_by)
+                sa.select(
+                    subs.c.unit_code,
+                    subs.c.quarter,
+                    subs.c.id,
+                    subs.c.submitted_by,
+                    first.c.ingested_at.label("first_received_at"),
+                    subs.c.ingested_at,
+                )
                 .join(latest, subs.c.id == latest.c.sid)
+                .join(firsts, sa.and_(firsts.c.unit_code == subs.c.unit_code, firsts.c.quarter == subs.c.quarter))
+                .join(first, first.c.id == firsts.c.fid)
                 .order_by(subs.c.unit_code)
             ).all()
             out: dict[str, pd.DataFrame] = {}

@@ -10,8 +10,8 @@ a store creates the tables it lacks, so a store written by an older version gain
 Example:
     >>> [c.name for c in TABLES["sheet_risks"].columns][:3]
     ['row_id', 'unit_code', 'risk_id']
-    >>> list(unit_frame([("AFR", "2026-Q3", 1, "Ada")]).columns)
-    ['unit_code', 'quarter', 'submission_id', 'submitted_by']
+    >>> list(unit_frame([("AFR", "2026-Q3", 1, "Ada", "2026-10-12T09:00:00Z", "2026-10-15T16:20:00Z")]).columns)
+    ['unit_code', 'quarter', 'submission_id', 'submitted_by', 'first_received_at', 'ingested_at']
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from rbm_utils.core import schema
 
 #: Data sheets by name: the sheets the store keeps (every sheet but Unit).
 DATA_SHEETS: dict[str, schema.Sheet] = {s.name: s for s in schema.DATA_SHEETS}
-#: Columns of the ``"Unit"`` frame of a state: each unit's submission used.
-UNIT_COLUMNS = ["unit_code", "quarter", "submission_id", "submitted_by"]
+#: Columns of the ``"Unit"`` frame of a state: each unit's submission used, when the unit's first
+#: submission for that quarter arrived (``first_received_at``) and when this one did (``ingested_at``),
+#: both UTC ISO text such as ``2026-10-12T09:00:00Z``.
+UNIT_COLUMNS = ["unit_code", "quarter", "submission_id", "submitted_by", "first_received_at", "ingested_at"]
 
 
 def _sa_type(column: schema.Column) -> sa.types.TypeEngine:
@@ -148,7 +150,7 @@ def sheet_frame(sh: schema.Sheet, recs: Sequence, with_unit: bool) -> pd.DataFra
 
 
 def unit_frame(rows: list[tuple]) -> pd.DataFrame:
-    """The ``"Unit"`` frame of a state: unit_code, quarter, submission_id, submitted_by."""
+    """The ``"Unit"`` frame of a state: one row per unit, columns :data:`UNIT_COLUMNS`."""
     df = pd.DataFrame(rows, columns=UNIT_COLUMNS, dtype=object)
     df["submission_id"] = df["submission_id"].astype("Int64")
     return df

@@ -1,7 +1,7 @@
 """The review agenda's priority score and rank (docs/rules.md, "Priority score"), on small
 hand-computed cases. Default weights: severity 40, money 15 (full at 500,000), people 10
 (full at 24 staff-months), reach 10 (full at 3 results), waited 10 (full at 4 quarters),
-carried over 15.
+carried over 15 (full at 3 reviews in a row).
 """
 
 from __future__ import annotations
@@ -30,7 +30,11 @@ def parts(**kw) -> pd.DataFrame:
         (dict(n_results=2), 6.67),  # 10 x 2 / 3
         (dict(waited=1.0), 2.5),  # 10 x 1 / 4
         (dict(waited=float("inf")), 10.0),
-        (dict(carried_over=True), 15.0),
+        (dict(carried_over=True), 5.0),  # no count: one review, 15 x 1/3
+        (dict(carried_over=True, carried_reviews=1), 5.0),
+        (dict(carried_over=True, carried_reviews=2), 10.0),
+        (dict(carried_over=True, carried_reviews=3), 15.0),
+        (dict(carried_over=True, carried_reviews=7), 15.0),  # capped
         (
             dict(
                 severity=1.0,
@@ -39,6 +43,7 @@ def parts(**kw) -> pd.DataFrame:
                 n_results=3,
                 waited=4.0,
                 carried_over=True,
+                carried_reviews=3,
             ),
             100.0,
         ),
@@ -164,7 +169,7 @@ def test_carried_over_adds_its_weight_and_reranks():
     previous = now[now["item_id"] == "K3"]
     out = carry_over(now, previous, None, Q)
     k3 = out[out["item_id"] == "K3"].iloc[0]
-    assert bool(k3["carried_over"]) and k3["score"] == pytest.approx(21.33 + 15)
+    assert bool(k3["carried_over"]) and k3["carried_reviews"] == 1 and k3["score"] == pytest.approx(21.33 + 5)
     assert int(k3["priority"]) == 2  # climbs one priority too
     assert out["item_id"].tolist() == ["K1", "K3", "K2", "K4"]
     assert out["rank"].tolist() == [1, 2, 3, 4]
@@ -182,3 +187,54 @@ def test_inputs_not_mutated():
     carry_over(out, out, None, Q)
     pd.testing.assert_frame_equal(before[0], progress)
     pd.testing.assert_frame_equal(before[1], money)
+
+
+def test_carried_over_weight_grows_with_each_review_without_a_decision():
+    progress, money = small_agenda()
+    now = review_agenda(progress, None, None, money, None, Q)  # K3: 21.33 before the carried-over part
+    q1 = now[now["item_id"].isin(["K3", "K4"])]  # on the agenda of 2026-Q1 ...
+    q2 = carry_over(now[now["item_id"].isin(["K3", "K4"])], q1, None, "2026-Q2")  # ... back at 2026-Q2
+    assert q2["carried_reviews"].tolist() == [1, 1]
+    q2 = q2[q2["item_id"] == "K3"]  # K4 left the 2026-Q2 agenda (say it was met); K3 stayed
+    out = carry_over(now, q2, None, Q)
+    got = out.set_index("item_id")
+    assert got.loc["K3", "carried_reviews"] == 2 and got.loc["K3", "score"] == pytest.approx(21.33 + 10)
+    assert got.loc["K4", "carried_reviews"] == 0 and not got.loc["K4", "carried_over"]
+    third = carry_over(now, out, None, "2026-Q4").set_index("item_id")
+    assert third.loc["K3", "carried_reviews"] == 3 and third.loc["K3", "score"] == pytest.approx(21.33 + 15)
+    assert third.loc["K1", "carried_reviews"] == 1  # K1 was on the 2026-Q3 agenda, not carried there
+    # a decision taken at the previous review stops the count
+    dec = pd.DataFrame({"unit_code": ["AFR"], "concerns": ["K3"], "meeting_quarter": [Q], "status": ["done"]})
+    assert carry_over(now, out, dec, "2026-Q4").set_index("item_id").loc["K3", "carried_reviews"] == 0
+
+
+def test_a_risk_waits_by_the_days_its_review_is_overdue():
+    from rbm_utils.analytics.risks import red_flags, risk_register
+    from rbm_utils.core import schema
+
+    risks = schema.conform(
+        "Risks",
+        pd.DataFrame(
+            {
+                "unit_code": ["AFR", "AFR"],
+                "risk_id": ["R1", "R2"],
+                "title": ["Funding gap", "Staff leave"],
+                "result_id": ["O9", "O9"],
+                "likelihood": [3, 4],
+                "impact": [5, 5],
+                "mitigation": ["Diversify donors", "Cross-training"],
+                "status": ["open", "open"],
+                "review_on": ["2026-07-01", "2026-12-01"],
+            }
+        ),
+        with_unit=True,
+    )
+    flags = red_flags(risk_register({"Risks": risks}, Q))
+    # R1 (15, high): review due 1 July, 91 days late at 30 September (> 30); R2 (20, critical) not late
+    assert flags.set_index("risk_id")["days_overdue"].to_dict() == {"R1": 91, "R2": 0}
+    got = review_agenda(None, None, flags, None, None, Q).set_index("item_id")
+    assert got.loc["R1", "waited"] == pytest.approx(91 / 91.25)
+    # R1: severity (1 + 15/25) / 2 = 0.8 -> 32; one result 3.33; waited 10 x (91/91.25) / 4 = 2.49 => 37.83
+    assert got.loc["R1", "score"] == pytest.approx(37.83)
+    # R2: severity (1 + 20/25) / 2 = 0.9 -> 36; one result 3.33; no wait => 39.33
+    assert got.loc["R2", "waited"] == 0.0 and got.loc["R2", "score"] == pytest.approx(39.33)

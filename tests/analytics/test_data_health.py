@@ -67,7 +67,7 @@ def test_expected_against_arrived_by_hand() -> None:
     assert (row["risk_reviews_due"], row["risk_reviews_done"]) == (1, 0)
     assert row["evidence_share"] == 1.0  # the one Q3 total has evidence; breakdowns do not count
     assert row["outliers"] == 0
-    assert pd.isna(row["on_time"]) and row["submitted_at"] is None  # the snapshot has no time
+    assert pd.isna(row["on_time"]) and row["submitted_at"] is None  # this Unit frame carries no time
     # (35*1/2 + 20*1/2 + 15*0 + 10*1 + 10*1) / (35+20+15+10+10) = 47.5/90
     assert row["score"] == pytest.approx(52.8)
     assert row["missing"] == "KPIs not reported: K2; expenditure not reported: O2; risk reviews overdue: R1"
@@ -103,16 +103,27 @@ def test_a_rescheduled_review_is_done_and_a_closed_risk_too() -> None:
 
 
 def test_on_time_against_the_deadline_when_the_time_is_known() -> None:
-    def at(when: str) -> pd.Series:
-        unit = _state()["Unit"].assign(submitted_at=[when])
+    def at(first: str, latest: str | None = None) -> pd.Series:
+        unit = _state()["Unit"].assign(first_received_at=[first], ingested_at=[latest or first])
         return dh.data_health(_state(Unit=unit), Q, report_due_days=20).iloc[0]
 
     assert bool(at("2026-10-20T23:59:00Z")["on_time"]) is True  # 30 Sep + 20 days
     late = at("2026-10-21T08:00:00Z")
-    assert bool(late["on_time"]) is False
+    assert bool(late["on_time"]) is False and late["submitted_at"] == "2026-10-21T08:00:00Z"
     assert "submitted late (2026-10-21, due 2026-10-20)" in late["missing"]
     # the late part weighs 10: 47.5 / 100
     assert late["score"] == pytest.approx(47.5)
+    # the worked example of docs/rules.md: on time on 12 Oct, a correction on 27 Oct does not make it late
+    fixed = at("2026-10-12T09:00:00Z", "2026-10-27T15:00:00Z")
+    assert bool(fixed["on_time"]) is True and fixed["submitted_at"] == "2026-10-12T09:00:00Z"
+    assert fixed["score"] == pytest.approx(57.5)  # (47.5 + 10) / 100
+    assert at("2026-10-27T15:00:00Z")["score"] == pytest.approx(47.5)
+
+
+def test_a_longer_delay_setting_moves_the_deadline() -> None:
+    unit = _state()["Unit"].assign(first_received_at=["2026-10-27T15:00:00Z"])
+    assert bool(dh.data_health(_state(Unit=unit), Q, report_due_days=30).iloc[0]["on_time"]) is True
+    assert bool(dh.data_health(_state(Unit=unit), Q, report_due_days=20).iloc[0]["on_time"]) is False
 
 
 def test_a_unit_without_a_workbook_for_the_quarter_scores_zero_on_what_it_owed() -> None:

@@ -6,7 +6,15 @@ import datetime as dt
 
 import pandas as pd
 
-from rbm_utils.analytics.risks import bureau_risks, rate, red_flag_share, red_flags, risk_heatmap, risk_register
+from rbm_utils.analytics.risks import (
+    bureau_risks,
+    rate,
+    red_flag_rules,
+    red_flag_share,
+    red_flags,
+    risk_heatmap,
+    risk_register,
+)
 from rbm_utils.core import schema
 from rbm_utils.core.quarters import Quarter
 
@@ -83,7 +91,7 @@ def test_review_overdue_against_quarter_end_and_today():
     assert reg["review_overdue"].to_dict() == {"A": True, "B": False, "C": False, "D": False, "E": True}
     assert reg.loc["A", "days_overdue"] == 1
     assert reg.loc["E", "days_overdue"] == 30
-    assert pd.isna(reg.loc["B", "days_overdue"])
+    assert reg.loc[["B", "C", "D"], "days_overdue"].tolist() == [0, 0, 0]  # not late: 0
     # with today given, it replaces the end of the quarter
     reg2 = _by_id(risk_register(state, "2026-Q3", today="2026-09-01"))
     assert reg2["review_overdue"].to_dict() == {"A": False, "B": False, "C": False, "D": False, "E": True}
@@ -202,7 +210,9 @@ def test_red_flags_one_rule_each_hand_computed():
     assert flags.loc["CRIT", "reasons"] == (
         "critical risk: score 20 = likelihood 4 x impact 5 (>= 20); threatens AFR-O1, whose KPIs are off track: K1, K2"
     )
-    assert flags.loc["CRIT", "n_reasons"] == 2
+    assert flags.loc["CRIT", "n_reasons"] == 2 and flags.loc["CRIT", "rules"] == "critical, off_track_result"
+    assert flags["rules"].drop("CRIT").tolist() == flags["rule"].drop("CRIT").tolist()  # one rule each
+    assert flags["days_overdue"].to_dict() == {"CRIT": 0, "WORSE": 0, "BARE": 0, "LATE": 60, "OFF": 0}
     assert flags.loc["CRIT", "asks"].startswith("Bureau decision: accept this critical risk")
     assert "AFR-O1" in flags.loc["CRIT", "asks"]
     assert flags.loc["WORSE", "reasons"] == (
@@ -234,6 +244,15 @@ def test_red_flag_share():
     flags = red_flags(reg, _PROGRESS)
     assert red_flag_share(reg, flags) == 5 / 10  # GONE is closed: 10 open risks
     assert pd.isna(red_flag_share(risk_register({}, "2026-Q3"), flags.iloc[:0]))
+    # every rule that fired counts, CRIT under critical and off_track_result
+    assert red_flag_rules(flags) == {
+        "critical": 1,
+        "worsening": 1,
+        "off_track_result": 2,
+        "no_mitigation": 1,
+        "review_overdue": 1,
+    }
+    assert red_flag_rules(flags.iloc[:0]) == {}
 
 
 def test_bureau_risks_aggregates_by_unit_and_category():

@@ -5,6 +5,7 @@ the sample the oracle tests check."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import pandas as pd
@@ -359,9 +360,15 @@ def test_a_store_holding_other_submissions_is_refused_not_mixed(cfg, stories, tm
 def test_red_flags_are_under_a_third_of_the_open_risks_and_name_their_rule(cfg, store):
     prev = Quarter.parse(Q).previous
     r = bureau.analyse(store.bureau_state(Q), Q, cfg, previous_state=store.bureau_state(prev))
-    share = risks.red_flag_share(r["risks"], r["red_flags"])
+    flags = r["red_flags"]
+    share = risks.red_flag_share(r["risks"], flags)
     assert 0 < share < 1 / 3
-    assert set(r["red_flags"]["rule"]) <= set(risks.ESCALATION_RULES) and r["red_flags"]["asks"].all()
+    assert set(flags["rule"]) == set(risks.ESCALATION_RULES)  # every rule decides at least one red flag
+    assert flags["asks"].all() and all(rule in rules.split(", ") for rule, rules in zip(flags["rule"], flags["rules"]))
+    fired = risks.red_flag_rules(flags)
+    assert 1 <= fired["no_mitigation"] <= 2 and 1 <= fired["review_overdue"] <= 2
+    late = flags[flags["rules"].str.contains("review_overdue")]
+    assert (late["days_overdue"] > cfg.thresholds["escalate_overdue_days"]).all()
 
 
 def test_partner_contributions_move_forward_through_their_stages(cfg, store, quarters):
@@ -380,3 +387,15 @@ def test_partner_contributions_move_forward_through_their_stages(cfg, store, qua
             assert "declined" not in stages or stages[-1] == "declined"
             moved += len(set(stages)) >= 3
     assert moved >= 10
+
+
+def test_most_workbooks_arrive_on_time_and_two_of_the_current_quarter_late(cfg, store, quarters):
+    prev = Quarter.parse(Q).previous
+    health = bureau.analyse(store.bureau_state(Q), Q, cfg, previous_state=store.bureau_state(prev))["data_health"]
+    late = health.loc[~health["on_time"].astype(bool), "unit_code"].tolist()
+    assert late == sorted(load_module.LATE_IN_CURRENT) and health["on_time"].notna().all()
+    assert health["missing"][health["unit_code"].isin(late)].str.contains(r"submitted late \(2026-10-2").all()
+    subs = store.submissions()
+    earlier = subs[subs["quarter"] != Q]
+    due = [(Quarter.parse(q).end + dt.timedelta(days=cfg.report_due_days)).isoformat() for q in earlier["quarter"]]
+    assert (earlier["ingested_at"].str[:10] <= pd.Series(due, index=earlier.index)).all()

@@ -14,7 +14,7 @@ from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site
 
 from rbm_utils.analytics import kpi
 from rbm_utils.core.config import load_config
-from rbm_utils.present import charts, columns, followup
+from rbm_utils.present import charts, columns, followup, signals
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data, params, views
 from rbm_utils.serve.pages import joint, landing, overview, review
@@ -248,6 +248,29 @@ def test_unit_dashboard_shows_its_approval_and_decisions_as_published(site):
     shown = ov.followup_out.outputs[0]["data"]["text/html"]
     assert shown == table_html(pending, columns.PENDING_ESCALATIONS, empty="No change awaits the bureau's approval.")
     assert shown in "".join(_nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", "text/html"))
+
+
+def test_overview_says_the_red_flag_share_as_the_notebook_does(site):
+    """The bureau overview's risks open with the red-flag share of the published tables, the
+    same paragraph the overview notebook shows; filtered to one unit, that unit's share."""
+    q = site["quarter"]
+    folder = site["outputs"] / q / "overview"
+    words = signals.red_flag_summary_html(
+        pd.read_parquet(folder / "risks.parquet"), pd.read_parquet(folder / "red_flags.parquet")
+    )
+    assert "open risks are red-flagged" in words
+    shown = [
+        o["data"].get("text/html", "") for o in overview.page(site["outputs"], CFG, f"quarter={q}").risk_out.outputs
+    ]
+    assert words in shown
+    assert words in "".join(_nb_outputs(folder / "bdt_overview.ipynb", "text/html"))
+    afr = overview.page(site["outputs"], CFG, f"quarter={q}&unit=AFR").risk_out.outputs
+    mine = pd.read_parquet(site["outputs"] / q / "AFR" / "risks.parquet")
+    flags = pd.read_parquet(site["outputs"] / q / "AFR" / "red_flags.parquet")
+    assert signals.red_flag_summary_html(mine, flags) in [o["data"].get("text/html", "") for o in afr]
+    # a unit's own review does not show it
+    unit = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR").risk_out.outputs
+    assert not any("rbm-signal" in o["data"].get("text/html", "") for o in unit)
 
 
 def test_joint_page_shows_the_published_joint_tables(site):

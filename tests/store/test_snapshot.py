@@ -265,3 +265,23 @@ def test_unknown_table_name_is_refused(tmp_path, config):
     with pytest.raises(ValueError, match="not a valid table name"):
         freeze_snapshot(FakeStore(edit=add_bad), QUARTER, tmp_path, config)
     assert not (tmp_path / QUARTER / "snapshot").exists()
+
+
+def test_the_snapshot_freezes_when_each_unit_s_workbooks_arrived(store_url, tmp_path, config):
+    """On SQLite and PostgreSQL: a unit sends 2026-Q3 on 12 October and a correction on 27
+    October; the frozen Unit table keeps both times, and they come back as frozen."""
+    import datetime as dt
+
+    from rbm_utils.store.database import Store
+
+    _, frames = minimal_unit()
+    kw = dict(file_name="AFR.xlsx", sha256="0" * 64, submitted_by="Ada", ingested_by="tester")
+    with Store(store_url) as st:
+        st.ingest("AFR", QUARTER, frames, received_at=dt.datetime(2026, 10, 12, 9, 30, tzinfo=dt.UTC), **kw)
+        fixed = dict(frames, Risks=frames["Risks"].iloc[:0])
+        st.ingest("AFR", QUARTER, fixed, received_at=dt.datetime(2026, 10, 27, 15, 0, tzinfo=dt.UTC), **kw)
+        freeze_snapshot(st, QUARTER, tmp_path, config)
+    unit = load_snapshot(tmp_path / QUARTER / "snapshot")["Unit"]
+    assert unit[["unit_code", "first_received_at", "ingested_at"]].values.tolist() == [
+        ["AFR", "2026-10-12T09:30:00Z", "2026-10-27T15:00:00Z"]
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import threading
@@ -23,6 +24,8 @@ from rbm_utils.store.engine import SQLITE_BUSY_TIMEOUT_MS
 from rbm_utils.store.tables import TABLES
 
 APPROVED_AT = "2026-10-03T14:02:11Z"
+#: The Unit frame's columns that say which submission a state rests on (the times follow).
+WHO = ["unit_code", "quarter", "submission_id", "submitted_by"]
 LOCK_MSG = "AFR 2026-Q2 was approved by Amara Diallo on 2026-10-03 14:02 UTC; changes to it are refused"
 
 CONFIG = Config(
@@ -335,7 +338,7 @@ def test_state_as_of_quarter_and_submission(st):
         pd.testing.assert_frame_equal(q2[name], by_sub[name])
     assert q2["KPIs"]["target_value"].tolist() == [100.0, 60.0]
     assert q2["Actuals"]["period"].tolist() == ["2026-Q2", "2026-Q2"]
-    assert q2["Unit"].to_dict("records") == [
+    assert q2["Unit"][WHO].to_dict("records") == [
         {"unit_code": "AFR", "quarter": "2026-Q2", "submission_id": s1, "submitted_by": "Ada Obi"}
     ]
     expected_kpis = schema.conform("KPIs", pd.DataFrame(kpis))
@@ -347,7 +350,7 @@ def test_state_as_of_quarter_and_submission(st):
     for frames in (st.state("AFR", quarter="2026-Q1"), st.state("NOPE")):
         assert all(df.empty for df in frames.values())
         assert list(frames["KPIs"].columns) == list(schema.sheet("KPIs").column_names)
-        assert list(frames["Unit"].columns) == ["unit_code", "quarter", "submission_id", "submitted_by"]
+        assert list(frames["Unit"].columns) == [*WHO, "first_received_at", "ingested_at"]
     with pytest.raises(StoreError, match="not a submission of AFR"):
         st.state("AFR", submission_id=s2 + 1000)
     with pytest.raises(StoreError, match="not a quarter"):
@@ -501,7 +504,7 @@ def test_bureau_state_concatenates_units(st):
     a2 = put(st, unit_frames([("K1", "2026-Q3", 15.0)]), quarter="2026-Q3").submission_id
 
     q2 = st.bureau_state("2026-Q2")
-    assert q2["Unit"].to_dict("records") == [
+    assert q2["Unit"][WHO].to_dict("records") == [
         {"unit_code": "AFR", "quarter": "2026-Q2", "submission_id": a1, "submitted_by": "Ada Obi"}
     ]
     assert q2["Actuals"]["unit_code"].tolist() == ["AFR", "AFR"]
@@ -655,3 +658,35 @@ def test_versions_replay_like_a_model(sequence):
                 else:
                     replay[(kpi, period)] = json.loads(new)
         assert replay == model
+
+
+# ------------------------------------------------------------------------ when the workbooks arrived
+
+
+def test_received_at_is_stored_and_the_unit_frame_keeps_the_first_and_latest_times(st):
+    utc = dt.UTC
+    put(st, unit_frames(), received_at=dt.datetime(2026, 7, 14, 9, 0, tzinfo=utc))
+    first = dt.datetime(2026, 10, 12, 11, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))  # 09:30 UTC
+    s2 = put(st, unit_frames([("K1", "2026-Q3", 15.0)]), quarter="2026-Q3", received_at=first).submission_id
+    s3 = put(
+        st, unit_frames([("K1", "2026-Q3", 16.0)]), quarter="2026-Q3", received_at=dt.datetime(2026, 10, 27, tzinfo=utc)
+    ).submission_id
+    subs = st.submissions("AFR")
+    assert subs["ingested_at"].tolist() == ["2026-07-14T09:00:00Z", "2026-10-12T09:30:00Z", "2026-10-27T00:00:00Z"]
+    want = {"submission_id": s3, "first_received_at": "2026-10-12T09:30:00Z", "ingested_at": "2026-10-27T00:00:00Z"}
+    for unit in (st.state("AFR", "2026-Q3")["Unit"], st.bureau_state("2026-Q3")["Unit"]):
+        assert unit[list(want)].to_dict("records") == [want]
+    assert st.state("AFR", submission_id=s2)["Unit"][["first_received_at", "ingested_at"]].values.tolist() == [
+        ["2026-10-12T09:30:00Z", "2026-10-12T09:30:00Z"]
+    ]
+    q2 = st.bureau_state("2026-Q2")["Unit"]
+    assert q2[["first_received_at", "ingested_at"]].values.tolist() == [["2026-07-14T09:00:00Z"] * 2]
+
+
+def test_received_at_needs_a_time_zone_and_defaults_to_now(st, monkeypatch):
+    with pytest.raises(StoreError, match="time zone"):
+        put(st, unit_frames(), received_at=dt.datetime(2026, 10, 12, 9, 0))
+    assert st.submissions().empty
+    monkeypatch.setattr(store_mod, "_utcnow", lambda: APPROVED_AT)
+    put(st, unit_frames())
+    assert st.state("AFR")["Unit"][["first_received_at", "ingested_at"]].values.tolist() == [[APPROVED_AT] * 2]

@@ -19,7 +19,7 @@ import pandas as pd
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import charts, columns, followup, funding, reports
+from rbm_utils.present import charts, columns, followup, funding, reports, signals
 from rbm_utils.present import programmes as plan
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
@@ -362,10 +362,13 @@ class ReviewDashboard:
         kpis = plan.named(s.kpis(), names)
         show(self.kpi_out, html(table_html(kpis, columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
         self.render_kpi(figs.get("trend"))
+        flags = s.scoped("red_flags", with_programme=False)
+        share = signals.red_flag_summary_html(s.scoped("risks", with_programme=False), flags) if s.bureau else ""
         show(
             self.risk_out,
             figs["risks"],
-            html(table_html(s.scoped("red_flags", with_programme=False), columns.RED_FLAGS, empty="No red flag.")),
+            *([html(share)] if share else []),
+            html(table_html(flags, columns.RED_FLAGS, empty="No red flag.")),
             html(table_html(s.scoped("risks", with_programme=False), columns.RISKS_SHORT)),
         )
         show(
