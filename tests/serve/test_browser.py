@@ -144,7 +144,7 @@ def test_landing_page_loads_and_links_to_every_review(watched, server, site):
     review = opened.value
     review.wait_for_load_state(timeout=LOAD_MS)
     assert re.search(r"/voila/render/review\.ipynb\?quarter=.*&unit=AFR$", review.url)
-    assert _charts(review, 4) == 4
+    assert _charts(review, 5) == 5  # status, trend, risks, money and funding
     review.close(run_before_unload=True)
 
 
@@ -154,7 +154,7 @@ def test_unit_review_renders_all_its_charts(watched, server, site):
     )
     pg = watched.page()
     pg.goto(f"{server.base}/voila/render/review.ipynb?quarter={site['quarter']}&unit=AFR", timeout=LOAD_MS)
-    assert _charts(pg, expected) == expected == 4
+    assert _charts(pg, expected + 1) == expected + 1 == 5  # the page's figures and the funding chart
     assert pg.locator(".js-plotly-plot .main-svg").count() >= expected
     assert "Regional Office for Africa (AFR, region)" in pg.locator(".rbm-title").inner_text()
     _shot(pg, "review_AFR")
@@ -177,7 +177,7 @@ def test_a_filter_changes_what_is_shown(watched, server, site):
         f"document.querySelector('.rbm-trend .gtitle') && "
         f"document.querySelector('.rbm-trend .gtitle').textContent.startsWith('{first_off}')"
     )
-    assert _charts(pg, 4) == 4
+    assert _charts(pg, 5) == 5
     _shot(pg, "review_AFR_off_track")
 
 
@@ -220,7 +220,7 @@ def test_overview_and_joint_review_render(watched, server, site):
     q = site["quarter"]
     pg = watched.page()
     pg.goto(f"{server.base}/voila/render/overview.ipynb?quarter={q}", timeout=LOAD_MS)
-    assert _charts(pg, 5) == 5  # status, trend, risks, money and the work against the Action Plan
+    assert _charts(pg, 7) == 7  # status, trend, risks, money, the Action Plan, funding and resources by stage
     assert "Affordable connectivity" in pg.locator(".rbm-plan").inner_text()
     pg.locator(".rbm-unit-filter select").select_option(label="AFR Regional Office for Africa")
     pg.wait_for_function("document.querySelector('.rbm-title').textContent.includes('(AFR)')")
