@@ -217,12 +217,20 @@ def cmd_status(args) -> int:
 
 
 def cmd_review(args) -> int:
+    from rbm_utils.core.config import PROJECT_ROOT
+    from rbm_utils.exchange.pdf import PdfError
+    from rbm_utils.exchange.reviews import ExportError, batch_exports, export_reviews
     from rbm_utils.publish.quarterly import FAILED, ReviewError, review_quarter
 
     cfg = _config(args)
     quarter = args.quarter or cfg.current_quarter
     if not args.all and not args.unit:
         raise UsageError("name the units to review with --unit U ... or give --all")
+    try:
+        exports = batch_exports(cfg, with_pdf=args.pdf)
+    except PdfError as exc:
+        print(f"rbm review: --pdf: {exc}", file=sys.stderr)
+        return 1
     try:
         report = review_quarter(
             quarter,
@@ -238,9 +246,25 @@ def cmd_review(args) -> int:
             progress=not args.quiet,
             config=cfg,
             scheduler=args.scheduler,
+            exports=exports,
         )
     except ReviewError as exc:
         print(f"rbm review: {exc}", file=sys.stderr)
+        return 1
+    # A review left unchanged was not re-run: give it the exports it lacks (a first --pdf, say).
+    unchanged = [j["name"] for j in report.get("jobs", []) if j.get("status") == "skipped_unchanged"]
+    try:
+        export_reviews(
+            Path(args.outputs or PROJECT_ROOT / "outputs"),
+            quarter,
+            [n for n in unchanged if n in cfg.units or n == "overview"],
+            cfg,
+            excel=True,
+            with_pdf=args.pdf,
+            only_missing=True,
+        )
+    except (ExportError, PdfError) as exc:
+        print(f"rbm review: exports of unchanged reviews: {exc}", file=sys.stderr)
         return 1
     jobs = pd.DataFrame(report.get("jobs", []))
     if not jobs.empty:
@@ -257,6 +281,37 @@ def cmd_review(args) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def cmd_export_reviews(args) -> int:
+    """rbm export excel|pdf: the Excel packs or PDFs of published reviews, written into their folders."""
+    from rbm_utils.core.config import PROJECT_ROOT
+    from rbm_utils.exchange.pdf import PdfError
+    from rbm_utils.exchange.reviews import ExportError, export_reviews, published_reviews
+
+    cfg = _config(args)
+    quarter = args.quarter or cfg.current_quarter
+    outputs = Path(args.outputs) if args.outputs else PROJECT_ROOT / "outputs"
+    if not args.all and not args.unit and not args.overview:
+        raise UsageError("name the reviews with --unit U ... (or --overview), or give --all")
+    names = (
+        published_reviews(outputs, quarter, cfg)
+        if args.all
+        else [*(args.unit or []), *(["overview"] if args.overview else [])]
+    )
+    for u in args.unit or []:
+        cfg.unit(u)  # an unknown code: the settings' error with the known codes
+    try:
+        written = export_reviews(
+            outputs, quarter, names, cfg, excel=args.export_kind == "excel", with_pdf=args.export_kind == "pdf"
+        )
+    except (ExportError, PdfError) as exc:
+        print(f"rbm export {args.export_kind}: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    print(f"Wrote {len(written)} file(s) for {quarter}.")
     return 0
 
 
@@ -392,6 +447,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the notebooks on this Dask distributed scheduler, e.g. tcp://10.0.0.5:8786 "
         "(workers need this environment and the outputs folder at the same path; --jobs is ignored)",
     )
+
+    sp.add_argument(
+        "--pdf", action="store_true", help="also publish each unit review's and the overview's PDF (needs chromium)"
+    )
+
+    # rbm export KIND: files made from what is published (wt15a adds iati here too).
+    sp = sub.add_parser("export", help="Write files made from published reviews: Excel packs, PDFs.", epilog=EPILOG)
+    exp = sp.add_subparsers(dest="export_kind", metavar="KIND")
+    sp.set_defaults(func=lambda args, _p=sp: (_p.print_help(), 2)[1])
+    for kind, what in (
+        ("excel", "the Excel review pack (review_pack.xlsx) of published reviews, into their folders"),
+        ("pdf", "the PDF (review.pdf) of published reviews, into their folders (printed by Debian's chromium)"),
+    ):
+        ep = exp.add_parser(kind, help=f"Write {what}.", description=f"Write {what}.", epilog=EPILOG)
+        ep.set_defaults(func=cmd_export_reviews)
+        ep.add_argument("--quarter", help="published quarter (default: the settings' current quarter)")
+        ep.add_argument("--unit", action="append", metavar="U", help="a unit's review (repeat for more)")
+        ep.add_argument("--overview", action="store_true", help="the bureau overview")
+        ep.add_argument("--all", action="store_true", help="every published unit review and the overview")
+        ep.add_argument("--outputs", help="published outputs folder (default outputs/)")
 
     sp = add(
         "sample",

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "rbm_utils"
 #: The flow, earliest first. A module may import its own stage or an earlier one.
-STAGES = ("core", "intake", "store", "analytics", "publish", "present", "serve")
+STAGES = ("core", "intake", "store", "analytics", "publish", "present", "exchange", "serve")
 #: Wiring and the sample bureau may import any stage.
 FREE = ("demo", "cli")
 MAX_LINES = 500
