@@ -219,7 +219,7 @@ def cmd_status(args) -> int:
 def cmd_review(args) -> int:
     from rbm_utils.core.config import PROJECT_ROOT
     from rbm_utils.exchange.pdf import PdfError
-    from rbm_utils.exchange.reviews import ExportError, batch_exports, export_reviews
+    from rbm_utils.exchange.reviews import ExportError, batch_exports, complete_unchanged
     from rbm_utils.publish.quarterly import FAILED, ReviewError, review_quarter
 
     cfg = _config(args)
@@ -251,18 +251,8 @@ def cmd_review(args) -> int:
     except ReviewError as exc:
         print(f"rbm review: {exc}", file=sys.stderr)
         return 1
-    # A review left unchanged was not re-run: give it the exports it lacks (a first --pdf, say).
-    unchanged = [j["name"] for j in report.get("jobs", []) if j.get("status") == "skipped_unchanged"]
-    try:
-        export_reviews(
-            Path(args.outputs or PROJECT_ROOT / "outputs"),
-            quarter,
-            [n for n in unchanged if n in cfg.units or n == "overview"],
-            cfg,
-            excel=True,
-            with_pdf=args.pdf,
-            only_missing=True,
-        )
+    try:  # a review left unchanged was not re-run: give it the exports it lacks (a first --pdf, say)
+        complete_unchanged(report, Path(args.outputs or PROJECT_ROOT / "outputs"), quarter, cfg, with_pdf=args.pdf)
     except (ExportError, PdfError) as exc:
         print(f"rbm review: exports of unchanged reviews: {exc}", file=sys.stderr)
         return 1
@@ -281,37 +271,6 @@ def cmd_review(args) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
-
-
-def cmd_export_reviews(args) -> int:
-    """rbm export excel|pdf: the Excel packs or PDFs of published reviews, written into their folders."""
-    from rbm_utils.core.config import PROJECT_ROOT
-    from rbm_utils.exchange.pdf import PdfError
-    from rbm_utils.exchange.reviews import ExportError, export_reviews, published_reviews
-
-    cfg = _config(args)
-    quarter = args.quarter or cfg.current_quarter
-    outputs = Path(args.outputs) if args.outputs else PROJECT_ROOT / "outputs"
-    if not args.all and not args.unit and not args.overview:
-        raise UsageError("name the reviews with --unit U ... (or --overview), or give --all")
-    names = (
-        published_reviews(outputs, quarter, cfg)
-        if args.all
-        else [*(args.unit or []), *(["overview"] if args.overview else [])]
-    )
-    for u in args.unit or []:
-        cfg.unit(u)  # an unknown code: the settings' error with the known codes
-    try:
-        written = export_reviews(
-            outputs, quarter, names, cfg, excel=args.export_kind == "excel", with_pdf=args.export_kind == "pdf"
-        )
-    except (ExportError, PdfError) as exc:
-        print(f"rbm export {args.export_kind}: {exc}", file=sys.stderr)
-        return 1
-    for path in written:
-        print(path)
-    print(f"Wrote {len(written)} file(s) for {quarter}.")
     return 0
 
 
@@ -368,6 +327,8 @@ def cmd_serve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rbm_utils.exchange.commands import add_review_exports
+
     p = argparse.ArgumentParser(
         prog="rbm", description="RBM workbench: unit workbooks in, quarterly reviews out.", epilog=EPILOG
     )
@@ -452,21 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--pdf", action="store_true", help="also publish each unit review's and the overview's PDF (needs chromium)"
     )
 
-    # rbm export KIND: files made from what is published (wt15a adds iati here too).
+    # rbm export KIND: files made from published reviews (the IATI file joins them here).
     sp = sub.add_parser("export", help="Write files made from published reviews: Excel packs, PDFs.", epilog=EPILOG)
-    exp = sp.add_subparsers(dest="export_kind", metavar="KIND")
     sp.set_defaults(func=lambda args, _p=sp: (_p.print_help(), 2)[1])
-    for kind, what in (
-        ("excel", "the Excel review pack (review_pack.xlsx) of published reviews, into their folders"),
-        ("pdf", "the PDF (review.pdf) of published reviews, into their folders (printed by Debian's chromium)"),
-    ):
-        ep = exp.add_parser(kind, help=f"Write {what}.", description=f"Write {what}.", epilog=EPILOG)
-        ep.set_defaults(func=cmd_export_reviews)
-        ep.add_argument("--quarter", help="published quarter (default: the settings' current quarter)")
-        ep.add_argument("--unit", action="append", metavar="U", help="a unit's review (repeat for more)")
-        ep.add_argument("--overview", action="store_true", help="the bureau overview")
-        ep.add_argument("--all", action="store_true", help="every published unit review and the overview")
-        ep.add_argument("--outputs", help="published outputs folder (default outputs/)")
+    add_review_exports(sp.add_subparsers(dest="export_kind", metavar="KIND"), EPILOG)
 
     sp = add(
         "sample",

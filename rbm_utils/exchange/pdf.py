@@ -14,10 +14,9 @@ installed for the dashboards' browser tests.
 Without Chromium or Playwright, :func:`check_chromium` raises :class:`PdfError` with what to install.
 
 Example:
-    >>> header_html("Africa (AFR) <review>", "2026-Q3")[:60]
-    '<div style="font-size:8px;width:100%;margin:0 12mm;display:'
-    >>> "&lt;review&gt;" in header_html("Africa (AFR) <review>", "2026-Q3")
-    True
+    >>> head = header_html("Africa (AFR) <review>", "2026-Q3")
+    >>> "Africa (AFR) &lt;review&gt;" in head, "Quarterly review 2026-Q3" in head
+    (True, True)
     >>> html_to_pdf(Path("AFR/quarterly_review.html"), Path("AFR/review.pdf"),
     ...             title="Africa (AFR)", quarter="2026-Q3")                     # doctest: +SKIP
     PosixPath('AFR/review.pdf')
@@ -232,4 +231,3 @@ def write_review_pdf(
         out = html_to_pdf(src, dest, title=title, quarter=quarter)
     log.info("wrote the review PDF %s", out)
     return out
-

@@ -8,8 +8,10 @@ published folders, each file atomically, holding the review's publish lock (the 
 ``<Q>/.locks/<name>.lock``) so it never writes into a folder being replaced.
 
 Example:
-    >>> names = export_reviews(Path("outputs"), "2026-Q3", ["AFR"], config, pdf=True)   # doctest: +SKIP
-    >>> published_reviews(Path("/nonexistent"), "2026-Q3", config)
+    >>> from rbm_utils.core.config import load_config
+    >>> export_reviews(Path("outputs"), "2026-Q3", ["AFR"], load_config(), with_pdf=True)   # doctest: +SKIP
+    [PosixPath('outputs/2026-Q3/AFR/review.pdf')]
+    >>> published_reviews(Path("/nonexistent"), "2026-Q3", load_config())
     []
 """
 
@@ -78,6 +80,16 @@ def review_lock(quarter_dir: Path, name: str, wait_s: float = LOCK_WAIT_S) -> It
         yield
     finally:
         lock.release(force=True)
+
+
+def complete_unchanged(
+    report: dict[str, Any], outputs: Path, quarter: str, config: Config, *, with_pdf: bool
+) -> list[Path]:
+    """After a batch: the reviews it left unchanged (``skipped_unchanged``, not re-run) get the
+    exports they lack, e.g. the PDFs of a first ``--pdf``; files already there are kept."""
+    names = [str(j.get("name")) for j in report.get("jobs", []) if j.get("status") == "skipped_unchanged"]
+    names = [n for n in names if n in published_reviews(outputs, quarter, config)]
+    return export_reviews(outputs, quarter, names, config, excel=True, with_pdf=with_pdf, only_missing=True)
 
 
 def export_reviews(
