@@ -59,8 +59,10 @@ body { font-size: 10pt; }
 h1, h2, h3, h4 { break-after: avoid; }
 .jp-OutputArea-output, .js-plotly-plot, .plotly-graph-div, figure, svg, img, tr { break-inside: avoid; }
 thead { display: table-header-group; }
-table { border-collapse: collapse; font-size: 8pt; max-width: 100%; }
-th, td { border: 1px solid #c8c8c8; padding: 2px 4px; vertical-align: top; overflow-wrap: anywhere; }
+table { border-collapse: collapse; width: 100% !important; table-layout: auto !important; }
+th, td { border: 1px solid #c8c8c8; padding: 2px 3px !important; vertical-align: top; text-align: left !important;
+         font-size: 7.5pt !important; line-height: 1.25 !important; white-space: normal !important;
+         overflow-wrap: break-word; word-break: normal; max-width: 22em; }
 th { background: #e8eef5; }
 .anchor-link, .modebar, .modebar-container, .jp-InputPrompt, .jp-OutputPrompt { display: none !important; }
 .jp-Cell, .jp-OutputArea-output { overflow: visible !important; }
