@@ -155,3 +155,5 @@ def test_anything_but_a_listed_download_is_refused(server, site):
     assert status == 403
     status, _, _ = get(f"{server.base}/rbm-download/{q}/AFR/xlsx")
     assert status == 200
+    status, body = raw(server.opts.port, "HEAD", f"/rbm-download/{q}/AFR/xlsx")
+    assert status == 200 and body == ""
