@@ -408,7 +408,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the notebooks on this Dask distributed scheduler, e.g. tcp://10.0.0.5:8786 "
         "(workers need this environment and the outputs folder at the same path; --jobs is ignored)",
     )
-
     sp.add_argument(
         "--pdf", action="store_true", help="also publish each unit review's and the overview's PDF (needs chromium)"
     )

@@ -147,9 +147,6 @@ class DownloadHandler(JupyterHandler):
     (:func:`rbm_utils.serve.downloads.resolve`), never joined into a path; anything else is 404.
     GET (and HEAD) only; the server's security headers and Host check apply as to every page."""
 
-    def check_xsrf_cookie(self) -> None:  # GET/HEAD only: nothing to protect, nothing changes
-        return None
-
     @web.authenticated
     async def get(self, quarter: str, review: str, kind: str) -> None:
         await self._send(quarter, review, kind, body=True)
