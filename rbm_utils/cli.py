@@ -217,12 +217,20 @@ def cmd_status(args) -> int:
 
 
 def cmd_review(args) -> int:
+    from rbm_utils.core.config import PROJECT_ROOT
+    from rbm_utils.exchange.pdf import PdfError
+    from rbm_utils.exchange.reviews import ExportError, batch_exports, complete_unchanged
     from rbm_utils.publish.quarterly import FAILED, ReviewError, review_quarter
 
     cfg = _config(args)
     quarter = args.quarter or cfg.current_quarter
     if not args.all and not args.unit:
         raise UsageError("name the units to review with --unit U ... or give --all")
+    try:
+        exports = batch_exports(cfg, with_pdf=args.pdf)
+    except PdfError as exc:
+        print(f"rbm review: --pdf: {exc}", file=sys.stderr)
+        return 1
     try:
         report = review_quarter(
             quarter,
@@ -238,9 +246,15 @@ def cmd_review(args) -> int:
             progress=not args.quiet,
             config=cfg,
             scheduler=args.scheduler,
+            exports=exports,
         )
     except ReviewError as exc:
         print(f"rbm review: {exc}", file=sys.stderr)
+        return 1
+    try:  # a review left unchanged was not re-run: give it the exports it lacks (a first --pdf, say)
+        complete_unchanged(report, Path(args.outputs or PROJECT_ROOT / "outputs"), quarter, cfg, with_pdf=args.pdf)
+    except (ExportError, PdfError) as exc:
+        print(f"rbm review: exports of unchanged reviews: {exc}", file=sys.stderr)
         return 1
     jobs = pd.DataFrame(report.get("jobs", []))
     if not jobs.empty:
@@ -391,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="run the notebooks on this Dask distributed scheduler, e.g. tcp://10.0.0.5:8786 "
         "(workers need this environment and the outputs folder at the same path; --jobs is ignored)",
+    )
+    sp.add_argument(
+        "--pdf", action="store_true", help="also publish each unit review's and the overview's PDF (needs chromium)"
     )
 
     sp = add(

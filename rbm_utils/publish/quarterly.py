@@ -53,6 +53,12 @@ OVERVIEW_NAME = "overview"
 FAILED = ("failed", "dead_kernel", "timeout", "locked")
 
 
+#: Writes a review's exports (the Excel pack, the PDF) into its folder before the folder is published:
+#: ``exports(folder, quarter_dir, unit)``, ``unit`` None for the overview. ``cli.py`` passes
+#: :mod:`rbm_utils.exchange`'s writers (a later stage, which this module may not import).
+ReviewExports = Callable[[Path, Path, str | None], None]
+
+
 class ReviewError(RuntimeError):
     """The quarter cannot be reviewed (no data, published with other content, bad selection)."""
 
@@ -88,8 +94,10 @@ def unit_parameters(unit: str, config: Config) -> dict[str, Any]:
     return {"unit": unit}
 
 
-def _tables_writer(results: Mapping[str, pd.DataFrame], unit: str | None) -> Callable[[Path, Job], None]:
-    """extra_files callback: write the tidy tables of one unit (or the bureau) into staging."""
+def _tables_writer(
+    results: Mapping[str, pd.DataFrame], unit: str | None, exports: ReviewExports | None = None
+) -> Callable[[Path, Job], None]:
+    """extra_files callback: write the tidy tables of one unit (or the bureau) into staging, then its exports."""
 
     def write(staging: Path, job: Job) -> None:
         view = analysis.unit_view(results, unit) if unit else results
@@ -98,6 +106,8 @@ def _tables_writer(results: Mapping[str, pd.DataFrame], unit: str | None) -> Cal
             frame = view.get(key)
             if isinstance(frame, pd.DataFrame):
                 frame.to_parquet(staging / f"{stem}.parquet", index=False)
+        if exports is not None:
+            exports(staging, Path(job.publish_dir).parent, unit)
 
     return write
 
@@ -133,8 +143,10 @@ def plan_review(
     force: bool = False,
     config: Config | None = None,
     overview: bool = True,
+    exports: ReviewExports | None = None,
 ) -> ReviewPlan:
-    """Freeze the snapshot, compute and freeze its analysis, and build the jobs (no notebook runs yet)."""
+    """Freeze the snapshot, compute and freeze its analysis, and build the jobs (no notebook runs yet).
+    ``exports`` writes each unit review's and the overview's exports before they are published."""
     q = Quarter.parse(quarter)
     config = config or load_config()
     out = Path(outputs or PROJECT_ROOT / "outputs").resolve()
@@ -174,7 +186,7 @@ def plan_review(
     jobs: list[Job] = []
     for u in selected:
         params = {**unit_parameters(u, config), **common, "unit": u}
-        jobs.append(Job(u, UNIT_TEMPLATE, params, quarter_dir / u, _tables_writer(results, u)))
+        jobs.append(Job(u, UNIT_TEMPLATE, params, quarter_dir / u, _tables_writer(results, u, exports)))
     wanted = None if joint is None else {p.upper() for p in joint}
     for rec in pairs.itertuples(index=False):
         name = frozen.pair_name(rec.cluster, rec.region)
@@ -192,7 +204,13 @@ def plan_review(
     if unknown:
         raise ReviewError(f"no cluster x region pair with work in common named {', '.join(sorted(unknown))}")
     ov = (
-        Job(OVERVIEW_NAME, OVERVIEW_TEMPLATE, dict(common), quarter_dir / OVERVIEW_NAME, _tables_writer(results, None))
+        Job(
+            OVERVIEW_NAME,
+            OVERVIEW_TEMPLATE,
+            dict(common),
+            quarter_dir / OVERVIEW_NAME,
+            _tables_writer(results, None, exports),
+        )
         if overview
         else None
     )
@@ -214,12 +232,14 @@ def review_quarter(
     progress: bool = True,
     config: Config | None = None,
     scheduler: str | None = None,
+    exports: ReviewExports | None = None,
 ) -> dict[str, Any]:
     """Run the quarterly batch. Returns the run report (also written to run_report.json).
 
     With ``scheduler`` (a Dask scheduler address, e.g. ``tcp://10.0.0.5:8786``) the notebooks
     run on that cluster (:mod:`rbm_utils.publish.dask`; ``workers`` is then the cluster's);
-    snapshot, tidy tables and publishing stay here.
+    snapshot, tidy tables and publishing stay here. ``exports`` (:data:`ReviewExports`) adds each
+    unit review's and the overview's exports to its folder before the folder is published.
     """
     started = time.time()
     plan = plan_review(
@@ -231,6 +251,7 @@ def review_quarter(
         outputs=outputs,
         force=force,
         config=config,
+        exports=exports,
     )
     quarter_dir = plan.snapshot_dir.parent
     staging = quarter_dir.parent / ".staging" / str(plan.quarter)

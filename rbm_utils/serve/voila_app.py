@@ -10,6 +10,8 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
 - :class:`DashboardVoila`: ``/`` redirects to the landing page; no directory listing, no contents
   API, template static files only under our template; never reads voila.json or voila.py.
 - :func:`bound_lost_wakeups`: kernel sockets polled in short slices.
+- :class:`DownloadHandler`: ``/rbm-download/<quarter>/<review>/<kind>``, a review's published PDF or
+  Excel pack through the allow-list of :mod:`rbm_utils.serve.downloads`; anything else is 404.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from queue import Empty
 from typing import Any
 
 from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
 from tornado import web
@@ -32,6 +35,8 @@ from voila.tornado.contentshandler import VoilaContentsHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
+from rbm_utils.core.config import load_config
+from rbm_utils.serve import data, downloads
 from rbm_utils.serve.server import LANDING, TEMPLATE_NAME, dashboard_kernel_environment
 
 log = logging.getLogger(__name__)
@@ -137,6 +142,35 @@ class _TemplateStaticHandler(TemplateStaticFileHandler):
         return super().parse_url_path(url_path)
 
 
+class DownloadHandler(JupyterHandler):
+    """A review's published PDF or Excel pack: the three path parts are looked up in the allow-list
+    (:func:`rbm_utils.serve.downloads.resolve`), never joined into a path; anything else is 404.
+    GET (and HEAD) only; the server's security headers and Host check apply as to every page."""
+
+    @web.authenticated
+    async def get(self, quarter: str, review: str, kind: str) -> None:
+        await self._send(quarter, review, kind, body=True)
+
+    @web.authenticated
+    async def head(self, quarter: str, review: str, kind: str) -> None:
+        await self._send(quarter, review, kind, body=False)
+
+    async def _send(self, quarter: str, review: str, kind: str, *, body: bool) -> None:
+        path = downloads.resolve(data.outputs_dir(), load_config(), quarter, review, kind)
+        if path is None:
+            raise web.HTTPError(404)
+        payload = path.read_bytes()
+        self.set_header("Content-Type", downloads.KINDS[kind].media_type)
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="{downloads.download_name(quarter, review, kind)}"'
+        )
+        self.set_header("Content-Length", str(len(payload)))
+        self.set_header("Cache-Control", "no-store")
+        if body:
+            self.write(payload)
+        await self.finish()
+
+
 class DashboardVoila(Voila):
     """Standalone Voila with the landing page at ``/`` and no directory listing or contents API."""
 
@@ -155,5 +189,6 @@ class DashboardVoila(Voila):
         return [
             (url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
+            (url_path_join(self.server_url, downloads.ROUTE, r"([^/]+)/([^/]+)/([^/]+)"), DownloadHandler),
             *handlers,
         ]

@@ -23,7 +23,7 @@ from rbm_utils.present import charts, columns, followup, funding, reports, signa
 from rbm_utils.present import programmes as plan
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
-from rbm_utils.serve import data
+from rbm_utils.serve import data, downloads
 from rbm_utils.serve.params import ALL, page_link, pick
 from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_options, programmes, review_figures
 from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
@@ -318,6 +318,7 @@ class ReviewDashboard:
             f'<h2 class="rbm-title">{escape_text(s.who())}: quarterly review {escape_text(s.quarter)}</h2>'
             f'<p><a href="{escape_text(page_link("index.ipynb", quarter=s.quarter or ""))}">All units</a> · '
             "Figures as published by the quarterly review (frozen snapshot).</p>"
+            + downloads.links_html(s.outputs, s.config, s.quarter, data.OVERVIEW if s.bureau else s.unit)
             + (self.approval_html() if not s.bureau and s.unit else "")
         )
 

@@ -1,0 +1,91 @@
+"""Downloads for managers: a review's PDF and Excel pack, through one allow-listed route.
+
+``/rbm-download/<quarter>/<review>/<kind>`` (``kind`` ``pdf`` or ``xlsx``; ``review`` a unit code or
+``overview``) serves a file only when the three parts are, exactly, a published quarter, a review
+published in it (a unit of the settings, or the overview) and a kind of :data:`KINDS`; the file is
+then the fixed name of that kind in that review's published folder. The path is built from the
+listing's own names (:func:`rbm_utils.serve.params.pick`), never from what the request sent;
+anything else is 404. The handler itself (:class:`rbm_utils.serve.voila_app.DownloadHandler`) keeps
+the server's headers, Content-Security-Policy and Host check.
+
+Example:
+    >>> download_link("2026-Q3", "AFR", "pdf")
+    '../../rbm-download/2026-Q3/AFR/pdf'
+    >>> download_name("2026-Q3", "overview", "xlsx")
+    'overview-2026-Q3-review-pack.xlsx'
+    >>> resolve(Path("/nonexistent"), config, "2026-Q3", "../../etc", "pdf") is None     # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from rbm_utils.core.config import Config
+from rbm_utils.core.text import escape_text
+from rbm_utils.exchange.excel_pack import PACK_FILE, PACK_MEDIA_TYPE
+from rbm_utils.exchange.pdf import PDF_FILE, PDF_MEDIA_TYPE
+from rbm_utils.serve import data
+from rbm_utils.serve.params import pick
+
+#: The route's first path segment (under the server's base URL).
+ROUTE = "rbm-download"
+#: Where the route is, seen from a dashboard page (``<base>/voila/render/<page>.ipynb``).
+FROM_PAGE = "../../"
+
+
+class Kind(NamedTuple):
+    """A kind of download: the published file's name, its media type, the saved file's ending and the link's words."""
+
+    file: str
+    media_type: str
+    suffix: str
+    words: str
+
+
+KINDS: dict[str, Kind] = {
+    "pdf": Kind(PDF_FILE, PDF_MEDIA_TYPE, "review.pdf", "PDF of the review"),
+    "xlsx": Kind(PACK_FILE, PACK_MEDIA_TYPE, "review-pack.xlsx", "Excel review pack"),
+}
+
+
+def published_reviews(outputs: Path, quarter: str, config: Config) -> list[str]:
+    """Reviews of a published ``quarter`` a download may name: its published units, then ``overview``."""
+    names = data.published_units(outputs, quarter, config)
+    return names + ([data.OVERVIEW] if data.has_overview(outputs, quarter) else [])
+
+
+def resolve(outputs: Path, config: Config, quarter: str, review: str, kind: str) -> Path | None:
+    """The published file a download names, or None: each part must be one of the listed values,
+    and the file must exist. The path is joined from the listed names only."""
+    q = pick(quarter, data.published_quarters(outputs))
+    r = pick(review, published_reviews(outputs, q, config)) if q else None
+    k = pick(kind, list(KINDS))
+    if q is None or r is None or k is None:
+        return None
+    path = Path(outputs) / q / r / KINDS[k].file
+    return path if path.is_file() else None
+
+
+def download_name(quarter: str, review: str, kind: str) -> str:
+    """The name a browser saves the file under."""
+    return f"{review}-{quarter}-{KINDS[kind].suffix}"
+
+
+def download_link(quarter: str, review: str, kind: str) -> str:
+    """The route of one download, relative to a dashboard page."""
+    return f"{FROM_PAGE}{ROUTE}/{quarter}/{review}/{kind}"
+
+
+def links_html(outputs: Path, config: Config, quarter: str | None, review: str | None) -> str:
+    """A line of download links for the files published with a review ('' when there are none)."""
+    if not quarter or not review:
+        return ""
+    links = [
+        f'<a class="rbm-download-{k}" href="{escape_text(download_link(quarter, review, k))}" download>'
+        f"{escape_text(kind.words)}</a>"
+        for k, kind in KINDS.items()
+        if resolve(outputs, config, quarter, review, k) is not None
+    ]
+    return f'<p class="rbm-downloads">Download: {" · ".join(links)}</p>' if links else ""
