@@ -983,10 +983,10 @@ def _partners(
     n_gaps = len(wide) if len(wide) < 3 else len(wide) - int(rng.random() < 0.5)
     gaps = wide[:n_gaps]
     covered = [o for o in short if o not in gaps]
-    for i, oid in enumerate(covered):  # an agreement signed for the rest of the line
+    for i, oid in enumerate(covered):  # an agreement signed for the rest of the line (at least 5,000)
         left = room(oid, year)
         d, exp = dated(1 + i % 2, int(rng.integers(30, 200)))
-        add("cash" if left >= 15_000 else "in-kind", d, "agreement_signed", left, exp, output=oid)
+        add("cash" if left >= 15_000 else "in-kind", d, "agreement_signed", max(left, 5000.0), exp, output=oid)
         got[oid, year] = need[oid, year]
     for i, oid in enumerate(gaps):
         left = room(oid, year)
