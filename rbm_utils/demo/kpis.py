@@ -68,6 +68,12 @@ def floor_to(x: float, step: float) -> float:
     return float(math.floor(x / step + 1e-9) * step)
 
 
+#: The step of a currency KPI's amounts (CHF). Its target is drawn in thousands and scaled by
+#: the step, so a smaller step scales the whole series (and keeps its random draws and status):
+#: at 500, a unit's partner receipts of a year are part of its budget's extra-budgetary lines.
+CURRENCY_STEP = 500.0
+
+
 # --------------------------------------------------------------------------------------
 # KPI definitions
 # --------------------------------------------------------------------------------------
@@ -300,7 +306,7 @@ def unit_kpis(
         "currency",
         "sum",
         0,
-        round_to(rng.uniform(0.8e6, 2.0e6), 50000),
+        round_to(rng.uniform(0.8e6, 2.0e6), 50000) * CURRENCY_STEP / 1000,
         "resource mobilisation register (sheet Partners)",
         kind="currency",
         measured_from="register_received",
@@ -584,7 +590,7 @@ def _candidate(
     rows: list[dict[str, Any]] = []
     n = len(periods)
     if k.kind in ("count", "currency"):
-        step = 1000.0 if k.kind == "currency" else 1.0
+        step = CURRENCY_STEP if k.kind == "currency" else 1.0
         total = current - b
         total = ceil_to(total, step) if intent == "met" else round_to(total, step)
         units = int(round(total / step))

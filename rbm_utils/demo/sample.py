@@ -11,7 +11,8 @@ illustrative. Generation is deterministic: the same seed gives the same frames.
 The series are aimed so that, at the reporting quarter, the bureau shows a realistic mix:
 KPIs on track, at risk, off track, target met and without recent data (judged while drawing
 by the real analytics, :mod:`rbm_utils.demo.kpis`); assumptions that hold, weaken and break;
-outputs under- and over-spent. What the sample is made of lives in
+outputs under- and over-spent; extra-budgetary lines partly covered by partners' agreements,
+with funding gaps the register's pipeline targets. What the sample is made of lives in
 :mod:`rbm_utils.demo.catalogue`.
 
 Example:
@@ -278,12 +279,14 @@ def sample_parts(
         "Risks": _risks(code, u.type, plan, out_ids, position, first, q, rng),
         "Linkages": _linkages(code, plan, out_ids),
     }
-    budget, spend = _money(code, out_ids, position, first, q, rng)
-    frames_raw["Budget"], frames_raw["Expenditure"] = budget, spend
+    received = _received_by_year(kpis, actual_rows)
+    budget, spend = _money(code, out_ids, position, first, q, received, rng)
     activities = _activities(code, u.type, plan, out_ids, regions or [code], position, first, q, rng)
     frames_raw["Activities"] = activities
+    partners = _partners(code, results, activities, kpis, actual_rows, budget, first, q, rng)
+    spend += _extra_spending(budget, partners, activities, out_ids, position, first, q, rng)
     frames_raw["Budget"], frames_raw["Expenditure"] = _by_region(code, budget, spend, activities)
-    frames_raw["Partners"] = _partners(code, results, activities, kpis, actual_rows, first, q, rng)
+    frames_raw["Partners"] = partners
 
     frames: dict[str, pd.DataFrame] = {}
     for sh in schema.DATA_SHEETS:
@@ -535,27 +538,70 @@ def _linkages(code: str, plan: Plan, out_ids: list[str]) -> list[dict[str, Any]]
     return rows
 
 
+def _received_by_year(kpis: Sequence[SampleKpi], actual_rows: list[dict[str, Any]]) -> dict[int, float]:
+    """The partners' money received per year: the reported increments of the KPI measured from the
+    register (``register_received``), which the register's received rows repeat (:func:`_partners`)."""
+    measured = {k.kpi_id for k in kpis if k.measured_from == "register_received"}
+    out: dict[int, float] = {}
+    for r in actual_rows:
+        if r["kpi_id"] in measured and not r["disaggregation"] and r["value"]:
+            year = Quarter.parse(r["period"]).year
+            out[year] = out.get(year, 0.0) + float(r["value"])
+    return out
+
+
+#: The funding source of the extra-budgetary lines: money the unit must mobilise from partners
+#: (the partner register, sheet Partners), spent only once received.
+EXTRA_BUDGETARY = "Extra-budgetary: partner agreements (illustrative)"
+#: Bounds of an extra-budgetary line's share of its output's budget of the year.
+EXTRA_SHARE = (0.15, 0.35)
+#: Spending pace per output (1 = on plan), by (unit position + output index).
+SPEND_PATTERN = (1.0, 0.6, 1.35, 0.95)
+
+
+def _extra_outputs(code: str, n: int, position: int) -> list[int]:
+    """The indexes of the outputs with an extra-budgetary line: all but one in units of four
+    outputs or more and in every other unit, else all (a regional line of :data:`REGIONAL_LINES`
+    on the extra-budgetary source keeps its output)."""
+    if n < 4 and position % 2 == 0:
+        return list(range(n))
+    skip = position % n
+    if code in REGIONAL_LINES and REGIONAL_LINES[code] == (skip, EXTRA_BUDGETARY):
+        skip = (skip + 1) % n
+    return [j for j in range(n) if j != skip]
+
+
 def _money(
-    code: str, out_ids: list[str], position: int, first: Quarter, q: Quarter, rng: np.random.Generator
+    code: str,
+    out_ids: list[str],
+    position: int,
+    first: Quarter,
+    q: Quarter,
+    received: Mapping[int, float],
+    rng: np.random.Generator,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Budget per output, funding source and year; quarterly spending at a rate per output
-    (on plan, under- or over-spent)."""
-    pattern = (1.0, 0.6, 1.35, 0.95)
+    """Budget per output, funding source and year; quarterly spending of the regular budget and
+    ICT Development Fund lines at a rate per output (on plan, under- or over-spent).
+
+    Several outputs also have an :data:`EXTRA_BUDGETARY` line (no spending here: it is spent as
+    partners' money comes in, :func:`_extra_spending`). Its share of the output's budget lies in
+    :data:`EXTRA_SHARE`, and the unit's extra-budgetary lines of a year are sized to the money
+    partners paid in that year (``received``, the KPI measured from the register): a past year's
+    lines mostly received (80-95 %), the current year's about half by the third quarter, so the
+    register's signed agreements cover part of the rest and its pipeline targets the gaps."""
     fy, ly = first.year, q.year
     budget, spend = [], []
+    core: dict[tuple[int, int], float] = {}
     for j, oid in enumerate(out_ids):
-        rate = pattern[(position + j) % len(pattern)]
-        sources = ["Regular budget"]
-        if j % 2 == 0:
-            sources.append("ICT Development Fund")
-        if j == 1:
-            sources.append("Extra-budgetary: donor agreement (illustrative)")
+        rate = SPEND_PATTERN[(position + j) % len(SPEND_PATTERN)]
+        sources = ["Regular budget"] + (["ICT Development Fund"] if j % 2 == 0 else [])
         for src in sources:
             base = round_to(rng.uniform(120_000, 450_000) * (1.0 if src == "Regular budget" else 0.5), 5000)
             sm = float(rng.integers(6, 25)) if src == "Regular budget" else float(rng.integers(0, 7))
             annual = {}
             for y in range(fy, ly + 1):
                 annual[y] = round_to(base * rng.uniform(0.9, 1.15), 5000)
+                core[j, y] = core.get((j, y), 0.0) + annual[y]
                 budget.append(
                     {"result_id": oid, "funding_source": src, "year": y, "amount": annual[y], "staff_months": sm}
                 )
@@ -570,7 +616,74 @@ def _money(
                         "staff_months": round(sm / 4 * min(rate, 1.2) * rng.uniform(0.8, 1.2), 1),
                     }
                 )
+    extra = _extra_outputs(code, len(out_ids), position)
+    share = {j: rng.uniform(0.18, 0.32) for j in extra}  # each output's own weight, kept over the years
+    lo, hi = EXTRA_SHARE
+    for y in range(fy, ly + 1):
+        covered = rng.uniform(0.8, 0.95) if y < ly else q.q / 4 * rng.uniform(0.6, 0.8)
+        raw = {j: core[j, y] * share[j] / (1 - share[j]) for j in extra}
+        scale = float(received.get(y, 0.0)) / covered / sum(raw.values())
+        for j in extra:
+            s = float(np.clip(raw[j] * scale / (core[j, y] + raw[j] * scale), lo, hi))
+            amount = round_to(core[j, y] * s / (1 - s), 5000)
+            sm = float(rng.integers(1, 7))
+            budget.append(
+                {
+                    "result_id": out_ids[j],
+                    "funding_source": EXTRA_BUDGETARY,
+                    "year": y,
+                    "amount": amount,
+                    "staff_months": sm,
+                }
+            )
     return budget, spend
+
+
+def _extra_spending(
+    budget: list[dict[str, Any]],
+    partners: list[dict[str, Any]],
+    activities: list[dict[str, Any]],
+    out_ids: list[str],
+    position: int,
+    first: Quarter,
+    q: Quarter,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """Quarterly spending of the :data:`EXTRA_BUDGETARY` lines: at the output's pace of the
+    year's line, but never more than the partners' money received for the output (on it or on
+    one of its activities) and not yet spent."""
+    output_of = {a["activity_id"]: a["result_id"] for a in activities}
+    came: dict[tuple[str, Quarter], float] = {}
+    for r in partners:
+        if r["stage"] == "received" and r.get("actual_date"):
+            oid = str(r["result_id"] or output_of.get(r["activity_id"]))
+            p = Quarter.of_date(dt.date.fromisoformat(r["actual_date"]))
+            came[oid, p] = came.get((oid, p), 0.0) + float(r["amount"])
+    lines = {(r["result_id"], int(r["year"])): r for r in budget if r["funding_source"] == EXTRA_BUDGETARY}
+    spend = []
+    for j, oid in enumerate(out_ids):
+        rate = SPEND_PATTERN[(position + j) % len(SPEND_PATTERN)]
+        available = 0.0
+        for p in Quarter.span(first, q):
+            available += came.get((oid, p), 0.0)
+            line = lines.get((oid, p.year))
+            if line is None:
+                continue
+            amount = floor_to(min(line["amount"] / 4 * rate * rng.uniform(0.8, 1.2), available), 100)
+            if amount <= 0:
+                continue
+            available -= amount
+            sm = round(line["staff_months"] / 4 * min(rate, 1.2) * rng.uniform(0.8, 1.2), 1)
+            spend.append(
+                {
+                    "result_id": oid,
+                    "period": str(p),
+                    "funding_source": EXTRA_BUDGETARY,
+                    "amount": amount,
+                    "staff_months": sm,
+                }
+            )
+    return spend
 
 
 #: Clusters whose project money is booked by region (cluster -> (output index, funding source)):
@@ -578,7 +691,7 @@ def _money(
 #: without a region and is shared by the activities in the analysis.
 REGIONAL_LINES: dict[str, tuple[int, str]] = {
     "CYB": (0, "ICT Development Fund"),
-    "EMT": (1, "Extra-budgetary: donor agreement (illustrative)"),
+    "EMT": (1, EXTRA_BUDGETARY),
 }
 #: How a regional line is split between the regions of the output's activities, in activity order.
 REGIONAL_SPLIT = (0.6, 0.4)
@@ -730,68 +843,112 @@ def _partners(
     activities: list[dict[str, Any]],
     kpis: Sequence[SampleKpi],
     actual_rows: list[dict[str, Any]],
+    budget: list[dict[str, Any]],
     first: Quarter,
     q: Quarter,
     rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
-    """The unit's resource mobilisation register at quarter ``q``.
+    """The unit's resource mobilisation register at quarter ``q``, sized to the budget's
+    :data:`EXTRA_BUDGETARY` lines (what the unit must mobilise per output and year).
 
     Money received: the reported increments of the KPI measured from the register
     (``register_received``), one or two contributions per quarter dated within it, so the KPI
-    agrees with the register in every quarter; early ones fund outputs and initiatives, later
-    ones may fund activities already under way. The pipeline: prospects, proposals, pledges
-    and signed agreements of the last quarters (some expected dates already passed), and
-    offers declined with a note. :func:`rbm_utils.demo.history.partner_at` winds each row back
-    through its stages for the workbooks of earlier quarters.
+    agrees with the register in every quarter; each funds an output with an extra-budgetary
+    line of its year (or one of the output's activities already under way) where the line still
+    has room, split between two outputs when one has too little. The current year: on some
+    outputs a signed agreement covers the rest of the line; on the others (two or more in a unit
+    with three extra-budgetary outputs) a gap stays, partly covered by an agreement, and the
+    open pipeline targets it: a pledge or a proposal, perhaps a prospect (some expected dates
+    already passed), and a prospect for next year. Offers declined carry a note.
+    :func:`rbm_utils.demo.history.partner_at` winds each row back through its stages for the
+    workbooks of earlier quarters.
     """
     outputs = [r["result_id"] for r in results if r["level"] == "output"]
-    initiatives = sorted({r["initiative"] for r in results if r.get("initiative")})
+    initiative_of = {r["result_id"]: r.get("initiative") for r in results if r["level"] == "output"}
+    initiatives = sorted({i for i in initiative_of.values() if i})
     started = [a for a in activities if a["status"] != "cancelled" and a.get("actual_start")]
     live = [a for a in activities if a["status"] in ("planned", "ongoing", "delayed")]
     cash_partners = [p for p in PARTNERS if p[1] in CASH_TYPES]
     kind_partners = [p for p in PARTNERS if p[1] not in CASH_TYPES or p[1] == "private"]
     owners = [RELATIONSHIP_OWNERS[i] + " (illustrative)" for i in rng.permutation(len(RELATIONSHIP_OWNERS))[:3]]
+    need = {
+        (r["result_id"], int(r["year"])): float(r["amount"]) for r in budget if r["funding_source"] == EXTRA_BUDGETARY
+    }
+    got: dict[tuple[str, int], float] = {}  # received or signed, by output and year
     rows: list[dict[str, Any]] = []
     seen: set[tuple] = set()
 
-    def add(kind: str, day: dt.date, stage: str, amount: float, expected: dt.date | None, **extra: Any) -> bool:
-        """One row on a partner and target not used yet with this kind of contribution (False if none is left)."""
+    def add(
+        kind: str,
+        day: dt.date,
+        stage: str,
+        amount: float,
+        expected: dt.date | None,
+        output: str | None = None,
+        initiative: str | None = None,
+        **extra: Any,
+    ) -> None:
+        """One row on ``output`` (or one of its activities) or ``initiative`` (else anything), from a
+        partner not yet used there with this kind of contribution if there is one."""
         pool = cash_partners if kind == "cash" else kind_partners
-        targets: list[tuple[str | None, str | None, str | None]] = [(o, None, None) for o in outputs]
-        targets += [(None, i, None) for i in initiatives]
-        acts = started if stage == "received" else live
-        targets += [
-            (None, None, a["activity_id"]) for a in acts if stage != "received" or a["actual_start"] <= day.isoformat()
-        ]
-        for _ in range(40):
+        if output is not None:
+            acts = started if stage == "received" else live
+            targets: list[tuple[str | None, str | None, str | None]] = [(output, None, None)]
+            targets += [
+                (None, None, a["activity_id"])
+                for a in acts
+                if a["result_id"] == output and (stage != "received" or a["actual_start"] <= day.isoformat())
+            ]
+        elif initiative is not None:
+            targets = [(None, initiative, None)]
+        else:
+            targets = [(o, None, None) for o in outputs] + [(None, i, None) for i in initiatives]
+        for tries in range(40):
             name, ptype = pool[int(rng.integers(len(pool)))]
             rid, ini, act = targets[int(rng.integers(len(targets)))]
             key = (name, rid, ini, act, kind)
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append(
-                {
-                    "partner": name,
-                    "partner_type": ptype,
-                    "result_id": rid,
-                    "initiative": ini,
-                    "activity_id": act,
-                    "contribution_type": kind,
-                    "stage": stage,
-                    "amount": float(amount),
-                    "expected_date": expected.isoformat() if expected else None,
-                    "actual_date": day.isoformat(),
-                    "owner": owners[int(rng.integers(len(owners)))],
-                    "note": None,
-                    **extra,
-                }
-            )
-            return True
-        return False
+            if key not in seen or tries == 39:  # a second tranche (its own reference) when all are used
+                break
+        seen.add(key)
+        rows.append(
+            {
+                "partner": name,
+                "partner_type": ptype,
+                "result_id": rid,
+                "initiative": ini,
+                "activity_id": act,
+                "contribution_type": kind,
+                "stage": stage,
+                "amount": float(amount),
+                "expected_date": expected.isoformat() if expected else None,
+                "actual_date": day.isoformat(),
+                "owner": owners[int(rng.integers(len(owners)))],
+                "note": None,
+                **extra,
+            }
+        )
 
     def day_in(p: Quarter) -> dt.date:
         return min(p.start + dt.timedelta(days=int(rng.integers(5, 85))), p.end)
+
+    def room(oid: str, year: int) -> float:
+        return need.get((oid, year), 0.0) - got.get((oid, year), 0.0)
+
+    def receive(kind: str, d: dt.date, amount: float, expected: dt.date) -> None:
+        """``amount`` received on ``d`` for the outputs with room on their line of the year."""
+        year = d.year
+        while amount > 0:
+            open_ = [o for o in outputs if room(o, year) >= min(amount, 10_000)]
+            if not open_:  # no room left: the output with the largest line takes the rest
+                open_ = [max((o for o in outputs if (o, year) in need), key=lambda o: need[o, year])]
+            weights = np.array([max(room(o, year), 1.0) for o in open_])
+            oid = open_[int(rng.choice(len(open_), p=weights / weights.sum()))]
+            part = (
+                amount if room(oid, year) >= amount or len(open_) == 1 else max(floor_to(room(oid, year), 1000), 1000)
+            )
+            got[oid, year] = got.get((oid, year), 0.0) + part
+            add(kind, d, "received", part, expected, output=oid)
+            amount -= part
 
     # money received: exactly the KPI's reported increments
     measured = [k for k in kpis if k.measured_from == "register_received"]
@@ -810,21 +967,51 @@ def _partners(
             for kind, amount in pieces:
                 d = day_in(p)
                 expected = d - dt.timedelta(days=int(rng.integers(-20, 60)))  # most money arrives late
-                if not add(kind, d, "received", amount, max(expected, first.start)):
-                    raise ValueError(f"{code}: no partner and target left for a contribution received in {p}")
-    # the pipeline: (stage, quarters back of the date reached, days to the next step)
-    pipeline = [
-        ("agreement_signed", 1, int(rng.integers(100, 200))),
-        ("agreement_signed", 2, int(rng.integers(30, 90))),  # money expected by now: overdue
-        ("pledged", 1, int(rng.integers(90, 180))),
-        ("proposal_submitted", 0, int(rng.integers(60, 120))),
-        ("proposal_submitted", 1, int(rng.integers(30, 100))),
-        ("prospect", 0, int(rng.integers(60, 180))),
-    ][: 4 + int(rng.integers(0, 3))]
-    for stage, back, ahead in pipeline:
+                receive(kind, d, amount, max(expected, first.start))
+
+    # the current year: agreements and the pipeline, sized to what each output still needs
+    year = q.year
+    year_end = dt.date(year, 12, 15)
+
+    def dated(back: int, ahead: int) -> tuple[dt.date, dt.date]:
+        """The day a stage was reached ``back`` quarters ago and the next step ``ahead`` days later (within the year)."""
         d = day_in(max(q - back, first))
-        amount = round_to(rng.uniform(50_000, 600_000), 5000)
-        add("cash", d, stage, amount, d + dt.timedelta(days=ahead))
+        return d, min(d + dt.timedelta(days=ahead), year_end)
+
+    short = sorted((o for o in outputs if room(o, year) > 0), key=lambda o: room(o, year), reverse=True)
+    wide = [o for o in short if room(o, year) >= 30_000]  # a small rest is always signed for
+    n_gaps = len(wide) if len(wide) < 3 else len(wide) - int(rng.random() < 0.5)
+    gaps = wide[:n_gaps]
+    covered = [o for o in short if o not in gaps]
+    for i, oid in enumerate(covered):  # an agreement signed for the rest of the line (at least 5,000)
+        left = room(oid, year)
+        d, exp = dated(1 + i % 2, int(rng.integers(30, 200)))
+        add("cash" if left >= 15_000 else "in-kind", d, "agreement_signed", max(left, 5000.0), exp, output=oid)
+        got[oid, year] = need[oid, year]
+    for i, oid in enumerate(gaps):
+        left = room(oid, year)
+        part = floor_to(left * rng.uniform(0.2, 0.5), 5000)
+        if i % 2 == 1 and part >= 25_000:  # part of the gap already signed for
+            d, exp = dated(2, int(rng.integers(30, 90)))  # the money expected by now: overdue
+            add("cash", d, "agreement_signed", part, exp, output=oid)
+            left -= part
+        if rng.random() < 0.6:
+            d, exp = dated(1, int(rng.integers(90, 180)))
+            add("cash", d, "pledged", max(round_to(left * rng.uniform(0.6, 1.2), 5000), 5000), exp, output=oid)
+        else:
+            d, exp = dated(int(rng.integers(0, 2)), int(rng.integers(30, 120)))
+            amount = max(round_to(left * rng.uniform(0.7, 1.5), 5000), 5000)
+            add("cash", d, "proposal_submitted", amount, exp, output=oid)
+        if rng.random() < 0.5:  # an idea for the rest, on the output or its initiative
+            ini = initiative_of.get(oid) if rng.random() < 0.4 else None
+            d, exp = dated(0, int(rng.integers(60, 180)))
+            amount = max(round_to(left * rng.uniform(1.0, 2.5), 5000), 5000)
+            add("cash", d, "prospect", amount, exp, output=None if ini else oid, initiative=ini)
+    # next year's lines: a first idea
+    d = day_in(q)
+    nxt = outputs[int(rng.integers(len(outputs)))]
+    amount = round_to(rng.uniform(50_000, 250_000), 5000)
+    add("cash", d, "prospect", amount, dt.date(year + 1, 1, 15) + dt.timedelta(days=int(rng.integers(0, 120))), nxt)
     for i in range(1 + int(rng.integers(0, 2))):
         d = day_in(max(q - int(rng.integers(2, 7)), first))
         amount = round_to(rng.uniform(80_000, 400_000), 5000)
@@ -834,9 +1021,9 @@ def _partners(
     rows.sort(key=lambda r: opened[id(r)])
     per_year: dict[str, int] = {}
     for r in rows:  # the unit's file reference, numbered by year in the order the files were opened
-        year = opened[id(r)][:4]
-        per_year[year] = per_year.get(year, 0) + 1
-        r["reference"] = f"{code}-RM-{year}-{per_year[year]:02d}"
+        year_ = opened[id(r)][:4]
+        per_year[year_] = per_year.get(year_, 0) + 1
+        r["reference"] = f"{code}-RM-{year_}-{per_year[year_]:02d}"
     return rows
 
 

@@ -347,6 +347,37 @@ def test_the_partner_register_has_a_pipeline_and_agrees_with_the_kpi_measured_fr
             assert register_figure(rows, k["measured_from"], Quarter.parse(period), cumulative=False)[0] == value
 
 
+def test_extra_budgetary_lines_are_spent_only_as_partners_money_comes_in(cfg, bureau):
+    """Issue 14: each unit's budget of the year has extra-budgetary lines on two outputs or more,
+    15-35 % of the output's budget (give or take the rounding to 5,000), and spending on them never
+    runs ahead of the partners' money received for the output (on it or on one of its activities)."""
+    year = Quarter.parse(Q).year
+    for code, (_, f) in bureau.items():
+        b = f["Budget"][f["Budget"]["year"] == year]
+        extra = b["funding_source"] == sample_module.EXTRA_BUDGETARY
+        total = b.groupby("result_id")["amount"].sum()
+        line = b[extra].groupby("result_id")["amount"].sum()
+        assert len(line) >= 2, code
+        assert (line / total[line.index]).between(0.14, 0.36).all(), code
+        output_of = dict(zip(f["Activities"]["activity_id"], f["Activities"]["result_id"]))
+        came: dict[tuple[str, int], float] = {}  # received, by output and quarter index
+        for r in f["Partners"][f["Partners"]["stage"] == "received"].to_dict("records"):
+            oid = r["result_id"] if isinstance(r["result_id"], str) else output_of[r["activity_id"]]
+            at = Quarter.of_date(dt.date.fromisoformat(str(r["actual_date"])[:10])).index
+            came[oid, at] = came.get((oid, at), 0.0) + r["amount"]
+        e = f["Expenditure"][f["Expenditure"]["funding_source"] == sample_module.EXTRA_BUDGETARY]
+        spent: dict[tuple[str, int], float] = {}
+        for oid, period, amount in zip(e["result_id"], e["period"], e["amount"]):
+            spent[oid, Quarter.parse(period).index] = spent.get((oid, Quarter.parse(period).index), 0.0) + amount
+        for oid in line.index:
+            got = used = 0.0
+            for p in Quarter.span(cfg.first_quarter, Q):
+                got += came.get((oid, p.index), 0.0)
+                used += spent.get((oid, p.index), 0.0)
+                assert used <= got + 1e-6, (code, oid, str(p))
+        assert spent, code  # and some of it is spent
+
+
 def test_cluster_region_rows_add_up_to_the_total(cfg, bureau):
     checked = 0
     for code in cfg.clusters:
