@@ -29,6 +29,7 @@ from rbm_utils.analytics import (
     finance,
     funding,
     kpi,
+    kpi_reasons,
     kpi_regions,
     learning,
     linkages,
@@ -217,6 +218,7 @@ def analyse(
     )
     current = {"progress": progress, "assumptions": tests, "risks": register, "money": money}
     out["changes"] = changes.quarter_changes(current, previous)
+    out["progress"] = kpi_reasons.kpi_reasons(progress, state.get("Actuals"), stall, register, tests, q)
     return out
 
 

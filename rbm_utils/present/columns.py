@@ -31,11 +31,16 @@ BENCHMARKS = (
     "warnings",
 )
 
-#: One unit's KPIs: value, achievement, expected progress by now, status, forecast.
+#: One unit's KPIs, worst first (:func:`rbm_utils.present.readable.kpi_table`): status and why,
+#: what moved since last quarter, value, achievement, expected progress by now, trend, forecast.
 KPIS = (
     "kpi_id",
     "level",
     "name",
+    "status",
+    "why",
+    "moved",
+    "previous_status",
     "measure",
     "baseline_value",
     "target_value",
@@ -43,7 +48,7 @@ KPIS = (
     "current_value",
     "achievement",
     "expected",
-    "status",
+    "trend",
     "last_period",
     "forecast_achievement",
     "likely_to_meet",
@@ -52,13 +57,18 @@ KPIS = (
 KPIS_ACROSS_UNITS = (
     "unit_code",
     "kpi_id",
+    "level",
     "name",
     "programme",
+    "status",
+    "why",
+    "moved",
+    "previous_status",
     "current_value",
     "target_value",
     "achievement",
     "expected",
-    "status",
+    "trend",
     "last_period",
     "likely_to_meet",
 )

@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from rbm_utils.core import quarters
-from rbm_utils.core.codes import KPI_STATUSES
+from rbm_utils.core.codes import KPI_STATUSES, LEVELS
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.text import cell_number, cell_text, escape_text, fmt_number, fmt_share
 from rbm_utils.present.charts.figure import empty_figure, new_figure
@@ -221,6 +221,12 @@ def status_summary(rollup_frame: pd.DataFrame, title: str | None = "KPI status")
     if rollup_frame is None or rollup_frame.empty:
         return empty_figure(fig, "No KPIs.")
     keys = [c for c in rollup_frame.columns if c != "n_kpis" and not c.startswith("n_") and not c.startswith("share_")]
+    if "level" in keys:  # the chain's levels in chain order, not alphabetical
+        rank = rollup_frame["level"].map({lv: i for i, lv in enumerate(LEVELS)}).fillna(len(LEVELS))
+        order = rollup_frame.assign(_rank=rank).sort_values(
+            [*(k for k in keys if k != "level"), "_rank"], kind="stable"
+        )
+        rollup_frame = rollup_frame.loc[order.index].reset_index(drop=True)
     if keys:
         labels = [
             " / ".join(cell_text(v) or "(blank)" for v in vals)
@@ -257,7 +263,9 @@ def status_summary(rollup_frame: pd.DataFrame, title: str | None = "KPI status")
     fig.update_layout(
         barmode="stack",
         height=max(300, 60 + 32 * len(labels)),
-        legend=dict(orientation="h", y=-0.15, traceorder="normal"),
+        # the legend below the axis title, anchored by its top: no label over it
+        legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, traceorder="normal"),
+        margin=dict(b=110),
     )
     fig.update_xaxes(title="KPIs")
     fig.update_yaxes(autorange="reversed", type="category")

@@ -19,11 +19,12 @@ import pandas as pd
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import charts, columns, followup, funding, reports
+from rbm_utils.present import charts, columns, followup, funding, readable, reports
 from rbm_utils.present import programmes as plan
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data
+from rbm_utils.serve.pages import sections
 from rbm_utils.serve.params import ALL, page_link, pick
 from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_options, programmes, review_figures
 from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
@@ -104,6 +105,8 @@ class ReviewState:
             self.tables = data.load_tables(self.outputs, self.quarter, self.unit, self.config) if self.unit else {}
         self.milestones = data.load_snapshot_table(self.outputs, self.quarter, "Milestones")
         self.actuals = data.load_snapshot_table(self.outputs, self.quarter, "Actuals")
+        if not self.bureau and self.unit:
+            self.tables.update(data.load_frozen_tables(self.outputs, self.quarter, self.unit))
         if self.programme not in self.programme_names():
             self.programme = ALL
         self.reset_kpi()
@@ -126,9 +129,12 @@ class ReviewState:
         return None if self.bureau and self.unit == ALL else self.unit
 
     def kpis(self) -> pd.DataFrame:
-        """The KPIs shown: the unit's (or the bureau's, or one unit of it) after the filters."""
-        return filter_frame(
-            self.tables.get("progress"), unit=self.scope_unit(), programme=self.programme, status=self.status
+        """The KPIs shown: the unit's (or the bureau's, or one unit of it) after the filters, worst
+        status first (so the drill-down opens on the worst KPI)."""
+        return readable.by_severity(
+            filter_frame(
+                self.tables.get("progress"), unit=self.scope_unit(), programme=self.programme, status=self.status
+            )
         )
 
     def scoped(self, key: str, with_programme: bool = True) -> pd.DataFrame:
@@ -157,6 +163,17 @@ class ReviewState:
         if self.kpi:
             figs["trend"] = self.kpi_trend()
         return figs
+
+    def review(self) -> reports.Review:
+        """The notebook's review object over the unit's published tables (see :mod:`sections`)."""
+        return sections.review_of(
+            self.tables,
+            self.config,
+            self.quarter or "",
+            self.unit or "",
+            units=filter_frame(data.load_snapshot_table(self.outputs, self.quarter, "Unit"), unit=self.unit),
+            manifest=data.snapshot_manifest(self.outputs, self.quarter),
+        )
 
     def who(self) -> str:
         """Plain-text name of what is reviewed."""
@@ -197,7 +214,7 @@ class ReviewDashboard:
         self.title = w.HTML()
         self.notice = w.HTML('<p class="rbm-notice">' + escape_text(notice) + "</p>" if notice else "")
         self.outs: dict[str, w.Output] = {}
-        for name in (*SECTIONS, "plan"):
+        for name in (*SECTIONS, "plan", *sections.UNIT_ONLY):
             self.outs[name] = w.Output()
             self.outs[name].add_class(f"rbm-{name}")
         (
@@ -223,6 +240,10 @@ class ReviewDashboard:
         self.status_dd.observe(guard(self.on_status, s.status_values), names="value")
         self.kpi_dd.observe(guard(self.on_kpi, lambda: [k for _, k in s.kpi_choices()]), names="value")
 
+        drill = [heading("One KPI: trend, evidence and comments"), self.kpi_dd, self.trend_out, self.evidence_out]
+        unit_page: list[w.Widget] = []
+        for text, name in sections.UNIT_SECTIONS:
+            unit_page += [heading(text), self.outs[name], *(drill if name == "kpi" else ())]
         self.widget = w.VBox(
             [
                 self.title,
@@ -231,29 +252,36 @@ class ReviewDashboard:
                     [self.quarter_dd, self.unit_dd, self.programme_dd, self.status_dd],
                     layout=w.Layout(flex_flow="row wrap"),
                 ),
-                *((heading(TOP_HEADING), self.top_out) if bureau else ()),
-                heading("Pending escalations and overdue decisions" if bureau else "Decisions of the reviews"),
-                self.followup_out,
-                heading("KPIs"),
-                self.summary_out,
-                self.kpi_out,
-                heading("One KPI: trend, evidence and comments"),
-                self.kpi_dd,
-                self.trend_out,
-                self.evidence_out,
-                *((heading(PLAN_HEADING), self.plan_out) if bureau else ()),
-                heading("Risks"),
-                self.risk_out,
-                heading("Money and delivery"),
-                self.money_out,
-                heading("Partners and resource mobilisation" if bureau else "Funding and partners"),
-                self.funding_out,
-                heading("The rest of the bureau agenda" if bureau else "Review agenda"),
-                self.agenda_out,
             ]
+            + (self.bureau_page() if bureau else unit_page)
         )
         self.widget.add_class("rbm-dashboard")
         self.render()
+
+    def bureau_page(self) -> list[w.Widget]:
+        """The overview's sections, in the overview notebook's order."""
+        bureau = True
+        return [
+            *((heading(TOP_HEADING), self.top_out) if bureau else ()),
+            heading("Pending escalations and overdue decisions" if bureau else "Decisions of the reviews"),
+            self.followup_out,
+            heading("KPIs"),
+            self.summary_out,
+            self.kpi_out,
+            heading("One KPI: trend, evidence and comments"),
+            self.kpi_dd,
+            self.trend_out,
+            self.evidence_out,
+            *((heading(PLAN_HEADING), self.plan_out) if bureau else ()),
+            heading("Risks"),
+            self.risk_out,
+            heading("Money and delivery"),
+            self.money_out,
+            heading("Partners and resource mobilisation" if bureau else "Funding and partners"),
+            self.funding_out,
+            heading("The rest of the bureau agenda" if bureau else "Review agenda"),
+            self.agenda_out,
+        ]
 
     @property
     def ignored(self) -> list[tuple[str, Any]]:
@@ -355,11 +383,16 @@ class ReviewDashboard:
             self.title.value = "<h2>Nothing is published yet.</h2>"
             return
         self.title.value = self.title_html()
-        self.render_followup()
         figs = s.figures()
-        show(self.summary_out, figs["status"])
         names = s.config.action_plan.programmes
-        kpis = plan.named(s.kpis(), names)
+        kpis = plan.named(readable.kpi_table(s.kpis(), s.scoped("changes"), s.tables.get("series")), names)
+        if s.bureau:
+            self.render_followup()
+            show(self.summary_out, figs["status"])
+        else:
+            r = s.review()
+            for name, parts in sections.unit_parts(r, figs["status"]).items():
+                show(self.outs[name], *(html(p) if isinstance(p, str) else p for p in parts))
         show(self.kpi_out, html(table_html(kpis, columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
         self.render_kpi(figs.get("trend"))
         show(
@@ -368,11 +401,18 @@ class ReviewDashboard:
             html(table_html(s.scoped("red_flags", with_programme=False), columns.RED_FLAGS, empty="No red flag.")),
             html(table_html(s.scoped("risks", with_programme=False), columns.RISKS_SHORT)),
         )
-        show(
-            self.money_out,
-            figs["burn"],
-            html(table_html(plan.named(s.scoped("money"), names), columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
-        )
+        money = plan.named(s.scoped("money"), names)
+        if s.bureau:
+            show(
+                self.money_out,
+                figs["burn"],
+                html(table_html(money, columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
+            )
+        else:
+            show(
+                self.money_out,
+                *(html(p) if isinstance(p, str) else p for p in sections.money_parts(r, figs["burn"], money)),
+            )
         self.render_funding()
         self.render_agenda()
 
