@@ -393,13 +393,16 @@ class ReviewDashboard:
             r = s.review()
             for name, parts in sections.unit_parts(r, figs["status"]).items():
                 show(self.outs[name], *(html(p) if isinstance(p, str) else p for p in parts))
-        show(self.kpi_out, html(table_html(kpis, columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
+        kpi_columns = columns.KPIS_ACROSS_UNITS if s.bureau else columns.KPIS  # a unit's: its notebook's table
+        show(self.kpi_out, html(table_html(kpis, kpi_columns, empty="No KPI matches the filters.")))
         self.render_kpi(figs.get("trend"))
         show(
             self.risk_out,
             figs["risks"],
             html(table_html(s.scoped("red_flags", with_programme=False), columns.RED_FLAGS, empty="No red flag.")),
-            html(table_html(s.scoped("risks", with_programme=False), columns.RISKS_SHORT)),
+            html(
+                table_html(s.scoped("risks", with_programme=False), columns.RISKS_SHORT if s.bureau else columns.RISKS)
+            ),
         )
         money = plan.named(s.scoped("money"), names)
         if s.bureau:
@@ -425,7 +428,8 @@ class ReviewDashboard:
             tables = {k: s.tables.get(k) for k in (*keys, "resources_by_stage")}
             parts = funding.bureau_parts(tables, s.config.currency)
         else:
-            parts = funding.unit_parts({k: s.scoped(k, with_programme=False) for k in keys}, s.config.currency)
+            tables = {k: s.scoped(k, with_programme=False) for k in keys}
+            parts = funding.unit_parts(tables, s.config.currency, across_units=s.bureau)
         show(self.funding_out, *(html(p) if isinstance(p, str) else p for p in parts))
         self.render_plan()
         self.render_agenda()
@@ -451,7 +455,8 @@ class ReviewDashboard:
             top = reports.agenda_top(agenda)
             show(self.top_out, html(table_html(top, columns.TOP_AGENDA, empty="Nothing needs the bureau's decision.")))
             agenda = reports.agenda_rest(agenda)
-        show(self.agenda_out, html(table_html(agenda, columns.AGENDA_ACROSS_UNITS, empty="Nothing needs a decision.")))
+        cols = columns.AGENDA_ACROSS_UNITS if s.bureau else columns.AGENDA
+        show(self.agenda_out, html(table_html(agenda, cols, empty="Nothing needs a decision.")))
 
     def render_kpi(self, fig: Any = None) -> None:
         s = self.state

@@ -139,7 +139,11 @@ def unit_parts(r: Review, status_figure: Any = None) -> dict[str, list[Any]]:
         "health": [_table(v.get("data_health"), columns.DATA_HEALTH, "No data health for this quarter.")],
         "provenance": [_table(reports.provenance_frame(r), None, "No submission for this quarter.")],
         "taken": [
-            _table(followup.taken_at(v.get("decisions"), q), columns.DECISIONS_TAKEN, "No decision recorded yet.")
+            _table(
+                followup.taken_at(v.get("decisions"), q),
+                columns.DECISIONS_TAKEN,
+                "No decision recorded for this meeting yet.",
+            )
         ],
         "followup": [
             _table(
@@ -157,7 +161,7 @@ def money_parts(r: Review, burn_figure: Any, money: pd.DataFrame) -> list[Any]:
     flows = r.view.get("flows")
     return [
         burn_figure,
-        _table(money, columns.MONEY_ACROSS_UNITS, "No budget line."),
+        _table(money, columns.MONEY, "No budget line."),
         *([charts.money_sankey(flows, currency=r.config.currency)] if flows is not None else []),
         _table(r.view.get("cost"), columns.COST_PER_RESULT, "No cost per result."),
     ]
