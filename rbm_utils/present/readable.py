@@ -225,11 +225,17 @@ def kpi_table(progress: pd.DataFrame | None, changes: pd.DataFrame | None, serie
 
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ESCAPED = re.compile(r"\\([\\\[\]`])")
 
 
 def markdown_html(markdown: str) -> str:
     """The few Markdown forms of a results statement (``#`` headings, ``-`` bullets one or two
-    levels deep, ``**bold**``, paragraphs) as HTML; every piece of text escaped first.
+    levels deep, ``**bold**``, paragraphs) as HTML. Officer text arrives made inert for Markdown
+    (entities, backslash escapes): it is turned back into plain text, then every piece of text
+    is escaped, once.
+
+    >>> markdown_html("Done: &lt;b&gt; \\\\[x\\\\]")
+    '<p>Done: &lt;b&gt; [x]</p>'
 
     >>> markdown_html("## Title\\n\\n- **A** <b>\\n  - x")
     '<h4>Title</h4><ul><li><strong>A</strong> &lt;b&gt;<ul><li>x</li></ul></li></ul>'
@@ -237,7 +243,8 @@ def markdown_html(markdown: str) -> str:
     out: list[str] = []
     depth = 0
     for raw in markdown.splitlines():
-        line = raw.rstrip()
+        # back to plain text (entities and Markdown escapes of rbm_utils.core.text.markdown_text), escaped below
+        line = html.unescape(_ESCAPED.sub(r"\1", raw.rstrip()))
         bullet = re.match(r"^(\s*)- (.*)$", line)
         level = (len(bullet.group(1)) // 2 + 1) if bullet else 0
         while depth > level:

@@ -108,3 +108,10 @@ def test_statement_markdown_is_escaped_before_it_is_marked_up():
     assert "<script>" not in out and out.count("&lt;script&gt;") == 2
     assert out.startswith("<h4>Title ") and "<strong>bold</strong>" in out
     assert "<ul><li>item" in out and "<ul><li>sub</li></ul></li><li>two</li></ul><p>End</p>" in out
+
+
+def test_officer_text_made_inert_for_markdown_is_shown_as_typed_and_escaped_once():
+    from rbm_utils.core.text import markdown_text
+
+    out = readable.markdown_html("- " + markdown_text(f"{EVIL} [link](x) `code`"))
+    assert out == "<ul><li>&lt;script&gt;alert(1)&lt;/script&gt; [link](x) `code`</li></ul>"
