@@ -131,6 +131,8 @@ RISKS = (
 RISKS_SHORT = ("unit_code", "risk_id", "category", "title", "owner", "score", "rating", "status", "trend")
 #: Risks escalated to the bureau.
 RED_FLAGS = ("unit_code", "risk_id", "title", "owner", "score", "rating", "rule", "asks", "mitigation", "reasons")
+#: Red flags that recur across units, grouped by category and title (bureau overview).
+RED_FLAG_GROUPS = ("category", "title", "n_units", "units", "max_score", "rating", "risk_ids")
 #: Open risks per unit and category (bureau overview).
 BUREAU_RISKS = ("unit_code", "category", "n_open", "medium", "high", "critical", "max_score", "n_review_overdue")
 
@@ -423,6 +425,7 @@ JOINT_KPIS_IN_REGION = (
     "share_of_total",
     "achievement",
     "status",
+    "status_basis",
 )
 #: The cluster's activities in the region.
 JOINT_ACTIVITIES = ("activity_id", "title", "type", "status", "planned_start", "planned_end", "percent_complete")

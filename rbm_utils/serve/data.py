@@ -63,6 +63,18 @@ FROZEN_TABLES = (
     "units/flows",
     "units/statement",
 )
+#: Tables of the frozen analysis the bureau overview's page reads besides the overview folder:
+#: those its notebook shows (units side by side, open risks per category, scale-up, links, flows).
+OVERVIEW_FROZEN_TABLES = (
+    "rollup_unit",
+    "money_units",
+    "bureau_risks",
+    "scaleup",
+    "scaleup_scores",
+    "linkage_matrix",
+    "synergies",
+    "flows",
+)
 
 
 def outputs_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -194,8 +206,11 @@ def load_snapshot_table(outputs: Path, quarter: str | None, name: str) -> pd.Dat
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["unit_code", "kpi_id", "period"])
 
 
-def load_frozen_tables(outputs: Path, quarter: str | None, unit: str | None) -> dict[str, pd.DataFrame]:
-    """The :data:`FROZEN_TABLES` of ``quarter``'s frozen analysis, each cut to ``unit``'s rows
+def load_frozen_tables(
+    outputs: Path, quarter: str | None, unit: str | None, names: tuple[str, ...] = FROZEN_TABLES
+) -> dict[str, pd.DataFrame]:
+    """The tables ``names`` (:data:`FROZEN_TABLES` or :data:`OVERVIEW_FROZEN_TABLES`, fixed
+    names, never from input) of ``quarter``'s frozen analysis, each cut to ``unit``'s rows when given
     (``units/...`` tables without their ``unit_code``, as the review notebook reads them), keyed
     by their last name (``flows``, ``statement``...); each file checked against the analysis
     manifest; tables the batch did not freeze are left out ({} when there is no analysis)."""
@@ -209,7 +224,7 @@ def load_frozen_tables(outputs: Path, quarter: str | None, unit: str | None) -> 
         log.warning("no frozen analysis for %s: %s", q, exc)
         return {}
     out: dict[str, pd.DataFrame] = {}
-    for tid in FROZEN_TABLES:
+    for tid in names:
         if tid not in fa.manifest.get("tables", {}):
             continue
         df = fa.table(tid)

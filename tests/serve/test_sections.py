@@ -108,3 +108,49 @@ def test_unit_parts_show_every_section_from_the_tables_escaped():
     assert "KPIs off track</td><td>1</td>" in summary
     table = sections.kpi_table(r, _tables()["progress"])
     assert table["kpi_id"].tolist() == ["K2", "K1"] and table["moved"].tolist() == ["▼ worse", "= same"]
+
+
+def test_every_section_of_the_overview_and_joint_notebooks_is_on_their_pages(tmp_path):
+    from rbm_utils.serve.pages import bureau_sections, joint, overview
+
+    page = [h for h, _ in bureau_sections.BUREAU_SECTIONS] + [overview.BENCHMARKS_HEADING]
+    assert [h for h in notebook_headings("bdt_overview.ipynb") if h not in page] == []
+    dash = review.ReviewDashboard(tmp_path, CFG, bureau=True)
+    shown = [c.value for c in dash.widget.children if str(getattr(c, "value", "")).startswith("<h3>")]
+    assert [f"<h3>{h}</h3>" for h, _ in bureau_sections.BUREAU_SECTIONS] == [
+        s
+        for s in shown
+        if s not in ("<h3>KPIs</h3>", "<h3>One KPI: trend, evidence and comments</h3>", "<h3>Money and delivery</h3>")
+    ]
+    joint_page = ["Provenance"] + [title for title, *_ in joint.JOINT_SECTIONS if title]
+    assert [h for h in notebook_headings("joint_review.ipynb") if h not in joint_page] == []
+
+
+def test_overview_parts_show_the_whole_bureau_as_its_notebook():
+    from rbm_utils.serve.pages import bureau_sections
+
+    tables = {
+        "rollup_unit": pd.DataFrame({"unit_code": ["AFR", "EUR"], "n_kpis": [3, 2], "n_off_track": [1, 0]}),
+        "learning": pd.DataFrame({"unit_code": ["AFR"], "assumption_id": ["AS1"], "review_note": [EVIL]}),
+        "red_flag_groups": pd.DataFrame(
+            {
+                "category": ["staffing"],
+                "title": ["Key posts vacant"],
+                "n_units": [6],
+                "units": ["AFR; ARB"],
+                "rating": ["critical"],
+            }
+        ),
+    }
+    r = sections.review_of(tables, CFG, "2026-Q3", None)
+    parts = bureau_sections.bureau_parts(r)
+    assert set(bureau_sections.BUREAU_ONLY) <= set(parts)
+    markup = {k: "".join(p for p in v if isinstance(p, str)) for k, v in parts.items()}
+    assert (
+        "<td>EUR</td>" in markup["summary"]
+        and "&lt;img" in markup["learning"]
+        and "<img" not in "".join(markup.values())
+    )
+    assert "No decision is overdue." in markup["overdue"]
+    groups = bureau_sections.risk_groups_html(tables)
+    assert "Key posts vacant" in groups and "● Critical" in groups and "<td>6</td>" in groups

@@ -24,7 +24,7 @@ from rbm_utils.present import programmes as plan
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data
-from rbm_utils.serve.pages import sections
+from rbm_utils.serve.pages import bureau_sections, sections
 from rbm_utils.serve.params import ALL, page_link, pick
 from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_options, programmes, review_figures
 from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
@@ -105,7 +105,9 @@ class ReviewState:
             self.tables = data.load_tables(self.outputs, self.quarter, self.unit, self.config) if self.unit else {}
         self.milestones = data.load_snapshot_table(self.outputs, self.quarter, "Milestones")
         self.actuals = data.load_snapshot_table(self.outputs, self.quarter, "Actuals")
-        if not self.bureau and self.unit:
+        if self.bureau:
+            self.tables.update(data.load_frozen_tables(self.outputs, self.quarter, None, data.OVERVIEW_FROZEN_TABLES))
+        elif self.unit:
             self.tables.update(data.load_frozen_tables(self.outputs, self.quarter, self.unit))
         if self.programme not in self.programme_names():
             self.programme = ALL
@@ -165,13 +167,15 @@ class ReviewState:
         return figs
 
     def review(self) -> reports.Review:
-        """The notebook's review object over the unit's published tables (see :mod:`sections`)."""
+        """The notebook's review object over the published tables (see :mod:`sections`): the
+        unit's, or in the overview the whole bureau's, as its notebook shows them."""
+        units = data.load_snapshot_table(self.outputs, self.quarter, "Unit")
         return sections.review_of(
             self.tables,
             self.config,
             self.quarter or "",
-            self.unit or "",
-            units=filter_frame(data.load_snapshot_table(self.outputs, self.quarter, "Unit"), unit=self.unit),
+            None if self.bureau else self.unit,
+            units=units if self.bureau else filter_frame(units, unit=self.unit),
             manifest=data.snapshot_manifest(self.outputs, self.quarter),
         )
 
@@ -214,7 +218,7 @@ class ReviewDashboard:
         self.title = w.HTML()
         self.notice = w.HTML('<p class="rbm-notice">' + escape_text(notice) + "</p>" if notice else "")
         self.outs: dict[str, w.Output] = {}
-        for name in (*SECTIONS, "plan", *sections.UNIT_ONLY):
+        for name in (*SECTIONS, "plan", *sections.UNIT_ONLY, *bureau_sections.BUREAU_ONLY):
             self.outs[name] = w.Output()
             self.outs[name].add_class(f"rbm-{name}")
         (
@@ -253,35 +257,22 @@ class ReviewDashboard:
                     layout=w.Layout(flex_flow="row wrap"),
                 ),
             ]
-            + (self.bureau_page() if bureau else unit_page)
+            + (self.bureau_page(drill) if bureau else unit_page)
         )
         self.widget.add_class("rbm-dashboard")
         self.render()
 
-    def bureau_page(self) -> list[w.Widget]:
-        """The overview's sections, in the overview notebook's order."""
-        bureau = True
-        return [
-            *((heading(TOP_HEADING), self.top_out) if bureau else ()),
-            heading("Pending escalations and overdue decisions" if bureau else "Decisions of the reviews"),
-            self.followup_out,
-            heading("KPIs"),
-            self.summary_out,
-            self.kpi_out,
-            heading("One KPI: trend, evidence and comments"),
-            self.kpi_dd,
-            self.trend_out,
-            self.evidence_out,
-            *((heading(PLAN_HEADING), self.plan_out) if bureau else ()),
-            heading("Risks"),
-            self.risk_out,
-            heading("Money and delivery"),
-            self.money_out,
-            heading("Partners and resource mobilisation" if bureau else "Funding and partners"),
-            self.funding_out,
-            heading("The rest of the bureau agenda" if bureau else "Review agenda"),
-            self.agenda_out,
-        ]
+    def bureau_page(self, drill: list[w.Widget]) -> list[w.Widget]:
+        """The overview's sections in the overview notebook's order; the KPIs and their drill-down
+        after "Units side by side", money against delivery after "Risks"."""
+        page: list[w.Widget] = []
+        for text, name in bureau_sections.BUREAU_SECTIONS:
+            page += [heading(text), self.outs[name]]
+            if name == "summary":
+                page += [heading("KPIs"), self.kpi_out, *drill]
+            if name == "risk":
+                page += [heading("Money and delivery"), self.money_out]
+        return page
 
     @property
     def ignored(self) -> list[tuple[str, Any]]:
@@ -361,21 +352,6 @@ class ReviewDashboard:
             cfg.currency,
         )
 
-    def render_followup(self) -> None:
-        """The unit's decisions followed up; in the bureau, pending escalations and overdue decisions."""
-        s = self.state
-        if not s.bureau:
-            decisions = s.scoped("decisions", with_programme=False)
-            show(self.followup_out, html(table_html(decisions, columns.DECISIONS, empty="No decision recorded.")))
-            return
-        pending = followup.unit_escalations(s.tables.get("framework_changes"), s.scope_unit(), s.config.currency)
-        late = followup.overdue(s.scoped("decisions", with_programme=False))
-        show(
-            self.followup_out,
-            html(table_html(pending, columns.PENDING_ESCALATIONS, empty="No change awaits the bureau's approval.")),
-            html(table_html(late, columns.OVERDUE_DECISIONS, empty="No decision is overdue.")),
-        )
-
     def render(self) -> None:
         """Redraw every section from the current (validated) state."""
         s = self.state
@@ -386,23 +362,24 @@ class ReviewDashboard:
         figs = s.figures()
         names = s.config.action_plan.programmes
         kpis = plan.named(readable.kpi_table(s.kpis(), s.scoped("changes"), s.tables.get("series")), names)
+        r = s.review()
         if s.bureau:
-            self.render_followup()
-            show(self.summary_out, figs["status"])
+            parts = bureau_sections.bureau_parts(r, figs["status"])
         else:
-            r = s.review()
-            for name, parts in sections.unit_parts(r, figs["status"]).items():
-                show(self.outs[name], *(html(p) if isinstance(p, str) else p for p in parts))
+            parts = sections.unit_parts(r, figs["status"])
+        for name, items in parts.items():
+            show(self.outs[name], *(html(p) if isinstance(p, str) else p for p in items))
         kpi_columns = columns.KPIS_ACROSS_UNITS if s.bureau else columns.KPIS  # a unit's: its notebook's table
         show(self.kpi_out, html(table_html(kpis, kpi_columns, empty="No KPI matches the filters.")))
         self.render_kpi(figs.get("trend"))
+        whole = s.bureau and s.unit == ALL  # the overview of all units: the notebook's grouped tables too
         show(
             self.risk_out,
             figs["risks"],
+            *([html(bureau_sections.risk_groups_html(s.tables))] if whole else []),
             html(table_html(s.scoped("red_flags", with_programme=False), columns.RED_FLAGS, empty="No red flag.")),
-            html(
-                table_html(s.scoped("risks", with_programme=False), columns.RISKS_SHORT if s.bureau else columns.RISKS)
-            ),
+            html(table_html(s.scoped("risks", with_programme=False), columns.RISKS)),
+            *([html(table_html(s.tables.get("bureau_risks"), columns.BUREAU_RISKS))] if whole else []),
         )
         money = plan.named(s.scoped("money"), names)
         if s.bureau:
@@ -455,8 +432,11 @@ class ReviewDashboard:
             top = reports.agenda_top(agenda)
             show(self.top_out, html(table_html(top, columns.TOP_AGENDA, empty="Nothing needs the bureau's decision.")))
             agenda = reports.agenda_rest(agenda)
-        cols = columns.AGENDA_ACROSS_UNITS if s.bureau else columns.AGENDA
-        show(self.agenda_out, html(table_html(agenda, cols, empty="Nothing needs a decision.")))
+            empty = "Nothing else needs a decision."
+        else:
+            empty = "Nothing needs a decision."
+        cols = columns.BUREAU_AGENDA if s.bureau else columns.AGENDA
+        show(self.agenda_out, html(table_html(agenda, cols, empty=empty)))
 
     def render_kpi(self, fig: Any = None) -> None:
         s = self.state

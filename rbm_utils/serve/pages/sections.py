@@ -66,19 +66,19 @@ def review_of(
     tables: Mapping[str, pd.DataFrame],
     config: Config,
     quarter: str,
-    unit: str,
+    unit: str | None,
     *,
     units: pd.DataFrame | None = None,
     manifest: Mapping[str, Any] | None = None,
 ) -> Review:
-    """A :class:`rbm_utils.present.reports.Review` over a unit's published tables, so the page
-    calls the notebook's own helpers (summary, scale-up, provenance) on the same rows."""
-    frozen_frames = {k: tables[k] for k in ("scaleup", "synergies") if k in tables}
+    """A :class:`rbm_utils.present.reports.Review` over a unit's published tables (``unit``
+    None: the bureau's), so the page calls the notebook's own helpers (summary, scale-up,
+    provenance, escalations) on the same rows."""
     return Review(
         Quarter.parse(quarter),
         config,
         state={"Unit": units} if units is not None else {},
-        results=frozen_frames,
+        results=dict(tables),
         unit=unit,
         view=dict(tables),
         manifest=dict(manifest) if manifest else None,
