@@ -412,7 +412,11 @@ def joint_view(
     lines = money.loc[money["basis"] == "lines", "result_id"] if len(money) else pd.Series(dtype=object)
     cluster_outputs = set(out["cluster_activities"]["result_id"]) | set(lines)
     rk = results["risks"]
-    live = rk["is_open"].fillna(True).astype(bool) & (rk["rating"] != "low") if "is_open" in rk.columns else True
+    live = pd.Series(True, index=rk.index)  # shared risks: open ones, above low (docs/rules.md)
+    if "is_open" in rk.columns:
+        live &= rk["is_open"].fillna(True).astype(bool)
+    if "rating" in rk.columns:
+        live &= rk["rating"].astype(object) != "low"
     out["risks"] = rk[
         live
         & (
