@@ -17,7 +17,7 @@ from rbm_utils.core.config import load_config
 from rbm_utils.present import charts, columns, followup, readable
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data, params, views
-from rbm_utils.serve.pages import joint, landing, overview, review
+from rbm_utils.serve.pages import joint, landing, overview, review, sections
 from rbm_utils.serve.pages import unit as unit_page
 
 CFG = load_config()
@@ -270,7 +270,7 @@ def test_unit_page_shows_every_section_of_its_published_notebook(site):
     through the drill-down, which opens on the worst KPI."""
     q = site["quarter"]
     dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
-    names = dict(review.sections.UNIT_SECTIONS)
+    names = dict(sections.UNIT_SECTIONS)
     published = _nb_sections(site["outputs"] / q / "AFR" / "quarterly_review.ipynb")
     assert set(published) == set(names)
     trends = []
@@ -310,7 +310,8 @@ def test_joint_page_shows_the_published_joint_tables(site):
     ]
     assert len(tables) >= len(joint.JOINT_SECTIONS)
     shown = [t for t in tables if t in html_out]
-    assert len(shown) == len(joint.JOINT_SECTIONS)  # every section's table, byte for byte
+    assert len(shown) == len(joint.JOINT_SECTIONS) + 1  # every section's table and the provenance, byte for byte
+    assert shown == tables  # nothing the notebook shows is missing
     with pytest.raises(ValueError):
         joint.joint_html(site["outputs"], q, "CYB-EUR", CFG)  # not published
 
