@@ -381,7 +381,7 @@ def test_filters_change_what_is_shown(site):
     assert dash.state.kpi == dash.state.kpis()["kpi_id"].iloc[0]
     table = dash.kpi_out.outputs[0]["data"]["text/html"]
     assert table.count("<tr>") == len(dash.state.kpis()) + 1
-    status = next(o["data"][PLOTLY] for o in dash.summary_out.outputs)
+    status = next(o["data"][PLOTLY] for o in dash.summary_out.outputs if PLOTLY in o["data"])
     assert sum(sum(t["x"]) for t in status["data"]) == len(dash.state.kpis())
     dash.status_dd.value = params.ALL
     programme = views.programmes(prog)[0]

@@ -21,7 +21,7 @@ from rbm_utils.core import quarters
 from rbm_utils.core.codes import KPI_STATUSES, LEVELS
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.text import cell_number, cell_text, escape_text, fmt_number, fmt_share
-from rbm_utils.present.charts.figure import empty_figure, new_figure
+from rbm_utils.present.charts.figure import empty_figure, legend_below, new_figure
 from rbm_utils.present.labels import STATUS_COLORS, STATUS_LABELS, status_color, status_label
 
 
@@ -200,8 +200,7 @@ def kpi_trend(
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=periods, title="Quarter")
     unit_title = {"percent": "%", "currency": currency}.get(measure, "")
     fig.update_yaxes(title=escape_text(unit_title) or None, rangemode="tozero" if measure != "ratio" else "normal")
-    fig.update_layout(legend=dict(orientation="h", y=-0.2))
-    return fig
+    return legend_below(fig)
 
 
 # --------------------------------------------------------------------------------------
@@ -263,10 +262,8 @@ def status_summary(rollup_frame: pd.DataFrame, title: str | None = "KPI status")
     fig.update_layout(
         barmode="stack",
         height=max(300, 60 + 32 * len(labels)),
-        # the legend below the axis title, anchored by its top: no label over it
-        legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, traceorder="normal"),
-        margin=dict(b=110),
     )
+    legend_below(fig, traceorder="normal")
     fig.update_xaxes(title="KPIs")
     fig.update_yaxes(autorange="reversed", type="category")
     return fig
