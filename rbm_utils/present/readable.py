@@ -69,6 +69,17 @@ CHANGE_KIND_WORDS: dict[str, str] = {
     "risk_score": "Risk score",
     "spending": "Spending",
 }
+#: Kinds of review agenda item (:data:`rbm_utils.core.codes.AGENDA_KINDS`) in words.
+AGENDA_KIND_WORDS: dict[str, str] = {
+    "risk_red_flag": "Red-flag risk",
+    "kpi_off_track": "KPI off track",
+    "assumption_broken": "Assumption broken",
+    "stalled_link": "Stalled link",
+    "spending_gap": "Spending gap",
+    "kpi_no_data": "KPI without data",
+}
+#: Every ``kind`` column's words.
+KIND_WORDS: dict[str, str] = {**CHANGE_KIND_WORDS, **AGENDA_KIND_WORDS}
 #: Boolean cells in words.
 YES, NO = "Yes", "No"
 #: Arrows of a change since last quarter (column ``direction`` of the published ``changes`` table).
@@ -129,8 +140,8 @@ def cell_html(column: str, v: Any) -> str:
         coded = code_html(v)
         if coded is not None:
             return coded
-    if column == "kind" and isinstance(v, str) and v in CHANGE_KIND_WORDS:
-        return html.escape(CHANGE_KIND_WORDS[v])
+    if column == "kind" and isinstance(v, str) and v in KIND_WORDS:
+        return html.escape(KIND_WORDS[v])
     if column == "direction" and isinstance(v, str) and v in MOVE_ARROWS:
         return f'<span class="rbm-move" style="color:{MOVE_COLORS[v]}">{MOVE_ARROWS[v]}</span>'
     return html.escape(text(v))

@@ -115,3 +115,10 @@ def test_officer_text_made_inert_for_markdown_is_shown_as_typed_and_escaped_once
 
     out = readable.markdown_html("- " + markdown_text(f"{EVIL} [link](x) `code`"))
     assert out == "<ul><li>&lt;script&gt;alert(1)&lt;/script&gt; [link](x) `code`</li></ul>"
+
+
+def test_every_agenda_kind_reads_as_words():
+    from rbm_utils.core.codes import AGENDA_KINDS
+
+    words = [readable.cell_html("kind", k) for k in AGENDA_KINDS]
+    assert all("_" not in w and w[0].isupper() for w in words) and len(set(words)) == len(AGENDA_KINDS)
