@@ -80,6 +80,26 @@ AGENDA_KIND_WORDS: dict[str, str] = {
 }
 #: Every ``kind`` column's words.
 KIND_WORDS: dict[str, str] = {**CHANGE_KIND_WORDS, **AGENDA_KIND_WORDS}
+#: Columns holding a fraction shown as a percentage (achievement 0.42 reads "42%").
+PERCENT_COLUMNS: frozenset[str] = frozenset(
+    {
+        "achievement",
+        "expected",
+        "forecast_achievement",
+        "mean_achievement",
+        "evidence_share",
+        "execution_rate",
+        "time_elapsed",
+        "largest_share",
+        "secured_share",
+        "share",
+        "share_of_secured",
+        "share_of_spending",
+        "share_of_total",
+        "share_off_track",
+        "share_on_track",
+    }
+)
 #: Boolean cells in words.
 YES, NO = "Yes", "No"
 #: Arrows of a change since last quarter (column ``direction`` of the published ``changes`` table).
@@ -130,16 +150,20 @@ def code_html(code: Any) -> str | None:
 
 
 def cell_html(column: str, v: Any) -> str:
-    """One table cell as escaped HTML: a code of a coded column as its coloured word, a change's
-    direction as an arrow, anything else as :func:`text`.
+    """One table cell as escaped HTML: a code of a coded column as its coloured word, a fraction
+    of a share column as a percentage, a change's direction as an arrow, a kind in words,
+    anything else as :func:`text`.
 
-    >>> cell_html("direction", "worse"), cell_html("title", "<b>")
-    ('<span class="rbm-move" style="color:#c0392b">▼ worse</span>', '&lt;b&gt;')
+    >>> cell_html("direction", "worse"), cell_html("title", "<b>"), cell_html("achievement", -0.094)
+    ('<span class="rbm-move" style="color:#c0392b">▼ worse</span>', '&lt;b&gt;', '-9%')
     """
     if column in CODED_COLUMNS:
         coded = code_html(v)
         if coded is not None:
             return coded
+    if column in PERCENT_COLUMNS and isinstance(v, float | np.floating | int | np.integer) and not missing(v):
+        if not isinstance(v, bool | np.bool_):
+            return f"{float(v):.0%}"
     if column == "kind" and isinstance(v, str) and v in KIND_WORDS:
         return html.escape(KIND_WORDS[v])
     if column == "direction" and isinstance(v, str) and v in MOVE_ARROWS:

@@ -122,3 +122,10 @@ def test_every_agenda_kind_reads_as_words():
 
     words = [readable.cell_html("kind", k) for k in AGENDA_KINDS]
     assert all("_" not in w and w[0].isupper() for w in words) and len(set(words)) == len(AGENDA_KINDS)
+
+
+def test_fractions_read_as_percentages():
+    df = pd.DataFrame({"achievement": [0.425, None], "execution_rate": [1.13, 0.0], "performance": [0.83, 1.0]})
+    out = table_html(df)
+    assert "<td>43%</td>" in out or "<td>42%</td>" in out
+    assert "<td>113%</td><td>0.83</td>" in out and "<td>0%</td><td>1.00</td>" in out
