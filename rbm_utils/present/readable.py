@@ -193,14 +193,15 @@ def by_severity(progress: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def with_moves(progress: pd.DataFrame | None, changes: pd.DataFrame | None) -> pd.DataFrame:
-    """``progress`` with ``previous_status`` and ``moved`` (▲ better, ▼ worse, = same, new) from
-    the published ``changes`` table's KPI status rows (empty where the KPI has none).
+    """``progress`` with ``previous_status`` and ``moved`` (▲ better, ▼ worse, = same, new, with the
+    previous status in words) from the published ``changes`` table's KPI status rows (empty
+    where the KPI has none).
 
     >>> p = pd.DataFrame({"unit_code": ["A"], "kpi_id": ["K1"], "status": ["off_track"]})
     >>> c = pd.DataFrame({"unit_code": ["A"], "kind": ["kpi_status"], "item_id": ["K1"],
     ...                   "previous": ["on_track"], "current": ["off_track"], "direction": ["worse"]})
     >>> with_moves(p, c)[["previous_status", "moved"]].values.tolist()
-    [['on_track', '▼ worse']]
+    [['on_track', '▼ worse (was On track)']]
     """
     if progress is None:
         return pd.DataFrame()
@@ -216,18 +217,21 @@ def with_moves(progress: pd.DataFrame | None, changes: pd.DataFrame | None) -> p
         k = tuple(r["unit_code" if k == "unit_code" else "kpi_id"] for k in key)
         if k in look:
             prev, move = look[k]
-            out.at[i, "previous_status"] = prev if isinstance(prev, str) and prev else None
-            out.at[i, "moved"] = MOVE_ARROWS.get(move, move)
+            known = isinstance(prev, str) and bool(prev)
+            out.at[i, "previous_status"] = prev if known else None
+            was = f" (was {CODE_WORDS[prev][0] if prev in CODE_WORDS else prev})" if known and move != "same" else ""
+            out.at[i, "moved"] = MOVE_ARROWS.get(move, move) + was
     return out
 
 
-def trend_text(series: pd.DataFrame | None, unit: str, kpi_id: str, n: int = 6) -> str:
-    """A KPI's reported values over the last ``n`` quarters of its series, oldest first.
+def trend_text(series: pd.DataFrame | None, unit: str, kpi_id: str, n: int = 4) -> str:
+    """A KPI's reported values over its last ``n`` reported quarters, oldest first, from the first
+    of them (the trend chart of the drill-down shows every quarter).
 
     >>> s = pd.DataFrame({"unit_code": ["A"] * 3, "kpi_id": ["K"] * 3, "period": ["2026-Q1", "2026-Q2", "2026-Q3"],
     ...                   "reported": [True, False, True], "value": [10.0, None, 1500.0]})
     >>> trend_text(s, "A", "K")
-    '2026-Q1 10.00 → 2026-Q3 1,500'
+    'since 2026-Q1: 10.00 → 1,500'
     """
     if series is None or series.empty:
         return ""
@@ -235,7 +239,9 @@ def trend_text(series: pd.DataFrame | None, unit: str, kpi_id: str, n: int = 6) 
     if "reported" in s.columns:
         s = s[s["reported"].fillna(False).astype(bool)]
     s = s.sort_values("period").tail(n)
-    return " → ".join(f"{p} {text(v)}" for p, v in zip(s["period"], s["value"], strict=True))
+    if s.empty:
+        return ""
+    return f"since {s['period'].iloc[0]}: " + " → ".join(text(v) for v in s["value"])
 
 
 def with_trends(progress: pd.DataFrame | None, series: pd.DataFrame | None) -> pd.DataFrame:

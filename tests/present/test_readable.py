@@ -96,10 +96,12 @@ def test_moves_and_trends_come_from_the_published_changes_and_series():
         }
     )
     t = readable.kpi_table(p, changes, series).set_index(["unit_code", "kpi_id"])
-    assert t.loc[("A", "K1"), "moved"] == "▼ worse" and t.loc[("A", "K1"), "previous_status"] == "on_track"
+    assert (
+        t.loc[("A", "K1"), "moved"] == "▼ worse (was On track)" and t.loc[("A", "K1"), "previous_status"] == "on_track"
+    )
     assert t.loc[("A", "K2"), "moved"] == "= same" and t.loc[("B", "K1"), "moved"] == ""
-    assert t.loc[("A", "K1"), "trend"] == "2026-Q1 10.00 → 2026-Q2 20.00 → 2026-Q3 1,500"
-    assert t.loc[("B", "K1"), "trend"] == "2026-Q3 7.00"
+    assert t.loc[("A", "K1"), "trend"] == "since 2026-Q1: 10.00 → 20.00 → 1,500"
+    assert t.loc[("B", "K1"), "trend"] == "since 2026-Q3: 7.00"
     assert list(t.index)[0] == ("A", "K1")  # worst first
 
 

@@ -107,7 +107,7 @@ def test_unit_parts_show_every_section_from_the_tables_escaped():
     summary = markup["summary"]
     assert "KPIs off track</td><td>1</td>" in summary
     table = sections.kpi_table(r, _tables()["progress"])
-    assert table["kpi_id"].tolist() == ["K2", "K1"] and table["moved"].tolist() == ["▼ worse", "= same"]
+    assert table["kpi_id"].tolist() == ["K2", "K1"] and table["moved"].tolist() == ["▼ worse (was On track)", "= same"]
 
 
 def test_every_section_of_the_overview_and_joint_notebooks_is_on_their_pages(tmp_path):
