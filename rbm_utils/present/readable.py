@@ -149,10 +149,28 @@ def code_html(code: Any) -> str | None:
     return f'<span class="rbm-code" style="color:{color};font-weight:600">● {html.escape(word)}</span>'
 
 
+def plain(column: str, v: Any) -> str:
+    """A cell as the words a reader sees (unescaped text, no colour): what :func:`cell_html` shows.
+
+    >>> plain("status", "off_track"), plain("achievement", 0.5), plain("kind", "stalled_link"), plain("n", 3)
+    ('Off track', '50%', 'Stalled link', '3')
+    """
+    if column in CODED_COLUMNS and isinstance(v, str) and v in CODE_WORDS:
+        return CODE_WORDS[v][0]
+    if column in PERCENT_COLUMNS and isinstance(v, float | np.floating | int | np.integer) and not missing(v):
+        if not isinstance(v, bool | np.bool_):
+            return f"{float(v):.0%}"
+    if column == "kind" and isinstance(v, str) and v in KIND_WORDS:
+        return KIND_WORDS[v]
+    if column == "direction" and isinstance(v, str) and v in MOVE_ARROWS:
+        return MOVE_ARROWS[v]
+    return text(v)
+
+
 def cell_html(column: str, v: Any) -> str:
     """One table cell as escaped HTML: a code of a coded column as its coloured word, a fraction
-    of a share column as a percentage, a change's direction as an arrow, a kind in words,
-    anything else as :func:`text`.
+    of a share column as a percentage, a change's direction as a coloured arrow, a kind in
+    words, anything else as :func:`text` (the words of :func:`plain`).
 
     >>> cell_html("direction", "worse"), cell_html("title", "<b>"), cell_html("achievement", -0.094)
     ('<span class="rbm-move" style="color:#c0392b">▼ worse</span>', '&lt;b&gt;', '-9%')
@@ -161,14 +179,9 @@ def cell_html(column: str, v: Any) -> str:
         coded = code_html(v)
         if coded is not None:
             return coded
-    if column in PERCENT_COLUMNS and isinstance(v, float | np.floating | int | np.integer) and not missing(v):
-        if not isinstance(v, bool | np.bool_):
-            return f"{float(v):.0%}"
-    if column == "kind" and isinstance(v, str) and v in KIND_WORDS:
-        return html.escape(KIND_WORDS[v])
     if column == "direction" and isinstance(v, str) and v in MOVE_ARROWS:
         return f'<span class="rbm-move" style="color:{MOVE_COLORS[v]}">{MOVE_ARROWS[v]}</span>'
-    return html.escape(text(v))
+    return html.escape(plain(column, v))
 
 
 def by_severity(progress: pd.DataFrame | None) -> pd.DataFrame:

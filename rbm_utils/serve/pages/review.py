@@ -26,6 +26,7 @@ from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data
 from rbm_utils.serve.pages import bureau_sections, sections
 from rbm_utils.serve.params import ALL, page_link, pick
+from rbm_utils.serve.tables import PagedTable
 from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_options, programmes, review_figures
 from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
 
@@ -234,6 +235,10 @@ class ReviewDashboard:
             self.funding_out,
         ) = (self.outs[name] for name in SECTIONS)
         self.plan_out = self.outs["plan"]
+        # long tables: a filter and pages (rbm_utils.serve.tables)
+        self.kpi_pager = PagedTable(self.kpi_out, "kpi")
+        self.agenda_pager = PagedTable(self.agenda_out, "agenda")
+        self.pagers = {"kpi": self.kpi_pager.widget, "agenda": self.agenda_pager.widget}
 
         s.load(s.quarter, unit)
         self.sync_filters()
@@ -247,7 +252,8 @@ class ReviewDashboard:
         drill = [heading("One KPI: trend, evidence and comments"), self.kpi_dd, self.trend_out, self.evidence_out]
         unit_page: list[w.Widget] = []
         for text, name in sections.UNIT_SECTIONS:
-            unit_page += [heading(text), self.outs[name], *(drill if name == "kpi" else ())]
+            pager = [self.pagers[name]] if name in self.pagers else []
+            unit_page += [heading(text), *pager, self.outs[name], *(drill if name == "kpi" else ())]
         self.widget = w.VBox(
             [
                 self.title,
@@ -267,9 +273,9 @@ class ReviewDashboard:
         after "Units side by side", money against delivery after "Risks"."""
         page: list[w.Widget] = []
         for text, name in bureau_sections.BUREAU_SECTIONS:
-            page += [heading(text), self.outs[name]]
+            page += [heading(text), *([self.agenda_pager.widget] if name == "agenda" else []), self.outs[name]]
             if name == "summary":
-                page += [heading("KPIs"), self.kpi_out, *drill]
+                page += [heading("KPIs"), self.kpi_pager.widget, self.kpi_out, *drill]
             if name == "risk":
                 page += [heading("Money and delivery"), self.money_out]
         return page
@@ -370,7 +376,7 @@ class ReviewDashboard:
         for name, items in parts.items():
             show(self.outs[name], *(html(p) if isinstance(p, str) else p for p in items))
         kpi_columns = columns.KPIS_ACROSS_UNITS if s.bureau else columns.KPIS  # a unit's: its notebook's table
-        show(self.kpi_out, html(table_html(kpis, kpi_columns, empty="No KPI matches the filters.")))
+        self.kpi_pager.set(kpis, kpi_columns, "No KPI matches the filters.")
         self.render_kpi(figs.get("trend"))
         whole = s.bureau and s.unit == ALL  # the overview of all units: the notebook's grouped tables too
         show(
@@ -436,7 +442,7 @@ class ReviewDashboard:
         else:
             empty = "Nothing needs a decision."
         cols = columns.BUREAU_AGENDA if s.bureau else columns.AGENDA
-        show(self.agenda_out, html(table_html(agenda, cols, empty=empty)))
+        self.agenda_pager.set(agenda, cols, empty)
 
     def render_kpi(self, fig: Any = None) -> None:
         s = self.state
