@@ -246,6 +246,11 @@ def test_overview_and_joint_review_render(watched, server, site):
     expected = _n_figures(overview_page.page(site["outputs"], load_config(), f"quarter={q}"))
     assert _charts(pg, expected) == expected >= 9  # the KPIs' and the notebook's: status ... money flows
     assert "Affordable connectivity" in pg.locator(".rbm-plan").inner_text()
+    rows = ".rbm-kpi table.rbm-table tbody tr"
+    assert pg.locator(rows).count() == 60 and pg.locator(".rbm-kpi-pager").is_visible()  # a long table: paged
+    pg.locator(".rbm-kpi-pager input").fill("AFR-K16")
+    pg.wait_for_function(f"document.querySelectorAll('{rows}').length === 1")
+    assert "AFR-K16" in pg.locator(rows).inner_text()
     pg.locator(".rbm-unit-filter select").select_option(label="AFR Regional Office for Africa")
     pg.wait_for_function("document.querySelector('.rbm-title').textContent.includes('(AFR)')")
     _shot(pg, "overview")
