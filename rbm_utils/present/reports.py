@@ -173,14 +173,6 @@ def _html(markup: str):
     return HTML(markup)
 
 
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
-        return ""
-    if isinstance(v, float):
-        return f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
-    return str(v)
-
-
 def table_html(
     df: pd.DataFrame,
     columns: Sequence[str] | None = None,
