@@ -29,6 +29,7 @@ from rbm_utils.analytics import (
     finance,
     funding,
     kpi,
+    kpi_reasons,
     kpi_regions,
     learning,
     linkages,
@@ -36,6 +37,7 @@ from rbm_utils.analytics import (
     pathway,
     programmes,
     regional_money,
+    risk_groups,
     risks,
     scaleup,
     workprogramme,
@@ -100,6 +102,7 @@ PUBLISHED_TABLES: dict[str, str] = {
 #: bureau-wide roll-ups with no unit_code to cut a unit's rows by.
 OVERVIEW_TABLES: dict[str, str] = {
     "programmes": "programmes",
+    "red_flag_groups": "red_flag_groups",
 }
 
 
@@ -161,6 +164,7 @@ def analyse(
         "risks": register,
         "risk_heatmap": risks.risk_heatmap(register, th),
         "red_flags": flags,
+        "red_flag_groups": risk_groups.risk_groups(flags, register),
         "bureau_risks": risks.bureau_risks(register),
         "money": money,
         "money_units": finance.money_totals(money, ["unit_code"]),
@@ -221,6 +225,7 @@ def analyse(
     )
     current = {"progress": progress, "assumptions": tests, "risks": register, "money": money}
     out["changes"] = changes.quarter_changes(current, previous)
+    out["progress"] = kpi_reasons.kpi_reasons(progress, state.get("Actuals"), stall, register, tests, q)
     return out
 
 
@@ -337,6 +342,32 @@ def joint_pairs(state: State, config: Config) -> pd.DataFrame:
     return pairs.reindex(columns=cols).sort_values(["cluster", "region"]).reset_index(drop=True)
 
 
+#: ``status_basis`` of a cluster KPI in a joint review: the region's own breakdown, or the whole KPI.
+STATUS_BASES = ("region", "whole KPI")
+
+
+def _status_filled(in_region: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFrame:
+    """The cluster's KPIs in a region with a status for each: the region's own (``status_basis``
+    "region") where the breakdown has a target to judge it by, else the KPI's status over all
+    regions ("whole KPI").
+
+    >>> k = pd.DataFrame({"unit_code": ["C", "C"], "kpi_id": ["K1", "K2"], "status": ["at_risk", None]})
+    >>> p = pd.DataFrame({"unit_code": ["C", "C"], "kpi_id": ["K1", "K2"], "status": ["on_track", "off_track"]})
+    >>> _status_filled(k, p)[["status", "status_basis"]].values.tolist()
+    [['at_risk', 'region'], ['off_track', 'whole KPI']]
+    """
+    out = in_region.copy()
+    if out.empty or "status" not in out.columns:
+        out["status_basis"] = pd.Series(dtype=object)
+        return out
+    whole = progress.set_index(["unit_code", "kpi_id"])["status"]
+    keys = pd.MultiIndex.from_arrays([out["unit_code"], out["kpi_id"]])
+    own = out["status"].notna() & (out["status"].astype(str) != "")
+    out["status_basis"] = [STATUS_BASES[0] if o else STATUS_BASES[1] for o in own]
+    out["status"] = out["status"].astype(object).where(own.to_numpy(), whole.reindex(keys).to_numpy())
+    return out
+
+
 def _ids(frame: pd.DataFrame, unit: str, id_col: str, mask: pd.Series | None = None) -> set[str]:
     """The ``id_col`` values of ``unit``'s rows of ``frame`` (where ``mask``)."""
     if frame is None or frame.empty or id_col not in frame.columns:
@@ -399,8 +430,8 @@ def joint_view(
     themes = set(config.unit(cluster).themes)
     out: dict[str, pd.DataFrame] = {}
     pbr = results["progress_by_region"]
-    out["cluster_kpis_in_region"] = pbr[(pbr["unit_code"] == cluster) & (pbr["region"] == region)].reset_index(
-        drop=True
+    out["cluster_kpis_in_region"] = _status_filled(
+        pbr[(pbr["unit_code"] == cluster) & (pbr["region"] == region)].reset_index(drop=True), results["progress"]
     )
     acts = state["Activities"]
     out["cluster_activities"] = acts[(acts["unit_code"] == cluster) & (acts["region"] == region)].reset_index(drop=True)
@@ -415,9 +446,17 @@ def joint_view(
     lines = money.loc[money["basis"] == "lines", "result_id"] if len(money) else pd.Series(dtype=object)
     cluster_outputs = set(out["cluster_activities"]["result_id"]) | set(lines)
     rk = results["risks"]
+    live = pd.Series(True, index=rk.index)  # shared risks: open ones, above low (docs/rules.md)
+    if "is_open" in rk.columns:
+        live &= rk["is_open"].fillna(True).astype(bool)
+    if "rating" in rk.columns:
+        live &= rk["rating"].astype(object) != "low"
     out["risks"] = rk[
-        ((rk["unit_code"] == cluster) & rk["result_id"].isin(cluster_outputs))
-        | ((rk["unit_code"] == region) & rk["result_id"].isin(region_ids))
+        live
+        & (
+            ((rk["unit_code"] == cluster) & rk["result_id"].isin(cluster_outputs))
+            | ((rk["unit_code"] == region) & rk["result_id"].isin(region_ids))
+        )
     ].reset_index(drop=True)
     at = results["assumptions"]
     ends = ("from_result", "to_result")

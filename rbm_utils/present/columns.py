@@ -31,20 +31,23 @@ BENCHMARKS = (
     "warnings",
 )
 
-#: One unit's KPIs: value, achievement, expected progress by now, status, forecast.
+#: One unit's KPIs, worst first (:func:`rbm_utils.present.readable.kpi_table`): status and why,
+#: what moved since last quarter, value, achievement, expected progress by now, trend, forecast.
 KPIS = (
     "kpi_id",
     "level",
     "name",
+    "status",
+    "why",
+    "moved",
     "measure",
     "baseline_value",
+    "current_value",
     "target_value",
     "target_period",
-    "current_value",
     "achievement",
     "expected",
-    "status",
-    "last_period",
+    "trend",
     "forecast_achievement",
     "likely_to_meet",
 )
@@ -52,13 +55,17 @@ KPIS = (
 KPIS_ACROSS_UNITS = (
     "unit_code",
     "kpi_id",
+    "level",
     "name",
     "programme",
+    "status",
+    "why",
+    "moved",
     "current_value",
     "target_value",
     "achievement",
     "expected",
-    "status",
+    "trend",
     "last_period",
     "likely_to_meet",
 )
@@ -121,6 +128,8 @@ RISKS = (
 RISKS_SHORT = ("unit_code", "risk_id", "category", "title", "owner", "score", "rating", "status", "trend")
 #: Risks escalated to the bureau.
 RED_FLAGS = ("unit_code", "risk_id", "title", "owner", "score", "rating", "rule", "asks", "mitigation", "reasons")
+#: Red flags that recur across units, grouped by category and title (bureau overview).
+RED_FLAG_GROUPS = ("category", "title", "n_units", "units", "max_score", "rating", "risk_ids")
 #: Open risks per unit and category (bureau overview).
 BUREAU_RISKS = ("unit_code", "category", "n_open", "medium", "high", "critical", "max_score", "n_review_overdue")
 
@@ -413,6 +422,7 @@ JOINT_KPIS_IN_REGION = (
     "share_of_total",
     "achievement",
     "status",
+    "status_basis",
 )
 #: The cluster's activities in the region.
 JOINT_ACTIVITIES = ("activity_id", "title", "type", "status", "planned_start", "planned_end", "percent_complete")

@@ -84,16 +84,22 @@ def partner_matrix(partners: pd.DataFrame | None) -> pd.DataFrame:
     return wide.reset_index(drop=True)
 
 
-def unit_parts(tables: Mapping[str, pd.DataFrame], currency: str = "CHF") -> list[Any]:
+def unit_parts(tables: Mapping[str, pd.DataFrame], currency: str = "CHF", *, across_units: bool = True) -> list[Any]:
     """The "Funding and partners" section of one unit's review (tables cut to the unit): the
     chart per output, the funding table per output and per initiative, the partners and the
-    pipeline per relationship owner (HTML strings, escaped)."""
+    pipeline per relationship owner (HTML strings, escaped). ``across_units=False`` leaves the
+    unit column out, as the unit's review notebook does."""
     fund = tables.get("funding")
+    unit = ("unit_code",) if across_units else ()
     return [
         charts.funding_framework(fund, currency=currency),
-        table_html(outputs(fund), columns.FUNDING_ACROSS_UNITS, empty=NO_FUNDING),
-        table_html(initiatives(fund), ("unit_code", *columns.FUNDING_INITIATIVES), empty="No initiative funded."),
-        table_html(tables.get("partners"), columns.PARTNERS_ACROSS_UNITS, empty=NO_PARTNER),
+        table_html(outputs(fund), (*unit, *columns.FUNDING), empty=NO_FUNDING),
+        table_html(initiatives(fund), (*unit, *columns.FUNDING_INITIATIVES), empty="No initiative funded."),
+        table_html(
+            tables.get("partners"),
+            columns.PARTNERS_ACROSS_UNITS if across_units else columns.PARTNERS,
+            empty=NO_PARTNER,
+        ),
         table_html(tables.get("partner_owners"), columns.PARTNER_OWNERS, empty=NO_PARTNER),
     ]
 

@@ -30,7 +30,7 @@ from rbm_utils.analytics import bureau as analysis
 from rbm_utils.core.config import Config, load_config
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import charts, columns, followup
+from rbm_utils.present import charts, columns, followup, readable
 from rbm_utils.publish import frozen
 from rbm_utils.publish.frozen import split_previous
 from rbm_utils.store.database import Store
@@ -173,14 +173,6 @@ def _html(markup: str):
     return HTML(markup)
 
 
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
-        return ""
-    if isinstance(v, float):
-        return f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
-    return str(v)
-
-
 def table_html(
     df: pd.DataFrame,
     columns: Sequence[str] | None = None,
@@ -189,6 +181,8 @@ def table_html(
     empty: str = "Nothing to show.",
 ) -> str:
     """An HTML table of ``df`` with every cell escaped; columns missing from ``df`` are skipped.
+    Cells read as words (:func:`rbm_utils.present.readable.cell_html`): codes with their colour,
+    booleans as Yes/No, numbers with thousands separators.
 
     >>> table_html(pd.DataFrame({"a": ["<b>x</b>"]}))
     '<table class="rbm-table"><thead><tr><th>a</th></tr></thead><tbody><tr><td>&lt;b&gt;x&lt;/b&gt;</td></tr></tbody></table>'
@@ -200,7 +194,7 @@ def table_html(
     head = "".join(f"<th>{html.escape(labels.get(c, c.replace('_', ' ')))}</th>" for c in cols)
     body = []
     for rec in df[cols].head(max_rows).itertuples(index=False):
-        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in rec)
+        cells = "".join(f"<td>{readable.cell_html(c, v)}</td>" for c, v in zip(cols, rec, strict=True))
         body.append(f"<tr>{cells}</tr>")
     more = (
         f'<p class="rbm-more">{len(df) - max_rows} more rows in the published table.</p>' if len(df) > max_rows else ""

@@ -31,6 +31,7 @@ from rbm_utils.analytics.bureau import OVERVIEW_TABLES, PUBLISHED_TABLES
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import PROJECT_ROOT, Config
 from rbm_utils.core.quarters import Quarter
+from rbm_utils.publish import frozen
 from rbm_utils.publish.frozen import JOINT_TABLES
 from rbm_utils.serve.params import pick
 
@@ -45,8 +46,35 @@ JOINT = "joint"
 SNAPSHOT = "snapshot"
 #: Run statuses that mean "published".
 PUBLISHED_STATUSES = ("ok", "skipped_unchanged")
-#: Snapshot tables the KPI drill-down reads (fixed names, never from input).
-SNAPSHOT_TABLES = ("Actuals", "Milestones")
+#: Snapshot tables the KPI drill-down and the provenance read (fixed names, never from input).
+SNAPSHOT_TABLES = ("Actuals", "Milestones", "Unit")
+#: Tables of the quarter's frozen analysis (``<Q>/analysis/``) a unit's page reads besides its
+#: published folder: the very tables its review notebook shows (theory of change, assumptions,
+#: work programme, synergies, scale-up; ``units/...`` one row set per unit).
+FROZEN_TABLES = (
+    "nodes",
+    "edges",
+    "layout",
+    "stalls",
+    "assumption_changes",
+    "activities",
+    "synergies",
+    "scaleup",
+    "units/flows",
+    "units/statement",
+)
+#: Tables of the frozen analysis the bureau overview's page reads besides the overview folder:
+#: those its notebook shows (units side by side, open risks per category, scale-up, links, flows).
+OVERVIEW_FROZEN_TABLES = (
+    "rollup_unit",
+    "money_units",
+    "bureau_risks",
+    "scaleup",
+    "scaleup_scores",
+    "linkage_matrix",
+    "synergies",
+    "flows",
+)
 
 
 def outputs_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -176,6 +204,46 @@ def load_snapshot_table(outputs: Path, quarter: str | None, name: str) -> pd.Dat
         raise ValueError(f"no snapshot table {name!r} for {quarter!r}")
     path = Path(outputs) / q / SNAPSHOT / f"{n}.parquet"
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["unit_code", "kpi_id", "period"])
+
+
+def load_frozen_tables(
+    outputs: Path, quarter: str | None, unit: str | None, names: tuple[str, ...] = FROZEN_TABLES
+) -> dict[str, pd.DataFrame]:
+    """The tables ``names`` (:data:`FROZEN_TABLES` or :data:`OVERVIEW_FROZEN_TABLES`, fixed
+    names, never from input) of ``quarter``'s frozen analysis, each cut to ``unit``'s rows when given
+    (``units/...`` tables without their ``unit_code``, as the review notebook reads them), keyed
+    by their last name (``flows``, ``statement``...); each file checked against the analysis
+    manifest; tables the batch did not freeze are left out ({} when there is no analysis)."""
+    q = pick(quarter, published_quarters(outputs))
+    if q is None:
+        raise ValueError(f"quarter {quarter!r} is not published")
+    folder = frozen.analysis_dir(Path(outputs) / q / SNAPSHOT)
+    try:
+        fa = frozen.FrozenAnalysis(folder, frozen.read_manifest(folder))
+    except frozen.FrozenAnalysisError as exc:
+        log.warning("no frozen analysis for %s: %s", q, exc)
+        return {}
+    out: dict[str, pd.DataFrame] = {}
+    for tid in names:
+        if tid not in fa.manifest.get("tables", {}):
+            continue
+        df = fa.table(tid)
+        if unit is not None and "unit_code" in df.columns:
+            df = frozen.unit_rows(df, unit) if tid.startswith("units/") else df[df["unit_code"] == unit]
+        out[tid.split("/")[-1]] = df.reset_index(drop=True)
+    return out
+
+
+def snapshot_manifest(outputs: Path, quarter: str | None) -> dict[str, Any]:
+    """The manifest of ``quarter``'s frozen snapshot ({} when unreadable)."""
+    q = pick(quarter, published_quarters(outputs))
+    if q is None:
+        return {}
+    try:
+        found = json.loads((Path(outputs) / q / SNAPSHOT / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def health_score(table: pd.DataFrame | None, quarter: str | None) -> float | None:

@@ -266,3 +266,42 @@ def test_joint_view_keeps_only_the_agenda_items_of_both_units_hand_made():
     assert jv["money"]["spent_year"].tolist() == [10.0, 5.0]
     summary = jv["money_summary"].set_index("basis")
     assert summary.loc["all", "spent_year"].tolist() == [15.0, 35.0]  # in AFR, beside the cluster's total
+
+
+def test_joint_view_shares_open_risks_above_low_and_gives_every_cluster_kpi_a_status():
+    """Closed and low risks are not shared worries; a cluster KPI without a target for the region
+    takes the whole KPI's status, said in status_basis."""
+
+    def frame(**cols):
+        return pd.DataFrame(cols)
+
+    state = {
+        "Results": frame(unit_code=["AFR"], result_id=["AFR-O1"], theme=["cybersecurity"]),
+        "Activities": frame(unit_code=["CYB"], activity_id=["A1"], result_id=["CYB-O1"], region=["AFR"]),
+    }
+    results = {
+        "progress_by_region": frame(
+            unit_code=["CYB", "CYB"], kpi_id=["CYB-K1", "CYB-K2"], region=["AFR", "AFR"], status=["at_risk", None]
+        ),
+        "progress": frame(
+            unit_code=["CYB", "CYB"],
+            kpi_id=["CYB-K1", "CYB-K2"],
+            result_id=["CYB-O1", "CYB-O1"],
+            status=["on_track", "off_track"],
+        ),
+        "risks": frame(
+            unit_code=["AFR", "AFR", "AFR", "CYB"],
+            risk_id=["R-open", "R-closed", "R-low", "C-open"],
+            result_id=["AFR-O1", "AFR-O1", "AFR-O1", "CYB-O1"],
+            rating=["high", "critical", "low", "medium"],
+            is_open=[True, False, True, True],
+        ),
+        "assumptions": frame(unit_code=[], assumption_id=[], from_result=[], to_result=[]),
+        "regional_money": frame(unit_code=[], result_id=[], region=[], basis=[], spent_year=[]),
+        "agenda": frame(unit_code=[], item_id=[]),
+    }
+    jv = analysis.joint_view(state, results, "CYB", "AFR", CFG)
+    assert jv["risks"]["risk_id"].tolist() == ["R-open", "C-open"]
+    kpis = jv["cluster_kpis_in_region"]
+    assert kpis["status"].tolist() == ["at_risk", "off_track"]
+    assert kpis["status_basis"].tolist() == ["region", "whole KPI"]

@@ -551,3 +551,26 @@ def test_every_chart_on_sample_units():
     colours = {t.name: t.marker.color for t in toc.data if t.name not in ("Links", "Stalled link")}
     for status in set(nodes["status"]):
         assert colours[labels.STATUS_LABELS[status]] == STATUS_COLORS[status]
+
+
+def test_status_summary_puts_the_chain_levels_in_chain_order_and_the_legend_below():
+    """Levels read activity -> impact (schema.LEVELS), not alphabetically; the legend sits at the
+    foot of the figure, below the axis labels and title (plotly widens the margin for it)."""
+    p = pd.DataFrame(
+        {
+            "unit_code": ["A"] * 4 + ["B"],
+            "level": ["impact", "activity", "output", "behaviour", "capacity"],
+            "status": ["off_track", "on_track", "at_risk", "on_track", "no_data"],
+        }
+    )
+    fig = charts.status_summary(kpi.rollup(p, ["unit_code", "level"]))
+    assert list(trace(fig, "On track").y) == [
+        "A / activity",
+        "A / output",
+        "A / behaviour",
+        "A / impact",
+        "B / capacity",
+    ]
+    assert list(trace(fig, "Off track").x) == [0.0, 0.0, 0.0, 1.0, 0.0]
+    assert (fig.layout.legend.yref, fig.layout.legend.y, fig.layout.legend.yanchor) == ("container", 0, "bottom")
+    assert fig.layout.xaxis.automargin is True

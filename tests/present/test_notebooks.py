@@ -38,12 +38,13 @@ def test_templates_are_thin_and_stripped(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_templates_open_with_words_for_readers(path):
-    """The opening says what the review is and where its figures come from, not how to run it."""
+    """The opening says what the review is and where its figures come from, in readers' words:
+    not how to run it, nor how the batch stores its figures."""
     first = json.loads(path.read_text(encoding="utf-8"))["cells"][0]
     text = "".join(first["source"])
     assert first["cell_type"] == "markdown" and text.startswith("# ")
-    assert "Where the figures come from" in text and "snapshot" in text
-    for word in ("papermill", "snapshot_dir", "make run", "JupyterLab", "rbm review", "`"):
+    assert "Where the figures come from" in text and "Provenance section" in text
+    for word in ("papermill", "snapshot", "make run", "JupyterLab", "rbm review", "`", "docs/", "settings", "computed"):
         assert word not in text, word
 
 

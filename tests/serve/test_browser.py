@@ -21,6 +21,9 @@ import pytest
 from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site, running_server
 
 from rbm_utils.core.config import load_config
+from rbm_utils.present import readable
+from rbm_utils.serve.pages import overview as overview_page
+from rbm_utils.serve.pages import sections
 from rbm_utils.serve.pages import unit as unit_page
 
 pytestmark = pytest.mark.slow
@@ -116,6 +119,16 @@ def watched(browser):
         w.ctx.close()
 
 
+def _n_figures(dash) -> int:
+    """How many charts an in-process page shows (each section's, the drill-down's trend included)."""
+    return sum("application/vnd.plotly.v1+json" in o["data"] for out in dash.outs.values() for o in out.outputs)
+
+
+#: Charts of AFR's page: status by level, theory of change, trend, risks, money against delivery,
+#: money flows, funding framework.
+UNIT_CHARTS = 7
+
+
 def _charts(pg, n: int) -> int:
     pg.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=LOAD_MS)
     return pg.locator(".js-plotly-plot").count()
@@ -144,19 +157,29 @@ def test_landing_page_loads_and_links_to_every_review(watched, server, site):
     review = opened.value
     review.wait_for_load_state(timeout=LOAD_MS)
     assert re.search(r"/voila/render/review\.ipynb\?quarter=.*&unit=AFR$", review.url)
-    assert _charts(review, 5) == 5  # status, trend, risks, money and funding
+    assert _charts(review, UNIT_CHARTS) == UNIT_CHARTS
     review.close(run_before_unload=True)
 
 
 def test_unit_review_renders_all_its_charts(watched, server, site):
-    expected = len(
-        unit_page.page(site["outputs"], load_config(), f"quarter={site['quarter']}&unit=AFR").state.figures()
-    )
+    """AFR's page opens on its ranked agenda, states its approval in the header, shows every
+    section of its notebook (statuses in words), what moved since last quarter, and all its charts."""
+    dash = unit_page.page(site["outputs"], load_config(), f"quarter={site['quarter']}&unit=AFR")
+    expected = _n_figures(dash)
     pg = watched.page()
     pg.goto(f"{server.base}/voila/render/review.ipynb?quarter={site['quarter']}&unit=AFR", timeout=LOAD_MS)
-    assert _charts(pg, expected + 1) == expected + 1 == 5  # the page's figures and the funding chart
+    assert _charts(pg, expected) == expected == UNIT_CHARTS
     assert pg.locator(".js-plotly-plot .main-svg").count() >= expected
     assert "Regional Office for Africa (AFR, region)" in pg.locator(".rbm-title").inner_text()
+    assert pg.locator(".rbm-approval").first.inner_text().strip() != ""  # draft / approved by / pending
+    headings = pg.locator(".rbm-dashboard h3").all_inner_texts()
+    assert headings[:3] == ["Review agenda", "Summary", "Results statement"]
+    assert [h for h, _ in sections.UNIT_SECTIONS if h not in headings] == []
+    assert pg.locator(".rbm-agenda table.rbm-table tbody tr").count() >= 1
+    kpis = pg.locator(".rbm-kpi table.rbm-table").inner_text()
+    assert "Off track" in kpis and "off_track" not in kpis and "True" not in kpis
+    changes = pg.locator(".rbm-changes").inner_text()
+    assert "KPI status" in changes or "Nothing changed." in changes
     _shot(pg, "review_AFR")
 
 
@@ -165,19 +188,19 @@ def test_a_filter_changes_what_is_shown(watched, server, site):
     prog = pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet")
     pg = watched.page()
     pg.goto(f"{server.base}/voila/render/review.ipynb?quarter={q}&unit=AFR", timeout=LOAD_MS)
-    _charts(pg, 4)
+    _charts(pg, UNIT_CHARTS)
     rows = ".rbm-kpi table.rbm-table tbody tr"
     assert pg.locator(rows).count() == len(prog)
     pg.locator(".rbm-status-filter select").select_option(label="Off track")
     n_off = int((prog["status"] == "off_track").sum())
     pg.wait_for_function(f"document.querySelectorAll('{rows}').length === {n_off}")
-    assert set(pg.locator(".rbm-kpi table.rbm-table tbody tr td:nth-child(9)").all_inner_texts()) == {"off_track"}
-    first_off = prog[prog["status"] == "off_track"]["kpi_id"].iloc[0]
+    assert set(pg.locator(".rbm-kpi table.rbm-table tbody tr td:nth-child(4)").all_inner_texts()) == {"● Off track"}
+    first_off = readable.by_severity(prog[prog["status"] == "off_track"])["kpi_id"].iloc[0]  # the worst
     pg.wait_for_function(
         f"document.querySelector('.rbm-trend .gtitle') && "
         f"document.querySelector('.rbm-trend .gtitle').textContent.startsWith('{first_off}')"
     )
-    assert _charts(pg, 5) == 5
+    assert _charts(pg, UNIT_CHARTS) == UNIT_CHARTS
     _shot(pg, "review_AFR_off_track")
 
 
@@ -220,8 +243,14 @@ def test_overview_and_joint_review_render(watched, server, site):
     q = site["quarter"]
     pg = watched.page()
     pg.goto(f"{server.base}/voila/render/overview.ipynb?quarter={q}", timeout=LOAD_MS)
-    assert _charts(pg, 7) == 7  # status, trend, risks, money, the Action Plan, funding and resources by stage
+    expected = _n_figures(overview_page.page(site["outputs"], load_config(), f"quarter={q}"))
+    assert _charts(pg, expected) == expected >= 9  # the KPIs' and the notebook's: status ... money flows
     assert "Affordable connectivity" in pg.locator(".rbm-plan").inner_text()
+    rows = ".rbm-kpi table.rbm-table tbody tr"
+    assert pg.locator(rows).count() == 60 and pg.locator(".rbm-kpi-pager").is_visible()  # a long table: paged
+    pg.locator(".rbm-kpi-pager input").fill("AFR-K16")
+    pg.wait_for_function(f"document.querySelectorAll('{rows}').length === 1")
+    assert "AFR-K16" in pg.locator(rows).inner_text()
     pg.locator(".rbm-unit-filter select").select_option(label="AFR Regional Office for Africa")
     pg.wait_for_function("document.querySelector('.rbm-title').textContent.includes('(AFR)')")
     _shot(pg, "overview")

@@ -14,10 +14,10 @@ from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site
 
 from rbm_utils.analytics import kpi
 from rbm_utils.core.config import load_config
-from rbm_utils.present import charts, columns, followup, signals
+from rbm_utils.present import charts, columns, followup, readable, signals
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data, params, views
-from rbm_utils.serve.pages import joint, landing, overview, review
+from rbm_utils.serve.pages import joint, landing, overview, review, sections
 from rbm_utils.serve.pages import unit as unit_page
 
 CFG = load_config()
@@ -42,18 +42,30 @@ def _fig_json(fig) -> dict:
 
 def _shown(dash: review.ReviewDashboard) -> list[dict]:
     """Every output the dashboard's Output widgets show."""
-    outs = [
-        dash.followup_out,
-        dash.summary_out,
-        dash.kpi_out,
-        dash.trend_out,
-        dash.evidence_out,
-        dash.risk_out,
-        dash.money_out,
-        dash.agenda_out,
-        dash.plan_out,
-    ]
-    return [o["data"] for out in outs for o in out.outputs]
+    return [o["data"] for out in dash.outs.values() for o in out.outputs]
+
+
+def _nb_sections(path: Path) -> dict[str, list[tuple[str, object]]]:
+    """A published notebook's outputs by section (``## heading``): ("fig", plotly) or ("html", markup)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, list[tuple[str, object]]] = {}
+    current = None
+    for c in nb["cells"]:
+        src = "".join(c["source"])
+        if c["cell_type"] == "markdown":
+            if src.startswith("## "):
+                current = src.splitlines()[0][3:].strip()
+                out[current] = []
+            continue
+        for o in c.get("outputs", []) if current else []:
+            d = o.get("data", {})
+            if PLOTLY in d:
+                out[current].append(("fig", d[PLOTLY]))
+            elif "text/html" in d:
+                out[current].append(
+                    ("html", "".join(d["text/html"]) if isinstance(d["text/html"], list) else d["text/html"])
+                )
+    return out
 
 
 # --------------------------------------------------------------------------- validation
@@ -172,7 +184,7 @@ def test_figures_equal_the_published_review(site):
         assert mine["data"] == pub["data"], key
         assert mine["layout"] == pub["layout"], key
     shown = [o[PLOTLY] for o in _shown(dash) if PLOTLY in o]
-    assert len(shown) == 4
+    assert len(shown) == 7  # status, theory of change, trend, risks, burn, money flows, funding
     kpis = dash.state.kpis()["kpi_id"].tolist()
     assert len(kpis) == 16
     for kid in kpis:  # the drill-down of every KPI
@@ -186,11 +198,12 @@ def test_tables_equal_the_published_tables(site):
     q = site["quarter"]
     dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
     pd.testing.assert_frame_equal(
-        dash.state.kpis(), pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet")
+        dash.state.kpis(), readable.by_severity(pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet"))
     )
     ov = overview.page(site["outputs"], CFG, f"quarter={q}")
     pd.testing.assert_frame_equal(
-        ov.state.kpis(), pd.read_parquet(site["outputs"] / q / "overview" / "kpi_progress.parquet")
+        ov.state.kpis(),
+        readable.by_severity(pd.read_parquet(site["outputs"] / q / "overview" / "kpi_progress.parquet")),
     )
     published = _nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", PLOTLY)
     mine = _fig_json(ov.state.figures()["status"])
@@ -238,9 +251,10 @@ def test_unit_dashboard_shows_its_approval_and_decisions_as_published(site):
     assert words in dash.title.value
     published = "".join(_nb_outputs(folder / "quarterly_review.ipynb", "text/html"))
     assert words in published  # the review opens with the same words
-    decisions = pd.read_parquet(folder / "decisions.parquet")
+    decisions = followup.earlier(pd.read_parquet(folder / "decisions.parquet"), q)
     table = dash.followup_out.outputs[0]["data"]["text/html"]
-    assert table == table_html(decisions, columns.DECISIONS, empty="No decision recorded.")
+    assert table == table_html(decisions, columns.DECISIONS, empty="No decision was recorded at an earlier review.")
+    assert words in dash.outs["approval"].outputs[0]["data"]["text/html"]  # and in its section
     ov = overview.page(site["outputs"], CFG, f"quarter={q}")
     pending = followup.unit_escalations(
         pd.read_parquet(site["outputs"] / q / "overview" / "framework_changes.parquet"), None, CFG.currency
@@ -273,6 +287,42 @@ def test_overview_says_the_red_flag_share_as_the_notebook_does(site):
     assert not any("rbm-signal" in o["data"].get("text/html", "") for o in unit)
 
 
+def test_unit_page_shows_every_section_of_its_published_notebook(site):
+    """Section by section, every table of AFR's published review is on its page byte for byte
+    (same columns, same words), every chart with the same data; the KPI trends one at a time
+    through the drill-down, which opens on the worst KPI."""
+    q = site["quarter"]
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    names = dict(sections.UNIT_SECTIONS)
+    published = _nb_sections(site["outputs"] / q / "AFR" / "quarterly_review.ipynb")
+    assert set(published) == set(names)
+    trends = []
+    for kid in [k for _, k in dash.kpi_dd.options]:
+        dash.kpi_dd.value = kid
+        trends.append(dash.trend_out.outputs[0]["data"][PLOTLY]["data"])
+    for heading, items in published.items():
+        shown = [o["data"] for o in dash.outs[names[heading]].outputs]
+        markup = "".join(o.get("text/html", "") for o in shown)
+        figures = [o[PLOTLY]["data"] for o in shown if PLOTLY in o] + (trends if heading == "KPIs" else [])
+        for kind, item in items:
+            if kind == "fig":
+                assert item["data"] in figures, (heading, item["layout"].get("title"))
+            else:
+                assert item in markup, heading
+    prog = pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet")
+    worst = readable.by_severity(prog).iloc[0]
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    assert dash.state.kpi == worst["kpi_id"] and worst["status"] == "off_track"
+    behind = prog[prog["status"].isin(["off_track", "at_risk"])]
+    assert (
+        len(behind)
+        and (behind["why"].str.len() > 0).all()
+        and (prog.loc[prog["status"] == "on_track", "why"] == "").all()
+    )
+    table = dash.kpi_out.outputs[0]["data"]["text/html"]
+    assert "on_track" not in table and ">True<" not in table and "● Off track" in table
+
+
 def test_joint_page_shows_the_published_joint_tables(site):
     q = site["quarter"]
     html_out = joint.joint_html(site["outputs"], q, JOINT, CFG)
@@ -283,7 +333,8 @@ def test_joint_page_shows_the_published_joint_tables(site):
     ]
     assert len(tables) >= len(joint.JOINT_SECTIONS)
     shown = [t for t in tables if t in html_out]
-    assert len(shown) == len(joint.JOINT_SECTIONS)  # every section's table, byte for byte
+    assert len(shown) == len(joint.JOINT_SECTIONS) + 1  # every section's table and the provenance, byte for byte
+    assert shown == tables  # nothing the notebook shows is missing
     with pytest.raises(ValueError):
         joint.joint_html(site["outputs"], q, "CYB-EUR", CFG)  # not published
 
@@ -353,7 +404,7 @@ def test_filters_change_what_is_shown(site):
     assert dash.state.kpi == dash.state.kpis()["kpi_id"].iloc[0]
     table = dash.kpi_out.outputs[0]["data"]["text/html"]
     assert table.count("<tr>") == len(dash.state.kpis()) + 1
-    status = next(o["data"][PLOTLY] for o in dash.summary_out.outputs)
+    status = next(o["data"][PLOTLY] for o in dash.summary_out.outputs if PLOTLY in o["data"])
     assert sum(sum(t["x"]) for t in status["data"]) == len(dash.state.kpis())
     dash.status_dd.value = params.ALL
     programme = views.programmes(prog)[0]

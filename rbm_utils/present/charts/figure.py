@@ -24,6 +24,23 @@ TEMPLATE = "plotly_white"
 MARGIN: dict[str, int] = dict(l=60, r=30, t=60, b=50)
 
 
+#: A horizontal legend at the foot of the figure (its container), below the axis labels: plotly
+#: widens the bottom margin to fit it, so no tick label or axis title sits over it.
+LEGEND_BELOW: dict[str, object] = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left")
+
+
+def legend_below(fig: go.Figure, **legend: object) -> go.Figure:
+    """``fig`` with its legend below everything (:data:`LEGEND_BELOW`, updated with ``legend``)
+    and x-axis margins that grow with their labels.
+
+    >>> legend_below(go.Figure()).layout.legend.yref
+    'container'
+    """
+    fig.update_layout(legend={**LEGEND_BELOW, **legend})
+    fig.update_xaxes(automargin=True)
+    return fig
+
+
 def new_figure(title: str | None) -> go.Figure:
     """An empty figure with the house template, margins and (escaped) title."""
     fig = go.Figure()

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from rbm_utils.core.codes import PARTNER_STAGES
 from rbm_utils.core.text import escape_text, fmt_number
-from rbm_utils.present.charts.figure import empty_figure, new_figure, shorten
+from rbm_utils.present.charts.figure import empty_figure, legend_below, new_figure, shorten
 from rbm_utils.present.labels import FUNDING_COLORS, FUNDING_LABELS, STAGE_COLORS, STAGE_LABELS
 
 
@@ -56,8 +56,8 @@ def funding_framework(
                 hoverinfo="text",
             )
         )
-    fig.update_layout(barmode="group", yaxis_title=escape_text(currency), legend=dict(orientation="h", y=-0.2))
-    return fig
+    fig.update_layout(barmode="group", yaxis_title=escape_text(currency))
+    return legend_below(fig)
 
 
 def resources_by_stage(
@@ -87,5 +87,5 @@ def resources_by_stage(
                 hoverinfo="text",
             )
         )
-    fig.update_layout(barmode="stack", yaxis_title=escape_text(currency), legend=dict(orientation="h", y=-0.2))
-    return fig
+    fig.update_layout(barmode="stack", yaxis_title=escape_text(currency))
+    return legend_below(fig)

@@ -18,10 +18,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from rbm_utils.core import quarters
-from rbm_utils.core.codes import KPI_STATUSES
+from rbm_utils.core.codes import KPI_STATUSES, LEVELS
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.text import cell_number, cell_text, escape_text, fmt_number, fmt_share
-from rbm_utils.present.charts.figure import empty_figure, new_figure
+from rbm_utils.present.charts.figure import empty_figure, legend_below, new_figure
 from rbm_utils.present.labels import STATUS_COLORS, STATUS_LABELS, status_color, status_label
 
 
@@ -200,8 +200,7 @@ def kpi_trend(
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=periods, title="Quarter")
     unit_title = {"percent": "%", "currency": currency}.get(measure, "")
     fig.update_yaxes(title=escape_text(unit_title) or None, rangemode="tozero" if measure != "ratio" else "normal")
-    fig.update_layout(legend=dict(orientation="h", y=-0.2))
-    return fig
+    return legend_below(fig)
 
 
 # --------------------------------------------------------------------------------------
@@ -221,6 +220,12 @@ def status_summary(rollup_frame: pd.DataFrame, title: str | None = "KPI status")
     if rollup_frame is None or rollup_frame.empty:
         return empty_figure(fig, "No KPIs.")
     keys = [c for c in rollup_frame.columns if c != "n_kpis" and not c.startswith("n_") and not c.startswith("share_")]
+    if "level" in keys:  # the chain's levels in chain order, not alphabetical
+        rank = rollup_frame["level"].map({lv: i for i, lv in enumerate(LEVELS)}).fillna(len(LEVELS))
+        order = rollup_frame.assign(_rank=rank).sort_values(
+            [*(k for k in keys if k != "level"), "_rank"], kind="stable"
+        )
+        rollup_frame = rollup_frame.loc[order.index].reset_index(drop=True)
     if keys:
         labels = [
             " / ".join(cell_text(v) or "(blank)" for v in vals)
@@ -257,8 +262,8 @@ def status_summary(rollup_frame: pd.DataFrame, title: str | None = "KPI status")
     fig.update_layout(
         barmode="stack",
         height=max(300, 60 + 32 * len(labels)),
-        legend=dict(orientation="h", y=-0.15, traceorder="normal"),
     )
+    legend_below(fig, traceorder="normal")
     fig.update_xaxes(title="KPIs")
     fig.update_yaxes(autorange="reversed", type="category")
     return fig

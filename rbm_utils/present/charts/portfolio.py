@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from rbm_utils.core.text import cell_number, cell_text, escape_text, fmt_number, fmt_share
-from rbm_utils.present.charts.figure import empty_figure, new_figure, shorten
+from rbm_utils.present.charts.figure import empty_figure, legend_below, new_figure, shorten
 from rbm_utils.present.labels import STATUS_COLORS
 
 
@@ -171,5 +171,6 @@ def scaleup_comparison(
     fig.update_yaxes(
         type="category", categoryorder="array", categoryarray=[escape_text(t) for t in themes], title="Theme"
     )
-    fig.update_layout(height=max(320, 90 + 60 * len(themes)), legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(height=max(320, 90 + 60 * len(themes)))
+    legend_below(fig)
     return fig

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from rbm_utils.analytics.pathway import layout as pathway_layout
 from rbm_utils.core import schema
 from rbm_utils.core.text import cell_number, cell_text, escape_text
-from rbm_utils.present.charts.figure import empty_figure, new_figure, shorten
+from rbm_utils.present.charts.figure import empty_figure, legend_below, new_figure, shorten
 from rbm_utils.present.labels import STATUS_LEGEND_ORDER, status_color, status_label
 
 log = logging.getLogger(__name__)
@@ -161,5 +161,6 @@ def toc_diagram(
         zeroline=False,
     )
     fig.update_yaxes(visible=False, range=[-0.1, len(units) + 0.05])
-    fig.update_layout(height=max(380, 300 * len(units)), legend=dict(orientation="h", y=-0.12))
+    fig.update_layout(height=max(380, 300 * len(units)))
+    legend_below(fig)
     return fig

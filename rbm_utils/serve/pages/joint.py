@@ -17,10 +17,11 @@ from pathlib import Path
 from IPython.display import HTML
 
 from rbm_utils.core.config import Config
+from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import columns
+from rbm_utils.present import columns, reports
 from rbm_utils.present import joint as regional
-from rbm_utils.present.reports import table_html
+from rbm_utils.present.reports import Review, table_html
 from rbm_utils.serve import data
 from rbm_utils.serve.pages.context import page_context, page_parameters
 from rbm_utils.serve.params import page_link
@@ -30,7 +31,8 @@ from rbm_utils.serve.widgets import html
 NOT_PUBLISHED = "joint tables not published for this quarter; run rbm review"
 
 #: (heading, table of :data:`rbm_utils.publish.frozen.JOINT_TABLES`, columns, message when empty), in page order;
-#: the columns are the published joint review notebook's (:mod:`rbm_utils.present.columns`).
+#: headings and columns are the published joint review notebook's (:mod:`rbm_utils.present.columns`); an
+#: empty heading continues the section above. The page opens with the provenance, as the notebook.
 JOINT_SECTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     (
         "The cluster's KPIs in the region",
@@ -39,27 +41,46 @@ JOINT_SECTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
         "No KPI broken down for this region.",
     ),
     ("The cluster's activities in the region", "cluster_activities", columns.JOINT_ACTIVITIES, "No activity."),
-    ("The region's KPIs on the cluster's themes", "region_kpis", columns.JOINT_REGION_KPIS, "No KPI on these themes."),
-    ("Shared risks", "risks", columns.JOINT_RISKS, "No shared risk."),
     (
-        "Shared assumptions tested this quarter",
+        "The region's initiatives on the cluster's themes",
+        "region_kpis",
+        columns.JOINT_REGION_KPIS,
+        "No KPI on these themes.",
+    ),
+    ("Shared risks and assumptions", "risks", columns.JOINT_RISKS, "No shared risk."),
+    (
+        "",  # under the same heading as the risks, as in the notebook
         "assumptions",
         columns.JOINT_ASSUMPTIONS,
         "No shared assumption tested this quarter.",
     ),
     (
-        "The cluster's money and people in the region, beside its total",
+        "The cluster's money and people in the region",
         "money",
         columns.JOINT_MONEY,
         "No money of the cluster is attributed to the region.",
     ),
     ("Joint decisions", "decisions", columns.JOINT_DECISIONS, "No joint decision recorded."),
-    ("Review agenda", "agenda", columns.JOINT_AGENDA, "Nothing needs a decision."),
+    ("Joint agenda", "agenda", columns.JOINT_AGENDA, "Nothing needs a decision."),
 )
 
 
 def _not_published() -> str:
     return f'<p class="rbm-empty">{escape_text(NOT_PUBLISHED)}</p>'
+
+
+def provenance_html(outputs: Path, quarter: str, cluster: str, region: str, config: Config) -> str:
+    """The two units' submissions behind the figures and the snapshot (the notebook's provenance)."""
+    r = Review(
+        Quarter.parse(quarter),
+        config,
+        state={"Unit": data.load_snapshot_table(outputs, quarter, "Unit")},
+        results={},
+        unit=cluster,
+        region=region,
+        manifest=data.snapshot_manifest(outputs, quarter) or None,
+    )
+    return table_html(reports.provenance_frame(r), empty="No submission for this quarter.")
 
 
 def joint_html(outputs: Path, quarter: str, pair: str, config: Config) -> str:
@@ -76,6 +97,7 @@ def joint_html(outputs: Path, quarter: str, pair: str, config: Config) -> str:
     ]
     if not tables:
         return "".join(parts) + _not_published()
+    parts.append("<h3>Provenance</h3>" + provenance_html(outputs, q, cluster, region, config))
     for title, key, cols, empty in JOINT_SECTIONS:
         frame = tables.get(key)
         if frame is None:
@@ -87,7 +109,8 @@ def joint_html(outputs: Path, quarter: str, pair: str, config: Config) -> str:
             continue
         if key == "assumptions" and "period" in frame.columns:
             frame = frame[frame["period"] == q]
-        parts.append(f"<h3>{html_text.escape(title)}</h3>" + table_html(frame, cols, empty=empty))
+        head = f"<h3>{html_text.escape(title)}</h3>" if title else ""
+        parts.append(head + table_html(frame, cols, empty=empty))
     return "".join(parts)
 
 

@@ -19,12 +19,14 @@ import pandas as pd
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import charts, columns, followup, funding, reports, signals
+from rbm_utils.present import charts, columns, followup, funding, readable, reports, signals
 from rbm_utils.present import programmes as plan
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data, downloads
+from rbm_utils.serve.pages import bureau_sections, sections
 from rbm_utils.serve.params import ALL, page_link, pick
+from rbm_utils.serve.tables import PagedTable
 from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_options, programmes, review_figures
 from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
 
@@ -104,6 +106,10 @@ class ReviewState:
             self.tables = data.load_tables(self.outputs, self.quarter, self.unit, self.config) if self.unit else {}
         self.milestones = data.load_snapshot_table(self.outputs, self.quarter, "Milestones")
         self.actuals = data.load_snapshot_table(self.outputs, self.quarter, "Actuals")
+        if self.bureau:
+            self.tables.update(data.load_frozen_tables(self.outputs, self.quarter, None, data.OVERVIEW_FROZEN_TABLES))
+        elif self.unit:
+            self.tables.update(data.load_frozen_tables(self.outputs, self.quarter, self.unit))
         if self.programme not in self.programme_names():
             self.programme = ALL
         self.reset_kpi()
@@ -126,9 +132,12 @@ class ReviewState:
         return None if self.bureau and self.unit == ALL else self.unit
 
     def kpis(self) -> pd.DataFrame:
-        """The KPIs shown: the unit's (or the bureau's, or one unit of it) after the filters."""
-        return filter_frame(
-            self.tables.get("progress"), unit=self.scope_unit(), programme=self.programme, status=self.status
+        """The KPIs shown: the unit's (or the bureau's, or one unit of it) after the filters, worst
+        status first (so the drill-down opens on the worst KPI)."""
+        return readable.by_severity(
+            filter_frame(
+                self.tables.get("progress"), unit=self.scope_unit(), programme=self.programme, status=self.status
+            )
         )
 
     def scoped(self, key: str, with_programme: bool = True) -> pd.DataFrame:
@@ -157,6 +166,19 @@ class ReviewState:
         if self.kpi:
             figs["trend"] = self.kpi_trend()
         return figs
+
+    def review(self) -> reports.Review:
+        """The notebook's review object over the published tables (see :mod:`sections`): the
+        unit's, or in the overview the whole bureau's, as its notebook shows them."""
+        units = data.load_snapshot_table(self.outputs, self.quarter, "Unit")
+        return sections.review_of(
+            self.tables,
+            self.config,
+            self.quarter or "",
+            None if self.bureau else self.unit,
+            units=units if self.bureau else filter_frame(units, unit=self.unit),
+            manifest=data.snapshot_manifest(self.outputs, self.quarter),
+        )
 
     def who(self) -> str:
         """Plain-text name of what is reviewed."""
@@ -197,7 +219,7 @@ class ReviewDashboard:
         self.title = w.HTML()
         self.notice = w.HTML('<p class="rbm-notice">' + escape_text(notice) + "</p>" if notice else "")
         self.outs: dict[str, w.Output] = {}
-        for name in (*SECTIONS, "plan"):
+        for name in (*SECTIONS, "plan", *sections.UNIT_ONLY, *bureau_sections.BUREAU_ONLY):
             self.outs[name] = w.Output()
             self.outs[name].add_class(f"rbm-{name}")
         (
@@ -213,6 +235,10 @@ class ReviewDashboard:
             self.funding_out,
         ) = (self.outs[name] for name in SECTIONS)
         self.plan_out = self.outs["plan"]
+        # long tables: a filter and pages (rbm_utils.serve.tables)
+        self.kpi_pager = PagedTable(self.kpi_out, "kpi")
+        self.agenda_pager = PagedTable(self.agenda_out, "agenda")
+        self.pagers = {"kpi": self.kpi_pager.widget, "agenda": self.agenda_pager.widget}
 
         s.load(s.quarter, unit)
         self.sync_filters()
@@ -223,6 +249,11 @@ class ReviewDashboard:
         self.status_dd.observe(guard(self.on_status, s.status_values), names="value")
         self.kpi_dd.observe(guard(self.on_kpi, lambda: [k for _, k in s.kpi_choices()]), names="value")
 
+        drill = [heading("One KPI: trend, evidence and comments"), self.kpi_dd, self.trend_out, self.evidence_out]
+        unit_page: list[w.Widget] = []
+        for text, name in sections.UNIT_SECTIONS:
+            pager = [self.pagers[name]] if name in self.pagers else []
+            unit_page += [heading(text), *pager, self.outs[name], *(drill if name == "kpi" else ())]
         self.widget = w.VBox(
             [
                 self.title,
@@ -231,29 +262,23 @@ class ReviewDashboard:
                     [self.quarter_dd, self.unit_dd, self.programme_dd, self.status_dd],
                     layout=w.Layout(flex_flow="row wrap"),
                 ),
-                *((heading(TOP_HEADING), self.top_out) if bureau else ()),
-                heading("Pending escalations and overdue decisions" if bureau else "Decisions of the reviews"),
-                self.followup_out,
-                heading("KPIs"),
-                self.summary_out,
-                self.kpi_out,
-                heading("One KPI: trend, evidence and comments"),
-                self.kpi_dd,
-                self.trend_out,
-                self.evidence_out,
-                *((heading(PLAN_HEADING), self.plan_out) if bureau else ()),
-                heading("Risks"),
-                self.risk_out,
-                heading("Money and delivery"),
-                self.money_out,
-                heading("Partners and resource mobilisation" if bureau else "Funding and partners"),
-                self.funding_out,
-                heading("The rest of the bureau agenda" if bureau else "Review agenda"),
-                self.agenda_out,
             ]
+            + (self.bureau_page(drill) if bureau else unit_page)
         )
         self.widget.add_class("rbm-dashboard")
         self.render()
+
+    def bureau_page(self, drill: list[w.Widget]) -> list[w.Widget]:
+        """The overview's sections in the overview notebook's order; the KPIs and their drill-down
+        after "Units side by side", money against delivery after "Risks"."""
+        page: list[w.Widget] = []
+        for text, name in bureau_sections.BUREAU_SECTIONS:
+            page += [heading(text), *([self.agenda_pager.widget] if name == "agenda" else []), self.outs[name]]
+            if name == "summary":
+                page += [heading("KPIs"), self.kpi_pager.widget, self.kpi_out, *drill]
+            if name == "risk":
+                page += [heading("Money and delivery"), self.money_out]
+        return page
 
     @property
     def ignored(self) -> list[tuple[str, Any]]:
@@ -334,21 +359,6 @@ class ReviewDashboard:
             cfg.currency,
         )
 
-    def render_followup(self) -> None:
-        """The unit's decisions followed up; in the bureau, pending escalations and overdue decisions."""
-        s = self.state
-        if not s.bureau:
-            decisions = s.scoped("decisions", with_programme=False)
-            show(self.followup_out, html(table_html(decisions, columns.DECISIONS, empty="No decision recorded.")))
-            return
-        pending = followup.unit_escalations(s.tables.get("framework_changes"), s.scope_unit(), s.config.currency)
-        late = followup.overdue(s.scoped("decisions", with_programme=False))
-        show(
-            self.followup_out,
-            html(table_html(pending, columns.PENDING_ESCALATIONS, empty="No change awaits the bureau's approval.")),
-            html(table_html(late, columns.OVERDUE_DECISIONS, empty="No decision is overdue.")),
-        )
-
     def render(self) -> None:
         """Redraw every section from the current (validated) state."""
         s = self.state
@@ -356,27 +366,43 @@ class ReviewDashboard:
             self.title.value = "<h2>Nothing is published yet.</h2>"
             return
         self.title.value = self.title_html()
-        self.render_followup()
         figs = s.figures()
-        show(self.summary_out, figs["status"])
         names = s.config.action_plan.programmes
-        kpis = plan.named(s.kpis(), names)
-        show(self.kpi_out, html(table_html(kpis, columns.KPIS_ACROSS_UNITS, empty="No KPI matches the filters.")))
+        kpis = plan.named(readable.kpi_table(s.kpis(), s.scoped("changes"), s.tables.get("series")), names)
+        r = s.review()
+        if s.bureau:
+            parts = bureau_sections.bureau_parts(r, figs["status"])
+        else:
+            parts = sections.unit_parts(r, figs["status"])
+        for name, items in parts.items():
+            show(self.outs[name], *(html(p) if isinstance(p, str) else p for p in items))
+        kpi_columns = columns.KPIS_ACROSS_UNITS if s.bureau else columns.KPIS  # a unit's: its notebook's table
+        self.kpi_pager.set(kpis, kpi_columns, "No KPI matches the filters.")
         self.render_kpi(figs.get("trend"))
+        whole = s.bureau and s.unit == ALL  # the overview of all units: the notebook's grouped tables too
         flags = s.scoped("red_flags", with_programme=False)
         share = signals.red_flag_summary_html(s.scoped("risks", with_programme=False), flags) if s.bureau else ""
         show(
             self.risk_out,
             figs["risks"],
             *([html(share)] if share else []),
+            *([html(bureau_sections.risk_groups_html(s.tables))] if whole else []),
             html(table_html(flags, columns.RED_FLAGS, empty="No red flag.")),
-            html(table_html(s.scoped("risks", with_programme=False), columns.RISKS_SHORT)),
+            html(table_html(s.scoped("risks", with_programme=False), columns.RISKS)),
+            *([html(table_html(s.tables.get("bureau_risks"), columns.BUREAU_RISKS))] if whole else []),
         )
-        show(
-            self.money_out,
-            figs["burn"],
-            html(table_html(plan.named(s.scoped("money"), names), columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
-        )
+        money = plan.named(s.scoped("money"), names)
+        if s.bureau:
+            show(
+                self.money_out,
+                figs["burn"],
+                html(table_html(money, columns.MONEY_ACROSS_UNITS, empty="No budget line.")),
+            )
+        else:
+            show(
+                self.money_out,
+                *(html(p) if isinstance(p, str) else p for p in sections.money_parts(r, figs["burn"], money)),
+            )
         self.render_funding()
         self.render_agenda()
 
@@ -389,7 +415,8 @@ class ReviewDashboard:
             tables = {k: s.tables.get(k) for k in (*keys, "resources_by_stage")}
             parts = funding.bureau_parts(tables, s.config.currency)
         else:
-            parts = funding.unit_parts({k: s.scoped(k, with_programme=False) for k in keys}, s.config.currency)
+            tables = {k: s.scoped(k, with_programme=False) for k in keys}
+            parts = funding.unit_parts(tables, s.config.currency, across_units=s.bureau)
         show(self.funding_out, *(html(p) if isinstance(p, str) else p for p in parts))
         self.render_plan()
         self.render_agenda()
@@ -415,7 +442,11 @@ class ReviewDashboard:
             top = reports.agenda_top(agenda)
             show(self.top_out, html(table_html(top, columns.TOP_AGENDA, empty="Nothing needs the bureau's decision.")))
             agenda = reports.agenda_rest(agenda)
-        show(self.agenda_out, html(table_html(agenda, columns.AGENDA_ACROSS_UNITS, empty="Nothing needs a decision.")))
+            empty = "Nothing else needs a decision."
+        else:
+            empty = "Nothing needs a decision."
+        cols = columns.BUREAU_AGENDA if s.bureau else columns.AGENDA
+        self.agenda_pager.set(agenda, cols, empty)
 
     def render_kpi(self, fig: Any = None) -> None:
         s = self.state

@@ -1,0 +1,133 @@
+"""Readable tables: codes as coloured words, booleans as words, numbers with separators, KPIs
+worst first, moves since last quarter, trends, and the statement's Markdown, all escaped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rbm_utils.core.codes import KPI_STATUSES
+from rbm_utils.present import readable
+from rbm_utils.present.labels import STATUS_COLORS, STATUS_LABELS, VERDICT_COLORS
+from rbm_utils.present.reports import table_html
+
+EVIL = "<script>alert(1)</script>"
+
+
+def test_every_kpi_status_reads_as_its_word_in_its_colour():
+    for status in KPI_STATUSES:
+        cell = readable.cell_html("status", status)
+        assert STATUS_LABELS[status] in cell and STATUS_COLORS[status] in cell and status not in cell.replace("-", "")
+
+
+def test_codes_only_in_coded_columns_and_unknown_codes_stay_text():
+    assert "Broken" in readable.cell_html("verdict", "broken") and VERDICT_COLORS["broken"] in readable.cell_html(
+        "previous_verdict", "broken"
+    )
+    assert readable.cell_html("title", "broken") == "broken"  # free text is never recoded
+    assert readable.cell_html("status", "open") == "open"  # a risk's status: not a KPI code
+    assert readable.cell_html("status", EVIL) == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert readable.cell_html("kind", "kpi_status") == "KPI status"
+    assert "▲" in readable.cell_html("direction", "better") and "▼" in readable.cell_html("direction", "worse")
+
+
+def test_booleans_numbers_and_blanks():
+    assert [readable.text(v) for v in (True, np.bool_(True), False, pd.NA, None, np.nan)] == [
+        "Yes",
+        "Yes",
+        "No",
+        "",
+        "",
+        "",
+    ]
+    assert readable.text(np.int64(1234567)) == "1,234,567" and readable.text(1234.5) == "1,234"
+    assert readable.text(0.125) == "0.12" and readable.text("AFR-K01") == "AFR-K01"
+
+
+def test_table_html_uses_the_words_for_notebooks_and_dashboards_alike():
+    df = pd.DataFrame({"status": ["on_track"], "likely_to_meet": [pd.NA], "n": [12000], "name": [EVIL]}).astype(
+        {"likely_to_meet": "boolean"}
+    )
+    out = table_html(df)
+    assert "On track" in out and "on_track" not in out and "12,000" in out
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert ">True<" not in table_html(pd.DataFrame({"likely_to_meet": [True]}))
+
+
+def test_kpis_worst_first_then_lowest_achievement():
+    p = pd.DataFrame(
+        {
+            "kpi_id": ["on", "met", "off_hi", "risk", "off_lo", "none", "odd"],
+            "status": ["on_track", "target_met", "off_track", "at_risk", "off_track", "no_data", "weird"],
+            "achievement": [0.9, 1.0, 0.5, 0.4, 0.1, None, 0.0],
+        }
+    )
+    order = readable.by_severity(p)["kpi_id"].tolist()
+    expected = sorted(
+        p["kpi_id"], key=lambda k: (KPI_STATUSES + ("weird",)).index(p.set_index("kpi_id").at[k, "status"])
+    )
+    assert order[:2] == ["off_lo", "off_hi"] and order[-1] == "odd"
+    assert [p.set_index("kpi_id").at[k, "status"] for k in order] == [
+        p.set_index("kpi_id").at[k, "status"] for k in expected
+    ]
+
+
+def test_moves_and_trends_come_from_the_published_changes_and_series():
+    p = pd.DataFrame(
+        {"unit_code": ["A", "A", "B"], "kpi_id": ["K1", "K2", "K1"], "status": ["off_track", "on_track", "at_risk"]}
+    )
+    changes = pd.DataFrame(
+        {
+            "unit_code": ["A", "A", "A"],
+            "kind": ["kpi_status", "kpi_status", "risk_score"],
+            "item_id": ["K1", "K2", "K1"],
+            "previous": ["on_track", "on_track", "9"],
+            "current": ["off_track", "on_track", "12"],
+            "direction": ["worse", "same", "worse"],
+        }
+    )
+    series = pd.DataFrame(
+        {
+            "unit_code": ["A"] * 3 + ["B"],
+            "kpi_id": ["K1"] * 3 + ["K1"],
+            "period": ["2026-Q2", "2026-Q1", "2026-Q3", "2026-Q3"],
+            "reported": [True, True, True, True],
+            "value": [20.0, 10.0, 1500.0, 7.0],
+        }
+    )
+    t = readable.kpi_table(p, changes, series).set_index(["unit_code", "kpi_id"])
+    assert (
+        t.loc[("A", "K1"), "moved"] == "▼ worse (was On track)" and t.loc[("A", "K1"), "previous_status"] == "on_track"
+    )
+    assert t.loc[("A", "K2"), "moved"] == "= same" and t.loc[("B", "K1"), "moved"] == ""
+    assert t.loc[("A", "K1"), "trend"] == "since 2026-Q1: 10.00 → 20.00 → 1,500"
+    assert t.loc[("B", "K1"), "trend"] == "since 2026-Q3: 7.00"
+    assert list(t.index)[0] == ("A", "K1")  # worst first
+
+
+def test_statement_markdown_is_escaped_before_it_is_marked_up():
+    out = readable.markdown_html(f"# Title {EVIL}\n\nText **bold**\n- item {EVIL}\n  - sub\n- two\n\nEnd")
+    assert "<script>" not in out and out.count("&lt;script&gt;") == 2
+    assert out.startswith("<h4>Title ") and "<strong>bold</strong>" in out
+    assert "<ul><li>item" in out and "<ul><li>sub</li></ul></li><li>two</li></ul><p>End</p>" in out
+
+
+def test_officer_text_made_inert_for_markdown_is_shown_as_typed_and_escaped_once():
+    from rbm_utils.core.text import markdown_text
+
+    out = readable.markdown_html("- " + markdown_text(f"{EVIL} [link](x) `code`"))
+    assert out == "<ul><li>&lt;script&gt;alert(1)&lt;/script&gt; [link](x) `code`</li></ul>"
+
+
+def test_every_agenda_kind_reads_as_words():
+    from rbm_utils.core.codes import AGENDA_KINDS
+
+    words = [readable.cell_html("kind", k) for k in AGENDA_KINDS]
+    assert all("_" not in w and w[0].isupper() for w in words) and len(set(words)) == len(AGENDA_KINDS)
+
+
+def test_fractions_read_as_percentages():
+    df = pd.DataFrame({"achievement": [0.425, None], "execution_rate": [1.13, 0.0], "performance": [0.83, 1.0]})
+    out = table_html(df)
+    assert "<td>43%</td>" in out or "<td>42%</td>" in out
+    assert "<td>113%</td><td>0.83</td>" in out and "<td>0%</td><td>1.00</td>" in out
