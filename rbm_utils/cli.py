@@ -148,6 +148,10 @@ def cmd_status(args) -> int:
     missing = df[df["submission"] == "-"]["unit"].tolist()
     if missing:
         print(f"No submission yet: {', '.join(missing)}")
+    if len(missing) < len(df):
+        print(f"Next: the quarter's reviews: rbm review --all --update --quarter {quarter}")
+    else:
+        print(f"Next: a unit's workbook to fill in: rbm template {df['unit'].iloc[0]} --quarter {quarter}")
     return 0
 
 
@@ -215,15 +219,18 @@ def cmd_review(args) -> int:
 
 def cmd_sample(args) -> int:
     from rbm_utils.demo.load import SampleError, ingest_history, sample_stories, write_latest
+    from rbm_utils.store.officer import PLANTED_NOTE
 
     cfg = _config(args)
+    q = cfg.current_quarter
     stories = sample_stories(cfg, seed=args.seed)
     paths = write_latest(args.out, stories)
-    print(
-        f"Wrote {len(paths)} illustrative sample workbooks of {cfg.current_quarter} to {args.out}: "
-        f"{', '.join(p.stem for p in paths)}"
-    )
+    print(f"Wrote {len(paths)} illustrative sample workbooks of {q} to {args.out}: {', '.join(p.stem for p in paths)}")
     if args.store is None:
+        print(PLANTED_NOTE)
+        print(
+            f"Next: rbm ingest {Path(args.out) / paths[0].name} --dry-run   (or: rbm sample --store, the whole history)"
+        )
         return 0
     with _store(args) as st:
         print(f"Ingesting the sample's history quarter by quarter into {st.safe_url} ...", flush=True)
@@ -233,10 +240,8 @@ def cmd_sample(args) -> int:
             print(f"rbm sample: {exc}", file=sys.stderr)
             return 1
     print(report.message)
-    from rbm_utils.demo.load import PLANTED_NOTE
-
     print(PLANTED_NOTE)
-    print(f"Next: rbm status --quarter {cfg.current_quarter}   then: rbm review --all --quarter {cfg.current_quarter}")
+    print(f"Next: rbm status --quarter {q}   then: rbm review --all --update --quarter {q}")
     return 0
 
 

@@ -51,12 +51,6 @@ log = logging.getLogger(__name__)
 
 #: Who the history's submissions are ingested by.
 INGESTED_BY = "rbm sample"
-#: Said once after the sample is written or ingested: its warnings are planted on purpose.
-PLANTED_NOTE = (
-    "Note: the sample plants problems on purpose (late workbooks, actuals without evidence, overdue "
-    "decisions, overspending, risks past their review date), so its workbooks carry warnings and its "
-    "reviews have something to show. They are intended, not a fault of your setup."
-)
 #: Units whose workbook of the current quarter came in late: days after the quarter's end (the
 #: deadline is ``calendar.report_due_days``, 20 by default). Every other workbook came in 4 to 17
 #: days after its quarter.

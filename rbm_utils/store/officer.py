@@ -28,10 +28,27 @@ from rbm_utils.intake.template_next import next_quarter_frames, risks_to_review
 from rbm_utils.store.console import print_table
 from rbm_utils.store.history_view import change_lines, submission_lines
 
-__all__ = ["OFFICER_ENV", "who_submits", "run_template", "run_ingest", "run_history", "new_warnings", "final_line"]
+__all__ = [
+    "OFFICER_ENV",
+    "PLANTED_NOTE",
+    "who_submits",
+    "run_template",
+    "run_ingest",
+    "run_history",
+    "new_warnings",
+    "final_line",
+]
 
 #: The environment variable naming the officer when ``--submitted-by`` is not given (no sign-in yet).
 OFFICER_ENV = "RBM_OFFICER"
+#: Said once when the sample is ingested (``rbm sample --store``, or its workbooks by ``rbm ingest``).
+PLANTED_NOTE = (
+    "Note: the sample plants problems on purpose (late workbooks, actuals without evidence, overdue "
+    "decisions, overspending, risks past their review date), so its workbooks carry warnings and its "
+    "reviews have something to show. They are intended, not a fault of your setup."
+)
+#: How the sample's workbooks sign their Unit sheet.
+SAMPLE_MARK = "(illustrative)"
 PROBLEM_VIEW = ["severity", "code", "where", "header", "value", "message"]
 
 
@@ -187,9 +204,13 @@ def run_ingest(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
     worst = 0
     all_problems = []
     steps: list[str] = []
+    said_sample = False
     with open_store() as st:
         for f in args.files:
             rep = ingest_file(f, st, cfg, by=args.by, dry_run=args.dry_run)
+            if SAMPLE_MARK in rep.submitted_by and not said_sample:
+                print(PLANTED_NOTE)
+                said_sample = True
             earlier_id, earlier = _earlier_submission(st, rep) if rep.accepted else (None, None)
             is_new = new_warnings(rep.problems, earlier)
             n_known = int((~is_new).sum()) if len(is_new) else 0

@@ -218,7 +218,7 @@ def test_make_run_after_the_readme_officer_workflow_still_publishes(tmp_path, ca
         code, out = _run(capsys, *argv)
         assert code == 0, out
         outs.append(out)
-    assert outs[0].count("The sample plants problems on purpose") == 1  # said once, as intended
+    assert outs[0].count("the sample plants problems on purpose") == 1  # said once, as intended
     # the officer's quarter on the sample (README): AFR 2026-Q4, and the bureau's pending approval
     q4 = tmp_path / "AFR_2026-Q4.xlsx"
     assert (
