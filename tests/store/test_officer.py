@@ -241,3 +241,18 @@ def test_make_run_after_the_readme_officer_workflow_still_publishes(tmp_path, ca
         assert code == 0, out
     assert out.splitlines()[-1] == "Next: the managers' dashboards: rbm serve --quarter 2026-Q3   (or: make serve)"
     assert (Path(outputs) / "2026-Q3" / "AFR").is_dir()
+
+
+def test_the_samples_planted_warnings_are_announced_once(tmp_path, url, capsys):
+    paths = []
+    for code in ("AFR", "AMS"):
+        unit, frames = minimal_unit(code)
+        unit["submitted_by"] = f"{code} M&E focal point (illustrative)"
+        paths.append(str(write_grid_xlsx(tmp_path / f"{code}.xlsx", sheet_rows(unit, frames))))
+    code, out = _run(capsys, "ingest", *paths, "--store", url, "--dry-run")
+    assert code == 0
+    assert out.count("the sample plants problems on purpose") == 1
+    assert out.count("Dry run: ") == 2
+    unit, frames = minimal_unit()
+    own = write_grid_xlsx(tmp_path / "own.xlsx", sheet_rows(unit, frames))
+    assert "plants problems" not in _run(capsys, "ingest", str(own), "--store", url, "--dry-run")[1]
