@@ -84,10 +84,13 @@ def run_template(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
         before = sum(len(state.get(n, ())) for n in ("Actuals", "Expenditure"))
         state = next_quarter_frames(state, quarter)
         added = sum(len(state[n]) for n in ("Actuals", "Expenditure")) - before
-        n_act = int((state["Actuals"]["period"] == quarter).sum())
-        n_exp = int((state["Expenditure"]["period"] == quarter).sum())
-        todo.append(f"Actuals: fill in the value of the {n_act} rows of {quarter} (one per KPI due this quarter).")
-        todo.append(f"Expenditure: fill in the amount of the {n_exp} rows of {quarter} (one per budget line).")
+        acts, spent = state["Actuals"], state["Expenditure"]
+        n_act = int(((acts["period"] == quarter) & acts["value"].isna()).sum())
+        n_exp = int(((spent["period"] == quarter) & spent["amount"].isna()).sum())
+        if n_act:
+            todo.append(f"Actuals: fill in the value of the {n_act} rows of {quarter} (one per KPI due this quarter).")
+        if n_exp:
+            todo.append(f"Expenditure: fill in the amount of the {n_exp} rows of {quarter} (one per budget line).")
         risks = risks_to_review(state.get("Risks"), quarter)
         if risks:
             todo.append(f"Risks to review by the end of {quarter}: {', '.join(risks)}.")
@@ -100,8 +103,11 @@ def run_template(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
     else:
         path = write_workbook(out, fields, frames, todo=todo)
     n = sum(len(f) for f in frames.values())
-    print(f"Wrote {path} for {unit} {quarter}" + (f", pre-filled with {n} rows from the store." if state else "."))
-    if args.from_store:
+    if args.from_store and not n:
+        print(f"Wrote {path} for {unit} {quarter}, empty: the store holds nothing of {unit} yet.")
+    else:
+        print(f"Wrote {path} for {unit} {quarter}" + (f", pre-filled with {n} rows from the store." if state else "."))
+    if args.from_store and n:
         print(f"  Added {added} rows of {quarter} to fill in (values empty):")
         for line in todo:
             print(f"  - {line}")
