@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE := data/sample
 QUARTER ?= $(shell sed -n 's/^ *current_quarter: *"\{0,1\}\([0-9]\{4\}-Q[1-4]\).*/\1/p' parameters/workbench.yaml)
+# Ports on 127.0.0.1: `make serve PORT=8870`, `make lab PORT=8890` (defaults 8866 and 8888).
+PORT ?=
 
 .PHONY: setup run sample ingest review serve test lint lab bench clean
 
@@ -29,21 +31,24 @@ ingest: setup
 	$(BIN)/rbm sample --out $(SAMPLE) --store
 	$(BIN)/rbm status --quarter $(QUARTER)
 
-# The quarterly batch: every unit's review, the joint reviews and the bureau overview.
+# The quarterly batch: every unit's review, the joint reviews and the bureau overview. A quarter
+# the store changed since it was published (an officer's submission or approval) is published
+# again, only the reviews whose figures changed run again: `make run` never strands.
 review: ingest
-	$(BIN)/rbm review --all --quarter $(QUARTER)
+	$(BIN)/rbm review --all --update --quarter $(QUARTER)
 
-# The managers' dashboards on http://127.0.0.1:8866/ (read-only Voila; Ctrl-C stops).
+# The managers' dashboards on http://127.0.0.1:8866/ (read-only Voila; Ctrl-C stops; PORT= to choose).
 serve: setup
-	$(BIN)/rbm serve --quarter $(QUARTER)
+	$(BIN)/rbm serve --quarter $(QUARTER) $(if $(PORT),--port $(PORT))
 
-# Build, ingest and review the sample, then serve its dashboards (Ctrl-C stops).
+# Build, ingest and review the sample, then serve its dashboards (Ctrl-C stops; PORT= to choose).
 run: review
-	$(BIN)/rbm serve --quarter $(QUARTER)
+	$(BIN)/rbm serve --quarter $(QUARTER) $(if $(PORT),--port $(PORT))
 
-# JupyterLab on the notebook templates, with the project's environment (officers explore and edit).
+# JupyterLab on the notebook templates, with the project's environment (officers explore and
+# edit) on http://127.0.0.1:8888/ (PORT= to choose).
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(or $(PORT),8888)
 
 # The house style, enforced: lint, format check and type check (CI runs them through make test).
 lint: setup

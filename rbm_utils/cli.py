@@ -10,7 +10,6 @@ import getpass
 import logging
 import os
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,86 +47,28 @@ def _config(args):
     return args._config
 
 
-def _table(df: pd.DataFrame, columns: Sequence[str] | None = None, width: int = 60) -> str:
-    if df is None or df.empty:
-        return "(none)"
-    view = df[list(columns)] if columns else df
-    view = view.astype(object).where(view.notna(), "")
-    view = view.map(lambda v: (str(v)[: width - 1] + "…") if len(str(v)) > width else str(v))
-    return view.to_string(index=False)
+def _table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> None:
+    from rbm_utils.store.console import print_table
+
+    print_table(df, columns, empty="(none)", wrap=False)
 
 
 # --------------------------------------------------------------------------- commands
 
 
 def cmd_template(args) -> int:
-    from rbm_utils.intake.template import template_frames, unit_fields, write_csv_folder, write_workbook
+    from rbm_utils.store.officer import run_template
 
     cfg = _config(args)
-    unit = args.unit
-    if unit not in cfg.units:
-        raise UsageError(f"unknown unit {unit!r}; known units: {', '.join(cfg.units)}")
-    quarter = args.quarter or cfg.current_quarter
-    state = None
-    if args.from_store:
-        with _store(args) as st:
-            state = st.state(unit)
-    frames = template_frames(state)
-    fields = unit_fields(cfg, unit, quarter, submitted_by=args.submitted_by or "")
-    out = Path(args.out or (f"{unit}_{quarter}" if args.csv else f"{unit}_{quarter}.xlsx"))
-    path = write_csv_folder(out, fields, frames) if args.csv else write_workbook(out, fields, frames)
-    n = sum(len(f) for f in frames.values())
-    print(
-        f"Wrote {path} for {unit} {quarter}"
-        + (f" pre-filled with {n} rows from the store." if args.from_store else ".")
-    )
-    return 0
+    if args.unit not in cfg.units:
+        raise UsageError(f"unknown unit {args.unit!r}; known units: {', '.join(cfg.units)}")
+    return run_template(args, cfg, lambda: _store(args))
 
 
 def cmd_ingest(args) -> int:
-    from rbm_utils.store.authority import changes_view
-    from rbm_utils.store.ingest import ingest_file
+    from rbm_utils.store.officer import run_ingest
 
-    cfg = _config(args)
-    worst = 0
-    all_problems = []
-    with _store(args) as st:
-        for f in args.files:
-            rep = ingest_file(f, st, cfg, by=args.by, dry_run=args.dry_run)
-            print(rep.message)
-            if not rep.problems.empty:
-                shown = (
-                    rep.problems
-                    if args.show_warnings or rep.status in ("rejected", "failed")
-                    else rep.problems[rep.problems.severity == "error"]
-                )
-                if not shown.empty:
-                    print(
-                        textwrap.indent(
-                            _table(shown, ["severity", "code", "sheet", "row", "column", "header", "value", "message"]),
-                            "  ",
-                        )
-                    )
-                elif rep.n_warnings:
-                    print(f"  {rep.n_warnings} warning(s) stored with the submission (--show-warnings lists them).")
-                all_problems.append(rep.problems)
-            if rep.counts is not None and not rep.counts.empty and rep.status in ("stored", "dry_run"):
-                print(textwrap.indent(_table(rep.counts), "  "))
-            fw = rep.framework_changes
-            if fw is not None and not fw.empty and rep.status in ("stored", "dry_run", "unchanged"):
-                print(
-                    f"  Changes of the framework since {rep.unit_code}'s last approved quarter, with who may approve:"
-                )
-                print(textwrap.indent(_table(changes_view(fw, cfg.currency)), "  "))
-            if not rep.accepted:
-                worst = 1
-    if args.report:
-        from rbm_utils.core.spreadsheets import write_csv
-
-        frame = pd.concat(all_problems, ignore_index=True) if all_problems else pd.DataFrame()
-        write_csv(frame, args.report)
-        print(f"Problems written to {args.report}")
-    return worst
+    return run_ingest(args, _config(args), lambda: _store(args))
 
 
 def cmd_approve(args) -> int:
@@ -142,20 +83,14 @@ def cmd_approve(args) -> int:
             print(f"rbm approve: refused: {exc}", file=sys.stderr)
             return 1
     print(approval_summary(rec, cfg.authority, cfg.currency))
+    print(f"Next: the quarter's review: rbm review --unit {args.unit} --quarter {rec['quarter']}")
     return 0
 
 
 def cmd_history(args) -> int:
-    with _store(args) as st:
-        subs, changes = st.history(args.unit)
-    if subs.empty:
-        print(f"No submission for {args.unit}.")
-        return 0
-    print(f"Submissions of {args.unit}:")
-    print(textwrap.indent(_table(subs), "  "))
-    print(f"\nChanges ({len(changes)} in all; last {min(args.changes, len(changes))}):")
-    print(textwrap.indent(_table(changes.tail(args.changes)), "  "))
-    return 0
+    from rbm_utils.store.officer import run_history
+
+    return run_history(args, lambda: _store(args))
 
 
 def cmd_status(args) -> int:
@@ -201,7 +136,7 @@ def cmd_status(args) -> int:
         )
     df = pd.DataFrame(rows)
     print(f"{cfg.name}: {len(df)} units, quarter {quarter}")
-    print(_table(df))
+    _table(df)
     pending = approvals[approvals["state"] == "pending"]
     if not pending.empty:
         auth = cfg.authority
@@ -213,6 +148,10 @@ def cmd_status(args) -> int:
     missing = df[df["submission"] == "-"]["unit"].tolist()
     if missing:
         print(f"No submission yet: {', '.join(missing)}")
+    if len(missing) < len(df):
+        print(f"Next: the quarter's reviews: rbm review --all --update --quarter {quarter}")
+    else:
+        print(f"Next: a unit's workbook to fill in: rbm template {df['unit'].iloc[0]} --quarter {quarter}")
     return 0
 
 
@@ -247,6 +186,7 @@ def cmd_review(args) -> int:
             config=cfg,
             scheduler=args.scheduler,
             exports=exports,
+            update=args.update,
         )
     except ReviewError as exc:
         print(f"rbm review: {exc}", file=sys.stderr)
@@ -259,10 +199,12 @@ def cmd_review(args) -> int:
     jobs = pd.DataFrame(report.get("jobs", []))
     if not jobs.empty:
         cols = [c for c in ("name", "status", "duration_s", "error_name", "error_cell") if c in jobs.columns]
-        print(_table(jobs, cols))
+        _table(jobs, cols)
     out = Path(args.outputs or "outputs") / quarter
+    totals = report.get("totals", {})
+    said = ", ".join(f"{n} {k}" for k, n in totals.items() if n and k != "jobs") or "nothing to do"
     print(
-        f"Review of {quarter}: {report.get('totals', {})} in {report.get('seconds')} s; report {out / 'run_report.json'}"
+        f"Review of {quarter}: {totals.get('jobs', 0)} reviews ({said}) in {report.get('seconds')} s; report {out / 'run_report.json'}"
     )
     bad = [j["name"] for j in report.get("jobs", []) if j.get("status") in FAILED]
     if bad:
@@ -271,20 +213,24 @@ def cmd_review(args) -> int:
             file=sys.stderr,
         )
         return 1
+    print(f"Next: the managers' dashboards: rbm serve --quarter {quarter}   (or: make serve)")
     return 0
 
 
 def cmd_sample(args) -> int:
     from rbm_utils.demo.load import SampleError, ingest_history, sample_stories, write_latest
+    from rbm_utils.store.officer import PLANTED_NOTE
 
     cfg = _config(args)
+    q = cfg.current_quarter
     stories = sample_stories(cfg, seed=args.seed)
     paths = write_latest(args.out, stories)
-    print(
-        f"Wrote {len(paths)} illustrative sample workbooks of {cfg.current_quarter} to {args.out}: "
-        f"{', '.join(p.stem for p in paths)}"
-    )
+    print(f"Wrote {len(paths)} illustrative sample workbooks of {q} to {args.out}: {', '.join(p.stem for p in paths)}")
     if args.store is None:
+        print(PLANTED_NOTE)
+        print(
+            f"Next: rbm ingest {Path(args.out) / paths[0].name} --dry-run   (or: rbm sample --store, the whole history)"
+        )
         return 0
     with _store(args) as st:
         print(f"Ingesting the sample's history quarter by quarter into {st.safe_url} ...", flush=True)
@@ -294,6 +240,8 @@ def cmd_sample(args) -> int:
             print(f"rbm sample: {exc}", file=sys.stderr)
             return 1
     print(report.message)
+    print(PLANTED_NOTE)
+    print(f"Next: rbm status --quarter {q}   then: rbm review --all --update --quarter {q}")
     return 0
 
 
@@ -348,10 +296,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("template", "Write a unit's workbook (.xlsx, or a CSV folder) for the officer to fill in.", cmd_template)
     sp.add_argument("unit", help="unit code, e.g. AFR")
-    sp.add_argument("--from-store", action="store_true", help="pre-fill with the unit's framework and previous actuals")
+    sp.add_argument(
+        "--from-store",
+        action="store_true",
+        help="pre-fill with the unit's framework and previous actuals, and add the quarter's rows to fill in "
+        "(Actuals: one per KPI due; Expenditure: one per budget line)",
+    )
     sp.add_argument("--out", help="output file (default UNIT_QUARTER.xlsx)")
     sp.add_argument("--quarter", help="reporting quarter (default: the settings' current quarter)")
-    sp.add_argument("--submitted-by", help="officer's name to put on the Unit sheet")
+    sp.add_argument(
+        "--submitted-by", help="officer's name for the Unit sheet (default: $RBM_OFFICER, else the login name)"
+    )
     sp.add_argument("--csv", action="store_true", help="write a folder of CSV files, one per sheet, instead")
 
     sp = add("ingest", "Validate workbooks (or CSV folders) and store them; report every problem at once.", cmd_ingest)
@@ -373,9 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--by", required=True, help="approver's name as listed in parameters/workbench.yaml (unit or authority.bureau)"
     )
 
-    sp = add("history", "Show a unit's submissions and the changes each made.", cmd_history)
+    sp = add("history", "Show a unit's submissions, one line each; the changed values on request.", cmd_history)
     sp.add_argument("unit")
-    sp.add_argument("--changes", type=int, default=40, help="how many of the latest changes to list (default 40)")
+    sp.add_argument("--submission", type=int, metavar="N", help="the values submission N changed")
+    sp.add_argument("--kpi", metavar="ID", help="the changes of one KPI (its definition, milestones and actuals)")
+    sp.add_argument(
+        "--last", type=int, default=12, help="how many of the latest submissions to list (0: all; default 12)"
+    )
 
     sp = add("status", "Summary per unit of what the store holds for a quarter, and its approval state.", cmd_status)
     sp.add_argument("--quarter", help="default: the settings' current quarter")
@@ -397,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--jobs", type=int, default=3, help="notebooks run at once (default 3; more than cores helps)")
     sp.add_argument("--outputs", help="outputs folder (default outputs/)")
     sp.add_argument("--force", action="store_true", help="re-publish a published quarter; the old version is archived")
+    sp.add_argument(
+        "--update",
+        action="store_true",
+        help="if the store changed since the quarter was published, publish it again (the old snapshot archived); "
+        "only the reviews whose figures changed run again",
+    )
     sp.add_argument("--cell-timeout", type=int, default=600, help="seconds one notebook cell may run (default 600)")
     sp.add_argument("--job-timeout", type=int, default=1800, help="seconds one notebook may run in all (default 1800)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import openpyxl
 import pandas as pd
 import pytest
 from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
@@ -34,7 +35,7 @@ def test_ingest_reingest_and_history(tmp_path, store_url, grids, capsys):
     first = _dump(store_url)
     assert main(["ingest", str(path), "--store", store_url, "--by", "tester"]) == 0
     out = capsys.readouterr().out
-    assert "no change since submission 1" in out
+    assert out.splitlines()[-2] == "Unchanged: AFR 2026-Q3 is the same as submission 1; nothing stored."
     assert _dump(store_url) == first
     with Store(store_url) as st:
         subs = st.submissions("AFR")
@@ -79,7 +80,7 @@ def test_ten_planted_errors_exit_1_store_unchanged(tmp_path, store_url, grids, c
     capsys.readouterr()
     assert main(["ingest", str(path), "--store", store_url, "--report", str(report)]) == 1
     out = capsys.readouterr().out
-    assert "rejected with 10 errors" in out
+    assert "Rejected: bad.xlsx has 10 errors" in out
     assert "Traceback" not in out
     assert _dump(store_url) == before
     table = pd.read_csv(report)
@@ -131,10 +132,22 @@ def test_template_from_store_round_trip(tmp_path, store_url, grids):
         )
         == 0
     )
-    # the pre-filled template re-ingests as "unchanged": nothing lost, nothing invented
+    # the quarter's missing rows are added with the value empty: ingest refuses it until filled in
     before = _dump(store_url)
-    assert main(["ingest", str(out), "--store", store_url]) == 0
+    assert main(["ingest", str(out), "--store", store_url]) == 1
     assert _dump(store_url) == before
+    wb = openpyxl.load_workbook(out)
+    ws = wb["Expenditure"]
+    added = [r for r in ws.iter_rows(min_row=2, values_only=True) if r[1] == "2026-Q3"]
+    assert added == [("AFR-O1", "2026-Q3", "Regular budget", None, None, None)]  # the one budget line
+    ws.cell(row=ws.max_row, column=4, value=25000)
+    wb.save(out)
+    # filled in, it stores exactly that row: nothing lost, nothing invented
+    assert main(["ingest", str(out), "--store", store_url]) == 0
+    with Store(store_url) as st:
+        assert len(st.submissions()) == 2
+        changed = st.history("AFR")[1]
+    assert set(changed[changed.submission_id == 2]["sheet"]) == {"Expenditure"}
 
 
 def test_unknown_unit_is_usage_error(tmp_path, store_url):
@@ -164,8 +177,9 @@ def _q2_and_q3(tmp_path, grids, k1_target):
 
 
 def test_changes_beyond_authority_are_listed_on_ingest_and_pending_until_the_bureau_approves(
-    tmp_path, store_url, grids, capsys
+    tmp_path, store_url, grids, capsys, monkeypatch
 ):
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: each table row on one line
     q2, q3 = _q2_and_q3(tmp_path, grids, 500)  # AFR-K1's target 400 -> 500: +25 %, beyond the unit's 10 %
     assert main(["ingest", str(q2), "--store", store_url]) == 0
     assert main(["approve", "AFR", "2026-Q2", "--by", "Amara Diallo", "--store", store_url]) == 0
@@ -201,7 +215,9 @@ def test_changes_beyond_authority_are_listed_on_ingest_and_pending_until_the_bur
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("AFR"))
     assert "approved" in line and "Amara Diallo + Nadia Rahman" in line
     assert main(["history", "AFR", "--store", store_url]) == 0
-    assert '"Nadia Rahman"' in capsys.readouterr().out  # the approval events are in the change log
+    assert "approved +" in capsys.readouterr().out  # the approval events are in the change log
+    assert main(["history", "AFR", "--submission", "2", "--store", store_url]) == 0
+    assert "Nadia Rahman" in capsys.readouterr().out
 
 
 def test_a_change_within_authority_is_approved_by_the_unit_alone(tmp_path, store_url, grids, capsys):

@@ -251,7 +251,8 @@ def _fired(r: Mapping[str, object], t: Mapping[str, float]) -> list[tuple[str, s
         fired.append(
             (
                 "review_overdue",
-                f"review overdue: due {r['review_on']}, {int(days)} days late (> {t['escalate_overdue_days']:g})",
+                f"review overdue: due {r['review_on']}, {int(days)} days late at the quarter's end "
+                f"(> {t['escalate_overdue_days']:g})",
             )
         )
     return fired

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,12 +165,14 @@ def write_workbook(
     *,
     notice: str | None = None,
     rows_for_entry: int = 500,
+    todo: Sequence[str] = (),
 ) -> Path:
     """Write the unit workbook to ``path`` (atomically) and return the path.
 
     ``unit`` holds the Unit sheet fields; ``frames`` (sheet name -> DataFrame, any subset of the
     table sheets, a ``"Unit"`` entry ignored) pre-fills the sheets; ``notice`` is shown in red on
-    the Guide; dropdowns cover ``rows_for_entry`` rows below the data. Raises ``ValueError`` for
+    the Guide, ``todo`` lines under its "To do this quarter"; dropdowns and Excel's checks cover
+    ``rows_for_entry`` rows below the data. Raises ``ValueError`` for
     an unknown sheet or Unit field, and for a value no workbook can hold (a text over 32,767
     characters or with control characters, an infinite number), naming the cell.
 
@@ -181,7 +183,7 @@ def write_workbook(
         raise ValueError(f"rows_for_entry must be 0 or more, not {rows_for_entry}")
     values = _unit_values(unit)
     data = conformed_frames(frames, "frames")
-    wb = build_workbook(values, data, notice, int(rows_for_entry))
+    wb = build_workbook(values, data, notice, int(rows_for_entry), todo)
     target = Path(path)
     _atomic_write(target, lambda tmp: wb.save(tmp))
     log.info("wrote workbook %s (%s rows pre-filled)", target, sum(len(f) for f in data.values()))

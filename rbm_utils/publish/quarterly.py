@@ -144,9 +144,12 @@ def plan_review(
     config: Config | None = None,
     overview: bool = True,
     exports: ReviewExports | None = None,
+    update: bool = False,
 ) -> ReviewPlan:
     """Freeze the snapshot, compute and freeze its analysis, and build the jobs (no notebook runs yet).
-    ``exports`` writes each unit review's and the overview's exports before they are published."""
+    ``exports`` writes each unit review's and the overview's exports before they are published.
+    ``update``: a quarter published before the store changed is frozen again (the old snapshot
+    archived, as with ``force``), but only the reviews whose inputs changed run again."""
     q = Quarter.parse(quarter)
     config = config or load_config()
     out = Path(outputs or PROJECT_ROOT / "outputs").resolve()
@@ -166,7 +169,7 @@ def plan_review(
         if not selected:
             raise ReviewError("the store holds no submission; ingest the units' workbooks first (make run does)")
         try:
-            manifest = freeze_snapshot(_WithPrevious(st), str(q), out, config, force=force)
+            manifest = freeze_snapshot(_WithPrevious(st), str(q), out, config, force=force or update)
         except PublishedError as exc:
             raise ReviewError(str(exc)) from None
     snap_dir = quarter_dir / "snapshot"
@@ -233,6 +236,7 @@ def review_quarter(
     config: Config | None = None,
     scheduler: str | None = None,
     exports: ReviewExports | None = None,
+    update: bool = False,
 ) -> dict[str, Any]:
     """Run the quarterly batch. Returns the run report (also written to run_report.json).
 
@@ -252,6 +256,7 @@ def review_quarter(
         force=force,
         config=config,
         exports=exports,
+        update=update,
     )
     quarter_dir = plan.snapshot_dir.parent
     staging = quarter_dir.parent / ".staging" / str(plan.quarter)

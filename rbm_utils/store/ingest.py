@@ -47,6 +47,7 @@ class IngestReport:
     changes: pd.DataFrame | None = None
     counts: pd.DataFrame | None = None
     framework_changes: pd.DataFrame | None = None
+    submitted_by: str = ""  # the Unit sheet's officer (the sample's say "(illustrative)")
 
     @property
     def accepted(self) -> bool:
@@ -83,6 +84,7 @@ def ingest_file(
     table = parsed.problems_frame()
     unit = parsed.unit.get("unit_code")
     quarter = parsed.unit.get("reporting_quarter")
+    who = str(parsed.unit.get("submitted_by") or "")
     if not parsed.ok:
         n = len(parsed.errors)
         return IngestReport(
@@ -93,6 +95,7 @@ def ingest_file(
             unit,
             quarter,
             problems=table,
+            submitted_by=who,
         )
     try:
         outcome = store.ingest(
@@ -110,7 +113,9 @@ def ingest_file(
         )
     except StoreError as exc:
         log.warning("store refused %s: %s", parsed.file, exc)
-        return IngestReport(parsed.file, "failed", f"{parsed.file}: not stored: {exc}", unit, quarter, problems=table)
+        return IngestReport(
+            parsed.file, "failed", f"{parsed.file}: not stored: {exc}", unit, quarter, problems=table, submitted_by=who
+        )
     return IngestReport(
         parsed.file,
         outcome.status,
@@ -122,4 +127,5 @@ def ingest_file(
         outcome.changes,
         outcome.counts,
         outcome.framework_changes,
+        who,
     )

@@ -342,7 +342,8 @@ def _publish(
             raise PublishedError(
                 f"quarter {quarter} is already published ({final}) and the store has changed since "
                 f"(published content {str(old_content)[:12]}, store now {content[:12]}). "
-                "Re-run with --force to re-publish; the current snapshot will be archived."
+                "Re-run with --update to publish the store's state (only the reviews whose figures changed run "
+                "again) or --force to run every review again; the current snapshot will be archived."
             )
 
     tmp = quarter_dir / f".snapshot-tmp-{uuid.uuid4().hex}"
@@ -381,7 +382,7 @@ def _publish(
             else:
                 os.rename(final, archive / SNAPSHOT_DIR)
                 os.rename(tmp, final)
-            log.warning("snapshot %s re-published (--force); previous one archived in %s", quarter, archive)
+            log.warning("snapshot %s re-published (--force or --update); previous one archived in %s", quarter, archive)
         else:
             os.rename(tmp, final)
     finally:

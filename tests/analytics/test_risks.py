@@ -220,7 +220,7 @@ def test_red_flags_one_rule_each_hand_computed():
     )
     assert flags.loc["OFF", "reasons"] == "threatens AFR-O1, whose KPIs are off track: K1, K2"
     assert flags.loc["BARE", "reasons"] == "no mitigation for a risk scoring 15 (>= 15)"
-    assert flags.loc["LATE", "reasons"] == "review overdue: due 2026-08-01, 60 days late (> 30)"
+    assert flags.loc["LATE", "reasons"] == "review overdue: due 2026-08-01, 60 days late at the quarter's end (> 30)"
     assert flags.loc["LATE", "mitigation"] == "Plan B" and flags.loc["BARE", "mitigation"] in ("", None)
     assert flags.loc["CRIT", "owner"] == "Ana"
     assert all(flags["asks"].str.startswith("Bureau decision: "))

@@ -104,7 +104,12 @@ def _resolve(wb: openpyxl.Workbook, formula: str) -> list[str]:
 
 
 def _validations(ws) -> dict[str, object]:
-    return {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
+    """The dropdowns of coded columns (lists on the Lists sheet); Excel's other checks aside."""
+    return {
+        str(dv.sqref): dv
+        for dv in ws.data_validations.dataValidation
+        if dv.type == "list" and str(dv.formula1).startswith("Lists!")
+    }
 
 
 # ------------------------------------------------------------------ unit_fields / template_frames
@@ -463,3 +468,62 @@ def test_round_trip_through_reader_and_validator(tmp_path, fmt):
     assert parsed.unit == unit
     for name, frame in frames.items():
         pd.testing.assert_frame_equal(parsed.frames[name], frame, check_dtype=False, obj=name)
+
+
+# ------------------------------------------------------------------ Excel's own checks (issue 19)
+
+
+def _checks(ws) -> dict[str, object]:
+    """Every data validation that is not a Lists dropdown, by its range."""
+    return {
+        str(dv.sqref): dv
+        for dv in ws.data_validations.dataValidation
+        if not (dv.type == "list" and str(dv.formula1).startswith("Lists!"))
+    }
+
+
+def test_excel_checks_numbers_by_type_and_range(book):
+    _, wb = book
+    likelihood = _checks(wb["Risks"])["F2:F21"]  # Risks: 1 row pre-filled, then 20 for entry
+    assert (likelihood.type, likelihood.operator, likelihood.formula1, likelihood.formula2) == (
+        "whole",
+        "between",
+        "1",
+        "5",
+    )
+    assert likelihood.errorStyle == "stop" and likelihood.allow_blank and "from 1 to 5" in likelihood.error
+    amount = next(dv for ref, dv in _checks(wb["Budget"]).items() if ref.startswith("D2:"))
+    assert (amount.type, amount.formula1) == ("decimal", "0")  # an amount is 0 or more
+    year = next(dv for ref, dv in _checks(wb["Budget"]).items() if ref.startswith("C2:"))
+    assert (year.type, year.formula1, year.formula2) == ("whole", "1990", "2100")
+
+
+def test_excel_checks_ids_against_the_units_own_sheets(book):
+    _, wb = book
+    kpi_ids = next(dv for ref, dv in _checks(wb["Actuals"]).items() if ref.startswith("A2:"))
+    assert kpi_ids.type == "list" and kpi_ids.formula1.startswith("'KPIs'!$A$2:$A$")
+    result_ids = next(dv for ref, dv in _checks(wb["KPIs"]).items() if ref.startswith("B2:"))
+    assert result_ids.formula1.startswith("'Results'!$A$2:$A$")
+    activity = next(dv for ref, dv in _checks(wb["Partners"]).items() if ref.startswith("E2:"))
+    assert activity.formula1.startswith("'Activities'!$A$2:$A$")
+    # the referenced range covers the pre-filled rows and the rows left for entry
+    assert int(kpi_ids.formula1.rsplit("$", 1)[1]) >= 2 + 20
+
+
+def test_excel_checks_periods_and_the_units_quarter(book):
+    _, wb = book
+    period = next(dv for ref, dv in _checks(wb["Actuals"]).items() if ref.startswith("B2:"))
+    assert period.type == "custom" and 'MID(B2,5,2)="-Q"' in period.formula1
+    unit = _checks(wb["Unit"])
+    row = 2 + list(schema.sheet("Unit").column_names).index("reporting_quarter")
+    assert unit[f"B{row}"].type == "custom"
+    # free text is never checked
+    assert not any(ref.startswith("C2:") for ref in _checks(wb["Results"]))
+
+
+def test_todo_lines_on_the_guide(tmp_path):
+    path = tpl.write_workbook(tmp_path / "AFR.xlsx", UNIT, todo=["Actuals: fill in 4 rows.", "Risks to review: R1."])
+    guide = [c.value for c in openpyxl.load_workbook(path)["Guide"]["A"]]
+    i = guide.index("To do this quarter")
+    assert guide[i + 1 : i + 3] == ["Actuals: fill in 4 rows.", "Risks to review: R1."]
+    assert guide.index("How to fill in") > i

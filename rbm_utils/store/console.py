@@ -1,0 +1,91 @@
+"""Tables for the terminal that never cut a message: long cells wrap inside their column.
+
+The ``rbm`` commands print through :func:`print_table`: a ``rich`` table as wide as the terminal
+(``$COLUMNS`` or 100 columns when the output is not a terminal), every cell whole, long ones
+folded over several lines. Text is printed as it is (no markup: ``[x]`` stays ``[x]``).
+
+Example:
+    >>> import io
+    >>> df = pd.DataFrame({"where": ["Actuals!C14"], "message": ["a long message " * 12]})
+    >>> out = io.StringIO()
+    >>> print_table(df, file=out, width=60)
+    >>> ("a long message " * 12).strip() in " ".join(out.getvalue().split())
+    True
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from typing import IO
+
+import pandas as pd
+from rich.box import SIMPLE_HEAD
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["console_width", "print_table", "rich_table"]
+
+#: Width used when the output is not a terminal and ``$COLUMNS`` is not set.
+DEFAULT_WIDTH = 100
+
+
+def console_width(file: IO[str] | None = None) -> int:
+    """The terminal's width (``$COLUMNS`` first), or :data:`DEFAULT_WIDTH` for a file or a pipe."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 20:
+        return int(env)
+    stream = file if file is not None else sys.stdout
+    if hasattr(stream, "isatty") and stream.isatty():
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    return DEFAULT_WIDTH
+
+
+def rich_table(
+    df: pd.DataFrame, columns: Sequence[str] | None = None, max_widths: Mapping[str, int] | None = None
+) -> Table:
+    """``df`` (or its ``columns``) as a rich table: every cell whole, long ones folded;
+    ``max_widths`` keeps some columns at most that wide (their cells fold)."""
+    view = df[list(columns)] if columns else df
+    table = Table(box=SIMPLE_HEAD, show_edge=False, pad_edge=True, padding=(0, 1))
+    for name in view.columns:
+        table.add_column(str(name), overflow="fold", max_width=(max_widths or {}).get(str(name)))
+    for row in view.astype(object).where(view.notna(), "").itertuples(index=False, name=None):
+        table.add_row(*(str(v) for v in row))
+    return table
+
+
+def print_table(
+    df: pd.DataFrame | None,
+    columns: Sequence[str] | None = None,
+    *,
+    file: IO[str] | None = None,
+    width: int | None = None,
+    empty: str = "  (none)",
+    max_widths: Mapping[str, int] | None = None,
+    wrap: bool = True,
+) -> None:
+    """Print ``df`` wrapped to the terminal's width; ``empty`` when there is nothing to show.
+    ``wrap=False`` keeps each row on one line, the table as wide as it needs (a table of short
+    codes and counts); nothing is cut either way."""
+    out = file if file is not None else sys.stdout
+    if df is None or df.empty:
+        print(empty, file=out)
+        return
+    table = rich_table(df, columns, max_widths)
+    width = width or console_width(out)
+    if not wrap:
+        width = max(width, Console(width=10_000, file=io.StringIO()).measure(table).maximum)
+    console = Console(
+        file=out,
+        width=width,
+        markup=False,
+        highlight=False,
+        emoji=False,
+        color_system=None,
+        soft_wrap=False,
+    )
+    console.print(table)
