@@ -44,15 +44,21 @@ def console_width(file: IO[str] | None = None) -> int:
     return DEFAULT_WIDTH
 
 
+#: Columns whose cells are never folded.
+KEEP_WHOLE = frozenset({"severity", "code"})
+
+
 def rich_table(
     df: pd.DataFrame, columns: Sequence[str] | None = None, max_widths: Mapping[str, int] | None = None
 ) -> Table:
     """``df`` (or its ``columns``) as a rich table: every cell whole, long ones folded;
-    ``max_widths`` keeps some columns at most that wide (their cells fold)."""
+    ``max_widths`` keeps some columns at most that wide (their cells fold); a problem's code and
+    severity are never broken: an officer looks them up in docs/ingest.md."""
     view = df[list(columns)] if columns else df
     table = Table(box=SIMPLE_HEAD, show_edge=False, pad_edge=True, padding=(0, 1))
     for name in view.columns:
-        table.add_column(str(name), overflow="fold", max_width=(max_widths or {}).get(str(name)))
+        whole = str(name) in KEEP_WHOLE
+        table.add_column(str(name), overflow="fold", no_wrap=whole, max_width=(max_widths or {}).get(str(name)))
     for row in view.astype(object).where(view.notna(), "").itertuples(index=False, name=None):
         table.add_row(*(str(v) for v in row))
     return table
