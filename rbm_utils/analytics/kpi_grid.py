@@ -26,7 +26,7 @@ import pandas as pd
 from rbm_utils.analytics.frames import conformed_sheet
 from rbm_utils.analytics.kpi_rules import achievement, expected, status_codes
 from rbm_utils.core.quarters import Quarter, index_of, text_of
-from rbm_utils.core.text import blank_mask
+from rbm_utils.core.text import blank_mask, map_unique
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
     a = a.loc[a["pidx"] <= qidx]
     dis = a["disaggregation"].astype(object)
     total = blank_mask(dis)
-    region = dis.map(lambda v: m.group(1) if isinstance(v, str) and (m := REGION_RE.match(v)) else None)
+    region = map_unique(dis, lambda v: m.group(1) if isinstance(v, str) and (m := REGION_RE.match(v)) else None)
     out = a.assign(region=region.where(~total, "")).loc[total | region.notna().to_numpy()]
     out = out.assign(has_evidence=~blank_mask(out["evidence"]))
     return out.reset_index(drop=True)

@@ -34,6 +34,10 @@ QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")
 TYPED_QUARTER_RE = re.compile(r"^(\d{4})\s*[-_ /]?\s*[Qq]\s*([1-4])$")
 
 
+#: Texts already parsed (quarters are immutable, so one object serves every row naming it).
+_PARSED: dict[str, Quarter] = {}
+
+
 class QuarterError(ValueError):
     """Text that is not a quarter written ``YYYY-Qn``."""
 
@@ -69,10 +73,17 @@ class Quarter:
         """
         if isinstance(value, Quarter):
             return value
+        if isinstance(value, str):
+            hit = _PARSED.get(value)  # a workbook names the same few quarters on every row
+            if hit is not None:
+                return hit
         m = QUARTER_RE.match(str(value).strip()) if isinstance(value, str) else None
         if m is None:
             raise QuarterError(f"not a quarter (YYYY-Qn): {value!r}")
-        return cls(int(m.group(1)), int(m.group(2)))
+        q = cls(int(m.group(1)), int(m.group(2)))
+        if len(_PARSED) < 4096 and isinstance(value, str):
+            _PARSED[value] = q
+        return q
 
     @classmethod
     def parse_or_none(cls, value: object) -> Quarter | None:

@@ -42,6 +42,7 @@ from rbm_utils.core.codes import (  # the contract's code lists, re-exported: sc
     VERDICTS,
 )
 from rbm_utils.core.quarters import QUARTER_RE
+from rbm_utils.core.text import map_unique
 
 SCHEMA_VERSION = "1.0"
 
@@ -471,9 +472,9 @@ def conform(sheet_name: str, frame, with_unit: bool = False):
             if dtype == "object":
                 s = s.astype(object).where(s.notna(), None)
                 if name != "unit_code" and sh.column(name).type == "disaggregation":
-                    s = s.map(lambda v: "" if v is None else v)
+                    s = map_unique(s, lambda v: "" if v is None else v)
                 elif name in sh.key and not sh.column(name).required:  # the store keys a blank as ""
-                    s = s.map(lambda v: None if v == "" else v)
+                    s = map_unique(s, lambda v: None if v == "" else v)
             else:
                 s = pd.to_numeric(s).astype(dtype)
             out[name] = s
