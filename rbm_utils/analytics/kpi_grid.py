@@ -25,8 +25,9 @@ import pandas as pd
 
 from rbm_utils.analytics.frames import conformed_sheet
 from rbm_utils.analytics.kpi_rules import achievement, expected, status_codes
+from rbm_utils.core import schema
 from rbm_utils.core.quarters import Quarter, index_of, text_of
-from rbm_utils.core.text import blank_mask, map_unique
+from rbm_utils.core.text import SPACE_LIKE, blank_mask
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ KPI_KEYS = ["unit_code", "kpi_id"]
 REPORT_INTERVAL_QUARTERS: dict[str, int] = {"quarterly": 1, "semi-annual": 2, "annual": 4}
 #: An Actuals disaggregation that breaks a KPI down by region: exactly ``region=XXX``.
 REGION_RE = re.compile(r"^\s*region\s*=\s*([^;=]+?)\s*$")
+_SPACE_LIKE = dict.fromkeys(map(ord, SPACE_LIKE), " ")
 
 
 def period_text(idx: np.ndarray) -> np.ndarray:
@@ -60,18 +62,52 @@ def kpi_table(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return k
 
 
+def _text_keys(values: pd.Series) -> np.ndarray:
+    """A key column as an object array with None where missing (as conform leaves it)."""
+    arr = values.to_numpy(dtype=object)
+    if values.dtype != object or values.hasnans:
+        arr = arr.copy()
+        arr[pd.isna(arr)] = None
+    return arr
+
+
 def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
-    """Actuals up to the quarter with their period index and a region (None for totals,
-    NaN-free string for ``region=XXX`` rows; other breakdowns are dropped)."""
-    a = conformed_sheet(state, "Actuals")
-    a["pidx"] = index_of(a["period"]).to_numpy(dtype=float)
-    a = a.loc[a["pidx"] <= qidx]
-    dis = a["disaggregation"].astype(object)
-    total = blank_mask(dis)
-    region = map_unique(dis, lambda v: m.group(1) if isinstance(v, str) and (m := REGION_RE.match(v)) else None)
-    out = a.assign(region=region.where(~total, "")).loc[total | region.notna().to_numpy()]
-    out = out.assign(has_evidence=~blank_mask(out["evidence"]))
-    return out.reset_index(drop=True)
+    """Actuals up to the quarter with their period index and a region ("" for totals,
+    NaN-free string for ``region=XXX`` rows; other breakdowns are dropped).
+
+    Columns: unit_code, kpi_id, pidx, value, numerator, denominator, region, has_evidence. Only these columns are read and each is filtered once (numpy arrays): the
+    texts are tested once per distinct value (disaggregation, evidence, period).
+
+    >>> a = pd.DataFrame({"unit_code": ["AFR"] * 3, "kpi_id": ["K1"] * 3, "period": ["2026-Q1"] * 3,
+    ...                   "value": [1.0, 2.0, 3.0], "disaggregation": ["", "region=ARB", "sex=f"]})
+    >>> actual_rows({"Actuals": a}, Quarter(2026, 1).index)[["value", "region", "has_evidence"]].values.tolist()
+    [[1.0, '', False], [2.0, 'ARB', False]]
+    """
+    a = state.get("Actuals")
+    if a is None or a.empty:
+        a = schema.empty_frame("Actuals", with_unit=True)
+
+    def col(name: str) -> pd.Series:
+        return a[name] if name in a.columns else pd.Series([None] * len(a), index=a.index, dtype=object)
+
+    pidx = index_of(col("period")).to_numpy(dtype=float)
+    codes, uniques = pd.factorize(col("disaggregation").to_numpy(dtype=object), use_na_sentinel=True)
+    region_of = [m.group(1) if isinstance(u, str) and (m := REGION_RE.match(u)) else None for u in uniques]
+    blank_of = [isinstance(u, str) and not u.translate(_SPACE_LIKE).strip() for u in uniques]
+    total = np.array([*blank_of, True], dtype=bool)[codes]  # code -1 (missing) takes the last
+    region = np.array([*region_of, None], dtype=object)[codes]
+    keep = (pidx <= qidx) & (total | pd.notna(region))
+    number = {c: pd.to_numeric(col(c)).to_numpy(dtype=float)[keep] for c in ("value", "numerator", "denominator")}
+    return pd.DataFrame(
+        {  # object columns stay object: pandas would otherwise convert the texts to its str dtype
+            "unit_code": pd.Series(_text_keys(col("unit_code"))[keep], dtype=object),
+            "kpi_id": pd.Series(_text_keys(col("kpi_id"))[keep], dtype=object),
+            "pidx": pidx[keep],
+            **number,
+            "region": pd.Series(np.where(total, "", region)[keep], dtype=object),
+            "has_evidence": ~blank_mask(col("evidence"))[keep],
+        }
+    )
 
 
 def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFrame:
@@ -87,6 +123,38 @@ def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFr
     return pd.DataFrame({"e": e, "pidx": pidx.astype(float)})
 
 
+def _place(
+    g: pd.DataFrame, entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, before_baseline: bool
+) -> pd.DataFrame:
+    """The grid with each actual put on its (entity, period) row: value, numerator,
+    denominator, has_evidence and ``_row`` (a row was reported). The grid is sorted by entity
+    then period with no gap, so an actual's row is its entity's first row plus the quarters
+    since the entity's start: no merge. Of several actuals of one (entity, period), the last."""
+    b = entities["bidx"].to_numpy(dtype=float)
+    start = np.where(np.isnan(b), qidx, np.minimum(b, qidx)) if before_baseline else b
+    n = np.bincount(g["e"].to_numpy(), minlength=len(entities))
+    first = np.cumsum(n) - n
+    e = acts["e"].to_numpy(dtype=np.int64)
+    step = acts["pidx"].to_numpy(dtype=float) - start[e]
+    ok = ~np.isnan(step) & (step >= 0) & (step < n[e])
+    pos = first[e[ok]] + step[ok].astype(np.int64)
+    src = np.flatnonzero(ok)
+    rev_pos = pos[::-1]
+    _, last = np.unique(rev_pos, return_index=True)  # first in reverse = last in order
+    pos, src = rev_pos[last], src[::-1][last]
+    size = len(g)
+    out = {"e": g["e"].to_numpy(), "pidx": g["pidx"].to_numpy()}
+    for c in ("value", "numerator", "denominator"):
+        arr = np.full(size, np.nan)
+        arr[pos] = acts[c].to_numpy(dtype=float)[src]
+        out[c] = arr
+    evidence = np.zeros(size, dtype=bool)
+    evidence[pos] = acts["has_evidence"].to_numpy(dtype=bool)[src]
+    row = np.zeros(size, dtype=bool)
+    row[pos] = True
+    return pd.DataFrame({**out, "has_evidence": evidence, "_row": row})
+
+
 def accumulate(
     entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, no_data_quarters: int, before_baseline: bool
 ) -> pd.DataFrame:
@@ -96,9 +164,7 @@ def accumulate(
     measure. ``acts`` carries e, pidx, value, numerator, denominator, has_evidence.
     """
     g = _grid(entities, qidx, before_baseline)
-    acts = acts.drop_duplicates(["e", "pidx"], keep="last")
-    cols = ["e", "pidx", "value", "numerator", "denominator", "has_evidence"]
-    g = g.merge(acts[cols].assign(_row=True), on=["e", "pidx"], how="left", sort=False)
+    g = _place(g, entities, acts, qidx, before_baseline)
     e = g["e"].to_numpy()
     ent = entities.reset_index(drop=True)
     bidx = ent["bidx"].to_numpy(dtype=float)[e]

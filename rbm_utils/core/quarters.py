@@ -204,12 +204,10 @@ def index_of(values: pd.Series | Iterable[object]) -> pd.Series:
     True
     """
     s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    s = s.astype(object)
-    mapping: dict[object, float] = {}
-    for u in pd.unique(s):
-        q = Quarter.parse_or_none(u) if isinstance(u, str) else None
-        mapping[u] = float(q.index) if q is not None else np.nan
-    return s.map(mapping).astype("float64")
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    parsed = [Quarter.parse_or_none(u) if isinstance(u, str) else None for u in uniques]
+    index = np.array([np.nan if q is None else float(q.index) for q in parsed] + [np.nan], dtype="float64")
+    return pd.Series(index[codes], index=s.index, name=s.name, dtype="float64")  # missing (-1): the last, NaN
 
 
 def text_of(indexes: np.ndarray | pd.Series) -> np.ndarray:
