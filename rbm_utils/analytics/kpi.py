@@ -34,7 +34,7 @@ import pandas as pd
 from rbm_utils.analytics.forecast import forecast_line
 from rbm_utils.analytics.frames import conformed_sheet
 from rbm_utils.analytics.frames import thresholds as thresholds_with
-from rbm_utils.analytics.kpi_grid import kpi_grid, period_text
+from rbm_utils.analytics.kpi_grid import kpi_grid, kpi_latest, period_text
 from rbm_utils.analytics.kpi_rules import DECIMALS, achievement
 from rbm_utils.core.codes import KPI_STATUS_LABELS, KPI_STATUSES
 from rbm_utils.core.quarters import Quarter, QuarterLike
@@ -155,9 +155,9 @@ def kpi_progress(
     q = Quarter.parse(quarter)
     t = thresholds_with(thresholds)
     qidx = q.index
-    g, kpis = kpi_grid(state, q, t, before_baseline=True)
+    g, latest, kpis = kpi_latest(state, q, t)
     nk = len(kpis)
-    last = g.loc[g["pidx"].to_numpy() == qidx].set_index("e").reindex(np.arange(nk))
+    last = latest.set_index("e").reindex(np.arange(nk))
     rep = g.loc[g["reported"].to_numpy(dtype=bool)]
     last_pidx = rep.groupby("e", sort=False)["pidx"].max().reindex(np.arange(nk)).to_numpy(dtype=float)
     n_reports = last["cum_reports"].fillna(0).to_numpy(dtype=float).astype(np.int64)
