@@ -23,9 +23,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from rbm_utils.core import schema
-from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.config import DEFAULT_THRESHOLDS
+from rbm_utils.core.quarters import Quarter
 
 FORECAST_MAX_POINTS = 8
 

@@ -7,7 +7,8 @@ ranges, hidden sheets, and the hidden rows the container scan found (calamine do
 them). The guard's :class:`~rbm_utils.intake.xlsx_guard.Scan` decides beforehand whether it is
 allowed: formulas, error cells, zero-padded number formats and sparse sheets go to openpyxl,
 which sees what calamine cannot (a formula's text, an error value, the format that keeps a
-code's zeros) and never builds a sheet's full rectangle.
+code's zeros) and never builds a sheet's full rectangle. An empty cell inside a row is ''
+(blank, as in a CSV file) rather than None.
 
 Numbers come back as calamine gives them (floats); the cell typing treats 12.0 and 12 alike
 and :func:`rbm_utils.intake.raw.shown` writes a whole float without ``.0`` where a raw cell is
@@ -45,21 +46,16 @@ def range_text(first: tuple[int, int], last: tuple[int, int]) -> str:
 
 
 def _rows(grid: list[list[Any]]) -> list[tuple[int, list[Any]]]:
-    """Calamine's rectangle as the reader's sparse rows: '' is an empty cell, trailing empty
-    cells dropped, rows without a cell absent, spreadsheet error texts as :class:`CellError`."""
+    """Calamine's rectangle as the reader's rows: rows without a cell absent, spreadsheet error
+    texts as :class:`CellError`. An empty cell stays '' (blank, as in a CSV file): a row is
+    not copied cell by cell."""
     out: list[tuple[int, list[Any]]] = []
     for i, row in enumerate(grid):
-        n = len(row)
-        while n and row[n - 1] == "":
-            n -= 1
-        if not n:
+        if row.count("") == len(row):
             continue
-        vals = row[:n] if n < len(row) else row
-        if "" in vals:
-            vals = [None if v == "" else v for v in vals]
-        if not ERROR_VALUES.isdisjoint(vals):
-            vals = [CellError("error", v) if isinstance(v, str) and v in ERROR_VALUES else v for v in vals]
-        out.append((i + 1, vals))
+        if not ERROR_VALUES.isdisjoint(row):
+            row = [CellError("error", v) if isinstance(v, str) and v in ERROR_VALUES else v for v in row]
+        out.append((i + 1, row))
     return out
 
 
@@ -79,7 +75,9 @@ def read_with_calamine(path: Path, scan: Scan) -> dict[str, RawSheet] | None:
                 rows = _rows(ws.to_python(skip_empty_area=False))
                 headers: list[Any] = []
                 if rows and rows[0][0] == 1:
-                    headers = [shown(v) for v in rows.pop(0)[1]]
+                    headers = [None if v == "" else shown(v) for v in rows.pop(0)[1]]
+                    while headers and headers[-1] is None:
+                        headers.pop()
                 sheets[meta.name] = RawSheet(
                     name=meta.name,
                     headers=headers,

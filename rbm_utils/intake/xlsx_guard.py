@@ -34,9 +34,13 @@ _DIM_RE = re.compile(
 )
 _ENTITY_RE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
 _NS = rb"(?:[A-Za-z_][\w.-]*:)?"  # elements may carry a namespace prefix (x:c): openpyxl reads both
-_CELL_REF_RE = re.compile(rb"<" + _NS + rb'c\s[^>]*?\br="([A-Z]{1,3})(\d{1,9})"')
-_CELL_TAG_RE = re.compile(rb"<" + _NS + rb"c[\s>/]")
-_ROW_REF_RE = re.compile(rb"<" + _NS + rb'row\s[^>]*?\br="(\d{1,9})"')
+# Every r="B12" / r="12" attribute: in a worksheet, those of cells and rows. Matching any
+# attribute whose name ends in r can only find more than the cells and rows (safe for a
+# limit), and a pattern led by a literal is scanned fast by the regex engine.
+_CELL_COL_RE = re.compile(rb'r="([A-Z]{1,3})\d')
+_ANY_ROW_RE = re.compile(rb'r="[A-Z]{0,3}(\d{1,9})"')  # a cell's row or a row's number
+_CELL_TAG_RE = re.compile(rb"<c[\s>/]")
+_PREFIXED_CELL_TAG_RE = re.compile(rb"<[A-Za-z_][\w.-]*:c[\s>/]")
 _FORMULA_RE = re.compile(rb"<" + _NS + rb"f[\s>/]")
 _ERROR_CELL_RE = re.compile(rb"<" + _NS + rb'c\s[^>]*?\bt="e"')
 _HIDDEN_ROW_RE = re.compile(rb"<" + _NS + rb'row\s[^>]*?\bhidden="(?:1|true)"[^>]*>')
@@ -49,6 +53,14 @@ _ATTR_RE = re.compile(rb'\b([\w:]+)\s*=\s*"([^"]*)"')
 _SAFE_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii"}
 _CHUNK = 1 << 20
 _OVERLAP = 256
+
+
+def _count_cell_tags(chunk: bytes) -> int:
+    """Cell elements (``<c ...>``, ``<x:c>``...) in ``chunk``."""
+    n = len(_CELL_TAG_RE.findall(chunk))
+    if b":c" in chunk:
+        n += len(_PREFIXED_CELL_TAG_RE.findall(chunk))
+    return n
 
 
 def _col_number(letters: bytes) -> int:
@@ -179,7 +191,7 @@ def _scan_part(
         chunk, tail = first, b""
         while chunk:
             buf = tail + chunk
-            if _ENTITY_RE.search(buf):
+            if b"<!" in buf and _ENTITY_RE.search(buf):
                 raise _Refused(
                     problem(
                         "unsafe_file",
@@ -196,24 +208,24 @@ def _scan_part(
                     d = _DIM_RE.search(buf)
                     if d:
                         dim = (int(d.group(4) or d.group(2)), _col_number(d.group(3) or d.group(1)))
-                refs = _CELL_REF_RE.findall(buf)
-                if refs:  # C-level passes: unique column letters, then the largest row number
-                    cols, rows = zip(*refs)
-                    max_col = max(max_col, max(map(_col_number, set(cols))))
+                # the distinct column letters and row numbers only: few, whatever the cell count
+                cols = set(_CELL_COL_RE.findall(buf))
+                if cols:
+                    max_col = max(max_col, max(map(_col_number, cols)))
+                rows = set(_ANY_ROW_RE.findall(buf))
+                if rows:
                     max_row = max(max_row, max(map(int, rows)))
-                row_refs = _ROW_REF_RE.findall(buf)
-                if row_refs:
-                    max_row = max(max_row, max(map(int, row_refs)))
-                for tag in _HIDDEN_ROW_RE.findall(buf):
-                    r = _R_ATTR_RE.search(tag)
-                    if r is None:
-                        scan.unnumbered_hidden_row = True
-                    else:
-                        hidden.add(int(r.group(1)))
-                totals["cells"] += len(_CELL_TAG_RE.findall(chunk))
-                if not has_formula:
+                if b'hidden="' in buf:
+                    for tag in _HIDDEN_ROW_RE.findall(buf):
+                        r = _R_ATTR_RE.search(tag)
+                        if r is None:
+                            scan.unnumbered_hidden_row = True
+                        else:
+                            hidden.add(int(r.group(1)))
+                totals["cells"] += _count_cell_tags(chunk)
+                if not has_formula and (b"<f" in buf or b":f" in buf):
                     has_formula = _FORMULA_RE.search(buf) is not None
-                if not scan.has_error_cells:
+                if not scan.has_error_cells and b't="e"' in buf:
                     scan.has_error_cells = _ERROR_CELL_RE.search(buf) is not None
                 if totals["cells"] > lim["max_cells"]:
                     raise _Refused(
