@@ -57,6 +57,7 @@ PACKAGES = (
     "numpy",
     "pyarrow",
     "openpyxl",
+    "python-calamine",
     "sqlalchemy",
     "plotly",
     "papermill",
