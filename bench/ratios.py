@@ -96,9 +96,10 @@ def ratio_targets(
             "memory added by the analysis <= 1.5x the input frames",
             round(av, 2),
             av <= 1.5,
-            f"{h['analytics_800k_added_mb']:.0f} MB added (peak RSS minus RSS before) vs input frames "
-            f"{h['analytics_800k_input_mb']:.0f} MB (memory_usage deep); the grid (KPIs x quarters) of floats "
-            "and booleans is what remains",
+            f"{h['analytics_800k_added_mb']:.0f} MB added (the larger of the RSS rise and the traced allocation "
+            "peak) vs input frames "
+            f"{h['analytics_800k_input_mb']:.0f} MB (memory_usage deep). Bound: the (KPI, quarter) grid, a "
+            "dozen float and boolean columns as long as the Actuals, and one copy of each Actuals column read",
         )
     i = details.get("ingest") or {}
     vf = h["ingest_50k_vs_floor"]

@@ -209,12 +209,12 @@ def _scan_part(
                     if d:
                         dim = (int(d.group(4) or d.group(2)), _col_number(d.group(3) or d.group(1)))
                 # the distinct column letters and row numbers only: few, whatever the cell count
-                cols = set(_CELL_COL_RE.findall(buf))
-                if cols:
-                    max_col = max(max_col, max(map(_col_number, cols)))
-                rows = set(_ANY_ROW_RE.findall(buf))
-                if rows:
-                    max_row = max(max_row, max(map(int, rows)))
+                letters = set(_CELL_COL_RE.findall(buf))
+                if letters:
+                    max_col = max(max_col, max(map(_col_number, letters)))
+                numbers = set(_ANY_ROW_RE.findall(buf))
+                if numbers:
+                    max_row = max(max_row, max(map(int, numbers)))
                 if b'hidden="' in buf:
                     for tag in _HIDDEN_ROW_RE.findall(buf):
                         r = _R_ATTR_RE.search(tag)
