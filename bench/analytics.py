@@ -18,6 +18,7 @@ import argparse
 import gc
 import json
 import sys
+import time
 import tracemalloc
 
 import numpy as np
@@ -71,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     input_mb = sum(int(df.memory_usage(deep=True).sum()) for df in state.values()) / 1e6  # the frames' own size
     analyse(state)  # warm-up: imports, caches
     gc.collect()
+    cpu0 = time.process_time()
     seconds, runs, vec = median_of(lambda: analyse(state), args.repeat)
+    cpu = (time.process_time() - cpu0) / max(1, args.repeat)  # CPU-seconds: what other work cannot inflate
     del vec
     gc.collect()
     with PeakRSS() as mem:
@@ -84,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     tracemalloc.stop()
     added_mb = max(mem.added_mb, traced_mb)
     limit = args.naive_kpis if args.naive_kpis and args.naive_kpis < n_kpis else None
+    cpu0 = time.process_time()
     naive_s, naive_runs, (naive, roll) = median_of(lambda: naive_progress(state, QUARTER, kpi_limit=limit), 1)
+    naive_cpu = time.process_time() - cpu0
     scale = n_kpis / limit if limit else 1.0
     print(
         json.dumps(
@@ -101,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
                 "state_rss_mb": mem.start_mb,
                 "input_mb": input_mb,
                 "added_vs_input": added_mb / input_mb,
+                "cpu_seconds": cpu,
                 "naive_seconds": naive_s * scale,
+                "naive_cpu_seconds": naive_cpu * scale,
+                "cpu_ratio": naive_cpu * scale / cpu,
                 "naive_measured_seconds": naive_s,
                 "naive_kpis_run": limit or n_kpis,
                 "naive_extrapolated": bool(limit),

@@ -21,7 +21,9 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,11 +114,14 @@ def run_ingest(path: Path, store: Path) -> dict:
     validate_module.read_source = timed_read
     ingest_module.parse_source = timed_parse
     with Store(_fresh_url(store)) as st, PeakRSS() as mem:
+        cpu0 = time.process_time()
         seconds, rep = timed(lambda: ingest_file(path, st, cfg, by="bench"))
+        cpu = time.process_time() - cpu0
     if rep.status != "stored":
         raise SystemExit(f"the bench workbook was not stored: {rep.message}")
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "read_seconds": shares["read_seconds"],
         "validate_seconds": shares["parse_seconds"] - shares["read_seconds"],
         "store_seconds": max(0.0, seconds - shares["parse_seconds"]),
@@ -129,8 +134,8 @@ def run_ingest(path: Path, store: Path) -> dict:
     }
 
 
-def bare_reads(path: Path) -> tuple[dict[str, float | None], dict[str, list[list]]]:
-    """Seconds of a bare read of every cell of every sheet by each reader available
+def bare_reads(path: Path) -> tuple[dict[str, float | None], dict[str, float | None], dict[str, list[list]]]:
+    """Wall and CPU seconds of a bare read of every cell of every sheet by each reader available
     (python-calamine; openpyxl read-only; fastexcel when installed), and calamine's cells."""
     import openpyxl
     from python_calamine import CalamineWorkbook
@@ -145,17 +150,29 @@ def bare_reads(path: Path) -> tuple[dict[str, float | None], dict[str, list[list
         wb.close()
         return n
 
-    out: dict[str, float | None] = {}
-    out["python_calamine"], cells = timed(calamine)
-    out["openpyxl_read_only"], _ = timed(openpyxl_read_only)
+    readers: dict[str, Any] = {"python_calamine": calamine, "openpyxl_read_only": openpyxl_read_only}
     try:
         import fastexcel  # type: ignore[import-not-found]  # optional: not a dependency
     except ImportError:
-        out["fastexcel"] = None
+        readers["fastexcel"] = None
     else:
-        reader = fastexcel.read_excel(str(path))
-        out["fastexcel"], _ = timed(lambda: [reader.load_sheet_by_name(n).to_arrow() for n in reader.sheet_names])
-    return out, cells
+        readers["fastexcel"] = lambda: [
+            fastexcel.read_excel(str(path)).load_sheet_by_name(n).to_arrow()
+            for n in fastexcel.read_excel(str(path)).sheet_names
+        ]
+    wall: dict[str, float | None] = {}
+    cpu: dict[str, float | None] = {}
+    cells: dict[str, list[list]] = {}
+    for name, fn in readers.items():
+        if fn is None:
+            wall[name] = cpu[name] = None
+            continue
+        cpu0 = time.process_time()
+        wall[name], got = timed(fn)
+        cpu[name] = time.process_time() - cpu0
+        if name == "python_calamine":
+            cells = got
+    return wall, cpu, cells
 
 
 def run_floor(path: Path, store: Path) -> dict:
@@ -170,7 +187,7 @@ def run_floor(path: Path, store: Path) -> dict:
     from rbm_utils.store.tables import DATA_SHEETS, METADATA, TABLES
     from rbm_utils.store.versions import bulk_insert
 
-    reads, cells = bare_reads(path)
+    reads, read_cpus, cells = bare_reads(path)
     engine = make_engine(_fresh_url(store))
     with engine.begin() as conn:
         METADATA.create_all(conn)
@@ -204,7 +221,9 @@ def run_floor(path: Path, store: Path) -> dict:
                 n += len(rows)
         return n
 
+    cpu0 = time.process_time()
     insert_s, n_rows = timed(insert)
+    insert_cpu = time.process_time() - cpu0
     engine.dispose()
     fastest = min((v, k) for k, v in reads.items() if v is not None)
     return {
@@ -214,6 +233,7 @@ def run_floor(path: Path, store: Path) -> dict:
         "insert_seconds": insert_s,
         "rows_inserted": n_rows,
         "seconds": fastest[0] + insert_s,
+        "cpu_seconds": (read_cpus[fastest[1]] or 0.0) + insert_cpu,
     }
 
 
@@ -283,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 "floor_rows_inserted": floors[0]["rows_inserted"],
                 "vs_floor": seconds / floor_s,
+                "cpu_seconds": med(ingests, "cpu_seconds"),
+                "floor_cpu_seconds": med(floors, "cpu_seconds"),
+                "cpu_vs_floor": med(ingests, "cpu_seconds") / med(floors, "cpu_seconds"),
                 "status": ingests[-1]["status"],
                 "errors": ingests[-1]["errors"],
                 "warnings": ingests[-1]["warnings"],

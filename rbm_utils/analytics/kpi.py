@@ -158,8 +158,7 @@ def kpi_progress(
     g, latest, kpis = kpi_latest(state, q, t)
     nk = len(kpis)
     last = latest.set_index("e").reindex(np.arange(nk))
-    rep = g.loc[g["reported"].to_numpy(dtype=bool)]
-    last_pidx = rep.groupby("e", sort=False)["pidx"].max().reindex(np.arange(nk)).to_numpy(dtype=float)
+    last_pidx = last["last_reported"].to_numpy(dtype=float)  # the quarters only grow along a KPI's rows
     n_reports = last["cum_reports"].fillna(0).to_numpy(dtype=float).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         evidence_share = np.where(n_reports > 0, last["cum_evidence"].to_numpy(dtype=float) / n_reports, np.nan)

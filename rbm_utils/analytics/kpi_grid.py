@@ -202,7 +202,8 @@ def accumulate(
     """Cumulative current value and reporting counts on the (entity, period) grid.
 
     ``entities`` carries e (0..n-1), bidx, start (value before any report), aggregation,
-    measure. ``acts`` carries e, pidx, value, numerator, denominator, has_evidence.
+    measure. ``acts`` carries e, pidx, value, numerator, denominator, has_evidence. Besides the
+    figures, each row carries ``last_reported``: the latest quarter reported up to it.
     """
     g = _grid(entities, qidx, before_baseline)
     g = _place(g, entities, acts, qidx, before_baseline)
@@ -278,6 +279,7 @@ def accumulate(
             "reported": reported,
             "current": current,
             "recent": recent,
+            "last_reported": last_rep,
             "cum_reports": cum_rep,
             "cum_evidence": seg.cumsum_int(reported & g["has_evidence"].to_numpy(dtype=bool)),
         }
@@ -328,7 +330,9 @@ def _accumulated(
     ent = kpis.assign(e=np.arange(len(kpis)), k=np.arange(len(kpis)), start=kpis["baseline_value"])
     acts = actual_rows(state, qidx)
     acts = acts.loc[acts["region"].eq("").to_numpy()]
-    acts = acts.merge(ent[KPI_KEYS + ["e"]], on=KPI_KEYS, how="inner")
+    kpi_of = pd.MultiIndex.from_frame(ent[KPI_KEYS]).get_indexer(pd.MultiIndex.from_frame(acts[KPI_KEYS]))
+    found = kpi_of >= 0  # each KPI once (kpi_table): the actual's KPI row, -1 for none
+    acts = acts.loc[found].assign(e=kpi_of[found])
     return accumulate(ent, acts, qidx, int(thresholds["no_data_quarters"]), before_baseline), ent, kpis
 
 
