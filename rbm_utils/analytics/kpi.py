@@ -244,12 +244,9 @@ def rollup(progress: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.
         {f"n_{s}": progress["status"].eq(s).astype(np.int64) for s in STATUS_ORDER}, index=progress.index
     )
     if keys:
-        data = pd.concat([progress[keys], counts], axis=1)
-        out = (
-            data.groupby(keys, dropna=False, sort=True)
-            .agg(n_kpis=(f"n_{STATUS_ORDER[0]}", "size"), **{c: (c, "sum") for c in counts.columns})
-            .reset_index()
-        )
+        grp = pd.concat([progress[keys], counts], axis=1).groupby(keys, dropna=False, sort=True)
+        summed = grp[list(counts.columns)].sum()  # one pass for every status column
+        out = pd.concat([grp.size().rename("n_kpis"), summed], axis=1).reset_index()
     else:
         out = pd.DataFrame({"n_kpis": [len(progress)], **{c: [int(counts[c].sum())] for c in counts.columns}})
     n = out["n_kpis"].to_numpy(dtype=float)
