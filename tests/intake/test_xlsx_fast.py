@@ -130,3 +130,21 @@ def test_a_sheet_the_scan_did_not_see_goes_to_openpyxl(corpus: dict[str, Path]):
 
 def test_range_text():
     assert range_text((1, 2), (3, 27)) == "C2:AB4"
+
+
+def test_cells_keep_their_excel_rows_and_columns_when_the_data_starts_late(tmp_path: Path):
+    """Calamine's grid starts at A1 whatever the first used cell: rows and columns stay Excel's."""
+    import openpyxl
+
+    path = tmp_path / "late.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Notes"
+    ws["C3"], ws["D5"] = "x", 2
+    wb.save(path)
+    scan = check_zip(path, path.name, LIMITS)[1]
+    fast, slow = read_with_calamine(path, scan), read_with_openpyxl(path, False)
+    assert fast is not None
+    assert (
+        _cells(fast["Notes"].rows) == _cells(slow["Notes"].rows) == [(3, [None, None, "x"]), (5, [None, None, None, 2])]
+    )
