@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rbm_utils.core import schema
@@ -222,13 +223,46 @@ def diff_rows(current: Current, new: Rows) -> list[SheetDiff]:
     return diffs
 
 
+def _encoder(col: schema.Column, js: _JsonCache) -> Any:
+    """JSON text of one normalised value of ``col`` (None for None), as :func:`_json` writes it."""
+    if col.type == "number":
+        return lambda v: None if v is None else float.__repr__(v)
+    if col.type in ("integer", "year"):
+        return lambda v: None if v is None else int.__repr__(v)
+    return lambda v: None if v is None else js[v]
+
+
+def _added_only(sh: schema.Sheet, added: list[tuple], keyidx: list[int], js: _JsonCache) -> list[np.ndarray]:
+    """The change-log columns (sheet, key, field, old, new) of a sheet whose rows were all added
+    (in key order): built column by column, then read row by row (numpy's row-major order)."""
+    cols = list(zip(*added))
+    enc = [_encoder(c, js) for c in sh.columns]
+    new = np.empty((len(added), len(sh.columns)), dtype=object)
+    for i, c in enumerate(cols):
+        new[:, i] = [enc[i](v) for v in c]
+    keys = ["[" + ", ".join(js.of(r[j]) or "null" for j in keyidx) + "]" for r in added]
+    has = np.not_equal(new, None)
+    n = int(has.sum())
+    return [
+        np.full(n, sh.name, dtype=object),
+        np.repeat(np.array(keys, dtype=object), has.sum(axis=1)),
+        np.broadcast_to(np.array(sh.column_names, dtype=object), new.shape)[has],
+        np.full(n, None, dtype=object),
+        new[has],
+    ]
+
+
 def changes_frame(diffs: list[SheetDiff]) -> pd.DataFrame:
     """One row per field change (sheet, key, field, old, new as JSON text, None for missing)."""
-    rows: list[tuple] = []
+    blocks: list[list[np.ndarray]] = []
     js = _JsonCache()
     for d in diffs:
         sh = d.sheet
         keyidx = [sh.column_names.index(k) for k in sh.key]
+        if d.added and not d.changed and not d.removed:  # a new unit or quarter: rows only added
+            blocks.append(_added_only(sh, d.added, keyidx, js))
+            continue
+        rows: list[tuple] = []
         events = (
             [(v, None, v) for v in d.added]
             + [(o, o, n) for _, o, n in d.changed]
@@ -249,7 +283,13 @@ def changes_frame(diffs: list[SheetDiff]) -> pd.DataFrame:
                     for i, c in fields
                     if not same(c, old[i], new[i])
                 )
-    return pd.DataFrame(rows, columns=CHANGE_COLUMNS, dtype=object)
+        if rows:
+            blocks.append([np.array(c, dtype=object) for c in zip(*rows)])
+    if not blocks:
+        return pd.DataFrame(columns=CHANGE_COLUMNS, dtype=object)
+    return pd.DataFrame(
+        {c: pd.Series(np.concatenate([blk[i] for blk in blocks]), dtype=object) for i, c in enumerate(CHANGE_COLUMNS)}
+    )
 
 
 def counts_frame(diffs: list[SheetDiff]) -> pd.DataFrame:
