@@ -287,8 +287,9 @@ def read_table(ctx: Context, sh: Sheet, rs: RawSheet) -> list[Record]:
     found: list[tuple[int, int, Problem]] = []  # (row, position, problem): row problems first, then cells
     kept: list[tuple[int, list[Any]]] = []
     for rownum, values in rs.rows:
-        if all(is_blank(v) for v in values):
-            continue
+        first = values[0] if values else None
+        if not (first.__class__ is str and first[:1].isalnum()) and all(is_blank(v) for v in values):
+            continue  # (a row led by a letter or digit is not blank: the usual case, decided at once)
         total_text = _is_total_row(sh, mapping, values)
         if total_text is not None:
             found.append(
