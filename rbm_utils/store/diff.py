@@ -241,7 +241,7 @@ def _added_only(sh: schema.Sheet, added: list[tuple], keyidx: list[int], js: _Js
     for i, c in enumerate(cols):
         new[:, i] = [enc[i](v) for v in c]
     keys = ["[" + ", ".join(js.of(r[j]) or "null" for j in keyidx) + "]" for r in added]
-    has = np.not_equal(new, None)
+    has = pd.notna(new)  # JSON texts or None
     n = int(has.sum())
     return [
         np.full(n, sh.name, dtype=object),
