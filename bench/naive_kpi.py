@@ -23,8 +23,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from rbm_utils.core import schema
 from rbm_utils.core.config import DEFAULT_THRESHOLDS
+from rbm_utils.core.quarters import Quarter
 
 FORECAST_MAX_POINTS = 8
 
@@ -56,8 +56,8 @@ def _status(ach: float, exp: float, perf: float, recent: bool, t: Mapping[str, f
 def _one_kpi(k: Mapping, rows: pd.DataFrame, milestone: float | None, qidx: int, t: Mapping[str, float]) -> dict:
     """Progress of one KPI from its own rows (a small DataFrame), the slow obvious way."""
     b, tv = float(k["baseline_value"]), float(k["target_value"])
-    bidx, tidx = schema.period_index(k["baseline_period"]), schema.period_index(k["target_period"])
-    rows = rows.assign(pidx=[schema.period_index(p) for p in rows["period"]]).sort_values("pidx")
+    bidx, tidx = Quarter.parse(k["baseline_period"]).index, Quarter.parse(k["target_period"]).index
+    rows = rows.assign(pidx=[Quarter.parse(p).index for p in rows["period"]]).sort_values("pidx")
     rows = rows[rows["pidx"] <= qidx]
     agg, pct = k["aggregation"], k["measure"] == "percent"
     used_v: list[float] = []
@@ -131,7 +131,7 @@ def naive_progress(
     """Progress of every KPI (or the first ``kpi_limit``) and status counts by unit, level
     and bureau, one KPI at a time. Returns (progress frame, {"unit": ..., "level": ..., "bureau": ...})."""
     t = {**DEFAULT_THRESHOLDS, **(dict(thresholds) if thresholds else {})}
-    qidx = schema.period_index(quarter)
+    qidx = Quarter.parse(quarter).index
     acts = state["Actuals"]
     acts = acts[acts["disaggregation"].fillna("").astype(str).str.strip() == ""]
     groups = dict(tuple(acts.groupby(["unit_code", "kpi_id"], sort=False)))

@@ -33,11 +33,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import ratios
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SECTIONS = ("analytics", "ingest", "batch", "dashboard", "scaleout")
 #: Headline keys of results.json (numbers, or null with a reason in ``why_null``).
-KEYS = (
+KEYS = (  # then issue 17's ratios and their figures (bench.ratios)
     "batch_speedup_vs_naive",
     "batch_overhead_per_unit_seconds",
     "analytics_800k_seconds",
@@ -55,6 +57,7 @@ PACKAGES = (
     "numpy",
     "pyarrow",
     "openpyxl",
+    "python-calamine",
     "sqlalchemy",
     "plotly",
     "papermill",
@@ -226,6 +229,8 @@ def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str,
     if i:
         out["ingest_50k_rows_seconds"] = i["seconds"]
         out["ingest_50k_rows_peak_mb"] = i["peak_rss_mb"]
+    ratios.fill_figures(out, details)
+    ratios.fill_ratios(out)
     d = details.get("dashboard") or {}
     for key, name in (
         ("dashboard_render_seconds", "ours"),
@@ -241,8 +246,8 @@ def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str,
         out["scaleout_units_per_minute"] = s["units_per_minute"]
     section_of = {
         "batch": ("batch_speedup_vs_naive", "batch_overhead_per_unit_seconds", "review_html_mb"),
-        "analytics": ("analytics_800k_seconds", "analytics_800k_peak_mb"),
-        "ingest": ("ingest_50k_rows_seconds", "ingest_50k_rows_peak_mb"),
+        "analytics": ("analytics_800k_seconds", "analytics_800k_peak_mb", *ratios.SECTION_OF["analytics"]),
+        "ingest": ("ingest_50k_rows_seconds", "ingest_50k_rows_peak_mb", *ratios.SECTION_OF["ingest"]),
         "dashboard": ("dashboard_render_seconds", "dashboard_render_default_seconds", "dashboard_floor_seconds"),
         "scaleout": ("scaleout_units_per_minute",),
     }
@@ -314,6 +319,7 @@ def targets(h: dict[str, Any], details: dict[str, Any], cores: int) -> list[dict
             "time per 100,000 actuals: "
             + ", ".join(f"{int(k):,}: {v['seconds'] / int(k) * 1e5:.3f} s" for k, v in a.items()),
         )
+    ratios.ratio_targets(h, details, add)
     d = details.get("dashboard") or {}
     ours, dflt, floor = (
         h["dashboard_render_seconds"],
@@ -389,8 +395,14 @@ def table(h: dict[str, Any], why: dict[str, str], details: dict[str, Any], rows:
             else ""
         ),
         "ingest_50k_rows_seconds": (
-            f"read+validate {_get(details, 'ingest', 'parse_seconds'):.1f} s, store "
-            f"{_get(details, 'ingest', 'store_seconds'):.1f} s"
+            f"read {_get(details, 'ingest', 'read_seconds'):.2f} s, validate "
+            f"{_get(details, 'ingest', 'validate_seconds'):.2f} s, store {_get(details, 'ingest', 'store_seconds'):.2f} s"
+            if details.get("ingest")
+            else ""
+        ),
+        "ingest_50k_floor_seconds": (
+            f"bare read {_get(details, 'ingest', 'floor_read_seconds'):.2f} s + bulk insert "
+            f"{_get(details, 'ingest', 'floor_insert_seconds'):.2f} s"
             if details.get("ingest")
             else ""
         ),
@@ -492,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = targets(h, details, info.get("cpus_usable") or info.get("cpu_count") or 1)
     result = {
         **h,
+        "ratios": ratios.ratios_json(h),
         "why_null": why,
         "targets": rows,
         "machine": info,

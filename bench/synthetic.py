@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rbm_utils.core import schema
+from rbm_utils.core.quarters import Quarter
 
 LEVELS = ("output", "reach", "capacity", "behaviour", "impact")
 #: (measure, aggregation, direction) cycled over each unit's KPIs.
@@ -52,9 +53,9 @@ def synthetic_state(
     period), so ``n_units * kpis_per_unit * quarters`` actuals.
     """
     rng = np.random.default_rng(seed)
-    qidx = schema.period_index(quarter)
+    qidx = Quarter.parse(quarter).index
     first = qidx - quarters + 1
-    periods = np.array([schema.period_from_index(i) for i in range(first, qidx + 1)], dtype=object)
+    periods = np.array([str(Quarter.from_index(i)) for i in range(first, qidx + 1)], dtype=object)
     units = np.array(unit_codes(n_units), dtype=object)
     k_ids = np.array([f"K{j + 1:02d}" for j in range(kpis_per_unit)], dtype=object)
     n_k = n_units * kpis_per_unit
@@ -66,7 +67,7 @@ def synthetic_state(
     baseline = np.where(pct, rng.uniform(20, 50, n_k).round(1), np.where(direction == "decrease", 100.0, 0.0))
     target_gain = np.where(pct, rng.uniform(10, 40, n_k), rng.uniform(50, 500, n_k)).round(0)
     target = np.where(direction == "decrease", baseline - np.minimum(target_gain, 90), baseline + target_gain)
-    target_period = schema.period_from_index(qidx + 4)
+    target_period = str(Quarter.from_index(qidx + 4))
     level_of = np.arange(n_k) % len(LEVELS)
     kpis = pd.DataFrame(
         {

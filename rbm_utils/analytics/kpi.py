@@ -34,7 +34,7 @@ import pandas as pd
 from rbm_utils.analytics.forecast import forecast_line
 from rbm_utils.analytics.frames import conformed_sheet
 from rbm_utils.analytics.frames import thresholds as thresholds_with
-from rbm_utils.analytics.kpi_grid import kpi_grid, period_text
+from rbm_utils.analytics.kpi_grid import kpi_grid, kpi_latest, period_text
 from rbm_utils.analytics.kpi_rules import DECIMALS, achievement
 from rbm_utils.core.codes import KPI_STATUS_LABELS, KPI_STATUSES
 from rbm_utils.core.quarters import Quarter, QuarterLike
@@ -155,11 +155,10 @@ def kpi_progress(
     q = Quarter.parse(quarter)
     t = thresholds_with(thresholds)
     qidx = q.index
-    g, kpis = kpi_grid(state, q, t, before_baseline=True)
+    g, latest, kpis = kpi_latest(state, q, t)
     nk = len(kpis)
-    last = g.loc[g["pidx"].to_numpy() == qidx].set_index("e").reindex(np.arange(nk))
-    rep = g.loc[g["reported"].to_numpy(dtype=bool)]
-    last_pidx = rep.groupby("e", sort=False)["pidx"].max().reindex(np.arange(nk)).to_numpy(dtype=float)
+    last = latest.set_index("e").reindex(np.arange(nk))
+    last_pidx = last["last_reported"].to_numpy(dtype=float)  # the quarters only grow along a KPI's rows
     n_reports = last["cum_reports"].fillna(0).to_numpy(dtype=float).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         evidence_share = np.where(n_reports > 0, last["cum_evidence"].to_numpy(dtype=float) / n_reports, np.nan)
@@ -245,12 +244,9 @@ def rollup(progress: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.
         {f"n_{s}": progress["status"].eq(s).astype(np.int64) for s in STATUS_ORDER}, index=progress.index
     )
     if keys:
-        data = pd.concat([progress[keys], counts], axis=1)
-        out = (
-            data.groupby(keys, dropna=False, sort=True)
-            .agg(n_kpis=(f"n_{STATUS_ORDER[0]}", "size"), **{c: (c, "sum") for c in counts.columns})
-            .reset_index()
-        )
+        grp = pd.concat([progress[keys], counts], axis=1).groupby(keys, dropna=False, sort=True)
+        summed = grp[list(counts.columns)].sum()  # one pass for every status column
+        out = pd.concat([grp.size().rename("n_kpis"), summed], axis=1).reset_index()
     else:
         out = pd.DataFrame({"n_kpis": [len(progress)], **{c: [int(counts[c].sum())] for c in counts.columns}})
     n = out["n_kpis"].to_numpy(dtype=float)

@@ -25,8 +25,9 @@ import pandas as pd
 
 from rbm_utils.analytics.frames import conformed_sheet
 from rbm_utils.analytics.kpi_rules import achievement, expected, status_codes
+from rbm_utils.core import schema
 from rbm_utils.core.quarters import Quarter, index_of, text_of
-from rbm_utils.core.text import blank_mask
+from rbm_utils.core.text import SPACE_LIKE, blank_mask
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ KPI_KEYS = ["unit_code", "kpi_id"]
 REPORT_INTERVAL_QUARTERS: dict[str, int] = {"quarterly": 1, "semi-annual": 2, "annual": 4}
 #: An Actuals disaggregation that breaks a KPI down by region: exactly ``region=XXX``.
 REGION_RE = re.compile(r"^\s*region\s*=\s*([^;=]+?)\s*$")
+_SPACE_LIKE = dict.fromkeys(map(ord, SPACE_LIKE), " ")
 
 
 def period_text(idx: np.ndarray) -> np.ndarray:
@@ -61,17 +63,42 @@ def kpi_table(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
-    """Actuals up to the quarter with their period index and a region (None for totals,
-    NaN-free string for ``region=XXX`` rows; other breakdowns are dropped)."""
-    a = conformed_sheet(state, "Actuals")
-    a["pidx"] = index_of(a["period"]).to_numpy(dtype=float)
-    a = a.loc[a["pidx"] <= qidx]
-    dis = a["disaggregation"].astype(object)
-    total = blank_mask(dis)
-    region = dis.map(lambda v: m.group(1) if isinstance(v, str) and (m := REGION_RE.match(v)) else None)
-    out = a.assign(region=region.where(~total, "")).loc[total | region.notna().to_numpy()]
-    out = out.assign(has_evidence=~blank_mask(out["evidence"]))
-    return out.reset_index(drop=True)
+    """Actuals up to the quarter with their period index and a region ("" for totals,
+    NaN-free string for ``region=XXX`` rows; other breakdowns are dropped).
+
+    Columns: unit_code, kpi_id, pidx, value, numerator, denominator, region, has_evidence. Only these columns are read and each is filtered once (numpy arrays): the
+    texts are tested once per distinct value (disaggregation, evidence, period).
+
+    >>> a = pd.DataFrame({"unit_code": ["AFR"] * 3, "kpi_id": ["K1"] * 3, "period": ["2026-Q1"] * 3,
+    ...                   "value": [1.0, 2.0, 3.0], "disaggregation": ["", "region=ARB", "sex=f"]})
+    >>> actual_rows({"Actuals": a}, Quarter(2026, 1).index)[["value", "region", "has_evidence"]].values.tolist()
+    [[1.0, '', False], [2.0, 'ARB', False]]
+    """
+    a = state.get("Actuals")
+    if a is None or a.empty:
+        a = schema.empty_frame("Actuals", with_unit=True)
+
+    def col(name: str) -> pd.Series:
+        return a[name] if name in a.columns else pd.Series([None] * len(a), index=a.index, dtype=object)
+
+    pidx = index_of(col("period")).to_numpy(dtype=float)
+    codes, uniques = pd.factorize(col("disaggregation").to_numpy(dtype=object), use_na_sentinel=True)
+    region_of = [m.group(1) if isinstance(u, str) and (m := REGION_RE.match(u)) else None for u in uniques]
+    blank_of = [isinstance(u, str) and not u.translate(_SPACE_LIKE).strip() for u in uniques]
+    total = np.array([*blank_of, True], dtype=bool)[codes]  # code -1 (missing) takes the last
+    region = np.array([*region_of, None], dtype=object)[codes]
+    keep = (pidx <= qidx) & (total | pd.notna(region))
+    number = {c: pd.to_numeric(col(c)).to_numpy(dtype=float)[keep] for c in ("value", "numerator", "denominator")}
+    return pd.DataFrame(
+        {  # object columns stay object: pandas would otherwise convert the texts to its str dtype
+            "unit_code": pd.Series(col("unit_code").to_numpy(dtype=object)[keep], dtype=object),
+            "kpi_id": pd.Series(col("kpi_id").to_numpy(dtype=object)[keep], dtype=object),
+            "pidx": pidx[keep],
+            **number,
+            "region": pd.Series(np.where(total, "", region)[keep], dtype=object),
+            "has_evidence": ~blank_mask(col("evidence"))[keep],
+        }
+    )
 
 
 def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFrame:
@@ -87,26 +114,109 @@ def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFr
     return pd.DataFrame({"e": e, "pidx": pidx.astype(float)})
 
 
+def _place(
+    g: pd.DataFrame, entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, before_baseline: bool
+) -> pd.DataFrame:
+    """The grid with each actual put on its (entity, period) row: value, numerator,
+    denominator, has_evidence and ``_row`` (a row was reported). The grid is sorted by entity
+    then period with no gap, so an actual's row is its entity's first row plus the quarters
+    since the entity's start: no merge. Of several actuals of one (entity, period), the last."""
+    b = entities["bidx"].to_numpy(dtype=float)
+    start = np.where(np.isnan(b), qidx, np.minimum(b, qidx)) if before_baseline else b
+    n = np.bincount(g["e"].to_numpy(), minlength=len(entities))
+    first = np.cumsum(n) - n
+    e = acts["e"].to_numpy(dtype=np.int64)
+    step = acts["pidx"].to_numpy(dtype=float) - start[e]
+    ok = ~np.isnan(step) & (step >= 0) & (step < n[e])
+    pos = first[e[ok]] + step[ok].astype(np.int64)
+    src = np.flatnonzero(ok)
+    rev_pos = pos[::-1]
+    _, last = np.unique(rev_pos, return_index=True)  # first in reverse = last in order
+    pos, src = rev_pos[last], src[::-1][last]
+    size = len(g)
+    out = {"e": g["e"].to_numpy(), "pidx": g["pidx"].to_numpy()}
+    for c in ("value", "numerator", "denominator"):
+        arr = np.full(size, np.nan)
+        arr[pos] = acts[c].to_numpy(dtype=float)[src]
+        out[c] = arr
+    evidence = np.zeros(size, dtype=bool)
+    evidence[pos] = acts["has_evidence"].to_numpy(dtype=bool)[src]
+    row = np.zeros(size, dtype=bool)
+    row[pos] = True
+    return pd.DataFrame({**out, "has_evidence": evidence, "_row": row})
+
+
+class _Segments:
+    """The grid's entities as contiguous runs of rows (the grid is sorted by entity, then
+    period): running sums, forward fills and running maxima within each entity, in numpy.
+    Integer sums, fills and maxima are exact; float sums are pandas' own (compensated).
+
+    >>> seg = _Segments(np.array([0, 0, 1, 1, 1]), 2)
+    >>> seg.cumsum_int(np.array([1, 1, 1, 0, 1])).tolist(), seg.ffill(np.array([1.0, np.nan, np.nan, 2.0, np.nan])).tolist()
+    ([1, 2, 1, 1, 2], [1.0, 1.0, nan, 2.0, 2.0])
+    >>> seg.running_max(np.array([3.0, 1.0, np.nan, 2.0, 1.0])).tolist()
+    [3.0, 3.0, nan, 2.0, 2.0]
+    """
+
+    def __init__(self, e: np.ndarray, n_entities: int) -> None:
+        self.e = e
+        self.counts = np.bincount(e, minlength=n_entities) if len(e) else np.zeros(n_entities, dtype=np.int64)
+        first = np.cumsum(self.counts) - self.counts
+        self.row_first = first[e]  # the first row of each row's entity
+        self.pos = np.arange(len(e)) - self.row_first  # the row's place in its entity's run
+
+    def cumsum_int(self, x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.int64)
+        c = np.cumsum(x)
+        return c - (c[self.row_first] - x[self.row_first]) if len(x) else c
+
+    def cumsum_float(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        df = pd.DataFrame({i: a for i, a in enumerate(arrays)})
+        out = df.groupby(self.e, sort=False).cumsum()
+        return [out[i].to_numpy(dtype=float) for i in range(len(arrays))]
+
+    def ffill(self, x: np.ndarray) -> np.ndarray:
+        """Each NaN takes the last value before it in its entity (NaN before the first)."""
+        last = np.where(np.isnan(x), -1, np.arange(len(x)))
+        np.maximum.accumulate(last, out=last)
+        return np.where(last >= self.row_first, x[np.maximum(last, 0)], np.nan) if len(x) else x.copy()
+
+    def running_max(self, x: np.ndarray) -> np.ndarray:
+        """The largest value so far in its entity, NaN skipped (NaN before the first value)."""
+        width = int(self.counts.max()) if len(self.counts) else 0
+        if not len(x) or np.isneginf(x).any() or width * len(self.counts) > 4 * len(x) + 100_000:
+            key = pd.Series(self.e)  # ragged runs: pandas, as before
+            cm = pd.Series(x).groupby(key, sort=False).cummax().to_numpy()
+            return pd.Series(cm).groupby(key, sort=False).ffill().to_numpy()
+        wide = np.full((len(self.counts), width), -np.inf)
+        wide[self.e, self.pos] = np.where(np.isnan(x), -np.inf, x)
+        np.maximum.accumulate(wide, axis=1, out=wide)
+        out = wide[self.e, self.pos]
+        out[np.isneginf(out)] = np.nan
+        return out
+
+
 def accumulate(
     entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, no_data_quarters: int, before_baseline: bool
 ) -> pd.DataFrame:
     """Cumulative current value and reporting counts on the (entity, period) grid.
 
     ``entities`` carries e (0..n-1), bidx, start (value before any report), aggregation,
-    measure. ``acts`` carries e, pidx, value, numerator, denominator, has_evidence.
+    measure. ``acts`` carries e, pidx, value, numerator, denominator, has_evidence. Besides the
+    figures, each row carries ``last_reported``: the latest quarter reported up to it.
     """
     g = _grid(entities, qidx, before_baseline)
-    acts = acts.drop_duplicates(["e", "pidx"], keep="last")
-    cols = ["e", "pidx", "value", "numerator", "denominator", "has_evidence"]
-    g = g.merge(acts[cols].assign(_row=True), on=["e", "pidx"], how="left", sort=False)
+    g = _place(g, entities, acts, qidx, before_baseline)
     e = g["e"].to_numpy()
     ent = entities.reset_index(drop=True)
+    seg = _Segments(e, len(ent))
     bidx = ent["bidx"].to_numpy(dtype=float)[e]
     start = ent["start"].to_numpy(dtype=float)[e]
-    agg = ent["aggregation"].to_numpy(dtype=object)[e]
+    agg_e = ent["aggregation"].to_numpy(dtype=object)
+    agg = {a: (agg_e == a)[e] for a in ("sum", "latest", "max", "mean")}  # per entity, then per row
     pct = (ent["measure"].to_numpy(dtype=object) == "percent")[e]
 
-    row = g["_row"].eq(True).to_numpy()
+    row = g["_row"].to_numpy(dtype=bool)
     pidx = g["pidx"].to_numpy()
     reported = row & (pidx >= bidx)
     used = row & (pidx > bidx)
@@ -115,38 +225,33 @@ def accumulate(
     den = g["denominator"].to_numpy(dtype=float)
     nd_ok = used & ~np.isnan(num) & ~np.isnan(den) & (den > 0)
 
-    key = pd.Series(e)
-    cs = lambda arr: pd.Series(arr).groupby(key, sort=False).cumsum().to_numpy()  # noqa: E731
-    ff = lambda arr: pd.Series(arr).groupby(key, sort=False).ffill().to_numpy()  # noqa: E731
-    cmax = lambda arr: ff(pd.Series(arr).groupby(key, sort=False).cummax().to_numpy())  # noqa: E731
-
-    cum_used = cs(used.astype(np.int64))
-    cum_bad = cs((used & ~nd_ok).astype(np.int64))
+    cum_used = seg.cumsum_int(used)
+    cum_bad = seg.cumsum_int(used & ~nd_ok)
     pooled = pct & (cum_used > 0) & (cum_bad == 0)
-    cum_v = cs(np.nan_to_num(value))
-    cnt_v = cs((~np.isnan(value)).astype(np.int64))
+    cnt_v = seg.cumsum_int(~np.isnan(value))
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(nd_ok, 100.0 * num / den, np.nan)
-        cum_num = cs(np.where(nd_ok, num, 0.0))
-        cum_den = cs(np.where(nd_ok, den, 0.0))
+        cum_v, cum_num, cum_den = seg.cumsum_float(
+            np.nan_to_num(value), np.where(nd_ok, num, 0.0), np.where(nd_ok, den, 0.0)
+        )
         pooled_rate = 100.0 * cum_num / cum_den
         mean_v = np.where(cnt_v > 0, cum_v / np.maximum(cnt_v, 1), start)
-    last_v = ff(value)
-    max_v = cmax(value)
+    last_v = seg.ffill(value)
+    max_v = seg.running_max(value)
     current = np.select(
         [
-            pooled & np.isin(agg, ["sum", "mean"]),
-            pooled & (agg == "latest"),
-            pooled & (agg == "max"),
-            agg == "sum",
-            agg == "latest",
-            agg == "max",
-            agg == "mean",
+            pooled & (agg["sum"] | agg["mean"]),
+            pooled & agg["latest"],
+            pooled & agg["max"],
+            agg["sum"],
+            agg["latest"],
+            agg["max"],
+            agg["mean"],
         ],
         [
             pooled_rate,
-            ff(rate),
-            cmax(rate),
+            seg.ffill(rate),
+            seg.running_max(rate),
             start + cum_v,
             np.where(np.isnan(last_v), start, last_v),
             np.where(np.isnan(max_v), start, max_v),
@@ -154,23 +259,31 @@ def accumulate(
         ],
         default=np.nan,
     )
-    cum_rep = cs(reported.astype(np.int64))
+    cum_rep = seg.cumsum_int(reported)
     # "no data" = two expected reports missed: the window is no_data_quarters reporting
     # intervals of the KPI's frequency (quarterly 1, semi-annual 2, annual 4 quarters).
     freq = ent["frequency"] if "frequency" in ent.columns else pd.Series([None] * len(ent))
     interval = freq.map(REPORT_INTERVAL_QUARTERS).fillna(1).to_numpy(dtype=float)[e]
     window = no_data_quarters * interval
-    last_rep = ff(np.where(reported, pidx, np.nan))
+    last_rep = seg.ffill(np.where(reported, pidx, np.nan))
     recent = ~np.isnan(last_rep) & ((pidx - last_rep) < window)
-    g = g.assign(
-        reported=reported,
-        value=np.where(row, g["value"].to_numpy(dtype=float), np.nan),
-        current=current,
-        recent=recent,
-        cum_reports=cum_rep,
-        cum_evidence=cs((reported & g["has_evidence"].eq(True).to_numpy()).astype(np.int64)),
+    return pd.DataFrame(
+        {
+            "e": e,
+            "pidx": pidx,
+            "value": np.where(row, g["value"].to_numpy(dtype=float), np.nan),
+            "numerator": num,
+            "denominator": den,
+            "has_evidence": g["has_evidence"].to_numpy(dtype=bool),
+            "_row": row,
+            "reported": reported,
+            "current": current,
+            "recent": recent,
+            "last_reported": last_rep,
+            "cum_reports": cum_rep,
+            "cum_evidence": seg.cumsum_int(reported & g["has_evidence"].to_numpy(dtype=bool)),
+        }
     )
-    return g
 
 
 def assess(
@@ -208,16 +321,40 @@ def milestones(state: Mapping[str, pd.DataFrame], kpis: pd.DataFrame) -> pd.Data
     return ms[["k", "pidx"]].assign(milestone=ms["target_value"].to_numpy(dtype=float))
 
 
-def kpi_grid(
+def _accumulated(
     state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: dict[str, float], before_baseline: bool
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The assessed (KPI, period) grid for the whole state, and the KPI table."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The accumulated (KPI, period) grid (not yet assessed), the entities and the KPI table."""
     qidx = quarter.index
     kpis = kpi_table(state)
     ent = kpis.assign(e=np.arange(len(kpis)), k=np.arange(len(kpis)), start=kpis["baseline_value"])
     acts = actual_rows(state, qidx)
     acts = acts.loc[acts["region"].eq("").to_numpy()]
-    acts = acts.merge(ent[KPI_KEYS + ["e"]], on=KPI_KEYS, how="inner")
-    g = accumulate(ent, acts, qidx, int(thresholds["no_data_quarters"]), before_baseline)
-    g = assess(g, ent, milestones(state, kpis), thresholds)
-    return g, kpis
+    kpi_of = pd.MultiIndex.from_frame(ent[KPI_KEYS]).get_indexer(pd.MultiIndex.from_frame(acts[KPI_KEYS]))
+    found = kpi_of >= 0  # each KPI once (kpi_table): the actual's KPI row, -1 for none
+    acts = acts.loc[found].assign(e=kpi_of[found])
+    return accumulate(ent, acts, qidx, int(thresholds["no_data_quarters"]), before_baseline), ent, kpis
+
+
+def kpi_grid(
+    state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: dict[str, float], before_baseline: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The assessed (KPI, period) grid for the whole state, and the KPI table."""
+    g, ent, kpis = _accumulated(state, quarter, thresholds, before_baseline)
+    return assess(g, ent, milestones(state, kpis), thresholds), kpis
+
+
+def kpi_latest(
+    state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: dict[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The accumulated grid (every KPI from its baseline, or from ``quarter`` if that comes
+    first), its rows at ``quarter`` assessed (achievement, expected, performance, status), and
+    the KPI table: what one quarter's progress needs, without assessing every past quarter.
+
+    >>> g, latest, kpis = kpi_latest({}, Quarter(2026, 3), {"no_data_quarters": 2})
+    >>> len(g), len(latest), len(kpis)
+    (0, 0, 0)
+    """
+    g, ent, kpis = _accumulated(state, quarter, thresholds, before_baseline=True)
+    latest = g.loc[g["pidx"].to_numpy() == quarter.index]
+    return g, assess(latest, ent, milestones(state, kpis), thresholds), kpis

@@ -34,6 +34,10 @@ QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")
 TYPED_QUARTER_RE = re.compile(r"^(\d{4})\s*[-_ /]?\s*[Qq]\s*([1-4])$")
 
 
+#: Texts already parsed (quarters are immutable, so one object serves every row naming it).
+_PARSED: dict[str, Quarter] = {}
+
+
 class QuarterError(ValueError):
     """Text that is not a quarter written ``YYYY-Qn``."""
 
@@ -69,10 +73,17 @@ class Quarter:
         """
         if isinstance(value, Quarter):
             return value
+        if isinstance(value, str):
+            hit = _PARSED.get(value)  # a workbook names the same few quarters on every row
+            if hit is not None:
+                return hit
         m = QUARTER_RE.match(str(value).strip()) if isinstance(value, str) else None
         if m is None:
             raise QuarterError(f"not a quarter (YYYY-Qn): {value!r}")
-        return cls(int(m.group(1)), int(m.group(2)))
+        q = cls(int(m.group(1)), int(m.group(2)))
+        if len(_PARSED) < 4096 and isinstance(value, str):
+            _PARSED[value] = q
+        return q
 
     @classmethod
     def parse_or_none(cls, value: object) -> Quarter | None:
@@ -193,12 +204,10 @@ def index_of(values: pd.Series | Iterable[object]) -> pd.Series:
     True
     """
     s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    s = s.astype(object)
-    mapping: dict[object, float] = {}
-    for u in pd.unique(s):
-        q = Quarter.parse_or_none(u) if isinstance(u, str) else None
-        mapping[u] = float(q.index) if q is not None else np.nan
-    return s.map(mapping).astype("float64")
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    parsed = [Quarter.parse_or_none(u) if isinstance(u, str) else None for u in uniques]
+    index = np.array([np.nan if q is None else float(q.index) for q in parsed] + [np.nan], dtype="float64")
+    return pd.Series(index[codes], index=s.index, name=s.name, dtype="float64")  # missing (-1): the last, NaN
 
 
 def text_of(indexes: np.ndarray | pd.Series) -> np.ndarray:

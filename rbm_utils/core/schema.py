@@ -42,6 +42,7 @@ from rbm_utils.core.codes import (  # the contract's code lists, re-exported: sc
     VERDICTS,
 )
 from rbm_utils.core.quarters import QUARTER_RE
+from rbm_utils.core.text import map_unique
 
 SCHEMA_VERSION = "1.0"
 
@@ -463,21 +464,26 @@ def conform(sheet_name: str, frame, with_unit: bool = False):
 
     sh = sheet(sheet_name)
     out = {}  # every column first, then one frame: inserting columns one by one is slow
+    n = len(frame)
     names = (["unit_code"] if with_unit else []) + list(sh.column_names)
-    for name in names:
+    for name in names:  # column by column, positionally (the result has a fresh 0..n-1 index)
         dtype = "object" if name == "unit_code" else pandas_dtype(sh.column(name))
         if name in frame.columns:
             s = frame[name]
             if dtype == "object":
-                s = s.astype(object).where(s.notna(), None)
+                arr = s.to_numpy(dtype=object, copy=True)  # a copy: the result never shares the input's memory
+                missing = pd.isna(arr)
+                if missing.any():
+                    arr[missing] = None
+                s = pd.Series(arr, dtype=object, copy=False)
                 if name != "unit_code" and sh.column(name).type == "disaggregation":
-                    s = s.map(lambda v: "" if v is None else v)
+                    s = map_unique(s, lambda v: "" if v is None else v)
                 elif name in sh.key and not sh.column(name).required:  # the store keys a blank as ""
-                    s = s.map(lambda v: None if v == "" else v)
+                    s = map_unique(s, lambda v: None if v == "" else v)
             else:
-                s = pd.to_numeric(s).astype(dtype)
+                s = pd.to_numeric(s).astype(dtype).reset_index(drop=True)
             out[name] = s
         else:
             blank = "" if name != "unit_code" and sh.column(name).type == "disaggregation" else None
-            out[name] = pd.Series([blank] * len(frame), index=frame.index, dtype=dtype)
-    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+            out[name] = pd.Series([blank] * n, dtype=dtype)
+    return pd.DataFrame(out, index=pd.RangeIndex(n))

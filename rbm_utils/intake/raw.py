@@ -7,12 +7,32 @@ Example:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rbm_utils.core.errors import Problem
+
+#: The spreadsheet error values: a cell showing one is a :class:`CellError`, typed or computed.
+ERROR_VALUES = frozenset(
+    {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!"}
+)
+
+
+def shown(value: Any) -> Any:
+    """A raw cell as the officer sees it, whichever reader read it: a whole float as an int
+    (12.0 -> 12), a date cell at midnight as the date, anything else as is.
+
+    >>> shown(12.0), shown(12.5), shown("12.0"), shown(True), str(shown(dt.datetime(2026, 9, 30)))
+    (12, 12.5, '12.0', True, '2026-09-30')
+    """
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if type(value) is dt.datetime and value.time() == dt.time(0):
+        return value.date()
+    return value
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,7 @@ class RawWorkbook:
     sha256: str
     sheets: dict[str, RawSheet] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    reader: str = ""  # "calamine" or "openpyxl" for an .xlsx: which cell reader read it
 
 
 def sha256_folder(files: list[Path]) -> str:

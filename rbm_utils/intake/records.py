@@ -2,7 +2,10 @@
 
 Reports what is wrong with the sheet's layout (header not on row 1, unknown, duplicate or
 blank headers, missing columns, merged cells, total rows, ragged CSV rows, hidden rows with
-data); each cell goes through :func:`rbm_utils.intake.cells.coerce_cell`.
+data); each cell goes through :func:`rbm_utils.intake.cells.coerce_cell`. A table is typed
+column by column (:func:`column_coercer`): a plain number goes straight through, and a value
+seen before in the same column is typed once (typing depends on the column and the value
+only); problems are still filed at each cell, in row order.
 
 Example:
     >>> norm_header(" Baseline\\u00a0Value ")
@@ -11,16 +14,19 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from itertools import repeat
 from typing import Any
 
-from rbm_utils.core.errors import problem
+from rbm_utils.core.errors import Problem, problem
 from rbm_utils.core.schema import Column, Sheet, column_letter
 from rbm_utils.core.text import is_blank, plain_spaces
-from rbm_utils.intake.cells import coerce_cell
+from rbm_utils.intake.cells import COLUMN_COERCERS, coerce_cell
 from rbm_utils.intake.context import Context, Record
-from rbm_utils.intake.raw import CellError, RawSheet
+from rbm_utils.intake.raw import CellError, RawSheet, shown
 
 #: First cells that make a row a totals line.
 TOTAL_WORDS = {"total", "totals", "grand total", "sum", "subtotal", "sub-total", "total général", "total general"}
@@ -36,9 +42,65 @@ def _coerce(ctx: Context, sh: Sheet, col: Column, value: Any, row: int, decimal_
     letter = ctx.letters.get(sh.name, {}).get(col.name, "")
 
     def report(code: str, message: str) -> None:
-        ctx.problems.append(problem(code, ctx.file, sh.name, row, letter, col.name, value, message))
+        ctx.problems.append(problem(code, ctx.file, sh.name, row, letter, col.name, shown(value), message))
 
     return coerce_cell(sh, col, value, decimal_comma, report)
+
+
+def column_coercer(
+    ctx: Context, sh: Sheet, col: Column, decimal_comma: bool, found: list[tuple[int, int, Problem]], pos: int
+) -> Callable[[Any, int], Any]:
+    """``coerce(value, row)`` for the cells of one column: :func:`coerce_cell`'s result, its
+    problems appended to ``found`` as (row, ``pos``, problem). Numbers within the column's range
+    are taken as they are; any other value is typed once per column and remembered unless it
+    was wrong (a wrong cell is reported at every row it is on).
+
+    >>> from rbm_utils.core.config import load_config
+    >>> from rbm_utils.core.schema import sheet
+    >>> from rbm_utils.intake.raw import RawWorkbook
+    >>> ctx, found = Context(RawWorkbook("f.xlsx", None, "xlsx", ""), load_config()), []
+    >>> coerce = column_coercer(ctx, sheet("Actuals"), sheet("Actuals").column("period"), False, found, 1)
+    >>> coerce("2026-Q3", 2), coerce("2026-Q3", 3), coerce("Q9", 4), [(r, p.code) for r, _, p in found]
+    ('2026-Q3', '2026-Q3', None, [(4, 'not_a_period')])
+    """
+    letter = ctx.letters.get(sh.name, {}).get(col.name, "")
+    blank: Any = "" if col.type == "disaggregation" else None
+    cache: dict[tuple[type, Any], Any] = {}
+    t = col.type
+    special = (sh.name, col.name) in COLUMN_COERCERS
+    lo = -math.inf if col.min is None else col.min
+    hi = math.inf if col.max is None else col.max
+    if t == "year":
+        lo, hi = max(lo, 1900), min(hi, 2100)
+    number = t in ("number", "integer", "year") and not special
+
+    def slow(value: Any, row: int) -> Any:
+        said: list[tuple[str, str]] = []
+        out = coerce_cell(sh, col, value, decimal_comma, lambda code, msg: said.append((code, msg)))
+        for code, msg in said:
+            found.append((row, pos, problem(code, ctx.file, sh.name, row, letter, col.name, shown(value), msg)))
+        if not said:
+            try:
+                cache[(value.__class__, value)] = out
+            except TypeError:  # an unhashable value: typed every time
+                pass
+        return out
+
+    def coerce(value: Any, row: int) -> Any:
+        if value is None:
+            return slow(value, row) if col.required else blank
+        cls = value.__class__
+        if number and (cls is float or cls is int) and lo <= value <= hi and math.isfinite(value):
+            if t == "number":
+                return float(value)
+            if value == int(value):
+                return int(value)
+        try:
+            return cache[(cls, value)]
+        except (KeyError, TypeError):
+            return slow(value, row)
+
+    return coerce
 
 
 def _map_headers(ctx: Context, sh: Sheet, rs: RawSheet) -> dict[int, str]:
@@ -176,7 +238,11 @@ def _locate_header(ctx: Context, sh: Sheet, rs: RawSheet) -> RawSheet:
 def _is_total_row(sh: Sheet, mapping: dict[int, str], values: list[Any]) -> str | None:
     """The 'Total' text if the row is a totals line. A complete record that merely has the word in a
     free-text column (a partner called Total) is data, not a totals line."""
-    hit = next(((i, v) for i, v in enumerate(values) if isinstance(v, str) and v.strip()), None)
+    first = values[0] if values else None
+    if isinstance(first, str) and first.strip():
+        hit: tuple[int, Any] | None = (0, first)  # the usual case: the key in column A
+    else:
+        hit = next(((i, v) for i, v in enumerate(values) if isinstance(v, str) and v.strip()), None)
     if hit is None or hit[1].strip().lower().rstrip(":") not in TOTAL_WORDS:
         return None
     name = mapping.get(hit[0])
@@ -218,46 +284,60 @@ def read_table(ctx: Context, sh: Sheet, rs: RawSheet) -> list[Record]:
         rs = _trim_ragged(ctx, sh, rs)
     mapping = _map_headers(ctx, sh, rs)
     _check_merged(ctx, sh, rs)
-    records: list[Record] = []
+    found: list[tuple[int, int, Problem]] = []  # (row, position, problem): row problems first, then cells
+    kept: list[tuple[int, list[Any]]] = []
     for rownum, values in rs.rows:
-        if all(is_blank(v) for v in values):
-            continue
+        first = values[0] if values else None
+        if not (first.__class__ is str and first[:1].isalnum()) and all(is_blank(v) for v in values):
+            continue  # (a row led by a letter or digit is not blank: the usual case, decided at once)
         total_text = _is_total_row(sh, mapping, values)
         if total_text is not None:
-            ctx.problems.append(
-                problem(
-                    "total_row",
-                    ctx.file,
-                    sh.name,
+            found.append(
+                (
                     rownum,
-                    "",
-                    "",
-                    total_text,
-                    "A 'Total' row: totals are computed by the workbench. Remove the row.",
+                    -1,
+                    problem(
+                        "total_row",
+                        ctx.file,
+                        sh.name,
+                        rownum,
+                        "",
+                        "",
+                        total_text,
+                        "A 'Total' row: totals are computed by the workbench. Remove the row.",
+                    ),
                 )
             )
             continue
         if rownum in rs.hidden_rows:
-            ctx.problems.append(
-                problem(
-                    "hidden_data",
-                    ctx.file,
-                    sh.name,
+            found.append(
+                (
                     rownum,
-                    "",
-                    "",
-                    None,
-                    f"Row {rownum} is hidden but holds data; it is read like any other.",
+                    -1,
+                    problem(
+                        "hidden_data",
+                        ctx.file,
+                        sh.name,
+                        rownum,
+                        "",
+                        "",
+                        None,
+                        f"Row {rownum} is hidden but holds data; it is read like any other.",
+                    ),
                 )
             )
-        rec: Record = {"_row": rownum}
-        for idx, name in mapping.items():
-            v = values[idx] if idx < len(values) else None
-            rec[name] = _coerce(ctx, sh, sh.column(name), v, rownum, rs.decimal_comma)
-        for col in sh.columns:
-            rec.setdefault(col.name, None)
-        records.append(rec)
-    return records
+        kept.append((rownum, values))
+    columns: list[list[Any]] = []
+    for pos, (idx, name) in enumerate(mapping.items()):  # column by column, in the sheet's order
+        coerce = column_coercer(ctx, sh, sh.column(name), rs.decimal_comma, found, pos)
+        columns.append([coerce(values[idx] if idx < len(values) else None, r) for r, values in kept])
+    found.sort(key=lambda f: (f[0], f[1]))  # the order of a row-by-row reading
+    ctx.problems.extend(p for _, _, p in found)
+    names = list(mapping.values())
+    rest = [c.name for c in sh.columns if c.name not in mapping.values()]
+    keys = ["_row", *names, *rest]
+    nones = [repeat(None)] * len(rest)
+    return [dict(zip(keys, vals)) for vals in zip([r for r, _ in kept], *columns, *nones)]
 
 
 def read_keyvalue(ctx: Context, sh: Sheet, rs: RawSheet) -> dict[str, Any]:

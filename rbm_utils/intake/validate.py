@@ -23,8 +23,9 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -130,11 +131,26 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None,
         if sh.kind != "table":
             continue
         recs = ctx.records.get(sh.name, [])
-        frame = pd.DataFrame([{k: v for k, v in r.items() if k != "_row"} for r in recs])
-        parsed.frames[sh.name] = conform(sh.name, frame) if recs else conform(sh.name, pd.DataFrame())
+        parsed.frames[sh.name] = (
+            conform(sh.name, _frame(sh.column_names, recs)) if recs else conform(sh.name, pd.DataFrame())
+        )
         parsed.rows[sh.name] = [r["_row"] for r in recs]
     parsed.problems = ctx.problems
     return parsed
+
+
+def _frame(columns: Sequence[str], recs: list[dict[str, Any]]) -> pd.DataFrame:
+    """The records as a frame of object columns (conform types them), built column by column.
+
+    >>> _frame(["a", "b"], [{"_row": 2, "a": "x", "b": 1.5}]).to_dict("list")
+    {'a': ['x'], 'b': [1.5]}
+    """
+    get = itemgetter(*columns)
+    try:
+        rows = [get(r) for r in recs] if len(columns) > 1 else [(get(r),) for r in recs]
+    except KeyError:  # a record without some column: None there
+        rows = [tuple(r.get(c) for c in columns) for r in recs]
+    return pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(columns, zip(*rows))})
 
 
 def _contract_sheets(ctx: Context, raw: RawWorkbook) -> dict[str, str]:

@@ -1,9 +1,15 @@
-"""The container checks of an .xlsx before openpyxl opens it: zip entries, sizes and ratios,
+"""The container checks of an .xlsx before any reader opens it: zip entries, sizes and ratios,
 every XML part scanned for DOCTYPE/entity declarations and non-UTF-8 encodings, each sheet's
 declared dimension, last cell and cell count.
 
+The same pass notes what the fast cell reader (python-calamine) cannot see, in a :class:`Scan`:
+formulas, error cells, zero-padded number formats, hidden rows, sparse sheets. The reader
+(:mod:`rbm_utils.intake.workbook`) uses it to pick calamine or openpyxl.
+
 Example:
-    >>> problems, has_formulas = check_zip(Path("AFR.xlsx"), "AFR.xlsx", limits)  # doctest: +SKIP
+    >>> problems, scan = check_zip(Path("AFR.xlsx"), "AFR.xlsx", limits)  # doctest: +SKIP
+    >>> Scan().fast_reader_refusal() is None
+    True
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rbm_utils.core.errors import Problem, problem
@@ -27,10 +34,18 @@ _DIM_RE = re.compile(
 )
 _ENTITY_RE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
 _NS = rb"(?:[A-Za-z_][\w.-]*:)?"  # elements may carry a namespace prefix (x:c): openpyxl reads both
-_CELL_REF_RE = re.compile(rb"<" + _NS + rb'c\s[^>]*?\br="([A-Z]{1,3})(\d{1,9})"')
-_CELL_TAG_RE = re.compile(rb"<" + _NS + rb"c[\s>/]")
-_ROW_REF_RE = re.compile(rb"<" + _NS + rb'row\s[^>]*?\br="(\d{1,9})"')
+# Every r="B12" / r="12" attribute: in a worksheet, those of cells and rows. Matching any
+# attribute whose name ends in r can only find more than the cells and rows (safe for a
+# limit), and a pattern led by a literal is scanned fast by the regex engine.
+_CELL_COL_RE = re.compile(rb'r="([A-Z]{1,3})\d')
+_ANY_ROW_RE = re.compile(rb'r="[A-Z]{0,3}(\d{1,9})"')  # a cell's row or a row's number
+_CELL_TAG_RE = re.compile(rb"<c[\s>/]")
+_PREFIXED_CELL_TAG_RE = re.compile(rb"<[A-Za-z_][\w.-]*:c[\s>/]")
 _FORMULA_RE = re.compile(rb"<" + _NS + rb"f[\s>/]")
+_ERROR_CELL_RE = re.compile(rb"<" + _NS + rb'c\s[^>]*?\bt="e"')
+_HIDDEN_ROW_RE = re.compile(rb"<" + _NS + rb'row\s[^>]*?\bhidden="(?:1|true)"[^>]*>')
+_R_ATTR_RE = re.compile(rb'\br="(\d{1,9})"')
+_ZERO_PAD_FORMAT_RE = re.compile(rb'\bformatCode="0{2,}"')
 _WORKSHEET_RE = re.compile(rb"<" + _NS + rb"(?:worksheet|sheetData)\b")
 _XML_DECL_RE = re.compile(rb'^<\?xml\b[^>]*?\bencoding\s*=\s*["\']([A-Za-z0-9._-]+)["\']')
 _TAG_RE = {kind: re.compile(rb"<" + kind + rb"\b[^>]*>") for kind in (b"sheet", b"Relationship")}
@@ -38,6 +53,14 @@ _ATTR_RE = re.compile(rb'\b([\w:]+)\s*=\s*"([^"]*)"')
 _SAFE_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii"}
 _CHUNK = 1 << 20
 _OVERLAP = 256
+
+
+def _count_cell_tags(chunk: bytes) -> int:
+    """Cell elements (``<c ...>``, ``<x:c>``...) in ``chunk``."""
+    n = len(_CELL_TAG_RE.findall(chunk))
+    if b":c" in chunk:
+        n += len(_PREFIXED_CELL_TAG_RE.findall(chunk))
+    return n
 
 
 def _col_number(letters: bytes) -> int:
@@ -77,6 +100,43 @@ def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
     return out
 
 
+#: A sheet may be read by calamine (which builds the whole rectangle up to its last cell) when
+#: the rectangle holds at most this many times its cells, plus :data:`DENSE_SLACK` cells.
+DENSE_FACTOR = 4
+DENSE_SLACK = 50_000
+
+
+@dataclass
+class Scan:
+    """What the container scan saw that matters to the choice of cell reader."""
+
+    has_formulas: bool = False
+    has_error_cells: bool = False
+    zero_pad_format: bool = False
+    unnumbered_hidden_row: bool = False
+    hidden_rows: dict[str, set[int]] = field(default_factory=dict)  # by sheet name
+    extents: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # sheet: (rows, columns, cells)
+
+    def fast_reader_refusal(self) -> str | None:
+        """Why the workbook needs openpyxl (None when calamine reads everything the checks need).
+
+        >>> Scan(extents={"Risks": (199_999, 100, 400)}).fast_reader_refusal()
+        'sparse sheet Risks'
+        """
+        if self.has_formulas:
+            return "formulas"  # a formula without a saved value, and its text, are openpyxl's
+        if self.has_error_cells:
+            return "error cells"  # calamine reads #REF! and the like as empty
+        if self.zero_pad_format:
+            return "zero-padded number format"  # a code 007 typed as 7 formatted "000"
+        if self.unnumbered_hidden_row:
+            return "hidden row without a row number"
+        for sheet, (rows, cols, cells) in self.extents.items():
+            if rows * cols > DENSE_FACTOR * cells + DENSE_SLACK:
+                return f"sparse sheet {sheet}"
+        return None
+
+
 class _Refused(Exception):
     def __init__(self, pr: Problem):
         self.problem = pr
@@ -89,9 +149,11 @@ def _scan_part(
     sheet: str | None,
     lim: Mapping[str, float],
     totals: dict[str, int],
-) -> tuple[list[Problem], bool]:
+    scan: Scan,
+) -> list[Problem]:
     """Stream one part: refuse DOCTYPE/entities and non-UTF-8 XML; for a worksheet, find its
-    extent (dimension, last row and column used) and count its cells. Returns (problems, has_formula)."""
+    extent (dimension, last row and column used), count its cells and note in ``scan`` what
+    the fast reader cannot see. Returns the problems."""
     problems: list[Problem] = []
     has_formula = False
     with zf.open(info) as fh:
@@ -107,7 +169,7 @@ def _scan_part(
             )
         lead = first.lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
         if lead[:1] != b"<":
-            return problems, False  # not XML (an image, a printer setting...)
+            return problems  # not XML (an image, a printer setting...)
         m = _XML_DECL_RE.match(lead)
         if m and m.group(1).decode().lower() not in _SAFE_ENCODINGS:
             raise _Refused(
@@ -123,11 +185,13 @@ def _scan_part(
         if sheet is None and _WORKSHEET_RE.search(first):
             sheet = posixpath.basename(info.filename)  # a worksheet wherever it sits in the zip
         max_row = max_col = 0
+        cells_before = totals["cells"]
+        hidden: set[int] = set()
         dim: tuple[int, int] | None = None
         chunk, tail = first, b""
         while chunk:
             buf = tail + chunk
-            if _ENTITY_RE.search(buf):
+            if b"<!" in buf and _ENTITY_RE.search(buf):
                 raise _Refused(
                     problem(
                         "unsafe_file",
@@ -144,14 +208,25 @@ def _scan_part(
                     d = _DIM_RE.search(buf)
                     if d:
                         dim = (int(d.group(4) or d.group(2)), _col_number(d.group(3) or d.group(1)))
-                for col, row in _CELL_REF_RE.findall(buf):
-                    max_col = max(max_col, _col_number(col))
-                    max_row = max(max_row, int(row))
-                for row in _ROW_REF_RE.findall(buf):
-                    max_row = max(max_row, int(row))
-                totals["cells"] += len(_CELL_TAG_RE.findall(chunk))
-                if not has_formula:
+                # the distinct column letters and row numbers only: few, whatever the cell count
+                letters = set(_CELL_COL_RE.findall(buf))
+                if letters:
+                    max_col = max(max_col, max(map(_col_number, letters)))
+                numbers = set(_ANY_ROW_RE.findall(buf))
+                if numbers:
+                    max_row = max(max_row, max(map(int, numbers)))
+                if b'hidden="' in buf:
+                    for tag in _HIDDEN_ROW_RE.findall(buf):
+                        r = _R_ATTR_RE.search(tag)
+                        if r is None:
+                            scan.unnumbered_hidden_row = True
+                        else:
+                            hidden.add(int(r.group(1)))
+                totals["cells"] += _count_cell_tags(chunk)
+                if not has_formula and (b"<f" in buf or b":f" in buf):
                     has_formula = _FORMULA_RE.search(buf) is not None
+                if not scan.has_error_cells and b't="e"' in buf:
+                    scan.has_error_cells = _ERROR_CELL_RE.search(buf) is not None
                 if totals["cells"] > lim["max_cells"]:
                     raise _Refused(
                         problem(
@@ -165,9 +240,15 @@ def _scan_part(
                             ),
                         )
                     )
+            elif not scan.zero_pad_format:
+                scan.zero_pad_format = _ZERO_PAD_FORMAT_RE.search(buf) is not None
             tail = buf[-_OVERLAP:]
             chunk = fh.read(_CHUNK)
+    scan.has_formulas = scan.has_formulas or has_formula
     if sheet is not None:
+        scan.extents[sheet] = (max_row, max_col, totals["cells"] - cells_before)
+        if hidden:
+            scan.hidden_rows.setdefault(sheet, set()).update(hidden)
         extents = ([("declares", *dim)] if dim else []) + [("uses", max_row, max_col)]
         for what, rows, cols in extents:
             if rows > lim["max_rows_per_sheet"] or cols > lim["max_columns_per_sheet"]:
@@ -186,13 +267,13 @@ def _scan_part(
                     )
                 )
                 break
-    return problems, has_formula
+    return problems
 
 
-def check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Problem], bool]:
-    """Container checks before openpyxl touches the file. Returns (problems, has_formulas)."""
+def check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Problem], Scan]:
+    """Container checks before any reader touches the file. Returns (problems, what the scan saw)."""
     problems: list[Problem] = []
-    has_formulas = False
+    scan = Scan()
     try:
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
@@ -204,7 +285,7 @@ def check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Proble
                         value=len(infos),
                         message=f"The workbook holds {len(infos)} parts (limit {int(lim['max_zip_entries'])}); refused unopened.",
                     )
-                ], False
+                ], scan
             total = sum(i.file_size for i in infos)
             packed = max(1, sum(i.compress_size for i in infos))
             if total > lim["max_uncompressed_mb"] * 1024 * 1024 or total / packed > lim["max_compression_ratio"]:
@@ -218,7 +299,7 @@ def check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Proble
                             f"(ratio {total / packed:.0f}); this looks like a decompression bomb and is refused unopened."
                         ),
                     )
-                ], False
+                ], scan
             if any(i.flag_bits & 0x1 for i in infos):
                 return [
                     problem(
@@ -228,7 +309,7 @@ def check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Proble
                             "The zip parts are encrypted: this is not a workbook Excel wrote. Save it again from Excel without a password."
                         ),
                     )
-                ], False
+                ], scan
             names = {i.filename for i in infos}
             if "xl/workbook.xml" not in names:
                 return [
@@ -237,17 +318,15 @@ def check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Proble
                         name,
                         message="A zip file but not an Excel workbook (no xl/workbook.xml). Give the unit's .xlsx workbook.",
                     )
-                ], False
+                ], scan
             parts = _sheet_parts(zf, names)
             totals = {"cells": 0}
             for info in infos:
                 if info.is_dir():
                     continue
-                found, f = _scan_part(zf, info, name, parts.get(info.filename), lim, totals)
-                problems.extend(found)
-                has_formulas = has_formulas or f
+                problems.extend(_scan_part(zf, info, name, parts.get(info.filename), lim, totals, scan))
     except _Refused as refused:
-        return [refused.problem], False
+        return [refused.problem], scan
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
         log.info("zip check of %s failed: %r", p, exc)
         return [
@@ -258,5 +337,5 @@ def check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Proble
                     f"The workbook is damaged (not a readable zip: {exc.__class__.__name__}). Save it again from Excel."
                 ),
             )
-        ], False
-    return problems, has_formulas
+        ], scan
+    return problems, scan

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rbm_utils.core import schema
@@ -71,6 +72,31 @@ def norm_cell(col: schema.Column, v: Any, is_key: bool, where: str) -> Any:
     return text
 
 
+def norm_column(col: schema.Column, values: list[Any], is_key: bool, where: str) -> list[Any]:
+    """:func:`norm_cell` of a whole column: numbers and text take a fast way, anything
+    unusual goes through :func:`norm_cell` (and its errors).
+
+    >>> norm_column(schema.Column("v", "number"), [1.5, float("nan"), None], False, "here")
+    [1.5, None, None]
+    >>> norm_column(schema.Column("t", "text"), ["a", "", None], True, "here")
+    ['a', '', '']
+    """
+    if col.type == "number":
+        return [
+            (v if math.isfinite(v) else None if v != v else norm_cell(col, v, is_key, where))  # NaN: missing
+            if v.__class__ is float
+            else None
+            if v is None
+            else norm_cell(col, v, is_key, where)
+            for v in values
+        ]
+    if col.type in ("integer", "year"):
+        return [v if v.__class__ is int or v is None else norm_cell(col, v, is_key, where) for v in values]
+    if is_key:
+        return [v if v.__class__ is str else norm_cell(col, v, is_key, where) for v in values]
+    return [v if v.__class__ is str and v != "" or v is None else norm_cell(col, v, is_key, where) for v in values]
+
+
 def same(col: schema.Column, a: Any, b: Any) -> bool:
     """Two normalised values are the same (numbers within :data:`REL_TOL`)."""
     if a is None or b is None:
@@ -84,9 +110,40 @@ def _json(v: Any) -> str | None:
     return None if v is None else json.dumps(v, ensure_ascii=False)
 
 
+class _JsonCache(dict):
+    """``cache[v]``: :func:`_json` of a normalised value, each text encoded once (a change
+    log repeats the same ids, quarters and codes on every row); numbers as json writes them."""
+
+    def __missing__(self, v: Any) -> str | None:
+        out = _json(v)
+        if v.__class__ is str:
+            self[v] = out
+        return out
+
+    def of(self, v: Any) -> str | None:
+        cls = v.__class__
+        if cls is float:
+            return float.__repr__(v)  # what json.dumps writes for a finite float
+        if cls is int:
+            return int.__repr__(v)
+        return self[v]
+
+
 def sort_key(values: Sequence[Any]) -> tuple:
-    """Orders tuples that may hold None (None first)."""
+    """Orders tuples that may hold None (None last)."""
     return tuple((v is None, 0 if v is None else v) for v in values)
+
+
+def sorted_keys(keys: set[tuple]) -> list[tuple]:
+    """``sorted(keys, key=sort_key)``, without building a sort key per tuple when no key holds
+    None (then the tuples order alike by themselves).
+
+    >>> sorted_keys({("b",), ("a",)}), sorted_keys({(None,), (2.0,)})
+    ([('a',), ('b',)], [(2.0,), (None,)])
+    """
+    if any(None in k for k in keys):
+        return sorted(keys, key=sort_key)
+    return sorted(keys)
 
 
 @dataclass
@@ -113,7 +170,7 @@ class SheetDiff:
 
 
 def prepare_rows(frames: Mapping[str, pd.DataFrame]) -> Rows:
-    """Submitted sheets as {sheet: {key: values}} of normalised Python values."""
+    """Submitted sheets as {sheet: {key: values}} of normalised Python values (column by column)."""
     out: Rows = {}
     for name, frame in frames.items():
         if name == "Unit":
@@ -125,15 +182,17 @@ def prepare_rows(frames: Mapping[str, pd.DataFrame]) -> Rows:
             continue
         df = schema.conform(name, frame)
         keyidx = [sh.column_names.index(k) for k in sh.key]
+        cols = [
+            norm_column(c, df[c.name].astype(object).tolist(), c.name in sh.key, f"sheet {name}") for c in sh.columns
+        ]
+        pidx = sh.column_names.index(sh.periodic) if sh.periodic else None
         rows: dict[tuple, tuple] = {}
-        for i, rec in enumerate(df.itertuples(index=False, name=None)):
-            where = f"sheet {name}, record {i + 1}"
-            vals = tuple(norm_cell(c, v, c.name in sh.key, where) for c, v in zip(sh.columns, rec))
+        for i, vals in enumerate(zip(*cols)):
             key = tuple(vals[j] for j in keyidx)
             if key in rows:
                 raise StoreError(f"sheet {name}: the key {dict(zip(sh.key, key))} appears on more than one row")
-            if sh.periodic and vals[sh.column_names.index(sh.periodic)] is None:
-                raise StoreError(f"{where}: {sh.periodic} is empty")
+            if pidx is not None and vals[pidx] is None:
+                raise StoreError(f"sheet {name}, record {i + 1}: {sh.periodic} is empty")
             rows[key] = vals
         out[name] = rows
     return out
@@ -151,7 +210,7 @@ def diff_rows(current: Current, new: Rows) -> list[SheetDiff]:
             scope = {k: rv for k, rv in cur.items() if rv[1][pidx] in periods}
         else:
             scope = cur
-        for key in sorted(set(scope) | set(sub), key=sort_key):
+        for key in sorted_keys(set(scope) | set(sub)):
             if key not in sub:
                 d.removed.append(scope[key])
             elif key not in cur:
@@ -164,29 +223,73 @@ def diff_rows(current: Current, new: Rows) -> list[SheetDiff]:
     return diffs
 
 
+def _encoder(col: schema.Column, js: _JsonCache) -> Any:
+    """JSON text of one normalised value of ``col`` (None for None), as :func:`_json` writes it."""
+    if col.type == "number":
+        return lambda v: None if v is None else float.__repr__(v)
+    if col.type in ("integer", "year"):
+        return lambda v: None if v is None else int.__repr__(v)
+    return lambda v: None if v is None else js[v]
+
+
+def _added_only(sh: schema.Sheet, added: list[tuple], keyidx: list[int], js: _JsonCache) -> list[np.ndarray]:
+    """The change-log columns (sheet, key, field, old, new) of a sheet whose rows were all added
+    (in key order): built column by column, then read row by row (numpy's row-major order)."""
+    cols = list(zip(*added))
+    enc = [_encoder(c, js) for c in sh.columns]
+    new = np.empty((len(added), len(sh.columns)), dtype=object)
+    for i, c in enumerate(cols):
+        new[:, i] = [enc[i](v) for v in c]
+    keys = ["[" + ", ".join(js.of(r[j]) or "null" for j in keyidx) + "]" for r in added]
+    has = pd.notna(new)  # JSON texts or None
+    n = int(has.sum())
+    return [
+        np.full(n, sh.name, dtype=object),
+        np.repeat(np.array(keys, dtype=object), has.sum(axis=1)),
+        np.broadcast_to(np.array(sh.column_names, dtype=object), new.shape)[has],
+        np.full(n, None, dtype=object),
+        new[has],
+    ]
+
+
 def changes_frame(diffs: list[SheetDiff]) -> pd.DataFrame:
     """One row per field change (sheet, key, field, old, new as JSON text, None for missing)."""
-    rows = []
+    blocks: list[list[np.ndarray]] = []
+    js = _JsonCache()
     for d in diffs:
         sh = d.sheet
         keyidx = [sh.column_names.index(k) for k in sh.key]
+        if d.added and not d.changed and not d.removed:  # a new unit or quarter: rows only added
+            blocks.append(_added_only(sh, d.added, keyidx, js))
+            continue
+        rows: list[tuple] = []
         events = (
             [(v, None, v) for v in d.added]
             + [(o, o, n) for _, o, n in d.changed]
             + [(o, o, None) for _, o in d.removed]
         )
-        events.sort(key=lambda e: sort_key([e[0][j] for j in keyidx]))
+        keyed = {tuple(e[0][j] for j in keyidx): e for e in events}  # a key is added, changed or removed
+        events = [keyed[k] for k in sorted_keys(set(keyed))]
+        fields = list(enumerate(sh.columns))
         for vals, old, new in events:
-            key = json.dumps([vals[j] for j in keyidx], ensure_ascii=False)
-            for i, c in enumerate(sh.columns):
-                a = None if old is None else old[i]
-                b = None if new is None else new[i]
-                if (old is None and b is None) or (new is None and a is None):
-                    continue
-                if old is not None and new is not None and same(c, a, b):
-                    continue
-                rows.append((sh.name, key, c.name, _json(a), _json(b)))
-    return pd.DataFrame(rows, columns=CHANGE_COLUMNS, dtype=object)
+            key = "[" + ", ".join(js.of(vals[j]) or "null" for j in keyidx) + "]"  # json.dumps of the key list
+            if old is None and new is not None:  # added: every field with a value
+                rows.extend((sh.name, key, c.name, None, js.of(b)) for i, c in fields if (b := new[i]) is not None)
+            elif new is None and old is not None:  # removed: every field that had a value
+                rows.extend((sh.name, key, c.name, js.of(a), None) for i, c in fields if (a := old[i]) is not None)
+            elif old is not None and new is not None:
+                rows.extend(
+                    (sh.name, key, c.name, js.of(old[i]), js.of(new[i]))
+                    for i, c in fields
+                    if not same(c, old[i], new[i])
+                )
+        if rows:
+            blocks.append([np.array(c, dtype=object) for c in zip(*rows)])
+    if not blocks:
+        return pd.DataFrame(columns=CHANGE_COLUMNS, dtype=object)
+    return pd.DataFrame(
+        {c: pd.Series(np.concatenate([blk[i] for blk in blocks]), dtype=object) for i, c in enumerate(CHANGE_COLUMNS)}
+    )
 
 
 def counts_frame(diffs: list[SheetDiff]) -> pd.DataFrame:

@@ -2,7 +2,9 @@
 
 Nothing is ever deleted. A submission closes the versions it replaces or removes
 (``sub_to``), inserts the new ones (``sub_from``), and writes its warnings and field changes.
-Every function runs inside the caller's transaction.
+Every function runs inside the caller's transaction. Many rows go in as one ``executemany`` of
+plain tuples through the driver (:func:`bulk_insert`): SQLAlchemy's per-row parameter handling
+cost more than the database's own work.
 
 Example:
     >>> from rbm_utils.store.engine import make_engine
@@ -19,6 +21,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import pandas as pd
@@ -27,11 +30,32 @@ from sqlalchemy.engine import Connection
 
 from rbm_utils.core import schema
 from rbm_utils.core.errors import Problem
-from rbm_utils.store.diff import Current, SheetDiff, norm_cell
+from rbm_utils.store.diff import CHANGE_COLUMNS, Current, SheetDiff, norm_column
 from rbm_utils.store.errors import StoreError
 from rbm_utils.store.tables import DATA_SHEETS, TABLES, sheet_frame
 
 _CHUNK = 500
+#: The driver's positional placeholder, by DB-API paramstyle (sqlite3: qmark; psycopg: pyformat).
+_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def bulk_insert(conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Insert ``rows`` (tuples in the order of ``columns``) into ``table`` as one executemany.
+
+    Values must already be plain Python values of each column's type (str, int, float, None).
+    """
+    if not rows:
+        return
+    mark = _PLACEHOLDER.get(conn.dialect.paramstyle)
+    if mark is None:  # pragma: no cover - sqlite3 and psycopg both have a positional style
+        conn.execute(sa.insert(table), [dict(zip(columns, r)) for r in rows])
+        return
+    q = conn.dialect.identifier_preparer
+    sql = (
+        f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
+    conn.exec_driver_sql(sql, rows)
 
 
 def current_rows(conn: Connection, unit_code: str) -> Current:
@@ -44,9 +68,12 @@ def current_rows(conn: Connection, unit_code: str) -> Current:
         q = sa.select(t.c.row_id, *[t.c[c] for c in sh.column_names]).where(
             t.c.unit_code == unit_code, t.c.sub_to.is_(None)
         )
-        for r in conn.execute(q):
-            vals = tuple(norm_cell(c, v, c.name in sh.key, sh.name) for c, v in zip(sh.columns, r[1:]))
-            cur[tuple(vals[j] for j in keyidx)] = (r[0], vals)
+        found = conn.execute(q).all()
+        if found:
+            ids, *raw = zip(*found)
+            cols = [norm_column(c, list(v), c.name in sh.key, sh.name) for c, v in zip(sh.columns, raw)]
+            for row_id, vals in zip(ids, zip(*cols)):
+                cur[tuple(vals[j] for j in keyidx)] = (row_id, vals)
         out[sh.name] = cur
     return out
 
@@ -93,22 +120,23 @@ def insert_problems(conn: Connection, sid: int, problems: list[Problem]) -> None
     """The warnings stored with submission ``sid``."""
     if not problems:
         return
+    columns = ["submission_id", "code", "severity", "file", "sheet", "row", "column", "header", "value", "message"]
     rows = [
-        {
-            "submission_id": sid,
-            "code": p.code,
-            "severity": p.severity,
-            "file": p.file,
-            "sheet": p.sheet,
-            "row": int(p.row or 0),
-            "column": p.column,
-            "header": p.header,
-            "value": None if p.value is None else str(p.value),
-            "message": p.message,
-        }
+        (
+            sid,
+            p.code,
+            p.severity,
+            p.file,
+            p.sheet,
+            int(p.row or 0),
+            p.column,
+            p.header,
+            None if p.value is None else str(p.value),
+            p.message,
+        )
         for p in problems
     ]
-    conn.execute(sa.insert(TABLES["submission_problems"]), rows)
+    bulk_insert(conn, TABLES["submission_problems"], columns, rows)
 
 
 def read_problems(conn: Connection, sid: int) -> list[Problem]:
@@ -148,17 +176,14 @@ def insert_versions(conn: Connection, unit_code: str, sid: int, diffs: list[Shee
         vals = d.added + [n for _, _, n in d.changed]
         if not vals:
             continue
-        names = d.sheet.column_names
-        rows = [{"unit_code": unit_code, **dict(zip(names, v)), "sub_from": sid, "sub_to": None} for v in vals]
-        conn.execute(sa.insert(TABLES[d.sheet.table_name]), rows)
+        columns = ["unit_code", *d.sheet.column_names, "sub_from"]
+        bulk_insert(conn, TABLES[d.sheet.table_name], columns, [(unit_code, *v, sid) for v in vals])
 
 
 def insert_change_log(conn: Connection, unit_code: str, sid: int, changes: pd.DataFrame) -> None:
     """One ``change_log`` row per field change of submission ``sid``."""
     if changes.empty:
         return
-    rows = [
-        {"submission_id": sid, "unit_code": unit_code, "sheet": s, "key": k, "field": f, "old": o, "new": n}
-        for s, k, f, o, n in changes.itertuples(index=False, name=None)
-    ]
-    conn.execute(sa.insert(TABLES["change_log"]), rows)
+    columns = ["submission_id", "unit_code", "sheet", "key", "field", "old", "new"]
+    rows = list(zip(repeat(sid), repeat(unit_code), *(changes[c].tolist() for c in CHANGE_COLUMNS)))
+    bulk_insert(conn, TABLES["change_log"], columns, rows)
