@@ -14,7 +14,7 @@ server extension, which would put the whole Jupyter API on the same origin):
   no voila.json or voila.py picked up from the working directory or ~/.jupyter;
 - template ``rbm`` (``dashboards/templates/rbm``): "lab" without its two CDN stylesheets;
 - each cell may run ``cell_timeout`` seconds (VoilaExecutor.timeout);
-- kernels: at most ``max_kernels`` at once (a page view beyond that gets HTTP 503), each kernel's
+- kernels: at most ``max_kernels`` at once (a page view beyond that gets HTTP 503, linking to the review's static copy), each kernel's
   heap and private mappings capped at ``kernel_memory_mb`` (RLIMIT_DATA), idle kernels culled after
   ``cull_idle_timeout`` seconds (also when a tab is still open: the page stays readable, its
   filters stop until reloaded), and a kernel environment without the server's secrets
@@ -140,7 +140,7 @@ class ServeOptions:
     ip: str = LOOPBACK
     cull_idle_timeout: int = 600
     cull_interval: int = 60
-    max_kernels: int = 12
+    max_kernels: int = 40
     kernel_memory_mb: int = 1536
     cell_timeout: int = 120
     root: Path = field(default=DASHBOARDS)
