@@ -685,6 +685,8 @@ def test_kernels_are_capped_bounded_in_memory_stripped_of_secrets_and_culled(sit
             most = max(most, len(srv.kernels()))
             if status == 503:
                 assert "Too many dashboards are open" in body and "Traceback" not in body
+                # the refused reader gets the overview's static copy, which needs no kernel
+                assert f'class="rbm-static" href="/rbm-static/{site["quarter"]}/overview"' in body
         # two page views fit; the others are refused while both kernels live (or served once culled)
         assert statuses[:2] == [200, 200] and 503 in statuses[2:], statuses
         assert most <= 2
