@@ -285,6 +285,8 @@ def time_first_charts(urls: list[str], timeout_s: float = 2 * PAGE_TIMEOUT_S) ->
                 for ctx in contexts:  # readers close their tabs: each page stops its kernel
                     for pg in ctx.pages:
                         await pg.close(run_before_unload=True)
+                await asyncio.sleep(2)  # the tabs' shutdown beacons leave before their contexts go
+                for ctx in contexts:
                     await ctx.close()
                 return list(results)
             finally:

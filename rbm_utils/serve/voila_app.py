@@ -19,6 +19,7 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import resource
@@ -95,8 +96,20 @@ class DashboardKernelManager(AsyncMappingKernelManager):
 
     max_kernels = Integer(40, config=True, help="Kernels (page views) alive at once; more get HTTP 503.")
     kernel_memory_mb = Integer(1536, config=True, help="RLIMIT_DATA of each kernel in MiB; 0 for none.")
+    render_slots = Integer(
+        2, config=True, help="Pages whose notebook runs at once (one per core); later views wait their turn."
+    )
 
     _starting = 0
+    _gate: asyncio.Semaphore | None = None
+
+    def render_gate(self) -> asyncio.Semaphore:
+        """Bounds the pages executing at once to ``render_slots``, first come first served: with 30
+        readers on 2 cores, each page in turn gets the cores instead of all 30 sharing them and
+        arriving together at the end (docs/dashboards.md, "Many readers at once")."""
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(max(1, int(self.render_slots)))
+        return self._gate
 
     # jupyter_server's async manager overrides the synchronous signature of jupyter_client's too.
     async def start_kernel(  # type: ignore[override]
@@ -129,6 +142,14 @@ class DashboardKernelManager(AsyncMappingKernelManager):
 
 
 class _PageHandler(TornadoVoilaHandler):
+    async def get(self, path: str | None = None) -> None:
+        gate = getattr(self.kernel_manager, "render_gate", None)
+        if gate is None:
+            await super().get(path)
+            return
+        async with gate():  # the page's kernel starts and its notebook runs when a slot is free
+            await super().get(path)
+
     async def prepare(self) -> None:
         await super().prepare()
         # Set the _xsrf cookie: the page sends it back when the tab closes, so that
