@@ -710,3 +710,27 @@ def test_kernels_are_capped_bounded_in_memory_stripped_of_secrets_and_culled(sit
     finally:
         srv.stop()
     assert srv.kernels() == []
+
+
+def test_pages_run_their_notebooks_in_turn_beyond_the_render_slots():
+    import asyncio
+
+    from rbm_utils.serve.voila_app import DashboardKernelManager
+
+    km = DashboardKernelManager(render_slots=2)
+    order: list[str] = []
+
+    async def page(name: str, hold: float) -> None:
+        async with km.render_gate():
+            order.append(f"{name} runs")
+            await asyncio.sleep(hold)
+            order.append(f"{name} done")
+
+    async def readers() -> None:
+        await asyncio.gather(page("a", 0.2), page("b", 0.2), page("c", 0.0))
+
+    asyncio.run(readers())
+    # two pages at once; the third starts only when one of them has finished
+    assert order[:2] == ["a runs", "b runs"] and order.index("c runs") > order.index("a done")
+    assert km.render_gate() is km.render_gate()
+    assert serve.hardened_config(serve.ServeOptions(outputs=Path("o")))["DashboardKernelManager"]["render_slots"] == 2
