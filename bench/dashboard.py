@@ -14,7 +14,13 @@ that many have drawn. Every request that would leave the machine is aborted and 
 * ``default``: plain ``voila dashboards/review.ipynb`` (its defaults: lab template, no
   culling), same notebook and outputs;
 * ``floor``: our configuration on bench/notebooks/one_figure.ipynb, one trivial figure:
-  the client-side floor (Voila's JS bundles, the widget manager and plotly.js).
+  the client-side floor (Voila's JS bundles, the widget manager and plotly.js);
+* ``concurrent``: our server with its default kernel cap, and 1, 10 and 30 readers opening
+  unit reviews at the same moment (one browser, a context each, rotating over the published
+  units); per level the median and 95th percentile (nearest rank) of the time to the first
+  chart drawn, and how many pages arrived (HTTP 200 and a chart within the page timeout).
+  All tabs stay open until the last reader has its page, then close (their kernels stop).
+  The browser shares the machine's cores with the server, as a reader's would not.
 
 Needs Playwright for Python and Chromium (``/usr/bin/chromium`` or ``$RBM_CHROMIUM``).
 """
@@ -208,13 +214,154 @@ def measure_default(outputs: Path, quarter: str, unit: str, repeat: int) -> dict
         _stop(proc)
 
 
-def measure_all(outputs: Path, quarter: str, unit: str = "AFR", repeat: int = 5) -> dict[str, Any]:
-    """The three measurements; each one that cannot run gives ``{"error": reason}``."""
+#: Readers opening a page at the same moment, per level of the concurrency measurement.
+VIEWERS = (1, 10, 30)
+_FIRST_CHART_JS = "() => document.querySelector('.js-plotly-plot .main-svg') !== null"
+
+
+def nearest_rank(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0-1) of ``values`` by nearest rank (None when empty).
+
+    >>> nearest_rank([1.0, 2.0, 3.0, 4.0], 0.95), nearest_rank([5.0], 0.5), nearest_rank([], 0.5)
+    (4.0, 5.0, None)
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, -(-int(q * 100) * len(ordered) // 100) - 1))]
+
+
+def time_first_charts(urls: list[str], timeout_s: float = 2 * PAGE_TIMEOUT_S) -> dict[str, Any]:
+    """Open every url at the same moment (a browser context each) and time each page to its first
+    chart; keep all tabs open until every page has arrived or failed, then close them."""
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    exe = chromium_path()
+    if exe is None:
+        raise RuntimeError("no Chromium found (/usr/bin/chromium or $RBM_CHROMIUM)")
+    aborted: list[str] = []
+
+    async def main() -> list[dict[str, Any]]:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+            contexts: list[Any] = []
+
+            async def route(r: Any) -> None:
+                if _loopback(r.request.url):
+                    await r.continue_()
+                else:
+                    aborted.append(r.request.url)
+                    await r.abort()
+
+            async def viewer(url: str, start: asyncio.Event) -> dict[str, Any]:
+                ctx = await browser.new_context()
+                contexts.append(ctx)
+                page = await ctx.new_page()
+                await page.route("**/*", route)
+                await start.wait()
+                t0 = time.perf_counter()
+                status = None
+                try:
+                    resp = await page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+                    status = resp.status if resp is not None else None
+                    if status != 200:
+                        return {"status": status, "seconds": None}
+                    left = max(1.0, timeout_s - (time.perf_counter() - t0))
+                    await page.wait_for_function(_FIRST_CHART_JS, timeout=left * 1000, polling=50)
+                    return {"status": status, "seconds": time.perf_counter() - t0}
+                except Exception as exc:  # noqa: BLE001 - a page that did not arrive is a result
+                    return {"status": status, "seconds": None, "error": f"{type(exc).__name__}: {exc}"[:200]}
+
+            try:
+                start = asyncio.Event()
+                tasks = [asyncio.ensure_future(viewer(u, start)) for u in urls]
+                while len(contexts) < len(urls):  # every tab ready before the clock starts
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)
+                start.set()
+                results = await asyncio.gather(*tasks)
+                for ctx in contexts:  # readers close their tabs: each page stops its kernel
+                    for pg in ctx.pages:
+                        await pg.close(run_before_unload=True)
+                await asyncio.sleep(2)  # the tabs' shutdown beacons leave before their contexts go
+                for ctx in contexts:
+                    await ctx.close()
+                return list(results)
+            finally:
+                await browser.close()
+
+    results = asyncio.run(main())
+    seconds = [r["seconds"] for r in results if r["seconds"] is not None]
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[str(r["status"])] = statuses.get(str(r["status"]), 0) + 1
+    return {
+        "viewers": len(urls),
+        "arrived": len(seconds),
+        "median_seconds": statistics.median(seconds) if seconds else None,
+        "p95_seconds": nearest_rank(seconds, 0.95),
+        "runs": seconds,
+        "statuses": statuses,
+        "errors": [r["error"] for r in results if r.get("error")][:3],
+        "aborted_requests": len(aborted),
+    }
+
+
+def _kernels_of(proc: subprocess.Popen) -> int:
+    import psutil
+
+    try:
+        kids = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        return 0
+    n = 0
+    for k in kids:
+        try:
+            n += "ipykernel" in " ".join(k.cmdline())
+        except psutil.Error:
+            continue
+    return n
+
+
+def measure_concurrent(
+    outputs: Path, quarter: str, units: list[str], viewers: tuple[int, ...] = VIEWERS
+) -> dict[str, Any]:
+    """``rbm serve``'s server (default kernel cap and culling) under 1, 10 and 30 readers at once."""
+    opts = serve.ServeOptions(outputs=Path(outputs), port=free_port(), quarter=quarter)
+    proc = serve.start_server(opts)
+    out: dict[str, Any] = {"max_kernels": opts.max_kernels}
+    try:
+        serve.wait_until_ready(opts.url, proc, timeout=90)
+        for n in viewers:
+            urls = [
+                f"{opts.url}voila/render/review.ipynb?quarter={quarter}&unit={units[i % len(units)]}" for i in range(n)
+            ]
+            out[str(n)] = time_first_charts(urls)
+            deadline = time.monotonic() + 60
+            while _kernels_of(proc) and time.monotonic() < deadline:  # the closed tabs' kernels stop
+                time.sleep(0.5)
+            out[str(n)]["kernels_left_after_close"] = _kernels_of(proc)
+        return out
+    finally:
+        _stop(proc)
+
+
+def measure_all(
+    outputs: Path, quarter: str, unit: str = "AFR", repeat: int = 5, viewers: tuple[int, ...] = VIEWERS
+) -> dict[str, Any]:
+    """The four measurements; each one that cannot run gives ``{"error": reason}``."""
+    from rbm_utils.core.config import load_config
+    from rbm_utils.serve.data import published_units
+
+    units = published_units(Path(outputs), quarter, load_config()) or [unit]
     out: dict[str, Any] = {}
     for name, fn in (
         ("ours", lambda: measure_ours(outputs, quarter, unit, repeat)),
         ("default", lambda: measure_default(outputs, quarter, unit, repeat)),
         ("floor", lambda: measure_floor(outputs, repeat)),
+        ("concurrent", lambda: measure_concurrent(outputs, quarter, units, viewers)),
     ):
         try:
             out[name] = fn()

@@ -404,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quarter", help="quarter the landing page opens on (default: the newest published)")
     sp.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866; a busy port is an error)")
     sp.add_argument(
-        "--max-kernels", type=int, default=12, help="page views served at once (default 12; more get 'try later')"
+        "--max-kernels", type=int, default=40, help="page views served at once (default 40; more get the static copy)"
     )
     sp.add_argument(
         "--cull-idle-timeout",

@@ -50,12 +50,13 @@ STATUS_LABELS = KPI_STATUS_LABELS
 
 #: RAG colours: red, grey, amber, green, dark green, light blue-grey.
 STATUS_COLORS: dict[str, str] = {
-    "off_track": "#c0392b",
-    "no_data": "#9e9e9e",
-    "at_risk": "#f0a30a",
-    "on_track": "#2e9e4f",
-    "target_met": "#1b5e20",
-    "not_started": "#b8c7d9",
+    # Okabe-Ito, safe for colour-blind readers (docs/dashboards.md); every view also writes the status in words
+    "off_track": "#D55E00",
+    "no_data": "#999999",
+    "at_risk": "#E69F00",
+    "on_track": "#009E73",
+    "target_met": "#0072B2",
+    "not_started": "#56B4E9",
 }
 
 #: Columns of :func:`kpi_series`.

@@ -24,7 +24,7 @@ import pandas as pd
 from rbm_utils.analytics.decisions import FRAMEWORK_CHANGE_COLUMNS, pending_escalations
 from rbm_utils.core.quarters import QuarterLike
 from rbm_utils.core.text import cell_number, cell_text, escape_text
-from rbm_utils.present.labels import APPROVAL_COLORS, APPROVAL_LABELS
+from rbm_utils.present.labels import APPROVAL_COLORS, APPROVAL_LABELS, text_color
 from rbm_utils.store.authority import describe_change
 
 #: Words of an approval state that is not recorded (a quarter never approved).
@@ -107,7 +107,7 @@ def approval_html(
     color = APPROVAL_COLORS.get(state, APPROVAL_COLORS[DRAFT])
     badge = (
         f'<span class="rbm-approval-state" style="display:inline-block;padding:1px 7px;border-radius:9px;'
-        f'color:#fff;background:{color}">{escape_text(APPROVAL_LABELS.get(state, state))}</span>'
+        f'color:{text_color(color)};background:{color}">{escape_text(APPROVAL_LABELS.get(state, state))}</span>'
     )
     return f'<p class="rbm-approval">{badge} {escape_text(approval_text(approvals, changes, unit, bureau_role, currency))}</p>'
 

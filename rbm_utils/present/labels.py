@@ -2,13 +2,18 @@
 
 The codes themselves, their order and their plain words come from :mod:`rbm_utils.core.codes`;
 this module adds what only display needs (colours, legend order, the ``no_kpi`` of a result
-without KPIs, the dashboards' publication badges). Charts, the review notebooks' helpers and
+without KPIs, the dashboards' publication badges).
+
+The status colours are the Okabe-Ito palette (vermillion, orange, bluish green, blue, sky blue,
+yellow, grey), told apart by readers with any common colour-vision deficiency; a status is never
+carried by colour alone (a legend, a word or a count beside it), and a badge's text is black or
+white, whichever contrasts more with its colour (:func:`text_color`). Charts, the review notebooks' helpers and
 the dashboards all take their colours and words from here, so a legend, a table badge and a
 filter label always agree.
 
 Example:
     >>> status_label("off_track"), status_color("off_track")
-    ('Off track', '#c0392b')
+    ('Off track', '#D55E00')
     >>> STATUS_LEGEND_ORDER[-1], status_label("no_kpi"), status_color("nonsense") == UNKNOWN_COLOR
     ('no_kpi', 'No KPI', True)
     >>> RATING_ORDER, label("broken")
@@ -59,6 +64,7 @@ __all__ = [
     "label",
     "status_color",
     "status_label",
+    "text_color",
 ]
 
 #: Colour of a code the maps do not know.
@@ -73,15 +79,15 @@ STATUS_LEGEND_ORDER: tuple[str, ...] = (*KPI_STATUSES, NO_KPI)
 
 #: Risk ratings low to critical (:data:`rbm_utils.core.codes.RISK_RATINGS`), their colours and words.
 RATING_ORDER: tuple[RiskRating, ...] = RISK_RATINGS
-RATING_COLORS: dict[str, str] = {"low": "#8cc084", "medium": "#f6d55c", "high": "#f0a30a", "critical": "#c0392b"}
+RATING_COLORS: dict[str, str] = {"low": "#56B4E9", "medium": "#F0E442", "high": "#E69F00", "critical": "#D55E00"}
 RATING_LABELS: dict[str, str] = {r: r.capitalize() for r in RISK_RATINGS}
 
 #: Assumption verdicts (:data:`rbm_utils.core.codes.VERDICTS`): colours and words.
 VERDICT_COLORS: dict[str, str] = {
-    "holds": "#2e9e4f",
-    "weakening": "#f0a30a",
-    "broken": "#c0392b",
-    "untested": "#9e9e9e",
+    "holds": "#009E73",
+    "weakening": "#E69F00",
+    "broken": "#D55E00",
+    "untested": "#999999",
 }
 VERDICT_LABELS: dict[str, str] = {v: v.capitalize() for v in VERDICTS}
 
@@ -129,11 +135,25 @@ FUNDING_LABELS: dict[str, str] = {
     "gap": "Funding gap",
     "weighted_pipeline": "Pipeline (weighted)",
 }
-APPROVAL_COLORS: dict[str, str] = {"draft": "#9e9e9e", "approved": "#2e9e4f", "pending": "#f0a30a"}
+APPROVAL_COLORS: dict[str, str] = {"draft": "#999999", "approved": "#009E73", "pending": "#E69F00"}
 APPROVAL_LABELS: dict[str, str] = {"draft": "Draft", "approved": "Approved", "pending": "Pending escalation"}
 
 #: Publication badges of the dashboards' landing page (a review published, failed or not run).
-BADGE_COLORS: dict[str, str] = {"published": "#2e9e4f", "failed": "#c0392b", "not reviewed": "#9e9e9e"}
+BADGE_COLORS: dict[str, str] = {"published": "#009E73", "failed": "#D55E00", "not reviewed": "#999999"}
+
+
+def text_color(background: str) -> str:
+    """Black or white, whichever contrasts more (WCAG relative luminance) with ``background`` (``#rrggbb``).
+
+    >>> text_color("#D55E00"), text_color("#0072B2"), text_color("#999999")
+    ('#000', '#fff', '#000')
+    """
+    rgb = [int(background.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    lum = sum(
+        w * (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4) for w, c in zip((0.2126, 0.7152, 0.0722), rgb)
+    )
+    return "#000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#fff"
+
 
 _WORDS: dict[str, str] = {**RATING_LABELS, **VERDICT_LABELS, **STATUS_LABELS}
 
@@ -142,7 +162,7 @@ def status_color(status: Any) -> str:
     """Colour of a KPI status code (or ``no_kpi``); :data:`UNKNOWN_COLOR` when unknown.
 
     >>> status_color("on_track"), status_color(None)
-    ('#2e9e4f', '#7f7f7f')
+    ('#009E73', '#7f7f7f')
     """
     return STATUS_COLORS.get(str(status), UNKNOWN_COLOR) if status is not None else UNKNOWN_COLOR
 

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from rbm_utils.analytics.bureau import OVERVIEW_TABLES, PUBLISHED_TABLES
-from rbm_utils.core.codes import KPI_STATUSES
+from rbm_utils.core.codes import DECISION_OPEN_STATUSES, KPI_STATUSES
 from rbm_utils.core.config import PROJECT_ROOT, Config
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.publish import frozen
@@ -261,10 +261,67 @@ def health_score(table: pd.DataFrame | None, quarter: str | None) -> float | Non
     return float(scores.iloc[0]) if len(scores) else None
 
 
+#: What :func:`unit_badges` counts from the published ``changes`` table (one column per direction).
+CHANGE_DIRECTIONS = ("better", "worse", "new")
+
+
+def approval_fields(approvals: pd.DataFrame | None, unit: str) -> dict[str, Any]:
+    """The unit's row of its published approvals table as landing-page fields: ``approval`` (state
+    code, ``draft`` when none is published), ``approved_by`` and ``n_pending`` (changes waiting for
+    the bureau).
+
+    >>> approval_fields(pd.DataFrame({"unit_code": ["AFR"], "state": ["pending"], "approved_by": ["A. Director"],
+    ...     "n_pending": [2]}), "AFR")
+    {'approval': 'pending', 'approved_by': 'A. Director', 'n_pending': 2}
+    >>> approval_fields(None, "AFR")["approval"]
+    'draft'
+    """
+    rows = pd.DataFrame() if approvals is None or "unit_code" not in approvals.columns else approvals
+    rows = rows[rows["unit_code"].astype(str) == unit] if len(rows) else rows
+    if not len(rows):
+        return {"approval": "draft", "approved_by": "", "n_pending": 0}
+    row = rows.iloc[-1]
+    pending = pd.to_numeric(pd.Series([row.get("n_pending")]), errors="coerce").fillna(0).iloc[0]
+    return {
+        "approval": str(row.get("state") or "draft"),
+        "approved_by": "" if pd.isna(row.get("approved_by")) else str(row.get("approved_by") or ""),
+        "n_pending": int(pending),
+    }
+
+
+def decision_counts(decisions: pd.DataFrame | None, unit: str) -> dict[str, int]:
+    """Open decisions of ``unit`` (status open or in progress) and, of those, the overdue ones.
+
+    >>> decision_counts(pd.DataFrame({"unit_code": ["AFR"] * 3, "status": ["open", "done", "in_progress"],
+    ...     "overdue": [True, True, False]}), "AFR")
+    {'open_decisions': 2, 'overdue_decisions': 1}
+    """
+    if decisions is None or not len(decisions) or "status" not in decisions.columns:
+        return {"open_decisions": 0, "overdue_decisions": 0}
+    own = decisions[decisions["unit_code"].astype(str) == unit] if "unit_code" in decisions.columns else decisions
+    is_open = own["status"].astype(str).isin(DECISION_OPEN_STATUSES)
+    late = own["overdue"].fillna(False).astype(bool) if "overdue" in own.columns else pd.Series(False, own.index)
+    return {"open_decisions": int(is_open.sum()), "overdue_decisions": int((is_open & late).sum())}
+
+
+def change_counts(changes: pd.DataFrame | None) -> dict[str, int]:
+    """Items better, worse and new since last quarter in a published ``changes`` table.
+
+    >>> change_counts(pd.DataFrame({"direction": ["better", "worse", "worse", "same"]}))
+    {'better': 1, 'worse': 2, 'new': 0}
+    """
+    if changes is None or "direction" not in changes.columns:
+        return dict.fromkeys(CHANGE_DIRECTIONS, 0)
+    counts = changes["direction"].astype(str).value_counts()
+    return {d: int(counts.get(d, 0)) for d in CHANGE_DIRECTIONS}
+
+
 def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFrame:
     """One row per unit of the settings: publication word, KPI counts per status (``n_<status>``
-    for each of :data:`rbm_utils.core.codes.KPI_STATUSES`), red flags and the data health score
-    (``data_health``, 0-100; missing when the unit's data_health table is not published)."""
+    for each of :data:`rbm_utils.core.codes.KPI_STATUSES`), red flags, the data health score
+    (``data_health``, 0-100; missing when the unit's data_health table is not published), the
+    approval state (:func:`approval_fields`), open and overdue decisions (:func:`decision_counts`)
+    and what changed since last quarter (:func:`change_counts`). Read from published tables only."""
     q = pick(quarter, published_quarters(outputs))
     status = run_status(outputs, q) if q else {}
     units = set(published_units(outputs, q, config)) if q else set()
@@ -281,8 +338,14 @@ def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFr
             "n_kpis": 0,
             "red_flags": 0,
             "data_health": None,
+            "approval": "",
+            "approved_by": "",
+            "n_pending": 0,
+            "open_decisions": 0,
+            "overdue_decisions": 0,
         }
         row.update({f"n_{s}": 0 for s in KPI_STATUSES})
+        row.update(dict.fromkeys(CHANGE_DIRECTIONS, 0))
         if code in units:
             t = load_tables(outputs, q, code, config)
             prog = t.get("progress")
@@ -292,5 +355,24 @@ def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFr
                 row.update({f"n_{s}": int(counts.get(s, 0)) for s in KPI_STATUSES})
             row["red_flags"] = int(len(t.get("red_flags", [])))
             row["data_health"] = health_score(t.get("data_health"), q)
+            row.update(approval_fields(t.get("approvals"), code))
+            row.update(decision_counts(t.get("decisions"), code))
+            row.update(change_counts(t.get("changes")))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def top_agenda(outputs: Path, quarter: str | None, config: Config, n: int = 10) -> pd.DataFrame:
+    """The ``n`` items of ``quarter``'s published agenda that most need the bureau's decision
+    (lowest ``rank``): the overview's agenda, else the published units' agendas together
+    (empty when none is published)."""
+    q = pick(quarter, published_quarters(outputs))
+    if q is None:
+        return pd.DataFrame()
+    folders = [OVERVIEW] if has_overview(outputs, q) else published_units(outputs, q, config)
+    parts = [load_tables(outputs, q, f, config).get("agenda") for f in folders]
+    frames = [p for p in parts if p is not None and len(p) and "rank" in p.columns]
+    if not frames:
+        return pd.DataFrame()
+    agenda = pd.concat(frames, ignore_index=True)
+    return agenda.sort_values("rank", kind="stable").head(n).reset_index(drop=True)

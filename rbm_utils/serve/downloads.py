@@ -1,16 +1,23 @@
-"""Downloads for managers: a review's PDF and Excel pack, through one allow-listed route.
+"""Downloads for managers: a review's PDF and Excel pack, and its static copy, through allow-listed routes.
 
 ``/rbm-download/<quarter>/<review>/<kind>`` (``kind`` ``pdf`` or ``xlsx``; ``review`` a unit code or
 ``overview``) serves a file only when the three parts are, exactly, a published quarter, a review
 published in it (a unit of the settings, or the overview) and a kind of :data:`KINDS`; the file is
 then the fixed name of that kind in that review's published folder. The path is built from the
 listing's own names (:func:`rbm_utils.serve.params.pick`), never from what the request sent;
-anything else is 404. The handler itself (:class:`rbm_utils.serve.voila_app.DownloadHandler`) keeps
+anything else is 404.
+
+``/rbm-static/<quarter>/<review>`` (``review`` a unit code, ``overview`` or a joint pair
+``CLUSTER-REGION``) serves the static HTML copy of the review that ``rbm review`` published beside
+its notebook (:data:`STATIC_FILES`), the same way: for reading and printing at once, with no
+kernel, also when every dashboard kernel is taken. The handlers themselves (:class:`rbm_utils.serve.voila_app.DownloadHandler`) keeps
 the server's headers, Content-Security-Policy and Host check.
 
 Example:
     >>> download_link("2026-Q3", "AFR", "pdf")
     '../../rbm-download/2026-Q3/AFR/pdf'
+    >>> static_link("2026-Q3", "CYB-AFR")
+    '../../rbm-static/2026-Q3/CYB-AFR'
     >>> download_name("2026-Q3", "overview", "xlsx")
     'overview-2026-Q3-review-pack.xlsx'
     >>> resolve(Path("/nonexistent"), config, "2026-Q3", "../../etc", "pdf") is None     # doctest: +SKIP
@@ -31,6 +38,16 @@ from rbm_utils.serve.params import pick
 
 #: The route's first path segment (under the server's base URL).
 ROUTE = "rbm-download"
+#: The static review route's first path segment.
+STATIC_ROUTE = "rbm-static"
+#: The static HTML copy ``rbm review`` writes beside each published notebook (the review
+#: notebooks' names, ``notebooks/*.ipynb``, with ``.html``): unit, overview, joint review.
+STATIC_FILES: dict[str, str] = {
+    "unit": "quarterly_review.html",
+    data.OVERVIEW: "bdt_overview.html",
+    data.JOINT: "joint_review.html",
+}
+STATIC_WORDS = "Static copy (opens at once, prints well; no filters)"
 #: Where the route is, seen from a dashboard page (``<base>/voila/render/<page>.ipynb``).
 FROM_PAGE = "../../"
 
@@ -68,6 +85,30 @@ def resolve(outputs: Path, config: Config, quarter: str, review: str, kind: str)
     return path if path.is_file() else None
 
 
+def resolve_static(outputs: Path, config: Config, quarter: str, review: str) -> Path | None:
+    """The published static HTML review a ``/rbm-static/`` request names, or None: the quarter must
+    be published and the review one of its published units, its overview or one of its joint
+    reviews; the path is joined from the listed names only, and the file must exist."""
+    q = pick(quarter, data.published_quarters(outputs))
+    if q is None:
+        return None
+    base = Path(outputs) / q
+    r = pick(review, published_reviews(outputs, q, config))
+    if r is not None:
+        path = base / r / STATIC_FILES[data.OVERVIEW if r == data.OVERVIEW else "unit"]
+    else:
+        pair = pick(review, data.published_joint(outputs, q, config))
+        if pair is None:
+            return None
+        path = base / data.JOINT / pair / STATIC_FILES[data.JOINT]
+    return path if path.is_file() else None
+
+
+def static_link(quarter: str, review: str) -> str:
+    """The route of a review's static copy, relative to a dashboard page."""
+    return f"{FROM_PAGE}{STATIC_ROUTE}/{quarter}/{review}"
+
+
 def download_name(quarter: str, review: str, kind: str) -> str:
     """The name a browser saves the file under."""
     return f"{review}-{quarter}-{KINDS[kind].suffix}"
@@ -79,13 +120,21 @@ def download_link(quarter: str, review: str, kind: str) -> str:
 
 
 def links_html(outputs: Path, config: Config, quarter: str | None, review: str | None) -> str:
-    """A line of download links for the files published with a review ('' when there are none)."""
+    """A line with the review's static copy and download links for the files published with it
+    ('' when there are none). ``review``: a unit code, ``overview`` or a joint pair."""
     if not quarter or not review:
         return ""
+    static = (
+        f'<a class="rbm-static" href="{escape_text(static_link(quarter, review))}" target="_blank" rel="noopener">'
+        f"{escape_text(STATIC_WORDS)}</a>"
+        if resolve_static(outputs, config, quarter, review) is not None
+        else ""
+    )
     links = [
         f'<a class="rbm-download-{k}" href="{escape_text(download_link(quarter, review, k))}" download>'
         f"{escape_text(kind.words)}</a>"
         for k, kind in KINDS.items()
         if resolve(outputs, config, quarter, review, k) is not None
     ]
-    return f'<p class="rbm-downloads">Download: {" · ".join(links)}</p>' if links else ""
+    parts = ([static] if static else []) + ([f"Download: {' · '.join(links)}"] if links else [])
+    return f'<p class="rbm-downloads">{" · ".join(parts)}</p>' if parts else ""

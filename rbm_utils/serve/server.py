@@ -14,7 +14,7 @@ server extension, which would put the whole Jupyter API on the same origin):
   no voila.json or voila.py picked up from the working directory or ~/.jupyter;
 - template ``rbm`` (``dashboards/templates/rbm``): "lab" without its two CDN stylesheets;
 - each cell may run ``cell_timeout`` seconds (VoilaExecutor.timeout);
-- kernels: at most ``max_kernels`` at once (a page view beyond that gets HTTP 503), each kernel's
+- kernels: at most ``max_kernels`` at once (a page view beyond that gets HTTP 503, linking to the review's static copy), each kernel's
   heap and private mappings capped at ``kernel_memory_mb`` (RLIMIT_DATA), idle kernels culled after
   ``cull_idle_timeout`` seconds (also when a tab is still open: the page stays readable, its
   filters stop until reloaded), and a kernel environment without the server's secrets
@@ -130,7 +130,8 @@ class ServeOptions:
     ``cull_idle_timeout``: seconds without kernel activity before a dashboard kernel is shut
     down; ``cull_interval``: how often the culler looks; ``max_kernels``: kernels alive at once
     (one per open page); ``kernel_memory_mb``: RLIMIT_DATA of each kernel (0 = none);
-    ``cell_timeout``: seconds a dashboard cell may run.
+    ``cell_timeout``: seconds a dashboard cell may run; ``render_slots``: pages whose notebook runs
+    at once (later views wait their turn, first come first served).
     """
 
     outputs: Path
@@ -140,9 +141,10 @@ class ServeOptions:
     ip: str = LOOPBACK
     cull_idle_timeout: int = 600
     cull_interval: int = 60
-    max_kernels: int = 12
+    max_kernels: int = 40
     kernel_memory_mb: int = 1536
     cell_timeout: int = 120
+    render_slots: int = 2
     root: Path = field(default=DASHBOARDS)
 
     @property
@@ -221,6 +223,7 @@ def hardened_config(opts: ServeOptions) -> dict[str, dict[str, Any]]:
             "cull_busy": False,
             "max_kernels": int(opts.max_kernels),
             "kernel_memory_mb": int(opts.kernel_memory_mb),
+            "render_slots": int(opts.render_slots),
         },
     }
 
@@ -274,6 +277,8 @@ def serve_command(opts: ServeOptions, python: str | None = None) -> list[str]:
         str(opts.kernel_memory_mb),
         "--cell-timeout",
         str(opts.cell_timeout),
+        "--render-slots",
+        str(opts.render_slots),
     ]
     if opts.quarter:
         cmd += ["--quarter", opts.quarter]
@@ -416,6 +421,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-kernels", type=int, default=d.max_kernels)
     p.add_argument("--kernel-memory-mb", type=int, default=d.kernel_memory_mb)
     p.add_argument("--cell-timeout", type=int, default=d.cell_timeout)
+    p.add_argument("--render-slots", type=int, default=d.render_slots)
     return p
 
 
@@ -430,6 +436,7 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         max_kernels=args.max_kernels,
         kernel_memory_mb=args.kernel_memory_mb,
         cell_timeout=args.cell_timeout,
+        render_slots=args.render_slots,
     )
 
 

@@ -12,16 +12,21 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
 - :func:`bound_lost_wakeups`: kernel sockets polled in short slices.
 - :class:`DownloadHandler`: ``/rbm-download/<quarter>/<review>/<kind>``, a review's published PDF or
   Excel pack through the allow-list of :mod:`rbm_utils.serve.downloads`; anything else is 404.
+- :class:`StaticReviewHandler`: ``/rbm-static/<quarter>/<review>``, a review's published static HTML
+  copy through the same allow-list (no kernel: readable when every kernel is taken); the
+  "too many dashboards" page (HTTP 503) links to the static copy of the page asked for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import resource
 import time
 from queue import Empty
 from typing import Any
+from urllib.parse import quote
 
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_server.base.handlers import JupyterHandler
@@ -89,10 +94,22 @@ class DashboardKernelManager(AsyncMappingKernelManager):
     """Jupyter's kernel manager with a cap on kernels alive at once, an address-space cap per
     kernel and a kernel environment without the server's secrets, marked frozen-only."""
 
-    max_kernels = Integer(12, config=True, help="Kernels (page views) alive at once; more get HTTP 503.")
+    max_kernels = Integer(40, config=True, help="Kernels (page views) alive at once; more get HTTP 503.")
     kernel_memory_mb = Integer(1536, config=True, help="RLIMIT_DATA of each kernel in MiB; 0 for none.")
+    render_slots = Integer(
+        2, config=True, help="Pages whose notebook runs at once (one per core); later views wait their turn."
+    )
 
     _starting = 0
+    _gate: asyncio.Semaphore | None = None
+
+    def render_gate(self) -> asyncio.Semaphore:
+        """Bounds the pages executing at once to ``render_slots``, first come first served: with 30
+        readers on 2 cores, each page in turn gets the cores instead of all 30 sharing them and
+        arriving together at the end (docs/dashboards.md, "Many readers at once")."""
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(max(1, int(self.render_slots)))
+        return self._gate
 
     # jupyter_server's async manager overrides the synchronous signature of jupyter_client's too.
     async def start_kernel(  # type: ignore[override]
@@ -125,12 +142,41 @@ class DashboardKernelManager(AsyncMappingKernelManager):
 
 
 class _PageHandler(TornadoVoilaHandler):
+    async def get(self, path: str | None = None) -> None:
+        gate = getattr(self.kernel_manager, "render_gate", None)
+        if gate is None:
+            await super().get(path)
+            return
+        async with gate():  # the page's kernel starts and its notebook runs when a slot is free
+            await super().get(path)
+
     async def prepare(self) -> None:
         await super().prepare()
         # Set the _xsrf cookie: the page sends it back when the tab closes, so that
         # POST /voila/api/shutdown/<kernel> passes the XSRF check and the kernel stops
         # at once instead of waiting for the culler.
         _ = self.xsrf_token
+
+    def render_template(self, name: str, **ns: Any) -> str:
+        if ns.get("status_code") == 503:  # every kernel taken: offer the page's static copy
+            ns["static_link"] = self.static_fallback()
+        return super().render_template(name, **ns)
+
+    def static_fallback(self) -> str | None:
+        """The static copy of the review this page view asked for (the overview's for the landing
+        page), when published; None otherwise. Names are checked against the published lists."""
+        try:
+            outputs, config = data.outputs_dir(), load_config()
+            quarter = self.get_argument("quarter", None) or data.default_quarter(outputs)
+            name = self.request.path.rsplit("/", 1)[-1]
+            review = {"review.ipynb": self.get_argument("unit", None), "joint.ipynb": self.get_argument("pair", None)}
+            wanted = review.get(name) or data.OVERVIEW
+            if not quarter or downloads.resolve_static(outputs, config, quarter, wanted) is None:
+                return None
+            return url_path_join(self.base_url, downloads.STATIC_ROUTE, quote(quarter), quote(wanted))
+        except Exception:  # the error page must render whatever happens here
+            log.exception("no static copy for the 503 page")
+            return None
 
 
 class _TemplateStaticHandler(TemplateStaticFileHandler):
@@ -171,6 +217,33 @@ class DownloadHandler(JupyterHandler):
         await self.finish()
 
 
+class StaticReviewHandler(JupyterHandler):
+    """A review's published static HTML copy (``/rbm-static/<quarter>/<review>``): the two path parts
+    are looked up in the allow-list (:func:`rbm_utils.serve.downloads.resolve_static`), never joined
+    into a path; anything else is 404. No kernel is started. GET and HEAD only; the server's
+    security headers (its Content-Security-Policy too) and Host check apply."""
+
+    @web.authenticated
+    async def get(self, quarter: str, review: str) -> None:
+        await self._send(quarter, review, body=True)
+
+    @web.authenticated
+    async def head(self, quarter: str, review: str) -> None:
+        await self._send(quarter, review, body=False)
+
+    async def _send(self, quarter: str, review: str, *, body: bool) -> None:
+        path = downloads.resolve_static(data.outputs_dir(), load_config(), quarter, review)
+        if path is None:
+            raise web.HTTPError(404)
+        payload = path.read_bytes()
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Content-Length", str(len(payload)))
+        self.set_header("Cache-Control", "no-cache")
+        if body:
+            self.write(payload)
+        await self.finish()
+
+
 class DashboardVoila(Voila):
     """Standalone Voila with the landing page at ``/`` and no directory listing or contents API."""
 
@@ -190,5 +263,6 @@ class DashboardVoila(Voila):
             (url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, downloads.ROUTE, r"([^/]+)/([^/]+)/([^/]+)"), DownloadHandler),
+            (url_path_join(self.server_url, downloads.STATIC_ROUTE, r"([^/]+)/([^/]+)"), StaticReviewHandler),
             *handlers,
         ]

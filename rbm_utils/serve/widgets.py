@@ -8,7 +8,7 @@ options and values (:meth:`Callbacks.quiet`), and records what it ignored.
 HTML given to :func:`html` must already be escaped by its maker; badges escape their text.
 
 Example:
-    >>> badge("3 red flags", "#c0392b").count("3 red flags")
+    >>> badge("3 red flags", "#D55E00").count("3 red flags")
     1
     >>> calls = Callbacks()
     >>> on_unit = calls.guard(lambda v: print("unit", v), lambda: ["AFR", "CYB"], "on_unit")
@@ -30,6 +30,7 @@ import plotly.io as pio
 from IPython.display import HTML
 
 from rbm_utils.core.text import escape_text
+from rbm_utils.present.labels import text_color
 from rbm_utils.serve.params import pick
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,12 @@ def html(markup: str) -> HTML:
 
 
 def badge(text: str, color: str) -> str:
-    """A small coloured label; ``text`` is escaped, ``color`` must come from our own maps."""
+    """A small coloured label; ``text`` is escaped (the words carry the status, the colour only
+    repeats it), ``color`` must come from our own maps; the text is black or white, whichever
+    reads better on it."""
     return (
         f'<span class="rbm-badge" style="display:inline-block;padding:1px 7px;margin:1px;border-radius:9px;'
-        f'color:#fff;background:{color};font-size:0.85em">{escape_text(text)}</span>'
+        f'color:{text_color(color)};background:{color};font-size:0.85em">{escape_text(text)}</span>'
     )
 
 

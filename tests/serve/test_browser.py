@@ -3,12 +3,16 @@
 Every request that would leave the loopback interface is aborted and recorded, and a test fails
 on any aborted request, console error, page error or JavaScript dialog (that catches a CDN
 regression and a firing XSS payload). Screenshots are kept in tests/artifacts/ (git-ignored).
+Every page type (landing, unit, overview, joint) is audited with axe-core (axe-playwright-python,
+its script from the installed package, never a CDN): no serious or critical violation; each
+audit's findings are kept beside the screenshots (axe_<page>.json).
 Needs /usr/bin/chromium: skipped when it is absent, except in CI (env CI set), where it fails.
 Never run `playwright install`: the system browser is used.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -138,6 +142,20 @@ def _shot(pg, name: str) -> None:
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _audit(pg, name: str) -> None:
+    """axe-core on the page as it stands: no serious or critical violation (all kept as an artifact)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(pg).response["violations"]
+    (ARTIFACTS / f"axe_{name}.json").write_text(json.dumps(violations, indent=1), encoding="utf-8")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} -- {[n['target'] for n in v['nodes'][:3]]}"
+        for v in violations
+        if v.get("impact") in ("serious", "critical")
+    ]
+    assert bad == [], f"{name}: " + "; ".join(bad)
+
+
 def _kernel_id(pg) -> str:
     return pg.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
 
@@ -152,6 +170,7 @@ def test_landing_page_loads_and_links_to_every_review(watched, server, site):
     assert pg.locator("a.rbm-joint").all_inner_texts() == [JOINT]
     assert pg.locator(".rbm-badge").count() >= len(UNITS)
     _shot(pg, "landing")
+    _audit(pg, "landing")
     with watched.ctx.expect_page() as opened:  # rendered links open a new tab (target=_blank)
         pg.locator("a.rbm-unit", has_text="AFR").click()
     review = opened.value
@@ -181,6 +200,7 @@ def test_unit_review_renders_all_its_charts(watched, server, site):
     changes = pg.locator(".rbm-changes").inner_text()
     assert "KPI status" in changes or "Nothing changed." in changes
     _shot(pg, "review_AFR")
+    _audit(pg, "unit")
 
 
 def test_a_filter_changes_what_is_shown(watched, server, site):
@@ -254,11 +274,13 @@ def test_overview_and_joint_review_render(watched, server, site):
     pg.locator(".rbm-unit-filter select").select_option(label="AFR Regional Office for Africa")
     pg.wait_for_function("document.querySelector('.rbm-title').textContent.includes('(AFR)')")
     _shot(pg, "overview")
+    _audit(pg, "overview")
     pg.goto(f"{server.base}/voila/render/joint.ipynb?quarter={q}&pair={JOINT}", timeout=LOAD_MS)
     pg.wait_for_selector("h2.rbm-title")
     assert "Cybersecurity with Regional Office for Africa" in pg.locator("h2.rbm-title").inner_text()
     assert pg.locator("table.rbm-table").count() >= 1
     _shot(pg, "joint")
+    _audit(pg, "joint")
 
 
 def test_closing_tabs_stops_their_kernels(watched, server, site):
@@ -287,3 +309,48 @@ def test_closing_tabs_stops_their_kernels(watched, server, site):
     while alive() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert alive() == set(), "closing a tab did not stop its kernel"
+
+
+def test_landing_table_sorts_and_filters_by_keyboard(watched, server, site):
+    pg = watched.page()
+    pg.goto(f"{server.base}/voila/render/index.ipynb?quarter={site['quarter']}", timeout=LOAD_MS)
+    pg.wait_for_selector("table.rbm-units button.rbm-sort")
+    assert pg.locator("table.rbm-units tbody tr").count() == len(load_config().units)
+    assert "ten items needing decisions" in pg.locator("h2").first.inner_text()
+    overdue = pg.locator("button.rbm-sort", has_text="overdue decisions")
+    overdue.focus()  # a real button: reachable with Tab, sorted with Enter
+    outline = pg.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    pg.keyboard.press("Enter")
+    assert pg.locator("th", has=overdue).get_attribute("aria-sort") == "descending"
+    keys = pg.evaluate(
+        "Array.from(document.querySelectorAll('table.rbm-units tbody tr')).map(r => Number(r.cells[9].dataset.sort))"
+    )
+    assert keys == sorted(keys, reverse=True)
+    pg.keyboard.press("Enter")
+    assert pg.locator("th", has=overdue).get_attribute("aria-sort") == "ascending"
+    assert outline != "none"  # the focused heading shows where the keyboard is
+    pg.locator("input.rbm-filter").fill("Africa")
+    pg.wait_for_function("document.querySelectorAll('table.rbm-units tbody tr:not([hidden])').length === 1")
+    assert pg.locator("table.rbm-units tbody tr:not([hidden])").get_attribute("data-unit") == "AFR"
+    pg.locator("input.rbm-filter").fill("")
+    pg.locator("select.rbm-filter-type").select_option("cluster")
+    types = pg.evaluate(
+        "Array.from(document.querySelectorAll('table.rbm-units tbody tr:not([hidden])')).map(r => r.dataset.type)"
+    )
+    assert types and set(types) == {"cluster"}
+    _shot(pg, "landing_sorted_filtered")
+
+
+def test_static_copy_opens_without_a_kernel(watched, server, site):
+    q = site["quarter"]
+    pg = watched.page()
+    pg.goto(f"{server.base}/voila/render/review.ipynb?quarter={q}&unit=AFR", timeout=LOAD_MS)
+    _charts(pg, 4)
+    href = pg.locator("a.rbm-static").get_attribute("href")
+    assert href == f"../../rbm-static/{q}/AFR"
+    kernels = len(server.kernels())
+    static = watched.page()
+    static.goto(f"{server.base}/rbm-static/{q}/AFR", timeout=LOAD_MS)
+    static.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=LOAD_MS)
+    assert len(server.kernels()) == kernels  # read and printed without a kernel
+    _shot(static, "static_AFR")

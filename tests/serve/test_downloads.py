@@ -73,7 +73,7 @@ def test_the_unit_page_offers_its_downloads_only_when_published(site):
     assert f'href="../../rbm-download/{q}/AFR/xlsx"' in afr.title.value
     assert ("rbm-download-pdf" in afr.title.value) == _chromium()
     eur = unit_page.page(outputs=site["outputs"], config=CFG, query_string=f"quarter={q}&unit=EUR", env={})
-    assert "rbm-download" not in eur.title.value
+    assert "rbm-download/" not in eur.title.value and "rbm-static/" in eur.title.value  # no pack; the static copy
     ov = overview_page.page(outputs=site["outputs"], config=CFG, query_string=f"quarter={q}", env={})
     assert f'href="../../rbm-download/{q}/overview/xlsx"' in ov.title.value
 
@@ -157,3 +157,89 @@ def test_anything_but_a_listed_download_is_refused(server, site):
     assert status == 200
     status, body = raw(server.opts.port, "HEAD", f"/rbm-download/{q}/AFR/xlsx")
     assert status == 200 and body == ""
+
+
+# --------------------------------------------------------------------------- the static review (no kernel)
+
+
+def test_static_names_follow_the_review_notebooks():
+    from rbm_utils.publish import quarterly
+
+    assert downloads.STATIC_FILES == {
+        "unit": quarterly.UNIT_TEMPLATE.with_suffix(".html").name,
+        "overview": quarterly.OVERVIEW_TEMPLATE.with_suffix(".html").name,
+        "joint": quarterly.JOINT_TEMPLATE.with_suffix(".html").name,
+    }
+
+
+def test_resolve_static_maps_only_published_reviews(site):
+    from test_serve import JOINT
+
+    out, q = site["outputs"], site["quarter"]
+    assert downloads.resolve_static(out, CFG, q, "AFR") == out / q / "AFR" / "quarterly_review.html"
+    assert downloads.resolve_static(out, CFG, q, "overview") == out / q / "overview" / "bdt_overview.html"
+    assert downloads.resolve_static(out, CFG, q, JOINT) == out / q / "joint" / JOINT / "joint_review.html"
+    for quarter, review in [
+        (q, "CIS"),  # not reviewed
+        ("2025-Q1", "AFR"),
+        (q, "snapshot"),
+        (q, "joint"),
+        (q, "../AFR"),
+        (q, "AFR/quarterly_review.html"),
+        (q, "AMS-AFR"),  # not a cluster-region pair
+        ("..", q),
+        (q, "afr"),
+    ]:
+        assert downloads.resolve_static(out, CFG, quarter, review) is None, (quarter, review)
+
+
+def test_every_page_links_its_static_copy(site):
+    from test_serve import JOINT
+
+    from rbm_utils.serve.pages import joint as joint_page
+
+    q = site["quarter"]
+    afr = unit_page.page(outputs=site["outputs"], config=CFG, query_string=f"quarter={q}&unit=AFR", env={})
+    assert f'class="rbm-static" href="../../rbm-static/{q}/AFR"' in afr.title.value
+    ov = overview_page.page(outputs=site["outputs"], config=CFG, query_string=f"quarter={q}", env={})
+    assert f'href="../../rbm-static/{q}/overview"' in ov.title.value
+    jp = joint_page.joint_html(site["outputs"], q, JOINT, CFG)
+    assert f'href="../../rbm-static/{q}/{JOINT}"' in jp
+
+
+@pytest.mark.slow
+def test_the_static_route_serves_the_published_html_without_a_kernel(server, site):
+    import urllib.parse
+
+    from test_serve import JOINT
+
+    q = site["quarter"]
+    before = len(server.kernels())
+    page = f"{server.base}/voila/render/review.ipynb"
+    for review, path in [
+        ("AFR", site["outputs"] / q / "AFR" / "quarterly_review.html"),
+        ("overview", site["outputs"] / q / "overview" / "bdt_overview.html"),
+        (JOINT, site["outputs"] / q / "joint" / JOINT / "joint_review.html"),
+    ]:
+        status, body, headers = _fetch(urllib.parse.urljoin(page, downloads.static_link(q, review)))
+        assert status == 200 and body == path.read_bytes(), review
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+        assert headers["Content-Security-Policy"] == serve.CSP and headers["X-Frame-Options"] == "DENY"
+    assert len(server.kernels()) <= before  # no kernel started for a static copy
+    for path in [
+        "/rbm-static/{q}/CIS",
+        "/rbm-static/{q}/AFR/extra",
+        "/rbm-static/{q}/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/rbm-static/{q}/%2e%2e",
+        "/rbm-static/%2e%2e/AFR",
+        "/rbm-static/{q}/AFR%2Fkpi_progress.parquet",
+        "/rbm-static/{q}/snapshot",
+        "/rbm-static/../../etc/passwd",
+    ]:
+        status, body = raw(server.opts.port, "GET", path.format(q=q))
+        assert status in (400, 404), (path, status)
+        assert "root:x:0:" not in body and not body.startswith("PAR1"), path
+    status, _ = raw(server.opts.port, "POST", f"/rbm-static/{q}/AFR", body="")
+    assert status in (403, 405)
+    status, _ = raw(server.opts.port, "GET", f"/rbm-static/{q}/AFR", headers={"Host": "attacker.example"})
+    assert status == 403

@@ -37,7 +37,7 @@ def test_landing_shows_the_published_score_per_unit(tmp_path) -> None:
     assert pd.isna(badges.loc["AMS", "data_health"]) and pd.isna(badges.loc["CYB", "data_health"])
 
     page = landing.landing_html(out, Q, CFG)
-    assert "<th>data health</th>" in page
+    assert "data health</button></th>" in page
     assert '<span class="rbm-health">87/100</span>' in page
     assert page.count('class="rbm-health"') == 1  # only AFR published a score
 

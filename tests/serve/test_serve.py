@@ -685,6 +685,8 @@ def test_kernels_are_capped_bounded_in_memory_stripped_of_secrets_and_culled(sit
             most = max(most, len(srv.kernels()))
             if status == 503:
                 assert "Too many dashboards are open" in body and "Traceback" not in body
+                # the refused reader gets the overview's static copy, which needs no kernel
+                assert f'class="rbm-static" href="/rbm-static/{site["quarter"]}/overview"' in body
         # two page views fit; the others are refused while both kernels live (or served once culled)
         assert statuses[:2] == [200, 200] and 503 in statuses[2:], statuses
         assert most <= 2
@@ -708,3 +710,27 @@ def test_kernels_are_capped_bounded_in_memory_stripped_of_secrets_and_culled(sit
     finally:
         srv.stop()
     assert srv.kernels() == []
+
+
+def test_pages_run_their_notebooks_in_turn_beyond_the_render_slots():
+    import asyncio
+
+    from rbm_utils.serve.voila_app import DashboardKernelManager
+
+    km = DashboardKernelManager(render_slots=2)
+    order: list[str] = []
+
+    async def page(name: str, hold: float) -> None:
+        async with km.render_gate():
+            order.append(f"{name} runs")
+            await asyncio.sleep(hold)
+            order.append(f"{name} done")
+
+    async def readers() -> None:
+        await asyncio.gather(page("a", 0.2), page("b", 0.2), page("c", 0.0))
+
+    asyncio.run(readers())
+    # two pages at once; the third starts only when one of them has finished
+    assert order[:2] == ["a runs", "b runs"] and order.index("c runs") > order.index("a done")
+    assert km.render_gate() is km.render_gate()
+    assert serve.hardened_config(serve.ServeOptions(outputs=Path("o")))["DashboardKernelManager"]["render_slots"] == 2

@@ -22,7 +22,7 @@ from rbm_utils.core.text import escape_text
 from rbm_utils.present import columns, reports
 from rbm_utils.present import joint as regional
 from rbm_utils.present.reports import Review, table_html
-from rbm_utils.serve import data
+from rbm_utils.serve import data, downloads
 from rbm_utils.serve.pages.context import page_context, page_parameters
 from rbm_utils.serve.params import page_link
 from rbm_utils.serve.widgets import html
@@ -94,6 +94,7 @@ def joint_html(outputs: Path, quarter: str, pair: str, config: Config) -> str:
         f"joint review {escape_text(q)}</h2>",
         f'<p><a href="{escape_text(page_link("index.ipynb", quarter=q))}">All units</a> · '
         "Figures as published by the quarterly review (frozen snapshot).</p>",
+        downloads.links_html(outputs, config, q, pair),
     ]
     if not tables:
         return "".join(parts) + _not_published()

@@ -1,5 +1,9 @@
-"""The landing page (``dashboards/index.ipynb``): published quarters, every unit with its
-publication and KPI status badges, links to each review, the joint reviews and the bureau overview.
+"""The landing page (``dashboards/index.ipynb``), a manager's start: the published quarters; the
+bureau's ten items needing decisions (the published agenda, by rank); every unit with its review's
+publication, approval state, data health, KPI status counts, red flags, open and overdue
+decisions and what changed since last quarter (better, worse, new), in a table that sorts by any
+column and filters by text and unit type (in the page: the template's script, no kernel call);
+links to each review, the joint reviews and the bureau overview. From published tables only.
 
 Everything shown is escaped; links are built from the published lists only.
 
@@ -20,13 +24,37 @@ from IPython.display import HTML
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
-from rbm_utils.present.labels import BADGE_COLORS, STATUS_COLORS, STATUS_LABELS, UNKNOWN_COLOR
+from rbm_utils.present.labels import (
+    APPROVAL_COLORS,
+    APPROVAL_LABELS,
+    BADGE_COLORS,
+    STATUS_COLORS,
+    STATUS_LABELS,
+    UNKNOWN_COLOR,
+)
+from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data
 from rbm_utils.serve.pages.context import page_context
 from rbm_utils.serve.params import page_link, pick, request_parameters
 from rbm_utils.serve.widgets import badge, html
 
 RED_FLAG_COLOR = STATUS_COLORS["off_track"]
+#: Columns of the bureau's items needing decisions at the top of the page.
+TOP_COLUMNS = ("rank", "unit_code", "kind", "title", "owner", "question")
+#: The units table's columns: (header, kind of sort) -- "text" or "number" (the cell's data-sort).
+UNIT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("unit", "text"),
+    ("name", "text"),
+    ("type", "text"),
+    ("review", "text"),
+    ("approval", "text"),
+    ("data health", "number"),
+    ("KPI status", "number"),
+    ("red flags", "number"),
+    ("open decisions", "number"),
+    ("overdue decisions", "number"),
+    ("since last quarter", "number"),
+)
 
 
 def status_badges(row: Mapping[str, Any]) -> str:
@@ -36,42 +64,120 @@ def status_badges(row: Mapping[str, Any]) -> str:
         for s in KPI_STATUSES
         if int(row.get(f"n_{s}", 0))
     ]
-    return "".join(parts) or '<span style="color:#777">no KPI</span>'
+    return "".join(parts) or '<span style="color:#595959">no KPI</span>'
 
 
 def health_cell(score: float | None) -> str:
     """The data health score (0-100, docs/rules.md) as a table cell's text; a dash when not published.
 
     >>> health_cell(87.46), health_cell(None)
-    ('<span class="rbm-health">87/100</span>', '<span style="color:#777">&#8212;</span>')
+    ('<span class="rbm-health">87/100</span>', '<span style="color:#595959">&#8212;</span>')
     """
     if score is None or score != score:  # None or NaN
-        return '<span style="color:#777">&#8212;</span>'
+        return '<span style="color:#595959">&#8212;</span>'
     return f'<span class="rbm-health">{score:.0f}/100</span>'
+
+
+def approval_cell(row: Mapping[str, Any]) -> str:
+    """The approval state in words (a badge), who approved, and the changes waiting for the bureau.
+
+    >>> "Approved" in approval_cell({"approval": "approved", "approved_by": "A. Director", "n_pending": 0})
+    True
+    >>> "2 changes for the bureau" in approval_cell({"approval": "pending", "approved_by": "", "n_pending": 2})
+    True
+    """
+    state = str(row.get("approval") or "")
+    if not state:
+        return '<span style="color:#595959">&#8212;</span>'
+    words = APPROVAL_LABELS.get(state, state)
+    out = badge(words, APPROVAL_COLORS.get(state, UNKNOWN_COLOR))
+    if state == "approved" and row.get("approved_by"):
+        out += f" by {escape_text(row['approved_by'])}"
+    n = int(row.get("n_pending") or 0)
+    if state == "pending" and n:
+        out += f" ({n} change{'s' if n != 1 else ''} for the bureau)"
+    return f'<span class="rbm-approval">{out}</span>'
+
+
+def changes_cell(row: Mapping[str, Any]) -> str:
+    """Items better, worse and new since last quarter, in words (from the published changes table).
+
+    >>> changes_cell({"better": 2, "worse": 1, "new": 0})
+    '<span class="rbm-changes">2 better, 1 worse</span>'
+    """
+    parts = [f"{int(row.get(d) or 0)} {d}" for d in data.CHANGE_DIRECTIONS if int(row.get(d) or 0)]
+    return f'<span class="rbm-changes">{", ".join(parts) or "no change"}</span>'
+
+
+def _sort_key(value: Any) -> str:
+    """A cell's ``data-sort`` attribute: numbers as they are, missing as -1 (sorted first)."""
+    return "-1" if value is None or value != value else f"{float(value):g}"
+
+
+def _count(n: Any, word: str, color: str | None = None) -> str:
+    n = int(n or 0)
+    if not n:
+        return '<span style="color:#595959">0</span>'
+    text = f"{n} {word}{'s' if n != 1 and not word.endswith('s') else ''}"
+    return badge(text, color) if color else escape_text(text)
 
 
 def _units_table(outputs: Path, q: str, config: Config) -> str:
     rows = []
     for r in data.unit_badges(outputs, q, config).to_dict("records"):
+        code = escape_text(r["unit_code"])
         if r["publication"] == "published":
             link = escape_text(page_link("review.ipynb", quarter=q, unit=r["unit_code"]))
-            cell = f'<a class="rbm-unit" href="{link}">{escape_text(r["unit_code"])}</a>'
+            cell = f'<a class="rbm-unit" href="{link}">{code}</a>'
         else:
-            cell = escape_text(r["unit_code"])
+            cell = code
         pub = badge(r["publication"], BADGE_COLORS.get(r["publication"], UNKNOWN_COLOR))
-        flags = (
-            badge(f"{r['red_flags']} red flag{'s' if r['red_flags'] != 1 else ''}", RED_FLAG_COLOR)
-            if r["red_flags"]
-            else ""
-        )
-        rows.append(
-            f"<tr><td>{cell}</td><td>{escape_text(r['name'])}</td><td>{escape_text(r['type'])}</td><td>{pub}</td>"
-            f"<td>{status_badges(r)} {flags}</td><td>{health_cell(r.get('data_health'))}</td></tr>"
-        )
-    return (
-        '<h2>Units</h2><table class="rbm-table rbm-units"><thead><tr><th>unit</th><th>name</th><th>type</th>'
-        f"<th>review</th><th>KPI status</th><th>data health</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        worst = int(r.get("n_off_track", 0)) * 1000 + int(r.get("n_at_risk", 0))
+        cells = [
+            (r["unit_code"], cell),
+            (r["name"], escape_text(r["name"])),
+            (r["type"], escape_text(r["type"])),
+            (r["publication"], pub),
+            (r.get("approval") or "", approval_cell(r)),
+            (_sort_key(r.get("data_health")), health_cell(r.get("data_health"))),
+            (str(worst), status_badges(r)),
+            (str(int(r["red_flags"])), _count(r["red_flags"], "red flag", RED_FLAG_COLOR)),
+            (str(int(r["open_decisions"])), _count(r["open_decisions"], "open")),
+            (str(int(r["overdue_decisions"])), _count(r["overdue_decisions"], "overdue", RED_FLAG_COLOR)),
+            (str(int(r["worse"])), changes_cell(r)),
+        ]
+        tds = "".join(f'<td data-sort="{escape_text(str(key))}">{shown}</td>' for key, shown in cells)
+        rows.append(f'<tr data-unit="{code}" data-type="{escape_text(r["type"])}">{tds}</tr>')
+    head = "".join(
+        f'<th scope="col" aria-sort="none"><button type="button" class="rbm-sort" data-col="{i}" data-kind="{kind}">'
+        f"{escape_text(name)}</button></th>"
+        for i, (name, kind) in enumerate(UNIT_COLUMNS)
     )
+    filters = (
+        '<p class="rbm-filters"><label>Filter units: <input type="search" class="rbm-filter" '
+        'data-table="rbm-units" placeholder="code, name, approval, ..."></label> '
+        '<label>Type: <select class="rbm-filter-type" data-table="rbm-units">'
+        '<option value="">all</option><option value="region">regions</option>'
+        '<option value="cluster">clusters</option></select></label> '
+        '<span class="rbm-filter-count" role="status" aria-live="polite"></span></p>'
+    )
+    return (
+        '<h2 id="rbm-units-heading">Units</h2><p>Click a column heading (or press Enter on it) to sort; '
+        "worst first for KPI status (off track, then at risk), red flags, decisions and changes for the worse.</p>"
+        + filters
+        + '<table class="rbm-table rbm-units rbm-sortable" id="rbm-units" aria-labelledby="rbm-units-heading">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _top_items(outputs: Path, q: str, config: Config) -> str:
+    top = data.top_agenda(outputs, q, config)
+    title = "<h2>The bureau's ten items needing decisions</h2>"
+    if top.empty:
+        return title + '<p class="rbm-empty">No agenda is published for this quarter.</p>'
+    labels = {"unit_code": "unit", "kind": "what"}
+    top = top.assign(kind=top["kind"].astype(str).str.replace("_", " ").str.capitalize()) if "kind" in top else top
+    return title + f'<div class="rbm-top-agenda">{table_html(top, TOP_COLUMNS, labels=labels)}</div>'
 
 
 def _joint_list(outputs: Path, q: str, config: Config) -> str:
@@ -113,6 +219,7 @@ def landing_html(outputs: Path, quarter: str | None, config: Config) -> str:
             f'<p><a class="rbm-overview" href="{escape_text(page_link("overview.ipynb", quarter=q))}">'
             f"Bureau overview {escape_text(q)}</a></p>"
         )
+    out.append(_top_items(outputs, q, config))
     out.append(_units_table(outputs, q, config))
     out.append(_joint_list(outputs, q, config))
     return "".join(out)
