@@ -8,7 +8,7 @@ a dashboard and a chart legend.
 
 Example:
     >>> cell_html("status", "off_track")
-    '<span class="rbm-code" style="color:#c0392b;font-weight:600">● Off track</span>'
+    '<span class="rbm-code" style="background:#D55E00;color:#000;padding:0 6px;border-radius:8px">Off track</span>'
     >>> cell_html("likely_to_meet", False), cell_html("budget_year", 1234567.0), cell_html("n_kpis", 12000)
     ('No', '1,234,567', '12,000')
     >>> by_severity(pd.DataFrame({"kpi_id": ["A", "B", "C"], "status": ["on_track", "off_track", "at_risk"]}))["kpi_id"].tolist()
@@ -35,6 +35,7 @@ from rbm_utils.present.labels import (
     STATUS_LABELS,
     VERDICT_COLORS,
     VERDICT_LABELS,
+    text_color,
 )
 
 #: Columns whose cells are codes shown as a coloured word (KPI statuses, verdicts, ratings, approvals).
@@ -138,15 +139,19 @@ def text(v: Any) -> str:
 
 
 def code_html(code: Any) -> str | None:
-    """A code as its coloured word (escaped), or None when ``code`` is not a known code.
+    """A code as its word (escaped) on its colour, the text black or white, whichever reads better
+    on it (the word carries the meaning, the colour repeats it); None when ``code`` is not a known code.
 
     >>> code_html("broken")
-    '<span class="rbm-code" style="color:#c0392b;font-weight:600">● Broken</span>'
+    '<span class="rbm-code" style="background:#D55E00;color:#000;padding:0 6px;border-radius:8px">Broken</span>'
     """
     if not isinstance(code, str) or code not in CODE_WORDS:
         return None
     word, color = CODE_WORDS[code]
-    return f'<span class="rbm-code" style="color:{color};font-weight:600">● {html.escape(word)}</span>'
+    return (
+        f'<span class="rbm-code" style="background:{color};color:{text_color(color)};padding:0 6px;'
+        f'border-radius:8px">{html.escape(word)}</span>'
+    )
 
 
 def plain(column: str, v: Any) -> str:

@@ -214,7 +214,7 @@ def test_a_filter_changes_what_is_shown(watched, server, site):
     pg.locator(".rbm-status-filter select").select_option(label="Off track")
     n_off = int((prog["status"] == "off_track").sum())
     pg.wait_for_function(f"document.querySelectorAll('{rows}').length === {n_off}")
-    assert set(pg.locator(".rbm-kpi table.rbm-table tbody tr td:nth-child(4)").all_inner_texts()) == {"● Off track"}
+    assert set(pg.locator(".rbm-kpi table.rbm-table tbody tr td:nth-child(4)").all_inner_texts()) == {"Off track"}
     first_off = readable.by_severity(prog[prog["status"] == "off_track"])["kpi_id"].iloc[0]  # the worst
     pg.wait_for_function(
         f"document.querySelector('.rbm-trend .gtitle') && "

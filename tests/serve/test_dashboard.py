@@ -320,7 +320,7 @@ def test_unit_page_shows_every_section_of_its_published_notebook(site):
         and (prog.loc[prog["status"] == "on_track", "why"] == "").all()
     )
     table = dash.kpi_out.outputs[0]["data"]["text/html"]
-    assert "on_track" not in table and ">True<" not in table and "● Off track" in table
+    assert "on_track" not in table and ">True<" not in table and ">Off track</span>" in table
 
 
 def test_joint_page_shows_the_published_joint_tables(site):

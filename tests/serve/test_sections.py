@@ -153,4 +153,4 @@ def test_overview_parts_show_the_whole_bureau_as_its_notebook():
     )
     assert "No decision is overdue." in markup["overdue"]
     groups = bureau_sections.risk_groups_html(tables)
-    assert "Key posts vacant" in groups and "● Critical" in groups and "<td>6</td>" in groups
+    assert "Key posts vacant" in groups and ">Critical</span>" in groups and "<td>6</td>" in groups
