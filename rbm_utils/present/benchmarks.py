@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from rbm_utils.core.config import PROJECT_ROOT, Config
+from rbm_utils.present.columns import BENCHMARKS
 from rbm_utils.present.labels import STATUS_LABELS
 
 log = logging.getLogger(__name__)
@@ -87,19 +88,7 @@ def benchmark_table(benchmarks: pd.DataFrame, kpis: pd.DataFrame, themes: Sequen
 
     With ``themes``, only benchmarks of those themes.
     """
-    cols = [
-        "theme",
-        "source_org",
-        "indicator",
-        "measure",
-        "baseline_year",
-        "baseline_value",
-        "period_end",
-        "target",
-        "actual",
-        "bureau_kpis",
-        "warnings",
-    ]
+    cols = list(BENCHMARKS)  # the column set the notebook and the dashboard show
     if benchmarks is None or benchmarks.empty:
         return pd.DataFrame(columns=cols)
     b = benchmarks[benchmarks["dimension"].fillna("") == ""].copy()
