@@ -149,6 +149,8 @@ class Store:
             with conn.begin():
                 yield conn
 
+    writing, reading = _write, _read  # the same transactions for the store's other modules (users)
+
     @guarded("be opened")
     def _init_schema(self) -> None:
         meta = TABLES["meta"]

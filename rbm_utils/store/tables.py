@@ -96,6 +96,18 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
             sa.Column("approved_at", sa.Text, nullable=False),
             sa.Column("submission_id", sa.Integer, sa.ForeignKey(submissions.c.id), nullable=False),
         )
+    sa.Table(  # the people who may sign in (store/users.py); passwords only as argon2 hashes
+        "users",
+        md,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("units", sa.Text, nullable=False),
+        sa.Column("password_hash", sa.Text, nullable=False),
+        sa.Column("active", sa.Integer, nullable=False),
+        sa.Column("os_login", sa.Text, unique=True),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("changed_at", sa.Text, nullable=False),
+    )
     sa.Table(
         "meta",
         md,

@@ -145,6 +145,7 @@ def test_open_creates_tables_once_and_records_schema_version(store_url):
         "approvals",
         "bureau_approvals",
         "meta",
+        "users",
     }
     assert set(first) == expected
     assert all(rows == [] for name, rows in first.items() if name != "meta")
