@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 rejected or failed (the message says why), 2 usage erro
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import sys
@@ -24,13 +23,6 @@ EPILOG = "Exit codes: 0 success, 1 rejected or failed (the message says why), 2 
 
 class UsageError(Exception):
     """A command was called with words that do not fit (exit 2)."""
-
-
-def _default_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in a container
-        return "unknown"
 
 
 def _store(args):
@@ -69,22 +61,6 @@ def cmd_ingest(args) -> int:
     from rbm_utils.store.officer import run_ingest
 
     return run_ingest(args, _config(args), lambda: _store(args))
-
-
-def cmd_approve(args) -> int:
-    from rbm_utils.store.approvals import approval_summary
-    from rbm_utils.store.database import ApprovalError
-
-    cfg = _config(args)
-    with _store(args) as st:
-        try:
-            rec = st.approve(args.unit, args.quarter, args.by, cfg)
-        except ApprovalError as exc:
-            print(f"rbm approve: refused: {exc}", file=sys.stderr)
-            return 1
-    print(approval_summary(rec, cfg.authority, cfg.currency))
-    print(f"Next: the quarter's review: rbm review --unit {args.unit} --quarter {rec['quarter']}")
-    return 0
 
 
 def cmd_history(args) -> int:
@@ -283,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="log details to stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, help_: str, func, store: bool = True) -> argparse.ArgumentParser:
+    def add(name: str, help_: str, func, store: bool = True) -> argparse.ArgumentParser:  # func None: subcommands
         sp = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG)
         sp.set_defaults(func=func)
         if store:
@@ -311,22 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("ingest", "Validate workbooks (or CSV folders) and store them; report every problem at once.", cmd_ingest)
     sp.add_argument("files", nargs="+", metavar="FILE", help="workbook (.xlsx) or folder of CSV files")
-    sp.add_argument("--by", default=_default_user(), help="who ingests (default: the login name)")
+    sp.add_argument(
+        "--by", help="who ingests (default: the login name; once users are registered, only yourself: docs/users.md)"
+    )
     sp.add_argument("--dry-run", action="store_true", help="validate and show what would change; store nothing")
     sp.add_argument("--show-warnings", action="store_true", help="list warnings of accepted files too")
     sp.add_argument("--report", help="also write every problem to this CSV file")
 
-    sp = add(
-        "approve",
-        "Approve (lock) a unit-quarter: the unit's approver within its delegated authority; changes beyond it "
-        "stay pending until a bureau approver approves them.",
-        cmd_approve,
-    )
-    sp.add_argument("unit")
-    sp.add_argument("quarter", help="e.g. 2026-Q3")
-    sp.add_argument(
-        "--by", required=True, help="approver's name as listed in parameters/workbench.yaml (unit or authority.bureau)"
-    )
+    from rbm_utils.store.user_commands import add_user_commands
+
+    add_user_commands(sub, add, _store, _config)  # approve, unlock, user: as the signed-in person
 
     sp = add("history", "Show a unit's submissions, one line each; the changed values on request.", cmd_history)
     sp.add_argument("unit")

@@ -50,6 +50,7 @@ class Approver:
     unit_level: bool  # one of the unit's own approvers
     bureau_level: bool  # a bureau approver (any unit)
     role: str
+    user: str = ""  # the registered person's sign-in name ("" when recorded by the store API alone)
 
 
 def _match(who: str, names: tuple[str, ...]) -> str | None:
@@ -86,8 +87,12 @@ def authorised_approver(unit_code: str, quarter: QuarterLike, by: str, config: C
     return str(q), Approver(name, own is not None, bureau is not None, role)
 
 
-def _log_event(conn: Connection, unit_code: str, quarter: str, sid: int, prefix: str, by: str, at: str) -> None:
-    """The approval event in ``change_log`` (sheet ``approval``): who and when."""
+def _log_event(
+    conn: Connection, unit_code: str, quarter: str, sid: int, prefix: str, by: str, at: str, user: str = ""
+) -> None:
+    """The approval event in ``change_log`` (sheet ``approval``): who and when, and the signed-in user."""
+    fields = [(f"{prefix}approved_by", by), (f"{prefix}approved_at", at)]
+    fields += [(f"{prefix}approved_by_user", user)] if user else []
     key = json.dumps([quarter])
     conn.execute(
         sa.insert(TABLES["change_log"]),
@@ -101,7 +106,7 @@ def _log_event(conn: Connection, unit_code: str, quarter: str, sid: int, prefix:
                 "old": None,
                 "new": json.dumps(v, ensure_ascii=False),
             }
-            for f, v in ((f"{prefix}approved_by", by), (f"{prefix}approved_at", at))
+            for f, v in fields
         ],
     )
 
@@ -151,7 +156,7 @@ def record_approval(
                 }
             ],
         )
-        _log_event(conn, unit_code, text, sid, "", approver.name, approved_at)
+        _log_event(conn, unit_code, text, sid, "", approver.name, approved_at, approver.user)
     if needs and approver.bureau_level:
         conn.execute(
             sa.insert(TABLES["bureau_approvals"]),
@@ -165,7 +170,7 @@ def record_approval(
                 }
             ],
         )
-        _log_event(conn, unit_code, text, sid, "bureau_", approver.name, approved_at)
+        _log_event(conn, unit_code, text, sid, "bureau_", approver.name, approved_at, approver.user)
     done, bdone = approval_rows(conn, unit_code, text)
     state = state_of(True, bdone is not None, changes)
     return {
@@ -207,7 +212,7 @@ def approval_summary(rec: dict, authority: Authority, currency: str = "") -> str
         lines.append(
             f"Pending: {len(waiting)} change(s) beyond the unit's authority await the {authority.bureau_role} "
             f"({' or '.join(authority.bureau_approvers) or 'nobody is listed in the settings'}): "
-            f"rbm approve {unit} {quarter} --by NAME"
+            f"rbm approve {unit} {quarter} (signed in as one of them)"
         )
         lines.append(table(waiting))
     elif not changes.empty and rec["approved_by"] == rec["by"]:

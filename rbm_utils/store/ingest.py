@@ -24,6 +24,7 @@ from rbm_utils.core.config import Config
 from rbm_utils.core.errors import problems_frame
 from rbm_utils.intake.validate import Parsed, parse_source
 from rbm_utils.store.errors import StoreError
+from rbm_utils.store.users import User
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +64,22 @@ class IngestReport:
 
 
 def ingest_file(
-    path: str | Path, store, config: Config, by: str, dry_run: bool = False, today: dt.date | None = None
+    path: str | Path,
+    store,
+    config: Config,
+    by: str,
+    dry_run: bool = False,
+    today: dt.date | None = None,
+    user: User | None = None,
 ) -> IngestReport:
     """Validate ``path`` and store it unless it has errors. Never raises for bad input.
 
     The file is checked against the unit's state in the store too (a KPI's measure must not
     change; decreases, outliers and overspending look at the stored quarters). The changes of
     the framework against the last approved quarter come back in ``framework_changes`` with
-    the authority each needs (``config.authority``); their warnings join the problems.
+    the authority each needs (``config.authority``); their warnings join the problems. ``user``
+    (the registered person ingesting, when the store has users) must ingest for the file's unit
+    (:meth:`~rbm_utils.store.users.User.ingests_for`), even for a dry run; else ``failed``.
     """
 
     def previous(unit_code: str):
@@ -85,6 +94,16 @@ def ingest_file(
     unit = parsed.unit.get("unit_code")
     quarter = parsed.unit.get("reporting_quarter")
     who = str(parsed.unit.get("submitted_by") or "")
+    if user is not None and unit and not user.ingests_for(str(unit)):  # nothing of the unit's state shown
+        return IngestReport(
+            parsed.file,
+            "failed",
+            f"{parsed.file}: not stored: {user.name} ({user.role}) may not ingest for {unit}; its officers, "
+            f"its approvers and the bureau's leadership may",
+            unit,
+            quarter,
+            submitted_by=who,
+        )
     if not parsed.ok:
         n = len(parsed.errors)
         return IngestReport(

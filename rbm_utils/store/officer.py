@@ -15,6 +15,7 @@ from __future__ import annotations
 import getpass
 import os
 import shlex
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -205,15 +206,22 @@ def run_ingest(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
     """``rbm ingest``: each file validated and stored (or not), with its tables and its final line."""
     from rbm_utils.core.spreadsheets import write_csv
     from rbm_utils.store.authority import changes_view
+    from rbm_utils.store.errors import ApprovalError
     from rbm_utils.store.ingest import ingest_file
+    from rbm_utils.store.signoff import ingesting_person
 
     worst = 0
     all_problems = []
     steps: list[str] = []
     said_sample = False
     with open_store() as st:
+        try:
+            by, user = ingesting_person(st, args.by)
+        except ApprovalError as exc:
+            print(f"rbm ingest: refused: {exc}", file=sys.stderr)
+            return 1
         for f in args.files:
-            rep = ingest_file(f, st, cfg, by=args.by, dry_run=args.dry_run)
+            rep = ingest_file(f, st, cfg, by=by, dry_run=args.dry_run, user=user)
             if SAMPLE_MARK in rep.submitted_by and not said_sample:
                 print(PLANTED_NOTE)
                 said_sample = True
@@ -250,7 +258,7 @@ def run_ingest(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
             if not rep.problems.empty and not args.report:
                 print(f"  The same list as a spreadsheet: rbm ingest {_q(f)} --dry-run --report problems.csv")
             print(final_line(rep, len(rep.problems) - n_known, n_known, earlier_id))
-            steps.append(_next_step(rep, f, cfg, args.by))
+            steps.append(_next_step(rep, f, cfg, by))
             if not rep.accepted:
                 worst = 1
     if args.report:
