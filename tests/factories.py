@@ -389,3 +389,32 @@ def tree_state(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not (set(p.relative_to(folder).parts) & set(skip))
     }
+
+
+#: The password of every user the tests register (long enough for the registry).
+TEST_PASSWORD = "correct horse battery"
+
+
+def register(url: str, name: str, role: str, units: tuple[str, ...] = (), login: str | None = None):
+    """Register ``name`` in the store at ``url`` with the command-line login ``login`` (default: the name)."""
+    from rbm_utils.store.database import Store
+    from rbm_utils.store.users import add_user
+
+    with Store(url) as st:
+        return add_user(st, name, role, units, TEST_PASSWORD, login or name)
+
+
+def register_approvers(url: str) -> None:
+    """The sample settings' approvers of AFR and NDI and the bureau approver, as registered users
+    (logins ``amara``, ``ravi``, ``nadia``), and an officer of AFR (login ``ann``)."""
+    register(url, "nadia.rahman", "leadership", (), "nadia")
+    register(url, "amara.diallo", "regional_director", ("AFR",), "amara")
+    register(url, "ravi.menon", "cluster_facilitator", ("NDI",), "ravi")
+    register(url, "ann", "officer", ("AFR",), "ann")
+
+
+def sign_in_as(monkeypatch, login: str) -> None:
+    """The operating-system login the commands see (``getpass.getuser``)."""
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: login)

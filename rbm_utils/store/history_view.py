@@ -22,7 +22,7 @@ import json
 
 import pandas as pd
 
-__all__ = ["HASH_CHARS", "change_lines", "row_counts", "submission_lines"]
+__all__ = ["HASH_CHARS", "approval_events", "change_lines", "row_counts", "submission_lines"]
 
 #: Characters of a file's SHA-256 shown (enough to tell two files apart by eye).
 HASH_CHARS = 8
@@ -131,3 +131,39 @@ def change_lines(changes: pd.DataFrame, submission: int | None = None, kpi: str 
         columns=cols,
     )
     return out[(out["old"] != "") | (out["new"] != "")].reset_index(drop=True)  # an empty cell of a new row
+
+
+#: Columns of :func:`approval_events`.
+EVENT_COLUMNS = ["quarter", "what", "by", "signed in as", "at", "reason"]
+_EVENT_START = {"approved_by": "approved", "bureau_approved_by": "approved for the bureau", "unlocked_by": "unlocked"}
+
+
+def approval_events(changes: pd.DataFrame) -> pd.DataFrame:
+    """Who approved, approved for the bureau or unlocked which quarter, when and why, oldest first,
+    from the change log's ``approval`` rows (columns :data:`EVENT_COLUMNS`).
+
+    >>> ch = pd.DataFrame({"sheet": ["approval"] * 5, "key": ['["2026-Q3"]'] * 5,
+    ...     "field": ["approved_by", "approved_at", "approved_by_user", "unlocked_by", "unlock_reason"],
+    ...     "old": [None] * 5, "new": ['"Amara Diallo"', '"2026-10-03T14:02:11Z"', '"amara.diallo"',
+    ...     '"nadia.rahman"', '"typo in K1"']})
+    >>> approval_events(ch)[["what", "by", "signed in as", "reason"]].values.tolist()
+    [['approved', 'Amara Diallo', 'amara.diallo', ''], ['unlocked', 'nadia.rahman', 'nadia.rahman', 'typo in K1']]
+    """
+    events: list[dict[str, str]] = []
+    rows = changes[changes["sheet"] == "approval"] if changes is not None and not changes.empty else changes
+    for _, r in (rows if rows is not None else pd.DataFrame()).iterrows():
+        field, new = str(r["field"]), _value_text(r["new"])
+        if field in _EVENT_START and new:
+            user = new if field == "unlocked_by" else ""
+            events.append(
+                dict.fromkeys(EVENT_COLUMNS, "")
+                | {"quarter": _key_text(r["key"]), "what": _EVENT_START[field], "by": new, "signed in as": user}
+            )
+        elif events and new:
+            if field.endswith("_at"):
+                events[-1]["at"] = _when(new)
+            elif field.endswith("_user"):
+                events[-1]["signed in as"] = new
+            elif field == "unlock_reason":
+                events[-1]["reason"] = new
+    return pd.DataFrame(events, columns=EVENT_COLUMNS)

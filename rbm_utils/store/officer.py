@@ -27,7 +27,7 @@ from rbm_utils.core.quarters import Quarter
 from rbm_utils.intake.template import template_frames, unit_fields, write_csv_folder, write_workbook
 from rbm_utils.intake.template_next import next_quarter_frames, risks_to_review
 from rbm_utils.store.console import print_table
-from rbm_utils.store.history_view import change_lines, submission_lines
+from rbm_utils.store.history_view import approval_events, change_lines, submission_lines
 
 __all__ = [
     "OFFICER_ENV",
@@ -180,8 +180,8 @@ def _next_step(rep: Any, path: str, cfg: Config, by: str) -> str:
         return f"Next: store it: rbm ingest {file} --by {_q(by)}"
     if rep.status in ("stored", "unchanged") and rep.unit_code:
         approvers = cfg.units[rep.unit_code].approvers if rep.unit_code in cfg.units else ()
-        who = _q(approvers[0]) if approvers else "APPROVER"
-        return f"Next: the unit's approver locks the quarter: rbm approve {rep.unit_code} {rep.quarter} --by {who}"
+        who = f" ({' or '.join(approvers)}, signed in)" if approvers else ""
+        return f"Next: the unit's approver{who} locks the quarter: rbm approve {rep.unit_code} {rep.quarter}"
     if rep.status == "locked" and rep.quarter:
         nxt = Quarter.parse(rep.quarter) + 1
         return (
@@ -286,6 +286,10 @@ def run_history(args: Any, open_store: Callable[[], Any]) -> int:
         print_table(lines.tail(args.last) if args.last else lines, max_widths={"by": 16, "file": 17})
         if args.last and len(lines) > args.last:
             print(f"  (the last {args.last}; --last 0 lists all)")
+        events = approval_events(changes)
+        if not events.empty:
+            print(f"Approvals and unlocks of {args.unit} ({len(events)}), oldest first:")
+            print_table(events, wrap=False)
         newest = int(subs["id"].iloc[-1])
         print(f"Details: rbm history {args.unit} --submission {newest}   or   rbm history {args.unit} --kpi KPI_ID")
         return 0
