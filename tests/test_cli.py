@@ -7,7 +7,7 @@ import copy
 import openpyxl
 import pandas as pd
 import pytest
-from factories import col_index, minimal_unit, sheet_rows, write_grid_xlsx
+from factories import col_index, minimal_unit, register, register_approvers, sheet_rows, sign_in_as, write_grid_xlsx
 
 from rbm_utils.cli import main
 from rbm_utils.store.database import Store
@@ -88,11 +88,18 @@ def test_ten_planted_errors_exit_1_store_unchanged(tmp_path, store_url, grids, c
     assert set(table.sheet) >= {"KPIs", "Actuals", "Risks", "Budget", "Activities", "Partners"}
 
 
-def test_approval_lock_and_authority(tmp_path, store_url, grids, capsys):
+def test_approval_lock_and_authority(tmp_path, store_url, grids, capsys, monkeypatch):
+    register_approvers(store_url)
+    register(store_url, "somebody.else", "regional_director", ("AFR",), "somebody")
+    sign_in_as(monkeypatch, "ann")
     path = write_grid_xlsx(tmp_path / "AFR.xlsx", grids)
     assert main(["ingest", str(path), "--store", store_url]) == 0
-    assert main(["approve", "AFR", "2026-Q3", "--by", "Somebody Else", "--store", store_url]) == 1
+    sign_in_as(monkeypatch, "somebody")
+    assert main(["approve", "AFR", "2026-Q3", "--store", store_url]) == 1
     assert "Regional Director" in capsys.readouterr().err
+    assert main(["approve", "AFR", "2026-Q3", "--by", "Amara Diallo", "--store", store_url]) == 1
+    assert "--by may only name yourself" in capsys.readouterr().err
+    sign_in_as(monkeypatch, "amara")
     assert main(["approve", "AFR", "2026-Q3", "--by", "Amara Diallo", "--store", store_url]) == 0
     before = _dump(store_url)
     changed = copy.deepcopy(grids)
@@ -180,6 +187,9 @@ def test_changes_beyond_authority_are_listed_on_ingest_and_pending_until_the_bur
     tmp_path, store_url, grids, capsys, monkeypatch
 ):
     monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: each table row on one line
+    register_approvers(store_url)
+    register(store_url, "someone", "regional_director", ("AFR",), "someone")
+    sign_in_as(monkeypatch, "amara")
     q2, q3 = _q2_and_q3(tmp_path, grids, 500)  # AFR-K1's target 400 -> 500: +25 %, beyond the unit's 10 %
     assert main(["ingest", str(q2), "--store", store_url]) == 0
     assert main(["approve", "AFR", "2026-Q2", "--by", "Amara Diallo", "--store", store_url]) == 0
@@ -202,11 +212,13 @@ def test_changes_beyond_authority_are_listed_on_ingest_and_pending_until_the_bur
     assert "pending" in line and "Amara Diallo" in line
     assert "AFR: target of AFR-K1 400 -> 500 (+25%)" in out
 
-    assert main(["approve", "AFR", "2026-Q3", "--by", "Someone", "--store", store_url]) == 1
+    sign_in_as(monkeypatch, "someone")
+    assert main(["approve", "AFR", "2026-Q3", "--store", store_url]) == 1
     err = capsys.readouterr().err
     assert (
         "Only the Regional Director of AFR (Amara Diallo) or the Deputy Director (Nadia Rahman) may approve AFR" in err
     )
+    sign_in_as(monkeypatch, "nadia")
     assert main(["approve", "AFR", "2026-Q3", "--by", "Nadia Rahman", "--store", store_url]) == 0
     out = capsys.readouterr().out
     assert "beyond the unit's authority approved by Nadia Rahman (Deputy Director)" in out
@@ -215,12 +227,17 @@ def test_changes_beyond_authority_are_listed_on_ingest_and_pending_until_the_bur
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("AFR"))
     assert "approved" in line and "Amara Diallo + Nadia Rahman" in line
     assert main(["history", "AFR", "--store", store_url]) == 0
-    assert "approved +" in capsys.readouterr().out  # the approval events are in the change log
+    out = capsys.readouterr().out
+    assert "approved +" in out  # the approval events are in the change log, with the signed-in person
+    line = next(ln for ln in out.splitlines() if "approved for the bureau" in ln)
+    assert "2026-Q3" in line and "Nadia Rahman" in line and "nadia.rahman" in line
     assert main(["history", "AFR", "--submission", "2", "--store", store_url]) == 0
     assert "Nadia Rahman" in capsys.readouterr().out
 
 
-def test_a_change_within_authority_is_approved_by_the_unit_alone(tmp_path, store_url, grids, capsys):
+def test_a_change_within_authority_is_approved_by_the_unit_alone(tmp_path, store_url, grids, capsys, monkeypatch):
+    register_approvers(store_url)
+    sign_in_as(monkeypatch, "amara")
     q2, q3 = _q2_and_q3(tmp_path, grids, 420)  # +5 %
     assert main(["ingest", str(q2), "--store", store_url]) == 0
     assert main(["approve", "AFR", "2026-Q2", "--by", "Amara Diallo", "--store", store_url]) == 0

@@ -5,8 +5,10 @@ unit's workbook of that quarter (:mod:`rbm_utils.demo.history`) is handed to the
 in-memory raw sheets (what the reader would have read from the .xlsx, without writing one) and the
 validated frames to :meth:`Store.ingest <rbm_utils.store.database.Store.ingest>`, which measures the
 framework changes against the last approved quarter. Every quarter before the current one is then
-approved by the unit's approver, and by a bureau approver too when a change needed the bureau.
-Each workbook is stamped with when it reached the store (:func:`received_at`: a few days after
+approved by the unit's approver, and by a bureau approver too when a change needed the bureau,
+through the store's own API (:meth:`Store.approve <rbm_utils.store.database.Store.approve>`, under
+the settings' names): the sample's approvers are illustrative people, not registered users, and
+the store is left without users (docs/users.md). Each workbook is stamped with when it reached the store (:func:`received_at`: a few days after
 its quarter, two of the current quarter after the deadline). The current quarter stays a draft,
 except where a change needs the bureau: there the unit's approver has approved what lies within
 the unit's authority and the escalation is pending, awaiting the bureau approver. The latest

@@ -271,9 +271,10 @@ class Store:
 
     @guarded("record the approval")
     def approve(self, unit_code: str, quarter: QuarterLike, by: str, config: Config) -> dict:
-        """Approve (lock) a unit-quarter. Only the unit's approvers or a bureau approver listed in
-        the settings may; changes beyond the unit's authority keep it ``pending`` until a bureau
-        approver approves it too (a second event).
+        """Approve (lock) a unit-quarter as ``by``, a name of the settings (people approve as their
+        registered user: :func:`rbm_utils.store.signoff.approve_as`). Only the unit's approvers or
+        a bureau approver listed in the settings may; changes beyond the unit's authority keep it
+        ``pending`` until a bureau approver approves it too (a second event).
 
         Returns the approval (:func:`rbm_utils.store.approvals.record_approval`): unit_code,
         quarter, approved_by, approved_at, submission_id (the submission the approved state

@@ -193,7 +193,11 @@ def unlock(store: Store, unit_code: str, quarter: QuarterLike, user: User, reaso
         at = _now()
         conn.execute(sa.delete(appr).where(appr.c.unit_code == unit_code, appr.c.quarter == text))
         conn.execute(sa.delete(bur).where(bur.c.unit_code == unit_code, bur.c.quarter == text))
-        fields = [("unlocked_by", None, user.name), ("unlocked_at", None, at), ("unlock_reason", None, why)]
+        fields: list[tuple[str, str | None, str | None]] = [
+            ("unlocked_by", None, user.name),
+            ("unlocked_at", None, at),
+            ("unlock_reason", None, why),
+        ]
         fields.append(("approved_by", unit_row.approved_by, None))
         if bureau_row is not None:
             fields.append(("bureau_approved_by", bureau_row.approved_by, None))

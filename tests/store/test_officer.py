@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from factories import minimal_unit, sheet_rows, write_grid_xlsx
+from factories import minimal_unit, register_approvers, sheet_rows, sign_in_as, write_grid_xlsx
 
 from rbm_utils.cli import main
 from rbm_utils.store.database import Store
@@ -106,10 +106,15 @@ def test_one_final_line_that_says_what_happened(status, expected):
 def test_the_officers_quarter_transcript(tmp_path, url, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("RBM_OFFICER", "Ann Officer")
+    register_approvers(url)  # the officer ann, the approver amara (logins)
+    sign_in_as(monkeypatch, "amara")
     unit, frames = minimal_unit()
     q3 = write_grid_xlsx(tmp_path / "AFR_2026-Q3.xlsx", sheet_rows(unit, frames))
+    sign_in_as(monkeypatch, "ann")
     assert _run(capsys, "ingest", str(q3), "--store", url, "--by", "ann")[0] == 0
+    sign_in_as(monkeypatch, "amara")
     assert _run(capsys, "approve", "AFR", "2026-Q3", "--by", "Amara Diallo", "--store", url)[0] == 0
+    sign_in_as(monkeypatch, "ann")
     transcript = []  # what ingest and history print: tables and their final lines
 
     # 1. the template of the next quarter: rows to fill in, the officer's name from $RBM_OFFICER
@@ -142,7 +147,7 @@ def test_the_officers_quarter_transcript(tmp_path, url, capsys, monkeypatch):
     assert code == 0
     assert re.search(r"^Dry run: AFR 2026-Q4 would be stored \(5 rows added, 0 changed, 0 removed\)", out, re.M)
     assert "stored with the submission" not in out and "nothing was written" in out
-    assert out.splitlines()[-1] == f"Next: store it: rbm ingest {q4} --by {_who()}"
+    assert out.splitlines()[-1] == f"Next: store it: rbm ingest {q4} --by ann"
     with Store(url) as st:
         assert st.dump() == before
 
@@ -153,7 +158,7 @@ def test_the_officers_quarter_transcript(tmp_path, url, capsys, monkeypatch):
     assert re.search(r"^Done: AFR 2026-Q4 stored as submission 2 \(5 rows added, 0 changed, 0 removed\)", out, re.M)
     assert (
         out.splitlines()[-1]
-        == "Next: the unit's approver locks the quarter: rbm approve AFR 2026-Q4 --by 'Amara Diallo'"
+        == "Next: the unit's approver (Amara Diallo, signed in) locks the quarter: rbm approve AFR 2026-Q4"
     )
     code, out = _run(capsys, "ingest", str(q4), "--store", url)
     transcript.append(out)
@@ -161,6 +166,7 @@ def test_the_officers_quarter_transcript(tmp_path, url, capsys, monkeypatch):
     assert "stored with the submission" not in out
 
     # 5. approved; a changed file for the locked quarter is refused, and says so
+    sign_in_as(monkeypatch, "amara")
     code, out = _run(capsys, "approve", "AFR", "2026-Q4", "--by", "Amara Diallo", "--store", url)
     assert code == 0 and out.splitlines()[-1] == "Next: the quarter's review: rbm review --unit AFR --quarter 2026-Q4"
     _fill(q4, "2026-Q4", {})
@@ -188,12 +194,6 @@ def test_the_officers_quarter_transcript(tmp_path, url, capsys, monkeypatch):
         assert "…" not in text and "Traceback" not in text
         tables = [line for line in text.splitlines() if not line.startswith(sentences)]
         assert all(len(line) <= 100 for line in tables)  # tables fit a 100-column terminal
-
-
-def _who() -> str:
-    from rbm_utils.cli import _default_user
-
-    return _default_user()
 
 
 def test_make_run_reviews_with_update():
@@ -229,9 +229,13 @@ def test_make_run_after_the_readme_officer_workflow_still_publishes(tmp_path, ca
         acts = st.state("AFR")["Actuals"]
     latest = acts.sort_values("period").groupby("kpi_id")["value"].last().to_dict()
     _fill(q4, "2026-Q4", latest)
+    register_approvers(url)  # the people at the terminal from here on: ann, amara, nadia
+    sign_in_as(monkeypatch, "ann")
     code, out = _run(capsys, "ingest", str(q4), "--store", url, "--by", "ann")
     assert code == 0, out
+    sign_in_as(monkeypatch, "amara")
     assert _run(capsys, "approve", "AFR", "2026-Q4", "--by", "Amara Diallo", "--store", url)[0] == 0
+    sign_in_as(monkeypatch, "nadia")
     assert _run(capsys, "approve", "NDI", "2026-Q3", "--by", "Nadia Rahman", "--store", url)[0] == 0
     # without --update the changed quarter would be refused; make run's steps go through
     code, out = _run(capsys, *review, "--store", url, "--outputs", outputs)
