@@ -184,6 +184,11 @@ def unlock(store: Store, unit_code: str, quarter: QuarterLike, user: User, reaso
             raise ApprovalError(
                 f"{unit_code} {after[-1]} is approved too and rests on {text}; unlock {after[-1]} first"
             )
+        if bureau_row is not None and not user.is_leadership:
+            raise ApprovalError(
+                f"the {config.authority.bureau_role} approved {unit_code} {text} too; only the bureau's leadership "
+                "may lift the bureau's approval"
+            )
         rows = [r for r in (unit_row, bureau_row) if r is not None]
         if any(_is(user, r.approved_by) for r in rows):
             raise ApprovalError(

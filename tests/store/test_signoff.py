@@ -4,6 +4,8 @@ with the person (store API; the commands are in test_user_commands.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 from factories import TEST_PASSWORD, sign_in_as
@@ -128,6 +130,10 @@ def test_escalation_unlock_and_the_audit_trail_name_the_person(st):
         signoff.unlock(st, "AFR", "2026-Q4", user(st, "boss"), "typo", CFG)
     assert st.dump() == before
 
+    add_user(st, "lena.bureau", "regional_director", ("EUR",), TEST_PASSWORD)
+    bureau_cfg = replace(CFG, authority=replace(CFG.authority, bureau_approvers=("Nadia Rahman", "Lena Bureau")))
+    with pytest.raises(ApprovalError, match="only the bureau's leadership may lift the bureau's approval"):
+        signoff.unlock(st, "AFR", "2026-Q3", user(st, "lena.bureau"), "typo", bureau_cfg)
     rec = signoff.unlock(st, "AFR", "2026-Q3", user(st, "boss"), "R2 was entered twice", CFG)
     assert rec["unlocked_by"] == "boss" and len(rec["lifted"]) == 2
     assert st.approval_states("2026-Q3", CFG.authority)["state"].tolist() == ["draft"]
