@@ -41,8 +41,10 @@ review: ingest
 serve: setup
 	$(BIN)/rbm serve --quarter $(QUARTER) $(if $(PORT),--port $(PORT))
 
-# Build, ingest and review the sample, then serve its dashboards (Ctrl-C stops; PORT= to choose).
+# Build, ingest and review the sample, add the local administrator on the first run (it prints how
+# to sign in), then serve its dashboards (Ctrl-C stops; PORT= to choose).
 run: review
+	$(BIN)/rbm user bootstrap $(if $(PORT),--port $(PORT))
 	$(BIN)/rbm serve --quarter $(QUARTER) $(if $(PORT),--port $(PORT))
 
 # JupyterLab on the notebook templates, with the project's environment (officers explore and

@@ -16,17 +16,21 @@ Example:
 from __future__ import annotations
 
 import getpass
+import os
+import secrets
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from rbm_utils.core.config import Config
 from rbm_utils.store.approvals import approval_summary, show_time
 from rbm_utils.store.console import print_table
 from rbm_utils.store.errors import ApprovalError
-from rbm_utils.store.signoff import FIRST_USER, approve_as, current_login, signed_in, unlock
+from rbm_utils.store.signoff import FIRST_USER, approve_as, current_login, sign_in_name, signed_in, unlock
 from rbm_utils.store.users import (
     ROLES,
+    USER_NAME,
     User,
     UserError,
     add_user,
@@ -158,6 +162,38 @@ def cmd_user_reset(args: Any, open_store: Opener, config_of: ConfigOf) -> int:
     return 0
 
 
+def bootstrap_name(cfg: Config) -> str:
+    """The first leadership user's name: the settings' first bureau approver as a sign-in name
+    (so the newcomer may approve at once), else ``admin``."""
+    names = [sign_in_name(n) for n in cfg.authority.bureau_approvers]
+    return next((n for n in names if USER_NAME.match(n)), "admin")
+
+
+def cmd_user_bootstrap(args: Any, open_store: Opener, config_of: ConfigOf) -> int:
+    """``make run``'s first step: a local leadership user when the store has none (else one line)."""
+    cfg = config_of(args)
+    url = f"http://127.0.0.1:{args.port}/login"
+    with open_store(args) as st:
+        if has_users(st):
+            print(f"Sign in at {url} as a registered user (rbm user list shows them).")
+            return 0
+        name, password = bootstrap_name(cfg), secrets.token_urlsafe(18)
+        secret = Path(args.password_file)
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(password + "\n")
+        os.chmod(secret, 0o600)
+        try:
+            add_user(st, name, "leadership", (), password, current_login())
+        except UserError as exc:
+            secret.unlink(missing_ok=True)
+            return _refused("user bootstrap", exc)
+    print(f"Added the local administrator {name} (leadership; your login {current_login()} acts as them).")
+    print(f"Sign in at {url} as {name} with the password in {secret} (readable by you only).")
+    return 0
+
+
 # --------------------------------------------------------------------------- approve, unlock
 
 
@@ -236,6 +272,14 @@ def add_user_commands(sub: Any, add: Callable[..., Any], open_store: Opener, con
     ap.add_argument("--role", required=True, choices=ROLES)
     ap.add_argument("--unit", action="append", metavar="UNIT", help="a unit of theirs (repeat for more)")
     ap.add_argument("--os-login", help="their operating-system login on this machine (for rbm approve and ingest)")
+    ap = action(
+        "bootstrap",
+        "When the store has no user: add a local leadership user for your login, its password in a file.",
+        cmd_user_bootstrap,
+        named=False,
+    )
+    ap.add_argument("--password-file", default="data/admin-password.txt", help="where the password is written (0600)")
+    ap.add_argument("--port", type=int, default=8866, help="the dashboards' port, for the sign-in address printed")
     action("list", "Every user: role, units, login, active (never a password).", cmd_user_list, named=False)
     action("disable", "Stop a user from signing in, ingesting or approving.", cmd_user_disable)
     action("enable", "Let a disabled user sign in again.", cmd_user_enable)

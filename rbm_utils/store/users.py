@@ -47,7 +47,8 @@ APPROVER_ROLES = frozenset({"unit_head", "cluster_facilitator", "regional_direct
 DRAFT_ROLES = APPROVER_ROLES | {"officer"}
 #: The shortest password accepted.
 MIN_PASSWORD = 12
-_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
+#: A sign-in name: 2-40 characters, lower-case letters, digits, ".", "_" or "-", starting with a letter.
+USER_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
 _HASHER = PasswordHasher()
 _DUMMY = _HASHER.hash("not a password of anyone")
 _LOCK = "__users__"
@@ -94,7 +95,7 @@ def _user(row: sa.Row) -> User:
 
 
 def _check(name: str, role: str, units: Iterable[str], password: str | None) -> tuple[str, ...]:
-    if not _NAME.match(name):
+    if not USER_NAME.match(name):
         raise UserError(f"user name {name!r}: 2-40 characters, lower-case letters, digits, '.', '_' or '-'")
     if role not in ROLES:
         raise UserError(f"role {role!r} is not one of: {', '.join(ROLES)}")

@@ -156,3 +156,21 @@ def test_ingest_as_the_signed_in_user(tmp_path, url, capsys, monkeypatch):
     with Store(url) as st:
         subs = st.submissions("AFR")
     assert subs[["submitted_by", "ingested_by"]].values.tolist() == [["Test Officer", "ann"]]
+
+
+def test_bootstrap_adds_one_local_leadership_user_once_with_a_private_password_file(url, tmp_path, capsys, monkeypatch):
+    sign_in_as(monkeypatch, "root")
+    secret = tmp_path / "data" / "admin-password.txt"
+    code, out = run(capsys, monkeypatch, "user", "bootstrap", "--password-file", str(secret), "--store", url)
+    assert code == 0 and f"with the password in {secret}" in out and "/login" in out
+    assert secret.stat().st_mode & 0o777 == 0o600
+    password = secret.read_text().strip()
+    with Store(url) as st:
+        user = authenticate(st, "nadia.rahman", password)  # the sample settings' bureau approver
+        assert user is not None and user.is_leadership and user.os_login == "root"
+    # a second run changes nothing and keeps the file
+    code, out = run(capsys, monkeypatch, "user", "bootstrap", "--password-file", str(secret), "--store", url)
+    assert code == 0 and "Added" not in out and secret.read_text().strip() == password
+    # the one user is listed for the login that bootstrapped it
+    code, out = run(capsys, monkeypatch, "user", "list", "--store", url)
+    assert code == 0 and "1 user(s)" in out
