@@ -367,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_exchange_commands(sub, _config, UsageError, EPILOG)
 
+    from rbm_utils.exchange.digest import add_digest_command
+
+    add_digest_command(sub, _config, _store, UsageError, EPILOG)
+
     sp = add(
         "serve", "Serve the managers' dashboards (read-only Voila on 127.0.0.1) until Ctrl-C.", cmd_serve, store=False
     )

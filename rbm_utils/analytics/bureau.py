@@ -36,6 +36,7 @@ from rbm_utils.analytics import (
     partners,
     pathway,
     programmes,
+    provenance,
     regional_money,
     risk_groups,
     risks,
@@ -96,6 +97,7 @@ PUBLISHED_TABLES: dict[str, str] = {
     "framework_changes": "framework_changes",
     "learning": "learning",
     "data_health": "data_health",
+    "provenance": "provenance",
 }
 
 #: Tables published in the bureau overview's folder only (file stem -> key of :func:`analyse`):
@@ -209,6 +211,7 @@ def analyse(
     )
     out["approvals"] = decisions.approvals(state, q)
     out["framework_changes"] = decisions.framework_changes(state, q)
+    out["provenance"] = provenance.provenance(state, q)
     out["data_health"] = data_health.data_health(
         state, q, th, previous_state, report_due_days=config.report_due_days, units=config.units
     )

@@ -13,6 +13,12 @@ Example:
     'Approved by Amara Diallo on 2026-10-12.'
     >>> approval_text(None, None, "AFR")
     'Draft: not approved yet.'
+    >>> pv = pd.DataFrame({"unit_code": ["AFR"], "submission_id": [7], "submitted_by": ["Ada"],
+    ...                    "ingested_at": ["2026-10-12T09:30:00Z"]})
+    >>> figures_text(pv, None, "AFR")
+    'Draft — figures as of submission 7 by Ada, 2026-10-12 09:30 UTC.'
+    >>> figures_text(pv, ap, "AFR")
+    'Figures as of submission 7 by Ada, 2026-10-12 09:30 UTC.'
 """
 
 from __future__ import annotations
@@ -41,12 +47,58 @@ def _day(stamp: object) -> str:
     return text[:10] if len(text) >= 10 and text[4] == "-" and text[7] == "-" else text
 
 
+def moment(stamp: object) -> str:
+    """A time as ``YYYY-MM-DD hh:mm UTC`` (the text as it is when it is not a time).
+
+    >>> moment("2026-10-12T09:30:00Z"), moment("2026-10-12T11:30:00+02:00"), moment("soon"), moment(None)
+    ('2026-10-12 09:30 UTC', '2026-10-12 09:30 UTC', 'soon', '')
+    """
+    text = cell_text(stamp)
+    try:
+        t = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        return text
+    if pd.isna(t):
+        return text
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def figures_text(provenance: pd.DataFrame | None, approvals: pd.DataFrame | None, unit: str) -> str:
+    """Which submission ``unit``'s figures come from (``provenance``: the published table of
+    :func:`rbm_utils.analytics.provenance.provenance`), in words: "Draft — figures as of
+    submission N by NAME, TIME" while the unit-quarter is not approved (draft or pending),
+    "Figures as of submission N …" once approved; empty when the unit has no submission."""
+    if provenance is None or provenance.empty or "unit_code" not in provenance.columns:
+        return ""
+    rows = provenance[provenance["unit_code"].astype(str) == unit]
+    if rows.empty:
+        return ""
+    row = rows.iloc[-1].to_dict()
+    sid = cell_number(row.get("submission_id"))
+    what = f"submission {int(sid)}" if not math.isnan(sid) else "the latest submission"
+    who, when = cell_text(row.get("submitted_by")), moment(row.get("ingested_at"))
+    said = what + (f" by {who}" if who else "") + (f", {when}" if when else "")
+    approved = (cell_text(approval_row(approvals, unit).get("state")) or DRAFT) == "approved"
+    return f"Figures as of {said}." if approved else f"Draft — figures as of {said}."
+
+
 def approval_row(approvals: pd.DataFrame | None, unit: str) -> dict:
     """The approvals row of ``unit`` ({"state": "draft"} when there is none)."""
     if approvals is None or approvals.empty or "unit_code" not in approvals.columns:
         return {"state": DRAFT}
     rows = approvals[approvals["unit_code"].astype(str) == unit]
     return rows.iloc[-1].to_dict() if len(rows) else {"state": DRAFT}
+
+
+def approval_label(approvals: pd.DataFrame | None, unit: str) -> str:
+    """The approval state of ``unit``'s quarter in one word (Draft, Approved, Pending escalation).
+
+    >>> approval_label(None, "AFR")
+    'Draft'
+    """
+    state = cell_text(approval_row(approvals, unit).get("state")) or DRAFT
+    return APPROVAL_LABELS.get(state, state)
 
 
 def unit_escalations(changes: pd.DataFrame | None, unit: str | None = None, currency: str = "") -> pd.DataFrame:
@@ -101,15 +153,20 @@ def approval_html(
     unit: str,
     bureau_role: str = "bureau approver",
     currency: str = "",
+    provenance: pd.DataFrame | None = None,
 ) -> str:
-    """:func:`approval_text` as an escaped paragraph with a coloured state badge."""
+    """:func:`approval_text` as an escaped paragraph with a coloured state badge, followed by
+    :func:`figures_text` (which submission the figures come from) when ``provenance`` is given."""
     state = cell_text(approval_row(approvals, unit).get("state")) or DRAFT
     color = APPROVAL_COLORS.get(state, APPROVAL_COLORS[DRAFT])
     badge = (
         f'<span class="rbm-approval-state" style="display:inline-block;padding:1px 7px;border-radius:9px;'
         f'color:{text_color(color)};background:{color}">{escape_text(APPROVAL_LABELS.get(state, state))}</span>'
     )
-    return f'<p class="rbm-approval">{badge} {escape_text(approval_text(approvals, changes, unit, bureau_role, currency))}</p>'
+    figures = figures_text(provenance, approvals, unit)
+    as_of = f'<br><span class="rbm-figures-as-of">{escape_text(figures)}</span>' if figures else ""
+    words = escape_text(approval_text(approvals, changes, unit, bureau_role, currency))
+    return f'<p class="rbm-approval">{badge} {words}{as_of}</p>'
 
 
 def earlier(decisions: pd.DataFrame | None, quarter: QuarterLike) -> pd.DataFrame:

@@ -40,6 +40,8 @@ __all__ = [
     "APPROVAL_COLORS",
     "APPROVAL_LABELS",
     "BADGE_COLORS",
+    "REFRESH_COLORS",
+    "REFRESH_LABELS",
     "FLOW_KIND_COLORS",
     "FUNDING_COLORS",
     "FUNDING_LABELS",
@@ -140,6 +142,15 @@ APPROVAL_LABELS: dict[str, str] = {"draft": "Draft", "approved": "Approved", "pe
 
 #: Publication badges of the dashboards' landing page (a review published, failed or not run).
 BADGE_COLORS: dict[str, str] = {"published": "#009E73", "failed": "#D55E00", "not reviewed": "#999999"}
+
+#: A unit's between-review refresh (:data:`rbm_utils.publish.refresh_state.REFRESH_STATUSES`): colours and words.
+REFRESH_COLORS: dict[str, str] = {"queued": "#56B4E9", "running": "#0072B2", "done": "#009E73", "failed": "#D55E00"}
+REFRESH_LABELS: dict[str, str] = {
+    "queued": "Refresh queued",
+    "running": "Refreshing",
+    "done": "Up to date",
+    "failed": "Refresh failed",
+}
 
 
 def text_color(background: str) -> str:

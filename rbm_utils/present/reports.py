@@ -230,12 +230,16 @@ def header(r: Review):
 
 
 def provenance_frame(r: Review) -> pd.DataFrame:
-    """Which submission of each unit the figures come from."""
+    """Which submission of each unit the figures come from, and each unit's approval state in a
+    word (``approval``: Draft, Approved, Pending escalation)."""
     units = r.state.get("Unit", pd.DataFrame(columns=["unit_code", "quarter", "submission_id", "submitted_by"]))
     if r.unit:
         keep = {r.unit} | ({r.region} if r.region else set())
         units = units[units["unit_code"].isin(keep)]
     out = units.reset_index(drop=True).copy()
+    approvals = r.results.get("approvals")
+    approvals = r.state.get("Approvals") if approvals is None else approvals
+    out["approval"] = [followup.approval_label(approvals, str(u)) for u in out["unit_code"]]
     if r.manifest:
         out["snapshot_content_sha256"] = str(r.manifest.get("content_sha256", ""))[:16]
         out["snapshot_created_at"] = r.manifest.get("created_at", "")
@@ -374,6 +378,7 @@ def approval(r: Review):
             r.unit,
             r.config.authority.bureau_role,
             r.config.currency,
+            provenance=r.view.get("provenance"),
         )
     )
 

@@ -33,6 +33,7 @@ from rbm_utils.core.config import PROJECT_ROOT, Config
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.publish import frozen
 from rbm_utils.publish.frozen import JOINT_TABLES
+from rbm_utils.publish.refresh_state import UnitRefresh, read_refresh_state
 from rbm_utils.serve.params import pick
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ SNAPSHOT = "snapshot"
 #: Run statuses that mean "published".
 PUBLISHED_STATUSES = ("ok", "skipped_unchanged")
 #: Snapshot tables the KPI drill-down and the provenance read (fixed names, never from input).
-SNAPSHOT_TABLES = ("Actuals", "Milestones", "Unit")
+SNAPSHOT_TABLES = ("Actuals", "Approvals", "Milestones", "Unit")
 #: Tables of the quarter's frozen analysis (``<Q>/analysis/``) a unit's page reads besides its
 #: published folder: the very tables its review notebook shows (theory of change, assumptions,
 #: work programme, synergies, scale-up; ``units/...`` one row set per unit).
@@ -316,6 +317,46 @@ def change_counts(changes: pd.DataFrame | None) -> dict[str, int]:
     return {d: int(counts.get(d, 0)) for d in CHANGE_DIRECTIONS}
 
 
+def figures_fields(provenance: pd.DataFrame | None, unit: str) -> dict[str, Any]:
+    """The submission a unit's published figures come from (its ``provenance`` table):
+    ``submission_id``, ``submitted_by``, ``figures_at`` (when it arrived); blank when unknown.
+
+    >>> figures_fields(pd.DataFrame({"unit_code": ["AFR"], "submission_id": [7], "submitted_by": ["Ada"],
+    ...                              "ingested_at": ["2026-10-12T09:30:00Z"]}), "AFR")["submission_id"]
+    7
+    """
+    out: dict[str, Any] = {"submission_id": None, "submitted_by": "", "figures_at": ""}
+    if provenance is None or provenance.empty or "unit_code" not in provenance.columns:
+        return out
+    rows = provenance[provenance["unit_code"].astype(str) == unit]
+    if rows.empty:
+        return out
+    r = rows.iloc[-1]
+    sid = pd.to_numeric(pd.Series([r.get("submission_id")]), errors="coerce").iloc[0]
+    out["submission_id"] = None if pd.isna(sid) else int(sid)
+    out["submitted_by"] = "" if pd.isna(r.get("submitted_by")) else str(r.get("submitted_by"))
+    out["figures_at"] = "" if pd.isna(r.get("ingested_at")) else str(r.get("ingested_at"))
+    return out
+
+
+def refresh_fields(entry: UnitRefresh | None) -> dict[str, Any]:
+    """A unit's between-review refresh (``outputs/<Q>/refresh.json``): ``refresh`` (status, blank
+    when none ran), ``refreshed_at`` (when the last refresh finished, for a finished one),
+    ``refresh_submission`` and ``refresh_message`` (a failure in words).
+
+    >>> refresh_fields(UnitRefresh("AFR", "failed", 8, message="the store is unreachable"))["refresh_message"]
+    'the store is unreachable'
+    """
+    if entry is None:
+        return {"refresh": "", "refreshed_at": "", "refresh_submission": None, "refresh_message": ""}
+    return {
+        "refresh": entry.status,
+        "refreshed_at": (entry.finished_at or "") if entry.status == "done" else "",
+        "refresh_submission": entry.submission_id,
+        "refresh_message": entry.message or "",
+    }
+
+
 def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFrame:
     """One row per unit of the settings: publication word, KPI counts per status (``n_<status>``
     for each of :data:`rbm_utils.core.codes.KPI_STATUSES`), red flags, the data health score
@@ -325,6 +366,7 @@ def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFr
     q = pick(quarter, published_quarters(outputs))
     status = run_status(outputs, q) if q else {}
     units = set(published_units(outputs, q, config)) if q else set()
+    refresh = read_refresh_state(Path(outputs), q) if q else {}
     rows = []
     for code, u in config.units.items():
         pub = publication(status.get(code)) if code in units or code in status else "not reviewed"
@@ -358,6 +400,8 @@ def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFr
             row.update(approval_fields(t.get("approvals"), code))
             row.update(decision_counts(t.get("decisions"), code))
             row.update(change_counts(t.get("changes")))
+            row.update(figures_fields(t.get("provenance"), code))
+        row.update(refresh_fields(refresh.get(code)))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -14,7 +14,9 @@ from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site
 
 from rbm_utils.analytics import kpi
 from rbm_utils.core.config import load_config
-from rbm_utils.present import charts, columns, followup, readable, signals
+from rbm_utils.core.quarters import Quarter
+from rbm_utils.core.text import escape_text
+from rbm_utils.present import charts, columns, followup, readable, reports, signals
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data, params, views
 from rbm_utils.serve.pages import joint, landing, overview, review, sections
@@ -246,7 +248,10 @@ def test_unit_dashboard_shows_its_approval_and_decisions_as_published(site):
     folder = site["outputs"] / q / "AFR"
     approvals = pd.read_parquet(folder / "approvals.parquet")
     changes = pd.read_parquet(folder / "framework_changes.parquet")
-    words = followup.approval_html(approvals, changes, "AFR", CFG.authority.bureau_role, CFG.currency)
+    provenance = pd.read_parquet(folder / "provenance.parquet")
+    words = followup.approval_html(
+        approvals, changes, "AFR", CFG.authority.bureau_role, CFG.currency, provenance=provenance
+    )
     dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
     assert words in dash.title.value
     published = "".join(_nb_outputs(folder / "quarterly_review.ipynb", "text/html"))
@@ -262,6 +267,43 @@ def test_unit_dashboard_shows_its_approval_and_decisions_as_published(site):
     shown = ov.followup_out.outputs[0]["data"]["text/html"]
     assert shown == table_html(pending, columns.PENDING_ESCALATIONS, empty="No change awaits the bureau's approval.")
     assert shown in "".join(_nb_outputs(site["outputs"] / q / "overview" / "bdt_overview.ipynb", "text/html"))
+
+
+def test_a_draft_says_which_submission_its_figures_come_from(site):
+    """The sample's current quarter is not approved: the published review (notebook and static
+    HTML copy) and the unit's dashboard say "Draft — figures as of submission N by NAME, TIME",
+    N and NAME those of the snapshot's Unit table; approved, the same figures read "Approved by …"."""
+    q = site["quarter"]
+    folder = site["outputs"] / q / "AFR"
+    unit = pd.read_parquet(site["outputs"] / q / "snapshot" / "Unit.parquet").set_index("unit_code").loc["AFR"]
+    provenance = pd.read_parquet(folder / "provenance.parquet")
+    assert provenance["submission_id"].tolist() == [int(unit["submission_id"])]
+    when = followup.moment(unit["ingested_at"])
+    banner = escape_text(
+        f"Draft — figures as of submission {int(unit['submission_id'])} by {unit['submitted_by']}, {when}."
+    )
+    assert pd.read_parquet(folder / "approvals.parquet")["state"].tolist() in ([], ["draft"], ["pending"])
+    assert banner in "".join(_nb_outputs(folder / "quarterly_review.ipynb", "text/html"))
+    assert banner in (folder / "quarterly_review.html").read_text(encoding="utf-8")
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    assert banner in dash.title.value  # near the top, beside the approval state
+    assert banner in dash.outs["approval"].outputs[0]["data"]["text/html"]
+    approved = pd.DataFrame(
+        {
+            "unit_code": ["AFR"],
+            "quarter": [q],
+            "state": ["approved"],
+            "approved_by": ["Amara Diallo"],
+            "approved_at": ["2026-11-02T10:00:00Z"],
+        }
+    )
+    words = followup.approval_html(approved, None, "AFR", provenance=provenance)
+    assert "Approved by Amara Diallo on 2026-11-02." in words and "Draft" not in words
+    assert escape_text(f"Figures as of submission {int(unit['submission_id'])} by") in words
+    listed = reports.provenance_frame(
+        reports.Review(Quarter.parse(q), CFG, state={"Unit": provenance}, results={"approvals": approved})
+    )
+    assert listed["approval"].tolist() == ["Approved"]  # the overview and joint reviews list it per unit
 
 
 def test_overview_says_the_red_flag_share_as_the_notebook_does(site):

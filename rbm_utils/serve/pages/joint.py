@@ -74,7 +74,7 @@ def provenance_html(outputs: Path, quarter: str, cluster: str, region: str, conf
     r = Review(
         Quarter.parse(quarter),
         config,
-        state={"Unit": data.load_snapshot_table(outputs, quarter, "Unit")},
+        state={name: data.load_snapshot_table(outputs, quarter, name) for name in ("Unit", "Approvals")},
         results={},
         unit=cluster,
         region=region,

@@ -1,7 +1,8 @@
 """The landing page (``dashboards/index.ipynb``), a manager's start: the published quarters; the
 bureau's ten items needing decisions (the published agenda, by rank); every unit with its review's
 publication, approval state, data health, KPI status counts, red flags, open and overdue
-decisions and what changed since last quarter (better, worse, new), in a table that sorts by any
+decisions, what changed since last quarter (better, worse, new), the submission its figures come
+from and its between-review refresh (queued, running, up to date, failed), in a table that sorts by any
 column and filters by text and unit type (in the page: the template's script, no kernel call);
 links to each review, the joint reviews and the bureau overview. From published tables only.
 
@@ -24,10 +25,13 @@ from IPython.display import HTML
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
+from rbm_utils.present.followup import moment
 from rbm_utils.present.labels import (
     APPROVAL_COLORS,
     APPROVAL_LABELS,
     BADGE_COLORS,
+    REFRESH_COLORS,
+    REFRESH_LABELS,
     STATUS_COLORS,
     STATUS_LABELS,
     UNKNOWN_COLOR,
@@ -54,6 +58,8 @@ UNIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("open decisions", "number"),
     ("overdue decisions", "number"),
     ("since last quarter", "number"),
+    ("figures as of", "text"),
+    ("refresh", "text"),
 )
 
 
@@ -109,6 +115,46 @@ def changes_cell(row: Mapping[str, Any]) -> str:
     return f'<span class="rbm-changes">{", ".join(parts) or "no change"}</span>'
 
 
+def figures_cell(row: Mapping[str, Any]) -> str:
+    """The submission the published figures come from, and when a refresh last republished them.
+
+    >>> figures_cell({"submission_id": 7, "submitted_by": "Ada", "figures_at": "2026-10-12T09:30:00Z",
+    ...               "refreshed_at": "2026-10-12T09:33:00Z"})
+    '<span class="rbm-figures">submission 7 by Ada, 2026-10-12 09:30 UTC; refreshed 2026-10-12 09:33 UTC</span>'
+    """
+    sid = row.get("submission_id")
+    if sid is None or sid != sid:
+        return '<span style="color:#595959">&#8212;</span>'
+    who, when = str(row.get("submitted_by") or ""), moment(row.get("figures_at"))
+    text = f"submission {int(sid)}" + (f" by {who}" if who else "") + (f", {when}" if when else "")
+    if row.get("refreshed_at"):
+        text += f"; refreshed {moment(row['refreshed_at'])}"
+    return f'<span class="rbm-figures">{escape_text(text)}</span>'
+
+
+def refresh_cell(row: Mapping[str, Any]) -> str:
+    """The unit's between-review refresh in words with its colour: queued, running, up to date,
+    or failed with what went wrong (the last good figures stay published).
+
+    >>> "Refresh failed" in refresh_cell({"refresh": "failed", "refresh_message": "store unreachable"})
+    True
+    >>> refresh_cell({"refresh": ""})
+    '<span style="color:#595959">no refresh since the review</span>'
+    """
+    state = str(row.get("refresh") or "")
+    if not state:
+        return '<span style="color:#595959">no refresh since the review</span>'
+    out = badge(REFRESH_LABELS.get(state, state), REFRESH_COLORS.get(state, UNKNOWN_COLOR))
+    sid = row.get("refresh_submission")
+    if state in ("queued", "running") and sid is not None and sid == sid:
+        out += f" (submission {int(sid)})"
+    if state == "failed":
+        message = str(row.get("refresh_message") or "")
+        out += f": {escape_text(message)}" if message else ""
+        out += "; the figures shown are the last good ones"
+    return f'<span class="rbm-refresh">{out}</span>'
+
+
 def _sort_key(value: Any) -> str:
     """A cell's ``data-sort`` attribute: numbers as they are, missing as -1 (sorted first)."""
     return "-1" if value is None or value != value else f"{float(value):g}"
@@ -145,6 +191,8 @@ def _units_table(outputs: Path, q: str, config: Config) -> str:
             (str(int(r["open_decisions"])), _count(r["open_decisions"], "open")),
             (str(int(r["overdue_decisions"])), _count(r["overdue_decisions"], "overdue", RED_FLAG_COLOR)),
             (str(int(r["worse"])), changes_cell(r)),
+            (str(r.get("refreshed_at") or r.get("figures_at") or ""), figures_cell(r)),
+            (str(r.get("refresh") or ""), refresh_cell(r)),
         ]
         tds = "".join(f'<td data-sort="{escape_text(str(key))}">{shown}</td>' for key, shown in cells)
         rows.append(f'<tr data-unit="{code}" data-type="{escape_text(r["type"])}">{tds}</tr>')

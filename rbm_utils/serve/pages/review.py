@@ -357,6 +357,7 @@ class ReviewDashboard:
             s.unit or "",
             cfg.authority.bureau_role,
             cfg.currency,
+            provenance=s.tables.get("provenance"),
         )
 
     def render(self) -> None:

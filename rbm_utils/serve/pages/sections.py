@@ -114,7 +114,12 @@ def unit_parts(r: Review, status_figure: Any = None) -> dict[str, list[Any]]:
         ],
         "approval": [
             followup.approval_html(
-                v.get("approvals"), v.get("framework_changes"), r.unit or "", r.config.authority.bureau_role, cur
+                v.get("approvals"),
+                v.get("framework_changes"),
+                r.unit or "",
+                r.config.authority.bureau_role,
+                cur,
+                provenance=v.get("provenance"),
             ),
             _table(reports.escalations(r), columns.PENDING_ESCALATIONS, "No change awaits the bureau's approval."),
         ],
