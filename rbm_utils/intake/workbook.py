@@ -37,6 +37,7 @@ from rbm_utils.core.errors import problem
 from rbm_utils.core.files import sha256_file
 from rbm_utils.intake.csv_folder import read_csv_folder
 from rbm_utils.intake.raw import ERROR_VALUES, CellError, RawSheet, RawWorkbook
+from rbm_utils.intake.xlsx_checks import check_sheets
 from rbm_utils.intake.xlsx_fast import read_with_calamine
 from rbm_utils.intake.xlsx_guard import check_zip
 
@@ -186,6 +187,7 @@ def _read_xlsx(p: Path, sha: str, lim: Mapping[str, float]) -> RawWorkbook:
         if sheets is not None:
             raw.sheets.update(sheets)
             raw.reader = "calamine"
+            check_sheets(raw, scan)
             return raw
         refusal = "calamine could not read it"
     log.debug("%s read with openpyxl: %s", name, refusal)
@@ -204,6 +206,7 @@ def _read_xlsx(p: Path, sha: str, lim: Mapping[str, float]) -> RawWorkbook:
                 ),
             )
         )
+    check_sheets(raw, scan)
     return raw
 
 
