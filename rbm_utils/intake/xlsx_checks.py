@@ -57,9 +57,12 @@ def _contract(name: str) -> bool:
 def check_sheets(raw: RawWorkbook, scan: Scan) -> None:
     """The problems of the sheets read into ``raw`` (see the module's text), and their escaped
     text unescaped in place."""
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for name, state in scan.sheet_states:
-        if name in seen:
+        key = name.strip().lower()
+        # the same name exactly, or alike but for case or spaces where the reader renamed one
+        # (openpyxl reads a second 'KPIs' as 'KPIs1'); the validator names the other twins
+        if key in seen and (seen[key] == name or name not in raw.sheets or seen[key] not in raw.sheets):
             raw.problems.append(
                 problem(
                     "duplicate_sheet",
@@ -67,12 +70,13 @@ def check_sheets(raw: RawWorkbook, scan: Scan) -> None:
                     name,
                     value=name,
                     message=(
-                        f"Two sheets are named '{name}' exactly (Excel never writes this; the file was made or edited "
-                        "by another program). Only one could be read: keep one and save the workbook from Excel."
+                        f"Two sheets are named '{seen[key]}' and '{name}' (Excel never writes this; the file was made or "
+                        "edited by another program). Neither is read in place of the other: keep one and save the "
+                        "workbook from Excel."
                     ),
                 )
             )
-        seen.add(name)
+        seen.setdefault(key, name)
         if state != "visible" and _contract(name):
             how = "very hidden (it cannot be unhidden from Excel's menus)" if state == "veryHidden" else "hidden"
             raw.problems.append(

@@ -46,9 +46,30 @@ _ERROR_CELL_RE = re.compile(rb"<" + _NS + rb'c\s[^>]*?\bt="e"')
 _HIDDEN_ROW_RE = re.compile(rb"<" + _NS + rb'row\s[^>]*?\bhidden="(?:1|true)"[^>]*>')
 _HIDDEN_COL_RE = re.compile(rb"<" + _NS + rb'col\s[^>]*?\bhidden="(?:1|true)"[^>]*>')
 _MIN_MAX_RE = re.compile(rb'\b(min|max)="(\d{1,5})"')
-#: Excel's escape of a character in text (_x000D_), or an XML character reference (&#13;):
-#: text the fast reader would unescape unseen; openpyxl reads it and the reader unescapes once.
-_ESCAPED_TEXT_RE = re.compile(rb"_x[0-9A-Fa-f]{4}_|&#")
+#: Excel's escape of a character in text (_x000D_): text the fast reader would unescape
+#: unseen; openpyxl reads it and the reader unescapes once. A character reference to one of
+#: the characters an escape is written with (&#95; for _) could hide one from this pattern.
+_ESCAPED_TEXT_RE = re.compile(rb"_x[0-9A-Fa-f]{4}_")
+_CHAR_REF_RE = re.compile(rb"&#(x[0-9A-Fa-f]{1,6}|[0-9]{1,7});")
+_ESCAPE_CHARS = frozenset(map(ord, "_x0123456789ABCDEFabcdef"))
+
+
+def _escaped_text(buf: bytes) -> bool:
+    """Excel's escape of a character, or a character reference that could spell one, in ``buf``.
+
+    >>> _escaped_text(b"<t>a_x000D_</t>"), _escaped_text(b"<t>&#95;x000D_</t>"), _escaped_text(b"<t>&#8722;80</t>")
+    (True, True, False)
+    """
+    if b"_x" in buf and _ESCAPED_TEXT_RE.search(buf):
+        return True
+    if b"&#" in buf:
+        for ref in _CHAR_REF_RE.findall(buf):
+            code = int(ref[1:], 16) if ref[:1] == b"x" else int(ref)
+            if code in _ESCAPE_CHARS:
+                return True
+    return False
+
+
 _R_ATTR_RE = re.compile(rb'\br="(\d{1,9})"')
 _ZERO_PAD_FORMAT_RE = re.compile(rb'\bformatCode="0{2,}"')
 _WORKSHEET_RE = re.compile(rb"<" + _NS + rb"(?:worksheet|sheetData)\b")
@@ -268,7 +289,7 @@ def _scan_part(
                 and (sheet is not None or info.filename.endswith("sharedStrings.xml"))
                 and (b"_x" in buf or b"&#" in buf)
             ):
-                scan.escaped_text = _ESCAPED_TEXT_RE.search(buf) is not None
+                scan.escaped_text = _escaped_text(buf)
             tail = buf[-_OVERLAP:]
             chunk = fh.read(_CHUNK)
     scan.has_formulas = scan.has_formulas or has_formula
