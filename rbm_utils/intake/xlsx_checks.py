@@ -58,7 +58,12 @@ def check_sheets(raw: RawWorkbook, scan: Scan) -> None:
     """The problems of the sheets read into ``raw`` (see the module's text), and their escaped
     text unescaped in place."""
     seen: dict[str, str] = {}
-    for name, state in scan.sheet_states:
+    # the scan's list of sheets, and the readers' own word for any it could not list
+    # (a workbook.xml written with prefixed tags)
+    states = list(scan.sheet_states)
+    listed = {name for name, _ in states}
+    states += [(n, "hidden") for n, rs in raw.sheets.items() if rs.hidden and n not in listed]
+    for name, state in states:
         key = name.strip().lower()
         # the same name exactly, or alike but for case or spaces where the reader renamed one
         # (openpyxl reads a second 'KPIs' as 'KPIs1'); the validator names the other twins
