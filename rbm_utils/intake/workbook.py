@@ -12,7 +12,9 @@ reader, ~20x faster than openpyxl) when the scan found nothing calamine cannot s
 (:mod:`rbm_utils.intake.xlsx_fast`), otherwise by openpyxl (with defusedxml): formulas (a
 formula without a saved value is named with its text), error cells, zero-padded number formats
 (a code 007 kept as shown), and sparse sheets, of which openpyxl reads only the cells that
-exist, never the full rectangle up to the last cell. Both give the same raw sheets.
+exist, never the full rectangle up to the last cell. Both give the same raw sheets, then
+:mod:`rbm_utils.intake.xlsx_checks` refuses hidden or twin contract sheets, names hidden columns
+holding data and unescapes Excel's ``_x000D_`` once, whichever reader read them.
 
 Example:
     >>> raw = read_source("data/sample/AFR.xlsx")          # doctest: +SKIP

@@ -3,7 +3,9 @@ every XML part scanned for DOCTYPE/entity declarations and non-UTF-8 encodings, 
 declared dimension, last cell and cell count.
 
 The same pass notes what the fast cell reader (python-calamine) cannot see, in a :class:`Scan`:
-formulas, error cells, zero-padded number formats, hidden rows, sparse sheets. The reader
+formulas, error cells, zero-padded number formats, hidden rows, sparse sheets, Excel's
+escapes of characters in text; and what the reader checks after reading: each sheet's state
+(hidden, very hidden) and the hidden columns (:mod:`rbm_utils.intake.xlsx_checks`). The reader
 (:mod:`rbm_utils.intake.workbook`) uses it to pick calamine or openpyxl.
 
 Example:
@@ -143,7 +145,7 @@ class Scan:
     has_error_cells: bool = False
     zero_pad_format: bool = False
     unnumbered_hidden_row: bool = False
-    escaped_text: bool = False  # _x000D_ or &#13; in shared strings or a worksheet's text
+    escaped_text: bool = False  # Excel's _x000D_ (or &#95; that could spell one) in shared strings or a sheet
     hidden_rows: dict[str, set[int]] = field(default_factory=dict)  # by sheet name
     #: hidden columns by sheet name, as 1-based (first, last) column ranges
     hidden_columns: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
