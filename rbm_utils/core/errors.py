@@ -36,7 +36,7 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "unsafe_file": (
         ERROR,
-        "A decompression bomb (too many parts, too large unpacked, too high a ratio), a DOCTYPE or entity declaration anywhere in an XML part, or XML not in UTF-8; refused unopened.",
+        "A decompression bomb (too many parts, too large unpacked, too high a ratio), a DOCTYPE or entity declaration anywhere in an XML part, or XML not in UTF-8; in a CSV folder, a link, a file that is not a regular file or lies outside the folder; refused unopened.",
     ),
     "sheet_too_large": (
         ERROR,
@@ -44,14 +44,14 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "bad_encoding": (
         ERROR,
-        "A CSV file is not UTF-8 (with or without BOM); cp1252 and UTF-16 are refused, naming the byte and row, never guessed.",
+        "A CSV file is neither UTF-8 (with or without BOM) nor UTF-16 with a BOM; cp1252 is refused, naming the byte and row, never guessed.",
     ),
     "bad_csv": (ERROR, "A CSV file cannot be parsed: a quote left open, a stray quote, or a value over 128 KB."),
     # structure
     "missing_sheet": (ERROR, "A required sheet is absent."),
     "duplicate_sheet": (
         ERROR,
-        "Two sheets (or CSV files) have the same name but for case or spaces; only the first is read.",
+        "Two sheets (or CSV files) have the same name, or the same but for case or spaces; only the first is read.",
     ),
     "header_not_on_row_1": (ERROR, "The column names are on a later row (a title above them); they belong on row 1."),
     "unknown_sheet": (WARNING, "A sheet that is not part of the contract; ignored."),
@@ -61,7 +61,7 @@ CODES: dict[str, tuple[str, str]] = {
     "blank_header": (ERROR, "A column holds data but has no header."),
     "merged_cells": (ERROR, "Merged cells hide values; unmerge and fill every cell."),
     "ragged_row": (ERROR, "A CSV row has more fields than the header."),
-    "hidden_data": (WARNING, "A hidden row or sheet holds data; it is read like any other."),
+    "hidden_data": (WARNING, "A hidden row or column holds data; it is read like any other."),
     "total_row": (ERROR, "A 'Total' row: totals are computed by the workbench, remove it."),
     # cell types
     "required_value": (ERROR, "A required cell is empty."),
@@ -185,6 +185,23 @@ CODES: dict[str, tuple[str, str]] = {
     "change_needs_bureau": (
         WARNING,
         "A change beyond the unit approver's authority; it will stay pending until the bureau approves.",
+    ),
+    # hostile workbooks: the reader and the shape of a file (issue 18, part A)
+    "duplicate_unit_row": (
+        ERROR,
+        "A field of the Unit sheet is given on more than one row; the Unit sheet holds one value per field.",
+    ),
+    "hidden_sheet": (
+        ERROR,
+        "A sheet the workbook contract reads is hidden or very hidden; unhide it (or delete it) and save again.",
+    ),
+    "excel_escape": (
+        WARNING,
+        "Text held Excel's escape of a character (_x000D_ for a carriage return ...); it is read as that character.",
+    ),
+    "csv_ambiguous_format": (
+        ERROR,
+        "A CSV file's separator or decimal mark cannot be told for sure (decimal commas and decimal points mixed, or only numbers like 1,250 or 1.250 in a ';' or tab file).",
     ),
 }
 

@@ -8,7 +8,6 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +61,12 @@ class RawSheet:
     hidden: bool = False
     hidden_rows: set[int] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
-    decimal_comma: bool = False  # a ';'-separated CSV: numbers may use a decimal comma
+    decimal_comma: bool = False  # a ';' or tab CSV of a folder whose numbers use a decimal comma
     from_csv: bool = False  # a CSV file: a row longer than the header is a ragged row
+    #: a ';' or tab CSV: the first number of each kind its numbers say of the decimal mark
+    #: (see :func:`rbm_utils.intake.csv_format.decimal_evidence`); None for other sheets
+    decimal_evidence: dict[str, tuple[str, int, str, str, str]] | None = None
+    decimal_display: str = ""  # the file's name as problems show it (folder/KPIs.csv)
 
 
 @dataclass
@@ -77,13 +80,3 @@ class RawWorkbook:
     sheets: dict[str, RawSheet] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     reader: str = ""  # "calamine" or "openpyxl" for an .xlsx: which cell reader read it
-
-
-def sha256_folder(files: list[Path]) -> str:
-    h = hashlib.sha256()
-    for f in sorted(files, key=lambda p: p.name.lower()):
-        h.update(f.name.lower().encode())
-        h.update(b"\0")
-        h.update(f.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()

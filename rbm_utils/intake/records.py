@@ -384,6 +384,21 @@ def read_keyvalue(ctx: Context, sh: Sheet, rs: RawSheet) -> dict[str, Any]:
                 )
             )
             continue
+        if name in found:  # one value per field: never the first or the last row silently
+            ctx.problems.append(
+                problem(
+                    "duplicate_unit_row",
+                    ctx.file,
+                    sh.name,
+                    rownum,
+                    "A",
+                    name,
+                    v,
+                    f"Field '{name}' is given twice, on rows {found[name]} and {rownum}; the Unit sheet holds one "
+                    "value per field. Delete one of the rows.",
+                )
+            )
+            continue
         found[name] = rownum
         ctx.letters[sh.name][name] = "B"
         out[name] = _coerce(ctx, sh, sh.column(name), v, rownum, rs.decimal_comma)

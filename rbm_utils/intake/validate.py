@@ -195,12 +195,6 @@ def _read_sheets(ctx: Context, raw: RawWorkbook, by_lower: Mapping[str, str]) ->
             ctx.unreadable.add(sh.name)  # already reported (encoding, unparsable CSV): no cascade of follow-ups
             ctx.records[sh.name] = []
             continue
-        if rs.hidden and (rs.rows or rs.headers):
-            ctx.add(
-                "hidden_data",
-                sh.name,
-                message=f"Sheet '{sh.name}' is hidden but holds data; it is read like any other.",
-            )
         if sh.kind == "keyvalue":
             unit = read_keyvalue(ctx, sh, rs)
         else:

@@ -12,7 +12,9 @@ reader, ~20x faster than openpyxl) when the scan found nothing calamine cannot s
 (:mod:`rbm_utils.intake.xlsx_fast`), otherwise by openpyxl (with defusedxml): formulas (a
 formula without a saved value is named with its text), error cells, zero-padded number formats
 (a code 007 kept as shown), and sparse sheets, of which openpyxl reads only the cells that
-exist, never the full rectangle up to the last cell. Both give the same raw sheets.
+exist, never the full rectangle up to the last cell. Both give the same raw sheets, then
+:mod:`rbm_utils.intake.xlsx_checks` refuses hidden or twin contract sheets, names hidden columns
+holding data and unescapes Excel's ``_x000D_`` once, whichever reader read them.
 
 Example:
     >>> raw = read_source("data/sample/AFR.xlsx")          # doctest: +SKIP
@@ -37,6 +39,7 @@ from rbm_utils.core.errors import problem
 from rbm_utils.core.files import sha256_file
 from rbm_utils.intake.csv_folder import read_csv_folder
 from rbm_utils.intake.raw import ERROR_VALUES, CellError, RawSheet, RawWorkbook
+from rbm_utils.intake.xlsx_checks import check_sheets
 from rbm_utils.intake.xlsx_fast import read_with_calamine
 from rbm_utils.intake.xlsx_guard import check_zip
 
@@ -186,6 +189,7 @@ def _read_xlsx(p: Path, sha: str, lim: Mapping[str, float]) -> RawWorkbook:
         if sheets is not None:
             raw.sheets.update(sheets)
             raw.reader = "calamine"
+            check_sheets(raw, scan)
             return raw
         refusal = "calamine could not read it"
     log.debug("%s read with openpyxl: %s", name, refusal)
@@ -204,6 +208,7 @@ def _read_xlsx(p: Path, sha: str, lim: Mapping[str, float]) -> RawWorkbook:
                 ),
             )
         )
+    check_sheets(raw, scan)
     return raw
 
 

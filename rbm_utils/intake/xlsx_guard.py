@@ -3,7 +3,9 @@ every XML part scanned for DOCTYPE/entity declarations and non-UTF-8 encodings, 
 declared dimension, last cell and cell count.
 
 The same pass notes what the fast cell reader (python-calamine) cannot see, in a :class:`Scan`:
-formulas, error cells, zero-padded number formats, hidden rows, sparse sheets. The reader
+formulas, error cells, zero-padded number formats, hidden rows, sparse sheets, Excel's
+escapes of characters in text; and what the reader checks after reading: each sheet's state
+(hidden, very hidden) and the hidden columns (:mod:`rbm_utils.intake.xlsx_checks`). The reader
 (:mod:`rbm_utils.intake.workbook`) uses it to pick calamine or openpyxl.
 
 Example:
@@ -44,6 +46,32 @@ _PREFIXED_CELL_TAG_RE = re.compile(rb"<[A-Za-z_][\w.-]*:c[\s>/]")
 _FORMULA_RE = re.compile(rb"<" + _NS + rb"f[\s>/]")
 _ERROR_CELL_RE = re.compile(rb"<" + _NS + rb'c\s[^>]*?\bt="e"')
 _HIDDEN_ROW_RE = re.compile(rb"<" + _NS + rb'row\s[^>]*?\bhidden="(?:1|true)"[^>]*>')
+_HIDDEN_COL_RE = re.compile(rb"<" + _NS + rb'col\s[^>]*?\bhidden="(?:1|true)"[^>]*>')
+_MIN_MAX_RE = re.compile(rb'\b(min|max)="(\d{1,5})"')
+#: Excel's escape of a character in text (_x000D_): text the fast reader would unescape
+#: unseen; openpyxl reads it and the reader unescapes once. A character reference to one of
+#: the characters an escape is written with (&#95; for _) could hide one from this pattern.
+_ESCAPED_TEXT_RE = re.compile(rb"_x[0-9A-Fa-f]{4}_")
+_CHAR_REF_RE = re.compile(rb"&#(x[0-9A-Fa-f]{1,6}|[0-9]{1,7});")
+_ESCAPE_CHARS = frozenset(map(ord, "_x0123456789ABCDEFabcdef"))
+
+
+def _escaped_text(buf: bytes) -> bool:
+    """Excel's escape of a character, or a character reference that could spell one, in ``buf``.
+
+    >>> _escaped_text(b"<t>a_x000D_</t>"), _escaped_text(b"<t>&#95;x000D_</t>"), _escaped_text(b"<t>&#8722;80</t>")
+    (True, True, False)
+    """
+    if b"_x" in buf and _ESCAPED_TEXT_RE.search(buf):
+        return True
+    if b"&#" in buf:
+        for ref in _CHAR_REF_RE.findall(buf):
+            code = int(ref[1:], 16) if ref[:1] == b"x" else int(ref)
+            if code in _ESCAPE_CHARS:
+                return True
+    return False
+
+
 _R_ATTR_RE = re.compile(rb'\br="(\d{1,9})"')
 _ZERO_PAD_FORMAT_RE = re.compile(rb'\bformatCode="0{2,}"')
 _WORKSHEET_RE = re.compile(rb"<" + _NS + rb"(?:worksheet|sheetData)\b")
@@ -75,8 +103,9 @@ def _attrs(tag: bytes) -> dict[str, str]:
     return {k.decode().split(":")[-1]: html.unescape(v.decode("utf-8", "replace")) for k, v in _ATTR_RE.findall(tag)}
 
 
-def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
-    """{zip part name: sheet name} from xl/workbook.xml and its rels (read by regex: no XML parser yet)."""
+def _sheet_parts(zf: zipfile.ZipFile, names: set[str], scan: Scan) -> dict[str, str]:
+    """{zip part name: sheet name} from xl/workbook.xml and its rels (read by regex: no XML parser
+    yet); each sheet's name and state go to ``scan.sheet_states``."""
 
     def head(part: str) -> bytes:
         if part not in names:
@@ -94,6 +123,8 @@ def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
     out = {}
     for tag in _TAG_RE[b"sheet"].findall(wb_xml):
         a = _attrs(tag)
+        if "name" in a:
+            scan.sheet_states.append((a["name"], a.get("state", "visible")))
         rid = a.get("id")
         if rid in targets and "name" in a:
             out[targets[rid]] = a["name"]
@@ -114,7 +145,12 @@ class Scan:
     has_error_cells: bool = False
     zero_pad_format: bool = False
     unnumbered_hidden_row: bool = False
+    escaped_text: bool = False  # Excel's _x000D_ (or &#95; that could spell one) in shared strings or a sheet
     hidden_rows: dict[str, set[int]] = field(default_factory=dict)  # by sheet name
+    #: hidden columns by sheet name, as 1-based (first, last) column ranges
+    hidden_columns: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: every sheet the workbook lists, in order: (name, state: visible, hidden or veryHidden)
+    sheet_states: list[tuple[str, str]] = field(default_factory=list)
     extents: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # sheet: (rows, columns, cells)
 
     def fast_reader_refusal(self) -> str | None:
@@ -131,6 +167,8 @@ class Scan:
             return "zero-padded number format"  # a code 007 typed as 7 formatted "000"
         if self.unnumbered_hidden_row:
             return "hidden row without a row number"
+        if self.escaped_text:
+            return "escaped text"  # calamine unescapes _x000D_ unseen: openpyxl's text is unescaped once
         for sheet, (rows, cols, cells) in self.extents.items():
             if rows * cols > DENSE_FACTOR * cells + DENSE_SLACK:
                 return f"sparse sheet {sheet}"
@@ -216,6 +254,12 @@ def _scan_part(
                 if numbers:
                     max_row = max(max_row, max(map(int, numbers)))
                 if b'hidden="' in buf:
+                    for tag in _HIDDEN_COL_RE.findall(buf):
+                        bounds = {k: int(v) for k, v in _MIN_MAX_RE.findall(tag)}
+                        span = (bounds.get(b"min", 0), bounds.get(b"max", bounds.get(b"min", 0)))
+                        spans = scan.hidden_columns.setdefault(sheet, [])
+                        if span[0] and span not in spans:
+                            spans.append(span)
                     for tag in _HIDDEN_ROW_RE.findall(buf):
                         r = _R_ATTR_RE.search(tag)
                         if r is None:
@@ -242,6 +286,12 @@ def _scan_part(
                     )
             elif not scan.zero_pad_format:
                 scan.zero_pad_format = _ZERO_PAD_FORMAT_RE.search(buf) is not None
+            if (
+                not scan.escaped_text
+                and (sheet is not None or info.filename.endswith("sharedStrings.xml"))
+                and (b"_x" in buf or b"&#" in buf)
+            ):
+                scan.escaped_text = _escaped_text(buf)
             tail = buf[-_OVERLAP:]
             chunk = fh.read(_CHUNK)
     scan.has_formulas = scan.has_formulas or has_formula
@@ -319,7 +369,7 @@ def check_zip(p: Path, name: str, lim: Mapping[str, float]) -> tuple[list[Proble
                         message="A zip file but not an Excel workbook (no xl/workbook.xml). Give the unit's .xlsx workbook.",
                     )
                 ], scan
-            parts = _sheet_parts(zf, names)
+            parts = _sheet_parts(zf, names, scan)
             totals = {"cells": 0}
             for info in infos:
                 if info.is_dir():
