@@ -427,10 +427,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from rbm_utils.core.text import terminal_safe
+    from rbm_utils.store.console import safe_stdout
+
     try:
-        return int(args.func(args) or 0)
+        with safe_stdout():  # no workbook value reaches the terminal as an escape sequence
+            return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"rbm {args.command}: {exc}", file=sys.stderr)
+        print(f"rbm {args.command}: {terminal_safe(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rbm: interrupted", file=sys.stderr)
@@ -440,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         log.debug("unhandled error", exc_info=True)
         kind = "" if isinstance(exc, (ConfigError, OSError)) else f" ({exc.__class__.__name__})"
-        print(f"rbm {args.command}: error{kind}: {exc}", file=sys.stderr)
+        print(f"rbm {args.command}: error{kind}: {terminal_safe(exc)}", file=sys.stderr)
         if os.environ.get("RBM_DEBUG"):
             raise
         return 1
