@@ -315,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dry-run", action="store_true", help="validate and show what would change; store nothing")
     sp.add_argument("--show-warnings", action="store_true", help="list warnings of accepted files too")
     sp.add_argument("--report", help="also write every problem to this CSV file")
+    sp.add_argument(
+        "--force-over",
+        type=int,
+        metavar="M",
+        help="store the workbook over submission M, newer than the one it was made from (recorded)",
+    )
 
     sp = add(
         "approve",

@@ -63,7 +63,9 @@ def rich_table(
     table = Table(box=SIMPLE_HEAD, show_edge=False, pad_edge=True, padding=(0, 1))
     for name in view.columns:
         whole = str(name) in KEEP_WHOLE
-        table.add_column(terminal_safe(name), overflow="fold", no_wrap=whole, max_width=(max_widths or {}).get(str(name)))
+        table.add_column(
+            terminal_safe(name), overflow="fold", no_wrap=whole, max_width=(max_widths or {}).get(str(name))
+        )
     for row in view.astype(object).where(view.notna(), "").itertuples(index=False, name=None):
         table.add_row(*(terminal_safe(v) for v in row))
     return table
@@ -129,7 +131,7 @@ def safe_stdout() -> Iterator[None]:
     """Everything printed to standard output inside the block goes through :class:`SafeStream`
     (``rbm`` runs every command so: a workbook's value or a file name cannot drive the terminal)."""
     real = sys.stdout
-    sys.stdout = SafeStream(real)  # type: ignore[assignment]
+    sys.stdout = SafeStream(real)
     try:
         yield
     finally:
