@@ -300,7 +300,7 @@ def sample_parts(
         "reporting_quarter": str(q),
         "submitted_by": f"{u.code} M&E focal point (illustrative)",
     }
-    unit_fields = {c: unit_fields.get(c, "") for c in schema.sheet("Unit").column_names}
+    unit_fields = {c: unit_fields[c] for c in schema.sheet("Unit").column_names if c in unit_fields}
     log.info("sample %s: %d KPIs, %d actuals", code, len(frames["KPIs"]), len(frames["Actuals"]))
     return SampleParts(
         config=config,

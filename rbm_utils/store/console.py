@@ -109,10 +109,10 @@ class SafeStream:
     that is written to it (:func:`rbm_utils.core.text.terminal_safe`); the rest is the stream's.
 
     >>> out = io.StringIO()
-    >>> SafeStream(out).write("AFR\x1b]0;title\x07 ok\n")
-    12
+    >>> SafeStream(out).write("AFR\\x1b]0;title\\x07 ok\\n")
+    17
     >>> out.getvalue()
-    'AFR ok\n'
+    'AFR ok\\n'
     """
 
     def __init__(self, stream: IO[str]) -> None:

@@ -7,8 +7,9 @@ a submission after N was made by someone else (another ``submitted_by``), storin
 would silently undo their changes: it is refused (``stale_submission``), naming both, unless
 ``force_over`` names the newest such submission (``rbm ingest --force-over M``), which is then
 recorded with the new submission. The officer's own later submissions (the same workbook
-ingested again after a correction) do not count; a workbook without the field (an older
-template, a first submission) is stored as before.
+ingested again after a correction, or stored over another's by ``--force-over``) hold what came
+before them: only someone else's submissions after the officer's latest count. A workbook
+without the field (an older template, a first submission) is stored as before.
 
 Example:
     >>> rows = [{"id": 5, "quarter": "2026-Q3", "submitted_by": "Ann", "ingested_at": "2026-10-05T12:19:00Z"},
@@ -18,6 +19,9 @@ Example:
     'AFR: this workbook was made from submission 5 (2026-Q3, by Ann, 2026-10-05 12:19 UTC), but submission 7 (2026-Q3, by Bo, 2026-10-06 09:00 UTC) was stored since'
     >>> stale_check(rows, "AFR", "Ann", based_on=5, force_over=7), stale_check(rows, "AFR", "Bo", based_on=5, force_over=None)
     ((None, 7), (None, None))
+    >>> rows.append({"id": 8, "quarter": "2026-Q3", "submitted_by": "Ann", "ingested_at": "2026-10-06T10:00:00Z"})
+    >>> stale_check(rows, "AFR", "Ann", based_on=5, force_over=None)  # Ann stored 8 over Bo's 7
+    (None, None)
 """
 
 from __future__ import annotations
@@ -53,7 +57,12 @@ def stale_check(
         return None, None
     base = next((r for r in rows if int(r["id"]) == int(based_on)), None)
     me = _person(submitted_by)
-    newer = [r for r in rows if int(r["id"]) > int(based_on) and (base is None or _person(r["submitted_by"]) != me)]
+    mine = [int(r["id"]) for r in rows if int(r["id"]) > int(based_on) and _person(r["submitted_by"]) == me]
+    since = max([int(based_on), *mine])  # my own later submissions hold what came before them
+    # a base this store does not know: the workbook was not made from it, nothing it holds is known
+    newer = (
+        list(rows) if base is None else [r for r in rows if int(r["id"]) > since and _person(r["submitted_by"]) != me]
+    )
     if not newer:
         return None, None
     latest = newer[-1]
