@@ -189,7 +189,7 @@ CODES: dict[str, tuple[str, str]] = {
     # hostile values, quarters and lost updates (issue 18, part B)
     "invisible_characters": (
         WARNING,
-        "Zero-width or no-break spaces, joiners or a BOM in an id, code or quarter; they were removed.",
+        "Zero-width or no-break spaces, joiners or a BOM in an id, code, quarter or key; they were removed.",
     ),
     "non_ascii_digits": (
         WARNING,

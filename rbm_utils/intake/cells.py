@@ -272,7 +272,9 @@ def _text(sh: Sheet, col: Column, text: str, report: Report) -> Any:
 
 def _textual(parse: TextCoercer) -> Coercer:
     """A coercer of a text-like type: a yes/no cell or a date cell is refused (free text keeps
-    TRUE/FALSE), anything else goes to ``parse`` as :func:`clean_text`."""
+    TRUE/FALSE), anything else goes to ``parse`` as :func:`clean_text`. Ids, codes, quarters,
+    breakdowns and the text columns of a sheet's key (a funding source, a partner) lose invisible
+    characters first, with an ``invisible_characters`` warning; free text keeps them."""
 
     def coerce(sh: Sheet, col: Column, v: Any, decimal_comma: bool, report: Report) -> Any:
         if isinstance(v, bool):
@@ -288,7 +290,7 @@ def _textual(parse: TextCoercer) -> Coercer:
             else:
                 report("not_a_date" if col.type != "text" else "required_value", "A date where text is expected.")
             return None
-        if col.type != "text" and v.__class__ is str and not v.isascii():
+        if v.__class__ is str and not v.isascii() and (col.type != "text" or col.name in sh.key):
             bare = strip_invisible(v)
             if bare != v or any(c in SPACE_LIKE for c in bare):
                 report(

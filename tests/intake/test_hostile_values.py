@@ -99,6 +99,7 @@ def test_look_alike_text_is_stored_in_one_spelling_with_warnings(tmp_path):
         _set(g, "Actuals", 4, "value", "\u0663")  # AFR-K2 2026-Q3: Arabic-Indic 3
         _set(g, "Actuals", 4, "kpi_id", "AFR-K2\u00a0")  # a no-break space after the id
         _set(g, "Results", 2, "title", "Cafe\u0301 owners reached")  # e + combining accent
+        _set(g, "Expenditure", 1, "funding_source", "Regular\u00a0budget\u200b")  # a key's text column
 
     rep, store, _ = _ingest(tmp_path, edit)
     with store:
@@ -107,12 +108,14 @@ def test_look_alike_text_is_stored_in_one_spelling_with_warnings(tmp_path):
             ("non_ascii_digits", "warning", "Unit!B5"),
             ("non_ascii_digits", "warning", "Actuals!C5"),
             ("invisible_characters", "warning", "Actuals!A5"),
+            ("invisible_characters", "warning", "Expenditure!C2"),
         } <= _found(rep)
         assert store.submissions("AFR")["quarter"].tolist() == ["2026-Q3"]
         state = store.state("AFR")
         k2 = state["Actuals"][state["Actuals"]["kpi_id"] == "AFR-K2"]
         assert k2["value"].tolist() == [3.0]
         assert "Caf\u00e9 owners reached" in state["Results"]["title"].tolist()
+        assert set(state["Expenditure"]["funding_source"]) == {"Regular budget"}  # matches its Budget line
 
 
 def test_the_quarter_containing_today_is_reportable_but_not_the_next(tmp_path):
