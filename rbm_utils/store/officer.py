@@ -115,7 +115,8 @@ def run_template(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
         print(f"Wrote {path} for {unit} {quarter}" + (f", pre-filled with {n} rows from the store." if state else "."))
     if based_on is not None:
         print(
-            f"  Made from submission {based_on} (Unit sheet, based_on_submission): a newer one by someone else refuses it."
+            f"  Made from submission {based_on} (Unit sheet, based_on_submission): if someone else stores a newer "
+            "one first, this workbook is refused rather than undo their changes."
         )
     if args.from_store and n:
         print(f"  Added {added} rows of {quarter} to fill in (values empty):")
