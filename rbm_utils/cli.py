@@ -293,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dry-run", action="store_true", help="validate and show what would change; store nothing")
     sp.add_argument("--show-warnings", action="store_true", help="list warnings of accepted files too")
     sp.add_argument("--report", help="also write every problem to this CSV file")
+    sp.add_argument(
+        "--force-over",
+        type=int,
+        metavar="M",
+        help="store the workbook over submission M, newer than the one it was made from (recorded)",
+    )
 
     from rbm_utils.store.user_commands import add_user_commands
 
@@ -401,10 +407,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from rbm_utils.core.text import terminal_safe
+    from rbm_utils.store.console import safe_stdout
+
     try:
-        return int(args.func(args) or 0)
+        with safe_stdout():  # no workbook value reaches the terminal as an escape sequence
+            return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"rbm {args.command}: {exc}", file=sys.stderr)
+        print(f"rbm {args.command}: {terminal_safe(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rbm: interrupted", file=sys.stderr)
@@ -414,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         log.debug("unhandled error", exc_info=True)
         kind = "" if isinstance(exc, (ConfigError, OSError)) else f" ({exc.__class__.__name__})"
-        print(f"rbm {args.command}: error{kind}: {exc}", file=sys.stderr)
+        print(f"rbm {args.command}: error{kind}: {terminal_safe(exc)}", file=sys.stderr)
         if os.environ.get("RBM_DEBUG"):
             raise
         return 1

@@ -23,6 +23,7 @@ def minimal_unit(
         "unit_type": "region" if unit_code in ("AFR", "AMS", "ARB", "ASP", "CIS", "EUR") else "cluster",
         "reporting_quarter": quarter,
         "submitted_by": "Test Officer",
+        "based_on_submission": None,  # rbm template --from-store writes the store's latest submission
     }
     results = pd.DataFrame(
         [

@@ -203,6 +203,27 @@ CODES: dict[str, tuple[str, str]] = {
         ERROR,
         "A CSV file's separator or decimal mark cannot be told for sure (decimal commas and decimal points mixed, or only numbers like 1,250 or 1.250 in a ';' or tab file).",
     ),
+    # hostile values, quarters and lost updates (issue 18, part B)
+    "invisible_characters": (
+        WARNING,
+        "Zero-width or no-break spaces, joiners or a BOM in an id, code, quarter or key; they were removed.",
+    ),
+    "non_ascii_digits": (
+        WARNING,
+        "Digits of another script (Arabic-Indic, full-width ...) in a number, date or quarter; read as 0-9.",
+    ),
+    "disaggregation_case": (
+        WARNING,
+        "A breakdown key written with capitals; keys are compared in lower case and stored so.",
+    ),
+    "quarter_in_future": (
+        ERROR,
+        "The reporting quarter is after the current quarter (of the settings, or of today if later).",
+    ),
+    "stale_submission": (
+        ERROR,
+        "The workbook was made from an older submission than the store's latest one by someone else; start from the store again, or --force-over.",
+    ),
 }
 
 

@@ -139,6 +139,13 @@ SHEETS: tuple[Sheet, ...] = (
             _c("unit_type", "code", True, "region or cluster.", UNIT_TYPES),
             _c("reporting_quarter", "period", True, "The quarter this workbook reports on, e.g. 2026-Q3."),
             _c("submitted_by", "text", True, "Name of the M&E officer submitting the workbook."),
+            _c(
+                "based_on_submission",
+                "integer",
+                False,
+                "The store's submission this workbook was made from (rbm template --from-store writes it); leave it as it is.",
+                min=1,
+            ),
         ),
     ),
     Sheet(

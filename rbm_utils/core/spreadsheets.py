@@ -1,8 +1,10 @@
 """Files the workbench writes for people to open in Excel: safe from formula injection.
 
-A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return is a formula
-(or DDE call) to Excel and other spreadsheets; such text gets a leading apostrophe, so it
-shows as typed and never runs. Only text is touched: numbers (negative ones included),
+A text cell starting with ``=``, ``+``, ``-``, ``@`` (or their full-width forms), tab or carriage
+return is a formula (or DDE call) to Excel and other spreadsheets; such text gets a leading
+apostrophe, so it shows as typed and never runs. So does a formula behind leading spaces or
+behind a separator inside the text (``;``, ``,``, ``|``, tab, a line break), where a spreadsheet
+splitting the CSV another way would start a cell. Only text is touched: numbers (negative ones included),
 booleans, dates and missing values keep their type. Column headers are text cells too.
 
 These are *exports* (reports for people). The unit workbook template is an input that
@@ -35,8 +37,14 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-#: First characters that make a spreadsheet cell a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: First characters that make a spreadsheet cell a formula (full-width ``＝＋－＠`` too: some
+#: spreadsheets read them as their ASCII twins).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_PREFIX_CLASS = "=+\\-@\uff1d\uff0b\uff0d\uff20"
+_SPACES = "[ \\t\\u00a0\\u3000]"
+#: A formula after leading spaces, or hidden behind a separator a spreadsheet may split a CSV cell
+#: at (``;`` in many locales, ``,``, ``|``, tab, a line break), after spaces or a quote.
+_HIDDEN_FORMULA = re.compile(f"([;,|\\t\\r\\n]{_SPACES}*[\"']?)(?=[{_PREFIX_CLASS}])")
 #: Excel's sheet-name rules: at most 31 characters, none of ``[]:*?/\``.
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 #: Characters an xlsx (XML 1.0) cannot store.
@@ -47,11 +55,22 @@ EXCEL_MAX_TEXT = 32767
 def safe_text(value: Any) -> Any:
     """Quote text that a spreadsheet would run as a formula; leave everything else alone.
 
+    A formula behind leading spaces or a separator (``a;=cmd|...``: a spreadsheet splitting at
+    ``;`` sees a cell ``=cmd|...``) gets its apostrophe where it starts.
+
     >>> [safe_text(v) for v in ["@SUM(A1)", "+1", "plain", 7, None]]
     ["'@SUM(A1)", "'+1", 'plain', 7, None]
+    >>> safe_text("note;=HYPERLINK(1)"), safe_text("\uff1dSUM(A1)"), safe_text(" =1+1")
+    ("note;'=HYPERLINK(1)", "'\uff1dSUM(A1)", " '=1+1")
     """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_PREFIXES):
+        return "'" + value[0] + _HIDDEN_FORMULA.sub(r"\1'", value[1:])
+    value = _HIDDEN_FORMULA.sub(r"\1'", value)
+    lead = len(value) - len(value.lstrip(" \u00a0\u3000"))
+    if value[lead:].startswith(FORMULA_PREFIXES):
+        return value[:lead] + "'" + value[lead:]
     return value
 
 

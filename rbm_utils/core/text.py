@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import html
 import math
+import re
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,58 @@ def plain_spaces(text: str) -> str:
     '12 500 '
     """
     return text.translate(_SPACES)
+
+
+#: Characters that take no room at all (zero-width space, non-joiner and joiner, word joiner, BOM,
+#: soft hyphen, Mongolian vowel separator): removed from ids, codes and quarters.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
+_NO_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE))
+#: A terminal escape sequence (CSI ``ESC [ ... final``, OSC ``ESC ] ... BEL or ESC \``, or a
+#: two-character escape), then any other control character, bidirectional overrides included.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without the zero-width characters of :data:`INVISIBLE`.
+
+    >>> strip_invisible("AFR\u200d-K1\ufeff")
+    'AFR-K1'
+    """
+    return text.translate(_NO_INVISIBLE)
+
+
+def ascii_digits(text: str) -> str:
+    """Decimal digits of any script (Arabic-Indic, Devanagari, full-width ...) as 0-9.
+
+    >>> ascii_digits("\u0662\u0660\u0662\u0666-Q3"), ascii_digits("\uff12\uff10\uff12\uff16")
+    ('2026-Q3', '2026')
+    """
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(c)) if not c.isascii() and c.isdecimal() else c for c in text)
+
+
+def has_foreign_digits(text: str) -> bool:
+    """True when ``text`` holds a decimal digit that is not 0-9.
+
+    >>> has_foreign_digits("2026"), has_foreign_digits("\u0662\u0660\u0662\u0666")
+    (False, True)
+    """
+    return not text.isascii() and any(not c.isascii() and c.isdecimal() for c in text)
+
+
+def terminal_safe(value: Any) -> str:
+    """A value as text safe to print on a terminal: escape sequences and control characters
+    (bidirectional overrides too) removed; line breaks and tabs kept.
+
+    >>> terminal_safe("ok\\x1b[2J\\x1b]0;pwned\\x07 done\\r")
+    'ok done'
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 
 def is_missing(value: Any) -> bool:

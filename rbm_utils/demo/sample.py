@@ -293,14 +293,14 @@ def sample_parts(
         recs = frames_raw.get(sh.name, [])
         df = pd.DataFrame(recs) if recs else schema.empty_frame(sh.name)
         frames[sh.name] = schema.conform(sh.name, df)
-    unit_fields = {
+    unit_fields: dict[str, Any] = {
         "unit_code": u.code,
         "unit_name": u.name,
         "unit_type": u.type,
         "reporting_quarter": str(q),
         "submitted_by": f"{u.code} M&E focal point (illustrative)",
     }
-    unit_fields = {c: unit_fields[c] for c in schema.sheet("Unit").column_names}
+    unit_fields = {c: unit_fields.get(c) for c in schema.sheet("Unit").column_names}  # based_on_submission: None
     log.info("sample %s: %d KPIs, %d actuals", code, len(frames["KPIs"]), len(frames["Actuals"]))
     return SampleParts(
         config=config,

@@ -26,7 +26,7 @@ from typing import Any
 
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.schema import ID_RE, SMART_FIELDS, UNIT_CODE_RE, Column, Sheet
-from rbm_utils.core.text import is_blank, plain_spaces
+from rbm_utils.core.text import SPACE_LIKE, ascii_digits, has_foreign_digits, is_blank, plain_spaces, strip_invisible
 from rbm_utils.intake.raw import CellError
 
 #: Texts officers write instead of a value: never a value, never a code.
@@ -257,6 +257,11 @@ def _disaggregation(sh: Sheet, col: Column, text: str, report: Report) -> Any:
         if not k or not val:
             report("bad_disaggregation", f"'{part}' needs both a key and a value.")
             return ""
+        if k != k.lower():
+            report(
+                "disaggregation_case",
+                f"The breakdown key '{k}' is read as '{k.lower()}': keys are compared in lower case.",
+            )
         pairs[k.lower()] = val
     return "; ".join(f"{k}={pairs[k]}" for k in sorted(pairs))
 
@@ -267,7 +272,9 @@ def _text(sh: Sheet, col: Column, text: str, report: Report) -> Any:
 
 def _textual(parse: TextCoercer) -> Coercer:
     """A coercer of a text-like type: a yes/no cell or a date cell is refused (free text keeps
-    TRUE/FALSE), anything else goes to ``parse`` as :func:`clean_text`."""
+    TRUE/FALSE), anything else goes to ``parse`` as :func:`clean_text`. Ids, codes, quarters,
+    breakdowns and the text columns of a sheet's key (a funding source, a partner) lose invisible
+    characters first, with an ``invisible_characters`` warning; free text keeps them."""
 
     def coerce(sh: Sheet, col: Column, v: Any, decimal_comma: bool, report: Report) -> Any:
         if isinstance(v, bool):
@@ -283,9 +290,22 @@ def _textual(parse: TextCoercer) -> Coercer:
             else:
                 report("not_a_date" if col.type != "text" else "required_value", "A date where text is expected.")
             return None
+        if v.__class__ is str and not v.isascii() and (col.type != "text" or col.name in sh.key):
+            bare = strip_invisible(v)
+            if bare != v or any(c in SPACE_LIKE for c in bare):
+                report(
+                    "invisible_characters",
+                    f"'{col.name}' held invisible characters (zero-width or no-break spaces, a joiner or a BOM); "
+                    "they were removed.",
+                )
+            v = bare
         return parse(sh, col, clean_text(v), report)
 
     return coerce
+
+
+#: Column types whose text is read as digits: other scripts' digits are read as 0-9, with a warning.
+DIGIT_TYPES = frozenset({"number", "integer", "year", "date", "period"})
 
 
 #: The coercer of each column type of :data:`rbm_utils.core.schema.TYPES`.
@@ -333,5 +353,11 @@ def coerce_cell(sh: Sheet, col: Column, value: Any, decimal_comma: bool, report:
             else:
                 report("required_value", f"'{col.name}' is required ({col.note})")
         return "" if col.type == "disaggregation" else None
+    if col.type in DIGIT_TYPES and value.__class__ is str and has_foreign_digits(value):
+        value = ascii_digits(value)
+        report(
+            "non_ascii_digits",
+            f"'{col.name}' is written with digits of another script; it is read as '{clean_text(value)}'.",
+        )
     coercer = COLUMN_COERCERS.get((sh.name, col.name)) or COERCERS[col.type]
     return coercer(sh, col, value, decimal_comma, report)

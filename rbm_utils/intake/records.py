@@ -23,7 +23,7 @@ from typing import Any
 
 from rbm_utils.core.errors import Problem, problem
 from rbm_utils.core.schema import Column, Sheet, column_letter
-from rbm_utils.core.text import is_blank, plain_spaces
+from rbm_utils.core.text import is_blank, plain_spaces, strip_invisible
 from rbm_utils.intake.cells import COLUMN_COERCERS, coerce_cell
 from rbm_utils.intake.context import Context, Record
 from rbm_utils.intake.raw import CellError, RawSheet, shown
@@ -35,7 +35,7 @@ _CELL_REF_RE = re.compile(r"([A-Z]+)(\d+)")
 
 def norm_header(header: Any) -> str:
     """A header cell as a column name: look-alike spaces plain, stripped, lower case, '_' for spaces."""
-    return re.sub(r"\s+", "_", plain_spaces(str(header)).strip().lower())
+    return re.sub(r"\s+", "_", plain_spaces(strip_invisible(str(header))).strip().lower())
 
 
 def _coerce(ctx: Context, sh: Sheet, col: Column, value: Any, row: int, decimal_comma: bool) -> Any:
@@ -403,10 +403,12 @@ def read_keyvalue(ctx: Context, sh: Sheet, rs: RawSheet) -> dict[str, Any]:
         ctx.letters[sh.name][name] = "B"
         out[name] = _coerce(ctx, sh, sh.column(name), v, rownum, rs.decimal_comma)
     for col in sh.columns:
-        if col.name not in found:
+        if col.name not in found and not col.required:  # an optional field (based_on_submission): absent is empty
+            out[col.name] = None
+        elif col.name not in found:
             ctx.problems.append(
                 problem(
-                    "required_value" if col.required else "missing_column",
+                    "required_value",
                     ctx.file,
                     sh.name,
                     0,

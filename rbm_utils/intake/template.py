@@ -45,8 +45,11 @@ __all__ = [
 # --------------------------------------------------------------------------- frames
 
 
-def unit_fields(config: Any, unit_code: str, quarter: QuarterLike, submitted_by: str = "") -> dict[str, str]:
-    """The Unit sheet values of a unit from the settings, for the reporting ``quarter``.
+def unit_fields(
+    config: Any, unit_code: str, quarter: QuarterLike, submitted_by: str = "", based_on: int | None = None
+) -> dict[str, Any]:
+    """The Unit sheet values of a unit from the settings, for the reporting ``quarter``; ``based_on``:
+    the store's submission the workbook is made from (``rbm template --from-store``), else empty.
 
     Raises ``ConfigError`` for a unit not in the settings, ``ValueError`` for a bad quarter.
 
@@ -62,6 +65,7 @@ def unit_fields(config: Any, unit_code: str, quarter: QuarterLike, submitted_by:
         "unit_type": u.type,
         "reporting_quarter": str(reporting),
         "submitted_by": submitted_by or "",
+        "based_on_submission": based_on,
     }
     names = schema.sheet("Unit").column_names
     if set(values) != set(names):  # the contract changed: fail loudly rather than write half a sheet

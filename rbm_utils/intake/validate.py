@@ -39,6 +39,7 @@ from rbm_utils.intake.context import Context
 from rbm_utils.intake.decision_checks import check_decisions
 from rbm_utils.intake.history import check_history
 from rbm_utils.intake.plan_checks import check_action_plan
+from rbm_utils.intake.quarter_limit import check_reporting_quarter
 from rbm_utils.intake.raw import RawWorkbook
 from rbm_utils.intake.records import read_keyvalue, read_table
 from rbm_utils.intake.workbook import read_source
@@ -106,6 +107,7 @@ def validate_raw(raw: RawWorkbook, config: Config, today: dt.date | None = None,
 
     unit = _read_sheets(ctx, raw, _contract_sheets(ctx, raw))
     checks.check_unit(ctx, unit)
+    check_reporting_quarter(ctx, unit)
     checks.check_duplicates(ctx)
     checks.check_references(ctx)
     check_action_plan(ctx)

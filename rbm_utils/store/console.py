@@ -2,7 +2,9 @@
 
 The ``rbm`` commands print through :func:`print_table`: a ``rich`` table as wide as the terminal
 (``$COLUMNS`` or 100 columns when the output is not a terminal), every cell whole, long ones
-folded over several lines. Text is printed as it is (no markup: ``[x]`` stays ``[x]``).
+folded over several lines. Text is printed as it is (no markup: ``[x]`` stays ``[x]``), but for
+terminal escape sequences and control characters, which are removed (a cell could otherwise clear
+the screen or rewrite what the officer reads).
 
 Example:
     >>> import io
@@ -19,15 +21,18 @@ import io
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
-from typing import IO
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import IO, Any
 
 import pandas as pd
 from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["console_width", "print_table", "rich_table"]
+from rbm_utils.core.text import terminal_safe
+
+__all__ = ["SafeStream", "console_width", "print_table", "rich_table", "safe_stdout"]
 
 #: Width used when the output is not a terminal and ``$COLUMNS`` is not set.
 DEFAULT_WIDTH = 100
@@ -58,9 +63,11 @@ def rich_table(
     table = Table(box=SIMPLE_HEAD, show_edge=False, pad_edge=True, padding=(0, 1))
     for name in view.columns:
         whole = str(name) in KEEP_WHOLE
-        table.add_column(str(name), overflow="fold", no_wrap=whole, max_width=(max_widths or {}).get(str(name)))
+        table.add_column(
+            terminal_safe(name), overflow="fold", no_wrap=whole, max_width=(max_widths or {}).get(str(name))
+        )
     for row in view.astype(object).where(view.notna(), "").itertuples(index=False, name=None):
-        table.add_row(*(str(v) for v in row))
+        table.add_row(*(terminal_safe(v) for v in row))
     return table
 
 
@@ -95,3 +102,37 @@ def print_table(
         soft_wrap=False,
     )
     console.print(table)
+
+
+class SafeStream:
+    """A text stream that removes terminal escape sequences and control characters from all
+    that is written to it (:func:`rbm_utils.core.text.terminal_safe`); the rest is the stream's.
+
+    >>> out = io.StringIO()
+    >>> SafeStream(out).write("AFR\\x1b]0;title\\x07 ok\\n")
+    17
+    >>> out.getvalue()
+    'AFR ok\\n'
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(terminal_safe(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def safe_stdout() -> Iterator[None]:
+    """Everything printed to standard output inside the block goes through :class:`SafeStream`
+    (``rbm`` runs every command so: a workbook's value or a file name cannot drive the terminal)."""
+    real = sys.stdout
+    sys.stdout = SafeStream(real)
+    try:
+        yield
+    finally:
+        sys.stdout = real

@@ -1,13 +1,12 @@
 """The versioned, append-only store of unit submissions (SQLAlchemy Core).
 
-An SQLite file by default (WAL mode, busy timeout, foreign keys on); any
-``postgresql+psycopg://`` URL for a shared deployment (:mod:`rbm_utils.store.engine`). Nothing is
-ever deleted: every row version carries the submission that added it (``sub_from``) and the one
-that replaced or deleted it (``sub_to``, NULL while current), so a unit's content can be
-rebuilt as of any submission or quarter (tables: :mod:`rbm_utils.store.tables`; diffing:
-:mod:`rbm_utils.store.diff`; writing versions: :mod:`rbm_utils.store.versions`). Every field
-change is in ``change_log``; approvals lock a unit-quarter. A quarter is given as a
-:class:`~rbm_utils.core.quarters.Quarter` or its text; the store keeps the text.
+An SQLite file by default (WAL mode, busy timeout, foreign keys on); any ``postgresql+psycopg://`` URL for a shared
+deployment (:mod:`rbm_utils.store.engine`). Nothing is ever deleted: every row version carries the submission that
+added it (``sub_from``) and the one that replaced or deleted it (``sub_to``, NULL while current), so a unit's content
+can be rebuilt as of any submission or quarter (tables: :mod:`rbm_utils.store.tables`; diffing:
+:mod:`rbm_utils.store.diff`; writing versions: :mod:`rbm_utils.store.versions`). Every field change is in
+``change_log``; approvals lock a unit-quarter. A quarter is given as a :class:`~rbm_utils.core.quarters.Quarter` or
+its text; the store keeps the text.
 
 Example:
     >>> import pandas as pd
@@ -46,6 +45,7 @@ from rbm_utils.store.errors import ApprovalError, StoreError
 from rbm_utils.store.escalation import approval_frames, quarter_changes
 from rbm_utils.store.migrate import upgrade
 from rbm_utils.store.outcome import STATUSES, IngestOutcome
+from rbm_utils.store.stale import stale_refusal
 from rbm_utils.store.tables import METADATA, TABLES, frame_of, sheet_frame, unit_frame
 from rbm_utils.store.versions import (
     close_versions,
@@ -96,13 +96,7 @@ def _parse_quarter(quarter: QuarterLike) -> Quarter:
 
 
 class Store:
-    """A versioned store of unit submissions. ``Store(url)`` creates missing tables.
-
-    Example:
-        >>> with Store("sqlite://") as st:
-        ...     st.units()
-        []
-    """
+    """A versioned store of unit submissions. ``Store(url)`` creates missing tables (the module's example)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -191,17 +185,19 @@ class Store:
         authority: Authority | None = None,
         rows: Mapping[str, Sequence[int]] | None = None,
         received_at: datetime | None = None,
+        based_on: int | None = None,
+        force_over: int | None = None,
     ) -> IngestOutcome:
         """Store a unit's validated workbook for ``quarter`` as a new submission.
 
-        Non-periodic sheets are replaced whole (absent sheet = empty); periodic sheets
-        (Actuals, Expenditure) only for the periods the submission carries. No change ->
-        ``unchanged`` and nothing written; an approved quarter -> ``locked``. The framework
-        changes against the last approved quarter are classified by ``authority`` (default:
-        the settings' defaults) and their warnings stored with the submission; ``rows`` (the
-        reader's Excel row of each record, by sheet) places the warnings. ``received_at`` (a time
-        with its zone; default now) is when the workbook arrived, stored as the submission's
-        ``ingested_at``: a history can be loaded with the times its workbooks came in.
+        Non-periodic sheets are replaced whole (absent sheet = empty); periodic sheets (Actuals,
+        Expenditure) only for the periods the submission carries. No change -> ``unchanged`` and nothing
+        written; an approved quarter -> ``locked``; a workbook made from a submission older than someone
+        else's newer one -> ``stale`` (``based_on``, ``force_over``: :mod:`rbm_utils.store.stale`). The
+        framework changes against the last approved quarter are classified by ``authority`` (default: the
+        settings' defaults) and their warnings stored with the submission; ``rows`` (the reader's Excel row
+        of each record, by sheet) places the warnings. ``received_at`` (a time with its zone; default now)
+        is when the workbook arrived, stored as the submission's ``ingested_at``.
 
         Example:
             >>> res = schema.conform("Results", pd.DataFrame(
@@ -241,8 +237,9 @@ class Store:
                     "unchanged", latest, f"{unit_code} {text}: no change since submission {latest}; nothing stored."
                 )
             refusal = lock_refusal(conn, unit_code, period, diffs)
-            if refusal:
-                return outcome("locked", None, refusal)
+            stale, forced = stale_refusal(conn, unit_code, submitted_by, based_on, force_over)
+            if refusal or stale:  # an approved quarter; a workbook made before someone else's newer submission
+                return outcome("locked" if refusal else "stale", None, refusal or stale or "")
             said = summary(counts, len(changes))
             if dry_run:
                 return outcome(
@@ -259,6 +256,8 @@ class Store:
                 ingested_by=ingested_by,
                 n_warnings=sum(1 for p in [*problems, *warnings] if p.severity == WARNING),
                 n_changes=len(changes),
+                based_on=based_on,
+                forced_over=forced,
             )
             insert_problems(conn, sid, [*problems, *warnings])
             close_versions(conn, sid, diffs)

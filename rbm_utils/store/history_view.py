@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 
@@ -62,9 +63,15 @@ def _when(value: object) -> str:
     return "" if pd.isna(t) else t.strftime("%Y-%m-%d %H:%M")
 
 
+def _forced(over: Any) -> str:
+    """``forced over submission M; `` for a submission stored by ``rbm ingest --force-over M``."""
+    return "" if over is None or pd.isna(over) else f"forced over submission {int(over)}; "
+
+
 def submission_lines(subs: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
     """One line per submission: id, quarter, received (UTC, to the minute), by, file (name and
-    short hash), warnings, what changed (rows per sheet: ``+`` added, ``~`` changed, ``-`` removed)."""
+    short hash), warnings, what changed (rows per sheet: ``+`` added, ``~`` changed, ``-`` removed; first,
+    for a submission stored by ``rbm ingest --force-over M``, the submission M it replaced)."""
     counts = row_counts(changes)
     rows = []
     for _, s in subs.iterrows():
@@ -77,7 +84,7 @@ def submission_lines(subs: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
                 "by": by,
                 "file": f"{s.get('file_name') or ''} {str(s.get('sha256') or '')[:HASH_CHARS]}".strip(),
                 "warnings": int(s.get("n_warnings") or 0),
-                "what changed": _said(counts[counts["submission_id"] == s["id"]]),
+                "what changed": _forced(s.get("forced_over")) + _said(counts[counts["submission_id"] == s["id"]]),
             }
         )
     return pd.DataFrame(rows, columns=["id", "quarter", "received", "by", "file", "warnings", "what changed"])

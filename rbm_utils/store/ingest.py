@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from rbm_utils.core.config import Config
-from rbm_utils.core.errors import problems_frame
+from rbm_utils.core.errors import problem, problems_frame
 from rbm_utils.intake.validate import Parsed, parse_source
 from rbm_utils.store.errors import StoreError
 from rbm_utils.store.users import User
@@ -32,11 +32,12 @@ log = logging.getLogger(__name__)
 EXIT_STORED = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
+EXIT_STALE = 3  # a workbook made from an older submission than someone else's newer one (--force-over)
 
 
 @dataclass
 class IngestReport:
-    """What happened to one file. ``status``: stored, unchanged, dry_run, rejected, locked, failed."""
+    """What happened to one file. ``status``: stored, unchanged, dry_run, rejected, locked, stale, failed."""
 
     file: str
     status: str
@@ -71,6 +72,7 @@ def ingest_file(
     dry_run: bool = False,
     today: dt.date | None = None,
     user: User | None = None,
+    force_over: int | None = None,
 ) -> IngestReport:
     """Validate ``path`` and store it unless it has errors. Never raises for bad input.
 
@@ -80,6 +82,9 @@ def ingest_file(
     the authority each needs (``config.authority``); their warnings join the problems. ``user``
     (the registered person ingesting, when the store has users) must ingest for the file's unit
     (:meth:`~rbm_utils.store.users.User.ingests_for`), even for a dry run; else ``failed``.
+    A workbook made from a submission older than someone else's newer one is refused (status
+    ``stale``, problem ``stale_submission``) unless ``force_over`` names that newer one
+    (:mod:`rbm_utils.store.stale`).
     """
 
     def previous(unit_code: str):
@@ -129,11 +134,27 @@ def ingest_file(
             dry_run=dry_run,
             authority=config.authority,
             rows=parsed.rows,
+            based_on=parsed.unit.get("based_on_submission"),
+            force_over=force_over,
         )
     except StoreError as exc:
         log.warning("store refused %s: %s", parsed.file, exc)
         return IngestReport(
             parsed.file, "failed", f"{parsed.file}: not stored: {exc}", unit, quarter, problems=table, submitted_by=who
+        )
+    if outcome.status == "stale":
+        based_on = parsed.unit.get("based_on_submission")
+        stale = problem(
+            "stale_submission", parsed.file, "Unit", 0, "B", "based_on_submission", based_on, outcome.message
+        )
+        return IngestReport(
+            parsed.file,
+            "stale",
+            f"{parsed.file}: not stored: {outcome.message}",
+            unit,
+            quarter,
+            problems=problems_frame([*parsed.problems, stale]),
+            submitted_by=who,
         )
     return IngestReport(
         parsed.file,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import shlex
 import sys
 from collections.abc import Callable, Mapping
@@ -51,6 +52,8 @@ PLANTED_NOTE = (
 #: How the sample's workbooks sign their Unit sheet.
 SAMPLE_MARK = "(illustrative)"
 PROBLEM_VIEW = ["severity", "code", "where", "header", "value", "message"]
+#: The newer submission a stale workbook's refusal names (``--force-over M``).
+FORCE_RE = re.compile(r"--force-over (\d+)")
 
 
 def _q(path: object) -> str:
@@ -79,8 +82,11 @@ def run_template(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
     todo: list[str] = []
     added = 0
     state = None
+    based_on: int | None = None
     if args.from_store:
-        with open_store() as st:
+        with open_store() as st:  # the submission first: one arriving in between is then newer than it
+            subs = st.submissions(unit)
+            based_on = int(subs["id"].max()) if not subs.empty else None
             state = st.state(unit)
         before = sum(len(state.get(n, ())) for n in ("Actuals", "Expenditure"))
         state = next_quarter_frames(state, quarter)
@@ -97,7 +103,7 @@ def run_template(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
             todo.append(f"Risks to review by the end of {quarter}: {', '.join(risks)}.")
     frames = template_frames(state)
     name, source = who_submits(args.submitted_by)
-    fields = unit_fields(cfg, unit, quarter, submitted_by=name)
+    fields = unit_fields(cfg, unit, quarter, submitted_by=name, based_on=based_on)
     out = Path(args.out or (f"{unit}_{quarter}" if args.csv else f"{unit}_{quarter}.xlsx"))
     if args.csv:
         path = write_csv_folder(out, fields, frames)
@@ -108,6 +114,11 @@ def run_template(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
         print(f"Wrote {path} for {unit} {quarter}, empty: the store holds nothing of {unit} yet.")
     else:
         print(f"Wrote {path} for {unit} {quarter}" + (f", pre-filled with {n} rows from the store." if state else "."))
+    if based_on is not None:
+        print(
+            f"  Made from submission {based_on} (Unit sheet, based_on_submission): if someone else stores a newer "
+            "one first, this workbook is refused rather than undo their changes."
+        )
     if args.from_store and n:
         print(f"  Added {added} rows of {quarter} to fill in (values empty):")
         for line in todo:
@@ -165,8 +176,8 @@ def final_line(rep: Any, n_new: int, n_known: int, earlier_id: int | None) -> st
         return f"Dry run: {what} would be stored{rows} with {warned}; nothing was written."
     if rep.status == "unchanged":
         return f"Unchanged: {what} is the same as submission {rep.submission_id}; nothing stored."
-    if rep.status == "locked":
-        return f"Refused: nothing stored. {rep.message.split(': ', 1)[-1]}."
+    if rep.status in ("locked", "stale"):
+        return f"Refused: nothing stored. {rep.message.split(': ', 1)[-1].removeprefix('not stored: ')}."
     if rep.status == "rejected":
         return f"Rejected: {rep.file} has {_plural(rep.n_errors, 'error')} and {warned}; nothing stored."
     return f"Not stored: {rep.message}"
@@ -182,6 +193,12 @@ def _next_step(rep: Any, path: str, cfg: Config, by: str) -> str:
         approvers = cfg.units[rep.unit_code].approvers if rep.unit_code in cfg.units else ()
         who = f" ({' or '.join(approvers)}, signed in)" if approvers else ""
         return f"Next: the unit's approver{who} locks the quarter: rbm approve {rep.unit_code} {rep.quarter}"
+    if rep.status == "stale" and rep.quarter:
+        over = FORCE_RE.search(rep.message)
+        return (
+            f"Next: start again from the store: rbm template {rep.unit_code} --from-store --quarter {rep.quarter}"
+            + (f"   (or replace it anyway: rbm ingest {file} --force-over {over.group(1)})" if over else "")
+        )
     if rep.status == "locked" and rep.quarter:
         nxt = Quarter.parse(rep.quarter) + 1
         return (
@@ -202,12 +219,25 @@ def _earlier_submission(st: Any, rep: Any) -> tuple[int | None, pd.DataFrame | N
     return ids[-1], st.submission_problems(ids[-1])
 
 
+def _forced_line(st: Any, rep: Any) -> str:
+    """What ``--force-over`` did: the submission replaced (recorded with the new one), or nothing."""
+    subs = st.submissions(rep.unit_code).set_index("id")
+    forced = subs.loc[rep.submission_id].get("forced_over") if rep.submission_id in subs.index else None
+    if forced is None or pd.isna(forced) or int(forced) not in subs.index:
+        return "  --force-over was not needed: no newer submission by someone else; nothing was overridden."
+    other = subs.loc[int(forced)]
+    return (
+        f"  Stored over submission {int(forced)} by {other['submitted_by'] or 'nobody named'} "
+        f"({str(other['ingested_at']).replace('T', ' ')[:16]} UTC), as --force-over asked; rbm history shows it."
+    )
+
+
 def run_ingest(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
     """``rbm ingest``: each file validated and stored (or not), with its tables and its final line."""
     from rbm_utils.core.spreadsheets import write_csv
     from rbm_utils.store.authority import changes_view
     from rbm_utils.store.errors import ApprovalError
-    from rbm_utils.store.ingest import ingest_file
+    from rbm_utils.store.ingest import EXIT_STALE, ingest_file
     from rbm_utils.store.signoff import ingesting_person
 
     worst = 0
@@ -221,7 +251,8 @@ def run_ingest(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
             print(f"rbm ingest: refused: {exc}", file=sys.stderr)
             return 1
         for f in args.files:
-            rep = ingest_file(f, st, cfg, by=by, dry_run=args.dry_run, user=user)
+            force_over = getattr(args, "force_over", None)
+            rep = ingest_file(f, st, cfg, by=by, dry_run=args.dry_run, user=user, force_over=force_over)
             if SAMPLE_MARK in rep.submitted_by and not said_sample:
                 print(PLANTED_NOTE)
                 said_sample = True
@@ -258,9 +289,11 @@ def run_ingest(args: Any, cfg: Config, open_store: Callable[[], Any]) -> int:
             if not rep.problems.empty and not args.report:
                 print(f"  The same list as a spreadsheet: rbm ingest {_q(f)} --dry-run --report problems.csv")
             print(final_line(rep, len(rep.problems) - n_known, n_known, earlier_id))
+            if rep.status == "stored" and force_over is not None:
+                print(_forced_line(st, rep))
             steps.append(_next_step(rep, f, cfg, by))
             if not rep.accepted:
-                worst = 1
+                worst = max(worst, EXIT_STALE if rep.status == "stale" else 1)
     if args.report:
         frame = pd.concat(all_problems, ignore_index=True) if all_problems else pd.DataFrame()
         write_csv(frame, args.report)

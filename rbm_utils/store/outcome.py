@@ -17,7 +17,7 @@ from rbm_utils.core.errors import Problem
 from rbm_utils.store.authority import empty_changes
 
 #: What :meth:`~rbm_utils.store.database.Store.ingest` may answer.
-STATUSES = ("stored", "unchanged", "locked", "dry_run")
+STATUSES = ("stored", "unchanged", "locked", "stale", "dry_run")
 
 
 @dataclass

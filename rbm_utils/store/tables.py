@@ -54,6 +54,8 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("ingested_at", sa.Text, nullable=False),
         sa.Column("n_warnings", sa.Integer, nullable=False),
         sa.Column("n_changes", sa.Integer, nullable=False),
+        sa.Column("based_on", sa.Integer),  # the submission the workbook was made from (its Unit sheet)
+        sa.Column("forced_over", sa.Integer),  # the newer submission it replaced by rbm ingest --force-over
         sa.Index("ix_submissions_unit_quarter", "unit_code", "quarter"),
         sqlite_autoincrement=True,
     )

@@ -100,6 +100,10 @@ def sheets_as_of(
     return out
 
 
+#: Fields of a submission row stored as numbers (or NULL), not as text.
+_NUMBERS = frozenset({"n_warnings", "n_changes", "based_on", "forced_over"})
+
+
 def insert_submission(conn: Connection, unit_code: str, quarter: str, ingested_at: str, **fields: Any) -> int:
     """A new row of ``submissions``; returns its id."""
     res = conn.execute(
@@ -107,7 +111,7 @@ def insert_submission(conn: Connection, unit_code: str, quarter: str, ingested_a
             unit_code=unit_code,
             quarter=quarter,
             ingested_at=ingested_at,
-            **{k: (str(v) if k not in ("n_warnings", "n_changes") else int(v)) for k, v in fields.items()},
+            **{k: (v if k in _NUMBERS else str(v)) for k, v in fields.items()},
         )
     )
     key = res.inserted_primary_key

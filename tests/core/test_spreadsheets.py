@@ -250,3 +250,50 @@ def test_template_keeps_formula_looking_text_as_typed_text_cells(tmp_path):
     assert parsed.ok, parsed.errors[:3]
     for (sheet, column, r), text in typed.items():
         assert parsed.frames[sheet][column].iloc[r] == text, (sheet, column, r)
+
+
+# ---------------------------------------------------------------------------- hidden formulas (issue 18)
+
+HIDDEN = [
+    'note;=HYPERLINK("http://x.example","click")',
+    "a, +cmd|' /C calc'!A0",
+    "x|@SUM(A1)",
+    'q;"=1+1',
+    "\uff1dSUM(A1)",
+    "  =1+1",
+    "line\n-2+3+cmd|' /C calc'!A0",
+    "tab\t=1",
+]
+
+
+def _no_formula_in_any_split(text: str) -> bool:
+    for sep in (";", ",", "|", "\t", "\n", "\r"):
+        for part in text.split(sep):
+            part = part.lstrip(" \t\u00a0\u3000").lstrip('"')
+            if part.startswith(FORMULA_PREFIXES):
+                return False
+    return True
+
+
+@pytest.mark.parametrize("text", HIDDEN)
+def test_a_formula_behind_a_separator_or_spaces_is_quoted_where_it_starts(text):
+    assert not _no_formula_in_any_split(text)  # the case is hostile as written
+    assert _no_formula_in_any_split(safe_text(text))
+
+
+def test_the_ingest_report_is_formula_safe_however_a_spreadsheet_splits_it(tmp_path):
+    from factories import minimal_unit
+
+    from rbm_utils.intake.template import write_csv_folder
+
+    unit, frames = minimal_unit()
+    frames["Actuals"].loc[0, "period"] = "soon;=cmd|' /C calc'!A0"
+    folder = write_csv_folder(tmp_path / "AFR", unit, frames)
+    report = tmp_path / "problems.csv"
+    url = f"sqlite:///{tmp_path / 'rbm.sqlite'}"
+    assert main(["ingest", str(folder), "--store", url, "--dry-run", "--report", str(report)]) == 1
+    text = report.read_text(encoding="utf-8")
+    assert "calc" in text
+    for delimiter in (",", ";"):
+        cells = [c for row in csv.reader(text.splitlines(), delimiter=delimiter) for c in row]
+        assert all(no_formula_start(c.lstrip()) for c in cells), delimiter

@@ -28,6 +28,7 @@ UNIT = {
     "unit_type": "region",
     "reporting_quarter": "2026-Q3",
     "submitted_by": "Test Officer",
+    "based_on_submission": None,  # written by rbm template --from-store only
 }
 TRICKY = ["=SUM(A1)", "+1", "-x", "@x", "=1+1", "#N/A", "-1", "0012", " padded ", "tab\there", "line\nbreak"]
 TABLES = [s for s in schema.SHEETS if s.kind == "table"]
@@ -132,6 +133,7 @@ def test_unit_fields_from_settings(tmp_path):
         "unit_type": "cluster",
         "reporting_quarter": "2026-Q3",
         "submitted_by": "Ann",
+        "based_on_submission": None,
     }
     assert tpl.unit_fields(cfg, "AFR", "2026-Q1")["submitted_by"] == ""
     with pytest.raises(ConfigError):
@@ -408,7 +410,7 @@ def test_csv_folder_one_file_per_sheet_with_exact_headers(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.csv" for n in schema.sheet_names())
     unit_rows = _read_csv(out / "Unit.csv")
     assert unit_rows[0] == ["field", "value"]
-    assert unit_rows[1:] == [[c.name, UNIT[c.name]] for c in schema.sheet("Unit").columns]
+    assert unit_rows[1:] == [[c.name, UNIT[c.name] or ""] for c in schema.sheet("Unit").columns]
     for s in TABLES:
         assert _read_csv(out / f"{s.name}.csv")[0] == list(s.column_names)
     assert len(_read_csv(out / "Partners.csv")) == 1  # header only
