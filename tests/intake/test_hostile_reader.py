@@ -94,12 +94,12 @@ def _at(problems: pd.DataFrame, code: str) -> list[str]:
 
 def test_a_unit_field_given_twice_is_refused_naming_the_row(tmp_path: Path, store_url: str, reader: str):
     g = mf.base()
-    g["Unit"].append(["reporting_quarter", "2026-Q2"])  # row 7: the second value of a field
+    g["Unit"].append(["reporting_quarter", "2026-Q2"])  # the last row: the second value of a field
     path = tmp_path / "AFR.xlsx"
     mf.xlsx(path, g)
     problems = _refused(path, store_url, "duplicate_unit_row")
-    assert _at(problems, "duplicate_unit_row") == ["Unit!A7"]
-    assert "rows 5 and 7" in problems.loc[problems["code"] == "duplicate_unit_row", "message"].iloc[0]
+    assert _at(problems, "duplicate_unit_row") == [f"Unit!A{len(g['Unit'])}"]
+    assert f"rows 5 and {len(g['Unit'])}" in problems.loc[problems["code"] == "duplicate_unit_row", "message"].iloc[0]
 
 
 def test_a_unit_field_given_twice_in_a_csv_folder_is_refused(tmp_path: Path, store_url: str):
