@@ -15,6 +15,8 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
 - :class:`StaticReviewHandler`: ``/rbm-static/<quarter>/<review>``, a review's published static HTML
   copy through the same allow-list (no kernel: readable when every kernel is taken); the
   "too many dashboards" page (HTTP 503) links to the static copy of the page asked for.
+- :class:`StaticAssetHandler`: ``/rbm-static/<quarter>/assets/<file>``, the quarter's plotly.js
+  the static copies load (fingerprinted name, cached a year); :func:`static_copy_routes`.
 """
 
 from __future__ import annotations
@@ -244,6 +246,44 @@ class StaticReviewHandler(JupyterHandler):
         await self.finish()
 
 
+class StaticAssetHandler(JupyterHandler):
+    """The quarter's plotly.js asset that static copies load by a relative path
+    (``/rbm-static/<quarter>/assets/<file>``): looked up in the allow-list
+    (:func:`rbm_utils.serve.downloads.resolve_asset`), anything else 404. Its name carries its
+    content's hash, so browsers may keep it a year (``immutable``)."""
+
+    @web.authenticated
+    async def get(self, quarter: str, name: str) -> None:
+        await self._send(quarter, name, body=True)
+
+    @web.authenticated
+    async def head(self, quarter: str, name: str) -> None:
+        await self._send(quarter, name, body=False)
+
+    async def _send(self, quarter: str, name: str, *, body: bool) -> None:
+        path = downloads.resolve_asset(data.outputs_dir(), quarter, name)
+        if path is None:
+            raise web.HTTPError(404)
+        payload = path.read_bytes()
+        self.set_header("Content-Type", downloads.ASSET_MEDIA_TYPE)
+        self.set_header("Content-Length", str(len(payload)))
+        self.set_header("Cache-Control", downloads.ASSET_CACHE_CONTROL)
+        if body:
+            self.write(payload)
+        await self.finish()
+
+
+def static_copy_routes(server_url: str) -> list[tuple[str, type]]:
+    """Routes of the static copies' shared assets and of a joint review at its folder's depth."""
+    return [
+        (
+            url_path_join(server_url, downloads.STATIC_ROUTE, r"([^/]+)", downloads.ASSETS_SEGMENT, r"([^/]+)"),
+            StaticAssetHandler,
+        ),
+        (url_path_join(server_url, downloads.STATIC_ROUTE, r"([^/]+)", data.JOINT, r"([^/]+)"), StaticReviewHandler),
+    ]
+
+
 class DashboardVoila(Voila):
     """Standalone Voila with the landing page at ``/`` and no directory listing or contents API."""
 
@@ -264,5 +304,6 @@ class DashboardVoila(Voila):
             (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, downloads.ROUTE, r"([^/]+)/([^/]+)/([^/]+)"), DownloadHandler),
             (url_path_join(self.server_url, downloads.STATIC_ROUTE, r"([^/]+)/([^/]+)"), StaticReviewHandler),
+            *static_copy_routes(self.server_url),
             *handlers,
         ]
