@@ -175,7 +175,7 @@ def test_a_page_opened_from_disk_draws_its_charts_in_chromium(tmp_path):
                     f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(names)}", timeout=60_000
                 )
                 assert pg.evaluate("typeof window.Plotly") == "object"
-                assert pg.locator(".js-plotly-plot .gtitle").all_inner_texts() == list(names)  # drawn by plotly
+                assert pg.locator(".js-plotly-plot .gtitle").all_text_contents() == list(names)  # drawn by plotly
             assert any(u.endswith(assets.plotly_asset_name()) and u.startswith("file:") for u in loaded)
             ctx.close()
         finally:
