@@ -25,7 +25,10 @@ CHROMIUM = "/usr/bin/chromium"
 def _figure_notebook(names: tuple[str, ...]) -> object:
     cells = []
     for i, name in enumerate(names):
-        fig = {"data": [{"type": "bar", "x": ["a", "b"], "y": [i + 1, i + 2], "name": name}], "layout": {"title": {"text": name}}}
+        fig = {
+            "data": [{"type": "bar", "x": ["a", "b"], "y": [i + 1, i + 2], "name": name}],
+            "layout": {"title": {"text": name}},
+        }
         cells.append(v4.new_code_cell("fig.show()", outputs=[v4.new_output("display_data", data={PLOTLY_MIME: fig})]))
     cells.append(v4.new_code_cell("print()", outputs=[v4.new_output("stream", name="stdout", text=SENTINEL + "\n")]))
     return v4.new_notebook(cells=cells)
