@@ -204,7 +204,24 @@ def test_every_page_links_its_static_copy(site):
     ov = overview_page.page(outputs=site["outputs"], config=CFG, query_string=f"quarter={q}", env={})
     assert f'href="../../rbm-static/{q}/overview"' in ov.title.value
     jp = joint_page.joint_html(site["outputs"], q, JOINT, CFG)
-    assert f'href="../../rbm-static/{q}/{JOINT}"' in jp
+    assert f'href="../../rbm-static/{q}/joint/{JOINT}"' in jp  # at its folder's depth: its assets resolve
+
+
+def test_resolve_asset_maps_only_the_quarters_listed_asset_files(site):
+    from rbm_utils.publish import assets
+
+    out, q = site["outputs"], site["quarter"]
+    name = assets.plotly_asset_name()
+    assert downloads.resolve_asset(out, q, name) == out / q / assets.ASSETS_DIR / name
+    for quarter, asset in [
+        ("2025-Q1", name),  # not published
+        (q, "../snapshot/manifest.json"),
+        (q, "plotly-0.0.0.0123456789ab.min.js"),  # an asset's name, not there
+        (q, name + "x"),
+        (q, "run_report.json"),
+        ("..", name),
+    ]:
+        assert downloads.resolve_asset(out, quarter, asset) is None, (quarter, asset)
 
 
 @pytest.mark.slow
@@ -226,7 +243,23 @@ def test_the_static_route_serves_the_published_html_without_a_kernel(server, sit
         assert headers["Content-Type"] == "text/html; charset=utf-8"
         assert headers["Content-Security-Policy"] == serve.CSP and headers["X-Frame-Options"] == "DENY"
     assert len(server.kernels()) <= before  # no kernel started for a static copy
+    # the quarter's plotly.js, where the static page's relative path leads through the server
+    from rbm_utils.publish import assets
+
+    html = (site["outputs"] / q / "AFR" / "quarterly_review.html").read_text(encoding="utf-8")
+    [ref] = assets.page_asset_refs(html)
+    static = urllib.parse.urljoin(page, downloads.static_link(q, "AFR"))
+    status, body, headers = _fetch(urllib.parse.urljoin(static, ref))
+    assert status == 200 and body == (site["outputs"] / q / assets.ASSETS_DIR / assets.plotly_asset_name()).read_bytes()
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["Content-Type"].startswith("text/javascript")
+    assert headers["Content-Security-Policy"] == serve.CSP
     for path in [
+        "/rbm-static/{q}/assets/..%2Frun_report.json",
+        "/rbm-static/{q}/assets/plotly-0.0.0.0123456789ab.min.js",
+        "/rbm-static/{q}/assets/%2e%2e",
+        "/rbm-static/2025-Q1/assets/" + assets.plotly_asset_name(),
+        "/rbm-static/{q}/joint/AFR%2Fkpi_progress.parquet",
         "/rbm-static/{q}/CIS",
         "/rbm-static/{q}/AFR/extra",
         "/rbm-static/{q}/..%2F..%2F..%2Fetc%2Fpasswd",
