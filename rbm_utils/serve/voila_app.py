@@ -17,6 +17,8 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
   "too many dashboards" page (HTTP 503) links to the static copy of the page asked for.
 - :class:`StaticAssetHandler`: ``/rbm-static/<quarter>/assets/<file>``, the quarter's plotly.js
   the static copies load (fingerprinted name, cached a year); :func:`static_copy_routes`.
+- Voila's lab extensions named by their content's hash (plotly.js among them) are cached a year
+  (:func:`fingerprinted`); the template's own files carry ``?v=<hash>`` (Tornado caches those).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import resource
 import time
 from queue import Empty
@@ -31,7 +34,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jupyter_client.channels import AsyncZMQSocketChannel
-from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.handlers import FileFindHandler, JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
 from tornado import web
@@ -273,6 +276,33 @@ class StaticAssetHandler(JupyterHandler):
         await self.finish()
 
 
+#: A file name carrying its content's hash (webpack's ``[name].[contenthash].js`` of the lab
+#: extensions: ``remoteEntry.1dda3c8f6e5cd2a3.js``, ``0.03957c7088ad5ed0.js``).
+_FINGERPRINTED = re.compile(r"^[A-Za-z0-9_-]+\.[0-9a-f]{16,}\.(?:js|css)$")
+
+
+def fingerprinted(path: str) -> bool:
+    """True when the last part of ``path`` names a file by its content's hash (cacheable for ever).
+
+    >>> fingerprinted("/voila/labextensions/jupyterlab-plotly/static/0.03957c7088ad5ed0.js")
+    True
+    >>> fingerprinted("/voila/labextensions/jupyterlab-plotly/static/style.js"), fingerprinted("/voila/static/voila.js")
+    (False, False)
+    """
+    return bool(_FINGERPRINTED.match(path.rsplit("/", 1)[-1]))
+
+
+class _LabextensionHandler(FileFindHandler):
+    """Voila's lab extensions (the widget manager, plotly's renderer with plotly.js): files named by
+    their content's hash are cached a year (``immutable``); the others (``style.js``) keep Voila's
+    ``no-cache`` (checked again on each view)."""
+
+    def set_headers(self) -> None:
+        super().set_headers()
+        if fingerprinted(self.request.path):
+            self.set_header("Cache-Control", downloads.ASSET_CACHE_CONTROL)
+
+
 def static_copy_routes(server_url: str) -> list[tuple[str, type]]:
     """Routes of the static copies' shared assets and of a joint review at its folder's depth."""
     return [
@@ -292,7 +322,11 @@ class DashboardVoila(Voila):
         return []  # never read voila.json / voila.py from the working directory or ~/.jupyter
 
     def init_handlers(self) -> list:
-        replace_by = {TornadoVoilaHandler: _PageHandler, TemplateStaticFileHandler: _TemplateStaticHandler}
+        replace_by = {
+            TornadoVoilaHandler: _PageHandler,
+            TemplateStaticFileHandler: _TemplateStaticHandler,
+            FileFindHandler: _LabextensionHandler,
+        }
         handlers = []
         for h in super().init_handlers():
             if h[1] in (TornadoVoilaTreeHandler, VoilaContentsHandler):

@@ -276,3 +276,23 @@ def test_the_static_route_serves_the_published_html_without_a_kernel(server, sit
     assert status in (403, 405)
     status, _ = raw(server.opts.port, "GET", f"/rbm-static/{q}/AFR", headers={"Host": "attacker.example"})
     assert status == 403
+
+
+@pytest.mark.slow
+def test_the_dashboards_fingerprinted_scripts_are_cached_and_the_others_revalidated(server):
+    """plotly.js of the dashboards comes with Voila's plotly extension under a name carrying its
+    hash: cached a year; a file without a hash in its name (style.js) is checked again each view."""
+    import sys
+    from pathlib import Path
+
+    static = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-plotly" / "static"
+    hashed = [p.name for p in static.glob("*.js") if p.name != "style.js" and not p.name.startswith("remoteEntry")]
+    if not hashed:
+        pytest.skip(f"no plotly lab extension in {static}")
+    biggest = max(hashed, key=lambda n: (static / n).stat().st_size)  # plotly.js itself
+    url = f"{server.base}/voila/labextensions/jupyterlab-plotly/static/"
+    status, body, headers = _fetch(url + biggest)
+    assert status == 200 and len(body) == (static / biggest).stat().st_size
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    status, _, headers = _fetch(url + "style.js")
+    assert status == 200 and headers["Cache-Control"] == "no-cache"
