@@ -5,7 +5,7 @@ once into ``outputs/<Q>/assets/plotly-<plotly.js version>.<sha256 prefix>.min.js
 the installed ``plotly`` package (offline, never a CDN), and each page loads it by a
 **relative** path (``../assets/...`` from ``outputs/<Q>/AFR/``, ``../../assets/...`` from
 ``outputs/<Q>/joint/CYB-AFR/``), so a page opens from disk (``file://``) and through the
-server (``/rbm-static/<Q>/assets/<file>``) alike.
+server (``/rbm-static/assets/<file>``) alike.
 
 The name carries the content's hash: a file of that name never changes, so it is written
 once (atomically: a reader never sees half of it), never deleted, and may be cached for

@@ -11,9 +11,9 @@ anything else is 404.
 ``CLUSTER-REGION``) serves the static HTML copy of the review that ``rbm review`` published beside
 its notebook (:data:`STATIC_FILES`), the same way: for reading and printing at once, with no
 kernel, also when every dashboard kernel is taken. ``/rbm-static/<quarter>/joint/<pair>`` serves a
-joint review at the depth of its folder on disk, and ``/rbm-static/<quarter>/assets/<file>`` the
-quarter's plotly.js asset the static pages load by a relative path (:func:`resolve_asset`: a file
-listed in the published quarter's ``assets`` folder under an asset's name). The handlers themselves (:class:`rbm_utils.serve.voila_app.DownloadHandler`) keeps
+joint review at the depth of its folder on disk, and ``/rbm-static/assets/<file>`` the plotly.js
+asset the static pages load by a relative path (:func:`resolve_asset`: a file listed in a
+published quarter's ``assets`` folder under an asset's name). The handlers themselves (:class:`rbm_utils.serve.voila_app.DownloadHandler`) keeps
 the server's headers, Content-Security-Policy and Host check.
 
 Example:
@@ -117,28 +117,32 @@ def static_link(quarter: str, review: str) -> str:
     return f"{FROM_PAGE}{STATIC_ROUTE}/{quarter}/{review}"
 
 
-#: The quarter's shared assets (plotly.js), relative to the quarter's folder, on disk and under the static route.
+#: The static copies' shared assets (plotly.js): ``<quarter>/assets/`` on disk, ``/rbm-static/assets/`` served.
 ASSETS_SEGMENT = ASSETS_DIR
 #: Served assets never change under their name (it carries their hash): browsers keep them a year.
 ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
 ASSET_MEDIA_TYPE = "text/javascript; charset=utf-8"
 
 
-def resolve_asset(outputs: Path, quarter: str, name: str) -> Path | None:
-    """The quarter's asset a ``/rbm-static/<quarter>/assets/<name>`` request names, or None: the
-    quarter must be published and ``name`` one of the files listed in its ``assets`` folder
-    under an asset's name (:func:`rbm_utils.publish.assets.is_asset_name`); the path is joined
-    from the listed names only."""
-    q = pick(quarter, data.published_quarters(outputs))
-    if q is None:
-        return None
-    folder = Path(outputs) / q / ASSETS_DIR
-    try:
-        listed = sorted(p.name for p in folder.iterdir() if p.is_file() and is_asset_name(p.name))
-    except OSError:
-        return None
-    n = pick(name, listed)
-    return folder / n if n is not None else None
+def resolve_asset(outputs: Path, name: str) -> Path | None:
+    """The shared asset a ``/rbm-static/assets/<name>`` request names, or None: ``name`` must be one
+    of the files listed under an asset's name (:func:`rbm_utils.publish.assets.is_asset_name`) in
+    the ``assets`` folder of a published quarter (the newest that has it: the name carries the
+    content's hash, so every quarter's copy is the same file); the path is joined from the listed
+    names only.
+
+    A static copy at ``/rbm-static/<quarter>/<review>`` (or ``.../joint/<pair>``) loads
+    ``../assets/<name>`` (``../../assets/<name>``), which the browser resolves to this route."""
+    for q in data.published_quarters(outputs):
+        folder = Path(outputs) / q / ASSETS_DIR
+        try:
+            listed = sorted(p.name for p in folder.iterdir() if p.is_file() and is_asset_name(p.name))
+        except OSError:
+            continue
+        n = pick(name, listed)
+        if n is not None:
+            return folder / n
+    return None
 
 
 def download_name(quarter: str, review: str, kind: str) -> str:

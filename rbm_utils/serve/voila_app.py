@@ -15,7 +15,7 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
 - :class:`StaticReviewHandler`: ``/rbm-static/<quarter>/<review>``, a review's published static HTML
   copy through the same allow-list (no kernel: readable when every kernel is taken); the
   "too many dashboards" page (HTTP 503) links to the static copy of the page asked for.
-- :class:`StaticAssetHandler`: ``/rbm-static/<quarter>/assets/<file>``, the quarter's plotly.js
+- :class:`StaticAssetHandler`: ``/rbm-static/assets/<file>``, the quarters' plotly.js
   the static copies load (fingerprinted name, cached a year); :func:`static_copy_routes`.
 - Voila's lab extensions named by their content's hash (plotly.js among them) are cached a year
   (:func:`fingerprinted`); the template's own files carry ``?v=<hash>`` (Tornado caches those).
@@ -250,21 +250,20 @@ class StaticReviewHandler(JupyterHandler):
 
 
 class StaticAssetHandler(JupyterHandler):
-    """The quarter's plotly.js asset that static copies load by a relative path
-    (``/rbm-static/<quarter>/assets/<file>``): looked up in the allow-list
-    (:func:`rbm_utils.serve.downloads.resolve_asset`), anything else 404. Its name carries its
-    content's hash, so browsers may keep it a year (``immutable``)."""
+    """The plotly.js asset that static copies load by a relative path (``/rbm-static/assets/<file>``):
+    looked up in the allow-list (:func:`rbm_utils.serve.downloads.resolve_asset`), anything else
+    404. Its name carries its content's hash, so browsers may keep it a year (``immutable``)."""
 
     @web.authenticated
-    async def get(self, quarter: str, name: str) -> None:
-        await self._send(quarter, name, body=True)
+    async def get(self, name: str) -> None:
+        await self._send(name, body=True)
 
     @web.authenticated
-    async def head(self, quarter: str, name: str) -> None:
-        await self._send(quarter, name, body=False)
+    async def head(self, name: str) -> None:
+        await self._send(name, body=False)
 
-    async def _send(self, quarter: str, name: str, *, body: bool) -> None:
-        path = downloads.resolve_asset(data.outputs_dir(), quarter, name)
+    async def _send(self, name: str, *, body: bool) -> None:
+        path = downloads.resolve_asset(data.outputs_dir(), name)
         if path is None:
             raise web.HTTPError(404)
         payload = path.read_bytes()
@@ -304,12 +303,10 @@ class _LabextensionHandler(FileFindHandler):
 
 
 def static_copy_routes(server_url: str) -> list[tuple[str, type]]:
-    """Routes of the static copies' shared assets and of a joint review at its folder's depth."""
+    """Routes of the static copies' shared assets and of a joint review at its folder's depth
+    (before ``/rbm-static/<quarter>/<review>``, which would take ``assets/<file>`` for a review)."""
     return [
-        (
-            url_path_join(server_url, downloads.STATIC_ROUTE, r"([^/]+)", downloads.ASSETS_SEGMENT, r"([^/]+)"),
-            StaticAssetHandler,
-        ),
+        (url_path_join(server_url, downloads.STATIC_ROUTE, downloads.ASSETS_SEGMENT, r"([^/]+)"), StaticAssetHandler),
         (url_path_join(server_url, downloads.STATIC_ROUTE, r"([^/]+)", data.JOINT, r"([^/]+)"), StaticReviewHandler),
     ]
 
@@ -337,7 +334,7 @@ class DashboardVoila(Voila):
             (url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, downloads.ROUTE, r"([^/]+)/([^/]+)/([^/]+)"), DownloadHandler),
-            (url_path_join(self.server_url, downloads.STATIC_ROUTE, r"([^/]+)/([^/]+)"), StaticReviewHandler),
             *static_copy_routes(self.server_url),
+            (url_path_join(self.server_url, downloads.STATIC_ROUTE, r"([^/]+)/([^/]+)"), StaticReviewHandler),
             *handlers,
         ]

@@ -212,16 +212,15 @@ def test_resolve_asset_maps_only_the_quarters_listed_asset_files(site):
 
     out, q = site["outputs"], site["quarter"]
     name = assets.plotly_asset_name()
-    assert downloads.resolve_asset(out, q, name) == out / q / assets.ASSETS_DIR / name
-    for quarter, asset in [
-        ("2025-Q1", name),  # not published
-        (q, "../snapshot/manifest.json"),
-        (q, "plotly-0.0.0.0123456789ab.min.js"),  # an asset's name, not there
-        (q, name + "x"),
-        (q, "run_report.json"),
-        ("..", name),
+    assert downloads.resolve_asset(out, name) == out / q / assets.ASSETS_DIR / name
+    for asset in [
+        f"../{q}/snapshot/manifest.json",
+        "plotly-0.0.0.0123456789ab.min.js",  # an asset's name, not there
+        name + "x",
+        "run_report.json",
+        "..",
     ]:
-        assert downloads.resolve_asset(out, quarter, asset) is None, (quarter, asset)
+        assert downloads.resolve_asset(out, asset) is None, asset
 
 
 @pytest.mark.slow
@@ -254,11 +253,17 @@ def test_the_static_route_serves_the_published_html_without_a_kernel(server, sit
     assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert headers["Content-Type"].startswith("text/javascript")
     assert headers["Content-Security-Policy"] == serve.CSP
+    # a joint review at its folder's depth finds the same asset
+    joint_static = urllib.parse.urljoin(page, downloads.static_link(q, JOINT))
+    assert _fetch(joint_static)[0] == 200
+    assert urllib.parse.urljoin(joint_static, f"../../assets/{assets.plotly_asset_name()}") == urllib.parse.urljoin(
+        static, ref
+    )
     for path in [
-        "/rbm-static/{q}/assets/..%2Frun_report.json",
-        "/rbm-static/{q}/assets/plotly-0.0.0.0123456789ab.min.js",
-        "/rbm-static/{q}/assets/%2e%2e",
-        "/rbm-static/2025-Q1/assets/" + assets.plotly_asset_name(),
+        "/rbm-static/assets/..%2F{q}%2Frun_report.json",
+        "/rbm-static/assets/plotly-0.0.0.0123456789ab.min.js",
+        "/rbm-static/assets/%2e%2e",
+        "/rbm-static/{q}/assets/" + assets.plotly_asset_name(),
         "/rbm-static/{q}/joint/AFR%2Fkpi_progress.parquet",
         "/rbm-static/{q}/CIS",
         "/rbm-static/{q}/AFR/extra",
