@@ -239,8 +239,16 @@ def run_scaleout(work: Path, n: int = 200, n_workers: int = 2, threads_per_worke
     }
 
 
+def asset_sizes(outputs: Path, quarter: str) -> dict[str, float]:
+    """Size in MB (10^6 bytes) of each shared asset of the published quarter (plotly.js, once
+    per quarter, loaded by every static page): not part of any page's own size."""
+    folder = Path(outputs) / quarter / "assets"
+    return {p.name: p.stat().st_size / 1e6 for p in sorted(folder.glob("*.js"))} if folder.is_dir() else {}
+
+
 def html_sizes(published: list[str]) -> dict[str, float]:
-    """Size in MB (10^6 bytes) of each published static review page, by job folder."""
+    """Size in MB (10^6 bytes) of each published static review page, by job folder (the page
+    alone: plotly.js is the quarter's asset, :func:`asset_sizes`)."""
     sizes = {}
     for nb in published:
         html = Path(nb).with_suffix(".html")

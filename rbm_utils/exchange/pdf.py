@@ -1,7 +1,10 @@
 """The PDF of a review: Debian's Chromium prints the static HTML copy the batch publishes.
 
-Route: the batch already publishes each review as a self-contained HTML page (outputs only,
-plotly.js inlined, nothing loaded from the network: :mod:`rbm_utils.publish.html`). Chromium
+Route: the batch already publishes each review as a static HTML page (outputs only, plotly.js
+loaded from the quarter's asset file by a relative path, nothing loaded from the network:
+:mod:`rbm_utils.publish.html`, :mod:`rbm_utils.publish.assets`). A page printed in the batch's
+staging folder, where that relative path leads nowhere yet, gets the asset from the quarter's
+``assets`` folder (``assets_dir``: the only file served that is not the page's own). Chromium
 (``/usr/bin/chromium``, driven through Playwright, never ``playwright install``) opens that page
 with every network request refused, lets plotly draw its charts -- plotly draws SVG, so lines,
 bars, text and axes stay vector in the PDF -- and prints it with a print style sheet
@@ -29,9 +32,12 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from rbm_utils.core.config import Config
 from rbm_utils.core.files import atomic_write_bytes
+from rbm_utils.publish.assets import is_asset_name
 from rbm_utils.publish.quarterly import OVERVIEW_TEMPLATE, UNIT_TEMPLATE
 
 log = logging.getLogger(__name__)
@@ -133,11 +139,30 @@ def _refuse_network(route: Any) -> None:
         route.abort()
 
 
-def print_page(browser: Any, html_path: Path, *, title: str, quarter: str) -> bytes:
-    """The PDF bytes of one HTML file printed by an open Playwright ``browser``."""
+def _asset_router(assets_dir: Path | None) -> Any:
+    """A route handler: a plotly.js asset the page asks for that is not where its relative path
+    points (a page in a staging folder) comes from ``assets_dir``; everything else as
+    :func:`_refuse_network`."""
+
+    def route_request(route: Any) -> None:
+        url = route.request.url
+        if assets_dir is not None and url.startswith("file:"):
+            name = url.rsplit("/", 1)[-1]
+            local = Path(url2pathname(urlparse(url).path))
+            if is_asset_name(name) and not local.is_file() and (Path(assets_dir) / name).is_file():
+                route.fulfill(path=str(Path(assets_dir) / name), content_type="text/javascript")
+                return
+        _refuse_network(route)
+
+    return route_request
+
+
+def print_page(browser: Any, html_path: Path, *, title: str, quarter: str, assets_dir: Path | None = None) -> bytes:
+    """The PDF bytes of one HTML file printed by an open Playwright ``browser``; its plotly.js
+    asset, when not beside it, from ``assets_dir`` (the quarter's ``assets`` folder)."""
     context = browser.new_context(viewport=VIEWPORT, java_script_enabled=True, offline=True)
     try:
-        context.route("**/*", _refuse_network)
+        context.route("**/*", _asset_router(assets_dir))
         page = context.new_page()
         page.emulate_media(media="print")
         page.goto(Path(html_path).resolve().as_uri(), wait_until="load", timeout=TIMEOUT_MS)
@@ -186,14 +211,16 @@ class Printer:
                 self._pw.stop()
             self._browser = self._pw = None
 
-    def print(self, html_path: Path, pdf_path: Path, *, title: str, quarter: str) -> Path:
+    def print(
+        self, html_path: Path, pdf_path: Path, *, title: str, quarter: str, assets_dir: Path | None = None
+    ) -> Path:
         """Print ``html_path`` into ``pdf_path`` (written atomically)."""
         if self._browser is None:
             raise RuntimeError("use the Printer in a with block")
         if not Path(html_path).is_file():
             raise PdfError(f"no HTML copy {html_path} to print: publish the review first (rbm review)")
         try:
-            data = print_page(self._browser, Path(html_path), title=title, quarter=quarter)
+            data = print_page(self._browser, Path(html_path), title=title, quarter=quarter, assets_dir=assets_dir)
         except PdfError:
             raise
         except Exception as exc:  # a page that does not load or draw within the time
@@ -201,10 +228,18 @@ class Printer:
         return atomic_write_bytes(Path(pdf_path), data)
 
 
-def html_to_pdf(html_path: Path, pdf_path: Path, *, title: str, quarter: str, chromium: Path | None = None) -> Path:
+def html_to_pdf(
+    html_path: Path,
+    pdf_path: Path,
+    *,
+    title: str,
+    quarter: str,
+    chromium: Path | None = None,
+    assets_dir: Path | None = None,
+) -> Path:
     """Print one HTML file to a PDF with its own Chromium (launched and closed here)."""
     with Printer(chromium) as printer:
-        return printer.print(html_path, pdf_path, title=title, quarter=quarter)
+        return printer.print(html_path, pdf_path, title=title, quarter=quarter, assets_dir=assets_dir)
 
 
 def review_html(folder: Path, unit: str | None) -> Path:
@@ -221,15 +256,21 @@ def review_title(unit: str | None, config: Config) -> str:
 
 
 def write_review_pdf(
-    folder: Path, quarter: str, unit: str | None, config: Config, printer: Printer | None = None
+    folder: Path,
+    quarter: str,
+    unit: str | None,
+    config: Config,
+    printer: Printer | None = None,
+    assets_dir: Path | None = None,
 ) -> Path:
     """Print the review published (or staged) in ``folder`` to ``<folder>/review.pdf``; ``unit``
-    None for the bureau overview. With no ``printer``, a Chromium is launched for this one page."""
+    None for the bureau overview. With no ``printer``, a Chromium is launched for this one page.
+    ``assets_dir``: the quarter's ``assets`` folder, for a page printed in a staging folder."""
     title = review_title(unit, config)
     src, dest = review_html(folder, unit), Path(folder) / PDF_FILE
     if printer is not None:
-        out = printer.print(src, dest, title=title, quarter=quarter)
+        out = printer.print(src, dest, title=title, quarter=quarter, assets_dir=assets_dir)
     else:
-        out = html_to_pdf(src, dest, title=title, quarter=quarter)
+        out = html_to_pdf(src, dest, title=title, quarter=quarter, assets_dir=assets_dir)
     log.info("wrote the review PDF %s", out)
     return out

@@ -27,6 +27,7 @@ from filelock import FileLock, Timeout
 
 from rbm_utils.core.config import Config
 from rbm_utils.exchange import excel_pack, pdf
+from rbm_utils.publish.assets import ASSETS_DIR
 from rbm_utils.publish.folders import LOCK_DIR
 from rbm_utils.publish.quarterly import OVERVIEW_NAME, OVERVIEW_TEMPLATE, UNIT_TEMPLATE
 
@@ -51,7 +52,9 @@ def batch_exports(
         if excel:
             excel_pack.write_pack(folder, quarter_dir, unit, config)
         if with_pdf:
-            pdf.write_review_pdf(folder, Path(quarter_dir).name, unit, config)
+            pdf.write_review_pdf(
+                folder, Path(quarter_dir).name, unit, config, assets_dir=Path(quarter_dir) / ASSETS_DIR
+            )
 
     return write
 

@@ -166,7 +166,7 @@ def run_job_in_process(spec: JobSpec, send: Send = _ignore, execute: Callable[..
         return failed_outcome(
             "MissingSentinel", f"the last code cell did not print {SENTINEL}; the run is incomplete", attempts=attempts
         )
-    html = notebook_to_html(nb, title=spec.get("title") or spec["name"])
+    html = notebook_to_html(nb, title=spec.get("title") or spec["name"], plotly_js=spec.get("plotly_js"))
     atomic_write_bytes(Path(spec["html"]), html.encode("utf-8"))
     return {"status": "ok", "attempts": attempts}
 

@@ -50,9 +50,10 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from rbm_utils.core.files import atomic_write_bytes, atomic_write_json
+from rbm_utils.publish.assets import asset_src
 from rbm_utils.publish.child import run_job_in_process
 from rbm_utils.publish.folders import Claim, claim, finish_job
 from rbm_utils.publish.jobs import (
@@ -91,6 +92,7 @@ class WorkerSpec(TypedDict):
     cell_timeout: int
     marker: str
     title: str
+    plotly_js: NotRequired[str]
 
 
 class WorkerOutcome(TypedDict):
@@ -213,6 +215,8 @@ def execute_on_worker(spec: WorkerSpec, template_bytes: bytes, job_timeout: floa
             "log_file": str(work / _LOG),
             "title": spec.get("title") or spec["name"],
         }
+        if spec.get("plotly_js"):
+            child_spec["plotly_js"] = str(spec["plotly_js"])
         spec_path = work / _SPEC
         spec_path.write_text(json.dumps(child_spec, ensure_ascii=False), encoding="utf-8")
         env = {**os.environ, MARK_ENV: marker}
@@ -393,6 +397,8 @@ def run_notebooks_distributed(
                     "marker": f"{run_id}:{job.name}",
                     "title": job.name,
                 }
+                if job.assets_dir is not None:
+                    spec["plotly_js"] = asset_src(job.publish_dir, job.assets_dir)
                 future = client.submit(
                     execute_on_worker,
                     spec,

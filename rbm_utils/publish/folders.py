@@ -8,7 +8,9 @@ the local and the Dask runner alike) lets ``extra_files`` add files, writes ``in
 and swaps the staging folder in as a whole (:func:`publish_folder`): the previous version moves
 to ``<publish_dir.parent>/archive/<name>-<UTC timestamp>/`` in one atomic exchange of the two
 folders (Linux ``renameat2``, :func:`rbm_utils.core.files.exchange_dirs`), so a reader or a
-crash sees the old or the new version, never a mix or no folder.
+crash sees the old or the new version, never a mix or no folder. A job with an ``assets_dir``
+has the quarter's plotly.js asset written (once, atomically) before its folder is published,
+and a version moved into the archive keeps its pages' charts (:func:`keep_archive_assets`).
 
 Example:
     >>> job = Job("AFR", Path("notebooks/quarterly_review.ipynb"), {"unit": "AFR"},
@@ -35,6 +37,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from rbm_utils.core.files import atomic_write_json, exchange_dirs, utc_stamp
+from rbm_utils.publish.assets import keep_reachable, write_plotly_asset
 from rbm_utils.publish.jobs import Job, JobOutcome, JobResult, content_key, failed_outcome, shorten
 
 log = logging.getLogger(__name__)
@@ -165,6 +168,7 @@ def publish_folder(staging: Path, job: Job) -> Path | None:
                 exc,
             )
             return tmp
+        keep_archive_assets(archive, job)
         return archive
     os.rename(publish_dir, archive)
     try:
@@ -172,7 +176,20 @@ def publish_folder(staging: Path, job: Job) -> Path | None:
     except OSError:
         os.rename(archive, publish_dir)
         raise
+    keep_archive_assets(archive, job)
     return archive
+
+
+def keep_archive_assets(archive: Path, job: Job) -> None:
+    """An archived version's pages still find the quarter's plotly.js: the archive is one level
+    deeper than the published folder, so the asset is linked where their relative path now points
+    (:func:`rbm_utils.publish.assets.keep_reachable`). Never fails the publication: a failure is logged."""
+    if job.assets_dir is None:
+        return
+    try:
+        keep_reachable(archive, job.assets_dir)
+    except OSError as exc:
+        log.warning("job %s: the archived pages in %s may not find plotly.js: %s", job.name, archive, exc)
 
 
 def recover_publication(job: Job) -> str | None:
@@ -210,6 +227,7 @@ def recover_publication(job: Job) -> str | None:
         archive = parent / ARCHIVE_DIR / f"{job.name}-{utc_stamp()}-recovered"
         archive.parent.mkdir(parents=True, exist_ok=True)
         os.rename(tmp, archive)
+        keep_archive_assets(archive, job)
         action = "archived"
     log.warning("job %s: an interrupted publication was found in %s: %s", job.name, tmp, action)
     return action
@@ -236,7 +254,9 @@ def finish_job(
 ) -> JobResult:
     """The result of one run of ``job`` whose files are in ``staging``; publish it when it succeeded.
 
-    Call with the job's lock held. On ``ok``: ``job.extra_files(staging, job)``, then
+    Call with the job's lock held. On ``ok``: the quarter's plotly.js asset when the job has an
+    ``assets_dir`` (so it is in place before any page that loads it, and for the exports that
+    print the page), ``job.extra_files(staging, job)``, then
     ``inputs.json`` with content ``key``, then :func:`publish_folder`; any error there makes
     the job ``failed`` ("publishing failed: ...") and leaves the published folder as it was.
     Otherwise nothing is published and the executed notebook, if any, stays in ``staging``.
@@ -246,6 +266,8 @@ def finish_job(
     status = outcome.get("status", "failed")
     if status == "ok":
         try:
+            if job.assets_dir is not None:
+                write_plotly_asset(job.assets_dir)
             if job.extra_files is not None:
                 job.extra_files(staging, job)
             write_inputs(staging, job, key)

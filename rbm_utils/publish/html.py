@@ -1,8 +1,10 @@
 """The static HTML copy of an executed review notebook: outputs only, offline, no code.
 
 Plotly figures (plotly's mimetype output) are rendered by :func:`plotly.io.to_html` into
-``<div id="rbm-plotly-<n>">`` elements, plotly.js inlined once, before the first figure; the
-page loads nothing from the network (no require.js, MathJax or mermaid CDN links).
+``<div id="rbm-plotly-<n>">`` elements. plotly.js comes once, before the first figure: in the
+batch, as a ``<script src>`` with the relative path of the quarter's plotly.js asset
+(:mod:`rbm_utils.publish.assets`), otherwise inlined. The page loads nothing from the network
+(no require.js, MathJax or mermaid CDN links).
 
 Example:
     >>> import nbformat.v4 as v4
@@ -36,27 +38,34 @@ _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 """
 
 
-def figure_html(figure: dict[str, Any], index: int) -> str:
+def figure_html(figure: dict[str, Any], index: int, plotly_js: str | None = None) -> str:
     """One plotly figure (its JSON as a dict) as an HTML fragment drawn in ``rbm-plotly-<index>``;
-    the first figure of a page (``index`` 0) carries plotly.js inlined, the others rely on it.
+    the first figure of a page (``index`` 0) brings plotly.js -- a ``<script src="plotly_js">``
+    (a relative URL ending in ``.js``), or inlined when ``plotly_js`` is None -- the others rely on it.
 
     >>> html = figure_html({"data": [{"type": "bar", "y": [1, 2]}], "layout": {}}, 1)
     >>> 'id="rbm-plotly-1"' in html, "Plotly.newPlot(" in html, "plotly.js v" in html
     (True, True, False)
+    >>> html = figure_html({"data": [{"type": "bar", "y": [1, 2]}]}, 0, "../assets/plotly-4.min.js")
+    >>> 'src="../assets/plotly-4.min.js"' in html, "plotly.js v" in html
+    (True, False)
     """
+    include: bool | str = False
+    if index == 0:
+        include = plotly_js if plotly_js else True
     fig = {key: figure[key] for key in ("data", "layout", "frames") if figure.get(key)}
     return pio.to_html(
         fig,
         config=figure.get("config") or None,
         auto_play=False,
-        include_plotlyjs=index == 0,
+        include_plotlyjs=include,
         full_html=False,
         div_id=FIGURE_ID.format(index),
         validate=False,
     )
 
 
-def _strip_outputs(nb: Any) -> None:
+def _strip_outputs(nb: Any, plotly_js: str | None = None) -> None:
     """In place: drop stderr, widget views and the sentinel line; figures become HTML."""
     figures = 0
     code_cells = [c for c in nb.cells if c.get("cell_type") == "code"]
@@ -75,7 +84,7 @@ def _strip_outputs(nb: Any) -> None:
             if data:
                 data.pop(WIDGET_MIME, None)
                 if PLOTLY_MIME in data:
-                    out["data"] = {"text/html": figure_html(data[PLOTLY_MIME], figures)}
+                    out["data"] = {"text/html": figure_html(data[PLOTLY_MIME], figures, plotly_js)}
                     figures += 1
                 if not out["data"]:
                     continue
@@ -83,18 +92,19 @@ def _strip_outputs(nb: Any) -> None:
         cell["outputs"] = kept
 
 
-def notebook_to_html(nb: Any, title: str = "Review") -> str:
-    """A static, self-contained HTML page of an executed notebook, without any code.
+def notebook_to_html(nb: Any, title: str = "Review", plotly_js: str | None = None) -> str:
+    """A static HTML page of an executed notebook, without any code.
 
     Code inputs and prompts are excluded; stderr streams, widget views and the sentinel
-    line are dropped; plotly figures become :func:`figure_html` fragments (plotly.js inlined
-    once, before the first figure). The page loads nothing from the network. Does not modify ``nb``.
+    line are dropped; plotly figures become :func:`figure_html` fragments (plotly.js once,
+    before the first figure: loaded from ``plotly_js``, a relative URL, or inlined when None).
+    The page loads nothing from the network. Does not modify ``nb``.
     """
     # nbconvert takes half a second to import: only the job's process, which renders, pays it
     from nbconvert import HTMLExporter
 
     nb = copy.deepcopy(nb)
-    _strip_outputs(nb)
+    _strip_outputs(nb, plotly_js)
     exporter = HTMLExporter(
         template_name="lab",
         extra_loaders=[jinja2.DictLoader({"rbm_offline.html.j2": _OFFLINE_TEMPLATE})],

@@ -28,6 +28,7 @@ from typing import Any, NotRequired, TypedDict
 
 from rbm_utils import __version__
 from rbm_utils.core.codes import JOB_STATUSES, JobStatus
+from rbm_utils.publish.assets import plotly_asset_name
 from rbm_utils.store.snapshot import read_manifest
 
 #: The last code cell of every template prints this; its absence means the run did not complete.
@@ -49,6 +50,9 @@ class Job:
     ``parameters`` are papermill parameters (JSON-able; pass paths as absolute strings).
     ``extra_files(staging_dir, job)``, if given, runs in the parent after a successful
     execution and may write more files into ``staging_dir`` before it is published.
+    ``assets_dir``, if given, is the quarter's shared assets folder
+    (:mod:`rbm_utils.publish.assets`): the page then loads plotly.js from there by a relative
+    path instead of inlining it.
     """
 
     name: str
@@ -56,6 +60,7 @@ class Job:
     parameters: dict[str, Any]
     publish_dir: Path
     extra_files: Callable[[Path, Job], None] | None = None
+    assets_dir: Path | None = None
 
 
 @dataclass
@@ -76,7 +81,9 @@ class JobResult:
 
 class JobSpec(TypedDict):
     """One job as its process receives it (JSON-able: it crosses a process boundary, or a
-    Dask worker's temporary folder). ``parent_pid`` is the runner's pid, for die-with-parent."""
+    Dask worker's temporary folder). ``parent_pid`` is the runner's pid, for die-with-parent.
+    ``plotly_js``: the relative URL of the quarter's plotly.js asset the HTML copy loads (absent:
+    plotly.js is inlined)."""
 
     name: str
     template: str
@@ -88,6 +95,7 @@ class JobSpec(TypedDict):
     log_file: str
     title: str
     parent_pid: NotRequired[int]
+    plotly_js: NotRequired[str]
 
 
 class JobOutcome(TypedDict, total=False):
@@ -175,6 +183,8 @@ def content_key(job: Job) -> str:
     JSON) and, when the parameters name a ``snapshot_dir``, that snapshot's ``content_sha256``
     and the ``content_sha256`` of the analysis frozen beside it (``../analysis/manifest.json``,
     when there is one): a notebook is re-run when its data or the frozen tables it reads change.
+    A job with an ``assets_dir`` adds the plotly.js asset its page loads: a page that inlined
+    plotly.js, or loads an older one, is published again.
     A new release of the workbench therefore republishes (the old version is archived).
 
     >>> content_key(Job("AFR", Path("t.ipynb"), {"unit": "AFR"}, Path("out/AFR")))  # doctest: +SKIP
@@ -196,6 +206,8 @@ def content_key(job: Job) -> str:
         frozen = Path(str(snap)).parent / ANALYSIS_FOLDER / "manifest.json"
         if frozen.is_file():
             h.update(b"\0" + str(json.loads(frozen.read_text(encoding="utf-8")).get("content_sha256", "")).encode())
+    if job.assets_dir is not None:
+        h.update(b"\0asset:" + plotly_asset_name().encode("ascii"))
     return h.hexdigest()
 
 

@@ -37,6 +37,7 @@ from rbm_utils.core.config import PROJECT_ROOT, Authority, Config, load_config
 from rbm_utils.core.files import atomic_write_json
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.publish import frozen
+from rbm_utils.publish.assets import ASSETS_DIR
 from rbm_utils.publish.jobs import Job, JobResult
 from rbm_utils.publish.runner import run_notebooks, write_run_report
 from rbm_utils.store.database import Store
@@ -186,10 +187,12 @@ def plan_review(
         "snapshot_dir": str(snap_dir),
         "config_path": str(config.path.resolve()) if config.path else "",
     }
+    # plotly.js once for the quarter's pages, which load it by a relative path (publish/assets.py)
+    assets = quarter_dir / ASSETS_DIR
     jobs: list[Job] = []
     for u in selected:
         params = {**unit_parameters(u, config), **common, "unit": u}
-        jobs.append(Job(u, UNIT_TEMPLATE, params, quarter_dir / u, _tables_writer(results, u, exports)))
+        jobs.append(Job(u, UNIT_TEMPLATE, params, quarter_dir / u, _tables_writer(results, u, exports), assets))
     wanted = None if joint is None else {p.upper() for p in joint}
     for rec in pairs.itertuples(index=False):
         name = frozen.pair_name(rec.cluster, rec.region)
@@ -200,7 +203,12 @@ def plan_review(
         params = {"cluster": rec.cluster, "region": rec.region, **common}
         jobs.append(
             Job(
-                f"joint-{name}", JOINT_TEMPLATE, params, quarter_dir / "joint" / name, _joint_writer(joint_tables[name])
+                f"joint-{name}",
+                JOINT_TEMPLATE,
+                params,
+                quarter_dir / "joint" / name,
+                _joint_writer(joint_tables[name]),
+                assets,
             )
         )
     unknown = (wanted or set()) - set(joint_tables)
@@ -213,6 +221,7 @@ def plan_review(
             dict(common),
             quarter_dir / OVERVIEW_NAME,
             _tables_writer(results, None, exports),
+            assets,
         )
         if overview
         else None

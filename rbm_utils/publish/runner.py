@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from rbm_utils.core.files import atomic_write_json
+from rbm_utils.publish.assets import asset_src
 from rbm_utils.publish.child import child_main
 from rbm_utils.publish.folders import Claim, claim, finish_job
 from rbm_utils.publish.jobs import STATUSES, Job, JobOutcome, JobResult, JobSpec, check_jobs, shorten
@@ -197,6 +198,8 @@ class _LocalBatch:
                 "title": job.name,
                 "parent_pid": os.getpid(),
             }
+            if job.assets_dir is not None:
+                spec["plotly_js"] = asset_src(job.publish_dir, job.assets_dir)
             reader, writer = self.ctx.Pipe(duplex=False)
             proc = self.ctx.Process(target=child_main, args=(spec, writer), name=f"rbm-batch-{job.name}", daemon=True)
             proc.start()

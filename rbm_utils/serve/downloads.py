@@ -10,14 +10,17 @@ anything else is 404.
 ``/rbm-static/<quarter>/<review>`` (``review`` a unit code, ``overview`` or a joint pair
 ``CLUSTER-REGION``) serves the static HTML copy of the review that ``rbm review`` published beside
 its notebook (:data:`STATIC_FILES`), the same way: for reading and printing at once, with no
-kernel, also when every dashboard kernel is taken. The handlers themselves (:class:`rbm_utils.serve.voila_app.DownloadHandler`) keeps
+kernel, also when every dashboard kernel is taken. ``/rbm-static/<quarter>/joint/<pair>`` serves a
+joint review at the depth of its folder on disk, and ``/rbm-static/assets/<file>`` the plotly.js
+asset the static pages load by a relative path (:func:`resolve_asset`: a file listed in a
+published quarter's ``assets`` folder under an asset's name). The handlers themselves (:class:`rbm_utils.serve.voila_app.DownloadHandler`) keeps
 the server's headers, Content-Security-Policy and Host check.
 
 Example:
     >>> download_link("2026-Q3", "AFR", "pdf")
     '../../rbm-download/2026-Q3/AFR/pdf'
     >>> static_link("2026-Q3", "CYB-AFR")
-    '../../rbm-static/2026-Q3/CYB-AFR'
+    '../../rbm-static/2026-Q3/joint/CYB-AFR'
     >>> download_name("2026-Q3", "overview", "xlsx")
     'overview-2026-Q3-review-pack.xlsx'
     >>> resolve(Path("/nonexistent"), config, "2026-Q3", "../../etc", "pdf") is None     # doctest: +SKIP
@@ -33,6 +36,7 @@ from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
 from rbm_utils.exchange.excel_pack import PACK_FILE, PACK_MEDIA_TYPE
 from rbm_utils.exchange.pdf import PDF_FILE, PDF_MEDIA_TYPE
+from rbm_utils.publish.assets import ASSETS_DIR, is_asset_name
 from rbm_utils.serve import data
 from rbm_utils.serve.params import pick
 
@@ -105,8 +109,40 @@ def resolve_static(outputs: Path, config: Config, quarter: str, review: str) -> 
 
 
 def static_link(quarter: str, review: str) -> str:
-    """The route of a review's static copy, relative to a dashboard page."""
+    """The route of a review's static copy, relative to a dashboard page: a joint pair's
+    (``CLUSTER-REGION``) under ``joint/``, as on disk, so the page's relative path to the
+    quarter's assets resolves the same way through the server."""
+    if "-" in review:
+        return f"{FROM_PAGE}{STATIC_ROUTE}/{quarter}/{data.JOINT}/{review}"
     return f"{FROM_PAGE}{STATIC_ROUTE}/{quarter}/{review}"
+
+
+#: The static copies' shared assets (plotly.js): ``<quarter>/assets/`` on disk, ``/rbm-static/assets/`` served.
+ASSETS_SEGMENT = ASSETS_DIR
+#: Served assets never change under their name (it carries their hash): browsers keep them a year.
+ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
+ASSET_MEDIA_TYPE = "text/javascript; charset=utf-8"
+
+
+def resolve_asset(outputs: Path, name: str) -> Path | None:
+    """The shared asset a ``/rbm-static/assets/<name>`` request names, or None: ``name`` must be one
+    of the files listed under an asset's name (:func:`rbm_utils.publish.assets.is_asset_name`) in
+    the ``assets`` folder of a published quarter (the newest that has it: the name carries the
+    content's hash, so every quarter's copy is the same file); the path is joined from the listed
+    names only.
+
+    A static copy at ``/rbm-static/<quarter>/<review>`` (or ``.../joint/<pair>``) loads
+    ``../assets/<name>`` (``../../assets/<name>``), which the browser resolves to this route."""
+    for q in data.published_quarters(outputs):
+        folder = Path(outputs) / q / ASSETS_DIR
+        try:
+            listed = sorted(p.name for p in folder.iterdir() if p.is_file() and is_asset_name(p.name))
+        except OSError:
+            continue
+        n = pick(name, listed)
+        if n is not None:
+            return folder / n
+    return None
 
 
 def download_name(quarter: str, review: str, kind: str) -> str:

@@ -15,6 +15,10 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
 - :class:`StaticReviewHandler`: ``/rbm-static/<quarter>/<review>``, a review's published static HTML
   copy through the same allow-list (no kernel: readable when every kernel is taken); the
   "too many dashboards" page (HTTP 503) links to the static copy of the page asked for.
+- :class:`StaticAssetHandler`: ``/rbm-static/assets/<file>``, the quarters' plotly.js
+  the static copies load (fingerprinted name, cached a year); :func:`static_copy_routes`.
+- Voila's lab extensions named by their content's hash (plotly.js among them) are cached a year
+  (:func:`fingerprinted`); the template's own files carry ``?v=<hash>`` (Tornado caches those).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import resource
 import time
 from queue import Empty
@@ -29,7 +34,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jupyter_client.channels import AsyncZMQSocketChannel
-from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.handlers import FileFindHandler, JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
 from tornado import web
@@ -244,6 +249,68 @@ class StaticReviewHandler(JupyterHandler):
         await self.finish()
 
 
+class StaticAssetHandler(JupyterHandler):
+    """The plotly.js asset that static copies load by a relative path (``/rbm-static/assets/<file>``):
+    looked up in the allow-list (:func:`rbm_utils.serve.downloads.resolve_asset`), anything else
+    404. Its name carries its content's hash, so browsers may keep it a year (``immutable``)."""
+
+    @web.authenticated
+    async def get(self, name: str) -> None:
+        await self._send(name, body=True)
+
+    @web.authenticated
+    async def head(self, name: str) -> None:
+        await self._send(name, body=False)
+
+    async def _send(self, name: str, *, body: bool) -> None:
+        path = downloads.resolve_asset(data.outputs_dir(), name)
+        if path is None:
+            raise web.HTTPError(404)
+        payload = path.read_bytes()
+        self.set_header("Content-Type", downloads.ASSET_MEDIA_TYPE)
+        self.set_header("Content-Length", str(len(payload)))
+        self.set_header("Cache-Control", downloads.ASSET_CACHE_CONTROL)
+        if body:
+            self.write(payload)
+        await self.finish()
+
+
+#: A file name carrying its content's hash (webpack's ``[name].[contenthash].js`` of the lab
+#: extensions: ``remoteEntry.1dda3c8f6e5cd2a3.js``, ``0.03957c7088ad5ed0.js``).
+_FINGERPRINTED = re.compile(r"^[A-Za-z0-9_-]+\.[0-9a-f]{16,}\.(?:js|css)$")
+
+
+def fingerprinted(path: str) -> bool:
+    """True when the last part of ``path`` names a file by its content's hash (cacheable for ever).
+
+    >>> fingerprinted("/voila/labextensions/jupyterlab-plotly/static/0.03957c7088ad5ed0.js")
+    True
+    >>> fingerprinted("/voila/labextensions/jupyterlab-plotly/static/style.js"), fingerprinted("/voila/static/voila.js")
+    (False, False)
+    """
+    return bool(_FINGERPRINTED.match(path.rsplit("/", 1)[-1]))
+
+
+class _LabextensionHandler(FileFindHandler):
+    """Voila's lab extensions (the widget manager, plotly's renderer with plotly.js): files named by
+    their content's hash are cached a year (``immutable``); the others (``style.js``) keep Voila's
+    ``no-cache`` (checked again on each view)."""
+
+    def set_headers(self) -> None:
+        super().set_headers()
+        if fingerprinted(self.request.path):
+            self.set_header("Cache-Control", downloads.ASSET_CACHE_CONTROL)
+
+
+def static_copy_routes(server_url: str) -> list[tuple[str, type]]:
+    """Routes of the static copies' shared assets and of a joint review at its folder's depth
+    (before ``/rbm-static/<quarter>/<review>``, which would take ``assets/<file>`` for a review)."""
+    return [
+        (url_path_join(server_url, downloads.STATIC_ROUTE, downloads.ASSETS_SEGMENT, r"([^/]+)"), StaticAssetHandler),
+        (url_path_join(server_url, downloads.STATIC_ROUTE, r"([^/]+)", data.JOINT, r"([^/]+)"), StaticReviewHandler),
+    ]
+
+
 class DashboardVoila(Voila):
     """Standalone Voila with the landing page at ``/`` and no directory listing or contents API."""
 
@@ -252,7 +319,11 @@ class DashboardVoila(Voila):
         return []  # never read voila.json / voila.py from the working directory or ~/.jupyter
 
     def init_handlers(self) -> list:
-        replace_by = {TornadoVoilaHandler: _PageHandler, TemplateStaticFileHandler: _TemplateStaticHandler}
+        replace_by = {
+            TornadoVoilaHandler: _PageHandler,
+            TemplateStaticFileHandler: _TemplateStaticHandler,
+            FileFindHandler: _LabextensionHandler,
+        }
         handlers = []
         for h in super().init_handlers():
             if h[1] in (TornadoVoilaTreeHandler, VoilaContentsHandler):
@@ -263,6 +334,7 @@ class DashboardVoila(Voila):
             (url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, downloads.ROUTE, r"([^/]+)/([^/]+)/([^/]+)"), DownloadHandler),
+            *static_copy_routes(self.server_url),
             (url_path_join(self.server_url, downloads.STATIC_ROUTE, r"([^/]+)/([^/]+)"), StaticReviewHandler),
             *handlers,
         ]

@@ -112,3 +112,30 @@ def test_no_html_copy_is_a_clear_error(tmp_path):
 def test_missing_chromium_is_a_clear_error(tmp_path):
     with pytest.raises(pdf.PdfError, match="apt-get install chromium"):
         pdf.check_chromium(tmp_path / "no-chromium")
+
+
+def test_a_staged_review_prints_its_charts_with_the_quarters_plotly_asset(tmp_path):
+    """The batch prints the page in its staging folder, where the page's relative path to the
+    quarter's plotly.js leads nowhere yet: the printer takes the asset from the quarter's folder,
+    and the charts (here their titles, drawn by plotly as SVG text) are in the PDF."""
+    _need_chromium()
+    import nbformat.v4 as v4
+
+    from rbm_utils.publish import assets
+    from rbm_utils.publish.html import PLOTLY_MIME, notebook_to_html
+
+    quarter = tmp_path / "outputs" / "2026-Q3"
+    assets.write_plotly_asset(quarter / assets.ASSETS_DIR)
+    fig = {"data": [{"type": "bar", "x": ["a", "b"], "y": [3, 5]}], "layout": {"title": {"text": "Spending by output"}}}
+    nb = v4.new_notebook(cells=[v4.new_code_cell("", outputs=[v4.new_output("display_data", data={PLOTLY_MIME: fig})])])
+    html = notebook_to_html(nb, plotly_js=assets.asset_src(quarter / "AFR", quarter / assets.ASSETS_DIR))
+    staging = tmp_path / "outputs" / ".staging" / "2026-Q3" / "AFR"
+    for folder in (staging, quarter / "AFR"):
+        folder.mkdir(parents=True)
+        pdf.review_html(folder, "AFR").write_text(html, encoding="utf-8")
+    [ref] = assets.page_asset_refs(html)
+    assert not (staging / ref).resolve().exists()  # from staging, the page's own path leads nowhere
+    staged = pdf.write_review_pdf(staging, "2026-Q3", "AFR", CFG, assets_dir=quarter / assets.ASSETS_DIR)
+    published = pdf.write_review_pdf(quarter / "AFR", "2026-Q3", "AFR", CFG)  # the asset resolves from disk
+    for out in (staged, published):
+        assert "Spendingbyoutput" in pdf_text(out.read_bytes()), out

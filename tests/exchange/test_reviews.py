@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -45,6 +46,16 @@ def test_the_batch_publishes_each_review_with_its_pack_and_pdf(sample_bureau, tm
         assert (folder / excel_pack.PACK_FILE).is_file() and (folder / pdf.PDF_FILE).is_file()
         assert (folder / pdf.PDF_FILE).read_bytes().startswith(b"%PDF-")
     assert not (joint / excel_pack.PACK_FILE).exists()  # a joint review has no pack
+    # printed in the staging folder, the page still drew its charts with the quarter's plotly.js:
+    # the chart titles of the HTML copy are text of the PDF
+    from test_pdf import pdf_text
+
+    html = (afr / "quarterly_review.html").read_text(encoding="utf-8")
+    assert "* plotly.js v" not in html  # the page loads the quarter's asset
+    titles = re.findall(r'"title":\{"text":"([A-Za-z ]{6,40})"', html)
+    assert titles, "no chart title found in the AFR page"
+    printed = pdf_text((afr / pdf.PDF_FILE).read_bytes())
+    assert all(t.replace(" ", "") in printed for t in titles[:3]), titles[:3]
     wb = openpyxl.load_workbook(afr / excel_pack.PACK_FILE)
     assert wb.sheetnames[:2] == [excel_pack.COVER, "KPI progress"]
     cover = {r[0]: r[1] for r in wb[excel_pack.COVER].iter_rows(values_only=True) if r[0]}

@@ -7,11 +7,12 @@ import json
 
 import nbformat
 import pandas as pd
+import plotly.offline
 import pytest
 
 from rbm_utils.analytics import bureau as analysis
 from rbm_utils.core.config import load_config
-from rbm_utils.publish import frozen
+from rbm_utils.publish import assets, frozen
 from rbm_utils.publish.frozen import split_previous
 from rbm_utils.publish.jobs import Job
 from rbm_utils.publish.quarterly import ReviewError, plan_review, review_quarter
@@ -19,7 +20,7 @@ from rbm_utils.publish.runner import run_notebooks
 from rbm_utils.store.snapshot import load_snapshot
 
 CFG = load_config()
-from factories import PROBE, tree_state  # noqa: E402
+from factories import PLOTLYJS_HEADER, PROBE, tree_state  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,15 @@ def test_html_has_no_code_and_renders_offline(published, sample_bureau):
     assert "cdn.plot.ly/plotly" not in html and '<script src="http' not in html
     assert html.count("PlotlyConfig") <= 1  # plotly.js once per page
     assert "Regional Office for Africa" in html
-    assert len(html.encode()) < 6 * 1024 * 1024
+    # plotly.js is not in the page: the page loads the quarter's asset, written from the installed package
+    name = assets.plotly_asset_name()
+    assert PLOTLYJS_HEADER not in html and len(html.encode()) < assets.plotly_js_size() / 3
+    assert len(html.encode()) <= 1.5 * 1024 * 1024
+    assert assets.page_asset_refs(html) == [f"../assets/{name}"]
+    asset = out / sample_bureau["quarter"] / assets.ASSETS_DIR / name
+    assert name.startswith(f"plotly-{plotly.offline.get_plotlyjs_version()}.")
+    assert asset.read_bytes() == plotly.offline.get_plotlyjs().encode("utf-8")
+    assert [p.name for p in asset.parent.iterdir()] == [name]  # once per quarter
 
 
 @pytest.mark.slow

@@ -350,7 +350,44 @@ def test_static_copy_opens_without_a_kernel(watched, server, site):
     assert href == f"../../rbm-static/{q}/AFR"
     kernels = len(server.kernels())
     static = watched.page()
+    scripts: list[str] = []
+    static.on("response", lambda r: scripts.append(r.url) if r.request.resource_type == "script" else None)
     static.goto(f"{server.base}/rbm-static/{q}/AFR", timeout=LOAD_MS)
     static.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=LOAD_MS)
     assert len(server.kernels()) == kernels  # read and printed without a kernel
+    # plotly.js came from the quarter's asset, not from the page
+    assert any(u.startswith(f"{server.base}/rbm-static/assets/plotly-") for u in scripts), scripts
     _shot(static, "static_AFR")
+
+
+def test_static_copy_opens_from_disk_with_its_charts(browser, site):
+    """The published page opened as a file (file://, no server, no network) draws its charts:
+    plotly.js comes from the quarter's asset by the page's relative path."""
+    from rbm_utils.publish import assets
+
+    q = site["quarter"]
+    page = site["outputs"] / q / "AFR" / "quarterly_review.html"
+    html = page.read_text(encoding="utf-8")
+    assert "* plotly.js v" not in html and len(html.encode()) < assets.plotly_js_size() / 3
+    assert assets.page_asset_refs(html) == [f"../assets/{assets.plotly_asset_name()}"]
+    refused: list[str] = []
+
+    def only_files(route) -> None:
+        if route.request.url.startswith(("file:", "data:", "blob:")):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000}, offline=True)
+    try:
+        ctx.route("**/*", only_files)
+        pg = ctx.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(page.as_uri(), timeout=LOAD_MS)
+        pg.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=LOAD_MS)
+        assert errors == [] and refused == []
+        _shot(pg, "static_AFR_from_disk")
+    finally:
+        ctx.close()

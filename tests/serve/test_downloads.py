@@ -204,7 +204,23 @@ def test_every_page_links_its_static_copy(site):
     ov = overview_page.page(outputs=site["outputs"], config=CFG, query_string=f"quarter={q}", env={})
     assert f'href="../../rbm-static/{q}/overview"' in ov.title.value
     jp = joint_page.joint_html(site["outputs"], q, JOINT, CFG)
-    assert f'href="../../rbm-static/{q}/{JOINT}"' in jp
+    assert f'href="../../rbm-static/{q}/joint/{JOINT}"' in jp  # at its folder's depth: its assets resolve
+
+
+def test_resolve_asset_maps_only_the_quarters_listed_asset_files(site):
+    from rbm_utils.publish import assets
+
+    out, q = site["outputs"], site["quarter"]
+    name = assets.plotly_asset_name()
+    assert downloads.resolve_asset(out, name) == out / q / assets.ASSETS_DIR / name
+    for asset in [
+        f"../{q}/snapshot/manifest.json",
+        "plotly-0.0.0.0123456789ab.min.js",  # an asset's name, not there
+        name + "x",
+        "run_report.json",
+        "..",
+    ]:
+        assert downloads.resolve_asset(out, asset) is None, asset
 
 
 @pytest.mark.slow
@@ -226,7 +242,29 @@ def test_the_static_route_serves_the_published_html_without_a_kernel(server, sit
         assert headers["Content-Type"] == "text/html; charset=utf-8"
         assert headers["Content-Security-Policy"] == serve.CSP and headers["X-Frame-Options"] == "DENY"
     assert len(server.kernels()) <= before  # no kernel started for a static copy
+    # the quarter's plotly.js, where the static page's relative path leads through the server
+    from rbm_utils.publish import assets
+
+    html = (site["outputs"] / q / "AFR" / "quarterly_review.html").read_text(encoding="utf-8")
+    [ref] = assets.page_asset_refs(html)
+    static = urllib.parse.urljoin(page, downloads.static_link(q, "AFR"))
+    status, body, headers = _fetch(urllib.parse.urljoin(static, ref))
+    assert status == 200 and body == (site["outputs"] / q / assets.ASSETS_DIR / assets.plotly_asset_name()).read_bytes()
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["Content-Type"].startswith("text/javascript")
+    assert headers["Content-Security-Policy"] == serve.CSP
+    # a joint review at its folder's depth finds the same asset
+    joint_static = urllib.parse.urljoin(page, downloads.static_link(q, JOINT))
+    assert _fetch(joint_static)[0] == 200
+    assert urllib.parse.urljoin(joint_static, f"../../assets/{assets.plotly_asset_name()}") == urllib.parse.urljoin(
+        static, ref
+    )
     for path in [
+        "/rbm-static/assets/..%2F{q}%2Frun_report.json",
+        "/rbm-static/assets/plotly-0.0.0.0123456789ab.min.js",
+        "/rbm-static/assets/%2e%2e",
+        "/rbm-static/{q}/assets/" + assets.plotly_asset_name(),
+        "/rbm-static/{q}/joint/AFR%2Fkpi_progress.parquet",
         "/rbm-static/{q}/CIS",
         "/rbm-static/{q}/AFR/extra",
         "/rbm-static/{q}/..%2F..%2F..%2Fetc%2Fpasswd",
@@ -243,3 +281,23 @@ def test_the_static_route_serves_the_published_html_without_a_kernel(server, sit
     assert status in (403, 405)
     status, _ = raw(server.opts.port, "GET", f"/rbm-static/{q}/AFR", headers={"Host": "attacker.example"})
     assert status == 403
+
+
+@pytest.mark.slow
+def test_the_dashboards_fingerprinted_scripts_are_cached_and_the_others_revalidated(server):
+    """plotly.js of the dashboards comes with Voila's plotly extension under a name carrying its
+    hash: cached a year; a file without a hash in its name (style.js) is checked again each view."""
+    import sys
+    from pathlib import Path
+
+    static = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-plotly" / "static"
+    hashed = [p.name for p in static.glob("*.js") if p.name != "style.js" and not p.name.startswith("remoteEntry")]
+    if not hashed:
+        pytest.skip(f"no plotly lab extension in {static}")
+    biggest = max(hashed, key=lambda n: (static / n).stat().st_size)  # plotly.js itself
+    url = f"{server.base}/voila/labextensions/jupyterlab-plotly/static/"
+    status, body, headers = _fetch(url + biggest)
+    assert status == 200 and len(body) == (static / biggest).stat().st_size
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    status, _, headers = _fetch(url + "style.js")
+    assert status == 200 and headers["Cache-Control"] == "no-cache"
