@@ -10,6 +10,10 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
 - :class:`DashboardVoila`: ``/`` redirects to the landing page; no directory listing, no contents
   API, template static files only under our template; never reads voila.json or voila.py.
 - :func:`bound_lost_wakeups`: kernel sockets polled in short slices.
+- hostile browsers (issue 18): the security headers on every response
+  (:func:`rbm_utils.serve.headers.install`), MathJax's plugin served as one that typesets nothing
+  (:mod:`rbm_utils.serve.typesetting`), kernel errors made plain on the websocket
+  (:mod:`rbm_utils.serve.kernel_messages`), error pages in plain words, ``/logout`` a redirect.
 - :class:`DownloadHandler`: ``/rbm-download/<quarter>/<review>/<kind>``, a review's published PDF or
   Excel pack through the allow-list of :mod:`rbm_utils.serve.downloads`; anything else is 404.
 - :class:`StaticReviewHandler`: ``/rbm-static/<quarter>/<review>``, a review's published static HTML
