@@ -49,7 +49,7 @@ CSP_DIRECTIVES: dict[str, str] = {
     "img-src": "'self' data: blob:",
     "font-src": "'self' data:",
     "connect-src": "'self'",
-    "worker-src": "'self' blob:",
+    "worker-src": "'self'",
     "frame-src": "'none'",
     "object-src": "'none'",
     "base-uri": "'self'",
