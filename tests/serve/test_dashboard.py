@@ -41,7 +41,8 @@ def _content(markup: str) -> str:
 def _nb_outputs(path: Path, mime: str) -> list:
     nb = json.loads(path.read_text(encoding="utf-8"))
     out = [o["data"][mime] for c in nb["cells"] for o in c.get("outputs", []) if mime in o.get("data", {})]
-    return [_content("".join(x) if isinstance(x, list) else x) for x in out]
+    out = ["".join(x) if isinstance(x, list) else x for x in out]
+    return [_content(x) if isinstance(x, str) else x for x in out]
 
 
 def _fig_json(fig) -> dict:
