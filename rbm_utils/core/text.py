@@ -174,19 +174,41 @@ def blank_mask(values: pd.Series) -> np.ndarray:
     return blank[codes]
 
 
+#: Characters a typesetter reads as TeX (``$...$``, ``\(...\)``, ``\href``), as numeric entities: shown
+#: the same, but no search of the markup (Markdown math, plotly's ``$...$`` titles) finds a delimiter.
+_TEX_ENTITIES = {ord("$"): "&#36;", ord("\\"): "&#92;"}
+
+#: Classes that tell MathJax 2 (``tex2jax_ignore``) and 3 (``mathjax_ignore``, JupyterLab 4) to
+#: leave an element's text alone: a browser decodes entities before MathJax reads the page.
+NO_TYPESETTING = "tex2jax_ignore mathjax_ignore"
+
+
 def escape_text(value: Any) -> str:
-    """HTML-escape free text for anything that becomes HTML (charts, notebooks, dashboards).
+    """HTML-escape free text for anything that becomes HTML (charts, notebooks, dashboards);
+    ``$`` and backslash become entities too (workbook text is never TeX).
 
     Missing values (None, NaN, NA) give ''.
 
     >>> escape_text("<script>alert('x')</script> & co")
     '&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co'
+    >>> escape_text(r"$\\href{http://x}{y}$")
+    '&#36;&#92;href{http://x}{y}&#36;'
     >>> escape_text(None)
     ''
     """
     if is_missing(value):
         return ""
-    return html.escape(str(value), quote=True)
+    return html.escape(str(value), quote=True).translate(_TEX_ENTITIES)
+
+
+def untypeset(markup: str) -> str:
+    """HTML (already escaped) in an element no typesetter reads: a notebook opened in JupyterLab
+    typesets every HTML output with MathJax unless told not to.
+
+    >>> untypeset("<p>&#36;x&#36;</p>")
+    '<div class="tex2jax_ignore mathjax_ignore"><p>&#36;x&#36;</p></div>'
+    """
+    return f'<div class="{NO_TYPESETTING}">{markup}</div>'
 
 
 def text_column(values: pd.Series) -> pd.Series:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rbm_utils.core.text import escape_text, fmt_share
+from rbm_utils.core.text import escape_text, fmt_share, untypeset
 from rbm_utils.present import columns
 from rbm_utils.present.reports import table_html
 
@@ -71,4 +71,4 @@ def money(joint: dict[str, pd.DataFrame], region: str):
     """Display-ready :func:`money_html` (the joint review notebook)."""
     from IPython.display import HTML
 
-    return HTML(money_html(joint, region))
+    return HTML(untypeset(money_html(joint, region)))

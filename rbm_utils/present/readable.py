@@ -186,7 +186,7 @@ def cell_html(column: str, v: Any) -> str:
             return coded
     if column == "direction" and isinstance(v, str) and v in MOVE_ARROWS:
         return f'<span class="rbm-move" style="color:{MOVE_COLORS[v]}">{MOVE_ARROWS[v]}</span>'
-    return html.escape(plain(column, v))
+    return escape_text(plain(column, v))
 
 
 def by_severity(progress: pd.DataFrame | None) -> pd.DataFrame:

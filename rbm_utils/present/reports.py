@@ -29,7 +29,7 @@ import pandas as pd
 from rbm_utils.analytics import bureau as analysis
 from rbm_utils.core.config import Config, load_config
 from rbm_utils.core.quarters import Quarter, QuarterLike
-from rbm_utils.core.text import escape_text
+from rbm_utils.core.text import escape_text, untypeset
 from rbm_utils.present import charts, columns, followup, readable
 from rbm_utils.publish import frozen
 from rbm_utils.publish.frozen import split_previous
@@ -168,9 +168,10 @@ def load_joint(
 
 
 def _html(markup: str):
+    """Displayable HTML (``markup`` already escaped) that no typesetter reads (JupyterLab's MathJax)."""
     from IPython.display import HTML
 
-    return HTML(markup)
+    return HTML(untypeset(markup))
 
 
 def table_html(
@@ -285,13 +286,12 @@ def summary(r: Review):
 
 
 def statement(r: Review):
-    """The unit's plain-language results statement (Markdown, officer text escaped)."""
-    from IPython.display import Markdown  # IPython display: only where a notebook shows it
-
+    """The unit's plain-language results statement, as HTML with every piece of text escaped
+    (:func:`rbm_utils.present.readable.markdown_html`; Markdown output would be typeset as TeX)."""
     if not r.unit:
         raise ValueError("a results statement is of one unit; this review is of the whole bureau")
     rows = frozen.unit_rows(r.per_unit["statement"], r.unit)
-    return Markdown(str(rows["statement"].iloc[0]) if len(rows) else "")
+    return _html(readable.markdown_html(str(rows["statement"].iloc[0])) if len(rows) else "")
 
 
 def kpi_trends(r: Review, kpi_ids: Sequence[str] | None = None) -> list:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from rbm_utils.analytics.risks import red_flag_rules, red_flag_share
-from rbm_utils.core.text import escape_text
+from rbm_utils.core.text import escape_text, untypeset
 
 #: Words of each escalation rule (:data:`rbm_utils.analytics.risks.ESCALATION_RULES`).
 RULE_WORDS: dict[str, str] = {
@@ -63,4 +63,4 @@ def red_flags(results: Mapping[str, pd.DataFrame]):
     """The red-flag share of a loaded review's results, for a notebook cell."""
     from IPython.display import HTML  # IPython display: only where a notebook shows it
 
-    return HTML(red_flag_summary_html(results.get("risks"), results.get("red_flags")))
+    return HTML(untypeset(red_flag_summary_html(results.get("risks"), results.get("red_flags"))))

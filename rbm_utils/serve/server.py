@@ -26,9 +26,12 @@ server extension, which would put the whole Jupyter API on the same origin):
   pooled kernels);
 - kernel sockets polled in short slices (:func:`rbm_utils.serve.voila_app.bound_lost_wakeups`: a missed wake-up in the
   asyncio ZMQ poll otherwise stalls a page until the executor timeout);
-- security headers: a Content-Security-Policy that only allows this server (no request can
-  leave the machine, even from injected markup), ``X-Frame-Options: DENY``, no referrer;
-  Host header checked (loopback names only: guards against DNS rebinding).
+- security headers on every response (pages, static files, redirects, errors, refused websockets;
+  :mod:`rbm_utils.serve.headers`): a Content-Security-Policy that only allows this server and no
+  inline script or ``eval`` (no request can leave the machine, even from injected markup),
+  ``X-Frame-Options: DENY``, no referrer; Host header checked (loopback names only: guards
+  against DNS rebinding);
+- MathJax off (:mod:`rbm_utils.serve.typesetting`): workbook text is never typeset.
 
 Example:
     >>> opts = ServeOptions(outputs=Path("outputs"), port=8866)
@@ -61,6 +64,7 @@ from typing import Any
 from traitlets.config import Config
 
 from rbm_utils.core.config import PROJECT_ROOT
+from rbm_utils.serve import headers
 from rbm_utils.serve.data import OUTPUTS_ENV, QUARTER_ENV, published_quarters
 
 log = logging.getLogger(__name__)
@@ -110,13 +114,8 @@ KERNEL_ENV_NAMES = (
 )
 KERNEL_ENV_PREFIXES = ("LC_", "VOILA_", "JPY_", "JUPYTER_", "IPYTHON", "CONDA_")
 
-#: Content-Security-Policy of every page: scripts, styles, fonts, images and connections from this
-#: server only (plotly.js and the widget manager need inline/eval; data:/blob: for fonts and images).
-CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
-    "frame-src 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-)
+#: Content-Security-Policy of every response (and the other security headers: serve/headers.py).
+CSP = headers.CSP
 
 
 class ServeError(RuntimeError):
@@ -187,13 +186,8 @@ def hardened_config(opts: ServeOptions) -> dict[str, dict[str, Any]]:
                 "allow_remote_access": False,  # Host header must be a loopback name/address
                 "local_hostnames": ["localhost"],
                 "xsrf_cookie_kwargs": {"samesite": "Strict"},
-                "headers": {
-                    "Content-Security-Policy": CSP,
-                    "X-Frame-Options": "DENY",
-                    "Referrer-Policy": "no-referrer",
-                    "X-Content-Type-Options": "nosniff",
-                    "Cross-Origin-Opener-Policy": "same-origin",
-                },
+                # Jupyter's handlers send these; every other response gets them from serve/headers.py
+                "headers": {"Content-Security-Policy": CSP, **headers.HEADERS},
             },
         },
         "VoilaConfiguration": {

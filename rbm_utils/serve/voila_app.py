@@ -10,6 +10,10 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
 - :class:`DashboardVoila`: ``/`` redirects to the landing page; no directory listing, no contents
   API, template static files only under our template; never reads voila.json or voila.py.
 - :func:`bound_lost_wakeups`: kernel sockets polled in short slices.
+- hostile browsers (issue 18): the security headers on every response
+  (:func:`rbm_utils.serve.headers.install`), MathJax's plugin served as one that typesets nothing
+  (:mod:`rbm_utils.serve.typesetting`), kernel errors made plain on the websocket
+  (:mod:`rbm_utils.serve.kernel_messages`), error pages in plain words, ``/logout`` a redirect.
 - :class:`DownloadHandler`: ``/rbm-download/<quarter>/<review>/<kind>``, a review's published PDF or
   Excel pack through the allow-list of :mod:`rbm_utils.serve.downloads`; anything else is 404.
 - :class:`StaticReviewHandler`: ``/rbm-static/<quarter>/<review>``, a review's published static HTML
@@ -28,7 +32,10 @@ import logging
 import os
 import re
 import resource
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from queue import Empty
 from typing import Any
 from urllib.parse import quote
@@ -46,7 +53,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
 from rbm_utils.core.config import load_config
-from rbm_utils.serve import data, downloads
+from rbm_utils.serve import data, downloads, headers, kernel_messages, typesetting
 from rbm_utils.serve.server import LANDING, TEMPLATE_NAME, dashboard_kernel_environment
 
 log = logging.getLogger(__name__)
@@ -163,6 +170,9 @@ class _PageHandler(TornadoVoilaHandler):
         _ = self.xsrf_token
 
     def render_template(self, name: str, **ns: Any) -> str:
+        if "status_code" in ns:  # an error page: a plain message, never the exception's (paths)
+            ns["message"] = headers.public_message(ns["status_code"], ns.get("message"))
+            ns["exception"] = None
         if ns.get("status_code") == 503:  # every kernel taken: offer the page's static copy
             ns["static_link"] = self.static_fallback()
         return super().render_template(name, **ns)
@@ -193,7 +203,7 @@ class _TemplateStaticHandler(TemplateStaticFileHandler):
         return super().parse_url_path(url_path)
 
 
-class DownloadHandler(JupyterHandler):
+class DownloadHandler(headers.PlainErrors, JupyterHandler):
     """A review's published PDF or Excel pack: the three path parts are looked up in the allow-list
     (:func:`rbm_utils.serve.downloads.resolve`), never joined into a path; anything else is 404.
     GET (and HEAD) only; the server's security headers and Host check apply as to every page."""
@@ -222,7 +232,7 @@ class DownloadHandler(JupyterHandler):
         await self.finish()
 
 
-class StaticReviewHandler(JupyterHandler):
+class StaticReviewHandler(headers.PlainErrors, JupyterHandler):
     """A review's published static HTML copy (``/rbm-static/<quarter>/<review>``): the two path parts
     are looked up in the allow-list (:func:`rbm_utils.serve.downloads.resolve_static`), never joined
     into a path; anything else is 404. No kernel is started. GET and HEAD only; the server's
@@ -242,6 +252,8 @@ class StaticReviewHandler(JupyterHandler):
             raise web.HTTPError(404)
         payload = path.read_bytes()
         self.set_header("Content-Type", "text/html; charset=utf-8")
+        # its inline scripts (plotly.js, one call per figure) allowed by hash, no other inline script
+        self.set_header("Content-Security-Policy", headers.static_copy_csp(headers.inline_script_hashes(payload)))
         self.set_header("Content-Length", str(len(payload)))
         self.set_header("Cache-Control", "no-cache")
         if body:
@@ -318,6 +330,35 @@ class DashboardVoila(Voila):
     def _no_config_files(self) -> list[str]:
         return []  # never read voila.json / voila.py from the working directory or ~/.jupyter
 
+    # ---- hostile browsers (issue 18): MathJax off, security headers on every response, no
+    # traceback over the kernel websocket
+    _own_static: Path | None = None
+
+    @default("kernel_websocket_connection_class")
+    def _plain_errors_connection(self) -> type:
+        return kernel_messages.PlainErrorsConnection  # serve/kernel_messages.py
+
+    def setup_template_dirs(self) -> None:
+        super().setup_template_dirs()
+        # MathJax off: our no-typesetting chunk first among the static folders (serve/typesetting.py)
+        self._own_static = Path(tempfile.mkdtemp(prefix="rbm-static-"))
+        static_paths: list[str] = list(self.static_paths)  # type: ignore[has-type]
+        typesetting.install(static_paths, self._own_static)
+        self.static_paths = [str(self._own_static), *static_paths]
+
+    def listen(self) -> None:
+        headers.install(self.app)  # every response, whatever its handler (serve/headers.py)
+        super().listen()
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            if self._own_static is not None:
+                shutil.rmtree(self._own_static, ignore_errors=True)
+
+    # ---- end hostile browsers
+
     def init_handlers(self) -> list:
         replace_by = {
             TornadoVoilaHandler: _PageHandler,
@@ -330,7 +371,11 @@ class DashboardVoila(Voila):
                 continue
             handlers.append((h[0], replace_by.get(h[1], h[1]), *h[2:]))
         landing = url_path_join(self.base_url, LANDING)
+        # Jupyter's own /login and /logout pages need templates Voila does not ship (/logout answered
+        # 500): without sign-in there is nothing to leave, so /logout goes back to the landing page.
+        handlers = [h for h in handlers if not h[0].rstrip("/").endswith(("/login", "/logout"))]
         return [
+            (url_path_join(self.server_url, r"/logout/?"), web.RedirectHandler, {"url": landing, "permanent": False}),
             (url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, downloads.ROUTE, r"([^/]+)/([^/]+)/([^/]+)"), DownloadHandler),

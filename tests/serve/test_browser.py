@@ -123,6 +123,16 @@ def watched(browser):
         w.ctx.close()
 
 
+def wait_js(pg, expression: str, timeout: float = LOAD_MS) -> None:
+    """Wait until the JavaScript ``expression`` is true in the page. Playwright's wait_for_function
+    runs its predicate through eval, which the dashboards' Content-Security-Policy refuses (no
+    'unsafe-eval'); evaluate() goes through the browser's debugging protocol, which the policy allows."""
+    deadline = time.monotonic() + timeout / 1000
+    while not pg.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for: {expression}"
+        pg.wait_for_timeout(100)
+
+
 def _n_figures(dash) -> int:
     """How many charts an in-process page shows (each section's, the drill-down's trend included)."""
     return sum("application/vnd.plotly.v1+json" in o["data"] for out in dash.outs.values() for o in out.outputs)
@@ -134,7 +144,7 @@ UNIT_CHARTS = 7
 
 
 def _charts(pg, n: int) -> int:
-    pg.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=LOAD_MS)
+    wait_js(pg, f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=LOAD_MS)
     return pg.locator(".js-plotly-plot").count()
 
 
@@ -213,12 +223,13 @@ def test_a_filter_changes_what_is_shown(watched, server, site):
     assert pg.locator(rows).count() == len(prog)
     pg.locator(".rbm-status-filter select").select_option(label="Off track")
     n_off = int((prog["status"] == "off_track").sum())
-    pg.wait_for_function(f"document.querySelectorAll('{rows}').length === {n_off}")
+    wait_js(pg, f"document.querySelectorAll('{rows}').length === {n_off}")
     assert set(pg.locator(".rbm-kpi table.rbm-table tbody tr td:nth-child(4)").all_inner_texts()) == {"Off track"}
     first_off = readable.by_severity(prog[prog["status"] == "off_track"])["kpi_id"].iloc[0]  # the worst
-    pg.wait_for_function(
+    wait_js(
+        pg,
         f"document.querySelector('.rbm-trend .gtitle') && "
-        f"document.querySelector('.rbm-trend .gtitle').textContent.startsWith('{first_off}')"
+        f"document.querySelector('.rbm-trend .gtitle').textContent.startsWith('{first_off}')",
     )
     assert _charts(pg, UNIT_CHARTS) == UNIT_CHARTS
     _shot(pg, "review_AFR_off_track")
@@ -234,9 +245,10 @@ def test_xss_payloads_render_as_text_and_fire_nothing(watched, server, site):
     assert SCRIPT in pg.locator(".rbm-risk").inner_text()  # the risk title
     values = pg.evaluate("Array.from(document.querySelectorAll('.rbm-kpi-filter select option')).map(o => o.value)")
     pg.locator(".rbm-kpi-filter select").select_option(value=next(v for v in values if IMG in v))
-    pg.wait_for_function(
+    wait_js(
+        pg,
         "document.querySelector('.rbm-evidence') && "
-        "document.querySelector('.rbm-evidence').innerText.includes('onerror=alert(1)><script>')"
+        "document.querySelector('.rbm-evidence').innerText.includes('onerror=alert(1)><script>')",
     )
     assert IMG + SCRIPT in pg.locator(".rbm-evidence").inner_text()  # the comment
     assert SCRIPT in pg.evaluate(
@@ -269,10 +281,10 @@ def test_overview_and_joint_review_render(watched, server, site):
     rows = ".rbm-kpi table.rbm-table tbody tr"
     assert pg.locator(rows).count() == 60 and pg.locator(".rbm-kpi-pager").is_visible()  # a long table: paged
     pg.locator(".rbm-kpi-pager input").fill("AFR-K16")
-    pg.wait_for_function(f"document.querySelectorAll('{rows}').length === 1")
+    wait_js(pg, f"document.querySelectorAll('{rows}').length === 1")
     assert "AFR-K16" in pg.locator(rows).inner_text()
     pg.locator(".rbm-unit-filter select").select_option(label="AFR Regional Office for Africa")
-    pg.wait_for_function("document.querySelector('.rbm-title').textContent.includes('(AFR)')")
+    wait_js(pg, "document.querySelector('.rbm-title').textContent.includes('(AFR)')")
     _shot(pg, "overview")
     _audit(pg, "overview")
     pg.goto(f"{server.base}/voila/render/joint.ipynb?quarter={q}&pair={JOINT}", timeout=LOAD_MS)
@@ -330,7 +342,7 @@ def test_landing_table_sorts_and_filters_by_keyboard(watched, server, site):
     assert pg.locator("th", has=overdue).get_attribute("aria-sort") == "ascending"
     assert outline != "none"  # the focused heading shows where the keyboard is
     pg.locator("input.rbm-filter").fill("Africa")
-    pg.wait_for_function("document.querySelectorAll('table.rbm-units tbody tr:not([hidden])').length === 1")
+    wait_js(pg, "document.querySelectorAll('table.rbm-units tbody tr:not([hidden])').length === 1")
     assert pg.locator("table.rbm-units tbody tr:not([hidden])").get_attribute("data-unit") == "AFR"
     pg.locator("input.rbm-filter").fill("")
     pg.locator("select.rbm-filter-type").select_option("cluster")
@@ -353,7 +365,7 @@ def test_static_copy_opens_without_a_kernel(watched, server, site):
     scripts: list[str] = []
     static.on("response", lambda r: scripts.append(r.url) if r.request.resource_type == "script" else None)
     static.goto(f"{server.base}/rbm-static/{q}/AFR", timeout=LOAD_MS)
-    static.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=LOAD_MS)
+    wait_js(static, "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=LOAD_MS)
     assert len(server.kernels()) == kernels  # read and printed without a kernel
     # plotly.js came from the quarter's asset, not from the page
     assert any(u.startswith(f"{server.base}/rbm-static/assets/plotly-") for u in scripts), scripts

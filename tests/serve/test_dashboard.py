@@ -15,7 +15,7 @@ from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site
 from rbm_utils.analytics import kpi
 from rbm_utils.core.config import load_config
 from rbm_utils.core.quarters import Quarter
-from rbm_utils.core.text import escape_text
+from rbm_utils.core.text import escape_text, untypeset
 from rbm_utils.present import charts, columns, followup, readable, reports, signals
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data, params, views
@@ -32,10 +32,18 @@ def site(sample_bureau, tmp_path_factory):
     return published_site(sample_bureau, tmp_path_factory)
 
 
+def _content(markup: str) -> str:
+    """A notebook's HTML output without the element that keeps JupyterLab's MathJax off it
+    (:func:`rbm_utils.core.text.untypeset`): the content the dashboard shows."""
+    head, tail = untypeset("\0").split("\0")
+    return markup[len(head) : -len(tail)] if markup.startswith(head) and markup.endswith(tail) else markup
+
+
 def _nb_outputs(path: Path, mime: str) -> list:
     nb = json.loads(path.read_text(encoding="utf-8"))
     out = [o["data"][mime] for c in nb["cells"] for o in c.get("outputs", []) if mime in o.get("data", {})]
-    return ["".join(x) if isinstance(x, list) else x for x in out]
+    out = ["".join(x) if isinstance(x, list) else x for x in out]
+    return [_content(x) if isinstance(x, str) else x for x in out]
 
 
 def _fig_json(fig) -> dict:
@@ -64,9 +72,8 @@ def _nb_sections(path: Path) -> dict[str, list[tuple[str, object]]]:
             if PLOTLY in d:
                 out[current].append(("fig", d[PLOTLY]))
             elif "text/html" in d:
-                out[current].append(
-                    ("html", "".join(d["text/html"]) if isinstance(d["text/html"], list) else d["text/html"])
-                )
+                html = "".join(d["text/html"]) if isinstance(d["text/html"], list) else d["text/html"]
+                out[current].append(("html", _content(html)))
     return out
 
 

@@ -18,6 +18,7 @@ from rbm_utils.core.config import load_config
 from rbm_utils.exchange import excel_pack, pdf
 from rbm_utils.exchange.reviews import export_reviews
 from rbm_utils.serve import downloads
+from rbm_utils.serve import headers as serve_headers
 from rbm_utils.serve import server as serve
 from rbm_utils.serve.pages import overview as overview_page
 from rbm_utils.serve.pages import unit as unit_page
@@ -240,7 +241,9 @@ def test_the_static_route_serves_the_published_html_without_a_kernel(server, sit
         status, body, headers = _fetch(urllib.parse.urljoin(page, downloads.static_link(q, review)))
         assert status == 200 and body == path.read_bytes(), review
         assert headers["Content-Type"] == "text/html; charset=utf-8"
-        assert headers["Content-Security-Policy"] == serve.CSP and headers["X-Frame-Options"] == "DENY"
+        # the server's policy, with the copy's own inline scripts (plotly.js, the charts) allowed by hash
+        policy = serve_headers.static_copy_csp(serve_headers.inline_script_hashes(body))
+        assert headers["Content-Security-Policy"] == policy and headers["X-Frame-Options"] == "DENY"
     assert len(server.kernels()) <= before  # no kernel started for a static copy
     # the quarter's plotly.js, where the static page's relative path leads through the server
     from rbm_utils.publish import assets

@@ -36,6 +36,8 @@ CFG = load_config()
 ROOT = Path(__file__).resolve().parent.parent.parent
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
+#: TeX a typesetter would turn into a live link and a large black box: must stay plain text.
+TEX = r"$\href{http://127.0.0.1:9/tex}{click me}$ $$\rule{300px}{300px}$$"
 #: The units reviewed for the tests (EUR carries the XSS payloads) and the joint pair.
 UNITS = ("AFR", "EUR")
 JOINT = "CYB-AFR"
@@ -59,9 +61,11 @@ def _copy_sqlite(url: str, dest: Path) -> str:
 
 
 def xss_workbook(path: Path) -> Path:
-    """A valid unit EUR whose KPI name, risk title, an actual's comment and the programme hold payloads."""
+    """A valid unit EUR whose KPI names, risk title, an actual's comment and the programme hold payloads
+    (markup, and TeX in the second KPI's name)."""
     unit, frames = minimal_unit(XSS_UNIT)
     frames["KPIs"].loc[0, "name"] = IMG
+    frames["KPIs"].loc[1, "name"] = TEX
     frames["Risks"].loc[0, "title"] = SCRIPT
     frames["Actuals"] = frames["Actuals"].astype({"comment": object})
     frames["Actuals"].loc[2, "comment"] = IMG + SCRIPT
