@@ -204,9 +204,11 @@ def _update_state(outputs: Path, quarter: str, changes: Mapping[str, UnitRefresh
     """Write ``changes`` over the quarter's refresh file (other units' entries kept); the units of
     ``unqueue`` lose an entry that is only ``queued`` (they will not be refreshed)."""
     state = read_refresh_state(outputs, quarter)
-    for u in unqueue:
-        if u in state and state[u].status == "queued":
-            del state[u]
+    drop = [u for u in unqueue if u in state and state[u].status == "queued"]
+    if not drop and not changes:
+        return
+    for u in drop:
+        del state[u]
     state.update(changes)
     write_refresh_state(outputs, quarter, state)
 
