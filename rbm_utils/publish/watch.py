@@ -68,8 +68,9 @@ SETTLE_S = 2.0
 
 
 def published_submissions(outputs: Path, quarter: str) -> dict[str, int]:
-    """Each unit's submission its published figures come from: its last refresh that completed
-    (``refresh.json``), else the quarter's frozen snapshot (its manifest's ``submissions``)."""
+    """Each unit's submission its published figures come from: its last refresh (``refresh.json``;
+    a failed one counts, it is retried with the unit's next submission; a queued or running one
+    was interrupted and does not), else the quarter's frozen snapshot (its manifest's ``submissions``)."""
     out: dict[str, int] = {}
     try:
         manifest = json.loads((Path(outputs) / quarter / "snapshot" / "manifest.json").read_text(encoding="utf-8"))
@@ -79,8 +80,10 @@ def published_submissions(outputs: Path, quarter: str) -> dict[str, int]:
     except (OSError, ValueError, TypeError, AttributeError):
         pass
     for unit, entry in read_refresh_state(Path(outputs), quarter).items():
-        if entry.status == "done" and entry.submission_id is not None:
+        if entry.status in ("done", "failed") and entry.submission_id is not None:
             out[unit] = int(entry.submission_id)
+        else:
+            out.pop(unit, None)
     return out
 
 

@@ -9,7 +9,12 @@ tidy tables a refresh publishes come from the batch itself, not from the noteboo
 from __future__ import annotations
 
 import json
+import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import nbformat.v4 as v4
@@ -29,8 +34,10 @@ from rbm_utils.publish.refresh import (
     submissions_of,
 )
 from rbm_utils.publish.refresh_state import read_refresh_state
+from rbm_utils.publish.frozen import load_analysis
 from rbm_utils.publish.watch import Watcher, published_submissions
 from rbm_utils.store.database import Store
+from rbm_utils.store.snapshot import load_snapshot
 
 CFG = load_config()
 Q = "2026-Q3"
@@ -88,6 +95,7 @@ def refresh(bureau, units, **kw):
     return refresh_quarter(Q, units, store_url=bureau["url"], outputs=bureau["out"], config=CFG, **FAST, **kw)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_submitted_value_reaches_the_units_tables_and_only_dependents_rerun(bureau):
     qdir = bureau["qdir"]
@@ -109,6 +117,7 @@ def test_a_submitted_value_reaches_the_units_tables_and_only_dependents_rerun(bu
     assert published_submissions(bureau["out"], Q)["AFR"] == sid
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_an_approved_unit_is_never_touched(bureau):
     qdir = bureau["qdir"]
@@ -132,6 +141,7 @@ def test_a_closed_quarter_is_refused(bureau):
         refresh_quarter("2026-Q2", ["AFR"], store_url=bureau["url"], outputs=bureau["out"], config=CFG)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_failing_refresh_keeps_the_last_good_draft_and_says_why(bureau, monkeypatch):
     qdir = bureau["qdir"]
@@ -155,6 +165,7 @@ def test_a_failing_refresh_keeps_the_last_good_draft_and_says_why(bureau, monkey
     assert read_refresh_state(bureau["out"], Q)["AFR"].submission_id == sid
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_submissions_arriving_together_are_one_refresh_and_no_folder_is_torn(bureau):
     qdir = bureau["qdir"]
@@ -193,6 +204,7 @@ def test_submissions_arriving_together_are_one_refresh_and_no_folder_is_torn(bur
     assert {u: e.status for u, e in read_refresh_state(bureau["out"], Q).items()} == {"AFR": "done", "CYB": "done"}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_loop_picks_up_a_submission_made_while_it_runs(bureau):
     lines: list[str] = []
@@ -229,3 +241,93 @@ def test_start_up_finds_what_no_refresh_published(tmp_path):
 def test_latest_by_unit_keeps_each_units_newest():
     subs = [Submission(3, "AFR", Q), Submission(5, "CYB", Q), Submission(4, "AFR", Q)]
     assert {u: s.id for u, s in latest_by_unit(subs).items()} == {"AFR": 4, "CYB": 5}
+
+
+#: A refresh in a process of its own, every rename of which waits a little (widening the
+#: publish windows), for the test to kill at a random moment.
+REFRESHER = """
+import json, os, random, sys, time
+from pathlib import Path
+from rbm_utils.core.config import load_config
+from rbm_utils.publish import quarterly
+from rbm_utils.publish.refresh import refresh_quarter
+
+tpl, url, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+for name in ("UNIT_TEMPLATE", "JOINT_TEMPLATE", "OVERVIEW_TEMPLATE"):
+    setattr(quarterly, name, tpl)
+_rename = os.rename
+def slow_rename(*args, **kwargs):
+    time.sleep(random.uniform(0, 0.15))
+    return _rename(*args, **kwargs)
+os.rename = slow_rename
+res = refresh_quarter("2026-Q3", ["AFR"], store_url=url, outputs=out, config=load_config(),
+                      cell_timeout=60, job_timeout=120)
+print(json.dumps(res.ok))
+"""
+
+
+def publishing(qdir: Path, since_ns: int) -> bool:
+    """True once the refresh started at ``since_ns`` moves a folder: a ``.tmp-`` folder beside the
+    published ones, or a job's ``inputs.json`` written in staging (just before its folder moves)."""
+    if any(p.name.startswith(".tmp-") for p in qdir.iterdir()) or any(
+        p.name.startswith(".tmp-") for p in (qdir / "joint").iterdir()
+    ):
+        return True
+    for f in (qdir.parent / ".staging" / qdir.name).glob("*/inputs.json"):
+        try:
+            if f.stat().st_mtime_ns >= since_ns:
+                return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+def consistent(qdir: Path) -> float:
+    """Every folder of the quarter complete and self-consistent; returns AFR's published value."""
+    load_snapshot(qdir / "snapshot")  # every file matches its manifest
+    load_analysis(qdir / "analysis")
+    for d in ("AFR", "CYB", "joint/CYB-AFR", "overview"):
+        assert json.loads((qdir / d / "inputs.json").read_text())["content_key"], d
+        assert (qdir / d / "review.ipynb").is_file(), d
+    return max(kpi_values(qdir / "AFR"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_refresh_killed_at_any_moment_leaves_every_folder_old_or_new(bureau, tmp_path):
+    qdir = bureau["qdir"]
+    script = tmp_path / "refresher.py"
+    script.write_text(REFRESHER, encoding="utf-8")
+    tpl = Path(quarterly.UNIT_TEMPLATE)
+    rng = random.Random(20)
+    seen = {consistent(qdir)}
+    kills = 0
+    for it in range(1, 3):
+        with Store(bureau["url"]) as st:
+            ingest(st, "AFR", value=1000.0 + it)
+        started = time.time_ns()
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(tpl), bureau["url"], str(bureau["out"])],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline and not publishing(qdir, started):
+            time.sleep(0.002)
+        if proc.poll() is None:  # publishing: kill within the slowed renames of the swap
+            time.sleep(rng.uniform(0, 0.1))
+            kills += proc.poll() is None
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        value = consistent(qdir)  # old or new, never torn
+        assert value in seen | {1000.0 + it}, (value, seen)
+        seen.add(value)
+    assert kills >= 1  # a refresh was really stopped half-way
+    # the interrupted refresh is taken up again: the next loop's start-up refreshes AFR
+    watcher = Watcher(Q, store_url=bureau["url"], outputs=bureau["out"], config=CFG, say=str, **FAST)
+    with Store(bureau["url"]) as st:
+        pending = watcher.pending_at_start(st)
+    assert list(pending) == ["AFR"]
+    assert watcher.refresh(pending).ok
+    assert consistent(qdir) == 1002.0
+    assert read_refresh_state(bureau["out"], Q)["AFR"].status == "done"
