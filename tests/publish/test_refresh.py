@@ -24,6 +24,7 @@ from factories import minimal_unit, tree_state
 
 from rbm_utils.core.config import load_config
 from rbm_utils.publish import quarterly
+from rbm_utils.publish.frozen import load_analysis
 from rbm_utils.publish.jobs import SENTINEL
 from rbm_utils.publish.quarterly import review_quarter
 from rbm_utils.publish.refresh import (
@@ -34,7 +35,6 @@ from rbm_utils.publish.refresh import (
     submissions_of,
 )
 from rbm_utils.publish.refresh_state import read_refresh_state
-from rbm_utils.publish.frozen import load_analysis
 from rbm_utils.publish.watch import Watcher, published_submissions
 from rbm_utils.store.database import Store
 from rbm_utils.store.snapshot import load_snapshot
