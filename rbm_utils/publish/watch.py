@@ -14,9 +14,10 @@ their joint reviews and the overview, nothing else):
   refresh) goes into one refresh, each unit with its newest submission.
 - **One at a time.** A refresh holds the quarter's refresh lock (:mod:`filelock`), so two
   loops (``rbm watch`` and ``rbm serve``) never refresh a quarter at once.
-- **Start-up.** Units whose newest submission is neither the one their last refresh published
-  (``refresh.json``) nor the one in the quarter's snapshot are refreshed at once, so a
-  submission that arrived while no loop ran is not forgotten.
+- **Start-up.** Units whose newest submission is not the one their last refresh took
+  (``refresh.json``, done or failed) nor, without one, the one in the quarter's snapshot are
+  refreshed at once: a submission that arrived while no loop ran, or a refresh that was
+  interrupted, is not forgotten.
 - **Failure.** A failed refresh is recorded (``refresh.json``: ``failed`` and why) and the last
   good draft stays published; the unit is refreshed again with its next submission.
 
@@ -38,6 +39,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,36 +90,54 @@ def published_submissions(outputs: Path, quarter: str) -> dict[str, int]:
 
 
 class _Listener:
-    """A PostgreSQL connection listening on the submissions channel (None where unavailable)."""
+    """A PostgreSQL connection listening on the submissions channel (none on other stores)."""
 
     def __init__(self, url: str) -> None:
         self.conn: Any = None
+        self.conninfo = ""
+        self.warned = False
         try:
-            import psycopg
             from sqlalchemy.engine import make_url
 
             parsed = make_url(url)
-            if parsed.get_backend_name() != "postgresql":
-                return
-            conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-            self.conn = psycopg.connect(conninfo, autocommit=True)
-            self.conn.execute(f"LISTEN {SUBMISSION_CHANNEL}")
-        except Exception as exc:  # noqa: BLE001 - no notifications: the loop polls
-            log.warning("cannot listen for new submissions (%s); polling instead", exc)
-            self.close()
+            if parsed.get_backend_name() == "postgresql":
+                self.conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        except Exception:  # noqa: BLE001 - an unreadable URL: the store itself will say so
+            return
+        self.connect()
 
-    def wait(self, timeout: float) -> bool:
-        """Wait at most ``timeout`` seconds for a notification; False when not listening."""
-        if self.conn is None:
+    def listening(self) -> bool:
+        """True when connected, or (re)connected now; False where there is nothing to listen to."""
+        return self.conn is not None or self.connect()
+
+    def connect(self) -> bool:
+        """(Re)connect and ``LISTEN``; False where there is nothing to listen to or it fails."""
+        if not self.conninfo:
             return False
         try:
-            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-                pass
-        except Exception as exc:  # noqa: BLE001 - the connection broke: poll from now on
-            log.warning("lost the store's notifications (%s); polling instead", exc)
+            import psycopg
+
+            self.conn = psycopg.connect(self.conninfo, autocommit=True)
+            self.conn.execute(f"LISTEN {SUBMISSION_CHANNEL}")
+        except Exception as exc:  # noqa: BLE001 - no notifications for now: the loop polls
+            if not self.warned:
+                log.warning("cannot listen for new submissions (%s); reading the store instead", exc)
+            self.warned = True
             self.close()
             return False
         return True
+
+    def wait(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for a notification; True when one came (or the
+        connection just broke: the caller reads the store at once, the next wait reconnects)."""
+        if not self.listening():
+            return False
+        try:
+            return any(True for _ in self.conn.notifies(timeout=timeout, stop_after=1))
+        except Exception as exc:  # noqa: BLE001 - the connection broke
+            log.warning("lost the store's notifications (%s); reconnecting", exc)
+            self.close()
+            return True
 
     def close(self) -> None:
         if self.conn is not None:
@@ -200,11 +220,21 @@ class Watcher:
             self.say(f"  {unit}: {why}")
         return result
 
+    def sleep(self, listener: _Listener) -> None:
+        """Until the store notifies a submission, ``interval`` seconds pass or :attr:`stop` is set."""
+        deadline = time.monotonic() + self.interval
+        while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if listener.listening():
+                if listener.wait(min(left, 1.0)):
+                    return
+            else:
+                self.stop.wait(min(left, 1.0))
+
     def run(self, max_refreshes: int | None = None) -> int:
         """Refresh what is pending, then wait for submissions until :attr:`stop` is set (or
         ``max_refreshes`` refreshes ran). Returns the number of refreshes."""
         listener = _Listener(self.store_url)
-        how = "notified by the store" if listener.conn is not None else f"reading the store every {self.interval:g} s"
+        how = "notified by the store" if listener.listening() else f"reading the store every {self.interval:g} s"
         self.say(f"Watching {self.quarter} for new submissions ({how}); the draft reviews are in {self.outputs}.")
         count = 0
         try:
@@ -216,8 +246,7 @@ class Watcher:
                         count += 1
                         if max_refreshes is not None and count >= max_refreshes:
                             break
-                    if not listener.wait(self.interval):
-                        self.stop.wait(self.interval if listener.conn is None else 0)
+                    self.sleep(listener)
                     if self.stop.is_set():
                         break
                     subs = self.news(store)
