@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,17 +101,20 @@ def measure(outputs: Path, store_url: str, quarter: str, say: Callable[[str], No
     if review.returncode != 0:
         raise RuntimeError(f"rbm review --unit AFR failed: {review.stderr[-1000:]}")
     say("refresh: rbm watch, then an AFR correction; until its refresh is done")
+    errors = tempfile.TemporaryFile(mode="w+")  # read only on failure; a pipe left unread could fill up
     watch = subprocess.Popen(
         rbm("watch", *common, "--interval", str(POLL_S), "--settle", "0", "--max-refreshes", "1"),
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         stdin=subprocess.DEVNULL,
         text=True,
     )
     try:
         first = watch.stdout.readline() if watch.stdout else ""
         if not first.startswith("Watching"):
-            raise RuntimeError(f"rbm watch did not start: {first} {watch.stderr.read() if watch.stderr else ''}")
+            watch.wait(60)
+            errors.seek(0)
+            raise RuntimeError(f"rbm watch did not start: {first} {errors.read()[-1000:]}")
         before = folder_keys(qdir)
         t0 = time.perf_counter()
         sid = correct(store_url, quarter, 2.0)
@@ -127,6 +131,7 @@ def measure(outputs: Path, store_url: str, quarter: str, say: Callable[[str], No
         if watch.poll() is None:
             watch.terminate()
             watch.wait(60)
+        errors.close()
     if entry is None or entry.status != "done":
         raise RuntimeError(f"the AFR refresh did not complete: {entry}")
     after = folder_keys(qdir)

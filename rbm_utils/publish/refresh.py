@@ -41,7 +41,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from filelock import FileLock, Timeout
 
 from rbm_utils.core.config import PROJECT_ROOT, Config, load_config
@@ -339,11 +338,3 @@ def _run(
         if bad:
             result.failed[u] = "; ".join(_message(result.jobs.get(n), n) for n in bad)
 
-
-def refresh_table(result: RefreshResult) -> pd.DataFrame:
-    """One row per job of a refresh: name, status, seconds, error (for the terminal)."""
-    rows = [
-        {"review": r.name, "status": r.status, "seconds": r.duration_s, "error": r.error_name or ""}
-        for r in result.jobs.values()
-    ]
-    return pd.DataFrame(rows, columns=["review", "status", "seconds", "error"])
