@@ -337,4 +337,3 @@ def _run(
         bad = [n for n in dependent_jobs([u], pairs) if result.jobs.get(n) is None or result.jobs[n].status in FAILED]
         if bad:
             result.failed[u] = "; ".join(_message(result.jobs.get(n), n) for n in bad)
-
