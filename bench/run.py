@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ratios
+from bench import refresh as refresh_bench
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -62,6 +63,7 @@ KEYS = (  # then issue 17's ratios and their figures (bench.ratios)
     *DASHBOARD_KEYS,
     "review_html_mb",
     "scaleout_units_per_minute",
+    *refresh_bench.KEYS,  # issue 20: an AFR submission to its refreshed draft (bench.refresh)
 )
 PACKAGES = (
     "pandas",
@@ -186,8 +188,13 @@ def section_batch(work: Path, quarter: str) -> dict[str, Any]:
     say("batch: runner overhead (floor notebook through run_notebooks, one at a time)")
     runner = nb.runner_per_notebook(work, n=6, workers=1)
     sizes = nb.html_sizes(review["published"])
+    try:  # issue 20: an AFR submission to its refreshed draft, against rbm review --unit AFR
+        refreshed: dict[str, Any] = refresh_bench.measure(work / "outputs", url, quarter, say)
+    except Exception as exc:  # noqa: BLE001 - reported as the keys' reason, the batch figures stand
+        refreshed = {"error": f"{type(exc).__name__}: {exc}"}
     return {
         "asset_mb": nb.asset_sizes(work / "outputs", quarter),
+        "refresh": refreshed,
         "store_url": url,
         "review": {k: v for k, v in review.items() if k != "published"},
         "naive": naive,
@@ -243,6 +250,10 @@ def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str,
         out["ingest_50k_rows_peak_mb"] = i["peak_rss_mb"]
     ratios.fill_figures(out, details)
     ratios.fill_ratios(out)
+    refresh_bench.fill(out, details)
+    refresh_error = _get(details, "batch", "refresh", "error")
+    if refresh_error:
+        why.update({k: refresh_error for k in refresh_bench.KEYS})
     d = details.get("dashboard") or {}
     for key, name in (
         ("dashboard_render_seconds", "ours"),
@@ -269,7 +280,7 @@ def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str,
     if s:
         out["scaleout_units_per_minute"] = s["units_per_minute"]
     section_of = {
-        "batch": ("batch_speedup_vs_naive", "batch_overhead_per_unit_seconds", "review_html_mb"),
+        "batch": ("batch_speedup_vs_naive", "batch_overhead_per_unit_seconds", "review_html_mb", *refresh_bench.KEYS),
         "analytics": ("analytics_800k_seconds", "analytics_800k_peak_mb", *ratios.SECTION_OF["analytics"]),
         "ingest": ("ingest_50k_rows_seconds", "ingest_50k_rows_peak_mb", *ratios.SECTION_OF["ingest"]),
         "dashboard": DASHBOARD_KEYS,
@@ -344,6 +355,7 @@ def targets(h: dict[str, Any], details: dict[str, Any], cores: int) -> list[dict
             + ", ".join(f"{int(k):,}: {v['seconds'] / int(k) * 1e5:.3f} s" for k, v in a.items()),
         )
     ratios.ratio_targets(h, details, add)
+    refresh_bench.targets(h, details, add)
     d = details.get("dashboard") or {}
     ours, dflt, floor = (
         h["dashboard_render_seconds"],

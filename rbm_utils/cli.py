@@ -18,6 +18,7 @@ from rbm_utils import __version__
 
 log = logging.getLogger("rbm")
 
+WATCH_HELP = "Keep the open quarter's draft reviews up to date: each new submission republishes its unit's review, its joint reviews and the overview (rbm serve does it too, unless --no-refresh). Ctrl-C stops."
 EPILOG = "Exit codes: 0 success, 1 rejected or failed (the message says why), 2 usage error."
 
 
@@ -70,6 +71,8 @@ def cmd_history(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from rbm_utils.core.config import PROJECT_ROOT
+
     cfg = _config(args)
     quarter = args.quarter or cfg.current_quarter
     with _store(args) as st:
@@ -121,6 +124,12 @@ def cmd_status(args) -> int:
         )
         for code, row in pending.iterrows():
             print(f"  {code}: {row['pending_summary']}")
+    from rbm_utils.publish.watch import refresh_summary
+
+    refresh = refresh_summary(Path(args.outputs or PROJECT_ROOT / "outputs"), quarter)
+    if not refresh.empty:
+        print("Refresh of the draft reviews (rbm watch, rbm serve):")
+        _table(refresh)
     missing = df[df["submission"] == "-"]["unit"].tolist()
     if missing:
         print(f"No submission yet: {', '.join(missing)}")
@@ -129,6 +138,19 @@ def cmd_status(args) -> int:
     else:
         print(f"Next: a unit's workbook to fill in: rbm template {df['unit'].iloc[0]} --quarter {quarter}")
     return 0
+
+
+def cmd_watch(args) -> int:
+    from rbm_utils.exchange.reviews import batch_exports
+    from rbm_utils.publish.refresh import RefreshError
+    from rbm_utils.publish.watch import run_watch
+
+    cfg = _config(args)
+    try:
+        return run_watch(args, cfg, batch_exports(cfg, with_pdf=False))
+    except RefreshError as exc:
+        print(f"rbm watch: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_review(args) -> int:
@@ -240,11 +262,19 @@ def cmd_serve(args) -> int:
         print(f"rbm serve: {exc}", file=sys.stderr)
         return 1
     print(f"Serving the managers' dashboards of {opts.outputs} at {opts.url} (read-only; Ctrl-C stops).", flush=True)
+    from rbm_utils.publish.watch import start_watch, stop_watch
+
+    store = getattr(args, "store", None)  # the refresh loop beside the dashboards, unless --no-refresh
+    watcher = (
+        None if args.no_refresh else start_watch(args.quarter or cfg.current_quarter, opts.outputs, cfg.path, store)
+    )
     try:
         return run(opts)
     except ServeError as exc:
         print(f"rbm serve: {exc}", file=sys.stderr)
         return 1
+    finally:
+        stop_watch(watcher)
 
 
 # --------------------------------------------------------------------------- parser
@@ -314,6 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("status", "Summary per unit of what the store holds for a quarter, and its approval state.", cmd_status)
     sp.add_argument("--quarter", help="default: the settings' current quarter")
+    sp.add_argument("--outputs", help="outputs folder, for the refresh of the draft reviews (default outputs/)")
+
+    sp = add("watch", WATCH_HELP, cmd_watch)
+    sp.add_argument("--quarter", help="the open quarter (default: the settings' current quarter)")
+    sp.add_argument("--outputs", help="outputs folder (default outputs/)")
+    sp.add_argument("--interval", type=float, default=10.0, help="seconds between two reads of the store (default 10)")
+    sp.add_argument(
+        "--settle", type=float, default=2.0, help="seconds to wait for submissions sent together (default 2)"
+    )
+    sp.add_argument("--jobs", type=int, default=3, help="notebooks run at once (default 3)")
+    sp.add_argument("--max-refreshes", type=int, help=argparse.SUPPRESS)
 
     sp = add(
         "review",
@@ -391,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=600,
         help="seconds before an idle page's kernel is stopped (default 600)",
+    )
+    sp.add_argument(
+        "--no-refresh", action="store_true", help="do not run the refresh loop (rbm watch) beside the dashboards"
     )
     return p
 

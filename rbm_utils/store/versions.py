@@ -103,9 +103,14 @@ def sheets_as_of(
 #: Fields of a submission row stored as numbers (or NULL), not as text.
 _NUMBERS = frozenset({"n_warnings", "n_changes", "based_on", "forced_over"})
 
+#: The PostgreSQL channel a new submission is announced on (``NOTIFY``, delivered when the
+#: transaction commits): the refresh loop (``rbm watch``) listens instead of polling.
+SUBMISSION_CHANNEL = "rbm_submissions"
+
 
 def insert_submission(conn: Connection, unit_code: str, quarter: str, ingested_at: str, **fields: Any) -> int:
-    """A new row of ``submissions``; returns its id."""
+    """A new row of ``submissions``; returns its id. On PostgreSQL the id is also announced on
+    :data:`SUBMISSION_CHANNEL` as ``<unit> <quarter> <id>``."""
     res = conn.execute(
         sa.insert(TABLES["submissions"]).values(
             unit_code=unit_code,
@@ -117,6 +122,10 @@ def insert_submission(conn: Connection, unit_code: str, quarter: str, ingested_a
     key = res.inserted_primary_key
     if key is None:  # pragma: no cover - every supported database returns it
         raise StoreError("the store did not return the new submission's id")
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT pg_notify(:c, :p)"), {"c": SUBMISSION_CHANNEL, "p": f"{unit_code} {quarter} {key[0]}"}
+        )
     return int(key[0])
 
 
