@@ -20,10 +20,12 @@ is slow to import, so ``rbm serve``'s option checks stay fast.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import resource
 import time
+from dataclasses import dataclass, field
 from queue import Empty
 from typing import Any
 from urllib.parse import quote
@@ -41,8 +43,19 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
 from rbm_utils.core.config import load_config
-from rbm_utils.serve import data, downloads
+from rbm_utils.serve import access, data, downloads
+from rbm_utils.serve.params import pick
 from rbm_utils.serve.server import LANDING, TEMPLATE_NAME, dashboard_kernel_environment
+from rbm_utils.serve.signin import (
+    LOGIN,
+    LOGOUT,
+    DashboardIdentityProvider,
+    LoginHandler,
+    LogoutHandler,
+    SignedInOnly,
+    describe,
+    person_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +103,31 @@ def bound_lost_wakeups(slice_s: float = POLL_SLICE_S) -> None:
     AsyncZMQSocketChannel.get_msg = get_msg  # type: ignore[method-assign]
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Whom a page view's kernel is for: the signed-in user's ``name`` and what the kernel may
+    show them (``env``: :data:`rbm_utils.serve.access.VISIBLE_ENV` and the viewer's description)."""
+
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+#: Set by the page handler (the server, from the session) around the page's kernel start.
+VIEWER: contextvars.ContextVar[Viewer | None] = contextvars.ContextVar("rbm_viewer", default=None)
+TOO_MANY = "Too many dashboards are open right now; close a tab or try again in a few minutes."
+TOO_MANY_YOURS = "You have too many dashboards open right now; close one of your tabs or try again in a few minutes."
+
+
 class DashboardKernelManager(AsyncMappingKernelManager):
-    """Jupyter's kernel manager with a cap on kernels alive at once, an address-space cap per
-    kernel and a kernel environment without the server's secrets, marked frozen-only."""
+    """Jupyter's kernel manager with a cap on kernels alive at once and per signed-in user, an
+    address-space cap per kernel and a kernel environment without the server's secrets, marked
+    frozen-only and carrying what the signed-in reader may see. No kernel starts for a page view
+    without a signed-in reader (:data:`VIEWER`)."""
 
     max_kernels = Integer(40, config=True, help="Kernels (page views) alive at once; more get HTTP 503.")
+    max_kernels_per_user = Integer(
+        4, config=True, help="Kernels one signed-in user may hold at once; more get HTTP 503 (0: no limit)."
+    )
     kernel_memory_mb = Integer(1536, config=True, help="RLIMIT_DATA of each kernel in MiB; 0 for none.")
     render_slots = Integer(
         2, config=True, help="Pages whose notebook runs at once (one per core); later views wait their turn."
@@ -102,6 +135,18 @@ class DashboardKernelManager(AsyncMappingKernelManager):
 
     _starting = 0
     _gate: asyncio.Semaphore | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._owners: dict[str, str] = {}
+        self._starting_for: dict[str, int] = {}
+
+    def kernels_of(self, name: str) -> int:
+        """Kernels alive or starting for the user ``name``."""
+        alive = set(self.list_kernel_ids())
+        for kid in [k for k in self._owners if k not in alive]:
+            self._owners.pop(kid, None)
+        return sum(1 for u in self._owners.values() if u == name) + self._starting_for.get(name, 0)
 
     def render_gate(self) -> asyncio.Semaphore:
         """Bounds the pages executing at once to ``render_slots``, first come first served: with 30
@@ -115,40 +160,104 @@ class DashboardKernelManager(AsyncMappingKernelManager):
     async def start_kernel(  # type: ignore[override]
         self, *, kernel_id: str | None = None, path: Any = None, **kwargs: Any
     ) -> str:
+        viewer = VIEWER.get()
         if kernel_id is None:
+            if viewer is None:  # never a kernel for a request the server has not signed in
+                raise web.HTTPError(403, "Sign in to open the dashboards.")
             alive = len(self.list_kernel_ids())
             if alive + self._starting >= self.max_kernels:
                 self.log.warning(
                     "refused a dashboard kernel: %d kernels alive (max_kernels=%d)", alive, self.max_kernels
                 )
-                raise web.HTTPError(
-                    503, "Too many dashboards are open right now; close a tab or try again in a few minutes."
+                raise web.HTTPError(503, TOO_MANY)
+            if 0 < self.max_kernels_per_user <= self.kernels_of(viewer.name):
+                self.log.warning(
+                    "refused a dashboard kernel to %s: %d of theirs alive (max_kernels_per_user=%d)",
+                    viewer.name,
+                    self.kernels_of(viewer.name),
+                    self.max_kernels_per_user,
                 )
+                raise web.HTTPError(503, TOO_MANY_YOURS)
         # Without an env, jupyter_client would hand the kernel the server's whole environment.
         env = kwargs.get("env")
-        kwargs["env"] = dashboard_kernel_environment(os.environ if env is None else env)
+        kwargs["env"] = {
+            **dashboard_kernel_environment(os.environ if env is None else env),
+            **(viewer.env if viewer is not None else {}),
+        }
+        who = viewer.name if viewer is not None else ""
         self._starting += 1
+        self._starting_for[who] = self._starting_for.get(who, 0) + 1
         try:
             kid = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
         finally:
             self._starting -= 1
+            self._starting_for[who] -= 1
+            if not self._starting_for[who]:
+                self._starting_for.pop(who)
+        if viewer is not None:
+            self._owners[kid] = viewer.name
         try:
             pid = getattr(self.get_kernel(kid).provisioner, "pid", None)
-        except KeyError:
+        except (KeyError, web.HTTPError):  # gone already
             pid = None
         if pid:
             limit_kernel_memory(int(pid), self.kernel_memory_mb)
         return kid
 
 
+#: The page and query parameter that name a review (the landing page names none).
+PAGE_REVIEWS = {"review.ipynb": "unit", "joint.ipynb": "pair"}
+HIDDEN = (
+    "This review is not approved yet: until it is, only the unit's officers and approvers and the "
+    "bureau's leadership can open it."
+)
+
+
+def hidden_review(page: str, args: dict[str, list[bytes]], visible: access.Visible) -> bool:
+    """True when a page view asks for a review ``visible`` does not cover: a published unit or
+    joint pair (any value of the query, for any quarter it may fall back to), or the overview."""
+    outputs, config = data.outputs_dir(), load_config()
+    quarters = data.published_quarters(outputs)
+    asked = {pick(v.decode("utf-8", "replace"), quarters) for v in args.get("quarter", [])}
+    candidates = {q for q in asked | {data.default_quarter(outputs)} if q}
+    for q in candidates:
+        if page == "overview.ipynb" and data.has_overview(outputs, q) and not visible.review(q, data.OVERVIEW):
+            return True
+        name = PAGE_REVIEWS.get(page)
+        if name is None:
+            continue
+        listed = (
+            data.published_units(outputs, q, config) if name == "unit" else data.published_joint(outputs, q, config)
+        )
+        for v in args.get(name, []):
+            review = pick(v.decode("utf-8", "replace"), listed)
+            if review is not None and not visible.review(q, review):
+                return True
+    return False
+
+
 class _PageHandler(TornadoVoilaHandler):
+    @web.authenticated
     async def get(self, path: str | None = None) -> None:
-        gate = getattr(self.kernel_manager, "render_gate", None)
-        if gate is None:
-            await super().get(path)
-            return
-        async with gate():  # the page's kernel starts and its notebook runs when a slot is free
-            await super().get(path)
+        person = person_of(self)
+        provider = self.identity_provider
+        if person is None or not isinstance(provider, DashboardIdentityProvider):
+            raise web.HTTPError(403, "Sign in to open the dashboards.")
+        visible = provider.visible(person)
+        page = (path or "").rsplit("/", 1)[-1]
+        if hidden_review(page, self.request.query_arguments, visible):
+            raise web.HTTPError(403, HIDDEN)  # before any kernel starts
+        env = {access.VISIBLE_ENV: access.to_env(visible), access.VIEWER_ENV: describe(person)}
+        token = VIEWER.set(Viewer(person.name, env))
+        try:
+            gate = getattr(self.kernel_manager, "render_gate", None)
+            if gate is None:
+                await super().get(path)
+                return
+            async with gate():  # the page's kernel starts and its notebook runs when a slot is free
+                await super().get(path)
+        finally:
+            VIEWER.reset(token)
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -188,6 +297,16 @@ class _TemplateStaticHandler(TemplateStaticFileHandler):
         return super().parse_url_path(url_path)
 
 
+def _check_visible(handler: JupyterHandler, quarter: str, review: str) -> None:
+    """403 unless the signed-in reader may read ``review`` of ``quarter`` (both already allow-listed)."""
+    provider = handler.identity_provider
+    person = person_of(handler)
+    if person is None or not isinstance(provider, DashboardIdentityProvider):
+        raise web.HTTPError(403)
+    if not provider.visible(person).review(quarter, review):
+        raise web.HTTPError(403, HIDDEN)
+
+
 class DownloadHandler(JupyterHandler):
     """A review's published PDF or Excel pack: the three path parts are looked up in the allow-list
     (:func:`rbm_utils.serve.downloads.resolve`), never joined into a path; anything else is 404.
@@ -205,6 +324,7 @@ class DownloadHandler(JupyterHandler):
         path = downloads.resolve(data.outputs_dir(), load_config(), quarter, review, kind)
         if path is None:
             raise web.HTTPError(404)
+        _check_visible(self, quarter, review)
         payload = path.read_bytes()
         self.set_header("Content-Type", downloads.KINDS[kind].media_type)
         self.set_header(
@@ -235,6 +355,7 @@ class StaticReviewHandler(JupyterHandler):
         path = downloads.resolve_static(data.outputs_dir(), load_config(), quarter, review)
         if path is None:
             raise web.HTTPError(404)
+        _check_visible(self, quarter, review)
         payload = path.read_bytes()
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Length", str(len(payload)))
@@ -242,6 +363,14 @@ class StaticReviewHandler(JupyterHandler):
         if body:
             self.write(payload)
         await self.finish()
+
+
+def signed_in_only(handler: type) -> type:
+    """``handler`` itself when it is a Jupyter handler (the identity provider's check runs in its
+    ``prepare``); else the handler behind :class:`rbm_utils.serve.signin.SignedInOnly`."""
+    if issubclass(handler, JupyterHandler):
+        return handler
+    return type(f"SignedIn{handler.__name__}", (SignedInOnly, handler), {})
 
 
 class DashboardVoila(Voila):
@@ -259,10 +388,13 @@ class DashboardVoila(Voila):
                 continue
             handlers.append((h[0], replace_by.get(h[1], h[1]), *h[2:]))
         landing = url_path_join(self.base_url, LANDING)
-        return [
+        routes = [
+            (url_path_join(self.server_url, LOGIN), LoginHandler),
+            (url_path_join(self.server_url, LOGOUT), LogoutHandler),
             (url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, downloads.ROUTE, r"([^/]+)/([^/]+)/([^/]+)"), DownloadHandler),
             (url_path_join(self.server_url, downloads.STATIC_ROUTE, r"([^/]+)/([^/]+)"), StaticReviewHandler),
             *handlers,
         ]
+        return [(r[0], signed_in_only(r[1]), *r[2:]) for r in routes]
