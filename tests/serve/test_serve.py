@@ -147,6 +147,11 @@ def sign_in(base: str, name: str, password: str = PASSWORD) -> tuple[int, str | 
     return status, session, page
 
 
+def session_value(port: int) -> str:
+    """The value of the ``rbm_session`` cookie the tests hold for the server on ``port``."""
+    return _COOKIES[port].split("=", 1)[1]
+
+
 def _cookie_for(url: str) -> dict:
     port = urllib.parse.urlsplit(url).port
     return {"Cookie": _COOKIES[port]} if port in _COOKIES else {}
