@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import ipaddress
 import time
 from typing import Any
@@ -38,6 +39,7 @@ from jupyter_server.auth.identity import IdentityProvider
 from jupyter_server.auth.identity import User as JupyterUser
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
+from tornado.httputil import url_concat
 from traitlets import Integer, List, Unicode
 
 from rbm_utils.core.config import load_config
@@ -315,18 +317,26 @@ class LogoutHandler(JupyterHandler):
 
 
 class SignedInOnly:
-    """Mixed into the server's handlers that are not Jupyter handlers (redirects, static files):
-    a request that is not signed in is sent to the sign-in page (GET of ``/``) or refused (403)."""
+    """Mixed into every handler of the server but the sign-in and sign-out pages, before its own
+    checks (Jupyter marks its static file handlers as open to anyone): a request that is not
+    signed in is sent to the sign-in page (GET of a page or of ``/``; ``signin_redirect``) or
+    refused (403)."""
 
-    async def prepare(self) -> None:
+    signin_redirect = False
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
         handler: Any = self
         provider = handler.settings.get("identity_provider")
         user = provider.get_user(handler) if provider is not None else None
+        if inspect.isawaitable(user):
+            user = await user
         if user is None:
-            if isinstance(handler, web.RedirectHandler) and handler.request.method in ("GET", "HEAD"):
-                handler.redirect(handler.settings.get("login_url", LOGIN))
+            handler.current_user = handler._jupyter_current_user = None
+            if handler.signin_redirect and handler.request.method in ("GET", "HEAD"):
+                login = handler.settings.get("login_url", LOGIN)
+                handler.redirect(url_concat(login, {"next": handler.request.uri}))
                 return
             raise web.HTTPError(403)
-        parent = super().prepare()  # type: ignore[misc]
-        if parent is not None:
+        parent = super().prepare(*args, **kwargs)  # type: ignore[misc]
+        if inspect.isawaitable(parent):
             await parent

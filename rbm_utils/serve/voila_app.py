@@ -3,11 +3,15 @@
 Imported only by :func:`rbm_utils.serve.server.run` (and the server's lazy attributes): Voila
 is slow to import, so ``rbm serve``'s option checks stay fast.
 
-- :class:`DashboardKernelManager`: at most ``max_kernels`` kernels at once (a page view beyond that
-  gets HTTP 503), each kernel's heap and private mappings capped at ``kernel_memory_mb``
+- :class:`DashboardKernelManager`: at most ``max_kernels`` kernels at once and
+  ``max_kernels_per_user`` per signed-in reader (a page view beyond that gets HTTP 503), none for a
+  page view without a reader (:data:`VIEWER`, set by the page handler, which also refuses a review
+  the reader may not see with 403 before any kernel starts), each kernel's heap and private mappings capped at ``kernel_memory_mb``
   (RLIMIT_DATA), and a kernel environment without the server's secrets that marks the kernel
   frozen-only (:func:`rbm_utils.serve.server.dashboard_kernel_environment`).
-- :class:`DashboardVoila`: ``/`` redirects to the landing page; no directory listing, no contents
+- :class:`DashboardVoila`: every route signed in (:func:`signed_in_only`; ``/login`` and ``/logout``
+  from :mod:`rbm_utils.serve.signin`); a kernel's websocket, model and shutdown answer only the
+  reader it was started for; ``/`` redirects to the landing page; no directory listing, no contents
   API, template static files only under our template; never reads voila.json or voila.py.
 - :func:`bound_lost_wakeups`: kernel sockets polled in short slices.
 - :class:`DownloadHandler`: ``/rbm-download/<quarter>/<review>/<kind>``, a review's published PDF or
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import os
 import resource
@@ -140,6 +145,10 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         super().__init__(**kwargs)
         self._owners: dict[str, str] = {}
         self._starting_for: dict[str, int] = {}
+
+    def owner_of(self, kernel_id: str) -> str | None:
+        """The user a kernel was started for (None: unknown kernel)."""
+        return self._owners.get(kernel_id)
 
     def kernels_of(self, name: str) -> int:
         """Kernels alive or starting for the user ``name``."""
@@ -365,12 +374,35 @@ class StaticReviewHandler(JupyterHandler):
         await self.finish()
 
 
+#: Handlers addressing one kernel (its websocket, its model, its shutdown): its own reader's only.
+KERNEL_HANDLERS = ("KernelHandler", "VoilaKernelWebsocketHandler", "VoilaShutdownKernelHandler")
+
+
+class OwnKernelOnly:
+    """Mixed into :data:`KERNEL_HANDLERS`: a kernel answers only the reader it was started for (403)."""
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
+        handler: Any = self
+        result = super().prepare(*args, **kwargs)  # type: ignore[misc]
+        if inspect.isawaitable(result):
+            await result
+        if handler._finished:
+            return
+        kid = handler.path_kwargs.get("kernel_id") or (handler.path_args[0] if handler.path_args else "")
+        owner = getattr(handler.kernel_manager, "owner_of", lambda _k: None)(kid)
+        if owner is None or getattr(handler.current_user, "username", None) != owner:
+            raise web.HTTPError(403)  # another reader's kernel, or none
+
+
 def signed_in_only(handler: type) -> type:
-    """``handler`` itself when it is a Jupyter handler (the identity provider's check runs in its
-    ``prepare``); else the handler behind :class:`rbm_utils.serve.signin.SignedInOnly`."""
-    if issubclass(handler, JupyterHandler):
+    """``handler`` behind :class:`rbm_utils.serve.signin.SignedInOnly` (the sign-in and sign-out
+    pages excepted), and behind :class:`OwnKernelOnly` too when it addresses one kernel. Pages and
+    the redirects of ``/`` send a reader who is not signed in to the sign-in page."""
+    if handler in (LoginHandler, LogoutHandler):
         return handler
-    return type(f"SignedIn{handler.__name__}", (SignedInOnly, handler), {})
+    bases = (SignedInOnly, OwnKernelOnly) if handler.__name__ in KERNEL_HANDLERS else (SignedInOnly,)
+    redirect = issubclass(handler, (_PageHandler, web.RedirectHandler))
+    return type(f"SignedIn{handler.__name__}", (*bases, handler), {"signin_redirect": redirect})
 
 
 class DashboardVoila(Voila):

@@ -351,7 +351,8 @@ def test_hardened_configuration():
     assert c["VoilaExecutor"]["timeout"] == 33
     km = c["DashboardKernelManager"]
     assert (km["cull_idle_timeout"], km["cull_interval"], km["max_kernels"], km["kernel_memory_mb"]) == (77, 7, 5, 999)
-    assert km["cull_connected"] is True
+    assert km["cull_connected"] is True and km["max_kernels_per_user"] == 4
+    assert c["Voila"]["identity_provider_class"] == "rbm_utils.serve.signin.DashboardIdentityProvider"
     ts = c["Voila"]["tornado_settings"]
     assert ts["allow_remote_access"] is False
     csp = ts["headers"]["Content-Security-Policy"]
@@ -364,12 +365,15 @@ def test_every_configured_trait_exists_in_the_installed_voila():
     from voila.configuration import VoilaConfiguration
     from voila.execute import VoilaExecutor
 
+    from rbm_utils.serve import signin
+
     c = serve.hardened_config(ServeOptions(outputs=Path("/x")))
     classes = {
         "Voila": Voila,
         "VoilaConfiguration": VoilaConfiguration,
         "VoilaExecutor": VoilaExecutor,
         "DashboardKernelManager": serve.DashboardKernelManager,
+        "DashboardIdentityProvider": signin.DashboardIdentityProvider,
     }
     for section, values in c.items():
         traits = classes[section].class_trait_names(config=True)

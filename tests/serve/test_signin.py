@@ -29,6 +29,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+import websocket
 from test_serve import (
     LEADER,
     PASSWORD,
@@ -448,7 +449,7 @@ def test_who_sees_what(server, site):
     assert status == 200 and "unit=AFR" not in shown and "unit=EUR" not in shown
     # AFR's quarter approved: the officer of EUR and the viewer read it, not EUR's draft
     with Store(site["store_url"]) as st:
-        st.approve("AFR", q, "pytest.lead", CFG)
+        st.approve("AFR", q, CFG.unit("AFR").approvers[0], CFG)
     deadline = time.monotonic() + 60
     while _as(base, eur, f"/rbm-static/{q}/AFR")[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -493,13 +494,22 @@ def test_one_reader_cannot_take_every_kernel(server, site):
     for _ in range(10):  # requests without a session start nothing
         assert get(f"{server.base}/voila/render/review.ipynb?quarter={q}&unit=AFR", signed_in=False)[0] == 302
     assert len(server.kernels()) == before
-    statuses = []
+    statuses, pages = [], []
     for _ in range(4):  # tabs left open
         status, body = _as(server.base, afr, f"/voila/render/review.ipynb?quarter={q}&unit=AFR")
         statuses.append(status)
+        pages += [body] if status == 200 else []
         if status == 503:
             assert "too many dashboards open" in body and f'href="/rbm-static/{q}/AFR"' in body
     assert statuses == [200, 200, 503, 503]
     assert len(server.kernels()) == before + 2
+    assert _as(server.base, afr, f"/voila/render/index.ipynb?quarter={q}")[0] == 503  # any page of theirs
+    # another reader cannot reach the officer's kernels (websocket), the officer can
+    kid = re.search(r"""kernelId["']?\s*:\s*["']([0-9a-f-]{36})["']""", pages[0]).group(1)
+    ws_url = f"ws://127.0.0.1:{server.opts.port}/api/kernels/{kid}/channels"
+    with pytest.raises(websocket.WebSocketBadStatusException) as err:
+        websocket.create_connection(ws_url, timeout=10, origin=server.base, cookie=lead["Cookie"])
+    assert err.value.status_code == 403
+    websocket.create_connection(ws_url, timeout=10, origin=server.base, cookie=afr["Cookie"]).close()
     status, _ = _as(server.base, lead, f"/voila/render/review.ipynb?quarter={q}&unit=AFR")
     assert status == 200  # kernels are left for the others
