@@ -47,7 +47,7 @@ from rbm_utils.core.text import escape_text
 from rbm_utils.serve import access, data
 from rbm_utils.serve.sessions import Attempts, Sessions
 from rbm_utils.store.database import Store
-from rbm_utils.store.users import User, authenticate, get_user
+from rbm_utils.store.users import User, authenticate, get_user, has_users
 
 COOKIE = "rbm_session"
 LOGIN = "/login"
@@ -121,6 +121,11 @@ class DashboardIdentityProvider(IdentityProvider):
         self._people: dict[str, tuple[float, User | None]] = {}
         self._states: tuple[float, dict[str, dict[str, str]]] | None = None
         self._trusted = {_canonical(a) for a in self.trusted_proxies} - {""}
+        try:
+            if not has_users(self.store()):
+                self.log.warning("nobody can sign in yet: register a user (rbm user add NAME --role leadership)")
+        except Exception as exc:  # noqa: BLE001 - said once here; each sign-in says it again
+            self.log.warning("the store of the users cannot be read: %s", type(exc).__name__)
 
     # jupyter_server: authentication is always on, with our login and logout pages
     @property

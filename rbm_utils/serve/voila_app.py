@@ -291,6 +291,11 @@ class _PageHandler(TornadoVoilaHandler):
             wanted = review.get(name) or data.OVERVIEW
             if not quarter or downloads.resolve_static(outputs, config, quarter, wanted) is None:
                 return None
+            provider, person = self.identity_provider, person_of(self)
+            if not isinstance(provider, DashboardIdentityProvider) or not provider.visible(person).review(
+                quarter, wanted
+            ):
+                return None  # no link to a copy this reader may not open
             return url_path_join(self.base_url, downloads.STATIC_ROUTE, quote(quarter), quote(wanted))
         except Exception:  # the error page must render whatever happens here
             log.exception("no static copy for the 503 page")
