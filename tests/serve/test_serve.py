@@ -152,7 +152,8 @@ def session_value(port: int) -> str:
     return _COOKIES[port].split("=", 1)[1]
 
 
-def _cookie_for(url: str) -> dict:
+def session_headers(url: str) -> dict:
+    """The Cookie header of the session the tests hold for the server of ``url`` ({} when none)."""
     port = urllib.parse.urlsplit(url).port
     return {"Cookie": _COOKIES[port]} if port in _COOKIES else {}
 
@@ -251,7 +252,7 @@ def server(request, site):
 def get(url: str, timeout: float = 180, signed_in: bool = True, headers: dict | None = None) -> tuple[int, str, dict]:
     """GET ``url`` with the server's session cookie (none when ``signed_in`` is False); no redirect followed
     when not signed in (the answer is the redirect to the sign-in page)."""
-    req = urllib.request.Request(url, headers={**(_cookie_for(url) if signed_in else {}), **(headers or {})})
+    req = urllib.request.Request(url, headers={**(session_headers(url) if signed_in else {}), **(headers or {})})
     opener = urllib.request.build_opener() if signed_in else urllib.request.build_opener(_NoRedirect)
     try:
         with opener.open(req, timeout=timeout) as r:
@@ -268,7 +269,7 @@ def view(url: str, timeout: float = 180, headers: dict | None = None) -> tuple[i
 
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    session = _cookie_for(url) if headers is None else headers
+    session = session_headers(url) if headers is None else headers
     try:
         with opener.open(urllib.request.Request(url, headers=session), timeout=timeout) as r:
             status, page = r.status, r.read().decode("utf-8", "replace")
