@@ -513,3 +513,25 @@ def test_one_reader_cannot_take_every_kernel(server, site):
     websocket.create_connection(ws_url, timeout=10, origin=server.base, cookie=afr["Cookie"]).close()
     status, _ = _as(server.base, lead, f"/voila/render/review.ipynb?quarter={q}&unit=AFR")
     assert status == 200  # kernels are left for the others
+
+
+def _post_login(port: int, origin: str | None) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/login")
+    r = conn.getresponse()
+    r.read()
+    xsrf = re.search(r"_xsrf=([^;]+)", r.getheader("Set-Cookie")).group(1)
+    form = urllib.parse.urlencode({"username": LEADER, "password": PASSWORD, "_xsrf": xsrf})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"_xsrf={xsrf}"}
+    conn.request("POST", "/login", body=form, headers={**headers, **({"Origin": origin} if origin else {})})
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    return r.status
+
+
+def test_the_form_posted_from_our_page_passes_the_origin_check_another_site_does_not(server):
+    # our pages carry Referrer-Policy: no-referrer, so the browser says "Origin: null"
+    assert _post_login(server.opts.port, "null") == 302
+    assert _post_login(server.opts.port, server.base) == 302
+    assert _post_login(server.opts.port, "http://attacker.example") in (403, 404)
