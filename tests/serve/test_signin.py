@@ -535,3 +535,22 @@ def test_the_form_posted_from_our_page_passes_the_origin_check_another_site_does
     assert _post_login(server.opts.port, "null") == 302
     assert _post_login(server.opts.port, server.base) == 302
     assert _post_login(server.opts.port, "http://attacker.example") in (403, 404)
+
+
+def test_rbm_serve_takes_the_store_and_refuses_a_proxy_that_is_not_an_address(tmp_path):
+    from rbm_utils import cli
+    from rbm_utils.serve import server as serve
+    from rbm_utils.serve.server import ServeError
+
+    args = cli.build_parser().parse_args(
+        ["serve", "--store", "sqlite:///x.sqlite", "--trusted-proxy", "10.0.0.1", "--kernels-per-user", "3"]
+    )
+    assert (args.store, args.trusted_proxy, args.kernels_per_user) == ("sqlite:///x.sqlite", ["10.0.0.1"], 3)
+    with pytest.raises(ServeError, match="not an IP address"):
+        serve.check_options(ServeOptions(outputs=tmp_path, port=free_port(), trusted_proxies=("proxy.example",)))
+    config = serve.hardened_config(ServeOptions(outputs=tmp_path, store_url="sqlite:///u.sqlite", kernels_per_user=3))
+    assert config["DashboardIdentityProvider"]["store_url"] == "sqlite:///u.sqlite"
+    assert config["DashboardKernelManager"]["max_kernels_per_user"] == 3
+    assert "u.sqlite" not in " ".join(
+        serve.serve_command(ServeOptions(outputs=tmp_path, store_url="sqlite:///u.sqlite"))
+    )
