@@ -30,6 +30,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import websocket
+from test_downloads import _chromium
 from test_serve import (
     LEADER,
     PASSWORD,
@@ -272,7 +273,8 @@ def site(sample_bureau, tmp_path_factory):
 
     s = published_site(sample_bureau, tmp_path_factory)
     if not (s["outputs"] / s["quarter"] / "AFR" / excel_pack.PACK_FILE).is_file():
-        export_reviews(s["outputs"], s["quarter"], ["AFR", "overview"], CFG, excel=True, with_pdf=False)
+        # as tests/serve/test_downloads.py does (whichever runs first exports for both)
+        export_reviews(s["outputs"], s["quarter"], ["AFR", "overview"], CFG, excel=True, with_pdf=_chromium())
     root = tmp_path_factory.mktemp("signin")
     # a store of our own: the tests approve in it
     return {**s, "store_url": _copy_sqlite(s["store_url"], root / "rbm.sqlite"), "root": root}
