@@ -76,6 +76,8 @@ def visible_for(user: User | None, states: Mapping[str, Mapping[str, str]]) -> V
     ('2026-Q2',)
     >>> visible_for(None, {"2026-Q2": {"AFR": "approved"}}).units
     {}
+    >>> visible_for(User("v", "viewer", ()), {"2026-Q3": {}}).overview
+    ()
     """
     if user is None or not user.active:
         return Visible()
@@ -84,7 +86,7 @@ def visible_for(user: User | None, states: Mapping[str, Mapping[str, str]]) -> V
     for quarter, by_unit in states.items():
         seen = tuple(sorted(u for u, s in by_unit.items() if s == APPROVED or user.sees_drafts_of(u)))
         units[quarter] = seen
-        if len(seen) == len(by_unit) or user.is_leadership:
+        if user.is_leadership or (by_unit and len(seen) == len(by_unit)):  # a quarter the store lacks: closed
             overview.append(quarter)
     return Visible(units, tuple(overview))
 
