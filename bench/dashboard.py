@@ -22,6 +22,11 @@ that many have drawn. Every request that would leave the machine is aborted and 
   All tabs stay open until the last reader has its page, then close (their kernels stop).
   The browser shares the machine's cores with the server, as a reader's would not.
 
+Our server requires sign-in: :func:`bench_readers` registers readers in the bench's store
+(leadership, so every draft is theirs to read; one per concurrent reader, since a reader holds at
+most ``kernels_per_user`` kernels), and each browser context carries its reader's session cookie
+(signed in over HTTP before the clock starts, so sign-in is not timed).
+
 Needs Playwright for Python and Chromium (``/usr/bin/chromium`` or ``$RBM_CHROMIUM``).
 """
 
@@ -77,8 +82,52 @@ def _loopback(url: str) -> bool:
     return url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost", "::1")
 
 
-def time_renders(url: str, repeat: int = 5) -> dict[str, Any]:
-    """Seconds from request to the page's last chart drawn, ``repeat`` cold views; median and runs."""
+READER_PASSWORD = "bench reader password"
+
+
+def bench_readers(store_url: str, n: int) -> list[str]:
+    """Names of ``n`` readers registered in the store (created when missing)."""
+    from rbm_utils.store.database import Store
+    from rbm_utils.store.users import add_user, get_user
+
+    names = [f"bench.reader.{i}" for i in range(n)]
+    with Store(store_url) as st:
+        for name in names:
+            if get_user(st, name) is None:
+                add_user(st, name, "leadership", [], READER_PASSWORD)
+    return names
+
+
+def session_cookie(base: str, name: str, password: str = READER_PASSWORD) -> dict[str, Any]:
+    """Sign ``name`` in over HTTP (the form's XSRF token included); the session cookie for a browser context."""
+    import http.cookiejar
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    class _Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _Stay)
+    opener.open(f"{base}/login", timeout=60).read()
+    xsrf = next(c.value for c in jar if c.name == "_xsrf")
+    form = urllib.parse.urlencode({"username": name, "password": password, "_xsrf": xsrf}).encode()
+    try:
+        opener.open(urllib.request.Request(f"{base}/login", data=form, method="POST"), timeout=60)
+    except urllib.error.HTTPError as exc:  # the redirect after signing in, not followed
+        if exc.code != 302:
+            raise
+    value = next((c.value for c in jar if c.name == "rbm_session"), None)
+    if value is None:
+        raise RuntimeError(f"could not sign {name} in at {base}")
+    return {"name": "rbm_session", "value": value, "url": base, "httpOnly": True, "sameSite": "Strict"}
+
+
+def time_renders(url: str, repeat: int = 5, cookie: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Seconds from request to the page's last chart drawn, ``repeat`` cold views; median and runs.
+    ``cookie``: a session cookie each fresh context carries (our server requires sign-in)."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()
@@ -93,6 +142,8 @@ def time_renders(url: str, repeat: int = 5) -> dict[str, Any]:
         try:
             for _ in range(max(1, repeat)):
                 ctx = browser.new_context()
+                if cookie is not None:
+                    ctx.add_cookies([cookie])
                 page = ctx.new_page()
 
                 def route(r: Any) -> None:
@@ -148,21 +199,24 @@ def _stop(proc: subprocess.Popen) -> None:
     serve.stop_server(proc)
 
 
-def measure_ours(outputs: Path, quarter: str, unit: str, repeat: int) -> dict[str, Any]:
+def measure_ours(outputs: Path, quarter: str, unit: str, repeat: int, store_url: str) -> dict[str, Any]:
     """``rbm serve``'s server on the unit's review page."""
-    opts = serve.ServeOptions(outputs=Path(outputs), port=free_port(), quarter=quarter)
+    opts = serve.ServeOptions(outputs=Path(outputs), port=free_port(), quarter=quarter, store_url=store_url)
+    reader = bench_readers(store_url, 1)[0]
     proc = serve.start_server(opts)
     try:
         serve.wait_until_ready(opts.url, proc, timeout=90)
-        return time_renders(f"{opts.url}voila/render/review.ipynb?quarter={quarter}&unit={unit}", repeat)
+        cookie = session_cookie(opts.url.rstrip("/"), reader)
+        return time_renders(f"{opts.url}voila/render/review.ipynb?quarter={quarter}&unit={unit}", repeat, cookie)
     finally:
         _stop(proc)
 
 
-def measure_floor(outputs: Path, repeat: int) -> dict[str, Any]:
+def measure_floor(outputs: Path, repeat: int, store_url: str) -> dict[str, Any]:
     """Our configuration serving a root that holds only the one-figure notebook."""
     root = Path(tempfile.mkdtemp(prefix="rbm-bench-floor-"))
     port = free_port()
+    reader = bench_readers(store_url, 1)[0]
     try:
         shutil.copy(ONE_FIGURE, root / ONE_FIGURE.name)
         code = (
@@ -171,6 +225,7 @@ def measure_floor(outputs: Path, repeat: int) -> dict[str, Any]:
         )
         proc = subprocess.Popen(
             [sys.executable, "-c", code, str(Path(outputs).resolve()), str(port), str(root)],
+            env={**os.environ, "RBM_STORE": store_url},  # the users (never on the command line)
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
@@ -178,7 +233,8 @@ def measure_floor(outputs: Path, repeat: int) -> dict[str, Any]:
         )
         try:
             _wait_http(f"http://127.0.0.1:{port}/", proc)
-            return time_renders(f"http://127.0.0.1:{port}/voila/render/{ONE_FIGURE.name}", repeat)
+            cookie = session_cookie(f"http://127.0.0.1:{port}", reader)
+            return time_renders(f"http://127.0.0.1:{port}/voila/render/{ONE_FIGURE.name}", repeat, cookie)
         finally:
             _stop(proc)
     finally:
@@ -231,9 +287,12 @@ def nearest_rank(values: list[float], q: float) -> float | None:
     return ordered[max(0, min(len(ordered) - 1, -(-int(q * 100) * len(ordered) // 100) - 1))]
 
 
-def time_first_charts(urls: list[str], timeout_s: float = 2 * PAGE_TIMEOUT_S) -> dict[str, Any]:
+def time_first_charts(
+    urls: list[str], timeout_s: float = 2 * PAGE_TIMEOUT_S, cookies: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Open every url at the same moment (a browser context each) and time each page to its first
-    chart; keep all tabs open until every page has arrived or failed, then close them."""
+    chart; keep all tabs open until every page has arrived or failed, then close them.
+    ``cookies``: the session cookie of each url's reader (same order)."""
     import asyncio
 
     from playwright.async_api import async_playwright
@@ -255,8 +314,10 @@ def time_first_charts(urls: list[str], timeout_s: float = 2 * PAGE_TIMEOUT_S) ->
                     aborted.append(r.request.url)
                     await r.abort()
 
-            async def viewer(url: str, start: asyncio.Event) -> dict[str, Any]:
+            async def viewer(url: str, start: asyncio.Event, cookie: dict[str, Any] | None) -> dict[str, Any]:
                 ctx = await browser.new_context()
+                if cookie is not None:
+                    await ctx.add_cookies([cookie])
                 contexts.append(ctx)
                 page = await ctx.new_page()
                 await page.route("**/*", route)
@@ -276,7 +337,9 @@ def time_first_charts(urls: list[str], timeout_s: float = 2 * PAGE_TIMEOUT_S) ->
 
             try:
                 start = asyncio.Event()
-                tasks = [asyncio.ensure_future(viewer(u, start)) for u in urls]
+                tasks = [
+                    asyncio.ensure_future(viewer(u, start, cookies[i] if cookies else None)) for i, u in enumerate(urls)
+                ]
                 while len(contexts) < len(urls):  # every tab ready before the clock starts
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(0.5)
@@ -326,19 +389,22 @@ def _kernels_of(proc: subprocess.Popen) -> int:
 
 
 def measure_concurrent(
-    outputs: Path, quarter: str, units: list[str], viewers: tuple[int, ...] = VIEWERS
+    outputs: Path, quarter: str, units: list[str], store_url: str, viewers: tuple[int, ...] = VIEWERS
 ) -> dict[str, Any]:
-    """``rbm serve``'s server (default kernel cap and culling) under 1, 10 and 30 readers at once."""
-    opts = serve.ServeOptions(outputs=Path(outputs), port=free_port(), quarter=quarter)
+    """``rbm serve``'s server (default kernel cap and culling) under 1, 10 and 30 readers at once,
+    each signed in as a reader of their own."""
+    opts = serve.ServeOptions(outputs=Path(outputs), port=free_port(), quarter=quarter, store_url=store_url)
+    readers = bench_readers(store_url, max(viewers, default=1))
     proc = serve.start_server(opts)
     out: dict[str, Any] = {"max_kernels": opts.max_kernels}
     try:
         serve.wait_until_ready(opts.url, proc, timeout=90)
+        cookies = [session_cookie(opts.url.rstrip("/"), r) for r in readers]
         for n in viewers:
             urls = [
                 f"{opts.url}voila/render/review.ipynb?quarter={quarter}&unit={units[i % len(units)]}" for i in range(n)
             ]
-            out[str(n)] = time_first_charts(urls)
+            out[str(n)] = time_first_charts(urls, cookies=cookies[:n])
             deadline = time.monotonic() + 60
             while _kernels_of(proc) and time.monotonic() < deadline:  # the closed tabs' kernels stop
                 time.sleep(0.5)
@@ -349,19 +415,25 @@ def measure_concurrent(
 
 
 def measure_all(
-    outputs: Path, quarter: str, unit: str = "AFR", repeat: int = 5, viewers: tuple[int, ...] = VIEWERS
+    outputs: Path,
+    quarter: str,
+    unit: str = "AFR",
+    repeat: int = 5,
+    viewers: tuple[int, ...] = VIEWERS,
+    store_url: str = "",
 ) -> dict[str, Any]:
-    """The four measurements; each one that cannot run gives ``{"error": reason}``."""
+    """The four measurements; each one that cannot run gives ``{"error": reason}``. ``store_url``:
+    the store the outputs were published from (its users sign in to our server)."""
     from rbm_utils.core.config import load_config
     from rbm_utils.serve.data import published_units
 
     units = published_units(Path(outputs), quarter, load_config()) or [unit]
     out: dict[str, Any] = {}
     for name, fn in (
-        ("ours", lambda: measure_ours(outputs, quarter, unit, repeat)),
+        ("ours", lambda: measure_ours(outputs, quarter, unit, repeat, store_url)),
         ("default", lambda: measure_default(outputs, quarter, unit, repeat)),
-        ("floor", lambda: measure_floor(outputs, repeat)),
-        ("concurrent", lambda: measure_concurrent(outputs, quarter, units, viewers)),
+        ("floor", lambda: measure_floor(outputs, repeat, store_url)),
+        ("concurrent", lambda: measure_concurrent(outputs, quarter, units, store_url, viewers)),
     ):
         try:
             out[name] = fn()

@@ -204,11 +204,11 @@ def section_batch(work: Path, quarter: str) -> dict[str, Any]:
     }
 
 
-def section_dashboard(outputs: Path, quarter: str, quick: bool) -> dict[str, Any]:
+def section_dashboard(outputs: Path, quarter: str, quick: bool, store_url: str) -> dict[str, Any]:
     from bench.dashboard import measure_all
 
     say("dashboard: rbm serve, plain Voila, the one-figure floor and 1/10/30 readers at once in headless Chromium")
-    return measure_all(outputs, quarter, "AFR", repeat=3 if quick else 5)
+    return measure_all(outputs, quarter, "AFR", repeat=3 if quick else 5, store_url=store_url)
 
 
 def section_scaleout(work: Path, units: int) -> dict[str, Any]:
@@ -561,7 +561,10 @@ def main(argv: list[str] | None = None) -> int:
         run("ingest", lambda: section_ingest(work, args.quick))
         run("batch", lambda: section_batch(work, quarter))
         if "batch" in details:
-            run("dashboard", lambda: section_dashboard(work / "outputs", quarter, args.quick))
+            run(
+                "dashboard",
+                lambda: section_dashboard(work / "outputs", quarter, args.quick, details["batch"]["store_url"]),
+            )
         elif "dashboard" in only:
             errors["dashboard"] = "no published outputs: the batch section failed"
         run("scaleout", lambda: section_scaleout(work, args.scaleout_units or (40 if args.quick else 200)))

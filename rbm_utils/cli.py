@@ -255,6 +255,10 @@ def cmd_serve(args) -> int:
         config_path=cfg.path,
         max_kernels=args.max_kernels,
         cull_idle_timeout=args.cull_idle_timeout,
+        store_url=args.store or cfg.store_url,
+        trusted_proxies=tuple(args.trusted_proxy),
+        identity_header=args.identity_header,
+        kernels_per_user=args.kernels_per_user,
     )
     try:
         opts = check_options(opts)
@@ -419,7 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_digest_command(sub, _config, _store, UsageError, EPILOG)
 
     sp = add(
-        "serve", "Serve the managers' dashboards (read-only Voila on 127.0.0.1) until Ctrl-C.", cmd_serve, store=False
+        "serve",
+        "Serve the managers' dashboards (read-only Voila on 127.0.0.1, sign-in required) until Ctrl-C.",
+        cmd_serve,
     )
     sp.add_argument("--outputs", help="published outputs folder (default outputs/)")
     sp.add_argument("--quarter", help="quarter the landing page opens on (default: the newest published)")
@@ -435,6 +441,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--no-refresh", action="store_true", help="do not run the refresh loop (rbm watch) beside the dashboards"
+    )
+    sp.add_argument("--kernels-per-user", type=int, default=4, help="page views one user holds at once (default 4)")
+    sp.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="single sign-on: trust --identity-header from this proxy address (repeatable; docs/dashboards.md)",
+    )
+    sp.add_argument(
+        "--identity-header", default="X-Forwarded-User", help="the proxy's user header (default X-Forwarded-User)"
     )
     return p
 

@@ -7,7 +7,9 @@ joint review in ``<Q>/joint/<CLUSTER>-<REGION>/``. Nothing here computes an anal
 the rows the batch published, so a manager sees exactly the published figures.
 
 Every function takes the quarter, unit or pair as text and checks it against the listing of
-what is published (:func:`rbm_utils.serve.params.pick`) before it builds a path.
+what is published (:func:`rbm_utils.serve.params.pick`) before it builds a path. In a dashboard
+kernel the listings hold only what the signed-in reader may see (:mod:`rbm_utils.serve.access`):
+another unit's draft is not published as far as the page knows.
 
 Example:
     >>> published_quarters(Path("/nonexistent"))
@@ -34,6 +36,7 @@ from rbm_utils.core.quarters import Quarter
 from rbm_utils.publish import frozen
 from rbm_utils.publish.frozen import JOINT_TABLES
 from rbm_utils.publish.refresh_state import UnitRefresh, read_refresh_state
+from rbm_utils.serve import access
 from rbm_utils.serve.params import pick
 
 log = logging.getLogger(__name__)
@@ -115,13 +118,25 @@ def published_units(outputs: Path, quarter: str | None, config: Config) -> list[
     if q is None:
         return []
     have = set(folder_names(Path(outputs) / q))
-    return [u for u in config.units if u in have and (Path(outputs) / q / u / "kpi_progress.parquet").is_file()]
+    seen = access.current()  # in a dashboard kernel: only what the signed-in reader may see
+    return [
+        u
+        for u in config.units
+        if u in have
+        and (Path(outputs) / q / u / "kpi_progress.parquet").is_file()
+        and (seen is None or seen.unit(q, u))
+    ]
 
 
 def has_overview(outputs: Path, quarter: str | None) -> bool:
     """True when the bureau overview of ``quarter`` is published."""
     q = pick(quarter, published_quarters(outputs))
-    return q is not None and (Path(outputs) / q / OVERVIEW / "kpi_progress.parquet").is_file()
+    seen = access.current()
+    return (
+        q is not None
+        and (Path(outputs) / q / OVERVIEW / "kpi_progress.parquet").is_file()
+        and (seen is None or seen.review(q, OVERVIEW))
+    )
 
 
 def published_joint(outputs: Path, quarter: str | None, config: Config) -> list[str]:
@@ -130,7 +145,8 @@ def published_joint(outputs: Path, quarter: str | None, config: Config) -> list[
     if q is None:
         return []
     valid = {f"{c}-{r}" for c in config.clusters for r in config.regions}
-    return [n for n in folder_names(Path(outputs) / q / JOINT) if n in valid]
+    seen = access.current()
+    return [n for n in folder_names(Path(outputs) / q / JOINT) if n in valid and (seen is None or seen.review(q, n))]
 
 
 def run_status(outputs: Path, quarter: str | None) -> dict[str, str]:

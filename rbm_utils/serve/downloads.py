@@ -13,7 +13,7 @@ its notebook (:data:`STATIC_FILES`), the same way: for reading and printing at o
 kernel, also when every dashboard kernel is taken. ``/rbm-static/<quarter>/joint/<pair>`` serves a
 joint review at the depth of its folder on disk, and ``/rbm-static/assets/<file>`` the plotly.js
 asset the static pages load by a relative path (:func:`resolve_asset`: a file listed in a
-published quarter's ``assets`` folder under an asset's name). The handlers themselves (:class:`rbm_utils.serve.voila_app.DownloadHandler`) keeps
+published quarter's ``assets`` folder under an asset's name). The handlers themselves (:class:`rbm_utils.serve.file_routes.DownloadHandler`) keeps
 the server's headers, Content-Security-Policy and Host check.
 
 Example:

@@ -26,6 +26,10 @@ server extension, which would put the whole Jupyter API on the same origin):
   pooled kernels);
 - kernel sockets polled in short slices (:func:`rbm_utils.serve.voila_app.bound_lost_wakeups`: a missed wake-up in the
   asyncio ZMQ poll otherwise stalls a page until the executor timeout);
+- sign-in required on every route (:mod:`rbm_utils.serve.signin`: users and approval states from
+  the store ``store_url``; an identity header trusted from ``trusted_proxies`` only); each reader
+  sees approved quarters and their own units' drafts (:mod:`rbm_utils.serve.access`) and holds at
+  most ``kernels_per_user`` kernels;
 - security headers on every response (pages, static files, redirects, errors, refused websockets;
   :mod:`rbm_utils.serve.headers`): a Content-Security-Policy that only allows this server and no
   inline script or ``eval`` (no request can leave the machine, even from injected markup),
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import logging
 import os
 import shutil
@@ -145,6 +150,11 @@ class ServeOptions:
     cell_timeout: int = 120
     render_slots: int = 2
     root: Path = field(default=DASHBOARDS)
+    store_url: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    identity_header: str = "X-Forwarded-User"
+    kernels_per_user: int = 4
+    cache_seconds: int = 30
 
     @property
     def url(self) -> str:
@@ -182,7 +192,9 @@ def hardened_config(opts: ServeOptions) -> dict[str, dict[str, Any]]:
             "port_retries": 0,
             "open_browser": False,
             "root_dir": str(opts.root),
+            "identity_provider_class": "rbm_utils.serve.signin.DashboardIdentityProvider",
             "tornado_settings": {
+                "allow_unauthenticated_access": False,  # every Jupyter handler asks who the request is for
                 "allow_remote_access": False,  # Host header must be a loopback name/address
                 "local_hostnames": ["localhost"],
                 "xsrf_cookie_kwargs": {"samesite": "Strict"},
@@ -218,6 +230,13 @@ def hardened_config(opts: ServeOptions) -> dict[str, dict[str, Any]]:
             "max_kernels": int(opts.max_kernels),
             "kernel_memory_mb": int(opts.kernel_memory_mb),
             "render_slots": int(opts.render_slots),
+            "max_kernels_per_user": int(opts.kernels_per_user),
+        },
+        "DashboardIdentityProvider": {
+            "store_url": opts.store_url or "",
+            "trusted_proxies": list(opts.trusted_proxies),
+            "identity_header": opts.identity_header,
+            "cache_seconds": int(opts.cache_seconds),
         },
     }
 
@@ -273,7 +292,15 @@ def serve_command(opts: ServeOptions, python: str | None = None) -> list[str]:
         str(opts.cell_timeout),
         "--render-slots",
         str(opts.render_slots),
+        "--kernels-per-user",
+        str(opts.kernels_per_user),
+        "--identity-header",
+        opts.identity_header,
+        "--cache-seconds",
+        str(opts.cache_seconds),
     ]
+    for proxy in opts.trusted_proxies:
+        cmd += ["--trusted-proxy", proxy]
     if opts.quarter:
         cmd += ["--quarter", opts.quarter]
     if opts.config_path:
@@ -296,6 +323,11 @@ def check_options(opts: ServeOptions) -> ServeOptions:
         raise ServeError(
             "the dashboards bind to 127.0.0.1 only; put a reverse proxy with sign-on in front to share them"
         )
+    for proxy in opts.trusted_proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            raise ServeError(f"--trusted-proxy {proxy!r} is not an IP address") from None
     if not 0 < int(opts.port) < 65536:
         raise ServeError(f"bad port {opts.port}")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -350,13 +382,17 @@ def start_server(
     stderr: Any = subprocess.STDOUT,
     env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen:
-    """Start the server in a child process (its own process group, so it can be stopped whole)."""
+    """Start the server in a child process (its own process group, so it can be stopped whole).
+    The store URL goes through ``$RBM_STORE``, never the command line (other users see that)."""
+    child_env = dict(env if env is not None else os.environ)
+    if opts.store_url:
+        child_env["RBM_STORE"] = opts.store_url
     return subprocess.Popen(
         serve_command(opts),
         stdout=stdout,
         stderr=stderr,
         stdin=subprocess.DEVNULL,
-        env=dict(env if env is not None else os.environ),
+        env=child_env,
         cwd=str(PROJECT_ROOT),
         start_new_session=True,
     )
@@ -416,6 +452,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel-memory-mb", type=int, default=d.kernel_memory_mb)
     p.add_argument("--cell-timeout", type=int, default=d.cell_timeout)
     p.add_argument("--render-slots", type=int, default=d.render_slots)
+    p.add_argument("--kernels-per-user", type=int, default=d.kernels_per_user)
+    p.add_argument("--identity-header", default=d.identity_header)
+    p.add_argument("--cache-seconds", type=int, default=d.cache_seconds)
+    p.add_argument("--trusted-proxy", action="append", default=[])
     return p
 
 
@@ -431,6 +471,10 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         kernel_memory_mb=args.kernel_memory_mb,
         cell_timeout=args.cell_timeout,
         render_slots=args.render_slots,
+        kernels_per_user=args.kernels_per_user,
+        identity_header=args.identity_header,
+        trusted_proxies=tuple(args.trusted_proxy),
+        cache_seconds=args.cache_seconds,
     )
 
 

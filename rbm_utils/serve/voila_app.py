@@ -3,45 +3,47 @@
 Imported only by :func:`rbm_utils.serve.server.run` (and the server's lazy attributes): Voila
 is slow to import, so ``rbm serve``'s option checks stay fast.
 
-- :class:`DashboardKernelManager`: at most ``max_kernels`` kernels at once (a page view beyond that
-  gets HTTP 503), each kernel's heap and private mappings capped at ``kernel_memory_mb``
+- :class:`DashboardKernelManager`: at most ``max_kernels`` kernels at once and
+  ``max_kernels_per_user`` per signed-in reader (a page view beyond that gets HTTP 503), none for a
+  page view without a reader (:data:`VIEWER`, set by the page handler, which also refuses a review
+  the reader may not see with 403 before any kernel starts), each kernel's heap and private mappings capped at ``kernel_memory_mb``
   (RLIMIT_DATA), and a kernel environment without the server's secrets that marks the kernel
   frozen-only (:func:`rbm_utils.serve.server.dashboard_kernel_environment`).
-- :class:`DashboardVoila`: ``/`` redirects to the landing page; no directory listing, no contents
+- :class:`DashboardVoila`: every route signed in (:func:`signed_in_only`; ``/login`` and ``/logout``
+  from :mod:`rbm_utils.serve.signin`); a kernel's websocket, model and shutdown answer only the
+  reader it was started for; ``/`` redirects to the landing page; no directory listing, no contents
   API, template static files only under our template; never reads voila.json or voila.py.
 - :func:`bound_lost_wakeups`: kernel sockets polled in short slices.
 - hostile browsers (issue 18): the security headers on every response
   (:func:`rbm_utils.serve.headers.install`), MathJax's plugin served as one that typesets nothing
   (:mod:`rbm_utils.serve.typesetting`), kernel errors made plain on the websocket
-  (:mod:`rbm_utils.serve.kernel_messages`), error pages in plain words, ``/logout`` a redirect.
-- :class:`DownloadHandler`: ``/rbm-download/<quarter>/<review>/<kind>``, a review's published PDF or
-  Excel pack through the allow-list of :mod:`rbm_utils.serve.downloads`; anything else is 404.
-- :class:`StaticReviewHandler`: ``/rbm-static/<quarter>/<review>``, a review's published static HTML
-  copy through the same allow-list (no kernel: readable when every kernel is taken); the
-  "too many dashboards" page (HTTP 503) links to the static copy of the page asked for.
-- :class:`StaticAssetHandler`: ``/rbm-static/assets/<file>``, the quarters' plotly.js
-  the static copies load (fingerprinted name, cached a year); :func:`static_copy_routes`.
-- Voila's lab extensions named by their content's hash (plotly.js among them) are cached a year
-  (:func:`fingerprinted`); the template's own files carry ``?v=<hash>`` (Tornado caches those).
+  (:mod:`rbm_utils.serve.kernel_messages`), error pages in plain words.
+- the file routes (:mod:`rbm_utils.serve.file_routes`): a review's downloads and static copy (no
+  kernel: readable when every kernel is taken; the "too many dashboards" page, HTTP 503, links to
+  the static copy of the page asked for), the static copies' plotly.js, and Voila's fingerprinted
+  lab extensions cached a year; the template's own files carry ``?v=<hash>`` (Tornado caches those).
+- ``/logout`` ends the session (:mod:`rbm_utils.serve.signin`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import inspect
 import logging
 import os
-import re
 import resource
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 from typing import Any
 from urllib.parse import quote
 
 from jupyter_client.channels import AsyncZMQSocketChannel
-from jupyter_server.base.handlers import FileFindHandler, JupyterHandler
+from jupyter_server.base.handlers import FileFindHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
 from tornado import web
@@ -53,8 +55,26 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
 from rbm_utils.core.config import load_config
-from rbm_utils.serve import data, downloads, headers, kernel_messages, typesetting
+from rbm_utils.serve import access, data, downloads, headers, kernel_messages, typesetting
+from rbm_utils.serve.file_routes import (
+    HIDDEN,
+    DownloadHandler,
+    LabextensionHandler,
+    StaticReviewHandler,
+    static_copy_routes,
+)
+from rbm_utils.serve.params import pick
 from rbm_utils.serve.server import LANDING, TEMPLATE_NAME, dashboard_kernel_environment
+from rbm_utils.serve.signin import (
+    LOGIN,
+    LOGOUT,
+    DashboardIdentityProvider,
+    LoginHandler,
+    LogoutHandler,
+    SignedInOnly,
+    describe,
+    person_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +122,31 @@ def bound_lost_wakeups(slice_s: float = POLL_SLICE_S) -> None:
     AsyncZMQSocketChannel.get_msg = get_msg  # type: ignore[method-assign]
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Whom a page view's kernel is for: the signed-in user's ``name`` and what the kernel may
+    show them (``env``: :data:`rbm_utils.serve.access.VISIBLE_ENV` and the viewer's description)."""
+
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+#: Set by the page handler (the server, from the session) around the page's kernel start.
+VIEWER: contextvars.ContextVar[Viewer | None] = contextvars.ContextVar("rbm_viewer", default=None)
+TOO_MANY = "Too many dashboards are open right now; close a tab or try again in a few minutes."
+TOO_MANY_YOURS = "You have too many dashboards open right now; close one of your tabs or try again in a few minutes."
+
+
 class DashboardKernelManager(AsyncMappingKernelManager):
-    """Jupyter's kernel manager with a cap on kernels alive at once, an address-space cap per
-    kernel and a kernel environment without the server's secrets, marked frozen-only."""
+    """Jupyter's kernel manager with a cap on kernels alive at once and per signed-in user, an
+    address-space cap per kernel and a kernel environment without the server's secrets, marked
+    frozen-only and carrying what the signed-in reader may see. No kernel starts for a page view
+    without a signed-in reader (:data:`VIEWER`)."""
 
     max_kernels = Integer(40, config=True, help="Kernels (page views) alive at once; more get HTTP 503.")
+    max_kernels_per_user = Integer(
+        4, config=True, help="Kernels one signed-in user may hold at once; more get HTTP 503 (0: no limit)."
+    )
     kernel_memory_mb = Integer(1536, config=True, help="RLIMIT_DATA of each kernel in MiB; 0 for none.")
     render_slots = Integer(
         2, config=True, help="Pages whose notebook runs at once (one per core); later views wait their turn."
@@ -114,6 +154,22 @@ class DashboardKernelManager(AsyncMappingKernelManager):
 
     _starting = 0
     _gate: asyncio.Semaphore | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._owners: dict[str, str] = {}
+        self._starting_for: dict[str, int] = {}
+
+    def owner_of(self, kernel_id: str) -> str | None:
+        """The user a kernel was started for (None: unknown kernel)."""
+        return self._owners.get(kernel_id)
+
+    def kernels_of(self, name: str) -> int:
+        """Kernels alive or starting for the user ``name``."""
+        alive = set(self.list_kernel_ids())
+        for kid in [k for k in self._owners if k not in alive]:
+            self._owners.pop(kid, None)
+        return sum(1 for u in self._owners.values() if u == name) + self._starting_for.get(name, 0)
 
     def render_gate(self) -> asyncio.Semaphore:
         """Bounds the pages executing at once to ``render_slots``, first come first served: with 30
@@ -127,40 +183,100 @@ class DashboardKernelManager(AsyncMappingKernelManager):
     async def start_kernel(  # type: ignore[override]
         self, *, kernel_id: str | None = None, path: Any = None, **kwargs: Any
     ) -> str:
+        viewer = VIEWER.get()
         if kernel_id is None:
+            if viewer is None:  # never a kernel for a request the server has not signed in
+                raise web.HTTPError(403, "Sign in to open the dashboards.")
             alive = len(self.list_kernel_ids())
             if alive + self._starting >= self.max_kernels:
                 self.log.warning(
                     "refused a dashboard kernel: %d kernels alive (max_kernels=%d)", alive, self.max_kernels
                 )
-                raise web.HTTPError(
-                    503, "Too many dashboards are open right now; close a tab or try again in a few minutes."
+                raise web.HTTPError(503, TOO_MANY)
+            if 0 < self.max_kernels_per_user <= self.kernels_of(viewer.name):
+                self.log.warning(
+                    "refused a dashboard kernel to %s: %d of theirs alive (max_kernels_per_user=%d)",
+                    viewer.name,
+                    self.kernels_of(viewer.name),
+                    self.max_kernels_per_user,
                 )
+                raise web.HTTPError(503, TOO_MANY_YOURS)
         # Without an env, jupyter_client would hand the kernel the server's whole environment.
         env = kwargs.get("env")
-        kwargs["env"] = dashboard_kernel_environment(os.environ if env is None else env)
+        kwargs["env"] = {
+            **dashboard_kernel_environment(os.environ if env is None else env),
+            **(viewer.env if viewer is not None else {}),
+        }
+        who = viewer.name if viewer is not None else ""
         self._starting += 1
+        self._starting_for[who] = self._starting_for.get(who, 0) + 1
         try:
             kid = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
         finally:
             self._starting -= 1
+            self._starting_for[who] -= 1
+            if not self._starting_for[who]:
+                self._starting_for.pop(who)
+        if viewer is not None:
+            self._owners[kid] = viewer.name
         try:
             pid = getattr(self.get_kernel(kid).provisioner, "pid", None)
-        except KeyError:
+        except (KeyError, web.HTTPError):  # gone already
             pid = None
         if pid:
             limit_kernel_memory(int(pid), self.kernel_memory_mb)
         return kid
 
 
+#: The page and query parameter that name a review (the landing page names none).
+PAGE_REVIEWS = {"review.ipynb": "unit", "joint.ipynb": "pair"}
+
+
+def hidden_review(page: str, args: dict[str, list[bytes]], visible: access.Visible) -> bool:
+    """True when a page view asks for a review ``visible`` does not cover: a published unit or
+    joint pair (any value of the query, for any quarter it may fall back to), or the overview."""
+    outputs, config = data.outputs_dir(), load_config()
+    quarters = data.published_quarters(outputs)
+    asked = {pick(v.decode("utf-8", "replace"), quarters) for v in args.get("quarter", [])}
+    candidates = {q for q in asked | {data.default_quarter(outputs)} if q}
+    for q in candidates:
+        if page == "overview.ipynb" and data.has_overview(outputs, q) and not visible.review(q, data.OVERVIEW):
+            return True
+        name = PAGE_REVIEWS.get(page)
+        if name is None:
+            continue
+        listed = (
+            data.published_units(outputs, q, config) if name == "unit" else data.published_joint(outputs, q, config)
+        )
+        for v in args.get(name, []):
+            review = pick(v.decode("utf-8", "replace"), listed)
+            if review is not None and not visible.review(q, review):
+                return True
+    return False
+
+
 class _PageHandler(TornadoVoilaHandler):
+    @web.authenticated
     async def get(self, path: str | None = None) -> None:
-        gate = getattr(self.kernel_manager, "render_gate", None)
-        if gate is None:
-            await super().get(path)
-            return
-        async with gate():  # the page's kernel starts and its notebook runs when a slot is free
-            await super().get(path)
+        person = person_of(self)
+        provider = self.identity_provider
+        if person is None or not isinstance(provider, DashboardIdentityProvider):
+            raise web.HTTPError(403, "Sign in to open the dashboards.")
+        visible = provider.visible(person)
+        page = (path or "").rsplit("/", 1)[-1]
+        if hidden_review(page, self.request.query_arguments, visible):
+            raise web.HTTPError(403, HIDDEN)  # before any kernel starts
+        env = {access.VISIBLE_ENV: access.to_env(visible), access.VIEWER_ENV: describe(person)}
+        token = VIEWER.set(Viewer(person.name, env))
+        try:
+            gate = getattr(self.kernel_manager, "render_gate", None)
+            if gate is None:
+                await super().get(path)
+                return
+            async with gate():  # the page's kernel starts and its notebook runs when a slot is free
+                await super().get(path)
+        finally:
+            VIEWER.reset(token)
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -188,6 +304,11 @@ class _PageHandler(TornadoVoilaHandler):
             wanted = review.get(name) or data.OVERVIEW
             if not quarter or downloads.resolve_static(outputs, config, quarter, wanted) is None:
                 return None
+            provider, person = self.identity_provider, person_of(self)
+            if not isinstance(provider, DashboardIdentityProvider) or not provider.visible(person).review(
+                quarter, wanted
+            ):
+                return None  # no link to a copy this reader may not open
             return url_path_join(self.base_url, downloads.STATIC_ROUTE, quote(quarter), quote(wanted))
         except Exception:  # the error page must render whatever happens here
             log.exception("no static copy for the 503 page")
@@ -203,124 +324,35 @@ class _TemplateStaticHandler(TemplateStaticFileHandler):
         return super().parse_url_path(url_path)
 
 
-class DownloadHandler(headers.PlainErrors, JupyterHandler):
-    """A review's published PDF or Excel pack: the three path parts are looked up in the allow-list
-    (:func:`rbm_utils.serve.downloads.resolve`), never joined into a path; anything else is 404.
-    GET (and HEAD) only; the server's security headers and Host check apply as to every page."""
-
-    @web.authenticated
-    async def get(self, quarter: str, review: str, kind: str) -> None:
-        await self._send(quarter, review, kind, body=True)
-
-    @web.authenticated
-    async def head(self, quarter: str, review: str, kind: str) -> None:
-        await self._send(quarter, review, kind, body=False)
-
-    async def _send(self, quarter: str, review: str, kind: str, *, body: bool) -> None:
-        path = downloads.resolve(data.outputs_dir(), load_config(), quarter, review, kind)
-        if path is None:
-            raise web.HTTPError(404)
-        payload = path.read_bytes()
-        self.set_header("Content-Type", downloads.KINDS[kind].media_type)
-        self.set_header(
-            "Content-Disposition", f'attachment; filename="{downloads.download_name(quarter, review, kind)}"'
-        )
-        self.set_header("Content-Length", str(len(payload)))
-        self.set_header("Cache-Control", "no-store")
-        if body:
-            self.write(payload)
-        await self.finish()
+#: Handlers addressing one kernel (its websocket, its model, its shutdown): its own reader's only.
+KERNEL_HANDLERS = ("KernelHandler", "VoilaKernelWebsocketHandler", "VoilaShutdownKernelHandler")
 
 
-class StaticReviewHandler(headers.PlainErrors, JupyterHandler):
-    """A review's published static HTML copy (``/rbm-static/<quarter>/<review>``): the two path parts
-    are looked up in the allow-list (:func:`rbm_utils.serve.downloads.resolve_static`), never joined
-    into a path; anything else is 404. No kernel is started. GET and HEAD only; the server's
-    security headers (its Content-Security-Policy too) and Host check apply."""
+class OwnKernelOnly:
+    """Mixed into :data:`KERNEL_HANDLERS`: a kernel answers only the reader it was started for (403)."""
 
-    @web.authenticated
-    async def get(self, quarter: str, review: str) -> None:
-        await self._send(quarter, review, body=True)
-
-    @web.authenticated
-    async def head(self, quarter: str, review: str) -> None:
-        await self._send(quarter, review, body=False)
-
-    async def _send(self, quarter: str, review: str, *, body: bool) -> None:
-        path = downloads.resolve_static(data.outputs_dir(), load_config(), quarter, review)
-        if path is None:
-            raise web.HTTPError(404)
-        payload = path.read_bytes()
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        # its inline scripts (plotly.js, one call per figure) allowed by hash, no other inline script
-        self.set_header("Content-Security-Policy", headers.static_copy_csp(headers.inline_script_hashes(payload)))
-        self.set_header("Content-Length", str(len(payload)))
-        self.set_header("Cache-Control", "no-cache")
-        if body:
-            self.write(payload)
-        await self.finish()
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
+        handler: Any = self
+        result = super().prepare(*args, **kwargs)  # type: ignore[misc]
+        if inspect.isawaitable(result):
+            await result
+        if handler._finished:
+            return
+        kid = handler.path_kwargs.get("kernel_id") or (handler.path_args[0] if handler.path_args else "")
+        owner = getattr(handler.kernel_manager, "owner_of", lambda _k: None)(kid)
+        if owner is None or getattr(handler.current_user, "username", None) != owner:
+            raise web.HTTPError(403)  # another reader's kernel, or none
 
 
-class StaticAssetHandler(JupyterHandler):
-    """The plotly.js asset that static copies load by a relative path (``/rbm-static/assets/<file>``):
-    looked up in the allow-list (:func:`rbm_utils.serve.downloads.resolve_asset`), anything else
-    404. Its name carries its content's hash, so browsers may keep it a year (``immutable``)."""
-
-    @web.authenticated
-    async def get(self, name: str) -> None:
-        await self._send(name, body=True)
-
-    @web.authenticated
-    async def head(self, name: str) -> None:
-        await self._send(name, body=False)
-
-    async def _send(self, name: str, *, body: bool) -> None:
-        path = downloads.resolve_asset(data.outputs_dir(), name)
-        if path is None:
-            raise web.HTTPError(404)
-        payload = path.read_bytes()
-        self.set_header("Content-Type", downloads.ASSET_MEDIA_TYPE)
-        self.set_header("Content-Length", str(len(payload)))
-        self.set_header("Cache-Control", downloads.ASSET_CACHE_CONTROL)
-        if body:
-            self.write(payload)
-        await self.finish()
-
-
-#: A file name carrying its content's hash (webpack's ``[name].[contenthash].js`` of the lab
-#: extensions: ``remoteEntry.1dda3c8f6e5cd2a3.js``, ``0.03957c7088ad5ed0.js``).
-_FINGERPRINTED = re.compile(r"^[A-Za-z0-9_-]+\.[0-9a-f]{16,}\.(?:js|css)$")
-
-
-def fingerprinted(path: str) -> bool:
-    """True when the last part of ``path`` names a file by its content's hash (cacheable for ever).
-
-    >>> fingerprinted("/voila/labextensions/jupyterlab-plotly/static/0.03957c7088ad5ed0.js")
-    True
-    >>> fingerprinted("/voila/labextensions/jupyterlab-plotly/static/style.js"), fingerprinted("/voila/static/voila.js")
-    (False, False)
-    """
-    return bool(_FINGERPRINTED.match(path.rsplit("/", 1)[-1]))
-
-
-class _LabextensionHandler(FileFindHandler):
-    """Voila's lab extensions (the widget manager, plotly's renderer with plotly.js): files named by
-    their content's hash are cached a year (``immutable``); the others (``style.js``) keep Voila's
-    ``no-cache`` (checked again on each view)."""
-
-    def set_headers(self) -> None:
-        super().set_headers()
-        if fingerprinted(self.request.path):
-            self.set_header("Cache-Control", downloads.ASSET_CACHE_CONTROL)
-
-
-def static_copy_routes(server_url: str) -> list[tuple[str, type]]:
-    """Routes of the static copies' shared assets and of a joint review at its folder's depth
-    (before ``/rbm-static/<quarter>/<review>``, which would take ``assets/<file>`` for a review)."""
-    return [
-        (url_path_join(server_url, downloads.STATIC_ROUTE, downloads.ASSETS_SEGMENT, r"([^/]+)"), StaticAssetHandler),
-        (url_path_join(server_url, downloads.STATIC_ROUTE, r"([^/]+)", data.JOINT, r"([^/]+)"), StaticReviewHandler),
-    ]
+def signed_in_only(handler: type) -> type:
+    """``handler`` behind :class:`rbm_utils.serve.signin.SignedInOnly` (the sign-in and sign-out
+    pages excepted), and behind :class:`OwnKernelOnly` too when it addresses one kernel. Pages and
+    the redirects of ``/`` send a reader who is not signed in to the sign-in page."""
+    if handler in (LoginHandler, LogoutHandler):
+        return handler
+    bases = (SignedInOnly, OwnKernelOnly) if handler.__name__ in KERNEL_HANDLERS else (SignedInOnly,)
+    redirect = issubclass(handler, (_PageHandler, web.RedirectHandler))
+    return type(f"SignedIn{handler.__name__}", (*bases, handler), {"signin_redirect": redirect})
 
 
 class DashboardVoila(Voila):
@@ -363,7 +395,7 @@ class DashboardVoila(Voila):
         replace_by = {
             TornadoVoilaHandler: _PageHandler,
             TemplateStaticFileHandler: _TemplateStaticHandler,
-            FileFindHandler: _LabextensionHandler,
+            FileFindHandler: LabextensionHandler,
         }
         handlers = []
         for h in super().init_handlers():
@@ -372,14 +404,16 @@ class DashboardVoila(Voila):
             handlers.append((h[0], replace_by.get(h[1], h[1]), *h[2:]))
         landing = url_path_join(self.base_url, LANDING)
         # Jupyter's own /login and /logout pages need templates Voila does not ship (/logout answered
-        # 500): without sign-in there is nothing to leave, so /logout goes back to the landing page.
+        # 500): ours (rbm_utils.serve.signin) replace them.
         handlers = [h for h in handlers if not h[0].rstrip("/").endswith(("/login", "/logout"))]
-        return [
-            (url_path_join(self.server_url, r"/logout/?"), web.RedirectHandler, {"url": landing, "permanent": False}),
+        routes = [
+            (url_path_join(self.server_url, LOGIN), LoginHandler),
+            (url_path_join(self.server_url, LOGOUT), LogoutHandler),
             (url_path_join(self.server_url, r"/?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, r"/index(?:\.html)?"), web.RedirectHandler, {"url": landing}),
             (url_path_join(self.server_url, downloads.ROUTE, r"([^/]+)/([^/]+)/([^/]+)"), DownloadHandler),
-            *static_copy_routes(self.server_url),
+            *static_copy_routes(self.server_url, StaticReviewHandler),
             (url_path_join(self.server_url, downloads.STATIC_ROUTE, r"([^/]+)/([^/]+)"), StaticReviewHandler),
             *handlers,
         ]
+        return [(r[0], signed_in_only(r[1]), *r[2:]) for r in routes]

@@ -22,7 +22,18 @@ from urllib.parse import urlsplit
 import pandas as pd
 import psutil
 import pytest
-from test_serve import IMG, JOINT, SCRIPT, UNITS, XSS_UNIT, published_site, running_server
+from test_serve import (
+    IMG,
+    JOINT,
+    LEADER,
+    PASSWORD,
+    SCRIPT,
+    UNITS,
+    XSS_UNIT,
+    published_site,
+    running_server,
+    session_value,
+)
 
 from rbm_utils.core.config import load_config
 from rbm_utils.present import readable
@@ -73,11 +84,14 @@ class Watched:
     """A browser context whose pages record aborted (non-loopback) requests, console errors,
     page errors and dialogs."""
 
-    def __init__(self, browser) -> None:
+    def __init__(self, browser, server=None) -> None:
         self.aborted: list[str] = []
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+        if server is not None:  # signed in as the tests' leadership user
+            session = {"name": "rbm_session", "value": session_value(server.opts.port), "url": server.base}
+            self.ctx.add_cookies([{**session, "httpOnly": True, "sameSite": "Strict"}])
         self.ctx.set_default_timeout(LOAD_MS)
         self.ctx.route("**/*", self._route)
         self.ctx.on("page", self._watch)  # every page of the context, also tabs opened by links
@@ -106,8 +120,8 @@ class Watched:
 
 
 @pytest.fixture
-def watched(browser):
-    w = Watched(browser)
+def watched(browser, server):
+    w = Watched(browser, server)
     yield w
     try:
         from playwright.sync_api import Error as PlaywrightError
@@ -403,3 +417,28 @@ def test_static_copy_opens_from_disk_with_its_charts(browser, site):
         _shot(pg, "static_AFR_from_disk")
     finally:
         ctx.close()
+def test_signing_in_through_the_form_and_out_again(browser, server, site):
+    w = Watched(browser)  # no session yet
+    try:
+        pg = w.page()
+        pg.goto(f"{server.base}/voila/render/index.ipynb?quarter={site['quarter']}", timeout=LOAD_MS)
+        assert "/login?next=" in pg.url
+        pg.wait_for_selector("#rbm-username")
+        assert pg.evaluate("document.activeElement.id") == "rbm-username"  # focus on the first field
+        _audit(pg, "login")
+        pg.get_by_label("User name").fill(LEADER)
+        pg.get_by_label("Password").fill(PASSWORD)
+        pg.keyboard.press("Enter")
+        pg.wait_for_selector("a.rbm-unit", timeout=LOAD_MS)
+        assert pg.url.endswith(f"/voila/render/index.ipynb?quarter={site['quarter']}")
+        cookie = next(c for c in w.ctx.cookies() if c["name"] == "rbm_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert pg.evaluate("document.cookie").find("rbm_session") == -1  # no script reads it
+        with w.ctx.expect_page() as opened:  # rendered links open a new tab
+            pg.get_by_role("link", name="Sign out").click()
+        opened.value.wait_for_selector("text=You are signed out", timeout=LOAD_MS)
+        gone = w.ctx.request.get(f"{server.base}/rbm-static/{site['quarter']}/AFR", max_redirects=0)
+        assert gone.status == 403  # the browser's cookie no longer opens anything
+        w.check()
+    finally:
+        w.ctx.close()

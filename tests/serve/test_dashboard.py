@@ -18,7 +18,7 @@ from rbm_utils.core.quarters import Quarter
 from rbm_utils.core.text import escape_text, untypeset
 from rbm_utils.present import charts, columns, followup, readable, reports, signals
 from rbm_utils.present.reports import table_html
-from rbm_utils.serve import data, params, views
+from rbm_utils.serve import access, data, params, views
 from rbm_utils.serve.pages import joint, landing, overview, review, sections
 from rbm_utils.serve.pages import unit as unit_page
 
@@ -412,6 +412,8 @@ def test_no_page_recomputes_the_analysis(site, monkeypatch):
     monkeypatch.setattr(bureau, "analyse", lambda *a, **k: calls.append(a) or pytest.fail("analyse called"))
     monkeypatch.setenv("RBM_FROZEN_ONLY", "1")
     q = site["quarter"]
+    # what rbm serve tells a leadership reader's kernel: every unit and the overview
+    monkeypatch.setenv(access.VISIBLE_ENV, access.to_env(access.Visible({q: tuple(CFG.units)}, (q,))))
     assert "Bureau overview" in landing.page(site["outputs"], CFG, f"quarter={q}").data
     assert "joint review" in joint.page(site["outputs"], CFG, f"quarter={q}&pair={JOINT}").data
     for dash in (

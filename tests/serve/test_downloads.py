@@ -12,7 +12,7 @@ import os
 
 import openpyxl
 import pytest
-from test_serve import get, published_site, raw, running_server
+from test_serve import get, published_site, raw, running_server, session_headers
 
 from rbm_utils.core.config import load_config
 from rbm_utils.exchange import excel_pack, pdf
@@ -84,7 +84,7 @@ def _fetch(url: str) -> tuple[int, bytes, dict]:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=120) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=session_headers(url)), timeout=120) as r:
             return r.status, r.read(), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read(), dict(e.headers)

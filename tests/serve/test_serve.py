@@ -4,7 +4,9 @@ attacked over HTTP and the kernel websocket.
 The published site (outputs of ``review_quarter`` on a copy of the sample store, with unit EUR
 replaced by a workbook whose text fields hold XSS payloads) and the running server are built
 once per session by :func:`published_site` and :func:`running_server`; tests/test_dashboard.py
-and tests/test_browser.py import them from here.
+and tests/test_browser.py import them from here. The site's store holds the test users of
+:data:`USERS`; each server is signed in as :data:`LEADER` and :func:`get`, :func:`view` and
+:func:`raw` send that session's cookie (``signed_in=False`` sends none).
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ XSS_UNIT = "EUR"
 
 _SITE: dict = {}
 _SERVERS: dict = {}
+#: The session cookie of each running server (by port), sent by get, view and raw.
+_COOKIES: dict[int, str] = {}
+PASSWORD = "correct horse battery staple"
+#: Test users of the site's store: name -> (role, units).
+USERS = {
+    "pytest.lead": ("leadership", ()),
+    "afr.officer": ("officer", ("AFR",)),
+    "eur.officer": ("officer", ("EUR",)),
+    "viewer": ("viewer", ()),
+}
+LEADER = "pytest.lead"
 
 
 # --------------------------------------------------------------------------- shared fixtures
@@ -88,7 +101,8 @@ def published_site(sample_bureau: dict, tmp_path_factory: pytest.TempPathFactory
         # the payload programme is free text: ingested as under settings without the Action Plan's code lists
         free_text = dataclasses.replace(CFG, action_plan=ActionPlan())
         rep = ingest_file(xss_workbook(root / "EUR_xss.xlsx"), st, free_text, by="pytest")
-    assert rep.status == "stored", rep.message
+        assert rep.status == "stored", rep.message
+        add_test_users(st)
     outputs = root / "outputs"
     report = review_quarter(
         sample_bureau["quarter"],
@@ -104,6 +118,50 @@ def published_site(sample_bureau: dict, tmp_path_factory: pytest.TempPathFactory
     return _SITE
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # the redirect itself is the answer
+        return None
+
+
+def add_test_users(store) -> None:
+    """Register :data:`USERS` (password :data:`PASSWORD`) in ``store``."""
+    from rbm_utils.store.users import add_user
+
+    for name, (role, units) in USERS.items():
+        add_user(store, name, role, units, PASSWORD)
+
+
+def sign_in(base: str, name: str, password: str = PASSWORD) -> tuple[int, str | None, str]:
+    """POST the sign-in form as a browser would (XSRF cookie and field): (status, session cookie, page)."""
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
+    with opener.open(base + "/login", timeout=60) as r:
+        r.read()
+    xsrf = next(c.value for c in jar if c.name == "_xsrf")
+    body = urllib.parse.urlencode({"username": name, "password": password, "_xsrf": xsrf}).encode()
+    try:
+        with opener.open(urllib.request.Request(base + "/login", data=body, method="POST"), timeout=60) as r:
+            status, page = r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        status, page = e.code, e.read().decode("utf-8", "replace")
+    session = next((f"rbm_session={c.value}" for c in jar if c.name == "rbm_session"), None)
+    return status, session, page
+
+
+def session_value(port: int) -> str:
+    """The value of the ``rbm_session`` cookie the tests hold for the server on ``port``."""
+    return _COOKIES[port].split("=", 1)[1]
+
+
+def session_headers(url: str) -> dict:
+    """The Cookie header of the session the tests hold for the server of ``url`` ({} when none)."""
+    port = urllib.parse.urlsplit(url).port
+    return {"Cookie": _COOKIES[port]} if port in _COOKIES else {}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -113,13 +171,17 @@ def free_port() -> int:
 class Server:
     """A running dashboards server (child process) with its log file."""
 
-    def __init__(self, opts: ServeOptions, log: Path, env: dict | None = None) -> None:
+    def __init__(self, opts: ServeOptions, log: Path, env: dict | None = None, user: str | None = LEADER) -> None:
         self.opts = opts
         self.log_path = log
         self._log = open(log, "wb")
         self.proc = serve.start_server(opts, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         try:
             serve.wait_until_ready(opts.url, self.proc, timeout=120)
+            if user is not None:  # get, view and raw send this session's cookie
+                status, cookie, _ = sign_in(self.base, user)
+                assert status == 302 and cookie, status
+                _COOKIES[opts.port] = cookie
         except Exception:
             self.stop()
             raise
@@ -155,6 +217,7 @@ class Server:
     def stop(self) -> None:
         serve.stop_server(self.proc)
         self._log.close()
+        _COOKIES.pop(self.opts.port, None)
 
 
 def running_server(request: pytest.FixtureRequest, site: dict, **overrides) -> Server:
@@ -169,6 +232,8 @@ def running_server(request: pytest.FixtureRequest, site: dict, **overrides) -> S
             cull_interval=5,
             max_kernels=16,
             cell_timeout=120,
+            store_url=site["store_url"],
+            kernels_per_user=16,
         )
         for k, v in overrides.items():
             opts = dataclasses.replace(opts, **{k: v})
@@ -188,23 +253,29 @@ def server(request, site):
     return running_server(request, site)
 
 
-def get(url: str, timeout: float = 180) -> tuple[int, str, dict]:
+def get(url: str, timeout: float = 180, signed_in: bool = True, headers: dict | None = None) -> tuple[int, str, dict]:
+    """GET ``url`` with the server's session cookie (none when ``signed_in`` is False); no redirect followed
+    when not signed in (the answer is the redirect to the sign-in page)."""
+    req = urllib.request.Request(url, headers={**(session_headers(url) if signed_in else {}), **(headers or {})})
+    opener = urllib.request.build_opener() if signed_in else urllib.request.build_opener(_NoRedirect)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with opener.open(req, timeout=timeout) as r:
             return r.status, r.read().decode("utf-8", "replace"), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace"), dict(e.headers)
 
 
-def view(url: str, timeout: float = 180) -> tuple[int, str]:
+def view(url: str, timeout: float = 180, headers: dict | None = None) -> tuple[int, str]:
     """GET a dashboard page like a browser tab that is then closed: the page's kernel is shut
-    down through POST /voila/api/shutdown/<kernel> with the page's _xsrf cookie."""
+    down through POST /voila/api/shutdown/<kernel> with the page's _xsrf cookie. ``headers``
+    (e.g. another user's session cookie) replace the server's session cookie."""
     import http.cookiejar
 
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    session = session_headers(url) if headers is None else headers
     try:
-        with opener.open(url, timeout=timeout) as r:
+        with opener.open(urllib.request.Request(url, headers=session), timeout=timeout) as r:
             status, page = r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
@@ -213,21 +284,26 @@ def view(url: str, timeout: float = 180) -> tuple[int, str]:
     if m:
         parts = urllib.parse.urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}"
+        cookie = "; ".join([*session.values(), f"_xsrf={xsrf}"])
         req = urllib.request.Request(
             f"{base}/voila/api/shutdown/{m.group(1)}",
             method="POST",
             data=urllib.parse.urlencode({"_xsrf": xsrf}).encode(),
+            headers={"Cookie": cookie},
         )
         with opener.open(req, timeout=60) as r:
             assert r.status == 204
     return status, page
 
 
-def raw(port: int, method: str, path: str, headers: dict | None = None, body: str | None = None) -> tuple[int, str]:
+def raw(
+    port: int, method: str, path: str, headers: dict | None = None, body: str | None = None, signed_in: bool = True
+) -> tuple[int, str]:
     """A request with the path sent exactly as written (no client-side normalisation)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    cookie = {"Cookie": _COOKIES[port]} if signed_in and port in _COOKIES else {}
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=body, headers={**cookie, **(headers or {})})
         r = conn.getresponse()
         return r.status, r.read().decode("utf-8", "replace")
     finally:
@@ -280,7 +356,8 @@ def test_hardened_configuration():
     assert c["VoilaExecutor"]["timeout"] == 33
     km = c["DashboardKernelManager"]
     assert (km["cull_idle_timeout"], km["cull_interval"], km["max_kernels"], km["kernel_memory_mb"]) == (77, 7, 5, 999)
-    assert km["cull_connected"] is True
+    assert km["cull_connected"] is True and km["max_kernels_per_user"] == 4
+    assert c["Voila"]["identity_provider_class"] == "rbm_utils.serve.signin.DashboardIdentityProvider"
     ts = c["Voila"]["tornado_settings"]
     assert ts["allow_remote_access"] is False
     csp = ts["headers"]["Content-Security-Policy"]
@@ -293,12 +370,15 @@ def test_every_configured_trait_exists_in_the_installed_voila():
     from voila.configuration import VoilaConfiguration
     from voila.execute import VoilaExecutor
 
+    from rbm_utils.serve import signin
+
     c = serve.hardened_config(ServeOptions(outputs=Path("/x")))
     classes = {
         "Voila": Voila,
         "VoilaConfiguration": VoilaConfiguration,
         "VoilaExecutor": VoilaExecutor,
         "DashboardKernelManager": serve.DashboardKernelManager,
+        "DashboardIdentityProvider": signin.DashboardIdentityProvider,
     }
     for section, values in c.items():
         traits = classes[section].class_trait_names(config=True)
@@ -592,6 +672,7 @@ def test_kernel_websocket_refuses_code_completion_inspection_and_history(server,
         f"ws://127.0.0.1:{server.opts.port}/api/kernels/{kid}/channels?session_id={uuid.uuid4()}",
         timeout=5,
         origin=server.base,
+        cookie=_COOKIES[server.opts.port],
     )
     marker = tmp_path / "pwned"
     code = f"open({str(marker)!r}, 'w').write('x'); print('EXECUTED')"
@@ -660,6 +741,7 @@ def test_kernel_websocket_refuses_a_foreign_origin(server, site):
             f"ws://127.0.0.1:{server.opts.port}/api/kernels/{kid}/channels",
             timeout=10,
             origin="http://attacker.example",
+            cookie=_COOKIES[server.opts.port],
         )
     assert err.value.status_code in (403, 404)
 
@@ -678,6 +760,7 @@ def test_kernels_are_capped_bounded_in_memory_stripped_of_secrets_and_culled(sit
         cull_interval=1,
         max_kernels=2,
         kernel_memory_mb=1024,
+        store_url=site["store_url"],
     )
     env = {**os.environ, "RBM_STORE": "postgresql+psycopg://rbm:s3cret@db.example/rbm", "PGPASSWORD": "s3cret"}
     srv = Server(opts, tmp_path / "server.log", env=env)

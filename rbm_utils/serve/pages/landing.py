@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from rbm_utils.present.labels import (
     UNKNOWN_COLOR,
 )
 from rbm_utils.present.reports import table_html
-from rbm_utils.serve import data
+from rbm_utils.serve import access, data
 from rbm_utils.serve.pages.context import page_context
 from rbm_utils.serve.params import page_link, pick, request_parameters
 from rbm_utils.serve.widgets import badge, html
@@ -168,9 +169,28 @@ def _count(n: Any, word: str, color: str | None = None) -> str:
     return badge(text, color) if color else escape_text(text)
 
 
+def hidden_note(hidden: list[str]) -> str:
+    """Says which units' reviews of the quarter are drafts the reader cannot open yet.
+
+    >>> "Not shown: CYB, EUR" in hidden_note(["EUR", "CYB"]), hidden_note([])
+    (True, '')
+    """
+    if not hidden:
+        return ""
+    return (
+        f'<p class="rbm-hidden">Not shown: {escape_text(", ".join(sorted(hidden)))} (this quarter is not approved '
+        "yet; only the unit and the bureau's leadership read it until then).</p>"
+    )
+
+
 def _units_table(outputs: Path, q: str, config: Config) -> str:
     rows = []
-    for r in data.unit_badges(outputs, q, config).to_dict("records"):
+    seen = access.current()
+    badges = data.unit_badges(outputs, q, config).to_dict("records")
+    hidden = [str(r["unit_code"]) for r in badges if seen is not None and not seen.unit(q, str(r["unit_code"]))]
+    for r in badges:
+        if str(r["unit_code"]) in hidden:
+            continue
         code = escape_text(r["unit_code"])
         if r["publication"] == "published":
             link = escape_text(page_link("review.ipynb", quarter=q, unit=r["unit_code"]))
@@ -212,6 +232,7 @@ def _units_table(outputs: Path, q: str, config: Config) -> str:
     return (
         '<h2 id="rbm-units-heading">Units</h2><p>Click a column heading (or press Enter on it) to sort; '
         "worst first for KPI status (off track, then at risk), red flags, decisions and changes for the worse.</p>"
+        + hidden_note(hidden)
         + filters
         + '<table class="rbm-table rbm-units rbm-sortable" id="rbm-units" aria-labelledby="rbm-units-heading">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -245,6 +266,18 @@ def _joint_list(outputs: Path, q: str, config: Config) -> str:
     return f"<h2>Joint reviews</h2><ul>{''.join(items)}</ul>"
 
 
+def signed_in_line(env: Mapping[str, str] | None = None) -> str:
+    """Who the page is for (``$RBM_VIEWER``, set by the server) and the sign-out link ('' outside the server).
+
+    >>> signed_in_line({"RBM_VIEWER": "ada (officer: AFR)"})
+    '<p class="rbm-viewer">Signed in as ada (officer: AFR). <a href="../../logout">Sign out</a></p>'
+    """
+    who = (os.environ if env is None else env).get(access.VIEWER_ENV)
+    if not who:
+        return ""
+    return f'<p class="rbm-viewer">Signed in as {escape_text(who)}. <a href="../../logout">Sign out</a></p>'
+
+
 def landing_html(outputs: Path, quarter: str | None, config: Config) -> str:
     """The landing page's HTML for ``quarter`` (the newest published when not published)."""
     quarters = data.published_quarters(outputs)
@@ -261,7 +294,7 @@ def landing_html(outputs: Path, quarter: str | None, config: Config) -> str:
         else f'<a href="{escape_text(page_link("index.ipynb", quarter=x))}">{escape_text(x)}</a>'
         for x in quarters
     )
-    out = [title, f'<p class="rbm-quarters">Quarter: {nav}</p>']
+    out = [title, signed_in_line(), f'<p class="rbm-quarters">Quarter: {nav}</p>']
     if data.has_overview(outputs, q):
         out.append(
             f'<p><a class="rbm-overview" href="{escape_text(page_link("overview.ipynb", quarter=q))}">'
