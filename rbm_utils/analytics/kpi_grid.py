@@ -62,18 +62,10 @@ def kpi_table(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return k
 
 
-def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
-    """Actuals up to the quarter with their period index and a region ("" for totals,
-    NaN-free string for ``region=XXX`` rows; other breakdowns are dropped).
-
-    Columns: unit_code, kpi_id, pidx, value, numerator, denominator, region, has_evidence. Only these columns are read and each is filtered once (numpy arrays): the
-    texts are tested once per distinct value (disaggregation, evidence, period).
-
-    >>> a = pd.DataFrame({"unit_code": ["AFR"] * 3, "kpi_id": ["K1"] * 3, "period": ["2026-Q1"] * 3,
-    ...                   "value": [1.0, 2.0, 3.0], "disaggregation": ["", "region=ARB", "sex=f"]})
-    >>> actual_rows({"Actuals": a}, Quarter(2026, 1).index)[["value", "region", "has_evidence"]].values.tolist()
-    [[1.0, '', False], [2.0, 'ARB', False]]
-    """
+def _actual_columns(state: Mapping[str, pd.DataFrame], qidx: int) -> dict[str, np.ndarray]:
+    """The Actuals columns the engine reads, each read once into numpy, with ``keep`` (up to the
+    quarter, a total or a ``region=XXX`` row) and ``total`` (a blank breakdown). The texts are
+    tested once per distinct value (disaggregation, evidence, period)."""
     a = state.get("Actuals")
     if a is None or a.empty:
         a = schema.empty_frame("Actuals", with_unit=True)
@@ -88,15 +80,84 @@ def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
     total = np.array([*blank_of, True], dtype=bool)[codes]  # code -1 (missing) takes the last
     region = np.array([*region_of, None], dtype=object)[codes]
     keep = (pidx <= qidx) & (total | pd.notna(region))
-    number = {c: pd.to_numeric(col(c)).to_numpy(dtype=float)[keep] for c in ("value", "numerator", "denominator")}
+    return {
+        "keep": keep,
+        "total": total,
+        "region": region,
+        "unit_code": col("unit_code").to_numpy(dtype=object),
+        "kpi_id": col("kpi_id").to_numpy(dtype=object),
+        "pidx": pidx,
+        **{c: pd.to_numeric(col(c)).to_numpy(dtype=float) for c in ("value", "numerator", "denominator")},
+        "has_evidence": ~blank_mask(col("evidence")),
+    }
+
+
+def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
+    """Actuals up to the quarter with their period index and a region ("" for totals,
+    NaN-free string for ``region=XXX`` rows; other breakdowns are dropped).
+
+    Columns: unit_code, kpi_id, pidx, value, numerator, denominator, region, has_evidence. Only these columns are read and each is filtered once (numpy arrays): the
+    texts are tested once per distinct value (disaggregation, evidence, period).
+
+    >>> a = pd.DataFrame({"unit_code": ["AFR"] * 3, "kpi_id": ["K1"] * 3, "period": ["2026-Q1"] * 3,
+    ...                   "value": [1.0, 2.0, 3.0], "disaggregation": ["", "region=ARB", "sex=f"]})
+    >>> actual_rows({"Actuals": a}, Quarter(2026, 1).index)[["value", "region", "has_evidence"]].values.tolist()
+    [[1.0, '', False], [2.0, 'ARB', False]]
+    """
+    c = _actual_columns(state, qidx)
+    keep = c["keep"]
     return pd.DataFrame(
         {  # object columns stay object: pandas would otherwise convert the texts to its str dtype
-            "unit_code": pd.Series(col("unit_code").to_numpy(dtype=object)[keep], dtype=object),
-            "kpi_id": pd.Series(col("kpi_id").to_numpy(dtype=object)[keep], dtype=object),
-            "pidx": pidx[keep],
-            **number,
-            "region": pd.Series(np.where(total, "", region)[keep], dtype=object),
-            "has_evidence": ~blank_mask(col("evidence"))[keep],
+            "unit_code": pd.Series(c["unit_code"][keep], dtype=object),
+            "kpi_id": pd.Series(c["kpi_id"][keep], dtype=object),
+            "pidx": c["pidx"][keep],
+            **{n: c[n][keep] for n in ("value", "numerator", "denominator")},
+            "region": pd.Series(np.where(c["total"], "", c["region"])[keep], dtype=object),
+            "has_evidence": c["has_evidence"][keep],
+        }
+    )
+
+
+def key_rows(units: np.ndarray, ids: np.ndarray, kpis: pd.DataFrame) -> np.ndarray:
+    """The row of ``kpis`` (unique KPI_KEYS) of each (unit_code, kpi_id) pair, -1 for none.
+
+    Each key column is hashed once; only the distinct pairs are looked up (as a MultiIndex
+    would match them: a missing value matches a missing value).
+
+    >>> k = pd.DataFrame({"unit_code": ["AFR", "AFR"], "kpi_id": ["K1", "K2"]})
+    >>> key_rows(np.array(["AFR", "AFR", "CYB", "AFR"], dtype=object), np.array(["K2", "K1", "K1", "K2"], dtype=object), k).tolist()
+    [1, 0, -1, 1]
+    """
+    if not len(units):
+        return np.zeros(0, dtype=np.int64)
+    uc, uu = pd.factorize(units, use_na_sentinel=False)
+    kc, ku = pd.factorize(ids, use_na_sentinel=False)
+    nk = max(len(ku), 1)
+    pair, pu = pd.factorize(uc.astype(np.int64) * nk + kc, use_na_sentinel=False)
+    pu = np.asarray(pu, dtype=np.int64)
+    distinct = pd.MultiIndex.from_arrays([np.asarray(uu, dtype=object)[pu // nk], np.asarray(ku, dtype=object)[pu % nk]])
+    return pd.MultiIndex.from_frame(kpis[KPI_KEYS]).get_indexer(distinct)[pair]
+
+
+def kpi_actuals(state: Mapping[str, pd.DataFrame], qidx: int, kpis: pd.DataFrame) -> pd.DataFrame:
+    """The KPI totals of :func:`actual_rows` (blank breakdown) whose KPI is a row of ``kpis``,
+    with that row as ``e``: pidx, value, numerator, denominator, has_evidence, e.
+
+    >>> a = pd.DataFrame({"unit_code": ["AFR"] * 3, "kpi_id": ["K1", "K9", "K1"], "period": ["2026-Q1"] * 3,
+    ...                   "value": [1.0, 2.0, 3.0], "disaggregation": ["", "", "region=ARB"]})
+    >>> k = pd.DataFrame({"unit_code": ["AFR"], "kpi_id": ["K1"]})
+    >>> kpi_actuals({"Actuals": a}, Quarter(2026, 1).index, k)[["e", "value"]].values.tolist()
+    [[0.0, 1.0]]
+    """
+    c = _actual_columns(state, qidx)
+    rows = np.flatnonzero(c["keep"] & c["total"])
+    e = key_rows(c["unit_code"][rows], c["kpi_id"][rows], kpis)
+    rows = rows[e >= 0]
+    return pd.DataFrame(
+        {
+            "pidx": c["pidx"][rows],
+            **{n: c[n][rows] for n in ("value", "numerator", "denominator", "has_evidence")},
+            "e": e[e >= 0],
         }
     )
 
@@ -328,11 +389,7 @@ def _accumulated(
     qidx = quarter.index
     kpis = kpi_table(state)
     ent = kpis.assign(e=np.arange(len(kpis)), k=np.arange(len(kpis)), start=kpis["baseline_value"])
-    acts = actual_rows(state, qidx)
-    acts = acts.loc[acts["region"].eq("").to_numpy()]
-    kpi_of = pd.MultiIndex.from_frame(ent[KPI_KEYS]).get_indexer(pd.MultiIndex.from_frame(acts[KPI_KEYS]))
-    found = kpi_of >= 0  # each KPI once (kpi_table): the actual's KPI row, -1 for none
-    acts = acts.loc[found].assign(e=kpi_of[found])
+    acts = kpi_actuals(state, qidx, ent)  # each KPI once (kpi_table)
     return accumulate(ent, acts, qidx, int(thresholds["no_data_quarters"]), before_baseline), ent, kpis
 
 
