@@ -39,7 +39,8 @@ def forecast_line(g: pd.DataFrame, n_entities: int, min_points: int) -> tuple[np
             "n": n,
             "mx": grp["pidx"].transform("mean").to_numpy(),
             "my": grp["current"].transform("mean").to_numpy(),
-        }
+        },
+        copy=False,
     )
     agg = sums.groupby("e", sort=False).agg(
         sxy=("sxy", "sum"), sxx=("sxx", "sum"), n=("n", "first"), mx=("mx", "first"), my=("my", "first")

@@ -150,15 +150,15 @@ def kpi_actuals(state: Mapping[str, pd.DataFrame], qidx: int, kpis: pd.DataFrame
     [[0.0, 1.0]]
     """
     c = _actual_columns(state, qidx)
-    rows = np.flatnonzero(c["keep"] & c["total"])
-    e = key_rows(c["unit_code"][rows], c["kpi_id"][rows], kpis)
-    rows = rows[e >= 0]
+    e = key_rows(c["unit_code"], c["kpi_id"], kpis)  # on the whole columns: no copy of the texts
+    rows = np.flatnonzero(c["keep"] & c["total"] & (e >= 0))
     return pd.DataFrame(
         {
             "pidx": c["pidx"][rows],
             **{n: c[n][rows] for n in ("value", "numerator", "denominator", "has_evidence")},
-            "e": e[e >= 0],
-        }
+            "e": e[rows],
+        },
+        copy=False,  # fresh arrays: no consolidated copy (pandas would copy every column once more)
     )
 
 
@@ -172,7 +172,7 @@ def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFr
     e = np.repeat(np.arange(len(entities)), n)
     first = np.repeat(np.cumsum(n) - n, n)
     pidx = np.repeat(np.nan_to_num(start), n) + (np.arange(n.sum()) - first)
-    return pd.DataFrame({"e": e, "pidx": pidx.astype(float)})
+    return pd.DataFrame({"e": e, "pidx": pidx.astype(float)}, copy=False)
 
 
 def _place(
@@ -204,7 +204,7 @@ def _place(
     evidence[pos] = acts["has_evidence"].to_numpy(dtype=bool)[src]
     row = np.zeros(size, dtype=bool)
     row[pos] = True
-    return pd.DataFrame({**out, "has_evidence": evidence, "_row": row})
+    return pd.DataFrame({**out, "has_evidence": evidence, "_row": row}, copy=False)
 
 
 class _Segments:
@@ -343,7 +343,8 @@ def accumulate(
             "last_reported": last_rep,
             "cum_reports": cum_rep,
             "cum_evidence": seg.cumsum_int(reported & g["has_evidence"].to_numpy(dtype=bool)),
-        }
+        },
+        copy=False,  # the grid's columns as computed: no consolidated copy of a dozen grid-long columns
     )
 
 
