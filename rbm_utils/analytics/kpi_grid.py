@@ -135,7 +135,9 @@ def key_rows(units: np.ndarray, ids: np.ndarray, kpis: pd.DataFrame) -> np.ndarr
     nk = max(len(ku), 1)
     pair, pu = pd.factorize(uc.astype(np.int64) * nk + kc, use_na_sentinel=False)
     pu = np.asarray(pu, dtype=np.int64)
-    distinct = pd.MultiIndex.from_arrays([np.asarray(uu, dtype=object)[pu // nk], np.asarray(ku, dtype=object)[pu % nk]])
+    distinct = pd.MultiIndex.from_arrays(
+        [np.asarray(uu, dtype=object)[pu // nk], np.asarray(ku, dtype=object)[pu % nk]]
+    )
     return pd.MultiIndex.from_frame(kpis[KPI_KEYS]).get_indexer(distinct)[pair]
 
 

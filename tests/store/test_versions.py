@@ -23,7 +23,7 @@ def test_bulk_insert_keeps_every_row_its_values_and_order(n):
             conn, "AFR", "2026-Q3", ingested_at="2026-10-03T14:02:11Z", file_name="AFR.xlsx",
             sha256="0" * 64, submitted_by="Ada", ingested_by="cli", n_warnings=0, n_changes=n,
         )  # fmt: skip
-        rows = [(sid, "AFR", "Actuals", f'["K{i}", "2026-Q1"]', f"f{i % 6}", None, f"\"it's {i}\"") for i in range(n)]
+        rows = [(sid, "AFR", "Actuals", f'["K{i}", "2026-Q1"]', f"f{i % 6}", None, f'"it\'s {i}"') for i in range(n)]
         bulk_insert(conn, TABLES["change_log"], COLUMNS, rows)
         cl = TABLES["change_log"]
         got = conn.execute(sa.select(cl.c.id, *(cl.c[c] for c in COLUMNS)).order_by(cl.c.id)).all()
