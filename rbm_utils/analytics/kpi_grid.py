@@ -118,6 +118,14 @@ def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
     )
 
 
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int64) and distinct values of a column, every missing value one code (NaN), last."""
+    codes, uniques = pd.factorize(values)  # the sentinel (-1) pass is twice as fast as use_na_sentinel=False
+    codes = codes.astype(np.int64)
+    codes[codes < 0] = len(uniques)
+    return codes, np.append(np.asarray(uniques, dtype=object), np.nan)
+
+
 def key_rows(units: np.ndarray, ids: np.ndarray, kpis: pd.DataFrame) -> np.ndarray:
     """The row of ``kpis`` (unique KPI_KEYS) of each (unit_code, kpi_id) pair, -1 for none.
 
@@ -127,17 +135,17 @@ def key_rows(units: np.ndarray, ids: np.ndarray, kpis: pd.DataFrame) -> np.ndarr
     >>> k = pd.DataFrame({"unit_code": ["AFR", "AFR"], "kpi_id": ["K1", "K2"]})
     >>> key_rows(np.array(["AFR", "AFR", "CYB", "AFR"], dtype=object), np.array(["K2", "K1", "K1", "K2"], dtype=object), k).tolist()
     [1, 0, -1, 1]
+    >>> key_rows(np.array([None, np.nan], dtype=object), np.array(["K1", "K1"], dtype=object),
+    ...          pd.DataFrame({"unit_code": [np.nan], "kpi_id": ["K1"]})).tolist()
+    [0, 0]
     """
     if not len(units):
         return np.zeros(0, dtype=np.int64)
-    uc, uu = pd.factorize(units, use_na_sentinel=False)
-    kc, ku = pd.factorize(ids, use_na_sentinel=False)
-    nk = max(len(ku), 1)
-    pair, pu = pd.factorize(uc.astype(np.int64) * nk + kc, use_na_sentinel=False)
-    pu = np.asarray(pu, dtype=np.int64)
-    distinct = pd.MultiIndex.from_arrays(
-        [np.asarray(uu, dtype=object)[pu // nk], np.asarray(ku, dtype=object)[pu % nk]]
-    )
+    uc, uu = _codes(units)
+    kc, ku = _codes(ids)
+    nk = len(ku)
+    pair, pu = pd.factorize(uc * nk + kc)
+    distinct = pd.MultiIndex.from_arrays([uu[pu // nk], ku[pu % nk]])
     return pd.MultiIndex.from_frame(kpis[KPI_KEYS]).get_indexer(distinct)[pair]
 
 
