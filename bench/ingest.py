@@ -107,8 +107,10 @@ def run_ingest(path: Path, store: Path) -> dict:
         return raw
 
     def timed_parse(*a, **kw):  # ingest_file's own call, timed: the read + validate share of a run
+        cpu0 = time.process_time()
         seconds, parsed = timed(lambda: parse_source(*a, **kw))
         shares["parse_seconds"] = seconds
+        shares["parse_cpu_seconds"] = time.process_time() - cpu0
         return parsed
 
     validate_module.read_source = timed_read
@@ -125,6 +127,8 @@ def run_ingest(path: Path, store: Path) -> dict:
         "read_seconds": shares["read_seconds"],
         "validate_seconds": shares["parse_seconds"] - shares["read_seconds"],
         "store_seconds": max(0.0, seconds - shares["parse_seconds"]),
+        "parse_cpu_seconds": shares["parse_cpu_seconds"],
+        "store_cpu_seconds": max(0.0, cpu - shares["parse_cpu_seconds"]),
         "reader": readers[0],
         "peak_rss_mb": mem.peak_mb,
         "start_rss_mb": mem.start_mb,
@@ -234,6 +238,8 @@ def run_floor(path: Path, store: Path) -> dict:
         "rows_inserted": n_rows,
         "seconds": fastest[0] + insert_s,
         "cpu_seconds": (read_cpus[fastest[1]] or 0.0) + insert_cpu,
+        "read_cpu_seconds": read_cpus[fastest[1]] or 0.0,
+        "insert_cpu_seconds": insert_cpu,
     }
 
 
@@ -304,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
                 "floor_rows_inserted": floors[0]["rows_inserted"],
                 "vs_floor": seconds / floor_s,
                 "cpu_seconds": med(ingests, "cpu_seconds"),
+                "parse_cpu_seconds": med(ingests, "parse_cpu_seconds"),  # read + validate, CPU
+                "store_cpu_seconds": med(ingests, "store_cpu_seconds"),
                 "floor_cpu_seconds": med(floors, "cpu_seconds"),
+                "floor_read_cpu_seconds": med(floors, "read_cpu_seconds"),
+                "floor_insert_cpu_seconds": med(floors, "insert_cpu_seconds"),
                 "cpu_vs_floor": med(ingests, "cpu_seconds") / med(floors, "cpu_seconds"),
                 "status": ingests[-1]["status"],
                 "errors": ingests[-1]["errors"],

@@ -65,6 +65,8 @@ KEYS = (  # then issue 17's ratios and their figures (bench.ratios)
     "scaleout_units_per_minute",
     *refresh_bench.KEYS,  # issue 20: an AFR submission to its refreshed draft (bench.refresh)
 )
+#: Every headline key: :data:`KEYS`, then issue 17's ratios and the figures each divides.
+ALL_KEYS = (*KEYS, *ratios.KEYS)
 PACKAGES = (
     "pandas",
     "numpy",
@@ -230,8 +232,15 @@ def _get(d: dict | None, *path: str) -> Any:
 
 
 def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The numbers under :data:`KEYS`, and for each null the reason."""
-    out: dict[str, Any] = {k: None for k in KEYS}
+    """The numbers under :data:`ALL_KEYS`, and for each null the reason (a section not run included).
+
+    >>> h, why = headline({}, {"ingest": "ValueError: no workbook"})
+    >>> h["analytics_800k_vs_naive"], why["analytics_800k_vs_naive"]
+    (None, 'section analytics was not run')
+    >>> why["ingest_50k_vs_floor"]
+    'ValueError: no workbook'
+    """
+    out: dict[str, Any] = {k: None for k in ALL_KEYS}
     why: dict[str, str] = {}
     b = details.get("batch")
     if b:
@@ -289,7 +298,9 @@ def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str,
     for section, keys in section_of.items():
         for k in keys:
             if out[k] is None and k not in why:
-                why[k] = errors.get(section, f"section {section} was not run")
+                why[k] = errors.get(section) or (
+                    f"not measured by the {section} section" if section in details else f"section {section} was not run"
+                )
     return out, why
 
 
@@ -446,7 +457,7 @@ def _fmt(v: Any) -> str:
 
 def table(h: dict[str, Any], why: dict[str, str], details: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     """The printed table: headline numbers, analytics by size, targets."""
-    lines = ["", "RBM workbench benchmarks", "=" * 24, "", f"{'metric':<36} {'value':>12}  note"]
+    lines = ["", "RBM workbench benchmarks", "=" * 24, "", f"{'metric':<44} {'value':>12}  note"]
     a = details.get("analytics") or {}
     notes = {
         "analytics_800k_seconds": (
@@ -483,9 +494,9 @@ def table(h: dict[str, Any], why: dict[str, str], details: dict[str, Any], rows:
         if h.get("review_html_mb")
         else "",
     }
-    for k in KEYS:
+    for k in ALL_KEYS:
         note = why.get(k, "") if h[k] is None else notes.get(k, "")
-        lines.append(f"{k:<36} {_fmt(h[k]):>12}  {note}"[:220])
+        lines.append(f"{k:<44} {_fmt(h[k]):>12}  {note}"[:220])
     if a:
         lines += [
             "",

@@ -29,17 +29,20 @@ def forecast_line(g: pd.DataFrame, n_entities: int, min_points: int) -> tuple[np
     pts = pts.loc[pts.groupby("e", sort=False).cumcount(ascending=False) < FORECAST_MAX_POINTS]
     grp = pts.groupby("e", sort=False)
     n = grp["pidx"].transform("size").to_numpy()
-    x = pts["pidx"].to_numpy(dtype=float) - grp["pidx"].transform("mean").to_numpy()
-    y = pts["current"].to_numpy(dtype=float) - grp["current"].transform("mean").to_numpy()
+    mx = grp["pidx"].transform("mean").to_numpy()  # each mean once (used twice)
+    my = grp["current"].transform("mean").to_numpy()
+    x = pts["pidx"].to_numpy(dtype=float) - mx
+    y = pts["current"].to_numpy(dtype=float) - my
     sums = pd.DataFrame(
         {
             "e": pts["e"].to_numpy(),
             "sxy": x * y,
             "sxx": x * x,
             "n": n,
-            "mx": grp["pidx"].transform("mean").to_numpy(),
-            "my": grp["current"].transform("mean").to_numpy(),
-        }
+            "mx": mx,
+            "my": my,
+        },
+        copy=False,
     )
     agg = sums.groupby("e", sort=False).agg(
         sxy=("sxy", "sum"), sxx=("sxx", "sum"), n=("n", "first"), mx=("mx", "first"), my=("my", "first")

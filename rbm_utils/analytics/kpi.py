@@ -238,18 +238,23 @@ def rollup(progress: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.
         keys = [by]
     else:
         keys = list(by)
-    unknown = set(progress["status"].dropna()) - set(STATUS_ORDER)
-    if unknown:
-        log.warning("rollup: statuses %s are not in STATUS_ORDER; counted in n_kpis only", sorted(unknown))
-    counts = pd.DataFrame(
-        {f"n_{s}": progress["status"].eq(s).astype(np.int64) for s in STATUS_ORDER}, index=progress.index
-    )
+    status = pd.Categorical(progress["status"], categories=list(STATUS_ORDER)).codes  # -1: blank or unknown
+    unknown = (status < 0) & progress["status"].notna().to_numpy()
+    if unknown.any():
+        names = sorted(set(progress["status"].to_numpy(dtype=object)[unknown]))
+        log.warning("rollup: statuses %s are not in STATUS_ORDER; counted in n_kpis only", names)
+    ns = len(STATUS_ORDER)
     if keys:
-        grp = pd.concat([progress[keys], counts], axis=1).groupby(keys, dropna=False, sort=True)
-        summed = grp[list(counts.columns)].sum()  # one pass for every status column
-        out = pd.concat([grp.size().rename("n_kpis"), summed], axis=1).reset_index()
+        grp = progress[keys].groupby(keys, dropna=False, sort=True)
+        out = grp.size().rename("n_kpis").reset_index()
+        gid = grp.ngroup().to_numpy(dtype=np.int64)
     else:
-        out = pd.DataFrame({"n_kpis": [len(progress)], **{c: [int(counts[c].sum())] for c in counts.columns}})
+        out = pd.DataFrame({"n_kpis": [len(progress)]})
+        gid = np.zeros(len(progress), dtype=np.int64)
+    ok = status >= 0  # one bincount for every (group, status) count
+    counts = np.bincount(gid[ok] * ns + status[ok], minlength=len(out) * ns).reshape(len(out), ns)
+    for i, s in enumerate(STATUS_ORDER):
+        out[f"n_{s}"] = counts[:, i].astype(np.int64)
     n = out["n_kpis"].to_numpy(dtype=float)
     for s in STATUS_ORDER:
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -62,18 +62,10 @@ def kpi_table(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return k
 
 
-def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
-    """Actuals up to the quarter with their period index and a region ("" for totals,
-    NaN-free string for ``region=XXX`` rows; other breakdowns are dropped).
-
-    Columns: unit_code, kpi_id, pidx, value, numerator, denominator, region, has_evidence. Only these columns are read and each is filtered once (numpy arrays): the
-    texts are tested once per distinct value (disaggregation, evidence, period).
-
-    >>> a = pd.DataFrame({"unit_code": ["AFR"] * 3, "kpi_id": ["K1"] * 3, "period": ["2026-Q1"] * 3,
-    ...                   "value": [1.0, 2.0, 3.0], "disaggregation": ["", "region=ARB", "sex=f"]})
-    >>> actual_rows({"Actuals": a}, Quarter(2026, 1).index)[["value", "region", "has_evidence"]].values.tolist()
-    [[1.0, '', False], [2.0, 'ARB', False]]
-    """
+def _actual_columns(state: Mapping[str, pd.DataFrame], qidx: int) -> dict[str, np.ndarray]:
+    """The Actuals columns the engine reads, each read once into numpy, with ``keep`` (up to the
+    quarter, a total or a ``region=XXX`` row) and ``total`` (a blank breakdown). The texts are
+    tested once per distinct value (disaggregation, evidence, period)."""
     a = state.get("Actuals")
     if a is None or a.empty:
         a = schema.empty_frame("Actuals", with_unit=True)
@@ -88,16 +80,95 @@ def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
     total = np.array([*blank_of, True], dtype=bool)[codes]  # code -1 (missing) takes the last
     region = np.array([*region_of, None], dtype=object)[codes]
     keep = (pidx <= qidx) & (total | pd.notna(region))
-    number = {c: pd.to_numeric(col(c)).to_numpy(dtype=float)[keep] for c in ("value", "numerator", "denominator")}
+    return {
+        "keep": keep,
+        "total": total,
+        "region": region,
+        "unit_code": col("unit_code").to_numpy(dtype=object),
+        "kpi_id": col("kpi_id").to_numpy(dtype=object),
+        "pidx": pidx,
+        **{c: pd.to_numeric(col(c)).to_numpy(dtype=float) for c in ("value", "numerator", "denominator")},
+        "has_evidence": ~blank_mask(col("evidence")),
+    }
+
+
+def actual_rows(state: Mapping[str, pd.DataFrame], qidx: int) -> pd.DataFrame:
+    """Actuals up to the quarter with their period index and a region ("" for totals,
+    NaN-free string for ``region=XXX`` rows; other breakdowns are dropped).
+
+    Columns: unit_code, kpi_id, pidx, value, numerator, denominator, region, has_evidence. Only these columns are read and each is filtered once (numpy arrays): the
+    texts are tested once per distinct value (disaggregation, evidence, period).
+
+    >>> a = pd.DataFrame({"unit_code": ["AFR"] * 3, "kpi_id": ["K1"] * 3, "period": ["2026-Q1"] * 3,
+    ...                   "value": [1.0, 2.0, 3.0], "disaggregation": ["", "region=ARB", "sex=f"]})
+    >>> actual_rows({"Actuals": a}, Quarter(2026, 1).index)[["value", "region", "has_evidence"]].values.tolist()
+    [[1.0, '', False], [2.0, 'ARB', False]]
+    """
+    c = _actual_columns(state, qidx)
+    keep = c["keep"]
     return pd.DataFrame(
         {  # object columns stay object: pandas would otherwise convert the texts to its str dtype
-            "unit_code": pd.Series(col("unit_code").to_numpy(dtype=object)[keep], dtype=object),
-            "kpi_id": pd.Series(col("kpi_id").to_numpy(dtype=object)[keep], dtype=object),
-            "pidx": pidx[keep],
-            **number,
-            "region": pd.Series(np.where(total, "", region)[keep], dtype=object),
-            "has_evidence": ~blank_mask(col("evidence"))[keep],
+            "unit_code": pd.Series(c["unit_code"][keep], dtype=object),
+            "kpi_id": pd.Series(c["kpi_id"][keep], dtype=object),
+            "pidx": c["pidx"][keep],
+            **{n: c[n][keep] for n in ("value", "numerator", "denominator")},
+            "region": pd.Series(np.where(c["total"], "", c["region"])[keep], dtype=object),
+            "has_evidence": c["has_evidence"][keep],
         }
+    )
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int64) and distinct values of a column, every missing value one code (NaN), last."""
+    codes, uniques = pd.factorize(values)  # the sentinel (-1) pass is twice as fast as use_na_sentinel=False
+    codes = codes.astype(np.int64)
+    codes[codes < 0] = len(uniques)
+    return codes, np.append(np.asarray(uniques, dtype=object), np.nan)
+
+
+def key_rows(units: np.ndarray, ids: np.ndarray, kpis: pd.DataFrame) -> np.ndarray:
+    """The row of ``kpis`` (unique KPI_KEYS) of each (unit_code, kpi_id) pair, -1 for none.
+
+    Each key column is hashed once; only the distinct pairs are looked up (as a MultiIndex
+    would match them: a missing value matches a missing value).
+
+    >>> k = pd.DataFrame({"unit_code": ["AFR", "AFR"], "kpi_id": ["K1", "K2"]})
+    >>> key_rows(np.array(["AFR", "AFR", "CYB", "AFR"], dtype=object), np.array(["K2", "K1", "K1", "K2"], dtype=object), k).tolist()
+    [1, 0, -1, 1]
+    >>> key_rows(np.array([None, np.nan], dtype=object), np.array(["K1", "K1"], dtype=object),
+    ...          pd.DataFrame({"unit_code": [np.nan], "kpi_id": ["K1"]})).tolist()
+    [0, 0]
+    """
+    if not len(units):
+        return np.zeros(0, dtype=np.int64)
+    uc, uu = _codes(units)
+    kc, ku = _codes(ids)
+    nk = len(ku)
+    pair, pu = pd.factorize(uc * nk + kc)
+    distinct = pd.MultiIndex.from_arrays([uu[pu // nk], ku[pu % nk]])
+    return pd.MultiIndex.from_frame(kpis[KPI_KEYS]).get_indexer(distinct)[pair]
+
+
+def kpi_actuals(state: Mapping[str, pd.DataFrame], qidx: int, kpis: pd.DataFrame) -> pd.DataFrame:
+    """The KPI totals of :func:`actual_rows` (blank breakdown) whose KPI is a row of ``kpis``,
+    with that row as ``e``: pidx, value, numerator, denominator, has_evidence, e.
+
+    >>> a = pd.DataFrame({"unit_code": ["AFR"] * 3, "kpi_id": ["K1", "K9", "K1"], "period": ["2026-Q1"] * 3,
+    ...                   "value": [1.0, 2.0, 3.0], "disaggregation": ["", "", "region=ARB"]})
+    >>> k = pd.DataFrame({"unit_code": ["AFR"], "kpi_id": ["K1"]})
+    >>> kpi_actuals({"Actuals": a}, Quarter(2026, 1).index, k)[["e", "value"]].values.tolist()
+    [[0.0, 1.0]]
+    """
+    c = _actual_columns(state, qidx)
+    e = key_rows(c["unit_code"], c["kpi_id"], kpis)  # on the whole columns: no copy of the texts
+    rows = np.flatnonzero(c["keep"] & c["total"] & (e >= 0))
+    return pd.DataFrame(
+        {
+            "pidx": c["pidx"][rows],
+            **{n: c[n][rows] for n in ("value", "numerator", "denominator", "has_evidence")},
+            "e": e[rows],
+        },
+        copy=False,  # fresh arrays: no consolidated copy (pandas would copy every column once more)
     )
 
 
@@ -111,7 +182,7 @@ def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFr
     e = np.repeat(np.arange(len(entities)), n)
     first = np.repeat(np.cumsum(n) - n, n)
     pidx = np.repeat(np.nan_to_num(start), n) + (np.arange(n.sum()) - first)
-    return pd.DataFrame({"e": e, "pidx": pidx.astype(float)})
+    return pd.DataFrame({"e": e, "pidx": pidx.astype(float)}, copy=False)
 
 
 def _place(
@@ -143,7 +214,7 @@ def _place(
     evidence[pos] = acts["has_evidence"].to_numpy(dtype=bool)[src]
     row = np.zeros(size, dtype=bool)
     row[pos] = True
-    return pd.DataFrame({**out, "has_evidence": evidence, "_row": row})
+    return pd.DataFrame({**out, "has_evidence": evidence, "_row": row}, copy=False)
 
 
 class _Segments:
@@ -282,7 +353,8 @@ def accumulate(
             "last_reported": last_rep,
             "cum_reports": cum_rep,
             "cum_evidence": seg.cumsum_int(reported & g["has_evidence"].to_numpy(dtype=bool)),
-        }
+        },
+        copy=False,  # the grid's columns as computed: no consolidated copy of a dozen grid-long columns
     )
 
 
@@ -328,11 +400,7 @@ def _accumulated(
     qidx = quarter.index
     kpis = kpi_table(state)
     ent = kpis.assign(e=np.arange(len(kpis)), k=np.arange(len(kpis)), start=kpis["baseline_value"])
-    acts = actual_rows(state, qidx)
-    acts = acts.loc[acts["region"].eq("").to_numpy()]
-    kpi_of = pd.MultiIndex.from_frame(ent[KPI_KEYS]).get_indexer(pd.MultiIndex.from_frame(acts[KPI_KEYS]))
-    found = kpi_of >= 0  # each KPI once (kpi_table): the actual's KPI row, -1 for none
-    acts = acts.loc[found].assign(e=kpi_of[found])
+    acts = kpi_actuals(state, qidx, ent)  # each KPI once (kpi_table)
     return accumulate(ent, acts, qidx, int(thresholds["no_data_quarters"]), before_baseline), ent, kpis
 
 
