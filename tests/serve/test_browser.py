@@ -417,6 +417,8 @@ def test_static_copy_opens_from_disk_with_its_charts(browser, site):
         _shot(pg, "static_AFR_from_disk")
     finally:
         ctx.close()
+
+
 def test_signing_in_through_the_form_and_out_again(browser, server, site):
     w = Watched(browser)  # no session yet
     try:

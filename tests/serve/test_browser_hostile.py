@@ -38,8 +38,8 @@ def server(request, site):
 
 
 @pytest.fixture
-def watched(browser):  # noqa: F811 (the fixture imported above)
-    w = Watched(browser)
+def watched(browser, server):  # noqa: F811 (the fixture imported above)
+    w = Watched(browser, server)  # signed in as the tests' leadership user
     yield w
     try:
         for pg in w.ctx.pages:

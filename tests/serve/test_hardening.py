@@ -12,10 +12,21 @@ import time
 import uuid
 
 import pytest
-from test_serve import ROOT, Server, _kernel_id, _msg, free_port, get, published_site, running_server, view
+from test_serve import (
+    ROOT,
+    Server,
+    _kernel_id,
+    _msg,
+    free_port,
+    get,
+    published_site,
+    running_server,
+    session_headers,
+    view,
+)
 
 from rbm_utils.serve import headers, typesetting
-from rbm_utils.serve.server import LANDING, ServeOptions
+from rbm_utils.serve.server import ServeOptions
 
 pytestmark = pytest.mark.slow
 
@@ -30,11 +41,15 @@ def server(request, site):
     return running_server(request, site)
 
 
-def request(port: int, method: str, path: str, hdrs: dict | None = None) -> tuple[int, dict, str]:
-    """One request, the path sent as written; status, headers and body."""
+def request(
+    port: int, method: str, path: str, hdrs: dict | None = None, signed_in: bool = True
+) -> tuple[int, dict, str]:
+    """One request, the path sent as written (with the tests' session unless ``signed_in`` is
+    False); status, headers and body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    session = session_headers(f"http://127.0.0.1:{port}/") if signed_in else {}
     try:
-        conn.request(method, path, headers=hdrs or {})
+        conn.request(method, path, headers={**session, **(hdrs or {})})
         r = conn.getresponse()
         return r.status, dict(r.getheaders()), r.read().decode("utf-8", "replace")
     finally:
@@ -74,7 +89,6 @@ def responses(q: str) -> list[tuple[str, str, dict, tuple[int, ...]]]:
     return [
         ("GET", "/", {}, (301,)),  # redirect
         ("GET", "/index.html", {}, (301,)),
-        ("GET", "/logout", {}, (302,)),  # no sign-in yet: back to the landing page
         ("GET", "/voila/static/voila.js", {}, (200,)),  # Voila's static files
         ("GET", f"/voila/static/{_mathjax_chunk()}", {}, (200,)),
         ("GET", "/voila/static/no-such-file.js", {}, (403, 404)),
@@ -102,8 +116,17 @@ def test_every_kind_of_response_carries_the_security_headers(server, site):
         assert_security_headers(status, got)
         if status >= 400 or got.get("Content-Type", "").startswith("text/html"):
             assert_no_internals(body)
-    status, got, body = request(server.opts.port, "GET", "/logout")
-    assert got["Location"] == "/" + LANDING and body == ""
+    # not signed in: the sign-in page (pages) or 403 (the rest), with the same headers
+    for method, path, hdrs, _ in responses(site["quarter"]):
+        status, got, body = request(server.opts.port, method, path, hdrs, signed_in=False)
+        assert status in (302, 400, 403, 404), (method, path, status)
+        assert_security_headers(status, got)
+        assert_no_internals(body)
+    status, got, body = request(server.opts.port, "GET", "/logout", signed_in=False)  # nothing to end
+    assert status in (200, 302) and "Traceback" not in body
+    status, got, body = request(server.opts.port, "GET", "/login", signed_in=False)
+    assert status == 200 and 'name="password"' in body
+    assert_security_headers(status, got)
 
 
 def test_a_page_and_its_static_copy_carry_the_headers(server, site):
@@ -139,7 +162,14 @@ def test_a_corrupted_published_table_shows_a_plain_message(site, tmp_path):
     outputs = tmp_path / "outputs"
     shutil.copytree(site["outputs"], outputs)
     (outputs / site["quarter"] / "AFR" / "kpi_progress.parquet").write_text(f"not parquet {ROOT}/secret.py")
-    opts = ServeOptions(outputs=outputs, port=free_port(), quarter=site["quarter"], max_kernels=4, cell_timeout=120)
+    opts = ServeOptions(
+        outputs=outputs,
+        port=free_port(),
+        quarter=site["quarter"],
+        max_kernels=4,
+        cell_timeout=120,
+        store_url=site["store_url"],
+    )
     srv = Server(opts, tmp_path / "server.log")
     try:
         status, page = view(f"{srv.base}/voila/render/review.ipynb?quarter={site['quarter']}&unit=AFR")
@@ -162,6 +192,7 @@ def test_kernel_errors_reach_the_browser_without_traceback(server, site):
         f"ws://127.0.0.1:{server.opts.port}/api/kernels/{kid}/channels?session_id={uuid.uuid4()}",
         timeout=5,
         origin=server.base,
+        cookie=session_headers(server.base)["Cookie"],  # the page's reader: a kernel answers only them
     )
     seen: list[dict] = []
     try:
