@@ -12,7 +12,7 @@ kernel floor, the runner's per-unit overhead, and the Dask scale-out.
 * :func:`runner_per_notebook` runs the floor notebook (bench/notebooks/floor.ipynb: that
   import and the sentinel) through :func:`rbm_utils.publish.runner.run_notebooks` one at a time;
   minus the floor, that is the runner's overhead per unit (process, papermill, parameter
-  check, HTML copy, publish).
+  check, HTML copy, publish); divided by the floor, ``batch_runner_vs_floor``.
 * :func:`run_scaleout` sends N floor notebooks as N synthetic units through a Dask
   ``LocalCluster`` with :func:`rbm_utils.publish.dask.run_notebooks_distributed`.
 
@@ -154,11 +154,19 @@ def run_naive(published: list[str], out_dir: Path) -> dict[str, Any]:
     }
 
 
+def _own_and_children_cpu() -> float:
+    """CPU seconds of this process plus its finished, waited-for descendants."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime + _children_cpu()
+
+
 def kernel_floor(repeat: int = 5) -> dict[str, Any]:
-    """Median seconds to start a python3 kernel, run :data:`FLOOR_IMPORT` in it, and shut it down."""
+    """Median seconds to start a python3 kernel, run :data:`FLOOR_IMPORT` in it, and shut it down
+    (``cpu_seconds``: CPU per floor, this process's and the kernel's)."""
     from jupyter_client.manager import start_new_kernel
 
     runs = []
+    cpu0 = _own_and_children_cpu()
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
         km, kc = start_new_kernel(kernel_name="python3")
@@ -170,11 +178,14 @@ def kernel_floor(repeat: int = 5) -> dict[str, Any]:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
         runs.append(time.perf_counter() - t0)
-    return {"seconds": statistics.median(runs), "runs": runs}
+    cpu = (_own_and_children_cpu() - cpu0) / max(1, repeat)
+    return {"seconds": statistics.median(runs), "runs": runs, "cpu_seconds": cpu}
 
 
 def runner_per_notebook(work: Path, n: int = 6, workers: int = 1) -> dict[str, Any]:
-    """Seconds per floor notebook through :func:`rbm_utils.publish.runner.run_notebooks` (``workers`` at once)."""
+    """Seconds per floor notebook through :func:`rbm_utils.publish.runner.run_notebooks` (``workers`` at once),
+    the warm job server's start included (``cpu_per_notebook``: this process's CPU and its
+    descendants', the server's, job processes' and kernels', which it reaps at the end)."""
     from rbm_utils.publish.jobs import Job
     from rbm_utils.publish.runner import run_notebooks
 
@@ -182,15 +193,16 @@ def runner_per_notebook(work: Path, n: int = 6, workers: int = 1) -> dict[str, A
     if root.exists():
         shutil.rmtree(root)
     jobs = [Job(f"U{i:04d}", FLOOR_NOTEBOOK, {"unit": f"U{i:04d}"}, root / "out" / f"U{i:04d}") for i in range(n)]
-    t0 = time.perf_counter()
+    cpu0, t0 = _own_and_children_cpu(), time.perf_counter()
     results = run_notebooks(jobs, workers=workers, staging_root=root / "staging", progress=False)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _own_and_children_cpu() - cpu0
     bad = [r.status for r in results if r.status != "ok"]
     return {
         "seconds": seconds,
         "notebooks": n,
         "workers": workers,
         "per_notebook": seconds / n,
+        "cpu_per_notebook": cpu / n,
         "job_seconds_median": statistics.median(r.duration_s for r in results),
         "not_ok": bad,
     }
