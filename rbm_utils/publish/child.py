@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import logging
+import multiprocessing.forkserver
 import os
 import random
 import signal
@@ -179,6 +180,7 @@ def die_with_parent(parent_pid: int | None) -> None:
     The parent is the runner (``parent_pid``) or the runner's warm job server
     (:mod:`rbm_utils.publish.warm`), which exits as soon as the runner is gone (it reads a pipe
     only the runner holds): either way the job process dies with the runner."""
+    _let_go_of_job_server()
     if not sys.platform.startswith("linux"):
         return
     parent = os.getppid()
@@ -190,6 +192,22 @@ def die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)
     if parent_pid and parent != parent_pid and not _alive(parent_pid):
         os._exit(1)
+
+
+def _let_go_of_job_server() -> None:
+    """A process forked by the warm job server inherits the write end of the pipe by which the
+    server learns that the runner is gone (so that it could start processes of its own through
+    the server): close it, or the server would outlive a killed runner as long as this job runs,
+    and this job (which dies with the server) with it."""
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is None:
+        return
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    server._forkserver_alive_fd = None  # type: ignore[union-attr]
 
 
 def _alive(pid: int) -> bool:
