@@ -87,15 +87,21 @@ _server_users = 0
 
 
 @contextlib.contextmanager
-def job_server() -> Iterator[Any]:
+def job_server(start: bool = False) -> Iterator[Any]:
     """The job context (:func:`job_context`) for one batch; when the last batch running in this
     process ends, the warm job server is stopped and reaped, so no process outlives
-    :func:`run_notebooks` (and the jobs' CPU time is counted among the runner's children)."""
+    :func:`run_notebooks` (and the jobs' CPU time is counted among the runner's children).
+    ``start``: start the server now, so that its imports run while the caller prepares the
+    jobs (``rbm review`` freezes the snapshot and the analysis meanwhile); calls of
+    :func:`run_notebooks` inside the block share that server."""
     global _server_users
     with _SERVER_LOCK:
         _server_users += 1
     try:
-        yield job_context()
+        ctx = job_context()
+        if start and ctx.get_start_method() == "forkserver":
+            multiprocessing.forkserver.ensure_running()
+        yield ctx
     finally:
         with _SERVER_LOCK:
             _server_users -= 1
