@@ -267,3 +267,51 @@ def html_sizes(published: list[str]) -> dict[str, float]:
         if html.is_file():
             sizes[Path(nb).parent.name] = html.stat().st_size / 1e6
     return sizes
+
+
+def _cpu_of(fn: Any, repeat: int = 3) -> float:
+    """Median CPU seconds (this process and its waited-for descendants) of ``fn()``."""
+    runs = []
+    for _ in range(max(1, repeat)):
+        cpu0 = _own_and_children_cpu()
+        fn()
+        runs.append(_own_and_children_cpu() - cpu0)
+    return statistics.median(runs)
+
+
+def cpu_breakdown(published: list[str], repeat: int = 3) -> dict[str, Any]:
+    """CPU seconds of the parts of one notebook's run, to see what bounds the batch on few cores:
+    a bare kernel start and stop (``kernel_start``), the reviews' imports in it (``imports``:
+    the floor minus the bare start), a job process's own imports as a fresh interpreter pays them
+    (``job_imports_cold``: ``python -c 'import rbm_utils.publish.warm'``, what the warm job
+    server now pays once per batch), and the HTML export of each published page (``html_export``,
+    median over the pages, in a process that has the exporter loaded)."""
+    from jupyter_client.manager import start_new_kernel
+
+    from rbm_utils.publish.html import notebook_to_html, warm
+
+    def bare() -> None:
+        km, kc = start_new_kernel(kernel_name="python3")
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+    kernel_start = _cpu_of(bare, repeat)
+    floor = kernel_floor(repeat)["cpu_seconds"]
+    cold = [sys.executable, "-c", "import rbm_utils.publish.warm"]
+    job_imports = _cpu_of(lambda: subprocess.run(cold, check=True, capture_output=True), repeat)
+    warm()
+    import nbformat
+
+    exports = []
+    for nb in published:
+        node = nbformat.read(nb, as_version=4)
+        exports.append(_cpu_of(lambda node=node: notebook_to_html(node, plotly_js="plotly.min.js"), 1))
+    return {
+        "kernel_start": kernel_start,
+        "floor": floor,
+        "imports": floor - kernel_start,
+        "job_imports_cold": job_imports,
+        "html_export": statistics.median(exports) if exports else None,
+        "html_export_max": max(exports) if exports else None,
+        "pages": len(exports),
+    }

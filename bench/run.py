@@ -185,6 +185,8 @@ def section_batch(work: Path, quarter: str) -> dict[str, Any]:
     floor = nb.kernel_floor(5)
     say("batch: runner overhead (floor notebook through run_notebooks, one at a time)")
     runner = nb.runner_per_notebook(work, n=6, workers=1)
+    say("batch: CPU per part of a notebook (kernel start, imports, job imports, HTML export)")
+    cpu_parts = nb.cpu_breakdown(review["published"])
     sizes = nb.html_sizes(review["published"])
     return {
         "asset_mb": nb.asset_sizes(work / "outputs", quarter),
@@ -193,6 +195,7 @@ def section_batch(work: Path, quarter: str) -> dict[str, Any]:
         "naive": naive,
         "floor": floor,
         "runner": runner,
+        "cpu_parts": cpu_parts,
         "html_mb": sizes,
     }
 
@@ -282,7 +285,7 @@ def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str,
     }
     for section, keys in section_of.items():
         for k in keys:
-            if out[k] is None and k not in why:
+            if out.get(k) is None and k not in why:
                 why[k] = errors.get(section, f"section {section} was not run")
     return out, why
 
