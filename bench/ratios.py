@@ -1,5 +1,6 @@
 """Issue 17's ratios for ``make bench``: ingest against its floor, analytics against the naive
-loop, memory added by the analysis against its input. Each ratio is stored in results.json
+loop, memory added by the analysis against its input, a notebook through the batch runner
+against the bare kernel floor. Each ratio is stored in results.json
 with the two figures it divides (:data:`RATIOS`); :func:`ratio_targets` gives their verdicts.
 
 Example:
