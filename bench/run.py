@@ -227,7 +227,7 @@ def _get(d: dict | None, *path: str) -> Any:
 
 def headline(details: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The numbers under :data:`KEYS`, and for each null the reason."""
-    out: dict[str, Any] = {k: None for k in KEYS}
+    out: dict[str, Any] = {k: None for k in (*KEYS, *ratios.KEYS)}
     why: dict[str, str] = {}
     b = details.get("batch")
     if b:
@@ -312,7 +312,8 @@ def targets(h: dict[str, Any], details: dict[str, Any], cores: int) -> list[dict
             bound = b["naive"]["seconds"] / (cpu_b / cores)
             note += (
                 f"; CPU: naive {cpu_n:.0f} s, batch {cpu_b:.0f} s, so on {cores} core(s) the batch needs at least "
-                f"{cpu_b / cores:.0f} s and the speedup is bounded by ~{bound:.1f}x"
+                f"{cpu_b / cores:.0f} s and the speedup is bounded by ~{bound:.1f}x in this run (~{cpu_n / (cpu_b / cores):.1f}x "
+                "where the naive loop's wall time is its CPU time, on an idle machine)"
             )
         if sp < 3.5:
             note += (
@@ -342,8 +343,8 @@ def targets(h: dict[str, Any], details: dict[str, Any], cores: int) -> list[dict
             rf <= 1.25,
             f"{r['per_notebook']:.2f} s / {f['seconds']:.2f} s"
             + (f"; in CPU-seconds {cpu_r:.2f} / {cpu_f:.2f} = {cpu_r / cpu_f:.2f}x" if cpu_r and cpu_f else "")
-            + ". Above the floor: the warm job server's start (once per batch), the job's fork, papermill's "
-            "notebook I/O and parameter check, the HTML export, the publish",
+            + ". Above the floor: the job's fork, papermill's notebook I/O and parameter check, the HTML export, "
+            f"the publish; the warm job server's start, once per batch, apart: {r.get('server_start_seconds') or 0:.1f} s",
         )
     a = details.get("analytics") or {}
     t800 = h["analytics_800k_seconds"]
