@@ -12,7 +12,7 @@ kernel floor, the runner's per-unit overhead, and the Dask scale-out.
 * :func:`runner_per_notebook` runs the floor notebook (bench/notebooks/floor.ipynb: that
   import and the sentinel) through :func:`rbm_utils.publish.runner.run_notebooks` one at a time;
   minus the floor, that is the runner's overhead per unit (process, papermill, parameter
-  check, HTML copy, publish).
+  check, HTML copy, publish); divided by the floor, ``batch_runner_vs_floor``.
 * :func:`run_scaleout` sends N floor notebooks as N synthetic units through a Dask
   ``LocalCluster`` with :func:`rbm_utils.publish.dask.run_notebooks_distributed`.
 
@@ -154,11 +154,19 @@ def run_naive(published: list[str], out_dir: Path) -> dict[str, Any]:
     }
 
 
+def _own_and_children_cpu() -> float:
+    """CPU seconds of this process plus its finished, waited-for descendants."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime + _children_cpu()
+
+
 def kernel_floor(repeat: int = 5) -> dict[str, Any]:
-    """Median seconds to start a python3 kernel, run :data:`FLOOR_IMPORT` in it, and shut it down."""
+    """Median seconds to start a python3 kernel, run :data:`FLOOR_IMPORT` in it, and shut it down
+    (``cpu_seconds``: CPU per floor, this process's and the kernel's)."""
     from jupyter_client.manager import start_new_kernel
 
     runs = []
+    cpu0 = _own_and_children_cpu()
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
         km, kc = start_new_kernel(kernel_name="python3")
@@ -170,27 +178,57 @@ def kernel_floor(repeat: int = 5) -> dict[str, Any]:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
         runs.append(time.perf_counter() - t0)
-    return {"seconds": statistics.median(runs), "runs": runs}
+    cpu = (_own_and_children_cpu() - cpu0) / max(1, repeat)
+    return {"seconds": statistics.median(runs), "runs": runs, "cpu_seconds": cpu}
+
+
+def _job_server_cpu() -> float:
+    """CPU seconds so far of the runner's warm job server and the job processes it reaped (with
+    their kernels), or 0 when it does not run."""
+    import multiprocessing.forkserver
+
+    import psutil
+
+    pid = getattr(getattr(multiprocessing.forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if not pid:
+        return 0.0
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def runner_per_notebook(work: Path, n: int = 6, workers: int = 1) -> dict[str, Any]:
-    """Seconds per floor notebook through :func:`rbm_utils.publish.runner.run_notebooks` (``workers`` at once)."""
+    """Seconds per floor notebook through :func:`rbm_utils.publish.runner.run_notebooks` (``workers`` at once)
+    in a running batch: inside one :func:`~rbm_utils.publish.runner.job_server` block, as in
+    ``rbm review``, after one warm-up notebook that starts the warm job server (its start is
+    paid once per batch: ``server_start_seconds``, and in CPU ``cpu_parts.job_imports_cold``).
+    ``cpu_per_notebook``: CPU of this process, the job server, the job processes and their kernels."""
     from rbm_utils.publish.jobs import Job
-    from rbm_utils.publish.runner import run_notebooks
+    from rbm_utils.publish.runner import job_server, run_notebooks
 
     root = work / f"runner-{workers}"
     if root.exists():
         shutil.rmtree(root)
-    jobs = [Job(f"U{i:04d}", FLOOR_NOTEBOOK, {"unit": f"U{i:04d}"}, root / "out" / f"U{i:04d}") for i in range(n)]
-    t0 = time.perf_counter()
-    results = run_notebooks(jobs, workers=workers, staging_root=root / "staging", progress=False)
-    seconds = time.perf_counter() - t0
-    bad = [r.status for r in results if r.status != "ok"]
+
+    def job(i: int) -> Job:
+        return Job(f"U{i:04d}", FLOOR_NOTEBOOK, {"unit": f"U{i:04d}"}, root / "out" / f"U{i:04d}")
+
+    with job_server():
+        t0 = time.perf_counter()
+        warmup = run_notebooks([job(n)], workers=1, staging_root=root / "staging", progress=False)
+        server_start = time.perf_counter() - t0
+        cpu0, t0 = _own_and_children_cpu() + _job_server_cpu(), time.perf_counter()
+        results = run_notebooks(
+            [job(i) for i in range(n)], workers=workers, staging_root=root / "staging", progress=False
+        )
+        seconds, cpu = time.perf_counter() - t0, _own_and_children_cpu() + _job_server_cpu() - cpu0
+    bad = [r.status for r in results + warmup if r.status != "ok"]
     return {
         "seconds": seconds,
         "notebooks": n,
         "workers": workers,
         "per_notebook": seconds / n,
+        "cpu_per_notebook": cpu / n,
+        "server_start_seconds": server_start,
         "job_seconds_median": statistics.median(r.duration_s for r in results),
         "not_ok": bad,
     }
@@ -255,3 +293,51 @@ def html_sizes(published: list[str]) -> dict[str, float]:
         if html.is_file():
             sizes[Path(nb).parent.name] = html.stat().st_size / 1e6
     return sizes
+
+
+def _cpu_of(fn: Any, repeat: int = 3) -> float:
+    """Median CPU seconds (this process and its waited-for descendants) of ``fn()``."""
+    runs = []
+    for _ in range(max(1, repeat)):
+        cpu0 = _own_and_children_cpu()
+        fn()
+        runs.append(_own_and_children_cpu() - cpu0)
+    return statistics.median(runs)
+
+
+def cpu_breakdown(published: list[str], repeat: int = 3) -> dict[str, Any]:
+    """CPU seconds of the parts of one notebook's run, to see what bounds the batch on few cores:
+    a bare kernel start and stop (``kernel_start``), the reviews' imports in it (``imports``:
+    the floor minus the bare start), a job process's own imports as a fresh interpreter pays them
+    (``job_imports_cold``: ``python -c 'import rbm_utils.publish.warm'``, what the warm job
+    server now pays once per batch), and the HTML export of each published page (``html_export``,
+    median over the pages, in a process that has the exporter loaded)."""
+    from jupyter_client.manager import start_new_kernel
+
+    from rbm_utils.publish.html import notebook_to_html, warm
+
+    def bare() -> None:
+        km, kc = start_new_kernel(kernel_name="python3")
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+    kernel_start = _cpu_of(bare, repeat)
+    floor = kernel_floor(repeat)["cpu_seconds"]
+    cold = [sys.executable, "-c", "import rbm_utils.publish.warm"]
+    job_imports = _cpu_of(lambda: subprocess.run(cold, check=True, capture_output=True), repeat)
+    warm()
+    import nbformat
+
+    exports = []
+    for nb in published:
+        node = nbformat.read(nb, as_version=4)
+        exports.append(_cpu_of(lambda node=node: notebook_to_html(node, plotly_js="plotly.min.js"), 1))
+    return {
+        "kernel_start": kernel_start,
+        "floor": floor,
+        "imports": floor - kernel_start,
+        "job_imports_cold": job_imports,
+        "html_export": statistics.median(exports) if exports else None,
+        "html_export_max": max(exports) if exports else None,
+        "pages": len(exports),
+    }

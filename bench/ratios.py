@@ -1,5 +1,6 @@
 """Issue 17's ratios for ``make bench``: ingest against its floor, analytics against the naive
-loop, memory added by the analysis against its input. Each ratio is stored in results.json
+loop, memory added by the analysis against its input, a notebook through the batch runner
+against the bare kernel floor. Each ratio is stored in results.json
 with the two figures it divides (:data:`RATIOS`); :func:`ratio_targets` gives their verdicts.
 
 Example:
@@ -22,17 +23,22 @@ KEYS = (
     "analytics_800k_added_mb",
     "analytics_800k_input_mb",
     "analytics_800k_added_vs_input",
+    "batch_runner_seconds_per_notebook",
+    "batch_floor_seconds",
+    "batch_runner_vs_floor",
 )
 #: Each ratio and the keys of the two figures it divides (numerator, denominator).
 RATIOS = {
     "ingest_50k_vs_floor": ("ingest_50k_rows_seconds", "ingest_50k_floor_seconds"),
     "analytics_800k_vs_naive": ("analytics_800k_naive_seconds", "analytics_800k_seconds"),
     "analytics_800k_added_vs_input": ("analytics_800k_added_mb", "analytics_800k_input_mb"),
+    "batch_runner_vs_floor": ("batch_runner_seconds_per_notebook", "batch_floor_seconds"),
 }
 #: The section that measures each key.
 SECTION_OF = {
-    "analytics": KEYS[2:],
+    "analytics": KEYS[2:7],
     "ingest": KEYS[:2],
+    "batch": KEYS[7:10],
 }
 
 
@@ -54,6 +60,10 @@ def fill_figures(out: dict[str, Any], details: dict[str, Any]) -> None:
     i = details.get("ingest")
     if i:
         out["ingest_50k_floor_seconds"] = i.get("floor_seconds")
+    b = details.get("batch")
+    if b:
+        out["batch_runner_seconds_per_notebook"] = b["runner"]["per_notebook"]
+        out["batch_floor_seconds"] = b["floor"]["seconds"]
 
 
 def fill_ratios(out: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import logging
+import multiprocessing.forkserver
 import os
 import random
 import signal
@@ -172,17 +173,65 @@ def run_job_in_process(spec: JobSpec, send: Send = _ignore, execute: Callable[..
 
 
 def die_with_parent(parent_pid: int | None) -> None:
-    """Linux: have the kernel SIGKILL this process when the runner dies (``kill -9`` included);
-    the notebook kernel then exits too (ipykernel polls its parent). Exits now if the runner
-    is already gone."""
+    """Linux: have the kernel SIGKILL this process when its parent dies (``kill -9`` included);
+    the notebook kernel then exits too (ipykernel polls its parent). Exits now if the parent
+    is already gone.
+
+    The parent is the runner (``parent_pid``) or the runner's warm job server
+    (:mod:`rbm_utils.publish.warm`), which exits as soon as the runner is gone (it reads a pipe
+    only the runner holds): either way the job process dies with the runner."""
+    _let_go_of_job_server()
     if not sys.platform.startswith("linux"):
         return
+    parent = os.getppid()
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if parent_pid and os.getppid() != parent_pid:
+    if os.getppid() != parent:  # the parent died before the death signal was armed
         os._exit(1)
+    if parent_pid and parent != parent_pid and not _alive(parent_pid):
+        os._exit(1)
+
+
+def _let_go_of_job_server() -> None:
+    """A process forked by the warm job server inherits the write end of the pipe by which the
+    server learns that the runner is gone (so that it could start processes of its own through
+    the server): close it, or the server would outlive a killed runner as long as this job runs,
+    and this job (which dies with the server) with it."""
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is None:
+        return
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    server._forkserver_alive_fd = None  # type: ignore[union-attr]
+
+
+def _alive(pid: int) -> bool:
+    """True while process ``pid`` exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def take_over(spec: JobSpec) -> None:
+    """Adopt the runner's environment and working folder as they were when the job started
+    (a process forked from the warm job server has the server's, from when it started)."""
+    if "env" in spec:
+        os.environ.clear()
+        os.environ.update(spec["env"])
+    if "cwd" in spec:
+        try:
+            os.chdir(spec["cwd"])
+        except OSError:
+            pass
 
 
 def _log_to(path: str) -> None:
@@ -207,6 +256,7 @@ def child_main(spec: JobSpec, conn: Any) -> None:
         os.setsid()
     except OSError:
         pass
+    take_over(spec)
     os.environ[MARK_ENV] = spec["marker"]
     _log_to(spec["log_file"])
     logging.basicConfig(

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import jinja2
@@ -92,6 +93,23 @@ def _strip_outputs(nb: Any, plotly_js: str | None = None) -> None:
         cell["outputs"] = kept
 
 
+@functools.cache
+def _exporter() -> Any:
+    """The page exporter, built once per process (its templates and style sheet are loaded on
+    first use: the warm job server does it once for every job, :func:`warm`)."""
+    # nbconvert takes half a second to import: only the job's process, which renders, pays it
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(
+        template_name="lab",
+        extra_loaders=[jinja2.DictLoader({"rbm_offline.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="rbm_offline.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+
+
 def notebook_to_html(nb: Any, title: str = "Review", plotly_js: str | None = None) -> str:
     """A static HTML page of an executed notebook, without any code.
 
@@ -100,18 +118,21 @@ def notebook_to_html(nb: Any, title: str = "Review", plotly_js: str | None = Non
     before the first figure: loaded from ``plotly_js``, a relative URL, or inlined when None).
     The page loads nothing from the network. Does not modify ``nb``.
     """
-    # nbconvert takes half a second to import: only the job's process, which renders, pays it
-    from nbconvert import HTMLExporter
-
     nb = copy.deepcopy(nb)
     _strip_outputs(nb, plotly_js)
-    exporter = HTMLExporter(
-        template_name="lab",
-        extra_loaders=[jinja2.DictLoader({"rbm_offline.html.j2": _OFFLINE_TEMPLATE})],
-        template_file="rbm_offline.html.j2",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-    )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return body
+    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return str(body)
+
+
+def warm() -> None:
+    """Load once what every page export needs (nbconvert's templates and style sheet, plotly's
+    default theme) by exporting a one-figure page: run by the warm job server before it forks
+    the job processes, which then export without loading them again.
+
+    >>> warm()
+    """
+    import nbformat.v4 as v4
+
+    figure = {"data": [{"type": "bar", "y": [1, 2]}], "layout": {}}
+    cell = v4.new_code_cell("", outputs=[v4.new_output("display_data", data={PLOTLY_MIME: figure})])
+    notebook_to_html(v4.new_notebook(cells=[cell]), plotly_js="plotly.min.js")

@@ -83,7 +83,9 @@ class JobSpec(TypedDict):
     """One job as its process receives it (JSON-able: it crosses a process boundary, or a
     Dask worker's temporary folder). ``parent_pid`` is the runner's pid, for die-with-parent.
     ``plotly_js``: the relative URL of the quarter's plotly.js asset the HTML copy loads (absent:
-    plotly.js is inlined)."""
+    plotly.js is inlined). ``env`` and ``cwd``: the runner's environment and working folder when
+    the job started (a job process forked from the warm job server takes them over, as a spawned
+    one would inherit them)."""
 
     name: str
     template: str
@@ -96,6 +98,8 @@ class JobSpec(TypedDict):
     title: str
     parent_pid: NotRequired[int]
     plotly_js: NotRequired[str]
+    env: NotRequired[dict[str, str]]
+    cwd: NotRequired[str]
 
 
 class JobOutcome(TypedDict, total=False):

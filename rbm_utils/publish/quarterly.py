@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -39,7 +40,7 @@ from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.publish import frozen
 from rbm_utils.publish.assets import ASSETS_DIR
 from rbm_utils.publish.jobs import Job, JobResult
-from rbm_utils.publish.runner import run_notebooks, write_run_report
+from rbm_utils.publish.runner import job_server, run_notebooks, write_run_report
 from rbm_utils.store.database import Store
 from rbm_utils.store.snapshot import PREVIOUS_PREFIX, PublishedError, freeze_snapshot, load_snapshot
 
@@ -255,28 +256,52 @@ def review_quarter(
     unit review's and the overview's exports to its folder before the folder is published.
     """
     started = time.time()
-    plan = plan_review(
-        quarter,
-        units=units,
-        all_units=all_units,
-        joint=joint,
-        store_url=store_url,
-        outputs=outputs,
-        force=force,
-        config=config,
-        exports=exports,
-        update=update,
-    )
-    quarter_dir = plan.snapshot_dir.parent
-    staging = quarter_dir.parent / ".staging" / str(plan.quarter)
-    if scheduler:
-        from rbm_utils.publish.dask import connect, run_notebooks_distributed
+    # the local runner's warm job server starts now: its imports overlap the snapshot and the analysis
+    with contextlib.nullcontext() if scheduler else job_server(start=True):
+        plan = plan_review(
+            quarter,
+            units=units,
+            all_units=all_units,
+            joint=joint,
+            store_url=store_url,
+            outputs=outputs,
+            force=force,
+            config=config,
+            exports=exports,
+            update=update,
+        )
+        quarter_dir = plan.snapshot_dir.parent
+        staging = quarter_dir.parent / ".staging" / str(plan.quarter)
+        if scheduler:
+            from rbm_utils.publish.dask import connect, run_notebooks_distributed
 
-        client = connect(scheduler)
-        try:
-            results: list[JobResult] = run_notebooks_distributed(
+            client = connect(scheduler)
+            try:
+                results: list[JobResult] = run_notebooks_distributed(
+                    plan.jobs,
+                    client,
+                    cell_timeout=cell_timeout,
+                    job_timeout=job_timeout,
+                    staging_root=staging,
+                    progress=progress,
+                    force=force,
+                )
+                if plan.overview is not None:
+                    results += run_notebooks_distributed(
+                        [plan.overview],
+                        client,
+                        cell_timeout=cell_timeout,
+                        job_timeout=job_timeout,
+                        staging_root=staging,
+                        progress=False,
+                        force=force,
+                    )
+            finally:
+                client.close()
+        else:
+            results = run_notebooks(
                 plan.jobs,
-                client,
+                workers=workers,
                 cell_timeout=cell_timeout,
                 job_timeout=job_timeout,
                 staging_root=staging,
@@ -284,37 +309,15 @@ def review_quarter(
                 force=force,
             )
             if plan.overview is not None:
-                results += run_notebooks_distributed(
+                results += run_notebooks(
                     [plan.overview],
-                    client,
+                    workers=1,
                     cell_timeout=cell_timeout,
                     job_timeout=job_timeout,
                     staging_root=staging,
                     progress=False,
                     force=force,
                 )
-        finally:
-            client.close()
-    else:
-        results = run_notebooks(
-            plan.jobs,
-            workers=workers,
-            cell_timeout=cell_timeout,
-            job_timeout=job_timeout,
-            staging_root=staging,
-            progress=progress,
-            force=force,
-        )
-        if plan.overview is not None:
-            results += run_notebooks(
-                [plan.overview],
-                workers=1,
-                cell_timeout=cell_timeout,
-                job_timeout=job_timeout,
-                staging_root=staging,
-                progress=False,
-                force=force,
-            )
     report_path = write_run_report(results, quarter_dir / "run_report.json")
     report = json.loads(report_path.read_text(encoding="utf-8"))
     report["snapshot_content_sha256"] = plan.manifest.get("content_sha256")

@@ -1,7 +1,8 @@
 """The local batch runner: review notebooks executed by papermill, published atomically.
 
 Each :class:`~rbm_utils.publish.jobs.Job` runs its template with papermill in its own process
-(``spawn``; :func:`rbm_utils.publish.child.child_main`), at most ``workers`` at a time. The
+(:func:`rbm_utils.publish.child.child_main`), at most ``workers`` at a time, forked from a warm
+job server that has papermill and nbconvert imported (:func:`job_context`). The
 job timeout is enforced from outside: a job that overruns has its process group killed, and
 every process that inherited the job's marker (``RBM_BATCH_JOB``; the kernel runs in a session
 of its own) is killed too (:func:`rbm_utils.publish.processes.kill_job`), so no kernel is left
@@ -23,15 +24,18 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
@@ -49,8 +53,73 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for a job's process to exit once it closed its end of the pipe.
 _JOIN_S = 10.0
+#: What the warm job server imports once, before it forks any job process.
+PRELOAD = ("rbm_utils.publish.warm",)
+
 
 Record = Callable[[int, JobResult], None]
+
+
+def job_context() -> Any:
+    """The ``multiprocessing`` context that starts job processes.
+
+    ``forkserver`` where available (Linux): one server process per runner, started on first
+    use, imports :data:`PRELOAD` (papermill, nbclient, nbconvert with its page templates) once
+    and forks each job's process from that state, so a job pays no interpreter start-up and
+    no imports of its own. Each job is still a process of its own, in a session of its own,
+    with the runner's environment and working folder of the moment (``JobSpec`` ``env`` and
+    ``cwd``): killing its group and its marker kills the job and its kernel as before. The
+    server exits when the runner does (it reads a pipe only the runner holds), and the job
+    processes, whose parent it is, die with it (``PR_SET_PDEATHSIG``). Elsewhere: ``spawn``.
+
+    >>> job_context().get_start_method() in ("forkserver", "spawn")
+    True
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(PRELOAD))  # used when the server starts (once per runner process)
+    return ctx
+
+
+_SERVER_LOCK = threading.Lock()
+_server_users = 0
+
+
+@contextlib.contextmanager
+def job_server(start: bool = False) -> Iterator[Any]:
+    """The job context (:func:`job_context`) for one batch; when the last batch running in this
+    process ends, the warm job server is stopped and reaped, so no process outlives
+    :func:`run_notebooks` (and the jobs' CPU time is counted among the runner's children).
+    ``start``: start the server now, so that its imports run while the caller prepares the
+    jobs (``rbm review`` freezes the snapshot and the analysis meanwhile); calls of
+    :func:`run_notebooks` inside the block share that server."""
+    global _server_users
+    with _SERVER_LOCK:
+        _server_users += 1
+    try:
+        ctx = job_context()
+        if start and ctx.get_start_method() == "forkserver":
+            multiprocessing.forkserver.ensure_running()
+        yield ctx
+    finally:
+        with _SERVER_LOCK:
+            _server_users -= 1
+            if _server_users == 0:
+                stop_job_server()
+
+
+def stop_job_server() -> None:
+    """Stop the warm job server if it runs, and wait for it to exit. Only when no batch of this
+    process is running: its job processes die with it."""
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)  # CPython's own (private) way to stop its forkserver
+    if stop is None:
+        return
+    try:
+        stop()
+    except OSError as exc:  # pragma: no cover - already gone
+        log.debug("the job server had already stopped: %s", exc)
 
 
 def progress_bar(total: int, enabled: bool) -> Any:
@@ -142,6 +211,7 @@ class _LocalBatch:
         staging_root: Path,
         force: bool,
         run_id: str,
+        ctx: Any,
     ) -> None:
         self.pending = list(enumerate(jobs))
         self.running: list[_Running] = []
@@ -154,7 +224,7 @@ class _LocalBatch:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.force = force
         self.run_id = run_id
-        self.ctx = multiprocessing.get_context("spawn")
+        self.ctx = ctx
 
     def run(self) -> None:
         """Start jobs as workers free up, finish each as its process ends or its deadline passes."""
@@ -197,6 +267,8 @@ class _LocalBatch:
                 "log_file": str(log_file),
                 "title": job.name,
                 "parent_pid": os.getpid(),
+                "env": dict(os.environ),
+                "cwd": os.getcwd(),
             }
             if job.assets_dir is not None:
                 spec["plotly_js"] = asset_src(job.publish_dir, job.assets_dir)
@@ -313,18 +385,19 @@ def run_notebooks(
     check_jobs(jobs)
     results: list[JobResult | None] = [None] * len(jobs)
     bar = progress_bar(len(jobs), progress)
-    batch = _LocalBatch(
-        jobs,
-        recorder(results, bar),
-        workers=workers,
-        cell_timeout=cell_timeout,
-        job_timeout=job_timeout,
-        staging_root=staging_root,
-        force=force,
-        run_id=run_id or uuid.uuid4().hex[:12],
-    )
     try:
-        batch.run()
+        with job_server() as ctx:
+            _LocalBatch(
+                jobs,
+                recorder(results, bar),
+                workers=workers,
+                cell_timeout=cell_timeout,
+                job_timeout=job_timeout,
+                staging_root=staging_root,
+                force=force,
+                run_id=run_id or uuid.uuid4().hex[:12],
+                ctx=ctx,
+            ).run()
     finally:
         if bar is not None:
             bar.close()
