@@ -126,6 +126,8 @@ def copy_store(src_url: str, dst_url: str, chunk: int = 20000) -> dict[str, Any]
     rows = 0
     try:
         with src.connect() as s, dst.begin() as d:
+            for table in reversed(METADATA.sorted_tables):  # what the new store wrote when created (meta)
+                d.execute(table.delete())
             for table in METADATA.sorted_tables:
                 result = s.execute(sa.select(table))
                 while batch := result.mappings().fetchmany(chunk):
@@ -316,6 +318,7 @@ def measure_scale(
     if local["exit_code"] != 0:
         raise RuntimeError(f"rbm review ({n_units} units) failed: {local['stderr_tail']}")
     local["seconds_per_unit"] = local["seconds"] / n_units
+    local["cpu_seconds_per_unit"] = local["cpu_seconds"] / n_units  # what other work on the machine inflates least
     out["local"] = local
     if scheduler:
         dask = run_review(settings, sqlite_url, folder / "outputs-dask", quarter, joints, scheduler=scheduler)

@@ -23,6 +23,9 @@ KEYS = (
     "scale_13_seconds_per_unit",
     "scale_200_seconds_per_unit",
     "scale_200_vs_13_per_unit",
+    "scale_13_cpu_seconds_per_unit",
+    "scale_200_cpu_seconds_per_unit",
+    "scale_200_vs_13_cpu_per_unit",
     "scale_dask_13_seconds_per_unit",
     "scale_dask_200_seconds_per_unit",
     "scale_dask_200_vs_13_per_unit",
@@ -42,6 +45,7 @@ KEYS = (
 #: Each ratio and the two figures it divides.
 RATIOS = {
     "scale_200_vs_13_per_unit": ("scale_200_seconds_per_unit", "scale_13_seconds_per_unit"),
+    "scale_200_vs_13_cpu_per_unit": ("scale_200_cpu_seconds_per_unit", "scale_13_cpu_seconds_per_unit"),
     "scale_dask_200_vs_13_per_unit": ("scale_dask_200_seconds_per_unit", "scale_dask_13_seconds_per_unit"),
     "landing_200_vs_13": ("landing_200_render_seconds", "landing_13_render_seconds"),
     "overview_200_vs_13": ("overview_200_render_seconds", "overview_13_render_seconds"),
@@ -70,6 +74,7 @@ def fill(out: dict[str, Any], why: dict[str, str], details: dict[str, Any], erro
     out["scale_large_units"] = large.get("units") if large else (max(sizes) if sizes else None)
     for size, d in (("13", small), ("200", large)):
         out[f"scale_{size}_seconds_per_unit"] = _get(d, "local", "seconds_per_unit")
+        out[f"scale_{size}_cpu_seconds_per_unit"] = _get(d, "local", "cpu_seconds_per_unit")
         out[f"scale_dask_{size}_seconds_per_unit"] = _get(d, "dask", "seconds_per_unit")
         out[f"landing_{size}_render_seconds"] = _get(d, "pages", "landing_seconds")
         out[f"overview_{size}_render_seconds"] = _get(d, "pages", "overview_seconds")
@@ -118,6 +123,12 @@ def targets(h: dict[str, Any], details: dict[str, Any]) -> list[dict[str, Any]]:
         "scale_200_vs_13_per_unit",
         1.25,
         f"13 units: {nb('13', 'local')}; {n} units: {nb(big, 'local')} (one joint review per cluster, the overview)",
+    )
+    add(
+        f"CPU per unit flat from 13 to {n} units (local batch)",
+        "scale_200_vs_13_cpu_per_unit",
+        1.25,
+        "CPU-seconds of the batch's processes (kernels included) per unit: what a busy machine inflates least",
     )
     add(
         f"time per unit flat from 13 to {n} units (Dask, 2 workers)",
