@@ -74,7 +74,8 @@ def fill(out: dict[str, Any], why: dict[str, str], details: dict[str, Any], erro
     out["scale_large_units"] = large.get("units") if large else (max(sizes) if sizes else None)
     for size, d in (("13", small), ("200", large)):
         out[f"scale_{size}_seconds_per_unit"] = _get(d, "local", "seconds_per_unit")
-        out[f"scale_{size}_cpu_seconds_per_unit"] = _get(d, "local", "cpu_seconds_per_unit")
+        cpu = _get(d, "local", "cpu_seconds")
+        out[f"scale_{size}_cpu_seconds_per_unit"] = cpu / d["units"] if cpu is not None and d.get("units") else None
         out[f"scale_dask_{size}_seconds_per_unit"] = _get(d, "dask", "seconds_per_unit")
         out[f"landing_{size}_render_seconds"] = _get(d, "pages", "landing_seconds")
         out[f"overview_{size}_render_seconds"] = _get(d, "pages", "overview_seconds")
