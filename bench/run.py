@@ -13,6 +13,9 @@ Usage:
 ``--quick`` (a few minutes): the naive analytics loop on 2,000 KPIs of the 800,000-actuals
 bureau, extrapolated by KPI count (flagged in the results); one ingest run; 3 page views;
 40 scale-out units.
+
+``scale`` (bench/scale.py, issue 17 item 5): 13 and ``--scale-units N`` units (default 200, 40 with
+``--quick``) through the real review notebooks, locally and on a local Dask cluster; SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,12 +36,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ratios
+from bench import ratios, scale_report
 from bench import refresh as refresh_bench
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-SECTIONS = ("analytics", "ingest", "batch", "dashboard", "scaleout")
+SECTIONS = ("analytics", "ingest", "batch", "dashboard", "scaleout", "scale")
 #: The dashboard section's headline keys.
 DASHBOARD_KEYS = (
     "dashboard_render_seconds",
@@ -221,6 +224,12 @@ def section_scaleout(work: Path, units: int) -> dict[str, Any]:
 
     say(f"scale-out: {units} synthetic units on a local Dask cluster (2 workers x 1 thread)")
     return nb.run_scaleout(work, n=units)
+
+
+def section_scale(work: Path, units: int) -> dict[str, Any]:
+    """Issue 17 item 5: 13 and ``units`` units through the real review notebooks (bench/scale.py)."""
+    say(f"scale: 13 and {units} units, real notebooks, local batch and Dask, SQLite and PostgreSQL")
+    return _child_json("bench.scale", "--units", f"13,{units}", "--work", str(work / "scale"))
 
 
 # ---------------------------------------------------------------------------- results and table
@@ -559,6 +568,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the working folder")
     ap.add_argument("--out", default=str(BENCH / "results.json"), help="results file (default bench/results.json)")
     ap.add_argument("--scaleout-units", type=int, default=None, help="units through Dask (default 200, --quick 40)")
+    ap.add_argument(
+        "--scale-units", type=int, default=None, help="units of the scale section's bureau (default 200, --quick 40)"
+    )
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
@@ -600,15 +612,18 @@ def main(argv: list[str] | None = None) -> int:
         elif "dashboard" in only:
             errors["dashboard"] = "no published outputs: the batch section failed"
         run("scaleout", lambda: section_scaleout(work, args.scaleout_units or (40 if args.quick else 200)))
+        run("scale", lambda: section_scale(work, args.scale_units or (40 if args.quick else 200)))
     finally:
         if not args.keep and not args.work:
             shutil.rmtree(work, ignore_errors=True)
     info["load_average_end"] = list(os.getloadavg())
     h, why = headline(details, errors)
     rows = targets(h, details, info.get("cpus_usable") or info.get("cpu_count") or 1)
+    scale_report.fill(h, why, details, errors)
+    rows += scale_report.targets(h, details)
     result = {
         **h,
-        "ratios": ratios.ratios_json(h),
+        "ratios": {**ratios.ratios_json(h), **scale_report.ratios_json(h)},
         "why_null": why,
         "targets": rows,
         "machine": info,
@@ -621,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.time() - started, 1),
     }
     write_json_atomic(Path(args.out), result)
-    sys.stdout.write(table(h, why, details, rows))
+    sys.stdout.write(table(h, why, details, rows) + scale_report.table(h, why))
     print(
         f"\nMachine: {info['cpu_model']} x{info['cpus_usable']}, {info['memory_gb']} GB, Python {info['python']}; "
         f"load average {info['load_average_start'][0]:.1f} -> {info['load_average_end'][0]:.1f} "

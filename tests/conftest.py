@@ -37,7 +37,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(msg)
 
 
-def _find_pg_bin() -> Path | None:
+def find_pg_bin() -> Path | None:
     found = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
         key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
@@ -87,7 +87,7 @@ def _wait_ready(url: str, seconds: float) -> str:
         engine.dispose()
 
 
-class _LocalPostgres:
+class LocalPostgres:
     """A throwaway PostgreSQL cluster in a temp dir (run as user ``postgres`` when root)."""
 
     def __init__(self, bindir: Path) -> None:
@@ -178,10 +178,10 @@ def pg_server() -> Iterator[str]:
             _unavailable(f"{PG_ENV}={_safe(env)} does not answer: {reason}")
         yield env
         return
-    bindir = _find_pg_bin()
+    bindir = find_pg_bin()
     if bindir is None:
         _unavailable(f"{PG_ENV} is not set and no initdb was found under /usr/lib/postgresql/*/bin")
-    server = _LocalPostgres(bindir)
+    server = LocalPostgres(bindir)
     try:
         url = server.start()
         reason = _wait_ready(url, 30)
