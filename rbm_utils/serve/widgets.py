@@ -43,7 +43,7 @@ FIGURE_MIME = "application/vnd.plotly.v1+json"
 FILTER_STYLE: dict[str, str] = {"description_width": "initial"}
 
 
-class PlotlyJSON(dict):  # type: ignore[type-arg]
+class PlotlyJSON(dict):
     """A figure as plotly JSON (``data`` and ``layout``), e.g. as the published review notebook
     drew it (``figures.json``, :mod:`rbm_utils.publish.figures`): shown as it is, with no plotly
     import or validation in the page's kernel."""

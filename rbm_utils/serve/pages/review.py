@@ -23,7 +23,7 @@ from rbm_utils.present import columns, followup, funding, readable, reports, sig
 from rbm_utils.present import programmes as plan
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
-from rbm_utils.serve import data, downloads
+from rbm_utils.serve import data, downloads, prepared
 from rbm_utils.serve.pages import bureau_sections, sections
 from rbm_utils.serve.params import ALL, page_link, pick
 from rbm_utils.serve.tables import PagedTable
@@ -162,25 +162,14 @@ class ReviewState:
         )
 
     def prepared_figure(self, name: str, filtered: bool = False) -> PlotlyJSON | None:
-        """The published review's figure ``name`` (None when not published); ``filtered``: a
-        figure the programme and status filters change, so only while they show everything."""
-        figs = self.prepared.get(name)
-        if not figs or (filtered and (self.programme != ALL or self.status != ALL)):
+        """The published review's figure ``name`` (None when not kept); ``filtered``: a figure the
+        programme and status filters change, so only while they show everything."""
+        if filtered and (self.programme != ALL or self.status != ALL):
             return None
-        return PlotlyJSON(figs[0])
+        return prepared.figure(self.prepared, name)
 
     def prepared_trend(self) -> PlotlyJSON | None:
-        """The drilled-down KPI's trend as the published review drew it: the review draws one per
-        row of the published KPI table, in its order; the title must name the KPI."""
-        trends, prog = self.prepared.get("trends") or [], self.tables.get("progress")
-        if not self.kpi or prog is None or len(trends) != len(prog):
-            return None
-        rows = [i for i, k in enumerate(prog["kpi_id"].astype(str)) if k == self.kpi]
-        if len(rows) != 1:
-            return None
-        fig = trends[rows[0]]
-        title = (fig.get("layout", {}).get("title") or {}).get("text")
-        return PlotlyJSON(fig) if isinstance(title, str) and title.startswith(escape_text(self.kpi) + ":") else None
+        return prepared.trend(self.prepared, self.tables.get("progress"), self.kpi)
 
     def figures(self) -> dict[str, Any]:
         """The figures currently shown: as the published review drew them while the filters show
