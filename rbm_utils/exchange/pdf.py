@@ -38,7 +38,6 @@ from urllib.request import url2pathname
 from rbm_utils.core.config import Config
 from rbm_utils.core.files import atomic_write_bytes
 from rbm_utils.publish.assets import is_asset_name
-from rbm_utils.publish.quarterly import OVERVIEW_TEMPLATE, UNIT_TEMPLATE
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +243,9 @@ def html_to_pdf(
 
 def review_html(folder: Path, unit: str | None) -> Path:
     """The static HTML copy in a review's folder: the unit review's, or the overview's (``unit`` None)."""
+    # imported here: the batch's module, which a page's download links need not load
+    from rbm_utils.publish.quarterly import OVERVIEW_TEMPLATE, UNIT_TEMPLATE
+
     template = UNIT_TEMPLATE if unit else OVERVIEW_TEMPLATE
     return Path(folder) / template.with_suffix(".html").name
 

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from rbm_utils.analytics.partners import BUREAU
-from rbm_utils.present import charts, columns
+from rbm_utils.present import columns
 from rbm_utils.present.reports import table_html
 
 NO_FUNDING = "No budget or partner contribution this year."
@@ -84,15 +84,22 @@ def partner_matrix(partners: pd.DataFrame | None) -> pd.DataFrame:
     return wide.reset_index(drop=True)
 
 
-def unit_parts(tables: Mapping[str, pd.DataFrame], currency: str = "CHF", *, across_units: bool = True) -> list[Any]:
+def unit_parts(
+    tables: Mapping[str, pd.DataFrame], currency: str = "CHF", *, across_units: bool = True, figure: Any = None
+) -> list[Any]:
     """The "Funding and partners" section of one unit's review (tables cut to the unit): the
     chart per output, the funding table per output and per initiative, the partners and the
     pipeline per relationship owner (HTML strings, escaped). ``across_units=False`` leaves the
-    unit column out, as the unit's review notebook does."""
+    unit column out, as the unit's review notebook does. ``figure``: the chart as the review
+    notebook drew it (published), else it is drawn here."""
     fund = tables.get("funding")
+    if figure is None:
+        from rbm_utils.present import charts  # plotly: only when the chart is drawn here
+
+        figure = charts.funding_framework(fund, currency=currency)
     unit = ("unit_code",) if across_units else ()
     return [
-        charts.funding_framework(fund, currency=currency),
+        figure,
         table_html(outputs(fund), (*unit, *columns.FUNDING), empty=NO_FUNDING),
         table_html(initiatives(fund), (*unit, *columns.FUNDING_INITIATIVES), empty="No initiative funded."),
         table_html(
@@ -108,6 +115,8 @@ def bureau_parts(tables: Mapping[str, pd.DataFrame], currency: str = "CHF") -> l
     """The "Partners and resource mobilisation" section of the overview: funding per unit and the
     bureau's total, resources by stage per unit, the partner x unit view, the largest partners,
     concentration and the pipeline per owner."""
+    from rbm_utils.present import charts
+
     fund = tables.get("funding")
     stages = tables.get("resources_by_stage")
     return [

@@ -30,10 +30,9 @@ from rbm_utils.analytics import bureau as analysis
 from rbm_utils.core.config import Config, load_config
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.core.text import escape_text, untypeset
-from rbm_utils.present import charts, columns, followup, readable
+from rbm_utils.present import columns, followup, readable
 from rbm_utils.publish import frozen
 from rbm_utils.publish.frozen import split_previous
-from rbm_utils.store.database import Store
 from rbm_utils.store.snapshot import APPROVALS, FRAMEWORK_CHANGES, PREVIOUS_PREFIX, load_snapshot, read_manifest
 
 log = logging.getLogger(__name__)
@@ -117,6 +116,8 @@ def _open(quarter: Quarter, config: Config, snapshot_dir: str, store_url: str, u
             per_unit=fa.per_unit,
             analysis=fa,
         )
+    from rbm_utils.store.database import Store  # a notebook run only; a dashboard reads published files
+
     with Store(store_url or config.store_url) as st:
         state = st.bureau_state(str(quarter))
         previous = st.bureau_state(str(quarter.previous))
@@ -296,6 +297,8 @@ def statement(r: Review):
 
 def kpi_trends(r: Review, kpi_ids: Sequence[str] | None = None) -> list:
     """One trend figure per KPI of the unit (baseline, milestones, target, forecast)."""
+    from rbm_utils.present import charts
+
     series = r.view["series"]
     prog = r.view["progress"]
     ms = r.state.get("Milestones", pd.DataFrame(columns=["unit_code", "kpi_id", "period", "target_value"]))

@@ -31,6 +31,7 @@ from typing import Any
 import zmq
 
 from rbm_utils.core.files import atomic_write_bytes
+from rbm_utils.publish.figures import write_figures
 from rbm_utils.publish.html import notebook_to_html
 from rbm_utils.publish.jobs import SENTINEL, JobOutcome, JobSpec, failed_outcome, first_line, has_sentinel, shorten
 from rbm_utils.publish.processes import MARK_ENV
@@ -169,6 +170,7 @@ def run_job_in_process(spec: JobSpec, send: Send = _ignore, execute: Callable[..
         )
     html = notebook_to_html(nb, title=spec.get("title") or spec["name"], plotly_js=spec.get("plotly_js"))
     atomic_write_bytes(Path(spec["html"]), html.encode("utf-8"))
+    write_figures(nb, Path(spec["html"]).parent)  # the dashboard shows these figures as drawn
     return {"status": "ok", "attempts": attempts}
 
 

@@ -34,6 +34,7 @@ from rbm_utils.core.codes import DECISION_OPEN_STATUSES, KPI_STATUSES
 from rbm_utils.core.config import PROJECT_ROOT, Config
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.publish import frozen
+from rbm_utils.publish.figures import FIGURES_FILE
 from rbm_utils.publish.frozen import JOINT_TABLES
 from rbm_utils.publish.refresh_state import UnitRefresh, read_refresh_state
 from rbm_utils.serve import access
@@ -193,6 +194,28 @@ def load_tables(outputs: Path, quarter: str | None, folder: str | None, config: 
         if path.is_file():
             out[key] = pd.read_parquet(path)
     return out
+
+
+def load_figures(outputs: Path, quarter: str | None, unit: str | None, config: Config) -> dict[str, list[dict]]:
+    """The figures the unit's published review notebook drew (``<Q>/<UNIT>/figures.json``,
+    :mod:`rbm_utils.publish.figures`): ``{name: [figure JSON, ...]}``; ``{}`` when the quarter
+    or unit is not published, the file is absent (published before the batch kept figures) or
+    unreadable. Only lists of figures (dicts with ``data`` and ``layout``) are kept."""
+    q = pick(quarter, published_quarters(outputs))
+    u = pick(unit, published_units(outputs, q, config)) if q else None
+    if q is None or u is None:
+        return {}
+    try:
+        figs = json.loads((Path(outputs) / q / u / FIGURES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(figs, dict):
+        return {}
+    return {str(k): v for k, v in figs.items() if isinstance(v, list) and v and all(_is_figure(f) for f in v)}
+
+
+def _is_figure(f: object) -> bool:
+    return isinstance(f, dict) and isinstance(f.get("data"), list) and isinstance(f.get("layout"), dict)
 
 
 def load_joint_tables(outputs: Path, quarter: str | None, pair: str | None, config: Config) -> dict[str, pd.DataFrame]:

@@ -14,17 +14,18 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from rbm_utils.analytics.kpi import rollup
 from rbm_utils.analytics.risks import risk_heatmap
 from rbm_utils.core import quarters
 from rbm_utils.core.config import Config
-from rbm_utils.present import charts
 from rbm_utils.serve.params import ALL
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 #: Columns of a KPI's evidence table, newest report first.
 EVIDENCE_COLUMNS: tuple[str, ...] = (
@@ -99,6 +100,8 @@ def kpi_figure(
 ) -> go.Figure:
     """The trend chart of one KPI (baseline, milestones, target, forecast) from published rows;
     the same call as the published review's :func:`rbm_utils.present.reports.kpi_trends`."""
+    from rbm_utils.present import charts  # plotly: imported when a figure is drawn, not by a page's first paint
+
     prog = tables["progress"]
     row = prog[(prog["unit_code"] == unit) & (prog["kpi_id"] == kpi_id)]
     if row.empty:
@@ -116,6 +119,8 @@ def kpi_figure(
 def review_figures(tables: Mapping[str, pd.DataFrame], config: Config, *, bureau: bool = False) -> dict[str, Any]:
     """The summary figures of a review from its published tables: KPI status (by level for a
     unit, by unit for the bureau), the open-risk matrix and money against delivery."""
+    from rbm_utils.present import charts
+
     prog = tables.get("progress", pd.DataFrame(columns=["unit_code", "level", "status"]))
     if bureau:
         status = charts.status_summary(rollup(prog, "unit_code"), title="KPI status by unit")

@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as w
-import plotly.io as pio
 from IPython.display import HTML
 
 from rbm_utils.core.text import escape_text
@@ -38,8 +37,16 @@ log = logging.getLogger(__name__)
 #: plotly renderer inside a Voila kernel: the figure JSON goes to the page, plotly.js comes from
 #: the jupyterlab-plotly extension served by Voila itself (no CDN, no 5 MB per figure).
 RENDERER = "plotly_mimetype"
+#: The MIME type the page's plotly extension draws.
+FIGURE_MIME = "application/vnd.plotly.v1+json"
 #: Drop-down style of every filter.
 FILTER_STYLE: dict[str, str] = {"description_width": "initial"}
+
+
+class PlotlyJSON(dict):
+    """A figure as plotly JSON (``data`` and ``layout``), e.g. as the published review notebook
+    drew it (``figures.json``, :mod:`rbm_utils.publish.figures`): shown as it is, with no plotly
+    import or validation in the page's kernel."""
 
 
 def html(markup: str) -> HTML:
@@ -70,7 +77,11 @@ def output_item(item: Any) -> dict:
     Setting ``Output.outputs`` directly avoids ``with out:`` capture, whose output routing
     depends on the kernel's parent message and interleaves with execution.
     """
-    if hasattr(item, "to_plotly_json"):
+    if isinstance(item, PlotlyJSON):
+        data = {FIGURE_MIME: {"data": item["data"], "layout": item["layout"]}, "text/plain": "(figure)"}
+    elif hasattr(item, "to_plotly_json"):
+        import plotly.io as pio  # a figure drawn in the page (a filter changed)
+
         data = pio.renderers[RENDERER].to_mimebundle(item.to_dict())
         data["text/plain"] = "(figure)"
     else:

@@ -29,24 +29,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rbm_utils.core.config import Authority
-from rbm_utils.store.authority import CHANGE_COLUMNS, FRAMEWORK_SHEETS, classify_changes, empty_changes, pending_summary
+from rbm_utils.store.authority import (
+    APPROVAL_COLUMNS,
+    FRAMEWORK_CHANGE_COLUMNS,
+    FRAMEWORK_SHEETS,
+    classify_changes,
+    empty_changes,
+    pending_summary,
+)
 from rbm_utils.store.tables import TABLES
 from rbm_utils.store.versions import sheets_as_of
-
-#: Columns of :func:`approval_frames`' first frame (the snapshot's ``Approvals`` table).
-APPROVAL_COLUMNS = [
-    "unit_code",
-    "quarter",
-    "state",
-    "approved_by",
-    "approved_at",
-    "bureau_approved_by",
-    "bureau_approved_at",
-    "n_pending",
-    "pending_summary",
-]
-#: Columns of :func:`approval_frames`' second frame (the snapshot's ``FrameworkChanges`` table).
-FRAMEWORK_CHANGE_COLUMNS = ["unit_code", "quarter", *CHANGE_COLUMNS, "status"]
 
 
 def baseline_submission(conn: Connection, unit_code: str, quarter: str) -> int | None:

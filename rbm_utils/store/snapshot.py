@@ -40,8 +40,7 @@ from rbm_utils.core.config import Authority, Config
 from rbm_utils.core.files import atomic_write_json, exchange_dirs, sha256_file, utc_stamp
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.core.text import is_missing
-from rbm_utils.store.authority import CHANGE_KINDS
-from rbm_utils.store.escalation import APPROVAL_COLUMNS, FRAMEWORK_CHANGE_COLUMNS
+from rbm_utils.store.authority import APPROVAL_COLUMNS, CHANGE_KINDS, FRAMEWORK_CHANGE_COLUMNS
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ on the site of tests/test_serve.py (published once per session)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from rbm_utils.present.reports import table_html
 from rbm_utils.serve import access, data, params, views
 from rbm_utils.serve.pages import joint, landing, overview, review, sections
 from rbm_utils.serve.pages import unit as unit_page
+from rbm_utils.serve.widgets import PlotlyJSON
 
 CFG = load_config()
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -201,6 +203,60 @@ def test_figures_equal_the_published_review(site):
         trend = dash.trend_out.outputs[0]["data"][PLOTLY]
         pub = by_title[trend["layout"]["title"]["text"]]
         assert trend["data"] == pub["data"] and trend["layout"] == pub["layout"], kid
+    assert isinstance(figs["status"], PlotlyJSON)  # shown as the review drew them (figures.json)
+
+
+def test_figures_drawn_from_the_tables_equal_the_published_review(site):
+    """Without the published figures (a quarter published before the batch kept them, or a
+    filter changed), the page draws the same figures from the published tables."""
+    q = site["quarter"]
+    published = _nb_outputs(site["outputs"] / q / "AFR" / "quarterly_review.ipynb", PLOTLY)
+    by_title = {f["layout"]["title"]["text"]: f for f in published if f["layout"].get("title")}
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    dash.state.prepared = {}
+    figs = dash.state.figures()
+    for key in ("status", "risks", "burn", "trend"):
+        assert not isinstance(figs[key], PlotlyJSON), key
+        mine = _fig_json(figs[key])
+        pub = by_title[mine["layout"]["title"]["text"]]
+        assert mine["data"] == pub["data"] and mine["layout"] == pub["layout"], key
+    dash.render()
+    drawn = [o[PLOTLY] for o in _shown(dash) if PLOTLY in o]
+    assert len(drawn) == 7
+    for fig in drawn:  # theory of change, money flows and funding too
+        pub = by_title[fig["layout"]["title"]["text"]]
+        assert fig["data"] == pub["data"] and fig["layout"] == pub["layout"], fig["layout"]["title"]["text"]
+
+
+def test_a_filter_draws_its_figures_from_the_tables(site):
+    q = site["quarter"]
+    dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
+    assert data.load_figures(site["outputs"], q, "AFR", CFG)  # the batch kept the review's figures
+    assert data.load_figures(site["outputs"], q, "../AFR", CFG) == {}
+    dash.status_dd.value = "off_track"
+    status = dash.state.figures()["status"]
+    assert not isinstance(status, PlotlyJSON) and hasattr(status, "to_plotly_json")
+
+
+def test_a_unit_page_loads_no_plotly_nor_the_database_layer(site):
+    """The page's kernel shows the published figures as they are: neither plotly (figure
+    validation is most of a page's work) nor SQLAlchemy, papermill or openpyxl is imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from rbm_utils.serve.pages import unit; page = unit.page(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'plotly', 'sqlalchemy', 'papermill', 'openpyxl', 'scipy', 'statsmodels', 'nbconvert'}))"
+    )
+    env = {
+        **os.environ,
+        "RBM_OUTPUTS": str(site["outputs"]),
+        "QUERY_STRING": f"quarter={site['quarter']}&unit=AFR",
+        "PYTHONPATH": str(ROOT),
+    }
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
 
 
 def test_tables_equal_the_published_tables(site):

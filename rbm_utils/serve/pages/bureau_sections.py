@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from rbm_utils.present import charts, columns, reports
+from rbm_utils.present import columns, reports
 from rbm_utils.present.reports import Review, table_html
 
 #: (heading, output name) of the overview page, in page order. After "Units side by side" come
@@ -47,6 +47,8 @@ def _table(df: pd.DataFrame | None, cols: tuple[str, ...] | None = None, empty: 
 def bureau_parts(r: Review, status_figure: Any = None) -> dict[str, list[Any]]:
     """What the overview's own sections show (the whole bureau, as its notebook), from the
     overview's published tables (``r.view``) and the frozen analysis (``r.results``)."""
+    from rbm_utils.present import charts  # plotly: imported by the pages that draw
+
     v, res, cur = r.view, r.results, r.config.currency
     scale, scores = res.get("scaleup"), res.get("scaleup_scores")
     return {

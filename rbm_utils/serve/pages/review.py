@@ -19,16 +19,16 @@ import pandas as pd
 from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import Config
 from rbm_utils.core.text import escape_text
-from rbm_utils.present import charts, columns, followup, funding, readable, reports, signals
+from rbm_utils.present import columns, followup, funding, readable, reports, signals
 from rbm_utils.present import programmes as plan
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
-from rbm_utils.serve import data, downloads
+from rbm_utils.serve import data, downloads, prepared
 from rbm_utils.serve.pages import bureau_sections, sections
 from rbm_utils.serve.params import ALL, page_link, pick
 from rbm_utils.serve.tables import PagedTable
 from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_options, programmes, review_figures
-from rbm_utils.serve.widgets import Callbacks, dropdown, heading, html, show
+from rbm_utils.serve.widgets import Callbacks, PlotlyJSON, dropdown, heading, html, show
 
 #: The Output widgets of the page, each with the CSS class ``rbm-<name>``.
 SECTIONS = ("followup", "summary", "kpi", "trend", "evidence", "risk", "money", "agenda", "top", "funding")
@@ -64,6 +64,9 @@ class ReviewState:
         self.programme: str = ALL
         self.status: str = ALL
         self.kpi: str | None = None
+        #: The figures the unit's published review drew (``figures.json``), shown as they are
+        #: while the filters are the defaults: the page's kernel then imports no plotly.
+        self.prepared: dict[str, list[dict]] = {}
 
     # ---- options offered by the page
     def unit_values(self) -> list[str]:
@@ -104,6 +107,7 @@ class ReviewState:
             self.units = data.published_units(self.outputs, self.quarter, self.config)
             self.unit = pick(unit, self.units) or (self.units[0] if self.units else None)
             self.tables = data.load_tables(self.outputs, self.quarter, self.unit, self.config) if self.unit else {}
+        self.prepared = {} if self.bureau else data.load_figures(self.outputs, self.quarter, self.unit, self.config)
         self.milestones = data.load_snapshot_table(self.outputs, self.quarter, "Milestones")
         self.actuals = data.load_snapshot_table(self.outputs, self.quarter, "Actuals")
         if self.bureau:
@@ -153,10 +157,30 @@ class ReviewState:
         return str(row.iloc[0]["unit_code"]) if len(row) else (self.unit or "")
 
     def kpi_trend(self) -> Any:
-        return kpi_figure(self.tables, self.milestones, self.kpi_unit(), self.kpi or "", self.config.currency)
+        return self.prepared_trend() or kpi_figure(
+            self.tables, self.milestones, self.kpi_unit(), self.kpi or "", self.config.currency
+        )
+
+    def prepared_figure(self, name: str, filtered: bool = False) -> PlotlyJSON | None:
+        """The published review's figure ``name`` (None when not kept); ``filtered``: a figure the
+        programme and status filters change, so only while they show everything."""
+        if filtered and (self.programme != ALL or self.status != ALL):
+            return None
+        return prepared.figure(self.prepared, name)
+
+    def prepared_trend(self) -> PlotlyJSON | None:
+        return prepared.trend(self.prepared, self.tables.get("progress"), self.kpi)
 
     def figures(self) -> dict[str, Any]:
-        """The figures currently shown."""
+        """The figures currently shown: as the published review drew them while the filters show
+        everything, else drawn from the published tables (the notebook's own chart calls)."""
+        names = ("status", "risks", "burn")
+        ready = {n: self.prepared_figure(n, filtered=True) for n in names}
+        if not self.bureau and all(ready.values()):
+            figs: dict[str, Any] = dict(ready)
+            if self.kpi:
+                figs["trend"] = self.kpi_trend()
+            return figs
         tables = {
             "progress": self.kpis(),
             "risks": self.scoped("risks", with_programme=False),
@@ -374,7 +398,7 @@ class ReviewDashboard:
         if s.bureau:
             parts = bureau_sections.bureau_parts(r, figs["status"])
         else:
-            parts = sections.unit_parts(r, figs["status"])
+            parts = sections.unit_parts(r, figs["status"], s.prepared_figure("toc"))
         for name, items in parts.items():
             show(self.outs[name], *(html(p) if isinstance(p, str) else p for p in items))
         kpi_columns = columns.KPIS_ACROSS_UNITS if s.bureau else columns.KPIS  # a unit's: its notebook's table
@@ -402,7 +426,10 @@ class ReviewDashboard:
         else:
             show(
                 self.money_out,
-                *(html(p) if isinstance(p, str) else p for p in sections.money_parts(r, figs["burn"], money)),
+                *(
+                    html(p) if isinstance(p, str) else p
+                    for p in sections.money_parts(r, figs["burn"], money, s.prepared_figure("flows"))
+                ),
             )
         self.render_funding()
         self.render_agenda()
@@ -417,7 +444,8 @@ class ReviewDashboard:
             parts = funding.bureau_parts(tables, s.config.currency)
         else:
             tables = {k: s.scoped(k, with_programme=False) for k in keys}
-            parts = funding.unit_parts(tables, s.config.currency, across_units=s.bureau)
+            fig = None if s.bureau else s.prepared_figure("funding")
+            parts = funding.unit_parts(tables, s.config.currency, across_units=s.bureau, figure=fig)
         show(self.funding_out, *(html(p) if isinstance(p, str) else p for p in parts))
         self.render_plan()
         self.render_agenda()
@@ -427,6 +455,8 @@ class ReviewDashboard:
         s = self.state
         if not s.bureau:
             return
+        from rbm_utils.present import charts  # plotly: the overview only
+
         frame = plan.rollup(s.tables)
         show(
             self.plan_out,

@@ -20,7 +20,7 @@ import pandas as pd
 
 from rbm_utils.core.config import Config
 from rbm_utils.core.quarters import Quarter
-from rbm_utils.present import charts, columns, followup, readable, reports
+from rbm_utils.present import columns, followup, readable, reports
 from rbm_utils.present.reports import Review, table_html
 
 #: (heading, output name) of the unit page, in page order. The KPI drill-down follows "KPIs".
@@ -97,13 +97,18 @@ def _changes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return c[c["direction"] != "same"].reset_index(drop=True)
 
 
-def unit_parts(r: Review, status_figure: Any = None) -> dict[str, list[Any]]:
-    """What each unit-only section shows (and the summary), from the review's published tables."""
+def unit_parts(r: Review, status_figure: Any = None, toc_figure: Any = None) -> dict[str, list[Any]]:
+    """What each unit-only section shows (and the summary), from the review's published tables;
+    ``toc_figure``: the theory of change as the review notebook drew it, else drawn here."""
     v, q, cur = r.view, r.quarter, r.config.currency
     statement = v.get("statement")
     text = str(statement["statement"].iloc[0]) if statement is not None and len(statement) else ""
     toc: list[Any] = []
-    if all(k in v for k in ("nodes", "edges", "layout", "stalls")):
+    if toc_figure is not None:
+        toc = [toc_figure]
+    elif all(k in v for k in ("nodes", "edges", "layout", "stalls")):
+        from rbm_utils.present import charts  # plotly: only when a chart is drawn here
+
         toc = [charts.toc_diagram(v["nodes"], v["edges"], v["layout"], v["stalls"])]
     return {
         "summary": [_table(reports.summary_frame(r)), *([status_figure] if status_figure is not None else [])],
@@ -160,14 +165,19 @@ def unit_parts(r: Review, status_figure: Any = None) -> dict[str, list[Any]]:
     }
 
 
-def money_parts(r: Review, burn_figure: Any, money: pd.DataFrame) -> list[Any]:
+def money_parts(r: Review, burn_figure: Any, money: pd.DataFrame, flows_figure: Any = None) -> list[Any]:
     """Money and people: money against delivery, money per output, where the money goes and the
-    cost per result (the notebook's section)."""
+    cost per result (the notebook's section); ``flows_figure``: where the money goes as the
+    review notebook drew it, else drawn here."""
     flows = r.view.get("flows")
+    if flows_figure is None and flows is not None:
+        from rbm_utils.present import charts  # plotly: only when a chart is drawn here
+
+        flows_figure = charts.money_sankey(flows, currency=r.config.currency)
     return [
         burn_figure,
         _table(money, columns.MONEY, "No budget line."),
-        *([charts.money_sankey(flows, currency=r.config.currency)] if flows is not None else []),
+        *([flows_figure] if flows_figure is not None else []),
         _table(r.view.get("cost"), columns.COST_PER_RESULT, "No cost per result."),
     ]
 

@@ -81,8 +81,17 @@
       }
     });
   }
-  new MutationObserver(focusableScrollers).observe(document.body, { childList: true, subtree: true });
-  window.addEventListener("resize", focusableScrollers);
+  // Once per frame at most: each check reads the layout, and a page's widgets and charts make
+  // hundreds of changes while they draw (checked on every change, style and layout took about
+  // twice as long on a busy machine: docs/performance.md).
+  var scrollersPending = false;
+  function scheduleScrollers() {
+    if (scrollersPending) { return; }
+    scrollersPending = true;
+    window.requestAnimationFrame(function () { scrollersPending = false; focusableScrollers(); });
+  }
+  new MutationObserver(scheduleScrollers).observe(document.body, { childList: true, subtree: true });
+  window.addEventListener("resize", scheduleScrollers);
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") {
       if (timer === null) { timer = setTimeout(release, RELEASE_AFTER_MS); }
