@@ -25,7 +25,7 @@ from rbm_utils.serve import data, downloads, headers
 from rbm_utils.serve.signin import DashboardIdentityProvider, person_of
 
 #: What a reader who may not see a review is told (HTTP 403).
-HIDDEN = (
+HIDDEN = headers.own_message(
     "This review is not approved yet: until it is, only the unit's officers and approvers and the "
     "bureau's leadership can open it."
 )

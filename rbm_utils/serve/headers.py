@@ -90,7 +90,15 @@ PUBLIC_MESSAGES: dict[int, str] = {
 }
 
 #: Messages the server itself raises for readers (they name nothing of the server): shown as they are.
-OWN_MESSAGES = frozenset({"Too many dashboards are open right now; close a tab or try again in a few minutes."})
+OWN_MESSAGES = {"Too many dashboards are open right now; close a tab or try again in a few minutes."}
+
+
+def own_message(text: str) -> str:
+    """Register ``text`` as one of :data:`OWN_MESSAGES` (written by us, in words: an error page
+    may show it) and return it."""
+    OWN_MESSAGES.add(text)
+    return text
+
 
 _HTML_TYPES = ("text/html", "application/json", "text/plain")
 

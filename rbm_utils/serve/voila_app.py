@@ -133,8 +133,10 @@ class Viewer:
 
 #: Set by the page handler (the server, from the session) around the page's kernel start.
 VIEWER: contextvars.ContextVar[Viewer | None] = contextvars.ContextVar("rbm_viewer", default=None)
-TOO_MANY = "Too many dashboards are open right now; close a tab or try again in a few minutes."
-TOO_MANY_YOURS = "You have too many dashboards open right now; close one of your tabs or try again in a few minutes."
+TOO_MANY = headers.own_message("Too many dashboards are open right now; close a tab or try again in a few minutes.")
+TOO_MANY_YOURS = headers.own_message(
+    "You have too many dashboards open right now; close one of your tabs or try again in a few minutes."
+)
 
 
 class DashboardKernelManager(AsyncMappingKernelManager):
