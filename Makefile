@@ -37,8 +37,10 @@ ingest: setup
 review: ingest
 	$(BIN)/rbm review --all --update --quarter $(QUARTER)
 
-# The managers' dashboards on http://127.0.0.1:8866/ (read-only Voila; Ctrl-C stops; PORT= to choose).
+# The managers' dashboards on http://127.0.0.1:8866/ (read-only Voila, sign-in; the local administrator
+# added on the first run; Ctrl-C stops; PORT= to choose).
 serve: setup
+	$(BIN)/rbm user bootstrap $(if $(PORT),--port $(PORT))
 	$(BIN)/rbm serve --quarter $(QUARTER) $(if $(PORT),--port $(PORT))
 
 # Build, ingest and review the sample, add the local administrator on the first run (it prints how

@@ -16,8 +16,7 @@ store) and hands it to each kernel it starts for that user through :data:`VISIBL
 dashboard kernel without it (or with a value it cannot read) shows nothing.
 
 Example:
-    >>> from rbm_utils.store.users import User
-    >>> states = {"2026-Q3": {"AFR": "draft", "EUR": "approved", "CYB": "pending"}}
+    >>>     >>> states = {"2026-Q3": {"AFR": "draft", "EUR": "approved", "CYB": "pending"}}
     >>> v = visible_for(User("ada", "officer", ("AFR",)), states)
     >>> v.units["2026-Q3"], v.overview, v.review("2026-Q3", "CYB-AFR"), v.review("2026-Q3", "EUR")
     (('AFR', 'EUR'), (), False, True)
@@ -31,8 +30,10 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from rbm_utils.store.users import User
+if TYPE_CHECKING:  # a dashboard kernel imports this module: no database layer there
+    from rbm_utils.store.users import User
 
 #: The kernel environment variable that carries what its page may show (set by the server).
 VISIBLE_ENV = "RBM_VISIBLE"
