@@ -16,7 +16,8 @@ store) and hands it to each kernel it starts for that user through :data:`VISIBL
 dashboard kernel without it (or with a value it cannot read) shows nothing.
 
 Example:
-    >>>     >>> states = {"2026-Q3": {"AFR": "draft", "EUR": "approved", "CYB": "pending"}}
+    >>> from rbm_utils.store.users import User
+    >>> states = {"2026-Q3": {"AFR": "draft", "EUR": "approved", "CYB": "pending"}}
     >>> v = visible_for(User("ada", "officer", ("AFR",)), states)
     >>> v.units["2026-Q3"], v.overview, v.review("2026-Q3", "CYB-AFR"), v.review("2026-Q3", "EUR")
     (('AFR', 'EUR'), (), False, True)
@@ -73,6 +74,7 @@ def visible_for(user: User | None, states: Mapping[str, Mapping[str, str]]) -> V
     """What ``user`` may read, given each quarter's approval state per unit (``states``:
     quarter -> unit code -> ``draft``/``pending``/``approved``). No user (or a disabled one): nothing.
 
+    >>> from rbm_utils.store.users import User
     >>> visible_for(User("v", "viewer", ()), {"2026-Q2": {"AFR": "approved", "EUR": "approved"}}).overview
     ('2026-Q2',)
     >>> visible_for(None, {"2026-Q2": {"AFR": "approved"}}).units
