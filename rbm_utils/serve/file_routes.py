@@ -92,7 +92,7 @@ class StaticReviewHandler(headers.PlainErrors, JupyterHandler):
         check_visible(self, quarter, review)
         payload = path.read_bytes()
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        # its inline scripts (plotly.js, one call per figure) allowed by hash, no other inline script
+        # its inline scripts (one call per figure; older copies inline plotly.js too) allowed by hash, no other
         self.set_header("Content-Security-Policy", headers.static_copy_csp(headers.inline_script_hashes(payload)))
         self.set_header("Content-Length", str(len(payload)))
         self.set_header("Cache-Control", "no-cache")

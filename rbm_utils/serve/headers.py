@@ -186,7 +186,8 @@ def inline_script_hashes(page: bytes) -> list[str]:
 
 def static_copy_csp(hashes: Iterable[str]) -> str:
     """The policy of a review's static copy: :data:`CSP` with its inline scripts allowed by hash
-    (plotly.js and each figure's call are inline there), nothing else.
+    (each figure's call is inline there, and plotly.js in copies published before the asset
+    file), nothing else.
 
     >>> static_copy_csp(["'sha256-abc='"]).split("; ")[1]
     "script-src 'self' 'sha256-abc='"
