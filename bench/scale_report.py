@@ -107,7 +107,7 @@ def ratios_json(h: dict[str, Any]) -> dict[str, Any]:
 def targets(h: dict[str, Any], details: dict[str, Any]) -> list[dict[str, Any]]:
     """The verdicts of item 5 (rows as ``bench/run.py``'s targets)."""
     rows: list[dict[str, Any]] = []
-    n = h.get("scale_large_units")
+    n = h.get("scale_large_units") or 200  # the issue's size when the section did not run
     s = details.get("scale") or {}
 
     def add(name: str, key: str, bound: float, note: str) -> None:
