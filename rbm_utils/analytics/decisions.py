@@ -28,7 +28,14 @@ import numpy as np
 import pandas as pd
 
 from rbm_utils.analytics.frames import TOLERANCE, column_text
-from rbm_utils.core.codes import DECISION_OPEN_STATUSES, DECISION_STATUSES, KPI_STATUS_WORDS, DecisionStatus
+from rbm_utils.core.codes import (
+    APPROVAL_COLUMNS,
+    DECISION_OPEN_STATUSES,
+    DECISION_STATUSES,
+    FRAMEWORK_CHANGE_COLUMNS,
+    KPI_STATUS_WORDS,
+    DecisionStatus,
+)
 from rbm_utils.core.quarters import Quarter, QuarterLike, index_of
 from rbm_utils.core.text import cell_number, cell_text, fmt_number, number_column
 
@@ -76,33 +83,6 @@ FOLLOW_UP_COLUMNS = [
 ]
 #: Statuses of a decision that close it: never overdue.
 CLOSED_STATUSES: tuple[DecisionStatus, ...] = tuple(s for s in DECISION_STATUSES if s not in DECISION_OPEN_STATUSES)
-#: Columns of :func:`approvals` (the snapshot's ``Approvals``, one row per unit-quarter).
-APPROVAL_COLUMNS = [
-    "unit_code",
-    "quarter",
-    "state",
-    "approved_by",
-    "approved_at",
-    "bureau_approved_by",
-    "bureau_approved_at",
-    "n_pending",
-    "pending_summary",
-]
-#: Columns of :func:`framework_changes` (the snapshot's ``FrameworkChanges``).
-FRAMEWORK_CHANGE_COLUMNS = [
-    "unit_code",
-    "quarter",
-    "change_kind",
-    "item_id",
-    "title",
-    "old",
-    "new",
-    "amount",
-    "share",
-    "authority",
-    "decision_id",
-    "status",
-]
 #: Numeric columns of the two passed-through tables and their dtypes.
 _NUMERIC = {"n_pending": "int64", "amount": "float64", "share": "float64"}
 

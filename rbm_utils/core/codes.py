@@ -137,3 +137,23 @@ REGISTER_MEASURE_STAGES: dict[str, tuple[str, ...]] = {
 #: Stages that need the date they were reached (``actual_date``).
 PARTNER_DATED_STAGES = ("agreement_signed", "received")
 REGIONS = ("AFR", "AMS", "ARB", "ASP", "CIS", "EUR")
+
+
+#: Columns of a framework change (``store.authority.classify_changes``; the store adds unit_code,
+#: quarter and status around them).
+CHANGE_COLUMNS = ["change_kind", "item_id", "title", "old", "new", "amount", "share", "authority", "decision_id"]
+#: Columns of the snapshot's ``Approvals`` table: written by the store, read by the analytics and
+#: the dashboards (here so that neither needs the other, nor the database layer).
+APPROVAL_COLUMNS = [
+    "unit_code",
+    "quarter",
+    "state",
+    "approved_by",
+    "approved_at",
+    "bureau_approved_by",
+    "bureau_approved_at",
+    "n_pending",
+    "pending_summary",
+]
+#: Columns of the snapshot's ``FrameworkChanges`` table.
+FRAMEWORK_CHANGE_COLUMNS = ["unit_code", "quarter", *CHANGE_COLUMNS, "status"]

@@ -49,7 +49,7 @@ from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.publish.jobs import STATUSES, JobResult
 from rbm_utils.publish.quarterly import FAILED, OVERVIEW_NAME, ReviewExports, plan_review
 from rbm_utils.publish.refresh_state import UnitRefresh, read_refresh_state, write_refresh_state
-from rbm_utils.publish.runner import run_notebooks
+from rbm_utils.publish.runner import job_record, run_notebooks
 from rbm_utils.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -177,17 +177,7 @@ def merge_run_report(path: Path, results: Sequence[JobResult]) -> None:
         report = {}
     jobs = {str(j.get("name")): j for j in report.get("jobs", []) if isinstance(j, dict)}
     for r in results:
-        jobs[r.name] = {
-            "name": r.name,
-            "status": r.status,
-            "duration_s": round(float(r.duration_s), 3),
-            "error_name": r.error_name,
-            "error_value": r.error_value,
-            "error_cell": r.error_cell,
-            "attempts": r.attempts,
-            "output_notebook": None if r.output_notebook is None else str(r.output_notebook),
-            "refreshed_at": now_iso(),
-        }
+        jobs[r.name] = {**job_record(r), "refreshed_at": now_iso()}
     totals: dict[str, int] = {s: 0 for s in STATUSES}
     for j in jobs.values():
         totals[str(j.get("status"))] = totals.get(str(j.get("status")), 0) + 1

@@ -404,6 +404,20 @@ def run_notebooks(
     return [r for r in results if r is not None]
 
 
+def job_record(r: JobResult) -> dict[str, Any]:
+    """One job of ``run_report.json``: its name, status, duration, error and output notebook."""
+    return {
+        "name": r.name,
+        "status": r.status,
+        "duration_s": round(float(r.duration_s), 3),
+        "error_name": r.error_name,
+        "error_value": r.error_value,
+        "error_cell": r.error_cell,
+        "attempts": r.attempts,
+        "output_notebook": None if r.output_notebook is None else str(r.output_notebook),
+    }
+
+
 def write_run_report(results: Iterable[JobResult], path: Path) -> Path:
     """Write the batch's report as JSON (atomically): one entry per job plus totals by status.
 
@@ -417,18 +431,6 @@ def write_run_report(results: Iterable[JobResult], path: Path) -> Path:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "totals": {"jobs": len(results), **totals},
         "all_ok": all(r.status in ("ok", "skipped_unchanged") for r in results),
-        "jobs": [
-            {
-                "name": r.name,
-                "status": r.status,
-                "duration_s": round(float(r.duration_s), 3),
-                "error_name": r.error_name,
-                "error_value": r.error_value,
-                "error_cell": r.error_cell,
-                "attempts": r.attempts,
-                "output_notebook": None if r.output_notebook is None else str(r.output_notebook),
-            }
-            for r in results
-        ],
+        "jobs": [job_record(r) for r in results],
     }
     return atomic_write_json(Path(path), report)

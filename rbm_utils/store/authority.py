@@ -44,6 +44,7 @@ from typing import Any, Literal, get_args
 
 import pandas as pd
 
+from rbm_utils.core.codes import CHANGE_COLUMNS
 from rbm_utils.core.config import Authority
 from rbm_utils.core.errors import Problem, problem
 from rbm_utils.core.text import fmt_number, fmt_share, is_missing
@@ -62,24 +63,6 @@ ChangeKind = Literal[
 ]
 CHANGE_KINDS: tuple[ChangeKind, ...] = get_args(ChangeKind)
 
-#: Columns of :func:`classify_changes` (the store adds unit_code, quarter and status in front/after).
-CHANGE_COLUMNS = ["change_kind", "item_id", "title", "old", "new", "amount", "share", "authority", "decision_id"]
-#: Columns of the snapshot's ``Approvals`` table (:func:`rbm_utils.store.escalation.approval_frames`'
-#: first frame); here, not in :mod:`rbm_utils.store.escalation`, so that readers of a snapshot
-#: (the dashboards) need not import the database layer.
-APPROVAL_COLUMNS = [
-    "unit_code",
-    "quarter",
-    "state",
-    "approved_by",
-    "approved_at",
-    "bureau_approved_by",
-    "bureau_approved_at",
-    "n_pending",
-    "pending_summary",
-]
-#: Columns of the snapshot's ``FrameworkChanges`` table (the second frame).
-FRAMEWORK_CHANGE_COLUMNS = ["unit_code", "quarter", *CHANGE_COLUMNS, "status"]
 
 #: The sheets a unit's framework is read from (plus Decisions for the covering decisions).
 FRAMEWORK_SHEETS = ("Results", "KPIs", "Budget", "Activities")

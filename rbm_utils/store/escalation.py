@@ -28,10 +28,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from rbm_utils.core.codes import APPROVAL_COLUMNS, FRAMEWORK_CHANGE_COLUMNS
 from rbm_utils.core.config import Authority
 from rbm_utils.store.authority import (
-    APPROVAL_COLUMNS,
-    FRAMEWORK_CHANGE_COLUMNS,
     FRAMEWORK_SHEETS,
     classify_changes,
     empty_changes,

@@ -36,11 +36,12 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from rbm_utils.core import schema
+from rbm_utils.core.codes import APPROVAL_COLUMNS, FRAMEWORK_CHANGE_COLUMNS
 from rbm_utils.core.config import Authority, Config
 from rbm_utils.core.files import atomic_write_json, exchange_dirs, sha256_file, utc_stamp
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.core.text import is_missing
-from rbm_utils.store.authority import APPROVAL_COLUMNS, CHANGE_KINDS, FRAMEWORK_CHANGE_COLUMNS
+from rbm_utils.store.authority import CHANGE_KINDS
 
 log = logging.getLogger(__name__)
 
