@@ -42,9 +42,14 @@ def watched(browser, server):  # noqa: F811 (the fixture imported above)
     w = Watched(browser, server)  # signed in as the tests' leadership user
     yield w
     try:
+        from playwright.sync_api import Error as PlaywrightError
+
         for pg in w.ctx.pages:
             if not pg.is_closed():
-                pg.close(run_before_unload=True)
+                try:
+                    pg.close(run_before_unload=True)
+                except PlaywrightError:  # already closing (as test_browser's fixture)
+                    pass
         w.check()
     finally:
         w.ctx.close()
