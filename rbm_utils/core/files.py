@@ -2,7 +2,10 @@
 
 Every write a reader may see is atomic (temp file in the same folder, fsync, ``os.replace``);
 a published folder is replaced whole by :func:`exchange_dirs` (Linux ``renameat2``), which no
-library offers.
+library offers. A reader of such a folder goes through :class:`FolderView`: one directory
+handle, so every file it opens comes from the same version of the folder, even if the folder
+is exchanged meanwhile (a library that stats a path and opens it again would otherwise read
+the old file's size and the new file's bytes).
 
 Example:
     >>> import tempfile
@@ -21,11 +24,13 @@ import functools
 import hashlib
 import json
 import os
+import stat
 import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
 
 def utc_stamp() -> str:
@@ -100,3 +105,54 @@ def exchange_dirs(a: Path, b: Path) -> bool:
     if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
         return False
     raise OSError(err, os.strerror(err), str(b))
+
+
+class FolderView:
+    """One version of a folder, read through a single directory handle (``os.open`` with
+    ``O_DIRECTORY``; names are opened relative to it). A folder swapped whole by
+    :func:`exchange_dirs` while it is read still shows the version it had when the view was
+    opened. Use as a context manager; names are plain file names inside the folder.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = atomic_write_json(d / "a.json", [1])
+    >>> with FolderView(d) as view:
+    ...     view.is_file("a.json"), view.is_file("b.json"), view.read_text("a.json")
+    (True, False, '[\\n  1\\n]\\n')
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+
+    def _opener(self, name: str, flags: int) -> int:
+        return os.open(name, flags, dir_fd=self._fd)
+
+    def is_file(self, name: str) -> bool:
+        """Whether ``name`` is a regular file of this version of the folder."""
+        try:
+            return stat.S_ISREG(os.stat(name, dir_fd=self._fd).st_mode)
+        except OSError:
+            return False
+
+    def open(self, name: str) -> IO[bytes]:
+        """``name`` opened for reading in binary mode (``OSError`` when absent)."""
+        return open(name, "rb", opener=self._opener)  # noqa: SIM115 - the caller closes it
+
+    def read_bytes(self, name: str) -> bytes:
+        with self.open(name) as fh:
+            return fh.read()
+
+    def read_text(self, name: str) -> str:
+        return self.read_bytes(name).decode("utf-8")
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> FolderView:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

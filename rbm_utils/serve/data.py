@@ -32,6 +32,7 @@ import pandas as pd
 from rbm_utils.analytics.bureau import OVERVIEW_TABLES, PUBLISHED_TABLES
 from rbm_utils.core.codes import DECISION_OPEN_STATUSES, KPI_STATUSES
 from rbm_utils.core.config import PROJECT_ROOT, Config
+from rbm_utils.core.files import FolderView
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.publish import frozen
 from rbm_utils.publish.figures import FIGURES_FILE
@@ -186,13 +187,25 @@ def load_tables(outputs: Path, quarter: str | None, folder: str | None, config: 
     )
     if f is None:
         raise ValueError(f"{folder!r} has no published review for {q}")
-    base = Path(outputs) / q / f
-    out: dict[str, pd.DataFrame] = {}
     published = {**PUBLISHED_TABLES, **OVERVIEW_TABLES} if f == OVERVIEW else PUBLISHED_TABLES
-    for stem, key in published.items():
-        path = base / f"{stem}.parquet"
-        if path.is_file():
-            out[key] = pd.read_parquet(path)
+    return read_folder_tables(Path(outputs) / q / f, published)
+
+
+def read_folder_tables(folder: Path, stems: Mapping[str, str]) -> dict[str, pd.DataFrame]:
+    """``{key: table}`` for each ``stem: key`` whose ``<stem>.parquet`` is in ``folder``, all from
+    one version of the folder (:class:`rbm_utils.core.files.FolderView`: a refresh swapping the
+    folder meanwhile never mixes two versions or tears a file)."""
+    out: dict[str, pd.DataFrame] = {}
+    try:
+        view = FolderView(folder)
+    except FileNotFoundError:
+        return out
+    with view:
+        for stem, key in stems.items():
+            name = f"{stem}.parquet"
+            if view.is_file(name):
+                with view.open(name) as fh:
+                    out[key] = pd.read_parquet(fh)
     return out
 
 
@@ -206,7 +219,8 @@ def load_figures(outputs: Path, quarter: str | None, unit: str | None, config: C
     if q is None or u is None:
         return {}
     try:
-        figs = json.loads((Path(outputs) / q / u / FIGURES_FILE).read_text(encoding="utf-8"))
+        with FolderView(Path(outputs) / q / u) as view:
+            figs = json.loads(view.read_text(FIGURES_FILE))
     except (OSError, ValueError):
         return {}
     if not isinstance(figs, dict):
@@ -230,10 +244,7 @@ def load_joint_tables(outputs: Path, quarter: str | None, pair: str | None, conf
     p = pick(pair, published_joint(outputs, q, config)) if q else None
     if q is None or p is None:
         raise ValueError(f"no published joint review {pair!r} for {quarter!r}")
-    base = Path(outputs) / q / JOINT / p
-    return {
-        key: pd.read_parquet(base / f"{key}.parquet") for key in JOINT_TABLES if (base / f"{key}.parquet").is_file()
-    }
+    return read_folder_tables(Path(outputs) / q / JOINT / p, {key: key for key in JOINT_TABLES})
 
 
 def load_snapshot_table(outputs: Path, quarter: str | None, name: str) -> pd.DataFrame:
