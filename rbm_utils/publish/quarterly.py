@@ -40,7 +40,7 @@ from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.publish import frozen
 from rbm_utils.publish.assets import ASSETS_DIR
 from rbm_utils.publish.jobs import Job, JobResult
-from rbm_utils.publish.runner import job_server, run_notebooks, write_run_report
+from rbm_utils.publish.runner import check_not_starting_job, job_server, run_notebooks, write_run_report
 from rbm_utils.store.database import Store
 from rbm_utils.store.snapshot import PREVIOUS_PREFIX, PublishedError, freeze_snapshot, load_snapshot
 
@@ -255,6 +255,7 @@ def review_quarter(
     snapshot, tidy tables and publishing stay here. ``exports`` (:data:`ReviewExports`) adds each
     unit review's and the overview's exports to its folder before the folder is published.
     """
+    check_not_starting_job()
     started = time.time()
     # the local runner's warm job server starts now: its imports overlap the snapshot and the analysis
     with contextlib.nullcontext() if scheduler else job_server(start=True):

@@ -49,7 +49,7 @@ from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.publish.jobs import STATUSES, JobResult
 from rbm_utils.publish.quarterly import FAILED, OVERVIEW_NAME, ReviewExports, plan_review
 from rbm_utils.publish.refresh_state import UnitRefresh, read_refresh_state, write_refresh_state
-from rbm_utils.publish.runner import job_record, run_notebooks
+from rbm_utils.publish.runner import check_not_starting_job, job_record, run_notebooks
 from rbm_utils.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -239,6 +239,7 @@ def refresh_quarter(
     the bureau, or with no submission for the quarter, is left alone (``result.left``, with the
     reason). Waits at most ``wait_s`` seconds for another refresh of the quarter to end.
     """
+    check_not_starting_job()
     started = time.monotonic()
     config = config or load_config()
     q = check_open(quarter, config)

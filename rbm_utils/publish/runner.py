@@ -55,6 +55,26 @@ log = logging.getLogger(__name__)
 _JOIN_S = 10.0
 #: What the warm job server imports once, before it forks any job process.
 PRELOAD = ("rbm_utils.publish.warm",)
+#: The name of a job's process, before the job's name.
+JOB_PROCESS = "rbm-batch-"
+
+
+class UnguardedScriptError(RuntimeError):
+    """A batch started while a job process was starting: the calling script runs its batch at
+    import, so each job process (which imports the caller's script again, as ``multiprocessing``
+    does) would start a batch of its own."""
+
+
+def check_not_starting_job() -> None:
+    """Refuse a batch started from inside a starting job process (see :class:`UnguardedScriptError`).
+
+    >>> check_not_starting_job()  # in an ordinary process: nothing happens
+    """
+    if multiprocessing.current_process().name.startswith(JOB_PROCESS):
+        raise UnguardedScriptError(
+            "a batch was started while a job process was starting: the script that runs the batch "
+            'must start it under `if __name__ == "__main__":` (each job process imports that script again)'
+        )
 
 
 Record = Callable[[int, JobResult], None]
@@ -273,7 +293,9 @@ class _LocalBatch:
             if job.assets_dir is not None:
                 spec["plotly_js"] = asset_src(job.publish_dir, job.assets_dir)
             reader, writer = self.ctx.Pipe(duplex=False)
-            proc = self.ctx.Process(target=child_main, args=(spec, writer), name=f"rbm-batch-{job.name}", daemon=True)
+            proc = self.ctx.Process(
+                target=child_main, args=(spec, writer), name=f"{JOB_PROCESS}{job.name}", daemon=True
+            )
             proc.start()
             writer.close()
         except Exception as exc:  # noqa: BLE001 - one job's set-up failure never stops the batch
@@ -381,6 +403,7 @@ def run_notebooks(
         >>> res[0].status                                                         # doctest: +SKIP
         'ok'
     """
+    check_not_starting_job()
     jobs = list(jobs)
     check_jobs(jobs)
     results: list[JobResult | None] = [None] * len(jobs)

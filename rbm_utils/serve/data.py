@@ -253,8 +253,8 @@ def load_snapshot_table(outputs: Path, quarter: str | None, name: str) -> pd.Dat
     n = pick(name, SNAPSHOT_TABLES)
     if q is None or n is None:
         raise ValueError(f"no snapshot table {name!r} for {quarter!r}")
-    path = Path(outputs) / q / SNAPSHOT / f"{n}.parquet"
-    return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["unit_code", "kpi_id", "period"])
+    found = read_folder_tables(Path(outputs) / q / SNAPSHOT, {n: n})
+    return found.get(n, pd.DataFrame(columns=["unit_code", "kpi_id", "period"]))
 
 
 def load_frozen_tables(

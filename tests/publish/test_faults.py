@@ -331,25 +331,28 @@ import pandas as pd
 from rbm_utils.publish.jobs import Job
 from rbm_utils.publish.runner import run_notebooks
 
-out, template, run_id = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-generation, slow = int(sys.argv[4]), float(sys.argv[5])
-units = sys.argv[6].split(",")
-
 # fault injection: every rename of this process waits a little, widening the publish windows
 _rename = os.rename
 def slow_rename(*args, **kwargs):
     time.sleep(random.uniform(0, slow))
     return _rename(*args, **kwargs)
-os.rename = slow_rename
 
 def write_table(staging, job):
     pd.DataFrame({"unit": [job.parameters["unit"]], "generation": [int(job.parameters["generation"])]}) \
         .to_parquet(staging / "table.parquet", index=False)
 
-jobs = [Job(u, template, {"unit": u, "generation": generation, "sleep_s": 0.0}, out / u, write_table) for u in units]
-res = run_notebooks(jobs, workers=3, job_timeout=60, staging_root=out.parent / ".staging" / out.name,
-                    progress=False, run_id=run_id)
-print(json.dumps({r.name: r.status for r in res}))
+# guarded: each job process imports this script again (multiprocessing's forkserver and spawn
+# do), and must not start a batch of its own there
+if __name__ == "__main__":
+    out, template, run_id = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    generation, slow = int(sys.argv[4]), float(sys.argv[5])
+    units = sys.argv[6].split(",")
+    os.rename = slow_rename
+    jobs = [Job(u, template, {"unit": u, "generation": generation, "sleep_s": 0.0}, out / u, write_table)
+            for u in units]
+    res = run_notebooks(jobs, workers=3, job_timeout=60, staging_root=out.parent / ".staging" / out.name,
+                        progress=False, run_id=run_id)
+    print(json.dumps({r.name: r.status for r in res}))
 """
 
 
@@ -626,3 +629,22 @@ def test_forced_snapshot_republish_is_never_without_a_snapshot(tmp_path, monkeyp
     assert len(load_snapshot(final)["Risks"]) == 0  # the new snapshot, complete and verified
     leftovers = [p for p in (tmp_path / "out" / "2026-Q3").iterdir() if p.name.startswith(".snapshot-tmp-")]
     assert len(leftovers) == 1 and read_manifest(leftovers[0])["content_sha256"] == old["content_sha256"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_script_that_starts_its_batch_at_import_fails_its_jobs_instead_of_nesting_batches(tmp_path):
+    # each job process imports the calling script again (multiprocessing's forkserver does):
+    # without the __main__ guard every job would start a batch of its own
+    template = make_generation_notebook(tmp_path / "gen.ipynb")
+    script = tmp_path / "unguarded.py"
+    script.write_text(RUNNER.replace('if __name__ == "__main__":', "if True:"), encoding="utf-8")
+    out = tmp_path / "outputs" / "2026-Q3"
+    proc = start_runner(script, out, template, "u" + uuid.uuid4().hex[:10], 1, ["AFR", "AMS"], slow=0.0)
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 0, stderr.decode()
+    # each job's process stopped before its notebook started (no nested batch ran, nothing hung)
+    assert json.loads(stdout.decode().strip().splitlines()[-1]) == {"AFR": "dead_kernel", "AMS": "dead_kernel"}
+    assert stderr.decode().count("UnguardedScriptError: a batch was started") == 2  # one per job
+    assert 'if __name__ == "__main__":' in stderr.decode()  # the job processes say why
+    assert not (out / "AFR").exists() and not (out / "AMS").exists()

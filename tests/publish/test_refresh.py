@@ -259,17 +259,21 @@ from rbm_utils.core.config import load_config
 from rbm_utils.publish import quarterly
 from rbm_utils.publish.refresh import refresh_quarter
 
-tpl, url, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-for name in ("UNIT_TEMPLATE", "JOINT_TEMPLATE", "OVERVIEW_TEMPLATE"):
-    setattr(quarterly, name, tpl)
 _rename = os.rename
 def slow_rename(*args, **kwargs):
     time.sleep(random.uniform(0, 0.15))
     return _rename(*args, **kwargs)
-os.rename = slow_rename
-res = refresh_quarter("2026-Q3", ["AFR"], store_url=url, outputs=out, config=load_config(),
-                      cell_timeout=60, job_timeout=120)
-print(json.dumps(res.ok))
+
+# guarded: each job process imports this script again (multiprocessing's forkserver and spawn
+# do), and must not start a refresh of its own there
+if __name__ == "__main__":
+    tpl, url, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    for name in ("UNIT_TEMPLATE", "JOINT_TEMPLATE", "OVERVIEW_TEMPLATE"):
+        setattr(quarterly, name, tpl)
+    os.rename = slow_rename
+    res = refresh_quarter("2026-Q3", ["AFR"], store_url=url, outputs=out, config=load_config(),
+                          cell_timeout=60, job_timeout=120)
+    print(json.dumps(res.ok))
 """
 
 
