@@ -88,7 +88,7 @@ def driver_rows(conn: Connection, query: sa.Select) -> list[tuple[Any, ...]]:
     came in 38 ms through ``conn.execute``, 10 ms through psycopg's cursor in binary mode (which
     returns the same Python values as SQLAlchemy: float8 as float, integer as int, text as str).
     """
-    compiled = query.compile(dialect=conn.dialect)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     positional = compiled.positiontup
     args: Any = tuple(params[k] for k in positional) if positional is not None else params

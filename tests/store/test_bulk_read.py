@@ -12,7 +12,7 @@ from rbm_utils.core.config import Authority, Config, Unit
 from rbm_utils.store.bulk_read import baseline_pick, latest_pick, picked, sheets_at
 from rbm_utils.store.database import Store
 from rbm_utils.store.escalation import approval_frames
-from rbm_utils.store.snapshot import snapshot_tables
+from rbm_utils.store.snapshot import freeze_snapshot, snapshot_tables, table_content_sha256
 from rbm_utils.store.tables import DATA_SHEETS
 from rbm_utils.store.versions import sheets_as_of
 
@@ -110,10 +110,11 @@ def test_sheets_at_gives_each_unit_the_frames_it_has_alone(tmp_path, monkeypatch
 def test_postgres_reads_the_same_frames_as_sqlite(tmp_path, pg_url, monkeypatch):
     with _bureau(f"sqlite:///{tmp_path / 'rbm.sqlite'}", monkeypatch) as lite, _bureau(pg_url, monkeypatch) as pg:
         for quarter in QUARTERS:
-            want, got = lite.bureau_state(quarter), pg.bureau_state(quarter)
-            assert list(got) == list(want)
-            for name in want:
-                pd.testing.assert_frame_equal(got[name], want[name], check_index_type=True)
+            for units in (None, ["AFR", "EMT"], []):
+                want, got = lite.bureau_state(quarter, units), pg.bureau_state(quarter, units)
+                assert list(got) == list(want)
+                for name in want:
+                    pd.testing.assert_frame_equal(got[name], want[name], check_index_type=True)
             for a, b in zip(
                 pg.approval_tables(quarter, CONFIG.authority, "CHF"),
                 lite.approval_tables(quarter, CONFIG.authority, "CHF"),
@@ -128,3 +129,9 @@ def test_postgres_reads_the_same_frames_as_sqlite(tmp_path, pg_url, monkeypatch)
         for name in want:
             pd.testing.assert_frame_equal(got[name], want[name], check_index_type=True)
         assert len(want["FrameworkChanges"]) == 3 and len(want["KPIs"]) == 12
+        # the freeze hashes each table's rows as made for its sort: the hash of the frame itself
+        frozen = [freeze_snapshot(st, "2026-Q3", tmp_path / name, CONFIG) for name, st in (("lite", lite), ("pg", pg))]
+    assert {k: v["content_sha256"] for k, v in frozen[0]["tables"].items()} == {
+        k: table_content_sha256(v) for k, v in want.items()
+    }
+    assert frozen[0]["content_sha256"] == frozen[1]["content_sha256"]
