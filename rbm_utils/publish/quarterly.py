@@ -83,6 +83,11 @@ class _WithPrevious:
     def framework_changes(self, quarter: Quarter, authority: Authority | None = None) -> pd.DataFrame:
         return self.store.framework_changes(quarter, authority)
 
+    def approval_tables(
+        self, quarter: Quarter, authority: Authority | None = None, currency: str = ""
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return self.store.approval_tables(quarter, authority, currency)
+
 
 def unit_parameters(unit: str, config: Config) -> dict[str, Any]:
     """The flat papermill parameters of a unit: ``parameters/units/<UNIT>.yaml`` if present."""

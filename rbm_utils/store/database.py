@@ -39,6 +39,7 @@ from rbm_utils.core.errors import WARNING, Problem, problems_frame
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.store.approvals import authorised_approver, lock_refusal, record_approval
 from rbm_utils.store.authority import FRAMEWORK_SHEETS, change_problems, item_rows
+from rbm_utils.store.bulk_read import bureau_frames
 from rbm_utils.store.diff import changes_frame, counts_frame, diff_rows, prepare_rows, sort_key, summary
 from rbm_utils.store.engine import guarded, lock_key, make_engine
 from rbm_utils.store.errors import ApprovalError, StoreError
@@ -46,7 +47,7 @@ from rbm_utils.store.escalation import approval_frames, quarter_changes
 from rbm_utils.store.migrate import upgrade
 from rbm_utils.store.outcome import STATUSES, IngestOutcome
 from rbm_utils.store.stale import stale_refusal
-from rbm_utils.store.tables import METADATA, TABLES, frame_of, sheet_frame, unit_frame
+from rbm_utils.store.tables import METADATA, TABLES, frame_of, unit_frame
 from rbm_utils.store.versions import (
     close_versions,
     current_rows,
@@ -303,16 +304,22 @@ class Store:
             ...     list(st.approval_states("2026-Q3").columns[:3])
             ['unit_code', 'quarter', 'state']
         """
-        with self._read() as conn:
-            return approval_frames(conn, str(_parse_quarter(quarter)), authority or Authority(), currency)[0]
+        return self.approval_tables(quarter, authority, currency)[0]
 
     @guarded("read the framework changes")
     def framework_changes(self, quarter: QuarterLike, authority: Authority | None = None) -> pd.DataFrame:
         """Every unit's framework changes of ``quarter`` against its last approved quarter, with the
         authority each needs, its covering decision and its status:
         :data:`rbm_utils.store.escalation.FRAMEWORK_CHANGE_COLUMNS`."""
+        return self.approval_tables(quarter, authority)[1]
+
+    @guarded("read the approval states")
+    def approval_tables(
+        self, quarter: QuarterLike, authority: Authority | None = None, currency: str = ""
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`approval_states` and :meth:`framework_changes` of ``quarter`` read together, once."""
         with self._read() as conn:
-            return approval_frames(conn, str(_parse_quarter(quarter)), authority or Authority())[1]
+            return approval_frames(conn, str(_parse_quarter(quarter)), authority or Authority(), currency)
 
     # ---- reading
 
@@ -401,48 +408,8 @@ class Store:
             ...     list(st.bureau_state("2026-Q3")["Risks"].columns[:2])
             ['unit_code', 'risk_id']
         """
-        as_of = str(_parse_quarter(quarter))
-        subs = TABLES["submissions"]
-        latest_q = sa.select(subs.c.unit_code, sa.func.max(subs.c.id).label("sid")).where(subs.c.quarter <= as_of)
-        if units is not None:
-            latest_q = latest_q.where(subs.c.unit_code.in_(list(units)))
-        latest = latest_q.group_by(subs.c.unit_code).subquery("latest")
-        firsts = (
-            sa.select(subs.c.unit_code, subs.c.quarter, sa.func.min(subs.c.id).label("fid"))
-            .group_by(subs.c.unit_code, subs.c.quarter)
-            .subquery("firsts")
-        )
-        first = subs.alias("first_sub")
         with self._read() as conn:
-            unit_rows = conn.execute(
-                sa.select(
-                    subs.c.unit_code,
-                    subs.c.quarter,
-                    subs.c.id,
-                    subs.c.submitted_by,
-                    first.c.ingested_at.label("first_received_at"),
-                    subs.c.ingested_at,
-                )
-                .join(latest, subs.c.id == latest.c.sid)
-                .join(firsts, sa.and_(firsts.c.unit_code == subs.c.unit_code, firsts.c.quarter == subs.c.quarter))
-                .join(first, first.c.id == firsts.c.fid)
-                .order_by(subs.c.unit_code)
-            ).all()
-            out: dict[str, pd.DataFrame] = {}
-            for sh in schema.DATA_SHEETS:
-                t = TABLES[sh.table_name]
-                recs = (
-                    conn.execute(
-                        sa.select(t.c.unit_code, *[t.c[c] for c in sh.column_names])
-                        .join(latest, t.c.unit_code == latest.c.unit_code)
-                        .where(t.c.sub_from <= latest.c.sid, sa.or_(t.c.sub_to.is_(None), t.c.sub_to > latest.c.sid))
-                    ).all()
-                    if unit_rows
-                    else []
-                )
-                out[sh.name] = sheet_frame(sh, recs, with_unit=True)
-        out["Unit"] = unit_frame([tuple(r) for r in unit_rows])
-        return out
+            return bureau_frames(conn, str(_parse_quarter(quarter)), units)
 
     @guarded("list the submissions")
     def submissions(self, unit_code: str | None = None) -> pd.DataFrame:

@@ -36,6 +36,7 @@ from rbm_utils.store.authority import (
     empty_changes,
     pending_summary,
 )
+from rbm_utils.store.bulk_read import baseline_pick, latest_pick, picked, sheets_at
 from rbm_utils.store.tables import TABLES
 from rbm_utils.store.versions import sheets_as_of
 
@@ -120,13 +121,24 @@ def approval_frames(
     """(approval states, framework changes) of ``quarter`` for every unit with a submission up to it.
 
     ``n_pending`` and ``pending_summary`` count and describe the bureau-level changes the bureau
-    has not approved (in a ``draft`` quarter: those that will need it).
+    has not approved (in a ``draft`` quarter: those that will need it). The whole bureau is read in
+    a few queries (:mod:`rbm_utils.store.bulk_read`); each unit's changes are those of
+    :func:`quarter_changes`.
     """
+    appr, bur = TABLES["approvals"], TABLES["bureau_approvals"]
+    units = _units(conn, quarter)
+    unit_rows = {r.unit_code: r for r in conn.execute(sa.select(appr).where(appr.c.quarter == quarter))}
+    bureau_rows = {r.unit_code: r for r in conn.execute(sa.select(bur).where(bur.c.quarter == quarter))}
+    base = baseline_pick(quarter)
+    approved_before = picked(conn, base)
+    based = [u for u in units if u in approved_before]
+    old = sheets_at(conn, base, FRAMEWORK_SHEETS, based)
+    new = sheets_at(conn, latest_pick(quarter), (*FRAMEWORK_SHEETS, "Decisions"), based) if based else {}
     states: list[dict[str, Any]] = []
     parts: list[pd.DataFrame] = []
-    for unit in _units(conn, quarter):
-        unit_row, bureau_row = approval_rows(conn, unit, quarter)
-        changes = quarter_changes(conn, unit, quarter, authority)
+    for unit in units:
+        unit_row, bureau_row = unit_rows.get(unit), bureau_rows.get(unit)
+        changes = classify_changes(old[unit], new[unit], authority) if unit in old else empty_changes()
         state = state_of(unit_row is not None, bureau_row is not None, changes)
         changes = changes.assign(status=change_statuses(state, bureau_row is not None, changes))
         waiting = changes[(changes["authority"] == "bureau") & (changes["status"] != "approved")]

@@ -69,7 +69,8 @@ class BureauStore(Protocol):
 
     A store that also has ``approval_states(quarter, authority, currency)`` and
     ``framework_changes(quarter, authority)`` fills the ``Approvals`` and ``FrameworkChanges``
-    tables; without them both are frozen empty.
+    tables; without them both are frozen empty. ``approval_tables(quarter, authority, currency)``,
+    when the store has it, gives both at once (one read instead of two).
     """
 
     def bureau_state(self, quarter: Quarter) -> dict[str, pd.DataFrame]: ...
@@ -146,8 +147,9 @@ def _authority_table(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
     return df
 
 
-def _prepare(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame as written: contract columns and dtypes, rows in a stable order."""
+def _prepare(name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The frame as written: contract columns and dtypes, rows in a stable order; with each row's
+    canonical JSON, in that order (what :func:`table_content_sha256` hashes: :func:`_rows_sha256`)."""
     if not _SHEET_NAME_RE.match(name):
         raise ValueError(f"not a valid table name for a snapshot file: {name!r}")
     name = _base_name(name)
@@ -182,7 +184,8 @@ def _prepare(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     else:
         keys = _sort_keys(name, df)
     keyed = keyed.sort_values(keys + ["__row"], kind="stable", na_position="first")
-    return keyed.drop(columns=[c for c in ("__row", "__kind") if c in keyed]).reset_index(drop=True)
+    rows = keyed["__row"].tolist()
+    return keyed.drop(columns=[c for c in ("__row", "__kind") if c in keyed]).reset_index(drop=True), rows
 
 
 def table_content_sha256(frame: pd.DataFrame) -> str:
@@ -196,6 +199,22 @@ def table_content_sha256(frame: pd.DataFrame) -> str:
     for rec in frame.itertuples(index=False, name=None):
         h.update(b"\n")
         h.update(json.dumps([_canonical(v) for v in rec], ensure_ascii=False, allow_nan=False).encode("utf-8"))
+    return h.hexdigest()
+
+
+def _rows_sha256(frame: pd.DataFrame, rows: list[str]) -> str:
+    """:func:`table_content_sha256` of a frame from its rows' canonical JSON already made by
+    :func:`_prepare` (:func:`_canonical` leaves no NaN or infinity for ``allow_nan`` to refuse).
+
+    >>> df, rows = _prepare("Unit", pd.DataFrame({"unit_code": ["CYB", "AFR"], "submission_id": [2, None]}))
+    >>> _rows_sha256(df, rows) == table_content_sha256(df)
+    True
+    """
+    h = hashlib.sha256()
+    h.update(json.dumps([str(c) for c in frame.columns], ensure_ascii=False).encode("utf-8"))
+    for row in rows:
+        h.update(b"\n")
+        h.update(row.encode("utf-8"))
     return h.hexdigest()
 
 
@@ -248,7 +267,13 @@ def snapshot_tables(
     >>> snapshot_tables(store, "2026-Q3")["Risks"].columns[0]  # doctest: +SKIP
     'unit_code'
     """
-    q = _parse_quarter(quarter)
+    return {name: frame for name, (frame, _) in _prepared(store, _parse_quarter(quarter), authority, currency).items()}
+
+
+def _prepared(
+    store: BureauStore, q: Quarter, authority: Authority | None, currency: str
+) -> dict[str, tuple[pd.DataFrame, list[str]]]:
+    """:func:`snapshot_tables` with each table's rows as canonical JSON (:func:`_prepare`)."""
     state = store.bureau_state(q)
     if UNIT_FRAME not in state:
         raise ValueError("bureau_state returned no 'Unit' frame (each unit's latest submission)")
@@ -256,12 +281,16 @@ def snapshot_tables(
         raise ValueError(
             f"bureau_state returned {sorted(AUTHORITY_TABLES.keys() & state.keys())}, tables of the store's own"
         )
+    both = getattr(store, "approval_tables", None)
     states, changes = getattr(store, "approval_states", None), getattr(store, "framework_changes", None)
     auth = authority or Authority()
-    extra = {
-        APPROVALS: states(q, auth, currency) if states is not None else None,
-        FRAMEWORK_CHANGES: changes(q, auth) if changes is not None else None,
-    }
+    if both is not None:  # one read of the approvals for both tables
+        extra = dict(zip((APPROVALS, FRAMEWORK_CHANGES), both(q, auth, currency), strict=True))
+    else:
+        extra = {
+            APPROVALS: states(q, auth, currency) if states is not None else None,
+            FRAMEWORK_CHANGES: changes(q, auth) if changes is not None else None,
+        }
     tables = {name: _prepare(name, frame) for name, frame in state.items()}
     tables.update({name: _prepare(name, _authority_table(name, frame)) for name, frame in extra.items()})
     return dict(sorted(tables.items()))
@@ -286,8 +315,9 @@ def freeze_snapshot(
         ['Activities', 'Actuals']
     """
     q = _parse_quarter(quarter)
-    tables = snapshot_tables(store, q, getattr(config, "authority", None), str(getattr(config, "currency", "")))
-    table_hashes = {name: table_content_sha256(df) for name, df in tables.items()}
+    prepared = _prepared(store, q, getattr(config, "authority", None), str(getattr(config, "currency", "")))
+    tables = {name: df for name, (df, _) in prepared.items()}
+    table_hashes = {name: _rows_sha256(df, rows) for name, (df, rows) in prepared.items()}
     content = _content_sha256(table_hashes)
     quarter_dir = Path(out_dir) / str(q)
     quarter_dir.mkdir(parents=True, exist_ok=True)
