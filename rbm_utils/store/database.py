@@ -39,7 +39,15 @@ from rbm_utils.core.errors import WARNING, Problem, problems_frame
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.store.approvals import authorised_approver, lock_refusal, record_approval
 from rbm_utils.store.authority import FRAMEWORK_SHEETS, change_problems, item_rows
-from rbm_utils.store.diff import changes_frame, counts_frame, diff_rows, prepare_rows, sort_key, summary
+from rbm_utils.store.diff import (
+    changes_frame,
+    counts_frame,
+    diff_rows,
+    n_field_changes,
+    prepare_rows,
+    sort_key,
+    summary,
+)
 from rbm_utils.store.engine import guarded, lock_key, make_engine
 from rbm_utils.store.errors import ApprovalError, StoreError
 from rbm_utils.store.escalation import approval_frames, quarter_changes
@@ -50,6 +58,7 @@ from rbm_utils.store.tables import METADATA, TABLES, frame_of, sheet_frame, unit
 from rbm_utils.store.versions import (
     close_versions,
     current_rows,
+    expand_added,
     insert_change_log,
     insert_problems,
     insert_submission,
@@ -215,7 +224,7 @@ class Store:
         with self._read() if dry_run else self._write(unit_code) as conn:
             current = current_rows(conn, unit_code)
             diffs = diff_rows(current, new)
-            changes = changes_frame(diffs)
+            n_changes = n_field_changes(diffs)
             counts = counts_frame(diffs)
             subs = conn.execute(
                 sa.select(TABLES["submissions"].c.id, TABLES["submissions"].c.quarter)
@@ -230,9 +239,20 @@ class Store:
             warnings = change_problems(framework, file_name, auth, item_rows(frames, rows or {}))
 
             def outcome(status: str, sid: int | None, message: str) -> IngestOutcome:
-                return IngestOutcome(status, sid, changes, message, counts, unit_code, text, framework, warnings)
+                return IngestOutcome(
+                    status,
+                    sid,
+                    lambda: changes_frame(diffs),
+                    message,
+                    counts,
+                    unit_code,
+                    text,
+                    framework,
+                    warnings,
+                    n_changes,
+                )
 
-            if changes.empty and any(s == text for _, s in subs):
+            if not n_changes and any(s == text for _, s in subs):
                 return outcome(
                     "unchanged", latest, f"{unit_code} {text}: no change since submission {latest}; nothing stored."
                 )
@@ -240,7 +260,7 @@ class Store:
             stale, forced = stale_refusal(conn, unit_code, submitted_by, based_on, force_over)
             if refusal or stale:  # an approved quarter; a workbook made before someone else's newer submission
                 return outcome("locked" if refusal else "stale", None, refusal or stale or "")
-            said = summary(counts, len(changes))
+            said = summary(counts, n_changes)
             if dry_run:
                 return outcome(
                     "dry_run", None, f"Dry run for {unit_code} {text}: would store {said}; nothing was written."
@@ -255,15 +275,15 @@ class Store:
                 submitted_by=submitted_by,
                 ingested_by=ingested_by,
                 n_warnings=sum(1 for p in [*problems, *warnings] if p.severity == WARNING),
-                n_changes=len(changes),
+                n_changes=n_changes,
                 based_on=based_on,
                 forced_over=forced,
             )
             insert_problems(conn, sid, [*problems, *warnings])
             close_versions(conn, sid, diffs)
             insert_versions(conn, unit_code, sid, diffs)
-            insert_change_log(conn, unit_code, sid, changes)
-        log.info("stored submission %s for %s %s (%d field changes)", sid, unit_code, text, len(changes))
+            insert_change_log(conn, unit_code, sid, diffs)
+        log.info("stored submission %s for %s %s (%d field changes)", sid, unit_code, text, n_changes)
         return outcome("stored", sid, f"Stored submission {sid} for {unit_code} {text}: {said}.")
 
     # ---- approvals
@@ -342,7 +362,7 @@ class Store:
                 .where(cl.c.unit_code == unit_code)
                 .order_by(cl.c.id)
             )
-            c = frame_of(conn.execute(q))
+            c = expand_added(conn, unit_code, frame_of(conn.execute(q)))
         return s, c
 
     @guarded("read the unit's state")

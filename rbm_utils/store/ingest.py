@@ -24,6 +24,7 @@ from rbm_utils.core.config import Config
 from rbm_utils.core.errors import problem, problems_frame
 from rbm_utils.intake.validate import Parsed, parse_source
 from rbm_utils.store.errors import StoreError
+from rbm_utils.store.outcome import IngestOutcome
 from rbm_utils.store.users import User
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,15 @@ class IngestReport:
     quarter: str | None = None
     submission_id: int | None = None
     problems: pd.DataFrame = field(default_factory=lambda: problems_frame([]))
-    changes: pd.DataFrame | None = None
+    changes_of: pd.DataFrame | IngestOutcome | None = None  # the store's outcome: its changes listed when read
     counts: pd.DataFrame | None = None
     framework_changes: pd.DataFrame | None = None
     submitted_by: str = ""  # the Unit sheet's officer (the sample's say "(illustrative)")
+
+    @property
+    def changes(self) -> pd.DataFrame | None:
+        """Every field change stored (:attr:`IngestOutcome.changes`), listed when first read."""
+        return self.changes_of.changes if isinstance(self.changes_of, IngestOutcome) else self.changes_of
 
     @property
     def accepted(self) -> bool:
@@ -164,7 +170,7 @@ def ingest_file(
         quarter,
         outcome.submission_id,
         problems_frame([*parsed.problems, *outcome.warnings]),
-        outcome.changes,
+        outcome,
         outcome.counts,
         outcome.framework_changes,
         who,
