@@ -189,14 +189,17 @@ def prepare_rows(frames: Mapping[str, pd.DataFrame]) -> Rows:
             norm_column(c, df[c.name].astype(object).tolist(), c.name in sh.key, f"sheet {name}") for c in sh.columns
         ]
         pidx = sh.column_names.index(sh.periodic) if sh.periodic else None
-        rows: dict[tuple, tuple] = {}
-        for i, vals in enumerate(zip(*cols)):
-            key = tuple(vals[j] for j in keyidx)
-            if key in rows:
-                raise StoreError(f"sheet {name}: the key {dict(zip(sh.key, key))} appears on more than one row")
-            if pidx is not None and vals[pidx] is None:
-                raise StoreError(f"sheet {name}, record {i + 1}: {sh.periodic} is empty")
-            rows[key] = vals
+        values = list(zip(*cols))
+        keys = list(zip(*(cols[j] for j in keyidx)))
+        rows = dict(zip(keys, values))
+        if len(rows) < len(values) or (pidx is not None and None in cols[pidx]):  # find the first faulty record
+            seen: set[tuple] = set()
+            for i, (key, vals) in enumerate(zip(keys, values)):
+                if key in seen:
+                    raise StoreError(f"sheet {name}: the key {dict(zip(sh.key, key))} appears on more than one row")
+                if pidx is not None and vals[pidx] is None:
+                    raise StoreError(f"sheet {name}, record {i + 1}: {sh.periodic} is empty")
+                seen.add(key)
         out[name] = rows
     return out
 
@@ -213,6 +216,10 @@ def diff_rows(current: Current, new: Rows) -> list[SheetDiff]:
             scope = {k: rv for k, rv in cur.items() if rv[1][pidx] in periods}
         else:
             scope = cur
+        if not scope:  # nothing stored in scope (a new unit or quarter): every row added, in key order
+            d.added = [sub[k] for k in sorted_keys(set(sub))]
+            diffs.append(d)
+            continue
         for key in sorted_keys(set(scope) | set(sub)):
             if key not in sub:
                 d.removed.append(scope[key])
