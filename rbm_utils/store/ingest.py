@@ -14,7 +14,10 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +96,44 @@ def ingest_file(
     (:mod:`rbm_utils.store.stale`).
     """
 
+    with cycles_unchecked():
+        return _ingest(path, store, config, by, dry_run, today, user, force_over)
+
+
+@contextmanager
+def cycles_unchecked() -> Iterator[None]:
+    """Python's cycle collector paused for the block, as it was after (memory is still freed as
+    soon as nothing refers to it; only objects that refer to each other wait until the end).
+
+    Reading a 50,000-row workbook makes a few million small objects (cells, records, rows), and
+    the collector walked all of them again and again: a sixth of the ingest's time.
+
+    >>> import gc
+    >>> with cycles_unchecked():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _ingest(
+    path: str | Path,
+    store,
+    config: Config,
+    by: str,
+    dry_run: bool,
+    today: dt.date | None,
+    user: User | None,
+    force_over: int | None,
+) -> IngestReport:
     def previous(unit_code: str):
         try:
             return store.state(unit_code)
