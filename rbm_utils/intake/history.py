@@ -50,8 +50,9 @@ def _total_rows(ctx: Context) -> dict[str, list[Record]]:
     """The total rows of Actuals with a period and a value, by KPI (one pass over the rows)."""
     out: dict[str, list[Record]] = {}
     for r in ctx.records.get("Actuals", []):
-        if not r.get("disaggregation") and r.get("period") and r.get("value") is not None:
-            out.setdefault(r.get("kpi_id"), []).append(r)
+        kid = r.get("kpi_id")
+        if isinstance(kid, str) and not r.get("disaggregation") and r.get("period") and r.get("value") is not None:
+            out.setdefault(kid, []).append(r)
     return out
 
 

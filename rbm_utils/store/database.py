@@ -27,6 +27,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -56,9 +57,9 @@ from rbm_utils.store.outcome import STATUSES, IngestOutcome
 from rbm_utils.store.stale import stale_refusal
 from rbm_utils.store.tables import METADATA, TABLES, frame_of, sheet_frame, unit_frame
 from rbm_utils.store.versions import (
+    change_history,
     close_versions,
     current_rows,
-    expand_added,
     insert_change_log,
     insert_problems,
     insert_submission,
@@ -224,7 +225,7 @@ class Store:
         with self._read() if dry_run else self._write(unit_code) as conn:
             current = current_rows(conn, unit_code)
             diffs = diff_rows(current, new)
-            n_changes = n_field_changes(diffs)
+            n_changes, listed = n_field_changes(diffs), partial(changes_frame, diffs)  # listed when read
             counts = counts_frame(diffs)
             subs = conn.execute(
                 sa.select(TABLES["submissions"].c.id, TABLES["submissions"].c.quarter)
@@ -240,16 +241,7 @@ class Store:
 
             def outcome(status: str, sid: int | None, message: str) -> IngestOutcome:
                 return IngestOutcome(
-                    status,
-                    sid,
-                    lambda: changes_frame(diffs),
-                    message,
-                    counts,
-                    unit_code,
-                    text,
-                    framework,
-                    warnings,
-                    n_changes,
+                    status, sid, listed, message, counts, unit_code, text, framework, warnings, n_changes
                 )
 
             if not n_changes and any(s == text for _, s in subs):
@@ -339,30 +331,10 @@ class Store:
     @guarded("read the history")
     def history(self, unit_code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The unit's submissions and its change log (with who/when/source of each change)."""
-        subs, cl = TABLES["submissions"], TABLES["change_log"]
+        subs = TABLES["submissions"]
         with self._read() as conn:
             s = frame_of(conn.execute(sa.select(subs).where(subs.c.unit_code == unit_code).order_by(subs.c.id)))
-            q = (
-                sa.select(
-                    cl.c.id,
-                    cl.c.submission_id,
-                    subs.c.quarter,
-                    cl.c.sheet,
-                    cl.c.key,
-                    cl.c.field,
-                    cl.c.old,
-                    cl.c.new,
-                    subs.c.submitted_by,
-                    subs.c.ingested_by,
-                    subs.c.ingested_at,
-                    subs.c.file_name,
-                    subs.c.sha256,
-                )
-                .join(subs, subs.c.id == cl.c.submission_id)
-                .where(cl.c.unit_code == unit_code)
-                .order_by(cl.c.id)
-            )
-            c = expand_added(conn, unit_code, frame_of(conn.execute(q)))
+            c = change_history(conn, unit_code)
         return s, c
 
     @guarded("read the unit's state")

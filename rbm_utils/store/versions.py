@@ -33,7 +33,7 @@ from rbm_utils.core import schema
 from rbm_utils.core.errors import Problem
 from rbm_utils.store.diff import ADDED_ROWS, CHANGE_COLUMNS, Current, SheetDiff, added_columns, log_rows, norm_column
 from rbm_utils.store.errors import StoreError
-from rbm_utils.store.tables import DATA_SHEETS, TABLES, sheet_frame
+from rbm_utils.store.tables import DATA_SHEETS, TABLES, frame_of, sheet_frame
 
 _CHUNK = 500
 #: Parameters per statement of SQLite's multi-row inserts: under 999, the limit of SQLite builds before 3.32.
@@ -230,6 +230,33 @@ def added_rows(conn: Connection, unit_code: str, sid: int, sheet: str) -> pd.Dat
         return pd.DataFrame(columns=CHANGE_COLUMNS, dtype=object)
     cols = [norm_column(c, list(v), c.name in sh.key, sh.name) for c, v in zip(sh.columns, zip(*found))]
     return pd.DataFrame(dict(zip(CHANGE_COLUMNS, added_columns(sh, list(zip(*cols))))), dtype=object)
+
+
+def change_history(conn: Connection, unit_code: str) -> pd.DataFrame:
+    """The unit's change log, oldest first, each row with its submission's quarter, who, when and
+    file, the rows of :func:`expand_added` listed field by field."""
+    subs, cl = TABLES["submissions"], TABLES["change_log"]
+    q = (
+        sa.select(
+            cl.c.id,
+            cl.c.submission_id,
+            subs.c.quarter,
+            cl.c.sheet,
+            cl.c.key,
+            cl.c.field,
+            cl.c.old,
+            cl.c.new,
+            subs.c.submitted_by,
+            subs.c.ingested_by,
+            subs.c.ingested_at,
+            subs.c.file_name,
+            subs.c.sha256,
+        )
+        .join(subs, subs.c.id == cl.c.submission_id)
+        .where(cl.c.unit_code == unit_code)
+        .order_by(cl.c.id)
+    )
+    return expand_added(conn, unit_code, frame_of(conn.execute(q)))
 
 
 def expand_added(conn: Connection, unit_code: str, log: pd.DataFrame) -> pd.DataFrame:
