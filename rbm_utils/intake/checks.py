@@ -87,10 +87,13 @@ def check_duplicates(ctx: Context) -> None:
         if sh.kind != "table":
             continue
         first: dict[tuple, int] = {}
+        keys = sh.key
         for rec in ctx.records.get(sh.name, []):
-            key = _key_of(sh, rec)
-            if any(rec.get(k) is None and sh.column(k).required for k in sh.key):
-                continue  # already reported as missing
+            key = tuple(map(rec.get, keys))
+            if None in key:  # (a key with every part given: the usual case, decided at once)
+                if any(rec.get(k) is None and sh.column(k).required for k in keys):
+                    continue  # already reported as missing
+                key = _key_of(sh, rec)
             if key in first:
                 shown = ", ".join(f"{k}={v}" for k, v in zip(sh.key, key) if v != "")
                 ctx.add(
@@ -293,6 +296,7 @@ def check_periods(ctx: Context, reporting: str | None) -> None:
     """Periods neither after the ``reporting`` quarter (the Unit sheet's) nor before the workbench's first quarter."""
     first = Quarter.parse(ctx.config.first_quarter)
     quarter = Quarter.parse_or_none(reporting)
+    parsed: dict[str, Quarter] = {}  # each period parsed once
     for sh in SHEETS:
         if sh.periodic is None:
             continue
@@ -300,7 +304,10 @@ def check_periods(ctx: Context, reporting: str | None) -> None:
             p = r.get(sh.periodic)
             if not p:
                 continue
-            if quarter is not None and Quarter.parse(p) > quarter:
+            q = parsed.get(p)
+            if q is None:
+                q = parsed[p] = Quarter.parse(p)
+            if quarter is not None and q > quarter:
                 ctx.add(
                     "future_period",
                     sh.name,
@@ -309,7 +316,7 @@ def check_periods(ctx: Context, reporting: str | None) -> None:
                     p,
                     f"{p} is after the reporting quarter {reporting}; report it next quarter.",
                 )
-            elif Quarter.parse(p) < first:
+            elif q < first:
                 ctx.add(
                     "before_first_quarter",
                     sh.name,
@@ -443,6 +450,7 @@ def check_disaggregations(ctx: Context) -> None:
     of a ``sum`` KPI, and numerators and denominators of any KPI that reports them."""
     kpis = {r["kpi_id"]: r for r in ctx.records.get("KPIs", []) if r.get("kpi_id")}
     groups: dict[tuple[str, str], list[Record]] = {}
+    breakdowns: dict[str, frozenset[str]] = {}  # the keys of each disaggregation text, found once
     for r in ctx.records.get("Actuals", []):
         if r.get("kpi_id") in kpis and r.get("period"):
             groups.setdefault((r["kpi_id"], r["period"]), []).append(r)
@@ -452,8 +460,11 @@ def check_disaggregations(ctx: Context) -> None:
             continue
         by_keys: dict[frozenset[str], list[Record]] = {}
         for r in rows:
-            if r.get("disaggregation"):
-                by_keys.setdefault(_breakdown_keys(r["disaggregation"]), []).append(r)
+            if d := r.get("disaggregation"):
+                bk = breakdowns.get(d)
+                if bk is None:
+                    bk = breakdowns[d] = _breakdown_keys(d)
+                by_keys.setdefault(bk, []).append(r)
         k = kpis[kid]
         for keys, parts in by_keys.items():
             for f in ("value", "numerator", "denominator"):

@@ -46,12 +46,14 @@ def modified_z(values: list[float]) -> Callable[[float], float] | None:
     return lambda x: 0.6745 * (x - med) / mad
 
 
-def _total_rows(ctx: Context, kpi_id: str) -> list[Record]:
-    return [
-        r
-        for r in ctx.records.get("Actuals", [])
-        if r.get("kpi_id") == kpi_id and not r.get("disaggregation") and r.get("period") and r.get("value") is not None
-    ]
+def _total_rows(ctx: Context) -> dict[str, list[Record]]:
+    """The total rows of Actuals with a period and a value, by KPI (one pass over the rows)."""
+    out: dict[str, list[Record]] = {}
+    for r in ctx.records.get("Actuals", []):
+        kid = r.get("kpi_id")
+        if isinstance(kid, str) and not r.get("disaggregation") and r.get("period") and r.get("value") is not None:
+            out.setdefault(kid, []).append(r)
+    return out
 
 
 def check_history(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> None:
@@ -85,10 +87,11 @@ def check_history(ctx: Context, previous: Mapping[str, pd.DataFrame] | None) -> 
 
     z_max = float(ctx.config.thresholds.get("outlier_z", 3.5))
     min_points = int(ctx.config.thresholds.get("outlier_min_points", 5))
+    totals = _total_rows(ctx)
     for k in kpis:
         kid = k["kpi_id"]
         series: dict[str, tuple[float, Record | None]] = {}
-        for r in _total_rows(ctx, kid):
+        for r in totals.get(kid, []):
             series.setdefault(r["period"], (r["value"], r))
         for r in prev_actuals:
             if r["kpi_id"] == kid and r["period"] not in file_periods and is_quarter(r["period"]):

@@ -27,6 +27,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -40,7 +41,15 @@ from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.store.approvals import authorised_approver, lock_refusal, record_approval
 from rbm_utils.store.authority import FRAMEWORK_SHEETS, change_problems, item_rows
 from rbm_utils.store.bulk_read import bureau_frames
-from rbm_utils.store.diff import changes_frame, counts_frame, diff_rows, prepare_rows, sort_key, summary
+from rbm_utils.store.diff import (
+    changes_frame,
+    counts_frame,
+    diff_rows,
+    n_field_changes,
+    prepare_rows,
+    sort_key,
+    summary,
+)
 from rbm_utils.store.engine import guarded, lock_key, make_engine
 from rbm_utils.store.errors import ApprovalError, StoreError
 from rbm_utils.store.escalation import approval_frames, quarter_changes
@@ -49,6 +58,7 @@ from rbm_utils.store.outcome import STATUSES, IngestOutcome
 from rbm_utils.store.stale import stale_refusal
 from rbm_utils.store.tables import METADATA, TABLES, frame_of, unit_frame
 from rbm_utils.store.versions import (
+    change_history,
     close_versions,
     current_rows,
     insert_change_log,
@@ -216,7 +226,7 @@ class Store:
         with self._read() if dry_run else self._write(unit_code) as conn:
             current = current_rows(conn, unit_code)
             diffs = diff_rows(current, new)
-            changes = changes_frame(diffs)
+            n_changes, listed = n_field_changes(diffs), partial(changes_frame, diffs)  # listed when read
             counts = counts_frame(diffs)
             subs = conn.execute(
                 sa.select(TABLES["submissions"].c.id, TABLES["submissions"].c.quarter)
@@ -231,9 +241,11 @@ class Store:
             warnings = change_problems(framework, file_name, auth, item_rows(frames, rows or {}))
 
             def outcome(status: str, sid: int | None, message: str) -> IngestOutcome:
-                return IngestOutcome(status, sid, changes, message, counts, unit_code, text, framework, warnings)
+                return IngestOutcome(
+                    status, sid, listed, message, counts, unit_code, text, framework, warnings, n_changes
+                )
 
-            if changes.empty and any(s == text for _, s in subs):
+            if not n_changes and any(s == text for _, s in subs):
                 return outcome(
                     "unchanged", latest, f"{unit_code} {text}: no change since submission {latest}; nothing stored."
                 )
@@ -241,7 +253,7 @@ class Store:
             stale, forced = stale_refusal(conn, unit_code, submitted_by, based_on, force_over)
             if refusal or stale:  # an approved quarter; a workbook made before someone else's newer submission
                 return outcome("locked" if refusal else "stale", None, refusal or stale or "")
-            said = summary(counts, len(changes))
+            said = summary(counts, n_changes)
             if dry_run:
                 return outcome(
                     "dry_run", None, f"Dry run for {unit_code} {text}: would store {said}; nothing was written."
@@ -256,15 +268,15 @@ class Store:
                 submitted_by=submitted_by,
                 ingested_by=ingested_by,
                 n_warnings=sum(1 for p in [*problems, *warnings] if p.severity == WARNING),
-                n_changes=len(changes),
+                n_changes=n_changes,
                 based_on=based_on,
                 forced_over=forced,
             )
             insert_problems(conn, sid, [*problems, *warnings])
             close_versions(conn, sid, diffs)
             insert_versions(conn, unit_code, sid, diffs)
-            insert_change_log(conn, unit_code, sid, changes)
-        log.info("stored submission %s for %s %s (%d field changes)", sid, unit_code, text, len(changes))
+            insert_change_log(conn, unit_code, sid, diffs)
+        log.info("stored submission %s for %s %s (%d field changes)", sid, unit_code, text, n_changes)
         return outcome("stored", sid, f"Stored submission {sid} for {unit_code} {text}: {said}.")
 
     # ---- approvals
@@ -326,30 +338,10 @@ class Store:
     @guarded("read the history")
     def history(self, unit_code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The unit's submissions and its change log (with who/when/source of each change)."""
-        subs, cl = TABLES["submissions"], TABLES["change_log"]
+        subs = TABLES["submissions"]
         with self._read() as conn:
             s = frame_of(conn.execute(sa.select(subs).where(subs.c.unit_code == unit_code).order_by(subs.c.id)))
-            q = (
-                sa.select(
-                    cl.c.id,
-                    cl.c.submission_id,
-                    subs.c.quarter,
-                    cl.c.sheet,
-                    cl.c.key,
-                    cl.c.field,
-                    cl.c.old,
-                    cl.c.new,
-                    subs.c.submitted_by,
-                    subs.c.ingested_by,
-                    subs.c.ingested_at,
-                    subs.c.file_name,
-                    subs.c.sha256,
-                )
-                .join(subs, subs.c.id == cl.c.submission_id)
-                .where(cl.c.unit_code == unit_code)
-                .order_by(cl.c.id)
-            )
-            c = frame_of(conn.execute(q))
+            c = change_history(conn, unit_code)
         return s, c
 
     @guarded("read the unit's state")

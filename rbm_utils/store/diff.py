@@ -32,6 +32,9 @@ from rbm_utils.store.tables import DATA_SHEETS
 REL_TOL = 1e-9
 CHANGE_COLUMNS = ["sheet", "key", "field", "old", "new"]
 COUNT_COLUMNS = ["sheet", "added", "changed", "removed"]
+#: The ``key`` and ``field`` of a change-log row that stands for every field of the rows a
+#: submission added to a sheet whose rows were only added (:func:`log_rows`).
+ADDED_ROWS = "*"
 
 #: ``{sheet: {key: values}}``: a submission's rows.
 Rows = dict[str, dict[tuple, tuple]]
@@ -186,14 +189,17 @@ def prepare_rows(frames: Mapping[str, pd.DataFrame]) -> Rows:
             norm_column(c, df[c.name].astype(object).tolist(), c.name in sh.key, f"sheet {name}") for c in sh.columns
         ]
         pidx = sh.column_names.index(sh.periodic) if sh.periodic else None
-        rows: dict[tuple, tuple] = {}
-        for i, vals in enumerate(zip(*cols)):
-            key = tuple(vals[j] for j in keyidx)
-            if key in rows:
-                raise StoreError(f"sheet {name}: the key {dict(zip(sh.key, key))} appears on more than one row")
-            if pidx is not None and vals[pidx] is None:
-                raise StoreError(f"sheet {name}, record {i + 1}: {sh.periodic} is empty")
-            rows[key] = vals
+        values = list(zip(*cols))
+        keys = list(zip(*(cols[j] for j in keyidx)))
+        rows = dict(zip(keys, values))
+        if len(rows) < len(values) or (pidx is not None and None in cols[pidx]):  # find the first faulty record
+            seen: set[tuple] = set()
+            for i, (key, vals) in enumerate(zip(keys, values)):
+                if key in seen:
+                    raise StoreError(f"sheet {name}: the key {dict(zip(sh.key, key))} appears on more than one row")
+                if pidx is not None and vals[pidx] is None:
+                    raise StoreError(f"sheet {name}, record {i + 1}: {sh.periodic} is empty")
+                seen.add(key)
         out[name] = rows
     return out
 
@@ -210,6 +216,10 @@ def diff_rows(current: Current, new: Rows) -> list[SheetDiff]:
             scope = {k: rv for k, rv in cur.items() if rv[1][pidx] in periods}
         else:
             scope = cur
+        if not scope:  # nothing stored in scope (a new unit or quarter): every row added, in key order
+            d.added = [sub[k] for k in sorted_keys(set(sub))]
+            diffs.append(d)
+            continue
         for key in sorted_keys(set(scope) | set(sub)):
             if key not in sub:
                 d.removed.append(scope[key])
@@ -232,9 +242,11 @@ def _encoder(col: schema.Column, js: _JsonCache) -> Any:
     return lambda v: None if v is None else js[v]
 
 
-def _added_only(sh: schema.Sheet, added: list[tuple], keyidx: list[int], js: _JsonCache) -> list[np.ndarray]:
-    """The change-log columns (sheet, key, field, old, new) of a sheet whose rows were all added
-    (in key order): built column by column, then read row by row (numpy's row-major order)."""
+def added_columns(sh: schema.Sheet, added: list[tuple], js: _JsonCache | None = None) -> list[np.ndarray]:
+    """The change-log columns (sheet, key, field, old, new) of rows all added (value tuples in key
+    order): built column by column, then read row by row (numpy's row-major order)."""
+    js = _JsonCache() if js is None else js
+    keyidx = [sh.column_names.index(k) for k in sh.key]
     cols = list(zip(*added))
     enc = [_encoder(c, js) for c in sh.columns]
     new = np.empty((len(added), len(sh.columns)), dtype=object)
@@ -252,44 +264,84 @@ def _added_only(sh: schema.Sheet, added: list[tuple], keyidx: list[int], js: _Js
     ]
 
 
+def added_only(d: SheetDiff) -> bool:
+    """The sheet's rows were only added (a new unit, or a periodic sheet's new quarter): its
+    change log is one :data:`ADDED_ROWS` row (:func:`log_rows`)."""
+    return bool(d.added) and not d.changed and not d.removed
+
+
+def _sheet_changes(d: SheetDiff, js: _JsonCache) -> list[np.ndarray] | None:
+    """One sheet's field changes as the change-log columns (sheet, key, field, old, new)."""
+    sh = d.sheet
+    keyidx = [sh.column_names.index(k) for k in sh.key]
+    if added_only(d):
+        return added_columns(sh, d.added, js)
+    rows: list[tuple] = []
+    events = (
+        [(v, None, v) for v in d.added] + [(o, o, n) for _, o, n in d.changed] + [(o, o, None) for _, o in d.removed]
+    )
+    keyed = {tuple(e[0][j] for j in keyidx): e for e in events}  # a key is added, changed or removed
+    events = [keyed[k] for k in sorted_keys(set(keyed))]
+    fields = list(enumerate(sh.columns))
+    for vals, old, new in events:
+        key = "[" + ", ".join(js.of(vals[j]) or "null" for j in keyidx) + "]"  # json.dumps of the key list
+        if old is None and new is not None:  # added: every field with a value
+            rows.extend((sh.name, key, c.name, None, js.of(b)) for i, c in fields if (b := new[i]) is not None)
+        elif new is None and old is not None:  # removed: every field that had a value
+            rows.extend((sh.name, key, c.name, js.of(a), None) for i, c in fields if (a := old[i]) is not None)
+        elif old is not None and new is not None:
+            rows.extend(
+                (sh.name, key, c.name, js.of(old[i]), js.of(new[i])) for i, c in fields if not same(c, old[i], new[i])
+            )
+    return [np.array(c, dtype=object) for c in zip(*rows)] if rows else None
+
+
 def changes_frame(diffs: list[SheetDiff]) -> pd.DataFrame:
-    """One row per field change (sheet, key, field, old, new as JSON text, None for missing)."""
-    blocks: list[list[np.ndarray]] = []
+    """One row per field change (sheet, key, field, old, new as JSON text, None for missing), as
+    :meth:`~rbm_utils.store.database.Store.history` reads them back from ``change_log``."""
     js = _JsonCache()
-    for d in diffs:
-        sh = d.sheet
-        keyidx = [sh.column_names.index(k) for k in sh.key]
-        if d.added and not d.changed and not d.removed:  # a new unit or quarter: rows only added
-            blocks.append(_added_only(sh, d.added, keyidx, js))
-            continue
-        rows: list[tuple] = []
-        events = (
-            [(v, None, v) for v in d.added]
-            + [(o, o, n) for _, o, n in d.changed]
-            + [(o, o, None) for _, o in d.removed]
-        )
-        keyed = {tuple(e[0][j] for j in keyidx): e for e in events}  # a key is added, changed or removed
-        events = [keyed[k] for k in sorted_keys(set(keyed))]
-        fields = list(enumerate(sh.columns))
-        for vals, old, new in events:
-            key = "[" + ", ".join(js.of(vals[j]) or "null" for j in keyidx) + "]"  # json.dumps of the key list
-            if old is None and new is not None:  # added: every field with a value
-                rows.extend((sh.name, key, c.name, None, js.of(b)) for i, c in fields if (b := new[i]) is not None)
-            elif new is None and old is not None:  # removed: every field that had a value
-                rows.extend((sh.name, key, c.name, js.of(a), None) for i, c in fields if (a := old[i]) is not None)
-            elif old is not None and new is not None:
-                rows.extend(
-                    (sh.name, key, c.name, js.of(old[i]), js.of(new[i]))
-                    for i, c in fields
-                    if not same(c, old[i], new[i])
-                )
-        if rows:
-            blocks.append([np.array(c, dtype=object) for c in zip(*rows)])
+    blocks = [b for d in diffs if (b := _sheet_changes(d, js)) is not None]
     if not blocks:
         return pd.DataFrame(columns=CHANGE_COLUMNS, dtype=object)
     return pd.DataFrame(
         {c: pd.Series(np.concatenate([blk[i] for blk in blocks]), dtype=object) for i, c in enumerate(CHANGE_COLUMNS)}
     )
+
+
+def n_field_changes(diffs: list[SheetDiff]) -> int:
+    """``len(changes_frame(diffs))`` without building it for the sheets whose rows were only
+    added (every value of an added row that is not missing is one change)."""
+    n = 0
+    js = _JsonCache()
+    for d in diffs:
+        if added_only(d):
+            width = len(d.sheet.columns)
+            n += width * len(d.added) - sum(r.count(None) for r in d.added)
+        elif not d.empty:
+            blk = _sheet_changes(d, js)
+            n += 0 if blk is None else len(blk[0])
+    return n
+
+
+def log_rows(diffs: list[SheetDiff]) -> list[tuple]:
+    """The ``change_log`` rows of a submission (sheet, key, field, old, new): a sheet whose rows
+    were only added gives one :data:`ADDED_ROWS` row, its ``new`` the number of rows (their
+    fields are the row versions the submission added; ``Store.history`` lists them); any other
+    sheet one row per field change, as :func:`changes_frame`.
+
+    >>> new = prepare_rows({"Results": pd.DataFrame({"result_id": ["R1", "R2"], "level": ["output"] * 2,
+    ...                                               "title": ["T", "U"]})})
+    >>> log_rows(diff_rows({s.name: {} for s in schema.DATA_SHEETS}, new))
+    [('Results', '*', '*', None, '2')]
+    """
+    out: list[tuple] = []
+    js = _JsonCache()
+    for d in diffs:
+        if added_only(d):
+            out.append((d.sheet.name, ADDED_ROWS, ADDED_ROWS, None, str(len(d.added))))
+        elif (blk := _sheet_changes(d, js)) is not None:
+            out.extend(zip(*(c.tolist() for c in blk)))
+    return out
 
 
 def counts_frame(diffs: list[SheetDiff]) -> pd.DataFrame:

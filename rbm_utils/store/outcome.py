@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -25,23 +26,32 @@ class IngestOutcome:
     """What :meth:`Store.ingest` did (or, for ``dry_run``/``locked``, would have done).
 
     ``changes`` has columns sheet, key, field, old, new (JSON text, None for missing), one
-    row per field change, exactly as written to ``change_log``; ``counts`` has one row per
-    data sheet with the number of rows added, changed and removed. ``framework_changes`` lists
-    the changes of the framework against the last approved quarter with the authority each
-    needs (:func:`rbm_utils.store.authority.classify_changes`); ``warnings`` are the warnings
-    they gave (stored with the submission, with the validator's).
+    row per field change, as :meth:`~rbm_utils.store.database.Store.history` lists them; it is
+    built when first read (``changes_of``: the store gives a function, 300,000 field changes of
+    a large workbook take a while to list). ``counts`` has one row per data sheet with the
+    number of rows added, changed and removed. ``framework_changes`` lists the changes of the
+    framework against the last approved quarter with the authority each needs
+    (:func:`rbm_utils.store.authority.classify_changes`); ``warnings`` are the warnings they
+    gave (stored with the submission, with the validator's).
     """
 
     status: str
     submission_id: int | None
-    changes: pd.DataFrame
+    changes_of: pd.DataFrame | Callable[[], pd.DataFrame]
     message: str
     counts: pd.DataFrame
     unit_code: str = ""
     quarter: str = ""
     framework_changes: pd.DataFrame = field(default_factory=empty_changes)
     warnings: list[Problem] = field(default_factory=list)
+    n_field_changes: int | None = None  # len(changes), when known without building them
+
+    @property
+    def changes(self) -> pd.DataFrame:
+        if callable(self.changes_of):
+            self.changes_of = self.changes_of()
+        return self.changes_of
 
     @property
     def n_changes(self) -> int:
-        return len(self.changes)
+        return len(self.changes) if self.n_field_changes is None else self.n_field_changes

@@ -1,7 +1,8 @@
 """Row versions in the store: a unit's current rows read, and a submission's rows written.
 
 Nothing is ever deleted. A submission closes the versions it replaces or removes
-(``sub_to``), inserts the new ones (``sub_from``), and writes its warnings and field changes.
+(``sub_to``), inserts the new ones (``sub_from``), and writes its warnings and field changes
+(the rows of a sheet whose rows were only added as one change-log row: :func:`expand_added`).
 Every function runs inside the caller's transaction. Many rows go in as one ``executemany`` of
 plain tuples through the driver (:func:`bulk_insert`): SQLAlchemy's per-row parameter handling
 cost more than the database's own work.
@@ -21,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any
 
 import pandas as pd
@@ -30,9 +31,9 @@ from sqlalchemy.engine import Connection
 
 from rbm_utils.core import schema
 from rbm_utils.core.errors import Problem
-from rbm_utils.store.diff import CHANGE_COLUMNS, Current, SheetDiff, norm_column
+from rbm_utils.store.diff import ADDED_ROWS, CHANGE_COLUMNS, Current, SheetDiff, added_columns, log_rows, norm_column
 from rbm_utils.store.errors import StoreError
-from rbm_utils.store.tables import DATA_SHEETS, TABLES, sheet_frame
+from rbm_utils.store.tables import DATA_SHEETS, TABLES, frame_of, sheet_frame
 
 _CHUNK = 500
 #: Parameters per statement of SQLite's multi-row inserts: under 999, the limit of SQLite builds before 3.32.
@@ -203,10 +204,77 @@ def insert_versions(conn: Connection, unit_code: str, sid: int, diffs: list[Shee
         bulk_insert(conn, TABLES[d.sheet.table_name], columns, [(unit_code, *v, sid) for v in vals])
 
 
-def insert_change_log(conn: Connection, unit_code: str, sid: int, changes: pd.DataFrame) -> None:
-    """One ``change_log`` row per field change of submission ``sid``."""
-    if changes.empty:
+def insert_change_log(conn: Connection, unit_code: str, sid: int, diffs: list[SheetDiff]) -> None:
+    """The ``change_log`` rows of submission ``sid`` (:func:`rbm_utils.store.diff.log_rows`): one
+    per field change, or one for all the rows of a sheet whose rows were only added."""
+    rows = log_rows(diffs)
+    if not rows:
         return
     columns = ["submission_id", "unit_code", "sheet", "key", "field", "old", "new"]
-    rows = list(zip(repeat(sid), repeat(unit_code), *(changes[c].tolist() for c in CHANGE_COLUMNS)))
-    bulk_insert(conn, TABLES["change_log"], columns, rows)
+    bulk_insert(conn, TABLES["change_log"], columns, [(sid, unit_code, *r) for r in rows])
+
+
+def added_rows(conn: Connection, unit_code: str, sid: int, sheet: str) -> pd.DataFrame:
+    """The field changes (sheet, key, field, old, new) of the rows submission ``sid`` added to
+    ``sheet`` when it only added rows there (its :data:`~rbm_utils.store.diff.ADDED_ROWS`
+    change-log row): the row versions it inserted, in the order they went in (key order), as
+    :func:`~rbm_utils.store.diff.changes_frame` gives them."""
+    sh = DATA_SHEETS[sheet]
+    t = TABLES[sh.table_name]
+    found = conn.execute(
+        sa.select(*[t.c[c] for c in sh.column_names])
+        .where(t.c.unit_code == unit_code, t.c.sub_from == sid)
+        .order_by(t.c.row_id)
+    ).all()
+    if not found:
+        return pd.DataFrame(columns=CHANGE_COLUMNS, dtype=object)
+    cols = [norm_column(c, list(v), c.name in sh.key, sh.name) for c, v in zip(sh.columns, zip(*found))]
+    return pd.DataFrame(dict(zip(CHANGE_COLUMNS, added_columns(sh, list(zip(*cols))))), dtype=object)
+
+
+def change_history(conn: Connection, unit_code: str) -> pd.DataFrame:
+    """The unit's change log, oldest first, each row with its submission's quarter, who, when and
+    file, the rows of :func:`expand_added` listed field by field."""
+    subs, cl = TABLES["submissions"], TABLES["change_log"]
+    q = (
+        sa.select(
+            cl.c.id,
+            cl.c.submission_id,
+            subs.c.quarter,
+            cl.c.sheet,
+            cl.c.key,
+            cl.c.field,
+            cl.c.old,
+            cl.c.new,
+            subs.c.submitted_by,
+            subs.c.ingested_by,
+            subs.c.ingested_at,
+            subs.c.file_name,
+            subs.c.sha256,
+        )
+        .join(subs, subs.c.id == cl.c.submission_id)
+        .where(cl.c.unit_code == unit_code)
+        .order_by(cl.c.id)
+    )
+    return expand_added(conn, unit_code, frame_of(conn.execute(q)))
+
+
+def expand_added(conn: Connection, unit_code: str, log: pd.DataFrame) -> pd.DataFrame:
+    """A unit's change log (columns of ``change_log`` and more) with each
+    :data:`~rbm_utils.store.diff.ADDED_ROWS` row replaced by the field changes it stands for
+    (:func:`added_rows`), the row's other columns repeated; in the same order."""
+    marks = (log["field"] == ADDED_ROWS) & (log["key"] == ADDED_ROWS) if not log.empty else None
+    if marks is None or not marks.any():
+        return log
+    parts: list[pd.DataFrame] = []
+    start = 0
+    for i in [int(j) for j in marks.to_numpy().nonzero()[0]]:
+        parts.append(log.iloc[start:i])
+        row = log.iloc[i]
+        got = added_rows(conn, unit_code, int(row["submission_id"]), str(row["sheet"]))
+        rest = log.iloc[[i] * len(got)].drop(columns=CHANGE_COLUMNS).reset_index(drop=True)
+        parts.append(pd.concat([rest, got], axis=1)[list(log.columns)])
+        start = i + 1
+    parts.append(log.iloc[start:])
+    out = pd.concat(parts, ignore_index=True)
+    return out.astype({c: log[c].dtype for c in log.columns})
