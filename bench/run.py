@@ -8,7 +8,11 @@ they hold on a busy machine better than absolute times; medians where a run is r
 
 Usage:
     python -m bench.run [--quick] [--only analytics,ingest,batch,dashboard,scaleout]
-                        [--work DIR] [--keep] [--out bench/results.json]
+                        [--work DIR] [--keep] [--out bench/results.json] [--sections-from FILE]
+
+``--sections-from FILE``: the sections of an earlier results file that this run does not measure
+are taken over as they are (``reused`` names each with its file, time and load), so the long
+``scale`` section can run on its own and one results file still holds every section.
 
 ``--quick`` (a few minutes): the naive analytics loop on 2,000 KPIs of the 800,000-actuals
 bureau, extrapolated by KPI count (flagged in the results); one ingest run; 3 page views;
@@ -560,6 +564,42 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 # ---------------------------------------------------------------------------- main
 
 
+def reuse_sections(
+    path: Path, measured: list[str], details: dict[str, Any], errors: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Take over into ``details`` / ``errors`` the sections of the results file ``path`` that this
+    run did not measure; returns, per section taken, where it came from (file, time, load).
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "r.json"
+    >>> _ = f.write_text(json.dumps({"sections": ["scale", "ingest"], "details": {"scale": {"a": 1},
+    ...     "ingest": {"b": 2}}, "errors": {}, "created_at": "T", "seconds": 9, "machine": {}}))
+    >>> d: dict = {"ingest": {"b": 3}}
+    >>> list(reuse_sections(f, ["ingest"], d, {})), d
+    (['scale'], {'ingest': {'b': 3}, 'scale': {'a': 1}})
+    """
+    old = json.loads(path.read_text(encoding="utf-8"))
+    machine_then = old.get("machine") or {}
+    taken: dict[str, dict[str, Any]] = {}
+    for name in old.get("sections") or []:
+        if name in measured or name not in SECTIONS:
+            continue
+        if name in (old.get("details") or {}):
+            details[name] = old["details"][name]
+        elif name in (old.get("errors") or {}):
+            errors[name] = old["errors"][name]
+        else:
+            continue
+        taken[name] = {
+            "from": path.name,
+            "created_at": old.get("created_at"),
+            "run_seconds": old.get("seconds"),
+            "load_average_start": machine_then.get("load_average_start"),
+            "load_average_end": machine_then.get("load_average_end"),
+        }
+    return taken
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a shorter run (naive loops extrapolated, fewer repeats)")
@@ -571,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--scale-units", type=int, default=None, help="units of the scale section's bureau (default 200, --quick 40)"
     )
+    ap.add_argument("--sections-from", help="an earlier results file whose other sections are taken over")
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
@@ -617,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and not args.work:
             shutil.rmtree(work, ignore_errors=True)
     info["load_average_end"] = list(os.getloadavg())
+    reused = reuse_sections(Path(args.sections_from), only, details, errors) if args.sections_from else {}
     h, why = headline(details, errors)
     rows = targets(h, details, info.get("cpus_usable") or info.get("cpu_count") or 1)
     scale_report.fill(h, why, details, errors)
@@ -630,7 +672,8 @@ def main(argv: list[str] | None = None) -> int:
         "details": details,
         "errors": errors,
         "quick": args.quick,
-        "sections": only,
+        "sections": only + list(reused),
+        "reused": reused,
         "quarter": quarter,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 1),
@@ -642,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {info['load_average_start'][0]:.1f} -> {info['load_average_end'][0]:.1f} "
         f"(other work on the machine inflates absolute times; ratios are same-run)."
     )
+    for name, src in reused.items():
+        print(f"Section {name}: taken over from {src['from']} ({src['created_at']}, {src['run_seconds']} s)")
     print(
         f"Results: {args.out} ({result['seconds']:.0f} s)"
         + (f"; work folder kept: {work}" if args.keep or args.work else "")
