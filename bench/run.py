@@ -409,7 +409,10 @@ def targets(h: dict[str, Any], details: dict[str, Any], cores: int) -> list[dict
     )
     if ours is not None and floor is not None:
         ratio = ours / floor
-        note = f"{ours:.2f} s vs floor {floor:.2f} s ({_get(d, 'ours', 'charts')} charts)"
+        note = (
+            f"{ours:.2f} s vs floor {floor:.2f} s ({_get(d, 'ours', 'charts')} charts drawn as the page opens; "
+            "the evidence's charts are drawn when the reader asks)"
+        )
         if ratio > 1.25:
             note += (
                 "; the page re-executes its notebook in a new kernel on every view (kernel start + "

@@ -3,9 +3,10 @@
 A :class:`PagedTable` shows a published table in an ``Output`` widget one page of
 :data:`PAGE_ROWS` rows at a time (the notebooks show as many, then say how many more), with a
 text filter that keeps the rows whose shown text contains it (case ignored) and buttons to turn
-the pages. The controls appear only when the table is longer than a page. What a browser types in
-the filter is compared with the rows' text, never evaluated, and cut to :data:`MAX_QUERY`
-characters; the buttons only move the page within its bounds.
+the pages. The controls are made, and appear, only when the table is longer than a page (a short
+table costs the browser no widget). What a browser types in the filter is compared with the rows'
+text, never evaluated, and cut to :data:`MAX_QUERY` characters; the buttons only move the page
+within its bounds.
 
 Example:
     >>> out = w.Output()
@@ -44,6 +45,19 @@ class PagedTable:
 
     def __init__(self, out: w.Output, name: str) -> None:
         self.out = out
+        #: The controls, made the first time a table is longer than a page (a short table's page
+        #: carries no filter nor buttons: fewer widgets for the browser to build).
+        self.widget = w.HBox(layout=w.Layout(flex_flow="row wrap", align_items="center", display="none"))
+        self.widget.add_class(f"rbm-{name}-pager")
+        self.frame = pd.DataFrame()
+        self.columns: Sequence[str] | None = None
+        self.empty = ""
+        self.page = 0
+
+    def controls(self) -> None:
+        """Make the filter, the buttons and the rows' count (once)."""
+        if hasattr(self, "query"):
+            return
         self.query = w.Text(
             value="",
             placeholder="any word of the rows",
@@ -54,15 +68,7 @@ class PagedTable:
         self.prev = w.Button(description="◀ Previous", layout=w.Layout(width="auto"))
         self.next = w.Button(description="Next ▶", layout=w.Layout(width="auto"))
         self.info = w.HTML()
-        self.widget = w.HBox(
-            [self.query, self.prev, self.info, self.next],
-            layout=w.Layout(flex_flow="row wrap", align_items="center", display="none"),
-        )
-        self.widget.add_class(f"rbm-{name}-pager")
-        self.frame = pd.DataFrame()
-        self.columns: Sequence[str] | None = None
-        self.empty = ""
-        self.page = 0
+        self.widget.children = (self.query, self.prev, self.info, self.next)
         self.query.observe(lambda _change: self.filtered(), names="value")
         self.prev.on_click(lambda _button: self.turn(-1))
         self.next.on_click(lambda _button: self.turn(1))
@@ -75,7 +81,7 @@ class PagedTable:
 
     def text(self) -> str:
         """The filter text used: a string, trimmed, at most :data:`MAX_QUERY` characters."""
-        value = self.query.value
+        value = self.query.value if hasattr(self, "query") else ""
         return value.strip()[:MAX_QUERY] if isinstance(value, str) else ""
 
     def rows(self) -> pd.DataFrame:
@@ -109,8 +115,12 @@ class PagedTable:
         q = self.text()
         empty = NO_MATCH if q and not self.frame.empty else self.empty
         show(self.out, html(table_html(shown, self.columns, max_rows=PAGE_ROWS, empty=empty)))
+        if len(self.frame) <= PAGE_ROWS and not q:
+            self.widget.layout.display = "none"
+            return
+        self.controls()
         matching = f" matching “{escape_text(q)}”" if q else ""
         self.info.value = f"Rows {first + 1 if n else 0}–{first + len(shown)} of {n}{matching}"
         self.prev.disabled = self.page == 0
         self.next.disabled = self.page >= pages - 1
-        self.widget.layout.display = "flex" if len(self.frame) > PAGE_ROWS or q else "none"
+        self.widget.layout.display = "flex"

@@ -10,6 +10,9 @@ HTML given to :func:`html` must already be escaped by its maker; badges escape t
 Example:
     >>> badge("3 red flags", "#D55E00").count("3 red flags")
     1
+    >>> out = titled(w.Output(), "Risks & issues")
+    >>> show(out, html("<p>none</p>")); [o["data"]["text/html"] for o in out.outputs]
+    ['<h3>Risks &amp; issues</h3>', '<p>none</p>']
     >>> calls = Callbacks()
     >>> on_unit = calls.guard(lambda v: print("unit", v), lambda: ["AFR", "CYB"], "on_unit")
     >>> on_unit({"new": "CYB"}); on_unit({"new": "../etc"})
@@ -64,10 +67,30 @@ def badge(text: str, color: str) -> str:
     )
 
 
+def heading_html(text: str) -> str:
+    """A section heading's markup (text escaped)."""
+    return "<h3>" + escape_text(text) + "</h3>"
+
+
 def heading(text: str) -> w.HTML:
     """A section heading widget (text escaped)."""
-    markup = "<h3>" + escape_text(text) + "</h3>"
-    return w.HTML(markup)
+    return w.HTML(heading_html(text))
+
+
+def titled(out: Any, text: str) -> Any:
+    """``out`` showing its section's heading (``text``, escaped) above what :func:`show` gives it:
+    one widget per section instead of two (each widget is a model and views the browser builds)."""
+    out.rbm_heading = heading_html(text)
+    return out
+
+
+class Unshown:
+    """Where a page keeps a section that has no widget of its own: a section it does not show
+    (e.g. the overview's sections on a unit's page), or one shown with its neighbours in one
+    Output (:mod:`rbm_utils.serve.grouped`). What :func:`show` gives it is kept, no widget is made."""
+
+    def __init__(self) -> None:
+        self.outputs: tuple[dict, ...] = ()
 
 
 def output_item(item: Any) -> dict:
@@ -90,9 +113,11 @@ def output_item(item: Any) -> dict:
     return {"output_type": "display_data", "data": data, "metadata": {}}
 
 
-def show(out: w.Output, *items: Any) -> None:
-    """Replace what an Output widget shows (figures and HTML), without capturing kernel output."""
-    out.outputs = tuple(output_item(item) for item in items)
+def show(out: w.Output | Unshown, *items: Any) -> None:
+    """Replace what an Output widget shows (figures and HTML), without capturing kernel output;
+    a :func:`titled` Output shows its heading first."""
+    head = getattr(out, "rbm_heading", "")
+    out.outputs = tuple(output_item(item) for item in ((html(head),) if head else ()) + items)
 
 
 def dropdown(

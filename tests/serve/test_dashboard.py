@@ -320,9 +320,10 @@ def test_unit_dashboard_shows_its_approval_and_decisions_as_published(site):
     published = "".join(_nb_outputs(folder / "quarterly_review.ipynb", "text/html"))
     assert words in published  # the review opens with the same words
     decisions = followup.earlier(pd.read_parquet(folder / "decisions.parquet"), q)
-    table = dash.followup_out.outputs[0]["data"]["text/html"]
+    heading, table = (o["data"]["text/html"] for o in dash.followup_out.outputs)
+    assert heading == "<h3>Decisions of earlier reviews</h3>"  # the section's heading, then its table
     assert table == table_html(decisions, columns.DECISIONS, empty="No decision was recorded at an earlier review.")
-    assert words in dash.outs["approval"].outputs[0]["data"]["text/html"]  # and in its section
+    assert words in dash.outs["approval"].outputs[1]["data"]["text/html"]  # and in its section
     ov = overview.page(site["outputs"], CFG, f"quarter={q}")
     pending = followup.unit_escalations(
         pd.read_parquet(site["outputs"] / q / "overview" / "framework_changes.parquet"), None, CFG.currency
@@ -350,7 +351,7 @@ def test_a_draft_says_which_submission_its_figures_come_from(site):
     assert banner in (folder / "quarterly_review.html").read_text(encoding="utf-8")
     dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=AFR")
     assert banner in dash.title.value  # near the top, beside the approval state
-    assert banner in dash.outs["approval"].outputs[0]["data"]["text/html"]
+    assert banner in dash.outs["approval"].outputs[1]["data"]["text/html"]
     approved = pd.DataFrame(
         {
             "unit_code": ["AFR"],
@@ -574,8 +575,8 @@ def test_hostile_widget_values_are_ignored(site):
 def test_links_with_unknown_parameters_fall_back_with_a_notice(site):
     q = site["quarter"]
     dash = unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=..%2F..%2Fetc")
-    assert dash.state.unit == UNITS[0] and "not published" in dash.notice.value
-    assert unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=EUR").notice.value == ""
+    assert dash.state.unit == UNITS[0] and "not published" in dash.notice
+    assert unit_page.page(site["outputs"], CFG, f"quarter={q}&unit=EUR").notice == ""
     assert unit_page.page(site["outputs"], CFG, "", env={"RBM_QUARTER": "1999-Q1"}).state.quarter == q
 
 
@@ -586,7 +587,7 @@ def test_workbook_text_is_escaped_wherever_it_becomes_html(site):
     kid = next(k for label, k in dash.kpi_dd.options if IMG in label)  # the KPI named with the payload
     dash.kpi_dd.value = kid
     shown = _shown(dash)
-    html_all = "\n".join(o.get("text/html", "") for o in shown) + dash.title.value + dash.notice.value
+    html_all = "\n".join(o.get("text/html", "") for o in shown) + dash.title.value
     figs = json.dumps([o[PLOTLY] for o in shown if PLOTLY in o])
     for marker in raw_markers:
         assert marker not in html_all and marker not in figs

@@ -36,9 +36,9 @@ def test_overview_opens_with_the_top_ten(site):
     expected = table_html(top, columns.TOP_AGENDA, empty="Nothing needs the bureau's decision.")
     ov = overview.page(site["outputs"], CFG, f"quarter={q}")
     assert ov.top_out.outputs[0]["data"]["text/html"] == expected
-    # first section after the title, notice and filters
+    # first section after the title (the notice in it) and filters
     children = ov.widget.children
-    assert review.TOP_HEADING in children[3].value and children[4] is ov.top_out
+    assert review.TOP_HEADING in children[2].value and children[3] is ov.top_out
     # the published notebook: the first code cell after the header shows the same top ten
     nb = json.loads((folder / "bdt_overview.ipynb").read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]

@@ -40,7 +40,12 @@ def test_every_section_of_the_unit_notebook_is_a_section_of_the_unit_page():
 
 def test_the_unit_page_opens_with_its_agenda_then_summary_and_statement_then_the_evidence(tmp_path):
     dash = review.ReviewDashboard(tmp_path, CFG)  # nothing published: the layout alone
-    shown = [c.value for c in dash.widget.children if str(getattr(c, "value", "")).startswith("<h3>")]
+    runs = {id(out): names for out, names, _alone in dash.groups.groups}  # sections shown together
+    shown = []
+    for c in dash.widget.children:  # a heading of its own, or those of the sections of one Output
+        if str(getattr(c, "value", "")).startswith("<h3>"):
+            shown.append(c.value)
+        shown += [dash.outs[name].rbm_heading for name in runs.get(id(c), [])]
     assert shown[:3] == ["<h3>Review agenda</h3>", "<h3>Summary</h3>", "<h3>Results statement</h3>"]
     assert shown.index("<h3>KPIs</h3>") + 1 == shown.index("<h3>One KPI: trend, evidence and comments</h3>")
     assert [s.removeprefix("<h3>").removesuffix("</h3>") for s in shown if "One KPI" not in s] == [

@@ -1,11 +1,11 @@
-"""The review app shared by the unit page and the bureau overview: what is shown
-(:class:`ReviewState`, no widgets) apart from how (:class:`ReviewDashboard`, the widgets).
+"""The review app shared by the unit page and the bureau overview: what is shown (:class:`ReviewState`, no
+widgets) apart from how (:class:`ReviewDashboard`; a unit's page in few widgets: :mod:`rbm_utils.serve.grouped`).
 
-Filters: quarter, unit, programme and KPI status; a KPI drill-down shows its trend, evidence and
-comments. Everything comes from the published tables (:mod:`rbm_utils.serve.data`) and the frozen
-snapshot's Actuals and Milestones; figures are the published notebooks' own chart calls
-(:func:`rbm_utils.serve.views.review_figures`). Every widget callback is guarded
-(:class:`rbm_utils.serve.widgets.Callbacks`): a value that is not among the options offered is ignored.
+Filters: quarter, unit, programme and KPI status; a KPI drill-down shows its trend, evidence and comments.
+Everything comes from the published tables (:mod:`rbm_utils.serve.data`) and the frozen snapshot's Actuals
+and Milestones; figures are the published notebooks' own chart calls (:func:`rbm_utils.serve.views.review_figures`).
+Every widget callback is guarded (:class:`rbm_utils.serve.widgets.Callbacks`): a value not among the options
+offered is ignored.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from rbm_utils.present import programmes as plan
 from rbm_utils.present.labels import STATUS_LABELS
 from rbm_utils.present.reports import table_html
 from rbm_utils.serve import data, downloads, prepared
+from rbm_utils.serve.grouped import ON_DEMAND, SectionGroups
 from rbm_utils.serve.pages import bureau_sections, sections
 from rbm_utils.serve.params import ALL, page_link, pick
 from rbm_utils.serve.tables import PagedTable
 from rbm_utils.serve.views import filter_frame, kpi_evidence, kpi_figure, kpi_options, programmes, review_figures
-from rbm_utils.serve.widgets import Callbacks, PlotlyJSON, dropdown, heading, html, show
+from rbm_utils.serve.widgets import Callbacks, PlotlyJSON, Unshown, dropdown, heading, html, show, titled
 
-#: The Output widgets of the page, each with the CSS class ``rbm-<name>``.
+#: Sections of the pages (``dash.outs``): an Output (CSS class ``rbm-<name>``) or kept for a grouped one.
 SECTIONS = ("followup", "summary", "kpi", "trend", "evidence", "risk", "money", "agenda", "top", "funding")
 #: Heading of the section the bureau overview opens with.
 TOP_HEADING = "The ten decisions the bureau must take first"
@@ -241,11 +242,12 @@ class ReviewDashboard:
         )
         self.kpi_dd = dropdown("KPI", "rbm-kpi-filter", min_width="30em")
         self.title = w.HTML()
-        self.notice = w.HTML('<p class="rbm-notice">' + escape_text(notice) + "</p>" if notice else "")
-        self.outs: dict[str, w.Output] = {}
-        for name in (*SECTIONS, "plan", *sections.UNIT_ONLY, *bureau_sections.BUREAU_ONLY):
-            self.outs[name] = w.Output()
-            self.outs[name].add_class(f"rbm-{name}")
+        self.notice = '<p class="rbm-notice">' + escape_text(notice) + "</p>" if notice else ""
+        shown = {n for _, n in bureau_sections.BUREAU_SECTIONS} | {"kpi", "money"} if bureau else {"agenda", "kpi"}
+        names = (*SECTIONS, "plan", *sections.UNIT_ONLY, *bureau_sections.BUREAU_ONLY)
+        self.outs: dict[str, Any] = {n: Unshown() for n in names}
+        self.outs.update({n: w.Output().add_class(f"rbm-{n}") for n in (*shown, "trend", "evidence")})
+        self.groups = SectionGroups()
         (
             self.followup_out,
             self.summary_out,
@@ -275,13 +277,17 @@ class ReviewDashboard:
 
         drill = [heading("One KPI: trend, evidence and comments"), self.kpi_dd, self.trend_out, self.evidence_out]
         unit_page: list[w.Widget] = []
-        for text, name in sections.UNIT_SECTIONS:
-            pager = [self.pagers[name]] if name in self.pagers else []
-            unit_page += [heading(text), *pager, self.outs[name], *(drill if name == "kpi" else ())]
+        for text, name in () if bureau else sections.UNIT_SECTIONS:
+            if name in self.pagers:  # a long table: its heading, filter and pages, then the table
+                unit_page += [heading(text), self.pagers[name], self.outs[name], *(drill if name == "kpi" else ())]
+                self.groups.end_run()
+            else:  # the others, heading included: a run in one Output, a section with charts alone
+                titled(self.outs[name], text)
+                new = self.groups.add(name, alone=name == "summary" or name in ON_DEMAND)
+                unit_page += [new] if new is not None else []
         self.widget = w.VBox(
             [
                 self.title,
-                self.notice,
                 w.HBox(
                     [self.quarter_dd, self.unit_dd, self.programme_dd, self.status_dd],
                     layout=w.Layout(flex_flow="row wrap"),
@@ -369,6 +375,7 @@ class ReviewDashboard:
             "Figures as published by the quarterly review (frozen snapshot).</p>"
             + downloads.links_html(s.outputs, s.config, s.quarter, data.OVERVIEW if s.bureau else s.unit)
             + (self.approval_html() if not s.bureau and s.unit else "")
+            + self.notice
         )
 
     def approval_html(self) -> str:
@@ -388,7 +395,7 @@ class ReviewDashboard:
         """Redraw every section from the current (validated) state."""
         s = self.state
         if s.quarter is None:
-            self.title.value = "<h2>Nothing is published yet.</h2>"
+            self.title.value = "<h2>Nothing is published yet.</h2>" + self.notice
             return
         self.title.value = self.title_html()
         figs = s.figures()
@@ -433,6 +440,7 @@ class ReviewDashboard:
             )
         self.render_funding()
         self.render_agenda()
+        self.groups.compose(self.outs)
 
     def render_funding(self) -> None:
         """Funding and partners (the published notebooks' section): the bureau's totals and
