@@ -3,8 +3,8 @@
 Each measurement opens a fresh browser context (cold cache, as a manager's first view),
 starts the clock just before the request and stops it when the last chart the page draws as it
 opens has drawn (``.js-plotly-plot`` holding its ``.main-svg``; a unit review draws two, the
-KPI status and the KPI trend: its evidence's five charts are drawn when the reader presses their
-"Show the chart" button, which no measurement here does); ``ttfb_seconds`` is the time to the
+KPI status and the KPI trend: its evidence's five charts are drawn when the reader scrolls to them
+or presses their "Show the chart" button, which no measurement here does); ``ttfb_seconds`` is the time to the
 first byte of the response (the rest is server-side execution streamed into the page plus
 the client's work: bundles, widgets, plotly.js). The number of charts a page has is
 learnt from its first view (no new chart for :data:`SETTLE_S`); later views stop when

@@ -411,7 +411,7 @@ def targets(h: dict[str, Any], details: dict[str, Any], cores: int) -> list[dict
         ratio = ours / floor
         note = (
             f"{ours:.2f} s vs floor {floor:.2f} s ({_get(d, 'ours', 'charts')} charts drawn as the page opens; "
-            "the evidence's charts are drawn when the reader asks)"
+            "the evidence's charts are drawn as the reader scrolls to them)"
         )
         if ratio > 1.25:
             note += (

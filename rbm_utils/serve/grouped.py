@@ -8,8 +8,9 @@ heading, its tables and its CSS class ``rbm-<name>`` (a ``div`` around its HTML,
 a section with charts has an Output of its own (class ``rbm-<name>``).
 A chart of the evidence sections (:data:`ON_DEMAND`) stands where it belongs as a button
 "Show the chart: <its title>" (:class:`ChartSlot`); pressing it (mouse or keyboard) draws the
-chart there, and it stays drawn while the reader changes the filters. What each section holds
-is kept per section (``dash.outs[name].outputs``, the charts included), as before.
+chart there (the page's script, ``rbm-dashboards.js``, presses it when it scrolls into view),
+and it stays drawn while the reader changes the filters. What each section holds is kept per
+section (``dash.outs[name].outputs``, the charts included), as before.
 
 Example:
     >>> from rbm_utils.serve.widgets import output_item, html, PlotlyJSON

@@ -241,6 +241,21 @@ def test_unit_review_renders_all_its_charts(watched, server, site):
     _audit(pg, "unit")
 
 
+def test_the_evidence_charts_draw_as_the_reader_scrolls_to_them(watched, server, site):
+    """No button pressed: scrolling down the page draws each chart left for later where it stands."""
+    pg = watched.page()
+    pg.goto(f"{server.base}/voila/render/review.ipynb?quarter={site['quarter']}&unit=AFR", timeout=LOAD_MS)
+    assert _charts(pg, UNIT_FIRST_CHARTS) >= UNIT_FIRST_CHARTS
+    pg.mouse.move(640, 500)
+    deadline = time.monotonic() + LOAD_MS / 1000
+    while pg.locator(".rbm-chart .js-plotly-plot").count() < UNIT_CHARTS - UNIT_FIRST_CHARTS:
+        assert time.monotonic() < deadline, "the charts below the first screen were not drawn on scrolling"
+        pg.mouse.wheel(0, 400)
+        pg.wait_for_timeout(150)
+    assert pg.locator("button.rbm-show-chart").count() == 0
+    assert pg.locator(".rbm-chart .js-plotly-plot").count() == UNIT_CHARTS - UNIT_FIRST_CHARTS
+
+
 def test_a_filter_changes_what_is_shown(watched, server, site):
     q = site["quarter"]
     prog = pd.read_parquet(site["outputs"] / q / "AFR" / "kpi_progress.parquet")

@@ -81,6 +81,25 @@
       }
     });
   }
+  // A chart the page leaves for later (a "Show the chart" button, rbm_utils/serve/grouped.py) is
+  // drawn when the reader scrolls to it, as if the button were pressed: the page opens with only
+  // what the first screen shows drawn, and the reader never has to ask. The button stays for the
+  // keyboard. Without IntersectionObserver (old browsers) the buttons are pressed by hand.
+  var chartsInView = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (entry.isIntersecting) {
+        chartsInView.unobserve(entry.target);
+        entry.target.click();
+      }
+    });
+  }, { rootMargin: "0px 0px 150px 0px" }) : null;
+  function watchChartButtons() {
+    if (!chartsInView) { return; }
+    document.querySelectorAll("button.rbm-show-chart:not([data-rbm-watched])").forEach(function (b) {
+      b.setAttribute("data-rbm-watched", "1");
+      chartsInView.observe(b);
+    });
+  }
   // Once per frame at most: each check reads the layout, and a page's widgets and charts make
   // hundreds of changes while they draw (checked on every change, style and layout took about
   // twice as long on a busy machine: docs/performance.md).
@@ -88,7 +107,7 @@
   function scheduleScrollers() {
     if (scrollersPending) { return; }
     scrollersPending = true;
-    window.requestAnimationFrame(function () { scrollersPending = false; focusableScrollers(); });
+    window.requestAnimationFrame(function () { scrollersPending = false; focusableScrollers(); watchChartButtons(); });
   }
   new MutationObserver(scheduleScrollers).observe(document.body, { childList: true, subtree: true });
   window.addEventListener("resize", scheduleScrollers);
