@@ -419,3 +419,25 @@ def sign_in_as(monkeypatch, login: str) -> None:
     import getpass
 
     monkeypatch.setattr(getpass, "getuser", lambda: login)
+
+
+def three_unit_config(authority: Any = None, cyb_heads: tuple[str, ...] = ("Sofia Marin",)) -> Any:
+    """AFR (a region), CYB and EMT (clusters) on an in-memory store, 2026-Q3 current: the
+    settings the store's tests share (``authority``: a :class:`rbm_utils.core.config.Authority`)."""
+    from rbm_utils.core.config import Config, Unit
+
+    extra = {"authority": authority} if authority is not None else {}
+    return Config(
+        units={
+            "AFR": Unit("AFR", "Regional Office for Africa", "region", ("Amara Diallo",), "Regional Director"),
+            "CYB": Unit("CYB", "Cybersecurity", "cluster", cyb_heads, "Cluster Facilitator"),
+            "EMT": Unit("EMT", "Emergency telecommunications", "cluster", (), ""),
+        },
+        thresholds={},
+        ingest={},
+        first_quarter="2023-Q1",
+        current_quarter="2026-Q3",
+        currency="CHF",
+        store_url="sqlite://",
+        **extra,
+    )

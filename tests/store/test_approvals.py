@@ -10,30 +10,18 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from factories import three_unit_config
 
 import rbm_utils.store.database as store_mod
 from rbm_utils.core import schema
-from rbm_utils.core.config import Authority, Config, Unit
+from rbm_utils.core.config import Authority
 from rbm_utils.store.database import ApprovalError, Store
 from rbm_utils.store.escalation import APPROVAL_COLUMNS, FRAMEWORK_CHANGE_COLUMNS
 from rbm_utils.store.snapshot import freeze_snapshot, load_snapshot
 
 T1, T2, T3 = "2026-07-01T09:00:00Z", "2026-10-03T14:02:11Z", "2026-10-05T08:30:00Z"
 
-CONFIG = Config(
-    units={
-        "AFR": Unit("AFR", "Regional Office for Africa", "region", ("Amara Diallo",), "Regional Director"),
-        "CYB": Unit("CYB", "Cybersecurity", "cluster", ("Sofia Marin",), "Cluster Facilitator"),
-        "EMT": Unit("EMT", "Emergency telecommunications", "cluster", (), ""),
-    },
-    thresholds={},
-    ingest={},
-    first_quarter="2023-Q1",
-    current_quarter="2026-Q3",
-    currency="CHF",
-    store_url="sqlite://",
-    authority=Authority(bureau_role="Deputy Director", bureau_approvers=("Nadia Rahman",)),
-)
+CONFIG = three_unit_config(Authority(bureau_role="Deputy Director", bureau_approvers=("Nadia Rahman",)))
 
 RESULTS = [
     {"result_id": "O1", "level": "output", "title": "Regulators trained"},

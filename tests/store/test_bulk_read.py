@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from factories import minimal_unit
+from factories import minimal_unit, three_unit_config
 
 import rbm_utils.store.database as store_mod
-from rbm_utils.core.config import Authority, Config, Unit
+from rbm_utils.core.config import Authority
 from rbm_utils.store.bulk_read import baseline_pick, latest_pick, picked, sheets_at
 from rbm_utils.store.database import Store
 from rbm_utils.store.escalation import approval_frames
@@ -16,20 +16,7 @@ from rbm_utils.store.snapshot import freeze_snapshot, snapshot_tables, table_con
 from rbm_utils.store.tables import DATA_SHEETS
 from rbm_utils.store.versions import sheets_as_of
 
-CONFIG = Config(
-    units={
-        "AFR": Unit("AFR", "Regional Office for Africa", "region", ("Amara Diallo",), "Regional Director"),
-        "CYB": Unit("CYB", "Cybersecurity", "cluster", ("Sofia Marin",), "Cluster Facilitator"),
-        "EMT": Unit("EMT", "Emergency telecommunications", "cluster", (), ""),
-    },
-    thresholds={},
-    ingest={},
-    first_quarter="2023-Q1",
-    current_quarter="2026-Q3",
-    currency="CHF",
-    store_url="sqlite://",
-    authority=Authority(bureau_role="Deputy Director", bureau_approvers=("Nadia Rahman",)),
-)
+CONFIG = three_unit_config(Authority(bureau_role="Deputy Director", bureau_approvers=("Nadia Rahman",)))
 QUARTERS = ("2026-Q1", "2026-Q2", "2026-Q3")
 
 

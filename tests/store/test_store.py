@@ -11,12 +11,12 @@ import time
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from factories import three_unit_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import rbm_utils.store.database as store_mod
 from rbm_utils.core import schema
-from rbm_utils.core.config import Config, Unit
 from rbm_utils.core.errors import problem
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.store.database import ApprovalError, Store, StoreError
@@ -28,19 +28,7 @@ APPROVED_AT = "2026-10-03T14:02:11Z"
 WHO = ["unit_code", "quarter", "submission_id", "submitted_by"]
 LOCK_MSG = "AFR 2026-Q2 was approved by Amara Diallo on 2026-10-03 14:02 UTC; changes to it are refused"
 
-CONFIG = Config(
-    units={
-        "AFR": Unit("AFR", "Regional Office for Africa", "region", ("Amara Diallo",), "Regional Director"),
-        "CYB": Unit("CYB", "Cybersecurity", "cluster", ("Sofia Marin", "Ola Nordmann"), "Cluster Facilitator"),
-        "EMT": Unit("EMT", "Emergency telecommunications", "cluster", (), ""),
-    },
-    thresholds={},
-    ingest={},
-    first_quarter="2023-Q1",
-    current_quarter="2026-Q3",
-    currency="CHF",
-    store_url="sqlite://",
-)
+CONFIG = three_unit_config(cyb_heads=("Sofia Marin", "Ola Nordmann"))
 
 RESULTS = [
     {"result_id": "AFR-O1", "level": "output", "title": "Regulators trained", "contributes_to": "AFR-I1"},
