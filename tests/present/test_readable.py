@@ -131,3 +131,22 @@ def test_fractions_read_as_percentages():
     out = table_html(df)
     assert "<td>43%</td>" in out or "<td>42%</td>" in out
     assert "<td>113%</td><td>0.83</td>" in out and "<td>0%</td><td>1.00</td>" in out
+
+
+def test_every_kpis_trend_at_once_is_each_kpis_trend_alone():
+    import random
+
+    from rbm_utils.present.readable import trend_text, trend_texts
+
+    rng = random.Random(7)
+    rows = []
+    for u in ("AFR", "CYB", "EUR"):
+        for k in ("K1", "K2", "K3", "K4"):
+            for q in rng.sample(["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"], rng.randint(0, 6)):
+                rows.append((u, k, q, rng.random() < 0.8, rng.choice([None, rng.uniform(0, 5000)])))
+    series = pd.DataFrame(rows, columns=["unit_code", "kpi_id", "period", "reported", "value"])
+    texts = trend_texts(series)
+    for u in ("AFR", "CYB", "EUR", "NONE"):
+        for k in ("K1", "K2", "K3", "K4"):
+            assert texts.get((u, k), "") == trend_text(series, u, k), (u, k)
+    assert any(texts.values())  # the case holds trends to compare
