@@ -180,6 +180,9 @@ def time_renders(url: str, repeat: int = 5, cookie: dict[str, Any] | None = None
                         )
                     time.sleep(0.02)
                 runs.append(last_change - t0)
+                # as a reader closes the tab: the page's unload hands its kernel back (a reader
+                # may hold only a few kernels at once: rbm serve --kernels-per-user)
+                page.close(run_before_unload=True)
                 ctx.close()
         finally:
             browser.close()
