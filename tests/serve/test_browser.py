@@ -403,13 +403,13 @@ def test_static_copy_opens_without_a_kernel(watched, server, site):
     _charts(pg, 4)
     href = pg.locator("a.rbm-static").get_attribute("href")
     assert href == f"../../rbm-static/{q}/AFR"
-    kernels = len(server.kernels())
+    before = {k.pid for k in server.kernels()}  # earlier tests' kernels may still be going away
     static = watched.page()
     scripts: list[str] = []
     static.on("response", lambda r: scripts.append(r.url) if r.request.resource_type == "script" else None)
     static.goto(f"{server.base}/rbm-static/{q}/AFR", timeout=LOAD_MS)
     wait_js(static, "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=LOAD_MS)
-    assert len(server.kernels()) == kernels  # read and printed without a kernel
+    assert {k.pid for k in server.kernels()} <= before  # read and printed without a kernel of its own
     # plotly.js came from the quarter's asset, not from the page
     assert any(u.startswith(f"{server.base}/rbm-static/assets/plotly-") for u in scripts), scripts
     _shot(static, "static_AFR")
