@@ -127,9 +127,14 @@ def session_cookie(base: str, name: str, password: str = READER_PASSWORD) -> dic
     return {"name": "rbm_session", "value": value, "url": base, "httpOnly": True, "sameSite": "Strict"}
 
 
-def time_renders(url: str, repeat: int = 5, cookie: dict[str, Any] | None = None) -> dict[str, Any]:
+def time_renders(
+    url: str, repeat: int = 5, cookie: dict[str, Any] | None = None, server: subprocess.Popen | None = None
+) -> dict[str, Any]:
     """Seconds from request to the page's last chart drawn, ``repeat`` cold views; median and runs.
-    ``cookie``: a session cookie each fresh context carries (our server requires sign-in)."""
+    ``cookie``: a session cookie each fresh context carries (our server requires sign-in).
+    ``server``: our server's process; before each view (off the clock) the kernels of the views
+    before it are waited for to end, as a reader's closed tabs hand them back (a reader may hold
+    only a few at once: ``rbm serve --kernels-per-user``), so each view starts on an idle server."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()
@@ -143,6 +148,8 @@ def time_renders(url: str, repeat: int = 5, cookie: dict[str, Any] | None = None
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         try:
             for _ in range(max(1, repeat)):
+                if server is not None:
+                    _wait_kernels_gone(server)
                 ctx = browser.new_context()
                 if cookie is not None:
                     ctx.add_cookies([cookie])
@@ -180,9 +187,9 @@ def time_renders(url: str, repeat: int = 5, cookie: dict[str, Any] | None = None
                         )
                     time.sleep(0.02)
                 runs.append(last_change - t0)
-                # as a reader closes the tab: the page's unload hands its kernel back (a reader
-                # may hold only a few kernels at once: rbm serve --kernels-per-user)
-                page.close(run_before_unload=True)
+                # as a reader closes the tab: the page's unload hands its kernel back
+                with page.expect_event("close"):
+                    page.close(run_before_unload=True)
                 ctx.close()
         finally:
             browser.close()
@@ -212,7 +219,9 @@ def measure_ours(outputs: Path, quarter: str, unit: str, repeat: int, store_url:
     try:
         serve.wait_until_ready(opts.url, proc, timeout=90)
         cookie = session_cookie(opts.url.rstrip("/"), reader)
-        return time_renders(f"{opts.url}voila/render/review.ipynb?quarter={quarter}&unit={unit}", repeat, cookie)
+        return time_renders(
+            f"{opts.url}voila/render/review.ipynb?quarter={quarter}&unit={unit}", repeat, cookie, server=proc
+        )
     finally:
         _stop(proc)
 
@@ -239,7 +248,7 @@ def measure_floor(outputs: Path, repeat: int, store_url: str) -> dict[str, Any]:
         try:
             _wait_http(f"http://127.0.0.1:{port}/", proc)
             cookie = session_cookie(f"http://127.0.0.1:{port}", reader)
-            return time_renders(f"http://127.0.0.1:{port}/voila/render/{ONE_FIGURE.name}", repeat, cookie)
+            return time_renders(f"http://127.0.0.1:{port}/voila/render/{ONE_FIGURE.name}", repeat, cookie, server=proc)
         finally:
             _stop(proc)
     finally:
@@ -375,6 +384,13 @@ def time_first_charts(
         "errors": [r["error"] for r in results if r.get("error")][:3],
         "aborted_requests": len(aborted),
     }
+
+
+def _wait_kernels_gone(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Until ``proc`` (our server) has no kernel left, at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while _kernels_of(proc) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _kernels_of(proc: subprocess.Popen) -> int:

@@ -593,7 +593,8 @@ def reuse_sections(
             errors[name] = old["errors"][name]
         else:
             continue
-        taken[name] = {
+        earlier = (old.get("reused") or {}).get(name)
+        taken[name] = earlier or {  # a section the earlier file took over itself keeps its origin
             "from": path.name,
             "created_at": old.get("created_at"),
             "run_seconds": old.get("seconds"),
