@@ -64,7 +64,7 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest
 
-# Benchmarks side by side: one table and bench/results.json (~12 min on 2 cores; BENCH_ARGS=--quick)
+# Benchmarks side by side: one table and bench/results.json (~50 min on 2 cores with the 200-unit scale section; BENCH_ARGS=--quick)
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
