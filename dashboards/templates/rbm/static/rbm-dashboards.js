@@ -85,7 +85,11 @@
   // drawn when the reader scrolls to it, as if the button were pressed: the page opens with only
   // what the first screen shows drawn, and the reader never has to ask. The button stays for the
   // keyboard. Without IntersectionObserver (old browsers) the buttons are pressed by hand.
+  // Only once the reader scrolls: at first paint, before the charts above take their height, a
+  // button further down may be in view for a moment and is not the reader's choice.
+  var readerScrolled = false;
   var chartsInView = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    if (!readerScrolled) { return; }
     entries.forEach(function (entry) {
       if (entry.isIntersecting) {
         chartsInView.unobserve(entry.target);
@@ -93,6 +97,14 @@
       }
     });
   }, { rootMargin: "0px 0px 150px 0px" }) : null;
+  document.addEventListener("scroll", function () {
+    if (readerScrolled || !chartsInView) { return; }
+    readerScrolled = true;
+    document.querySelectorAll("button.rbm-show-chart[data-rbm-watched]").forEach(function (b) {
+      chartsInView.unobserve(b);
+      chartsInView.observe(b);  // reports at once whether it is in view now
+    });
+  }, true);
   function watchChartButtons() {
     if (!chartsInView) { return; }
     document.querySelectorAll("button.rbm-show-chart:not([data-rbm-watched])").forEach(function (b) {
