@@ -16,12 +16,19 @@ Example:
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from rbm_utils.core.text import escape_text
 
 #: Template and margins of every figure (a plotly built-in template: nothing is fetched).
 TEMPLATE = "plotly_white"
 MARGIN: dict[str, int] = dict(l=60, r=30, t=60, b=50)
+
+# The house template is plotly's default in every process that draws our charts (the review
+# notebooks' and dashboards' kernels): plotly then adds it, validated once, as a figure is
+# written out. Set on each figure instead, it was validated and deep-copied per figure
+# (~5 ms of CPU each, ~40 figures a review).
+pio.templates.default = TEMPLATE
 
 
 #: A horizontal legend at the foot of the figure (its container), below the axis labels: plotly
@@ -42,10 +49,14 @@ def legend_below(fig: go.Figure, **legend: object) -> go.Figure:
 
 
 def new_figure(title: str | None) -> go.Figure:
-    """An empty figure with the house template, margins and (escaped) title."""
+    """An empty figure with the house template (plotly's default, :data:`TEMPLATE`, added as the
+    figure is written out), margins and (escaped) title.
+
+    >>> new_figure("x").to_dict()["layout"]["template"] == pio.templates[TEMPLATE].to_plotly_json()
+    True
+    """
     fig = go.Figure()
     fig.update_layout(
-        template=TEMPLATE,
         margin=MARGIN,
         title=dict(text=escape_text(title) if title else None),
         hoverlabel=dict(align="left"),
