@@ -33,7 +33,7 @@ from rbm_utils.core.text import escape_text, untypeset
 from rbm_utils.present import columns, followup, readable
 from rbm_utils.publish import frozen
 from rbm_utils.publish.frozen import split_previous
-from rbm_utils.store.snapshot import APPROVALS, FRAMEWORK_CHANGES, PREVIOUS_PREFIX, load_snapshot, read_manifest
+from rbm_utils.store.snapshot import APPROVALS, FRAMEWORK_CHANGES, PREVIOUS_PREFIX, SnapshotTables, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Review:
 
     quarter: Quarter
     config: Config
-    state: dict[str, pd.DataFrame]
+    state: Mapping[str, pd.DataFrame]
     results: dict[str, pd.DataFrame]
     unit: str | None = None
     view: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -104,7 +104,7 @@ def _open(quarter: Quarter, config: Config, snapshot_dir: str, store_url: str, u
         manifest = read_manifest(snap)
         if manifest.get("quarter") not in (None, str(quarter)):
             raise ValueError(f"the snapshot {snapshot_dir} is of {manifest.get('quarter')}, not {quarter}")
-        state, _ = split_previous(load_snapshot(snap))
+        state = SnapshotTables(snap, previous=False)  # the sheets a review shows, read when asked for
         fa = frozen.load_analysis(frozen.analysis_dir(snap), snapshot_content_sha256=manifest["content_sha256"])
         return Review(
             quarter,

@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -434,34 +435,61 @@ def load_snapshot(snapshot_dir: Path) -> dict[str, pd.DataFrame]:
         >>> list(frames["Risks"].columns[:2])                          # doctest: +SKIP
         ['unit_code', 'risk_id']
     """
-    root = Path(snapshot_dir)
-    manifest = read_manifest(root)
-    out: dict[str, pd.DataFrame] = {}
-    for name, entry in sorted(manifest["tables"].items()):
-        fname = str(entry.get("file", "")) if isinstance(entry, dict) else ""
-        if not _SHEET_NAME_RE.match(name) or fname != f"{name}.parquet":
-            raise SnapshotError(f"snapshot manifest {root / MANIFEST}: bad entry for table {name!r}")
-        path = root / fname
-        if not path.is_file():
-            raise SnapshotError(f"snapshot file missing: {path}")
-        actual = sha256_file(path)
-        if actual != entry.get("sha256"):
-            raise SnapshotError(
-                f"snapshot file {path} does not match its manifest "
-                f"(sha256 {actual[:12]}, expected {str(entry.get('sha256'))[:12]}): "
-                "it was changed after the snapshot was frozen"
-            )
-        df = pq.read_table(path).to_pandas()
-        base = _base_name(name)
-        if base != UNIT_FRAME and base in schema.sheet_names() and schema.sheet(base).kind == "table":
-            df = schema.conform(base, df, with_unit=True)
-        elif base in AUTHORITY_TABLES:
-            df = _authority_table(base, df)
-        elif base == UNIT_FRAME:
-            for col in df.columns:
-                if col != "submission_id":
-                    df[col] = df[col].astype(object).where(df[col].notna(), None)
-        if len(df) != entry.get("rows"):
-            raise SnapshotError(f"snapshot file {path}: {len(df)} rows, manifest says {entry.get('rows')}")
-        out[name] = df
-    return out
+    return dict(SnapshotTables(snapshot_dir))
+
+
+class SnapshotTables(Mapping[str, pd.DataFrame]):
+    """A snapshot's tables read as they are first asked for (each verified like
+    :func:`load_snapshot` when read, then kept): a review notebook reads the few sheets it shows,
+    not the whole bureau's. The manifest is read and its entries checked at once.
+    ``previous=False`` leaves out the previous quarter's ``Previous_*`` tables.
+    """
+
+    def __init__(self, snapshot_dir: Path, *, previous: bool = True) -> None:
+        self.root = Path(snapshot_dir)
+        self._entries: dict[str, dict] = {}
+        for name, entry in sorted(read_manifest(self.root)["tables"].items()):
+            fname = str(entry.get("file", "")) if isinstance(entry, dict) else ""
+            if not _SHEET_NAME_RE.match(name) or fname != f"{name}.parquet":
+                raise SnapshotError(f"snapshot manifest {self.root / MANIFEST}: bad entry for table {name!r}")
+            if previous or not name.startswith(PREVIOUS_PREFIX):
+                self._entries[name] = entry
+        self._read: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._read:
+            self._read[name] = _read_table(self.root, name, self._entries[name])
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _read_table(root: Path, name: str, entry: dict) -> pd.DataFrame:
+    """Table ``name`` of the snapshot in ``root``, checked against its manifest ``entry``."""
+    path = root / f"{name}.parquet"
+    if not path.is_file():
+        raise SnapshotError(f"snapshot file missing: {path}")
+    actual = sha256_file(path)
+    if actual != entry.get("sha256"):
+        raise SnapshotError(
+            f"snapshot file {path} does not match its manifest "
+            f"(sha256 {actual[:12]}, expected {str(entry.get('sha256'))[:12]}): "
+            "it was changed after the snapshot was frozen"
+        )
+    df = pq.read_table(path).to_pandas()
+    base = _base_name(name)
+    if base != UNIT_FRAME and base in schema.sheet_names() and schema.sheet(base).kind == "table":
+        df = schema.conform(base, df, with_unit=True)
+    elif base in AUTHORITY_TABLES:
+        df = _authority_table(base, df)
+    elif base == UNIT_FRAME:
+        for col in df.columns:
+            if col != "submission_id":
+                df[col] = df[col].astype(object).where(df[col].notna(), None)
+    if len(df) != entry.get("rows"):
+        raise SnapshotError(f"snapshot file {path}: {len(df)} rows, manifest says {entry.get('rows')}")
+    return df

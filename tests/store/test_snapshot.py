@@ -17,8 +17,10 @@ from rbm_utils.core.config import load_config
 from rbm_utils.core.quarters import Quarter
 from rbm_utils.store import snapshot
 from rbm_utils.store.snapshot import (
+    PREVIOUS_PREFIX,
     PublishedError,
     SnapshotError,
+    SnapshotTables,
     freeze_snapshot,
     load_snapshot,
     read_manifest,
@@ -209,6 +211,39 @@ def test_load_snapshot_detects_a_tampered_parquet(tmp_path, config):
     df.to_parquet(path, index=False)
     with pytest.raises(SnapshotError, match="Actuals.parquet does not match its manifest"):
         load_snapshot(snap)
+
+
+def test_snapshot_tables_read_each_table_when_asked_for_and_check_it_then(tmp_path, config):
+    freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    snap = tmp_path / QUARTER / "snapshot"
+    eager = load_snapshot(snap)
+    path = snap / "Actuals.parquet"
+    df = pq.read_table(path).to_pandas()
+    df.loc[0, "value"] = 9999.0
+    df.to_parquet(path, index=False)
+    lazy = SnapshotTables(snap)
+    assert list(lazy) == list(eager)  # every table listed, none read yet
+    pd.testing.assert_frame_equal(lazy["Risks"], eager["Risks"])  # an untouched table reads as before
+    assert lazy["Risks"] is lazy["Risks"]  # read once
+    with pytest.raises(SnapshotError, match="Actuals.parquet does not match its manifest"):
+        lazy["Actuals"]  # the altered one is refused when it is asked for
+
+
+def test_snapshot_tables_without_the_previous_quarter(tmp_path, config):
+    freeze_snapshot(FakeStore(), QUARTER, tmp_path, config)
+    snap = tmp_path / QUARTER / "snapshot"
+    manifest = read_manifest(snap)  # the previous quarter's KPIs: the same file under its name
+    (snap / f"{PREVIOUS_PREFIX}KPIs.parquet").write_bytes((snap / "KPIs.parquet").read_bytes())
+    manifest["tables"][f"{PREVIOUS_PREFIX}KPIs"] = {
+        **manifest["tables"]["KPIs"],
+        "file": f"{PREVIOUS_PREFIX}KPIs.parquet",
+    }
+    (snap / snapshot.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    current = SnapshotTables(snap, previous=False)
+    assert set(current) == set(manifest["tables"]) - {f"{PREVIOUS_PREFIX}KPIs"}
+    everything = SnapshotTables(snap)
+    assert set(everything) == set(manifest["tables"])
+    pd.testing.assert_frame_equal(everything[f"{PREVIOUS_PREFIX}KPIs"], current["KPIs"])
 
 
 def test_load_snapshot_detects_a_missing_file_and_missing_manifest(tmp_path, config):
