@@ -47,7 +47,7 @@ from rbm_utils.core.config import PROJECT_ROOT, Config, load_config
 from rbm_utils.core.files import atomic_write_json
 from rbm_utils.core.quarters import Quarter, QuarterLike
 from rbm_utils.publish.jobs import STATUSES, JobResult
-from rbm_utils.publish.quarterly import FAILED, OVERVIEW_NAME, ReviewExports, plan_review
+from rbm_utils.publish.quarterly import FAILED, OVERVIEW_NAME, ReviewExports, batch_order, plan_review, report_order
 from rbm_utils.publish.refresh_state import UnitRefresh, read_refresh_state, write_refresh_state
 from rbm_utils.publish.runner import check_not_starting_job, job_record, run_notebooks
 from rbm_utils.store.database import Store
@@ -318,9 +318,7 @@ def _run(
     )
     staging = out / ".staging" / quarter
     kw: dict[str, Any] = {"cell_timeout": cell_timeout, "job_timeout": job_timeout, "staging_root": staging}
-    results = run_notebooks(plan.jobs, workers=workers, progress=False, **kw)
-    if plan.overview is not None:
-        results += run_notebooks([plan.overview], workers=1, progress=False, **kw)
+    results = report_order(run_notebooks(batch_order(plan), workers=workers, progress=False, **kw))
     merge_run_report(out / quarter / "run_report.json", results)
     result.jobs = {r.name: r for r in results}
     pairs = [j.name.removeprefix("joint-") for j in plan.jobs if j.name.startswith("joint-")]
