@@ -10,7 +10,9 @@
    in a batch job), so a published table and the notebook's figure are the same numbers.
 3. Run ``notebooks/quarterly_review.ipynb`` per unit and ``joint_review.ipynb`` per
    cluster x region pair with work in common, with bounded parallelism
-   (:func:`rbm_utils.publish.runner.run_notebooks`), then ``bdt_overview.ipynb`` last.
+   (:func:`rbm_utils.publish.runner.run_notebooks`), then ``bdt_overview.ipynb`` last; its folder
+   also gets the table of every unit's landing-page badges, counted from the unit folders as
+   published then (:mod:`rbm_utils.publish.badges`).
 4. Write ``outputs/<Q>/run_report.json``; any failure makes the exit status non-zero.
 
 Example:
