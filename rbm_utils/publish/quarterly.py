@@ -10,7 +10,9 @@
    in a batch job), so a published table and the notebook's figure are the same numbers.
 3. Run ``notebooks/quarterly_review.ipynb`` per unit and ``joint_review.ipynb`` per
    cluster x region pair with work in common, with bounded parallelism
-   (:func:`rbm_utils.publish.runner.run_notebooks`), then ``bdt_overview.ipynb`` last.
+   (:func:`rbm_utils.publish.runner.run_notebooks`), then ``bdt_overview.ipynb`` last; its folder
+   also gets the table of every unit's landing-page badges, counted from the unit folders as
+   published then (:mod:`rbm_utils.publish.badges`).
 4. Write ``outputs/<Q>/run_report.json``; any failure makes the exit status non-zero.
 
 Example:
@@ -37,7 +39,7 @@ from rbm_utils.analytics import bureau as analysis
 from rbm_utils.core.config import PROJECT_ROOT, Authority, Config, load_config
 from rbm_utils.core.files import atomic_write_json
 from rbm_utils.core.quarters import Quarter, QuarterLike
-from rbm_utils.publish import frozen
+from rbm_utils.publish import badges, frozen
 from rbm_utils.publish.assets import ASSETS_DIR
 from rbm_utils.publish.jobs import Job, JobResult
 from rbm_utils.publish.runner import check_not_starting_job, job_server, run_notebooks, write_run_report
@@ -102,9 +104,14 @@ def unit_parameters(unit: str, config: Config) -> dict[str, Any]:
 
 
 def _tables_writer(
-    results: Mapping[str, pd.DataFrame], unit: str | None, exports: ReviewExports | None = None
+    results: Mapping[str, pd.DataFrame],
+    unit: str | None,
+    exports: ReviewExports | None = None,
+    units: Sequence[str] = (),
 ) -> Callable[[Path, Job], None]:
-    """extra_files callback: write the tidy tables of one unit (or the bureau) into staging, then its exports."""
+    """extra_files callback: write the tidy tables of one unit (or the bureau) into staging, then its exports.
+    The bureau's also gets the table of the badges of ``units`` as their folders are published now
+    (:mod:`rbm_utils.publish.badges`; the overview runs after the units' reviews)."""
 
     def write(staging: Path, job: Job) -> None:
         view = analysis.unit_view(results, unit) if unit else results
@@ -113,6 +120,8 @@ def _tables_writer(
             frame = view.get(key)
             if isinstance(frame, pd.DataFrame):
                 frame.to_parquet(staging / f"{stem}.parquet", index=False)
+        if unit is None:
+            badges.write_bureau_badges(Path(job.publish_dir).parent, units, staging)
         if exports is not None:
             exports(staging, Path(job.publish_dir).parent, unit)
 
@@ -226,7 +235,7 @@ def plan_review(
             OVERVIEW_TEMPLATE,
             dict(common),
             quarter_dir / OVERVIEW_NAME,
-            _tables_writer(results, None, exports),
+            _tables_writer(results, None, exports, list(config.units)),
             assets,
         )
         if overview

@@ -30,11 +30,18 @@ from typing import Any
 import pandas as pd
 
 from rbm_utils.analytics.bureau import OVERVIEW_TABLES, PUBLISHED_TABLES
-from rbm_utils.core.codes import DECISION_OPEN_STATUSES, KPI_STATUSES
+from rbm_utils.core.codes import KPI_STATUSES
 from rbm_utils.core.config import PROJECT_ROOT, Config
 from rbm_utils.core.files import FolderView
 from rbm_utils.core.quarters import Quarter
-from rbm_utils.publish import frozen
+from rbm_utils.publish import badges, frozen
+from rbm_utils.publish.badges import BADGE_TABLES as BADGE_TABLES
+from rbm_utils.publish.badges import CHANGE_DIRECTIONS as CHANGE_DIRECTIONS
+from rbm_utils.publish.badges import approval_fields as approval_fields
+from rbm_utils.publish.badges import change_counts as change_counts
+from rbm_utils.publish.badges import decision_counts as decision_counts
+from rbm_utils.publish.badges import figures_fields as figures_fields
+from rbm_utils.publish.badges import health_score as health_score
 from rbm_utils.publish.figures import FIGURES_FILE
 from rbm_utils.publish.frozen import JOINT_TABLES
 from rbm_utils.publish.refresh_state import UnitRefresh, read_refresh_state
@@ -297,98 +304,6 @@ def snapshot_manifest(outputs: Path, quarter: str | None) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def health_score(table: pd.DataFrame | None, quarter: str | None) -> float | None:
-    """The score of ``quarter``'s row of a unit's published data_health table (None when absent).
-
-    >>> health_score(pd.DataFrame({"quarter": ["2026-Q3"], "score": [87.5]}), "2026-Q3")
-    87.5
-    >>> health_score(None, "2026-Q3") is None
-    True
-    """
-    if table is None or not len(table) or "score" not in table.columns:
-        return None
-    rows = table[table["quarter"].astype(str) == str(quarter)] if "quarter" in table.columns else table
-    scores = rows["score"].dropna()
-    return float(scores.iloc[0]) if len(scores) else None
-
-
-#: What :func:`unit_badges` counts from the published ``changes`` table (one column per direction).
-CHANGE_DIRECTIONS = ("better", "worse", "new")
-
-
-def approval_fields(approvals: pd.DataFrame | None, unit: str) -> dict[str, Any]:
-    """The unit's row of its published approvals table as landing-page fields: ``approval`` (state
-    code, ``draft`` when none is published), ``approved_by`` and ``n_pending`` (changes waiting for
-    the bureau).
-
-    >>> approval_fields(pd.DataFrame({"unit_code": ["AFR"], "state": ["pending"], "approved_by": ["A. Director"],
-    ...     "n_pending": [2]}), "AFR")
-    {'approval': 'pending', 'approved_by': 'A. Director', 'n_pending': 2}
-    >>> approval_fields(None, "AFR")["approval"]
-    'draft'
-    """
-    rows = pd.DataFrame() if approvals is None or "unit_code" not in approvals.columns else approvals
-    rows = rows[rows["unit_code"].astype(str) == unit] if len(rows) else rows
-    if not len(rows):
-        return {"approval": "draft", "approved_by": "", "n_pending": 0}
-    row = rows.iloc[-1]
-    pending = pd.to_numeric(pd.Series([row.get("n_pending")]), errors="coerce").fillna(0).iloc[0]
-    return {
-        "approval": str(row.get("state") or "draft"),
-        "approved_by": "" if pd.isna(row.get("approved_by")) else str(row.get("approved_by") or ""),
-        "n_pending": int(pending),
-    }
-
-
-def decision_counts(decisions: pd.DataFrame | None, unit: str) -> dict[str, int]:
-    """Open decisions of ``unit`` (status open or in progress) and, of those, the overdue ones.
-
-    >>> decision_counts(pd.DataFrame({"unit_code": ["AFR"] * 3, "status": ["open", "done", "in_progress"],
-    ...     "overdue": [True, True, False]}), "AFR")
-    {'open_decisions': 2, 'overdue_decisions': 1}
-    """
-    if decisions is None or not len(decisions) or "status" not in decisions.columns:
-        return {"open_decisions": 0, "overdue_decisions": 0}
-    own = decisions[decisions["unit_code"].astype(str) == unit] if "unit_code" in decisions.columns else decisions
-    is_open = own["status"].astype(str).isin(DECISION_OPEN_STATUSES)
-    late = own["overdue"].fillna(False).astype(bool) if "overdue" in own.columns else pd.Series(False, own.index)
-    return {"open_decisions": int(is_open.sum()), "overdue_decisions": int((is_open & late).sum())}
-
-
-def change_counts(changes: pd.DataFrame | None) -> dict[str, int]:
-    """Items better, worse and new since last quarter in a published ``changes`` table.
-
-    >>> change_counts(pd.DataFrame({"direction": ["better", "worse", "worse", "same"]}))
-    {'better': 1, 'worse': 2, 'new': 0}
-    """
-    if changes is None or "direction" not in changes.columns:
-        return dict.fromkeys(CHANGE_DIRECTIONS, 0)
-    counts = changes["direction"].astype(str).value_counts()
-    return {d: int(counts.get(d, 0)) for d in CHANGE_DIRECTIONS}
-
-
-def figures_fields(provenance: pd.DataFrame | None, unit: str) -> dict[str, Any]:
-    """The submission a unit's published figures come from (its ``provenance`` table):
-    ``submission_id``, ``submitted_by``, ``figures_at`` (when it arrived); blank when unknown.
-
-    >>> figures_fields(pd.DataFrame({"unit_code": ["AFR"], "submission_id": [7], "submitted_by": ["Ada"],
-    ...                              "ingested_at": ["2026-10-12T09:30:00Z"]}), "AFR")["submission_id"]
-    7
-    """
-    out: dict[str, Any] = {"submission_id": None, "submitted_by": "", "figures_at": ""}
-    if provenance is None or provenance.empty or "unit_code" not in provenance.columns:
-        return out
-    rows = provenance[provenance["unit_code"].astype(str) == unit]
-    if rows.empty:
-        return out
-    r = rows.iloc[-1]
-    sid = pd.to_numeric(pd.Series([r.get("submission_id")]), errors="coerce").iloc[0]
-    out["submission_id"] = None if pd.isna(sid) else int(sid)
-    out["submitted_by"] = "" if pd.isna(r.get("submitted_by")) else str(r.get("submitted_by"))
-    out["figures_at"] = "" if pd.isna(r.get("ingested_at")) else str(r.get("ingested_at"))
-    return out
-
-
 def refresh_fields(entry: UnitRefresh | None) -> dict[str, Any]:
     """A unit's between-review refresh (``outputs/<Q>/refresh.json``): ``refresh`` (status, blank
     when none ran), ``refreshed_at`` (when the last refresh finished, for a finished one),
@@ -407,25 +322,20 @@ def refresh_fields(entry: UnitRefresh | None) -> dict[str, Any]:
     }
 
 
-#: The published tables a unit's landing-page row is counted from (file stem -> key), read
-#: alone: a landing page of 200 units reads 7 small files per unit, not all 25.
-BADGE_TABLES = {
-    stem: key
-    for stem, key in PUBLISHED_TABLES.items()
-    if key in ("progress", "red_flags", "data_health", "approvals", "decisions", "changes", "provenance")
-}
-
-
 def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFrame:
     """One row per unit of the settings: publication word, KPI counts per status (``n_<status>``
     for each of :data:`rbm_utils.core.codes.KPI_STATUSES`), red flags, the data health score
     (``data_health``, 0-100; missing when the unit's data_health table is not published), the
     approval state (:func:`approval_fields`), open and overdue decisions (:func:`decision_counts`)
-    and what changed since last quarter (:func:`change_counts`). Read from published tables only."""
+    and what changed since last quarter (:func:`change_counts`). Read from published tables only:
+    a unit's counts come from the overview's bureau table of badges
+    (:mod:`rbm_utils.publish.badges`) while its ``badge_source`` still matches the unit's folder,
+    else (republished since, or a quarter published without that table) from its own tables."""
     q = pick(quarter, published_quarters(outputs))
     status = run_status(outputs, q) if q else {}
     units = set(published_units(outputs, q, config)) if q else set()
     refresh = read_refresh_state(Path(outputs), q) if q else {}
+    stored = badges.stored_badges(Path(outputs) / q / OVERVIEW / badges.BADGES_FILE) if q else {}
     rows = []
     for code, u in config.units.items():
         pub = publication(status.get(code)) if code in units or code in status else "not reviewed"
@@ -448,21 +358,19 @@ def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFr
         row.update({f"n_{s}": 0 for s in KPI_STATUSES})
         row.update(dict.fromkeys(CHANGE_DIRECTIONS, 0))
         if code in units:
-            t = read_folder_tables(Path(outputs) / str(q) / code, BADGE_TABLES)
-            prog = t.get("progress")
-            if prog is not None and len(prog):
-                counts = prog["status"].value_counts()
-                row["n_kpis"] = int(len(prog))
-                row.update({f"n_{s}": int(counts.get(s, 0)) for s in KPI_STATUSES})
-            row["red_flags"] = int(len(t.get("red_flags", [])))
-            row["data_health"] = health_score(t.get("data_health"), q)
-            row.update(approval_fields(t.get("approvals"), code))
-            row.update(decision_counts(t.get("decisions"), code))
-            row.update(change_counts(t.get("changes")))
-            row.update(figures_fields(t.get("provenance"), code))
+            folder = Path(outputs) / str(q) / code
+            hit = stored.get(code)
+            if hit is not None and hit[0] == badges.badge_source(folder):
+                row.update(hit[1])
+            else:  # not in the bureau table, or republished since it was written
+                row.update(badges.count_badges(read_folder_tables(folder, BADGE_TABLES), code, q))
         row.update(refresh_fields(refresh.get(code)))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: The published table :func:`top_agenda` reads (file stem -> key).
+AGENDA_TABLE = {stem: key for stem, key in PUBLISHED_TABLES.items() if key == "agenda"}
 
 
 def top_agenda(outputs: Path, quarter: str | None, config: Config, n: int = 10) -> pd.DataFrame:
@@ -473,7 +381,8 @@ def top_agenda(outputs: Path, quarter: str | None, config: Config, n: int = 10) 
     if q is None:
         return pd.DataFrame()
     folders = [OVERVIEW] if has_overview(outputs, q) else published_units(outputs, q, config)
-    parts = [load_tables(outputs, q, f, config).get("agenda") for f in folders]
+    # the agenda table alone (folders checked just above), not every table of the overview
+    parts = [read_folder_tables(Path(outputs) / q / f, AGENDA_TABLE).get("agenda") for f in folders]
     frames = [p for p in parts if p is not None and len(p) and "rank" in p.columns]
     if not frames:
         return pd.DataFrame()

@@ -24,7 +24,7 @@ from factories import minimal_unit, tree_state
 
 from rbm_utils.core.config import load_config
 from rbm_utils.core.files import FolderView
-from rbm_utils.publish import quarterly
+from rbm_utils.publish import badges, quarterly
 from rbm_utils.publish.frozen import load_analysis
 from rbm_utils.publish.jobs import SENTINEL
 from rbm_utils.publish.quarterly import review_quarter
@@ -116,6 +116,10 @@ def test_a_submitted_value_reaches_the_units_tables_and_only_dependents_rerun(bu
     report = json.loads((qdir / "run_report.json").read_text())
     assert {j["name"] for j in report["jobs"]} == {"AFR", "CYB", "joint-CYB-AFR", "overview"}  # merged, none lost
     assert published_submissions(bureau["out"], Q)["AFR"] == sid
+    # the overview's table of the units' badges was written again: current for both units
+    stored = badges.stored_badges(qdir / "overview" / badges.BADGES_FILE)
+    assert {u: src for u, (src, _) in stored.items()} == {u: badges.badge_source(qdir / u) for u in ("AFR", "CYB")}
+    assert stored["AFR"][1] == badges.count_badges(badges.read_badge_tables(qdir / "AFR"), "AFR", Q)
 
 
 @pytest.mark.slow
