@@ -1,14 +1,14 @@
 """The landing page's badges of each unit, counted from its published tables, and the bureau-wide
-table of them the batch publishes beside the overview's tables.
+table of them the batch writes into the quarter's folder once its notebooks are published.
 
 The landing page shows one row per unit: KPI counts per status, red flags, the data health
 score, the approval state, open and overdue decisions, what changed since last quarter and the
 submission the figures come from. :func:`count_badges` counts them from the unit's published
 tables (:data:`BADGE_TABLES`, read alone from ``<Q>/<UNIT>/``). Counting them for every unit on
-every visit reads 7 files per unit (1,400 at 200 units), so the overview job also publishes
-``<Q>/overview/unit_badges.parquet`` (:data:`BADGES_FILE`, :func:`bureau_badges`): one row per
-published unit with those counts, built from the unit folders as they are published when the
-overview runs (after the units' reviews, in the batch, in a refresh and in ``rbm review --unit``).
+every visit reads 7 files per unit (1,400 at 200 units), so the batch writes
+``<Q>/unit_badges.parquet`` (:data:`BADGES_FILE`, :func:`write_bureau_badges`): one row per
+published unit with those counts, built from the unit folders once the batch's jobs are done
+(``rbm review``, ``rbm review --unit`` and a refresh), written whole by an atomic rename.
 
 Each row carries ``badge_source`` (:func:`badge_source`): the size and modification time of each
 of the unit's badge tables, taken before they are read. A unit folder is only ever replaced
@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -39,11 +40,11 @@ import pyarrow as pa
 
 from rbm_utils.analytics.bureau import PUBLISHED_TABLES
 from rbm_utils.core.codes import DECISION_OPEN_STATUSES, KPI_STATUSES
-from rbm_utils.core.files import FolderView
+from rbm_utils.core.files import FolderView, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-#: The bureau-wide table of the units' badges, in the quarter's overview folder.
+#: The bureau-wide table of the units' badges, in the quarter's folder (``<Q>/unit_badges.parquet``).
 BADGES_FILE = "unit_badges.parquet"
 #: The published tables a unit's landing-page row is counted from (file stem -> key), read
 #: alone: a landing page reads 7 small files of a unit, not all 25.
@@ -244,12 +245,12 @@ def bureau_badges(quarter_dir: Path, units: Iterable[str]) -> pd.DataFrame:
     return frame
 
 
-def write_bureau_badges(quarter_dir: Path, units: Iterable[str], folder: Path) -> Path:
-    """Write :func:`bureau_badges` of ``quarter_dir`` as ``folder/unit_badges.parquet`` (the overview's
-    staging folder in the batch; it is published with the overview)."""
-    path = Path(folder) / BADGES_FILE
-    bureau_badges(quarter_dir, units).to_parquet(path, index=False)
-    return path
+def write_bureau_badges(quarter_dir: Path, units: Iterable[str]) -> Path:
+    """Write :func:`bureau_badges` of ``quarter_dir`` as ``quarter_dir/unit_badges.parquet``, whole
+    (an atomic rename: a landing page reads the old table or the new one, never a torn file)."""
+    buf = io.BytesIO()
+    bureau_badges(quarter_dir, units).to_parquet(buf, index=False)
+    return atomic_write_bytes(Path(quarter_dir) / BADGES_FILE, buf.getvalue())
 
 
 def stored_badges(path: Path) -> dict[str, tuple[str, dict[str, Any]]]:

@@ -10,9 +10,9 @@
    in a batch job), so a published table and the notebook's figure are the same numbers.
 3. Run ``notebooks/quarterly_review.ipynb`` per unit and ``joint_review.ipynb`` per
    cluster x region pair with work in common, with bounded parallelism
-   (:func:`rbm_utils.publish.runner.run_notebooks`), then ``bdt_overview.ipynb`` last; its folder
-   also gets the table of every unit's landing-page badges, counted from the unit folders as
-   published then (:mod:`rbm_utils.publish.badges`).
+   (:func:`rbm_utils.publish.runner.run_notebooks`), and ``bdt_overview.ipynb`` (started first:
+   it reads the frozen analysis only). Then the table of every unit's landing-page badges is
+   counted from the unit folders as published (:mod:`rbm_utils.publish.badges`).
 4. Write ``outputs/<Q>/run_report.json``; any failure makes the exit status non-zero.
 
 Example:
@@ -107,11 +107,8 @@ def _tables_writer(
     results: Mapping[str, pd.DataFrame],
     unit: str | None,
     exports: ReviewExports | None = None,
-    units: Sequence[str] = (),
 ) -> Callable[[Path, Job], None]:
-    """extra_files callback: write the tidy tables of one unit (or the bureau) into staging, then its exports.
-    The bureau's also gets the table of the badges of ``units`` as their folders are published now
-    (:mod:`rbm_utils.publish.badges`; the overview runs after the units' reviews)."""
+    """extra_files callback: write the tidy tables of one unit (or the bureau) into staging, then its exports."""
 
     def write(staging: Path, job: Job) -> None:
         view = analysis.unit_view(results, unit) if unit else results
@@ -120,8 +117,6 @@ def _tables_writer(
             frame = view.get(key)
             if isinstance(frame, pd.DataFrame):
                 frame.to_parquet(staging / f"{stem}.parquet", index=False)
-        if unit is None:
-            badges.write_bureau_badges(Path(job.publish_dir).parent, units, staging)
         if exports is not None:
             exports(staging, Path(job.publish_dir).parent, unit)
 
@@ -146,6 +141,8 @@ class ReviewPlan:
     snapshot_dir: Path
     manifest: dict
     analysis_manifest: dict = field(default_factory=dict)
+    #: every unit of the settings (the landing page's badge table lists those published)
+    all_units: list[str] = field(default_factory=list)
 
 
 def plan_review(
@@ -235,13 +232,13 @@ def plan_review(
             OVERVIEW_TEMPLATE,
             dict(common),
             quarter_dir / OVERVIEW_NAME,
-            _tables_writer(results, None, exports, list(config.units)),
+            _tables_writer(results, None, exports),
             assets,
         )
         if overview
         else None
     )
-    return ReviewPlan(q, jobs, ov, snap_dir, manifest, analysis_manifest)
+    return ReviewPlan(q, jobs, ov, snap_dir, manifest, analysis_manifest, list(config.units))
 
 
 def batch_order(plan: ReviewPlan) -> list[Job]:
@@ -327,6 +324,7 @@ def review_quarter(
                 force=force,
             )
     results = report_order(results)
+    badges.write_bureau_badges(quarter_dir, plan.all_units)  # the landing page's rows, one file
     report_path = write_run_report(results, quarter_dir / "run_report.json")
     report = json.loads(report_path.read_text(encoding="utf-8"))
     report["snapshot_content_sha256"] = plan.manifest.get("content_sha256")

@@ -46,6 +46,7 @@ from filelock import FileLock, Timeout
 from rbm_utils.core.config import PROJECT_ROOT, Config, load_config
 from rbm_utils.core.files import atomic_write_json
 from rbm_utils.core.quarters import Quarter, QuarterLike
+from rbm_utils.publish import badges
 from rbm_utils.publish.jobs import STATUSES, JobResult
 from rbm_utils.publish.quarterly import FAILED, OVERVIEW_NAME, ReviewExports, batch_order, plan_review, report_order
 from rbm_utils.publish.refresh_state import UnitRefresh, read_refresh_state, write_refresh_state
@@ -319,6 +320,7 @@ def _run(
     staging = out / ".staging" / quarter
     kw: dict[str, Any] = {"cell_timeout": cell_timeout, "job_timeout": job_timeout, "staging_root": staging}
     results = report_order(run_notebooks(batch_order(plan), workers=workers, progress=False, **kw))
+    badges.write_bureau_badges(out / quarter, plan.all_units)  # the landing page's rows, one file
     merge_run_report(out / quarter / "run_report.json", results)
     result.jobs = {r.name: r for r in results}
     pairs = [j.name.removeprefix("joint-") for j in plan.jobs if j.name.startswith("joint-")]

@@ -335,7 +335,7 @@ def unit_badges(outputs: Path, quarter: str | None, config: Config) -> pd.DataFr
     status = run_status(outputs, q) if q else {}
     units = set(published_units(outputs, q, config)) if q else set()
     refresh = read_refresh_state(Path(outputs), q) if q else {}
-    stored = badges.stored_badges(Path(outputs) / q / OVERVIEW / badges.BADGES_FILE) if q else {}
+    stored = badges.stored_badges(Path(outputs) / q / badges.BADGES_FILE) if q else {}
     rows = []
     for code, u in config.units.items():
         pub = publication(status.get(code)) if code in units or code in status else "not reviewed"

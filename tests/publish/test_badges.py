@@ -44,7 +44,8 @@ def test_stored_badges_read_back_as_counted(tmp_path):
     qdir = tmp_path / Q
     _unit(qdir, "AFR", ["off_track", "on_track"], sid=7)
     _unit(qdir, "EUR", ["at_risk"])
-    path = badges.write_bureau_badges(qdir, ["AFR", "EUR"], tmp_path)
+    path = badges.write_bureau_badges(qdir, ["AFR", "EUR"])
+    assert path == qdir / badges.BADGES_FILE
     stored = badges.stored_badges(path)
     for code in ("AFR", "EUR"):
         source, counts = stored[code]

@@ -117,7 +117,7 @@ def test_a_submitted_value_reaches_the_units_tables_and_only_dependents_rerun(bu
     assert {j["name"] for j in report["jobs"]} == {"AFR", "CYB", "joint-CYB-AFR", "overview"}  # merged, none lost
     assert published_submissions(bureau["out"], Q)["AFR"] == sid
     # the overview's table of the units' badges was written again: current for both units
-    stored = badges.stored_badges(qdir / "overview" / badges.BADGES_FILE)
+    stored = badges.stored_badges(qdir / badges.BADGES_FILE)
     assert {u: src for u, (src, _) in stored.items()} == {u: badges.badge_source(qdir / u) for u in ("AFR", "CYB")}
     assert stored["AFR"][1] == badges.count_badges(badges.read_badge_tables(qdir / "AFR"), "AFR", Q)
 

@@ -42,7 +42,7 @@ def _site(tmp_path):
     _write_unit(out / Q / "AFR", ["off_track", "on_track"], 1)
     _write_unit(out / Q / "EUR", ["at_risk"], 0)
     (out / Q / "overview").mkdir()
-    badges.write_bureau_badges(out / Q, list(CFG.units), out / Q / "overview")
+    badges.write_bureau_badges(out / Q, list(CFG.units))
     return out
 
 
@@ -95,11 +95,11 @@ def test_a_unit_republished_after_the_table_is_counted_from_its_new_tables(tmp_p
 def test_without_the_table_every_unit_is_counted_from_its_tables(tmp_path, monkeypatch):
     out = _site(tmp_path)
     expected = _counted(out, monkeypatch)
-    (out / Q / "overview" / badges.BADGES_FILE).unlink()  # a quarter published before the table existed
+    (out / Q / badges.BADGES_FILE).unlink()  # a quarter published before the table existed
     read = _units_read(monkeypatch)
     pd.testing.assert_frame_equal(data.unit_badges(out, Q, CFG), expected)
     assert sorted(read) == ["AFR", "EUR"]
-    (out / Q / "overview" / badges.BADGES_FILE).write_bytes(b"torn")  # unreadable: the same
+    (out / Q / badges.BADGES_FILE).write_bytes(b"torn")  # unreadable: the same
     pd.testing.assert_frame_equal(data.unit_badges(out, Q, CFG), expected)
 
 
@@ -123,7 +123,7 @@ def site(sample_bureau, tmp_path_factory):
 @pytest.mark.slow
 def test_the_batchs_table_gives_the_badges_counted_from_the_units_tables(site, monkeypatch):
     out, q = site["outputs"], site["quarter"]
-    assert (out / q / "overview" / badges.BADGES_FILE).is_file()  # written by the overview's job
+    assert (out / q / badges.BADGES_FILE).is_file()  # written by the batch
     expected = _counted(out, monkeypatch)
     read = _units_read(monkeypatch)
     got = data.unit_badges(out, q, CFG)
