@@ -131,7 +131,8 @@ def key_rows(units: np.ndarray, ids: np.ndarray, kpis: pd.DataFrame) -> np.ndarr
     """The row of ``kpis`` (unique KPI_KEYS) of each (unit_code, kpi_id) pair, -1 for none.
 
     Each key column is hashed once; only the distinct pairs are looked up (as a MultiIndex
-    would match them: a missing value matches a missing value).
+    would match them: a missing value matches a missing value), found in a table of every
+    (unit, id) combination when it is small (else by hashing the pairs).
 
     >>> k = pd.DataFrame({"unit_code": ["AFR", "AFR"], "kpi_id": ["K1", "K2"]})
     >>> key_rows(np.array(["AFR", "AFR", "CYB", "AFR"], dtype=object), np.array(["K2", "K1", "K1", "K2"], dtype=object), k).tolist()
@@ -144,10 +145,22 @@ def key_rows(units: np.ndarray, ids: np.ndarray, kpis: pd.DataFrame) -> np.ndarr
         return np.zeros(0, dtype=np.int64)
     uc, uu = _codes(units)
     kc, ku = _codes(ids)
-    nk = len(ku)
-    pair, pu = pd.factorize(uc * nk + kc)
+    nu, nk = len(uu), len(ku)
+    pair = uc * nk + kc
+    dense = nu * nk <= 4 * len(pair) + 65_536  # a table of every (unit, id) combination fits
+    if dense:  # the pairs present marked in it: no hashing
+        present = np.zeros(nu * nk, dtype=bool)
+        present[pair] = True
+        pu = np.flatnonzero(present)
+    else:
+        pair, pu = pd.factorize(pair)
     distinct = pd.MultiIndex.from_arrays([uu[pu // nk], ku[pu % nk]])
-    return pd.MultiIndex.from_frame(kpis[KPI_KEYS]).get_indexer(distinct)[pair]
+    found = pd.MultiIndex.from_frame(kpis[KPI_KEYS]).get_indexer(distinct)
+    if not dense:
+        return found[pair]
+    row = np.full(nu * nk, -1, dtype=np.int64)
+    row[pu] = found
+    return row[pair]
 
 
 def kpi_actuals(state: Mapping[str, pd.DataFrame], qidx: int, kpis: pd.DataFrame) -> pd.DataFrame:
