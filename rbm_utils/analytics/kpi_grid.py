@@ -63,10 +63,11 @@ def kpi_table(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return k
 
 
-def _actual_columns(state: Mapping[str, pd.DataFrame], qidx: int) -> dict[str, np.ndarray]:
+def _actual_columns(state: Mapping[str, pd.DataFrame], qidx: int, regions: bool = True) -> dict[str, np.ndarray]:
     """The Actuals columns the engine reads, each read once into numpy, with ``keep`` (up to the
-    quarter, a total or a ``region=XXX`` row) and ``total`` (a blank breakdown). The texts are
-    tested once per distinct value (disaggregation, evidence, period)."""
+    quarter, a total or a ``region=XXX`` row) and ``total`` (a blank breakdown); without
+    ``regions``, no ``region`` and ``keep`` holds for the totals only. The texts are tested once
+    per distinct value (disaggregation, evidence, period)."""
     a = state.get("Actuals")
     if a is None or a.empty:
         a = schema.empty_frame("Actuals", with_unit=True)
@@ -79,12 +80,12 @@ def _actual_columns(state: Mapping[str, pd.DataFrame], qidx: int) -> dict[str, n
     region_of = [m.group(1) if isinstance(u, str) and (m := REGION_RE.match(u)) else None for u in uniques]
     blank_of = [isinstance(u, str) and not u.translate(_SPACE_LIKE).strip() for u in uniques]
     total = np.array([*blank_of, True], dtype=bool)[codes]  # code -1 (missing) takes the last
-    region = np.array([*region_of, None], dtype=object)[codes]
-    keep = (pidx <= qidx) & (total | pd.notna(region))
+    region = np.array([*region_of, None], dtype=object)[codes] if regions else None
+    keep = (pidx <= qidx) & (total | pd.notna(region)) if regions else (pidx <= qidx) & total
     return {
         "keep": keep,
         "total": total,
-        "region": region,
+        **({"region": region} if regions else {}),
         "unit_code": col("unit_code").to_numpy(dtype=object),
         "kpi_id": col("kpi_id").to_numpy(dtype=object),
         "pidx": pidx,
@@ -173,26 +174,32 @@ def kpi_actuals(state: Mapping[str, pd.DataFrame], qidx: int, kpis: pd.DataFrame
     >>> kpi_actuals({"Actuals": a}, Quarter(2026, 1).index, k)[["e", "value"]].values.tolist()
     [[0.0, 1.0]]
     """
-    c = _actual_columns(state, qidx)
+    c = _actual_columns(state, qidx, regions=False)
     e = key_rows(c["unit_code"], c["kpi_id"], kpis)  # on the whole columns: no copy of the texts
-    rows = np.flatnonzero(c["keep"] & c["total"] & (e >= 0))
+    ok = c["keep"] & (e >= 0)
+    rows = slice(None) if ok.all() else np.flatnonzero(ok)  # every row: no copy
     return pd.DataFrame(
         {
             "pidx": c["pidx"][rows],
             **{n: c[n][rows] for n in ("value", "numerator", "denominator", "has_evidence")},
             "e": e[rows],
         },
-        copy=False,  # fresh arrays: no consolidated copy (pandas would copy every column once more)
+        copy=False,  # no consolidated copy (pandas would copy every column once more); read only
     )
+
+
+def _runs(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each entity's first quarter on the grid and its number of rows there."""
+    b = entities["bidx"].to_numpy(dtype=float)
+    start = np.where(np.isnan(b), qidx, np.minimum(b, qidx)) if before_baseline else b
+    n = np.where(np.isnan(start), 0, qidx - start + 1)
+    return start, np.clip(n, 0, None).astype(np.int64)
 
 
 def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFrame:
     """One row per entity and period from its baseline period (or the quarter, if the
     baseline is later and ``before_baseline``) to the quarter. Sorted by entity, period."""
-    b = entities["bidx"].to_numpy(dtype=float)
-    start = np.where(np.isnan(b), qidx, np.minimum(b, qidx)) if before_baseline else b
-    n = np.where(np.isnan(start), 0, qidx - start + 1)
-    n = np.clip(n, 0, None).astype(np.int64)
+    start, n = _runs(entities, qidx, before_baseline)
     e = np.repeat(np.arange(len(entities)), n)
     first = np.repeat(np.cumsum(n) - n, n)
     pidx = np.repeat(np.nan_to_num(start), n) + (np.arange(n.sum()) - first)
@@ -206,9 +213,7 @@ def _place(
     denominator, has_evidence and ``_row`` (a row was reported). The grid is sorted by entity
     then period with no gap, so an actual's row is its entity's first row plus the quarters
     since the entity's start: no merge. Of several actuals of one (entity, period), the last."""
-    b = entities["bidx"].to_numpy(dtype=float)
-    start = np.where(np.isnan(b), qidx, np.minimum(b, qidx)) if before_baseline else b
-    n = np.bincount(g["e"].to_numpy(), minlength=len(entities))
+    start, n = _runs(entities, qidx, before_baseline)
     first = np.cumsum(n) - n
     e = acts["e"].to_numpy(dtype=np.int64)
     step = acts["pidx"].to_numpy(dtype=float) - start[e]
@@ -314,7 +319,7 @@ def accumulate(
     g = _place(_grid(entities, qidx, before_baseline), entities, acts, qidx, before_baseline)
     e = g["e"].to_numpy()
     ent = entities.reset_index(drop=True)
-    seg = Segments(e, len(ent))
+    seg = Segments(e, len(ent), _runs(ent, qidx, before_baseline)[1])
     r = _running(g, ent, seg)
     row, pidx, reported = r["row"], r["pidx"], r["reported"]
     evidence = g["has_evidence"].to_numpy(dtype=bool)
@@ -350,7 +355,7 @@ def accumulate_latest(
     g = _place(_grid(entities, qidx, True), entities, acts, qidx, True)
     e = g["e"].to_numpy()
     ent = entities.reset_index(drop=True)
-    seg = Segments(e, len(ent))
+    seg = Segments(e, len(ent), _runs(ent, qidx, True)[1])
     r = _running(g, ent, seg)
     reported, pidx = r["reported"], r["pidx"]
     n = len(ent)
