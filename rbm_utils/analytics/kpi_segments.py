@@ -30,8 +30,15 @@ class Segments:
             counts = np.bincount(e, minlength=n_entities) if len(e) else np.zeros(n_entities, dtype=np.int64)
         self.counts = counts
         self.first = np.cumsum(counts) - counts  # each entity's first row
-        self.row_first = np.repeat(self.first, counts)  # the first row of each row's entity (= first[e])
+        self._row_first: np.ndarray | None = None
         self._last: np.ndarray | None = None
+
+    @property
+    def row_first(self) -> np.ndarray:
+        """The first row of each row's entity (``first[e]``)."""
+        if self._row_first is None:
+            self._row_first = self.per_row(self.first)
+        return self._row_first
 
     @property
     def last(self) -> np.ndarray:
@@ -48,7 +55,8 @@ class Segments:
         """The rows of the entities where ``entities`` (entity-long, bool) holds, and their runs
         as segments of their own (entities renumbered 0..m-1, in order)."""
         counts = self.counts[entities]
-        rows = np.flatnonzero(self.per_row(entities))
+        shift = self.first[entities] - (np.cumsum(counts) - counts)  # each run's first row, less its new one
+        rows = np.arange(int(counts.sum())) + np.repeat(shift, counts)  # their runs only: no pass over the grid
         return rows, Segments(np.repeat(np.arange(len(counts)), counts), len(counts), counts)
 
     def cumsum_int(self, x: np.ndarray) -> np.ndarray:
