@@ -218,12 +218,13 @@ def _place(
     e = acts["e"].to_numpy(dtype=np.int64)
     step = acts["pidx"].to_numpy(dtype=float) - start[e]
     ok = ~np.isnan(step) & (step >= 0) & (step < n[e])
-    pos = first[e[ok]] + step[ok].astype(np.int64)
-    src = np.flatnonzero(ok)
+    every = bool(ok.all())  # every actual on the grid: no selection to copy
+    pos = first[e] + step.astype(np.int64) if every else first[e[ok]] + step[ok].astype(np.int64)
+    src: np.ndarray | slice = slice(None) if every else np.flatnonzero(ok)
     if not (pos[1:] > pos[:-1]).all():  # rows out of order or a period reported twice (else: one each)
         rev_pos = pos[::-1]
         _, last = np.unique(rev_pos, return_index=True)  # first in reverse = last in order
-        pos, src = rev_pos[last], src[::-1][last]
+        pos, src = rev_pos[last], np.arange(len(e))[src][::-1][last]
     size = len(g)
     out = {"e": g["e"].to_numpy(), "pidx": g["pidx"].to_numpy()}
     for c in ("value", "numerator", "denominator"):
