@@ -46,7 +46,8 @@ def period_text(idx: np.ndarray) -> np.ndarray:
     idx = np.asarray(idx, dtype=float)
     out = np.full(idx.shape, None, dtype=object)
     ok = np.isfinite(idx)
-    out[ok] = text_of(idx[ok])
+    distinct, at = np.unique(idx[ok], return_inverse=True)  # each quarter written once
+    out[ok] = text_of(distinct)[at]
     return out
 
 
