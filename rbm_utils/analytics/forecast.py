@@ -22,36 +22,36 @@ def forecast_line(g: pd.DataFrame, n_entities: int, min_points: int) -> tuple[np
     ...                   "current": [10.0, 20.0, 30.0]})
     >>> [a.tolist() for a in forecast_line(g, 1, 2)]
     [[10.0], [0.0]]
+    >>> g = pd.DataFrame({"e": [0] * 10, "pidx": np.arange(10.0), "reported": [True] * 10,
+    ...                   "current": [50.0, 50.0] + [2.0 * i for i in range(2, 10)]})
+    >>> [a.tolist() for a in forecast_line(g, 1, 2)]  # the latest 8 points only
+    [[2.0], [0.0]]
     """
-    pts = g.loc[
-        g["reported"].to_numpy(dtype=bool) & np.isfinite(g["current"].to_numpy(dtype=float)), ["e", "pidx", "current"]
-    ]
-    pts = pts.loc[pts.groupby("e", sort=False).cumcount(ascending=False) < FORECAST_MAX_POINTS]
-    grp = pts.groupby("e", sort=False)
-    n = grp["pidx"].transform("size").to_numpy()
-    mx = grp["pidx"].transform("mean").to_numpy()  # each mean once (used twice)
-    my = grp["current"].transform("mean").to_numpy()
-    x = pts["pidx"].to_numpy(dtype=float) - mx
-    y = pts["current"].to_numpy(dtype=float) - my
-    sums = pd.DataFrame(
-        {
-            "e": pts["e"].to_numpy(),
-            "sxy": x * y,
-            "sxx": x * x,
-            "n": n,
-            "mx": mx,
-            "my": my,
-        },
-        copy=False,
-    )
-    agg = sums.groupby("e", sort=False).agg(
-        sxy=("sxy", "sum"), sxx=("sxx", "sum"), n=("n", "first"), mx=("mx", "first"), my=("my", "first")
-    )
+    # the latest points picked in numpy; the means and sums are pandas' (compensated) group sums
+    keep = g["reported"].to_numpy(dtype=bool) & np.isfinite(g["current"].to_numpy(dtype=float))
+    rows = np.flatnonzero(keep)
+    e = g["e"].to_numpy()[rows]
+    if (e[1:] < e[:-1]).any():  # by entity (a grid is: kept as is)
+        order = np.argsort(e, kind="stable")
+        rows, e = rows[order], e[order]
+    n_e = np.bincount(e, minlength=n_entities)[:n_entities] if len(e) else np.zeros(n_entities, dtype=np.int64)
+    end = np.cumsum(n_e)  # one past each entity's last point
+    last = end[e] - np.arange(len(e)) <= FORECAST_MAX_POINTS  # its latest FORECAST_MAX_POINTS points
+    rows, e = rows[last], e[last]
+    px = g["pidx"].to_numpy(dtype=float)[rows]
+    py = g["current"].to_numpy(dtype=float)[rows]
+    means = pd.DataFrame({"x": px, "y": py}, copy=False).groupby(e, sort=True).mean()  # pandas' sums
+    ents = means.index.to_numpy(dtype=np.int64)
+    n = np.bincount(e, minlength=n_entities)[ents] if len(e) else np.zeros(0, dtype=np.int64)
+    mx, my = means["x"].to_numpy(), means["y"].to_numpy()
+    x = px - np.repeat(mx, n)
+    y = py - np.repeat(my, n)
+    sums = pd.DataFrame({"sxy": x * y, "sxx": x * x}, copy=False).groupby(e, sort=True).sum()
+    sxy, sxx = sums["sxy"].to_numpy(), sums["sxx"].to_numpy()
     slope = np.full(n_entities, np.nan)
     intercept = np.full(n_entities, np.nan)
-    ok = (agg["n"] >= max(int(min_points), 2)) & (agg["sxx"] > 0)
-    agg = agg.loc[ok]
-    idx = agg.index.to_numpy(dtype=np.int64)
-    slope[idx] = agg["sxy"].to_numpy() / agg["sxx"].to_numpy()
-    intercept[idx] = agg["my"].to_numpy() - slope[idx] * agg["mx"].to_numpy()
+    ok = (n >= max(int(min_points), 2)) & (sxx > 0)
+    idx = ents[ok]
+    slope[idx] = sxy[ok] / sxx[ok]
+    intercept[idx] = my[ok] - slope[idx] * mx[ok]
     return slope, intercept

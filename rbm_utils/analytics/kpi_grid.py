@@ -25,6 +25,7 @@ import pandas as pd
 
 from rbm_utils.analytics.frames import conformed_sheet
 from rbm_utils.analytics.kpi_rules import achievement, expected, status_codes
+from rbm_utils.analytics.kpi_segments import Segments
 from rbm_utils.core import schema
 from rbm_utils.core.quarters import Quarter, index_of, text_of
 from rbm_utils.core.text import SPACE_LIKE, blank_mask
@@ -45,7 +46,8 @@ def period_text(idx: np.ndarray) -> np.ndarray:
     idx = np.asarray(idx, dtype=float)
     out = np.full(idx.shape, None, dtype=object)
     ok = np.isfinite(idx)
-    out[ok] = text_of(idx[ok])
+    distinct, at = np.unique(idx[ok], return_inverse=True)  # each quarter written once
+    out[ok] = text_of(distinct)[at]
     return out
 
 
@@ -62,10 +64,11 @@ def kpi_table(state: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return k
 
 
-def _actual_columns(state: Mapping[str, pd.DataFrame], qidx: int) -> dict[str, np.ndarray]:
+def _actual_columns(state: Mapping[str, pd.DataFrame], qidx: int, regions: bool = True) -> dict[str, np.ndarray]:
     """The Actuals columns the engine reads, each read once into numpy, with ``keep`` (up to the
-    quarter, a total or a ``region=XXX`` row) and ``total`` (a blank breakdown). The texts are
-    tested once per distinct value (disaggregation, evidence, period)."""
+    quarter, a total or a ``region=XXX`` row) and ``total`` (a blank breakdown); without
+    ``regions``, no ``region`` and ``keep`` holds for the totals only. The texts are tested once
+    per distinct value (disaggregation, evidence, period)."""
     a = state.get("Actuals")
     if a is None or a.empty:
         a = schema.empty_frame("Actuals", with_unit=True)
@@ -78,12 +81,12 @@ def _actual_columns(state: Mapping[str, pd.DataFrame], qidx: int) -> dict[str, n
     region_of = [m.group(1) if isinstance(u, str) and (m := REGION_RE.match(u)) else None for u in uniques]
     blank_of = [isinstance(u, str) and not u.translate(_SPACE_LIKE).strip() for u in uniques]
     total = np.array([*blank_of, True], dtype=bool)[codes]  # code -1 (missing) takes the last
-    region = np.array([*region_of, None], dtype=object)[codes]
-    keep = (pidx <= qidx) & (total | pd.notna(region))
+    region = np.array([*region_of, None], dtype=object)[codes] if regions else None
+    keep = (pidx <= qidx) & (total | pd.notna(region)) if regions else (pidx <= qidx) & total
     return {
         "keep": keep,
         "total": total,
-        "region": region,
+        **({"region": region} if regions else {}),
         "unit_code": col("unit_code").to_numpy(dtype=object),
         "kpi_id": col("kpi_id").to_numpy(dtype=object),
         "pidx": pidx,
@@ -130,7 +133,8 @@ def key_rows(units: np.ndarray, ids: np.ndarray, kpis: pd.DataFrame) -> np.ndarr
     """The row of ``kpis`` (unique KPI_KEYS) of each (unit_code, kpi_id) pair, -1 for none.
 
     Each key column is hashed once; only the distinct pairs are looked up (as a MultiIndex
-    would match them: a missing value matches a missing value).
+    would match them: a missing value matches a missing value), found in a table of every
+    (unit, id) combination when it is small (else by hashing the pairs).
 
     >>> k = pd.DataFrame({"unit_code": ["AFR", "AFR"], "kpi_id": ["K1", "K2"]})
     >>> key_rows(np.array(["AFR", "AFR", "CYB", "AFR"], dtype=object), np.array(["K2", "K1", "K1", "K2"], dtype=object), k).tolist()
@@ -143,10 +147,22 @@ def key_rows(units: np.ndarray, ids: np.ndarray, kpis: pd.DataFrame) -> np.ndarr
         return np.zeros(0, dtype=np.int64)
     uc, uu = _codes(units)
     kc, ku = _codes(ids)
-    nk = len(ku)
-    pair, pu = pd.factorize(uc * nk + kc)
+    nu, nk = len(uu), len(ku)
+    pair = uc * nk + kc
+    dense = nu * nk <= 4 * len(pair) + 65_536  # a table of every (unit, id) combination fits
+    if dense:  # the pairs present marked in it: no hashing
+        present = np.zeros(nu * nk, dtype=bool)
+        present[pair] = True
+        pu = np.flatnonzero(present)
+    else:
+        pair, pu = pd.factorize(pair)
     distinct = pd.MultiIndex.from_arrays([uu[pu // nk], ku[pu % nk]])
-    return pd.MultiIndex.from_frame(kpis[KPI_KEYS]).get_indexer(distinct)[pair]
+    found = pd.MultiIndex.from_frame(kpis[KPI_KEYS]).get_indexer(distinct)
+    if not dense:
+        return found[pair]
+    row = np.full(nu * nk, -1, dtype=np.int64)
+    row[pu] = found
+    return row[pair]
 
 
 def kpi_actuals(state: Mapping[str, pd.DataFrame], qidx: int, kpis: pd.DataFrame) -> pd.DataFrame:
@@ -159,26 +175,32 @@ def kpi_actuals(state: Mapping[str, pd.DataFrame], qidx: int, kpis: pd.DataFrame
     >>> kpi_actuals({"Actuals": a}, Quarter(2026, 1).index, k)[["e", "value"]].values.tolist()
     [[0.0, 1.0]]
     """
-    c = _actual_columns(state, qidx)
+    c = _actual_columns(state, qidx, regions=False)
     e = key_rows(c["unit_code"], c["kpi_id"], kpis)  # on the whole columns: no copy of the texts
-    rows = np.flatnonzero(c["keep"] & c["total"] & (e >= 0))
+    ok = c["keep"] & (e >= 0)
+    rows = slice(None) if ok.all() else np.flatnonzero(ok)  # every row: no copy
     return pd.DataFrame(
         {
             "pidx": c["pidx"][rows],
             **{n: c[n][rows] for n in ("value", "numerator", "denominator", "has_evidence")},
             "e": e[rows],
         },
-        copy=False,  # fresh arrays: no consolidated copy (pandas would copy every column once more)
+        copy=False,  # no consolidated copy (pandas would copy every column once more); read only
     )
+
+
+def _runs(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each entity's first quarter on the grid and its number of rows there."""
+    b = entities["bidx"].to_numpy(dtype=float)
+    start = np.where(np.isnan(b), qidx, np.minimum(b, qidx)) if before_baseline else b
+    n = np.where(np.isnan(start), 0, qidx - start + 1)
+    return start, np.clip(n, 0, None).astype(np.int64)
 
 
 def _grid(entities: pd.DataFrame, qidx: int, before_baseline: bool) -> pd.DataFrame:
     """One row per entity and period from its baseline period (or the quarter, if the
     baseline is later and ``before_baseline``) to the quarter. Sorted by entity, period."""
-    b = entities["bidx"].to_numpy(dtype=float)
-    start = np.where(np.isnan(b), qidx, np.minimum(b, qidx)) if before_baseline else b
-    n = np.where(np.isnan(start), 0, qidx - start + 1)
-    n = np.clip(n, 0, None).astype(np.int64)
+    start, n = _runs(entities, qidx, before_baseline)
     e = np.repeat(np.arange(len(entities)), n)
     first = np.repeat(np.cumsum(n) - n, n)
     pidx = np.repeat(np.nan_to_num(start), n) + (np.arange(n.sum()) - first)
@@ -192,18 +214,18 @@ def _place(
     denominator, has_evidence and ``_row`` (a row was reported). The grid is sorted by entity
     then period with no gap, so an actual's row is its entity's first row plus the quarters
     since the entity's start: no merge. Of several actuals of one (entity, period), the last."""
-    b = entities["bidx"].to_numpy(dtype=float)
-    start = np.where(np.isnan(b), qidx, np.minimum(b, qidx)) if before_baseline else b
-    n = np.bincount(g["e"].to_numpy(), minlength=len(entities))
+    start, n = _runs(entities, qidx, before_baseline)
     first = np.cumsum(n) - n
     e = acts["e"].to_numpy(dtype=np.int64)
     step = acts["pidx"].to_numpy(dtype=float) - start[e]
     ok = ~np.isnan(step) & (step >= 0) & (step < n[e])
-    pos = first[e[ok]] + step[ok].astype(np.int64)
-    src = np.flatnonzero(ok)
-    rev_pos = pos[::-1]
-    _, last = np.unique(rev_pos, return_index=True)  # first in reverse = last in order
-    pos, src = rev_pos[last], src[::-1][last]
+    every = bool(ok.all())  # every actual on the grid: no selection to copy
+    pos = first[e] + step.astype(np.int64) if every else first[e[ok]] + step[ok].astype(np.int64)
+    src: np.ndarray | slice = slice(None) if every else np.flatnonzero(ok)
+    if not (pos[1:] > pos[:-1]).all():  # rows out of order or a period reported twice (else: one each)
+        rev_pos = pos[::-1]
+        _, last = np.unique(rev_pos, return_index=True)  # first in reverse = last in order
+        pos, src = rev_pos[last], np.arange(len(e))[src][::-1][last]
     size = len(g)
     out = {"e": g["e"].to_numpy(), "pidx": g["pidx"].to_numpy()}
     for c in ("value", "numerator", "denominator"):
@@ -217,54 +239,74 @@ def _place(
     return pd.DataFrame({**out, "has_evidence": evidence, "_row": row}, copy=False)
 
 
-class _Segments:
-    """The grid's entities as contiguous runs of rows (the grid is sorted by entity, then
-    period): running sums, forward fills and running maxima within each entity, in numpy.
-    Integer sums, fills and maxima are exact; float sums are pandas' own (compensated).
+def _current(
+    seg: Segments, ent: pd.DataFrame, used: np.ndarray, value: np.ndarray, num: np.ndarray, den: np.ndarray
+) -> np.ndarray:
+    """The current value on each grid row (``used``: a report after the baseline period; ``value``
+    NaN elsewhere).
+    Each aggregation's running figure is computed on its own KPIs' rows only; a percent KPI with
+    every numerator and denominator so far pools them (docs/rules.md, "KPI progress")."""
+    start = ent["start"].to_numpy(dtype=float)
+    agg = ent["aggregation"].to_numpy(dtype=object)
+    is_agg = {a: agg == a for a in ("sum", "latest", "max", "mean")}
+    pct = ent["measure"].to_numpy(dtype=object) == "percent"
+    current = np.full(len(value), np.nan)  # an unknown aggregation: NaN
+    if (summed := is_agg["sum"] | is_agg["mean"]).any():
+        rows, sub = seg.subset(summed)
+        v = value[rows]
+        (cum_v,) = sub.cumsum_float(np.nan_to_num(v))
+        st = sub.per_row(start[summed])
+        is_sum = sub.per_row(is_agg["sum"][summed])
+        cnt_v = sub.cumsum_int(~np.isnan(v))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_v = np.where(cnt_v > 0, cum_v / np.maximum(cnt_v, 1), st)
+        current[rows] = np.where(is_sum, st + cum_v, mean_v)
+    if (latest := is_agg["latest"]).any():
+        rows, sub = seg.subset(latest)
+        last_v = sub.ffill(value[rows])
+        current[rows] = np.where(np.isnan(last_v), sub.per_row(start[latest]), last_v)
+    if (most := is_agg["max"]).any():
+        rows, sub = seg.subset(most)
+        max_v = sub.running_max(value[rows])
+        current[rows] = np.where(np.isnan(max_v), sub.per_row(start[most]), max_v)
+    if pct.any():  # pooled percent: the rate of the numerators and denominators so far
+        rows, sub = seg.subset(pct)
+        u = used[rows]
+        n, d = num[rows], den[rows]
+        nd_ok = u & ~np.isnan(n) & ~np.isnan(d) & (d > 0)
+        pooled = (sub.cumsum_int(u) > 0) & (sub.cumsum_int(u & ~nd_ok) == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(nd_ok, 100.0 * n / d, np.nan)
+            cum_num, cum_den = sub.cumsum_float(np.where(nd_ok, n, 0.0), np.where(nd_ok, d, 0.0))
+            rates = {"sum": 100.0 * cum_num / cum_den, "mean": 100.0 * cum_num / cum_den}
+        for a in ("latest", "max"):
+            if is_agg[a][pct].any():  # only these KPIs' rows
+                r, s = sub.subset(is_agg[a][pct])
+                rates[a] = np.full(len(rows), np.nan)
+                rates[a][r] = s.ffill(rate[r]) if a == "latest" else s.running_max(rate[r])
+        for a, pooled_rate in rates.items():
+            on = pooled & sub.per_row(is_agg[a][pct])
+            current[rows[on]] = pooled_rate[on]
+    return current
 
-    >>> seg = _Segments(np.array([0, 0, 1, 1, 1]), 2)
-    >>> seg.cumsum_int(np.array([1, 1, 1, 0, 1])).tolist(), seg.ffill(np.array([1.0, np.nan, np.nan, 2.0, np.nan])).tolist()
-    ([1, 2, 1, 1, 2], [1.0, 1.0, nan, 2.0, 2.0])
-    >>> seg.running_max(np.array([3.0, 1.0, np.nan, 2.0, 1.0])).tolist()
-    [3.0, 3.0, nan, 2.0, 2.0]
-    """
 
-    def __init__(self, e: np.ndarray, n_entities: int) -> None:
-        self.e = e
-        self.counts = np.bincount(e, minlength=n_entities) if len(e) else np.zeros(n_entities, dtype=np.int64)
-        first = np.cumsum(self.counts) - self.counts
-        self.row_first = first[e]  # the first row of each row's entity
-        self.pos = np.arange(len(e)) - self.row_first  # the row's place in its entity's run
+def _running(g: pd.DataFrame, ent: pd.DataFrame, seg: Segments) -> dict[str, np.ndarray]:
+    """What both the whole grid and its latest rows need: row, pidx, reported, value, current."""
+    row = g["_row"].to_numpy(dtype=bool)
+    pidx = g["pidx"].to_numpy()
+    bidx = seg.per_row(ent["bidx"].to_numpy(dtype=float))
+    value = g["value"].to_numpy(dtype=float)
+    used = row & (pidx > bidx)
+    num, den = g["numerator"].to_numpy(dtype=float), g["denominator"].to_numpy(dtype=float)
+    current = _current(seg, ent, used, np.where(used, value, np.nan), num, den)
+    return {"row": row, "pidx": pidx, "reported": row & (pidx >= bidx), "value": value, "current": current}
 
-    def cumsum_int(self, x: np.ndarray) -> np.ndarray:
-        x = x.astype(np.int64)
-        c = np.cumsum(x)
-        return c - (c[self.row_first] - x[self.row_first]) if len(x) else c
 
-    def cumsum_float(self, *arrays: np.ndarray) -> list[np.ndarray]:
-        df = pd.DataFrame({i: a for i, a in enumerate(arrays)})
-        out = df.groupby(self.e, sort=False).cumsum()
-        return [out[i].to_numpy(dtype=float) for i in range(len(arrays))]
-
-    def ffill(self, x: np.ndarray) -> np.ndarray:
-        """Each NaN takes the last value before it in its entity (NaN before the first)."""
-        last = np.where(np.isnan(x), -1, np.arange(len(x)))
-        np.maximum.accumulate(last, out=last)
-        return np.where(last >= self.row_first, x[np.maximum(last, 0)], np.nan) if len(x) else x.copy()
-
-    def running_max(self, x: np.ndarray) -> np.ndarray:
-        """The largest value so far in its entity, NaN skipped (NaN before the first value)."""
-        width = int(self.counts.max()) if len(self.counts) else 0
-        if not len(x) or np.isneginf(x).any() or width * len(self.counts) > 4 * len(x) + 100_000:
-            key = pd.Series(self.e)  # ragged runs: pandas, as before
-            cm = pd.Series(x).groupby(key, sort=False).cummax().to_numpy()
-            return pd.Series(cm).groupby(key, sort=False).ffill().to_numpy()
-        wide = np.full((len(self.counts), width), -np.inf)
-        wide[self.e, self.pos] = np.where(np.isnan(x), -np.inf, x)
-        np.maximum.accumulate(wide, axis=1, out=wide)
-        out = wide[self.e, self.pos]
-        out[np.isneginf(out)] = np.nan
-        return out
+def _window(ent: pd.DataFrame, no_data_quarters: int) -> np.ndarray:
+    """Quarters without a report before "no data", per entity: ``no_data_quarters`` reporting
+    intervals of the KPI's frequency (quarterly 1, semi-annual 2, annual 4 quarters)."""
+    freq = ent["frequency"] if "frequency" in ent.columns else pd.Series([None] * len(ent))
+    return no_data_quarters * freq.map(REPORT_INTERVAL_QUARTERS).fillna(1).to_numpy(dtype=float)
 
 
 def accumulate(
@@ -276,86 +318,71 @@ def accumulate(
     measure. ``acts`` carries e, pidx, value, numerator, denominator, has_evidence. Besides the
     figures, each row carries ``last_reported``: the latest quarter reported up to it.
     """
-    g = _grid(entities, qidx, before_baseline)
-    g = _place(g, entities, acts, qidx, before_baseline)
+    g = _place(_grid(entities, qidx, before_baseline), entities, acts, qidx, before_baseline)
     e = g["e"].to_numpy()
     ent = entities.reset_index(drop=True)
-    seg = _Segments(e, len(ent))
-    bidx = ent["bidx"].to_numpy(dtype=float)[e]
-    start = ent["start"].to_numpy(dtype=float)[e]
-    agg_e = ent["aggregation"].to_numpy(dtype=object)
-    agg = {a: (agg_e == a)[e] for a in ("sum", "latest", "max", "mean")}  # per entity, then per row
-    pct = (ent["measure"].to_numpy(dtype=object) == "percent")[e]
-
-    row = g["_row"].to_numpy(dtype=bool)
-    pidx = g["pidx"].to_numpy()
-    reported = row & (pidx >= bidx)
-    used = row & (pidx > bidx)
-    value = np.where(used, g["value"].to_numpy(dtype=float), np.nan)
-    num = g["numerator"].to_numpy(dtype=float)
-    den = g["denominator"].to_numpy(dtype=float)
-    nd_ok = used & ~np.isnan(num) & ~np.isnan(den) & (den > 0)
-
-    cum_used = seg.cumsum_int(used)
-    cum_bad = seg.cumsum_int(used & ~nd_ok)
-    pooled = pct & (cum_used > 0) & (cum_bad == 0)
-    cnt_v = seg.cumsum_int(~np.isnan(value))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(nd_ok, 100.0 * num / den, np.nan)
-        cum_v, cum_num, cum_den = seg.cumsum_float(
-            np.nan_to_num(value), np.where(nd_ok, num, 0.0), np.where(nd_ok, den, 0.0)
-        )
-        pooled_rate = 100.0 * cum_num / cum_den
-        mean_v = np.where(cnt_v > 0, cum_v / np.maximum(cnt_v, 1), start)
-    last_v = seg.ffill(value)
-    max_v = seg.running_max(value)
-    current = np.select(
-        [
-            pooled & (agg["sum"] | agg["mean"]),
-            pooled & agg["latest"],
-            pooled & agg["max"],
-            agg["sum"],
-            agg["latest"],
-            agg["max"],
-            agg["mean"],
-        ],
-        [
-            pooled_rate,
-            seg.ffill(rate),
-            seg.running_max(rate),
-            start + cum_v,
-            np.where(np.isnan(last_v), start, last_v),
-            np.where(np.isnan(max_v), start, max_v),
-            mean_v,
-        ],
-        default=np.nan,
-    )
-    cum_rep = seg.cumsum_int(reported)
-    # "no data" = two expected reports missed: the window is no_data_quarters reporting
-    # intervals of the KPI's frequency (quarterly 1, semi-annual 2, annual 4 quarters).
-    freq = ent["frequency"] if "frequency" in ent.columns else pd.Series([None] * len(ent))
-    interval = freq.map(REPORT_INTERVAL_QUARTERS).fillna(1).to_numpy(dtype=float)[e]
-    window = no_data_quarters * interval
+    seg = Segments(e, len(ent), _runs(ent, qidx, before_baseline)[1])
+    r = _running(g, ent, seg)
+    row, pidx, reported = r["row"], r["pidx"], r["reported"]
+    evidence = g["has_evidence"].to_numpy(dtype=bool)
     last_rep = seg.ffill(np.where(reported, pidx, np.nan))
-    recent = ~np.isnan(last_rep) & ((pidx - last_rep) < window)
     return pd.DataFrame(
         {
             "e": e,
             "pidx": pidx,
-            "value": np.where(row, g["value"].to_numpy(dtype=float), np.nan),
-            "numerator": num,
-            "denominator": den,
-            "has_evidence": g["has_evidence"].to_numpy(dtype=bool),
+            "value": np.where(row, r["value"], np.nan),
+            "numerator": g["numerator"].to_numpy(dtype=float),
+            "denominator": g["denominator"].to_numpy(dtype=float),
+            "has_evidence": evidence,
             "_row": row,
             "reported": reported,
-            "current": current,
-            "recent": recent,
+            "current": r["current"],
+            "recent": ~np.isnan(last_rep) & ((pidx - last_rep) < seg.per_row(_window(ent, no_data_quarters))),
             "last_reported": last_rep,
-            "cum_reports": cum_rep,
-            "cum_evidence": seg.cumsum_int(reported & g["has_evidence"].to_numpy(dtype=bool)),
+            "cum_reports": seg.cumsum_int(reported),
+            "cum_evidence": seg.cumsum_int(reported & evidence),
         },
         copy=False,  # the grid's columns as computed: no consolidated copy of a dozen grid-long columns
     )
+
+
+def accumulate_latest(
+    entities: pd.DataFrame, acts: pd.DataFrame, qidx: int, no_data_quarters: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`accumulate` from each entity's baseline (or ``qidx`` if that comes first) to ``qidx``,
+    kept to what one quarter's progress reads: the grid's e, pidx, reported and current, and each
+    entity's row at ``qidx`` (its last) with the columns of :func:`accumulate` that describe it
+    (e, pidx, current, recent, last_reported, cum_reports, cum_evidence), the same figures as
+    :func:`accumulate` gives on that row; the reporting counts are counted at that row only."""
+    g = _place(_grid(entities, qidx, True), entities, acts, qidx, True)
+    e = g["e"].to_numpy()
+    ent = entities.reset_index(drop=True)
+    seg = Segments(e, len(ent), _runs(ent, qidx, True)[1])
+    r = _running(g, ent, seg)
+    reported, pidx = r["reported"], r["pidx"]
+    n = len(ent)
+    rep = np.flatnonzero(reported)
+    rep_e = e[rep]
+    ends = np.ones(len(rep), dtype=bool)
+    ends[:-1] = rep_e[1:] != rep_e[:-1]  # the last reported row of each entity
+    last_rep = np.full(n, np.nan)
+    last_rep[rep_e[ends]] = pidx[rep[ends]]
+    ev = reported & g["has_evidence"].to_numpy(dtype=bool)
+    at = seg.last  # every entity has a row at qidx (its last)
+    latest = pd.DataFrame(
+        {
+            "e": e[at],
+            "pidx": pidx[at],
+            "current": r["current"][at],
+            "recent": ~np.isnan(last_rep) & ((pidx[at] - last_rep) < _window(ent, no_data_quarters)),
+            "last_reported": last_rep,
+            "cum_reports": np.bincount(rep_e, minlength=n).astype(np.int64),
+            "cum_evidence": np.bincount(e[ev], minlength=n).astype(np.int64),
+        },
+        index=at,
+    )
+    grid = pd.DataFrame({"e": e, "pidx": pidx, "reported": reported, "current": r["current"]}, copy=False)
+    return grid, latest
 
 
 def assess(
@@ -393,22 +420,19 @@ def milestones(state: Mapping[str, pd.DataFrame], kpis: pd.DataFrame) -> pd.Data
     return ms[["k", "pidx"]].assign(milestone=ms["target_value"].to_numpy(dtype=float))
 
 
-def _accumulated(
-    state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: dict[str, float], before_baseline: bool
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The accumulated (KPI, period) grid (not yet assessed), the entities and the KPI table."""
-    qidx = quarter.index
+def _entities(state: Mapping[str, pd.DataFrame], quarter: Quarter) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The KPI table, its entities (one per KPI) and their totals in Actuals."""
     kpis = kpi_table(state)
     ent = kpis.assign(e=np.arange(len(kpis)), k=np.arange(len(kpis)), start=kpis["baseline_value"])
-    acts = kpi_actuals(state, qidx, ent)  # each KPI once (kpi_table)
-    return accumulate(ent, acts, qidx, int(thresholds["no_data_quarters"]), before_baseline), ent, kpis
+    return kpis, ent, kpi_actuals(state, quarter.index, ent)  # each KPI once (kpi_table)
 
 
 def kpi_grid(
     state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: dict[str, float], before_baseline: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The assessed (KPI, period) grid for the whole state, and the KPI table."""
-    g, ent, kpis = _accumulated(state, quarter, thresholds, before_baseline)
+    kpis, ent, acts = _entities(state, quarter)
+    g = accumulate(ent, acts, quarter.index, int(thresholds["no_data_quarters"]), before_baseline)
     return assess(g, ent, milestones(state, kpis), thresholds), kpis
 
 
@@ -416,13 +440,14 @@ def kpi_latest(
     state: Mapping[str, pd.DataFrame], quarter: Quarter, thresholds: dict[str, float]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The accumulated grid (every KPI from its baseline, or from ``quarter`` if that comes
-    first), its rows at ``quarter`` assessed (achievement, expected, performance, status), and
-    the KPI table: what one quarter's progress needs, without assessing every past quarter.
+    first: e, pidx, reported, current), its rows at ``quarter`` assessed (achievement, expected,
+    performance, status), and the KPI table: what one quarter's progress needs, without
+    assessing every past quarter.
 
     >>> g, latest, kpis = kpi_latest({}, Quarter(2026, 3), {"no_data_quarters": 2})
     >>> len(g), len(latest), len(kpis)
     (0, 0, 0)
     """
-    g, ent, kpis = _accumulated(state, quarter, thresholds, before_baseline=True)
-    latest = g.loc[g["pidx"].to_numpy() == quarter.index]
+    kpis, ent, acts = _entities(state, quarter)
+    g, latest = accumulate_latest(ent, acts, quarter.index, int(thresholds["no_data_quarters"]))
     return g, assess(latest, ent, milestones(state, kpis), thresholds), kpis
