@@ -213,7 +213,10 @@ def by_severity(progress: pd.DataFrame | None) -> pd.DataFrame:
 def with_moves(progress: pd.DataFrame | None, changes: pd.DataFrame | None) -> pd.DataFrame:
     """``progress`` with ``previous_status`` and ``moved`` (▲ better, ▼ worse, = same, new, with the
     previous status in words) from the published ``changes`` table's KPI status rows (empty
-    where the KPI has none).
+    where the KPI has none; a KPI with several such rows takes the last).
+
+    Each change's words are made once, then every KPI finds its change in one lookup (an
+    overview of 200 units has 3,000 KPIs: row by row through the frame took half a second).
 
     >>> p = pd.DataFrame({"unit_code": ["A"], "kpi_id": ["K1"], "status": ["off_track"]})
     >>> c = pd.DataFrame({"unit_code": ["A"], "kind": ["kpi_status"], "item_id": ["K1"],
@@ -229,16 +232,27 @@ def with_moves(progress: pd.DataFrame | None, changes: pd.DataFrame | None) -> p
     if changes is None or changes.empty or out.empty or not {"kind", "item_id", "direction"} <= set(changes.columns):
         return out
     c = changes[changes["kind"] == "kpi_status"]
-    key = ["unit_code", "item_id"] if "unit_code" in c.columns and "unit_code" in out.columns else ["item_id"]
-    look = {tuple(r[k] for k in key): (r.get("previous"), str(r["direction"])) for r in c.to_dict("records")}
-    for i, r in out.iterrows():
-        k = tuple(r["unit_code" if k == "unit_code" else "kpi_id"] for k in key)
-        if k in look:
-            prev, move = look[k]
-            known = isinstance(prev, str) and bool(prev)
-            out.at[i, "previous_status"] = prev if known else None
-            was = f" (was {CODE_WORDS[prev][0] if prev in CODE_WORDS else prev})" if known and move != "same" else ""
-            out.at[i, "moved"] = MOVE_ARROWS.get(move, move) + was
+    by_unit = "unit_code" in c.columns and "unit_code" in out.columns
+    key = ["unit_code", "item_id"] if by_unit else ["item_id"]
+    previous = c["previous"].tolist() if "previous" in c.columns else [None] * len(c)
+    known = [p if isinstance(p, str) and bool(p) else None for p in previous]
+    moves = [str(d) for d in c["direction"].tolist()]
+    words = [
+        MOVE_ARROWS.get(m, m) + (f" (was {CODE_WORDS[p][0] if p in CODE_WORDS else p})" if p and m != "same" else "")
+        for p, m in zip(known, moves, strict=True)
+    ]
+    # the row of each change's key (the last of several), then each KPI's row in one pass
+    row = {k: i for i, k in enumerate(zip(*(c[k].tolist() for k in key), strict=True))}
+    kpi_key = ["unit_code", "kpi_id"] if by_unit else ["kpi_id"]
+    at = np.array([row.get(k, -1) for k in zip(*(out[k].tolist() for k in kpi_key), strict=True)], dtype=np.int64)
+    found = at >= 0
+    if found.any():
+        prev_col = np.full(len(out), None, dtype=object)
+        prev_col[found] = np.array(known, dtype=object)[at[found]]
+        moved_col = np.full(len(out), "", dtype=object)
+        moved_col[found] = np.array(words, dtype=object)[at[found]]
+        out["previous_status"] = pd.Series(prev_col, index=out.index, dtype=object)
+        out["moved"] = pd.Series(moved_col, index=out.index, dtype=out["moved"].dtype)  # text, as ""
     return out
 
 
