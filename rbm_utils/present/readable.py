@@ -292,10 +292,25 @@ def trend_texts(series: pd.DataFrame | None, n: int = 4) -> dict[tuple[str, str]
         s = s[s["reported"].fillna(False).astype(bool)]
     s = s.assign(_u=s["unit_code"].astype(str), _k=s["kpi_id"].astype(str))
     s = s.sort_values(["_u", "_k", "period"], kind="stable").groupby(["_u", "_k"], sort=False).tail(n)
-    rows: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
-    for u, k, p, v in zip(s["_u"], s["_k"], s["period"], s["value"], strict=True):
-        rows.setdefault((u, k), []).append((p, v))
-    return {key: f"since {vals[0][0]}: " + " → ".join(text(v) for _, v in vals) for key, vals in rows.items()}
+    values = s["value"].tolist()
+    # float values (the published series) as text() words them, without its checks of other types
+    words = [_float_text(v) for v in values] if s["value"].dtype == np.float64 else [text(v) for v in values]
+    out: dict[tuple[str, str], str] = {}
+    for u, k, p, word in zip(s["_u"].tolist(), s["_k"].tolist(), s["period"].tolist(), words, strict=True):
+        key = (u, k)
+        out[key] = out[key] + " → " + word if key in out else f"since {p}: " + word
+    return out
+
+
+def _float_text(x: float) -> str:
+    """:func:`text` of a float: '' when NaN, two decimals under 1,000, else none.
+
+    >>> [_float_text(v) for v in (float("nan"), 0.256, 2500.4, -1234.5)] == [text(v) for v in (np.nan, 0.256, 2500.4, -1234.5)]
+    True
+    """
+    if x != x:
+        return ""
+    return f"{x:,.2f}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
 def with_trends(progress: pd.DataFrame | None, series: pd.DataFrame | None) -> pd.DataFrame:

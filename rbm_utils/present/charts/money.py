@@ -131,7 +131,8 @@ def money_sankey(flows: pd.DataFrame, title: str | None = "Where the money goes"
     for i, lab, kind in [*zip(sid, f["source"], skind), *zip(tid, f["target"], tkind)]:
         nodes.setdefault(cell_text(i), (cell_text(lab), cell_text(kind)))
     kind_rank = {k: j for j, k in enumerate(FLOW_KIND_ORDER)}
-    ids = sorted(nodes, key=lambda i: (kind_rank.get(nodes[i][1], len(kind_rank)), list(nodes).index(i)))
+    first = {i: j for j, i in enumerate(nodes)}  # order of first appearance
+    ids = sorted(nodes, key=lambda i: (kind_rank.get(nodes[i][1], len(kind_rank)), first[i]))
     index = {i: j for j, i in enumerate(ids)}
     labels = [escape_text(nodes[i][0]) for i in ids]
     amounts = pd.to_numeric(f["amount"], errors="coerce").astype("float64").tolist()
