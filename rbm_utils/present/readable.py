@@ -319,6 +319,8 @@ def with_trends(progress: pd.DataFrame | None, series: pd.DataFrame | None) -> p
     if progress is None:
         return pd.DataFrame()
     out = progress.copy()
+    if series is not None and len(series) and len(out):  # only the series of these KPIs (a page of a long table)
+        series = series[series["kpi_id"].astype(str).isin(set(out["kpi_id"].astype(str))).to_numpy()]
     texts = trend_texts(series)
     out["trend"] = [texts.get((str(u), str(k)), "") for u, k in zip(out["unit_code"], out["kpi_id"], strict=True)]
     return out

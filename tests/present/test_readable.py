@@ -249,3 +249,24 @@ def test_moves_ties_and_order_of_the_kpi_table_do_not_change():
     fast = readable.kpi_table(progress, changes, series)
     slow = readable.by_severity(readable.with_trends(_moves_row_by_row(progress, changes), series))
     pd.testing.assert_frame_equal(fast, slow)
+
+
+def test_moves_and_trends_of_some_kpis_are_theirs_in_the_whole_table():
+    """A dashboard words what moved and the trend one page of KPIs at a time: any rows get what
+    the whole table gives them."""
+    progress, changes = _moves_case()
+    series = pd.DataFrame(
+        {
+            "unit_code": ["A", "A", "B", "B", "A", "C"],
+            "kpi_id": ["K1", "K1", "K1", "K2", "K3", "K1"],
+            "period": ["2026-Q2", "2026-Q3", "2026-Q3", "2026-Q3", "2026-Q1", "2026-Q3"],
+            "reported": [True, True, True, False, True, True],
+            "value": [1.0, 2.0, 3.0, 4.0, np.nan, 5.0],
+        }
+    )
+    whole = readable.with_trends(readable.with_moves(progress, changes), series)
+    for rows in (progress.iloc[:3], progress.iloc[7:], progress.iloc[[11, 0]], progress.iloc[[4]]):
+        part = readable.with_trends(readable.with_moves(rows, changes), series)
+        pd.testing.assert_frame_equal(part, whole.loc[rows.index])
+    assert whole["trend"].tolist()[:2] == ["since 2026-Q2: 1.00 → 2.00", ""]
+    assert whole.loc[42, "trend"] == "since 2026-Q3: 3.00"  # B's K1, not C's

@@ -398,9 +398,7 @@ class ReviewDashboard:
             self.title.value = "<h2>Nothing is published yet.</h2>" + self.notice
             return
         self.title.value = self.title_html()
-        figs = s.figures()
-        names = s.config.action_plan.programmes
-        kpis = plan.named(readable.kpi_table(s.kpis(), s.scoped("changes"), s.tables.get("series")), names)
+        figs, names = s.figures(), s.config.action_plan.programmes
         r = s.review()
         if s.bureau:
             parts = bureau_sections.bureau_parts(r, figs["status"])
@@ -409,7 +407,9 @@ class ReviewDashboard:
         for name, items in parts.items():
             show(self.outs[name], *(html(p) if isinstance(p, str) else p for p in items))
         kpi_columns = columns.KPIS_ACROSS_UNITS if s.bureau else columns.KPIS  # a unit's: its notebook's table
-        self.kpi_pager.set(kpis, kpi_columns, "No KPI matches the filters.")
+        changes, series = s.scoped("changes"), s.tables.get("series")  # readable.kpi_table, worded by page:
+        words = lambda rows: readable.with_trends(readable.with_moves(rows, changes), series)  # noqa: E731
+        self.kpi_pager.set(plan.named(s.kpis(), names), kpi_columns, "No KPI matches the filters.", words)
         self.render_kpi(figs.get("trend"))
         whole = s.bureau and s.unit == ALL  # the overview of all units: the notebook's grouped tables too
         flags = s.scoped("red_flags", with_programme=False)
