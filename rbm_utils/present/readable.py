@@ -232,6 +232,8 @@ def with_moves(progress: pd.DataFrame | None, changes: pd.DataFrame | None) -> p
     if changes is None or changes.empty or out.empty or not {"kind", "item_id", "direction"} <= set(changes.columns):
         return out
     c = changes[changes["kind"] == "kpi_status"]
+    kpi_ids = set(out["kpi_id"].tolist())  # the changes of these KPIs only (a page of them)
+    c = c[np.array([k in kpi_ids for k in c["item_id"].tolist()], dtype=bool)]
     by_unit = "unit_code" in c.columns and "unit_code" in out.columns
     key = ["unit_code", "item_id"] if by_unit else ["item_id"]
     previous = c["previous"].tolist() if "previous" in c.columns else [None] * len(c)
@@ -320,7 +322,8 @@ def with_trends(progress: pd.DataFrame | None, series: pd.DataFrame | None) -> p
         return pd.DataFrame()
     out = progress.copy()
     if series is not None and len(series) and len(out):  # only the series of these KPIs (a page of a long table)
-        series = series[series["kpi_id"].astype(str).isin(set(out["kpi_id"].astype(str))).to_numpy()]
+        kpi_ids = {str(k) for k in out["kpi_id"].tolist()}
+        series = series[np.array([str(k) in kpi_ids for k in series["kpi_id"].tolist()], dtype=bool)]
     texts = trend_texts(series)
     out["trend"] = [texts.get((str(u), str(k)), "") for u, k in zip(out["unit_code"], out["kpi_id"], strict=True)]
     return out
