@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -99,6 +100,25 @@ def approval_label(approvals: pd.DataFrame | None, unit: str) -> str:
     """
     state = cell_text(approval_row(approvals, unit).get("state")) or DRAFT
     return APPROVAL_LABELS.get(state, state)
+
+
+def approval_labels(approvals: pd.DataFrame | None, units: Iterable[str]) -> list[str]:
+    """:func:`approval_label` of each of ``units`` at once, in one pass over ``approvals`` (a
+    bureau of 200 units: one filter of the table per unit took a tenth of a second).
+
+    >>> ap = pd.DataFrame({"unit_code": ["AFR", "CYB", "AFR"], "state": ["draft", "pending", "approved"]})
+    >>> approval_labels(ap, ["AFR", "CYB", "EUR"])
+    ['Approved', 'Pending escalation', 'Draft']
+    """
+    states: dict[str, object] = {}
+    if approvals is not None and not approvals.empty and "unit_code" in approvals.columns:
+        state = approvals["state"].tolist() if "state" in approvals.columns else [None] * len(approvals)
+        states = dict(zip(approvals["unit_code"].astype(str).tolist(), state, strict=True))  # a unit's last row
+    words = []
+    for unit in units:
+        code = cell_text(states.get(unit)) or DRAFT
+        words.append(APPROVAL_LABELS.get(code, code))
+    return words
 
 
 def unit_escalations(changes: pd.DataFrame | None, unit: str | None = None, currency: str = "") -> pd.DataFrame:

@@ -213,7 +213,10 @@ def by_severity(progress: pd.DataFrame | None) -> pd.DataFrame:
 def with_moves(progress: pd.DataFrame | None, changes: pd.DataFrame | None) -> pd.DataFrame:
     """``progress`` with ``previous_status`` and ``moved`` (▲ better, ▼ worse, = same, new, with the
     previous status in words) from the published ``changes`` table's KPI status rows (empty
-    where the KPI has none).
+    where the KPI has none; a KPI with several such rows takes the last).
+
+    Each change's words are made once, then every KPI finds its change in one lookup (an
+    overview of 200 units has 3,000 KPIs: row by row through the frame took half a second).
 
     >>> p = pd.DataFrame({"unit_code": ["A"], "kpi_id": ["K1"], "status": ["off_track"]})
     >>> c = pd.DataFrame({"unit_code": ["A"], "kind": ["kpi_status"], "item_id": ["K1"],
@@ -229,16 +232,29 @@ def with_moves(progress: pd.DataFrame | None, changes: pd.DataFrame | None) -> p
     if changes is None or changes.empty or out.empty or not {"kind", "item_id", "direction"} <= set(changes.columns):
         return out
     c = changes[changes["kind"] == "kpi_status"]
-    key = ["unit_code", "item_id"] if "unit_code" in c.columns and "unit_code" in out.columns else ["item_id"]
-    look = {tuple(r[k] for k in key): (r.get("previous"), str(r["direction"])) for r in c.to_dict("records")}
-    for i, r in out.iterrows():
-        k = tuple(r["unit_code" if k == "unit_code" else "kpi_id"] for k in key)
-        if k in look:
-            prev, move = look[k]
-            known = isinstance(prev, str) and bool(prev)
-            out.at[i, "previous_status"] = prev if known else None
-            was = f" (was {CODE_WORDS[prev][0] if prev in CODE_WORDS else prev})" if known and move != "same" else ""
-            out.at[i, "moved"] = MOVE_ARROWS.get(move, move) + was
+    kpi_ids = set(out["kpi_id"].tolist())  # the changes of these KPIs only (a page of them)
+    c = c[np.array([k in kpi_ids for k in c["item_id"].tolist()], dtype=bool)]
+    by_unit = "unit_code" in c.columns and "unit_code" in out.columns
+    key = ["unit_code", "item_id"] if by_unit else ["item_id"]
+    previous = c["previous"].tolist() if "previous" in c.columns else [None] * len(c)
+    known = [p if isinstance(p, str) and bool(p) else None for p in previous]
+    moves = [str(d) for d in c["direction"].tolist()]
+    words = [
+        MOVE_ARROWS.get(m, m) + (f" (was {CODE_WORDS[p][0] if p in CODE_WORDS else p})" if p and m != "same" else "")
+        for p, m in zip(known, moves, strict=True)
+    ]
+    # the row of each change's key (the last of several), then each KPI's row in one pass
+    row = {k: i for i, k in enumerate(zip(*(c[k].tolist() for k in key), strict=True))}
+    kpi_key = ["unit_code", "kpi_id"] if by_unit else ["kpi_id"]
+    at = np.array([row.get(k, -1) for k in zip(*(out[k].tolist() for k in kpi_key), strict=True)], dtype=np.int64)
+    found = at >= 0
+    if found.any():
+        prev_col = np.full(len(out), None, dtype=object)
+        prev_col[found] = np.array(known, dtype=object)[at[found]]
+        moved_col = np.full(len(out), "", dtype=object)
+        moved_col[found] = np.array(words, dtype=object)[at[found]]
+        out["previous_status"] = pd.Series(prev_col, index=out.index, dtype=object)
+        out["moved"] = pd.Series(moved_col, index=out.index, dtype=out["moved"].dtype)  # text, as ""
     return out
 
 
@@ -278,10 +294,25 @@ def trend_texts(series: pd.DataFrame | None, n: int = 4) -> dict[tuple[str, str]
         s = s[s["reported"].fillna(False).astype(bool)]
     s = s.assign(_u=s["unit_code"].astype(str), _k=s["kpi_id"].astype(str))
     s = s.sort_values(["_u", "_k", "period"], kind="stable").groupby(["_u", "_k"], sort=False).tail(n)
-    rows: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
-    for u, k, p, v in zip(s["_u"], s["_k"], s["period"], s["value"], strict=True):
-        rows.setdefault((u, k), []).append((p, v))
-    return {key: f"since {vals[0][0]}: " + " → ".join(text(v) for _, v in vals) for key, vals in rows.items()}
+    values = s["value"].tolist()
+    # float values (the published series) as text() words them, without its checks of other types
+    words = [_float_text(v) for v in values] if s["value"].dtype == np.float64 else [text(v) for v in values]
+    out: dict[tuple[str, str], str] = {}
+    for u, k, p, word in zip(s["_u"].tolist(), s["_k"].tolist(), s["period"].tolist(), words, strict=True):
+        key = (u, k)
+        out[key] = out[key] + " → " + word if key in out else f"since {p}: " + word
+    return out
+
+
+def _float_text(x: float) -> str:
+    """:func:`text` of a float: '' when NaN, two decimals under 1,000, else none.
+
+    >>> [_float_text(v) for v in (float("nan"), 0.256, 2500.4, -1234.5)] == [text(v) for v in (np.nan, 0.256, 2500.4, -1234.5)]
+    True
+    """
+    if x != x:
+        return ""
+    return f"{x:,.2f}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
 def with_trends(progress: pd.DataFrame | None, series: pd.DataFrame | None) -> pd.DataFrame:
@@ -290,6 +321,9 @@ def with_trends(progress: pd.DataFrame | None, series: pd.DataFrame | None) -> p
     if progress is None:
         return pd.DataFrame()
     out = progress.copy()
+    if series is not None and len(series) and len(out):  # only the series of these KPIs (a page of a long table)
+        kpi_ids = {str(k) for k in out["kpi_id"].tolist()}
+        series = series[np.array([str(k) in kpi_ids for k in series["kpi_id"].tolist()], dtype=bool)]
     texts = trend_texts(series)
     out["trend"] = [texts.get((str(u), str(k)), "") for u, k in zip(out["unit_code"], out["kpi_id"], strict=True)]
     return out

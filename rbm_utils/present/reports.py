@@ -241,7 +241,7 @@ def provenance_frame(r: Review) -> pd.DataFrame:
     out = units.reset_index(drop=True).copy()
     approvals = r.results.get("approvals")
     approvals = r.state.get("Approvals") if approvals is None else approvals
-    out["approval"] = [followup.approval_label(approvals, str(u)) for u in out["unit_code"]]
+    out["approval"] = followup.approval_labels(approvals, [str(u) for u in out["unit_code"]])
     if r.manifest:
         out["snapshot_content_sha256"] = str(r.manifest.get("content_sha256", ""))[:16]
         out["snapshot_created_at"] = r.manifest.get("created_at", "")

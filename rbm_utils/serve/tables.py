@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as w
 import pandas as pd
@@ -53,6 +53,8 @@ class PagedTable:
         self.columns: Sequence[str] | None = None
         self.empty = ""
         self.page = 0
+        self.complete: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+        self.completed: pd.DataFrame | None = None
 
     def controls(self) -> None:
         """Make the filter, the buttons and the rows' count (once)."""
@@ -73,11 +75,28 @@ class PagedTable:
         self.prev.on_click(lambda _button: self.turn(-1))
         self.next.on_click(lambda _button: self.turn(1))
 
-    def set(self, frame: pd.DataFrame | None, columns: Sequence[str] | None, empty: str) -> None:
-        """Show ``frame`` (its ``columns``) from its first page; the filter text stays."""
+    def set(
+        self,
+        frame: pd.DataFrame | None,
+        columns: Sequence[str] | None,
+        empty: str,
+        complete: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    ) -> None:
+        """Show ``frame`` (its ``columns``) from its first page; the filter text stays. ``complete``
+        adds the columns that cost the most to word, row by row (the same on any rows): given, it
+        words only the page shown, and every row only once the filter is used."""
         self.frame = frame if frame is not None else pd.DataFrame()
         self.columns, self.empty, self.page = columns, empty, 0
+        self.complete, self.completed = complete, None
         self.draw()
+
+    def whole(self) -> pd.DataFrame:
+        """Every row with the columns ``complete`` adds (worded once per :meth:`set`)."""
+        if self.complete is None or self.frame.empty:
+            return self.frame
+        if self.completed is None:
+            self.completed = self.complete(self.frame)
+        return self.completed
 
     def text(self) -> str:
         """The filter text used: a string, trimmed, at most :data:`MAX_QUERY` characters."""
@@ -88,13 +107,14 @@ class PagedTable:
         """The rows the filter keeps: those whose cells, in the words shown, contain its text (case ignored)."""
         q = self.text().casefold()
         if not q or self.frame.empty:
-            return self.frame
-        cols = [c for c in (self.columns or list(self.frame.columns)) if c in self.frame.columns]
+            return self.frame if self.completed is None else self.completed
+        frame = self.whole()
+        cols = [c for c in (self.columns or list(frame.columns)) if c in frame.columns]
         if not cols:
-            return self.frame.iloc[0:0]
-        words = {c: self.frame[c].map(lambda v, c=c: readable.plain(c, v)) for c in cols}
-        shown = pd.DataFrame(words, index=self.frame.index).agg(" ".join, axis=1).str.casefold()
-        return self.frame[shown.str.contains(q, regex=False).to_numpy()]
+            return frame.iloc[0:0]
+        words = {c: frame[c].map(lambda v, c=c: readable.plain(c, v)) for c in cols}
+        shown = pd.DataFrame(words, index=frame.index).agg(" ".join, axis=1).str.casefold()
+        return frame[shown.str.contains(q, regex=False).to_numpy()]
 
     def filtered(self) -> None:
         self.page = 0
@@ -113,6 +133,8 @@ class PagedTable:
         first = self.page * PAGE_ROWS
         shown = rows.iloc[first : first + PAGE_ROWS]
         q = self.text()
+        if self.complete is not None and self.completed is None and len(shown):
+            shown = self.complete(shown)  # the page alone, until the filter needed every row
         empty = NO_MATCH if q and not self.frame.empty else self.empty
         show(self.out, html(table_html(shown, self.columns, max_rows=PAGE_ROWS, empty=empty)))
         if len(self.frame) <= PAGE_ROWS and not q:

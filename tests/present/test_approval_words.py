@@ -101,3 +101,26 @@ def test_decisions_split_by_meeting_and_overdue_once_across_units():
     late = followup.overdue(d)
     assert late[["decision_id", "unit_code"]].values.tolist() == [["D1", "AFR"], ["D3", "AFR"]]
     assert followup.overdue(None).empty and followup.earlier(None, Q).empty
+
+
+def test_every_units_approval_word_at_once_is_each_units_word_alone():
+    """A unit's last row counts; a unit without a row, a blank or missing state, or no state
+    column reads Draft; an unknown state is shown as it is."""
+    approvals = pd.DataFrame(
+        {
+            "unit_code": ["AFR", "CYB", "AFR", "EUR", "ENV", "STA", "NDI"],
+            "state": ["draft", "pending", "approved", None, "", "odd", float("nan")],
+        }
+    )
+    units = ["AFR", "CYB", "EUR", "ENV", "STA", "NDI", "ARB"]
+    for table in (approvals, approvals.drop(columns="state"), approvals.iloc[0:0], None):
+        assert followup.approval_labels(table, units) == [followup.approval_label(table, u) for u in units]
+    assert followup.approval_labels(approvals, units) == [
+        "Approved",
+        "Pending escalation",
+        "Draft",
+        "Draft",
+        "odd",
+        "Draft",
+        "Draft",
+    ]

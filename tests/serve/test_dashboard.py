@@ -522,6 +522,36 @@ def test_filters_change_what_is_shown(site):
     assert set(dash.state.kpis()["unit_code"]) == {XSS_UNIT} and dash.state.programme == params.ALL
 
 
+def test_kpis_shown_are_kept_until_the_table_or_a_filter_changes(tmp_path):
+    """The page asks for the KPIs shown several times per drawing: the same rows come back until a
+    filter or the loaded table changes, then the new ones."""
+    s = review.ReviewState(tmp_path, CFG, bureau=True)
+    s.tables = {
+        "progress": pd.DataFrame(
+            {
+                "unit_code": ["AFR", "CYB", "AFR"],
+                "kpi_id": ["A1", "C1", "A2"],
+                "programme": ["P1", "P1", "P2"],
+                "status": ["on_track", "off_track", "off_track"],
+                "achievement": [0.9, 0.2, 0.1],
+            }
+        )
+    }
+    s.unit = params.ALL
+    first = s.kpis()
+    assert first["kpi_id"].tolist() == ["A2", "C1", "A1"] and s.kpis() is first
+    s.status = "off_track"
+    assert s.kpis()["kpi_id"].tolist() == ["A2", "C1"]
+    s.unit = "CYB"
+    assert s.kpis()["kpi_id"].tolist() == ["C1"]
+    s.unit, s.status, s.programme = params.ALL, params.ALL, "P2"
+    assert s.kpis()["kpi_id"].tolist() == ["A2"]
+    s.tables = {"progress": s.tables["progress"].iloc[:2]}  # another quarter loaded
+    assert s.kpis().empty
+    s.programme = params.ALL
+    assert s.kpis()["kpi_id"].tolist() == ["C1", "A1"]
+
+
 def test_overview_filters_by_unit(site):
     q = site["quarter"]
     ov = overview.page(site["outputs"], CFG, f"quarter={q}&unit=CYB")

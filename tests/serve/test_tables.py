@@ -63,3 +63,31 @@ def test_short_tables_have_no_controls_and_say_when_empty():
     assert t.widget.children == ()  # no control made: no widget for the browser to build
     t.set(pd.DataFrame(), None, "Nothing needs a decision.")
     assert "Nothing needs a decision." in shown(t) and t.widget.children == ()
+
+
+def test_a_table_worded_by_page_shows_what_the_whole_table_worded_shows():
+    """``complete`` (what moved, the trend: costly to word for 3,000 KPIs) words the page shown
+    only; the filter words every row once; what is shown is the same as with every row worded first."""
+    calls: list[int] = []
+
+    def words(rows: pd.DataFrame) -> pd.DataFrame:
+        calls.append(len(rows))
+        return rows.assign(moved=["▼ worse" if int(k[1:]) % 7 == 0 else "" for k in rows["kpi_id"]])
+
+    cols = ("kpi_id", "status", "moved")
+    lazy, eager = PagedTable(w.Output(), "kpi"), PagedTable(w.Output(), "kpi")
+    lazy.set(kpis(130), cols, "No KPI.", words)
+    eager.set(words(kpis(130)), cols, "No KPI.")
+    calls.clear()
+    for step in (1, 1, -1):
+        lazy.turn(step), eager.turn(step)
+        assert shown(lazy) == shown(eager) and lazy.info.value == eager.info.value
+    assert calls == [PAGE_ROWS, 130 - 2 * PAGE_ROWS, PAGE_ROWS] and "moved" not in lazy.frame.columns
+    for query in ("WORSE", "k01", "off track", "nothing like it", ""):
+        lazy.query.value, eager.query.value = query, query
+        assert shown(lazy) == shown(eager) and lazy.info.value == eager.info.value, query
+        lazy.turn(1), eager.turn(1)
+        assert shown(lazy) == shown(eager), query
+    assert calls[3:] == [130]  # the filter worded every row once, then kept them
+    lazy.set(kpis(3), cols, "No KPI.", words)  # new rows: worded anew
+    assert calls[-1] == 3 and shown(lazy).count("▼ worse") == 1

@@ -39,12 +39,12 @@ def funding_framework(
     several = df["unit_code"].nunique() > 1 and level != "unit"
     x = [escape_text(f"{u} {n}" if several else str(n)) for u, n in zip(df["unit_code"], df[name])]
     titles = df["title"].fillna("").astype(str) if "title" in df.columns else pd.Series([""] * len(df))
+    heads = [f"<b>{xx}</b> {escape_text(shorten(t, 60))}<br>" for xx, t in zip(x, titles.tolist())]  # once per row
     for measure, color in FUNDING_COLORS.items():
         values = pd.to_numeric(df[measure], errors="coerce").fillna(0.0).astype("float64")
         hover = [
-            f"<b>{xx}</b> {escape_text(shorten(t, 60))}<br>{FUNDING_LABELS[measure]}: "
-            f"{escape_text(fmt_number(v, 'currency', currency))}"
-            for xx, t, v in zip(x, titles, values)
+            f"{head}{FUNDING_LABELS[measure]}: {escape_text(fmt_number(v, 'currency', currency))}"
+            for head, v in zip(heads, values.tolist())
         ]
         fig.add_trace(
             go.Bar(

@@ -46,6 +46,15 @@ def burn_vs_delivery(
     quadrant = df["quadrant"].astype(object).map(cell_text)
     order = list(QUADRANT_COLORS) + sorted(set(quadrant) - set(QUADRANT_COLORS))
     money = lambda v: fmt_number(v, "currency", currency)  # noqa: E731
+    names: dict[str, str] = {}  # each node's label escaped once, not once per link
+
+    def name(v: object) -> str:
+        if not isinstance(v, str):
+            return escape_text(v)
+        if v not in names:
+            names[v] = escape_text(v)
+        return names[v]
+
     for q in order:
         sel = df.loc[quadrant.eq(q).to_numpy()]
         if sel.empty:
@@ -127,15 +136,28 @@ def money_sankey(flows: pd.DataFrame, title: str | None = "Where the money goes"
     tid = f["target_id"] if "target_id" in f.columns else f["target"]
     skind = f["source_kind"] if "source_kind" in f.columns else pd.Series([""] * len(f), index=f.index)
     tkind = f["target_kind"] if "target_kind" in f.columns else pd.Series([""] * len(f), index=f.index)
+    sids, tids = [cell_text(i) for i in sid.tolist()], [cell_text(i) for i in tid.tolist()]
+    sources, targets = f["source"].tolist(), f["target"].tolist()
     nodes: dict[str, tuple[str, str]] = {}
-    for i, lab, kind in [*zip(sid, f["source"], skind), *zip(tid, f["target"], tkind)]:
-        nodes.setdefault(cell_text(i), (cell_text(lab), cell_text(kind)))
+    for i, lab, kind in [*zip(sids, sources, skind.tolist()), *zip(tids, targets, tkind.tolist())]:
+        if i not in nodes:
+            nodes[i] = (cell_text(lab), cell_text(kind))
     kind_rank = {k: j for j, k in enumerate(FLOW_KIND_ORDER)}
-    ids = sorted(nodes, key=lambda i: (kind_rank.get(nodes[i][1], len(kind_rank)), list(nodes).index(i)))
+    first = {i: j for j, i in enumerate(nodes)}  # order of first appearance
+    ids = sorted(nodes, key=lambda i: (kind_rank.get(nodes[i][1], len(kind_rank)), first[i]))
     index = {i: j for j, i in enumerate(ids)}
     labels = [escape_text(nodes[i][0]) for i in ids]
     amounts = pd.to_numeric(f["amount"], errors="coerce").astype("float64").tolist()
     money = lambda v: fmt_number(v, "currency", currency)  # noqa: E731
+    names: dict[str, str] = {}  # each node's label escaped once, not once per link
+
+    def name(v: object) -> str:
+        if not isinstance(v, str):
+            return escape_text(v)
+        if v not in names:
+            names[v] = escape_text(v)
+        return names[v]
+
     fig.add_trace(
         go.Sankey(
             arrangement="snap",
@@ -148,13 +170,10 @@ def money_sankey(flows: pd.DataFrame, title: str | None = "Where the money goes"
                 customdata=[escape_text(nodes[i][1]) for i in ids],
             ),
             link=dict(
-                source=[index[cell_text(i)] for i in sid],
-                target=[index[cell_text(i)] for i in tid],
+                source=[index[i] for i in sids],
+                target=[index[i] for i in tids],
                 value=amounts,
-                label=[
-                    f"{escape_text(s)} → {escape_text(t)}: {escape_text(money(a))}"
-                    for s, t, a in zip(f["source"], f["target"], amounts)
-                ],
+                label=[f"{name(s)} → {name(t)}: {escape_text(money(a))}" for s, t, a in zip(sources, targets, amounts)],
                 color="rgba(46,117,182,0.25)",
             ),
             valueformat=",.0f",

@@ -38,17 +38,19 @@ def linkage_network(matrix: pd.DataFrame, title: str | None = "Links to study gr
     units = [str(u) for u in m.index]
     z = m.to_numpy(dtype=float)
     text = [[str(int(v)) if v else "" for v in row] for row in z]
+    # each column's and each unit's words once (a 200-unit bureau has thousands of cells)
+    shared = [f"<br>linked by {int(n_units[c])} units" if int(n_units[c]) > 1 else "" for c in cols]
+    col_names = [escape_text(c) for c in cols]
     hover = [
         [
-            f"{escape_text(u)} — {escape_text(c)}: {int(v)} result{'s' if int(v) != 1 else ''} linked"
-            + (f"<br>linked by {int(n_units[c])} units" if int(n_units[c]) > 1 else "")
-            for c, v in zip(cols, row)
+            f"{name} — {cname}: {int(v)} result{'s' if int(v) != 1 else ''} linked" + by
+            for cname, by, v in zip(col_names, shared, row)
         ]
-        for u, row in zip(units, z)
+        for name, row in zip((escape_text(u) for u in units), z)
     ]
     fig.add_trace(
         go.Heatmap(
-            x=[escape_text(c) for c in cols],
+            x=col_names,
             y=[escape_text(u) for u in units],
             z=z.tolist(),
             text=text,

@@ -68,6 +68,7 @@ class ReviewState:
         #: The figures the unit's published review drew (``figures.json``), shown as they are
         #: while the filters are the defaults: the page's kernel then imports no plotly.
         self.prepared: dict[str, list[dict]] = {}
+        self._kpis: tuple[Any, Any, pd.DataFrame] = (None, None, pd.DataFrame())  # (progress, filters, KPIs shown)
 
     # ---- options offered by the page
     def unit_values(self) -> list[str]:
@@ -137,13 +138,12 @@ class ReviewState:
         return None if self.bureau and self.unit == ALL else self.unit
 
     def kpis(self) -> pd.DataFrame:
-        """The KPIs shown: the unit's (or the bureau's, or one unit of it) after the filters, worst
-        status first (so the drill-down opens on the worst KPI)."""
-        return readable.by_severity(
-            filter_frame(
-                self.tables.get("progress"), unit=self.scope_unit(), programme=self.programme, status=self.status
-            )
-        )
+        """The KPIs the filters show, worst status first (the drill-down opens on the worst); kept till they change."""
+        progress, key = self.tables.get("progress"), (self.scope_unit(), self.programme, self.status)
+        if self._kpis[0] is not progress or self._kpis[1] != key:
+            shown = filter_frame(progress, unit=key[0], programme=key[1], status=key[2])
+            self._kpis = (progress, key, readable.by_severity(shown))
+        return self._kpis[2]
 
     def scoped(self, key: str, with_programme: bool = True) -> pd.DataFrame:
         """A published table cut to the unit shown (and the programme filter)."""
@@ -398,9 +398,7 @@ class ReviewDashboard:
             self.title.value = "<h2>Nothing is published yet.</h2>" + self.notice
             return
         self.title.value = self.title_html()
-        figs = s.figures()
-        names = s.config.action_plan.programmes
-        kpis = plan.named(readable.kpi_table(s.kpis(), s.scoped("changes"), s.tables.get("series")), names)
+        figs, names = s.figures(), s.config.action_plan.programmes
         r = s.review()
         if s.bureau:
             parts = bureau_sections.bureau_parts(r, figs["status"])
@@ -409,7 +407,9 @@ class ReviewDashboard:
         for name, items in parts.items():
             show(self.outs[name], *(html(p) if isinstance(p, str) else p for p in items))
         kpi_columns = columns.KPIS_ACROSS_UNITS if s.bureau else columns.KPIS  # a unit's: its notebook's table
-        self.kpi_pager.set(kpis, kpi_columns, "No KPI matches the filters.")
+        changes, series = s.scoped("changes"), s.tables.get("series")  # readable.kpi_table, worded by page:
+        words = lambda rows: readable.with_trends(readable.with_moves(rows, changes), series)  # noqa: E731
+        self.kpi_pager.set(plan.named(s.kpis(), names), kpi_columns, "No KPI matches the filters.", words)
         self.render_kpi(figs.get("trend"))
         whole = s.bureau and s.unit == ALL  # the overview of all units: the notebook's grouped tables too
         flags = s.scoped("red_flags", with_programme=False)
