@@ -211,18 +211,12 @@ def shown_path(p: Path) -> str:
         return str(p)
 
 
-#: ``yaml.safe_load``'s loader, libyaml's C build when PyYAML has it (same documents, same refusals).
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _read(p: Path) -> Any:
-    """The parsed YAML of ``p`` (the safe loader, in libyaml's C build when present: no python
-    tags; a review notebook reads the settings as it starts, 200 units' in 0.05 s instead of
-    0.16 s), or a ConfigError."""
+    """The parsed YAML of ``p`` (``yaml.safe_load``: no python tags), or a ConfigError."""
     try:
         if p.stat().st_size > MAX_CONFIG_BYTES:
             raise ConfigError(f"settings file {p} is over {MAX_CONFIG_BYTES // 1000} kB; refused unread")
-        return yaml.load(p.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"settings file not found: {p}") from None
     except yaml.YAMLError as exc:

@@ -364,13 +364,3 @@ def test_funding_settings_are_read_and_checked(tmp_path: Path):
     assert "did you mean funding.pipeline_weights.pledged" in _refused(
         tmp_path, UNITS + "funding:\n  pipeline_weights: {pleged: 0.5}\n"
     )
-
-
-def test_the_settings_are_read_with_a_safe_loader_as_safe_load_reads_them():
-    from rbm_utils.core import config as config_module
-
-    path = Path(__file__).resolve().parents[2] / "parameters" / "workbench.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert yaml.load(text, Loader=config_module.SAFE_LOADER) == yaml.safe_load(text)
-    with pytest.raises(yaml.YAMLError):  # no python tags
-        yaml.load("x: !!python/object/apply:os.system ['true']", Loader=config_module.SAFE_LOADER)
