@@ -40,7 +40,8 @@ import pyarrow as pa
 
 from rbm_utils.analytics.bureau import PUBLISHED_TABLES
 from rbm_utils.core.codes import DECISION_OPEN_STATUSES, KPI_STATUSES
-from rbm_utils.core.files import FolderView, atomic_write_bytes
+from rbm_utils.core.files import atomic_write_bytes
+from rbm_utils.publish.folders import read_folder_tables
 
 log = logging.getLogger(__name__)
 
@@ -204,19 +205,8 @@ def badge_source(folder: Path) -> str:
 
 def read_badge_tables(folder: Path) -> dict[str, pd.DataFrame]:
     """The :data:`BADGE_TABLES` of a unit's published folder, all from one version of it
-    (:class:`rbm_utils.core.files.FolderView`); {} when the folder is absent."""
-    out: dict[str, pd.DataFrame] = {}
-    try:
-        view = FolderView(Path(folder))
-    except FileNotFoundError:
-        return out
-    with view:
-        for stem, key in BADGE_TABLES.items():
-            name = f"{stem}.parquet"
-            if view.is_file(name):
-                with view.open(name) as fh:
-                    out[key] = pd.read_parquet(fh)
-    return out
+    (:func:`rbm_utils.publish.folders.read_folder_tables`); {} when the folder is absent."""
+    return read_folder_tables(Path(folder), BADGE_TABLES)
 
 
 def bureau_badges(quarter_dir: Path, units: Iterable[str]) -> pd.DataFrame:

@@ -30,13 +30,18 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from rbm_utils.core.files import atomic_write_json, exchange_dirs, utc_stamp
+if TYPE_CHECKING:
+    import pandas
+
+from rbm_utils.core.files import FolderView, atomic_write_json, exchange_dirs, utc_stamp
 from rbm_utils.publish.assets import keep_reachable, write_plotly_asset
 from rbm_utils.publish.jobs import Job, JobOutcome, JobResult, content_key, failed_outcome, shorten
 
@@ -292,3 +297,23 @@ def finish_job(
         int(outcome.get("attempts", 0) or 0),
         log_file,
     )
+
+
+def read_folder_tables(folder: Path, stems: Mapping[str, str]) -> dict[str, pandas.DataFrame]:
+    """``{key: table}`` for each ``stem: key`` whose ``<stem>.parquet`` is in ``folder``, all from
+    one version of the folder (:class:`rbm_utils.core.files.FolderView`: a refresh swapping the
+    folder meanwhile never mixes two versions or tears a file)."""
+    import pandas as pd  # the readers of published folders only (the runner never reads a table)
+
+    out: dict[str, pd.DataFrame] = {}
+    try:
+        view = FolderView(folder)
+    except FileNotFoundError:
+        return out
+    with view:
+        for stem, key in stems.items():
+            name = f"{stem}.parquet"
+            if view.is_file(name):
+                with view.open(name) as fh:
+                    out[key] = pd.read_parquet(fh)
+    return out

@@ -43,6 +43,7 @@ from rbm_utils.publish.badges import decision_counts as decision_counts
 from rbm_utils.publish.badges import figures_fields as figures_fields
 from rbm_utils.publish.badges import health_score as health_score
 from rbm_utils.publish.figures import FIGURES_FILE
+from rbm_utils.publish.folders import read_folder_tables as read_folder_tables
 from rbm_utils.publish.frozen import JOINT_TABLES
 from rbm_utils.publish.refresh_state import UnitRefresh, read_refresh_state
 from rbm_utils.serve import access
@@ -196,24 +197,6 @@ def load_tables(outputs: Path, quarter: str | None, folder: str | None, config: 
         raise ValueError(f"{folder!r} has no published review for {q}")
     published = {**PUBLISHED_TABLES, **OVERVIEW_TABLES} if f == OVERVIEW else PUBLISHED_TABLES
     return read_folder_tables(Path(outputs) / q / f, published)
-
-
-def read_folder_tables(folder: Path, stems: Mapping[str, str]) -> dict[str, pd.DataFrame]:
-    """``{key: table}`` for each ``stem: key`` whose ``<stem>.parquet`` is in ``folder``, all from
-    one version of the folder (:class:`rbm_utils.core.files.FolderView`: a refresh swapping the
-    folder meanwhile never mixes two versions or tears a file)."""
-    out: dict[str, pd.DataFrame] = {}
-    try:
-        view = FolderView(folder)
-    except FileNotFoundError:
-        return out
-    with view:
-        for stem, key in stems.items():
-            name = f"{stem}.parquet"
-            if view.is_file(name):
-                with view.open(name) as fh:
-                    out[key] = pd.read_parquet(fh)
-    return out
 
 
 def load_figures(outputs: Path, quarter: str | None, unit: str | None, config: Config) -> dict[str, list[dict]]:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from rbm_utils.core.files import FolderView, exchange_dirs
-from rbm_utils.serve.data import read_folder_tables
+from rbm_utils.publish.folders import read_folder_tables
 
 
 def version(folder, rows: int) -> None:

@@ -46,15 +46,6 @@ def burn_vs_delivery(
     quadrant = df["quadrant"].astype(object).map(cell_text)
     order = list(QUADRANT_COLORS) + sorted(set(quadrant) - set(QUADRANT_COLORS))
     money = lambda v: fmt_number(v, "currency", currency)  # noqa: E731
-    names: dict[str, str] = {}  # each node's label escaped once, not once per link
-
-    def name(v: object) -> str:
-        if not isinstance(v, str):
-            return escape_text(v)
-        if v not in names:
-            names[v] = escape_text(v)
-        return names[v]
-
     for q in order:
         sel = df.loc[quadrant.eq(q).to_numpy()]
         if sel.empty:
